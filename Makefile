@@ -1,0 +1,25 @@
+# The two commands of the README's quick start, and a few more.
+# MNIST is looked up in --data-dir, $VAEGAN_DATA_DIR, ~/.cache/vaegan, /usr/share/datasets,
+# then downloaded; beside a checkout with ../shared/data (the build machines) that folder is used.
+SHELL := /bin/bash
+export VAEGAN_DATA_DIR ?= $(if $(wildcard ../shared/data/mnist),$(abspath ../shared/data),)
+VENV := .venv/bin
+
+.PHONY: setup demo test lint bench
+
+setup:
+	@scripts/setup.sh
+
+demo: setup  ## train the default VAE on MNIST into outputs/mnist_vae
+	$(VENV)/vaegan train --config configs/mnist_vae.yaml --overwrite
+	$(VENV)/vaegan sample outputs/mnist_vae --n 64 --out outputs/mnist_vae/samples.png
+	$(VENV)/vaegan reconstruct outputs/mnist_vae --out outputs/mnist_vae/test_recons.png
+
+test: setup  ## the whole test suite (what CI runs)
+	$(VENV)/python -m pytest -q
+
+lint: setup
+	$(VENV)/ruff check src tests benchmarks
+
+bench: setup  ## throughput and likelihood benchmarks (see benchmarks/README.md)
+	$(VENV)/python benchmarks/throughput.py

@@ -1,0 +1,42 @@
+"""``vaegan train --config configs/mnist_vae.yaml [--epochs N] [--out DIR] [--set key=value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from vaegan.config import RunConfig, load_config
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train a model from a YAML config")
+    parser.add_argument("--config", required=True, help="YAML run config, e.g. configs/mnist_vae.yaml")
+    parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--out", help="run folder (default outputs/<name>)")
+    parser.add_argument("--data-dir", help="folder holding the dataset files")
+    parser.add_argument("--device", help="override train.device: auto, cpu, cuda, cuda:N")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config key, e.g. --set model.latent_dim=2 (repeatable)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
+    group.add_argument("--overwrite", action="store_true", help="replace an existing run in the folder")
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    overrides = list(args.overrides)
+    for key, value in (("train.epochs", args.epochs), ("out", args.out), ("data.data_dir", args.data_dir),
+                       ("train.device", args.device)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    return load_config(args.config, overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vaegan.experiment import train_from_config
+
+    config = config_from_args(args)
+    history = train_from_config(config, resume=args.resume, overwrite=args.overwrite)
+    last = history[-1] if history else {}
+    summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k.startswith("val/"))
+    print(f"{config.out_dir}: {len(history)} epochs; {summary}")
+    return 0

@@ -1,0 +1,284 @@
+"""In-memory image datasets, their train/val/test splits, and the registry of datasets by name.
+
+A dataset is registered once under a name with a *loader*, a function that takes
+``data_dir`` (a folder or ``None``) and returns ``(train_full, test)``. This module
+carves the validation split out of ``train_full`` with a fixed seed, so that every
+dataset, MNIST or MRI, splits the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from vaegan.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+Loader = Callable[..., tuple["ImageDataset", "ImageDataset"]]
+Indices = torch.Tensor | np.ndarray | slice | list[int] | range
+
+
+@dataclass(eq=False, repr=False)
+class ImageDataset:
+    """Images and labels held as two tensors; a batch is a slice, not a Python loop.
+
+    Args:
+        images: float32 ``(N, C, H, W)``, or ``(N, C, D, H, W)`` for volumes.
+        labels: int64 ``(N,)``, class indices into ``class_names``.
+        class_names: one name per class.
+        name: the dataset's registry name.
+
+    Example:
+        >>> images, labels = torch.zeros(4, 1, 28, 28), torch.arange(4)
+        >>> ds = ImageDataset(images, labels, ["a", "b", "c", "d"], "toy")
+        >>> ds.image_shape, ds.num_classes, len(ds.subset([0, 2]))
+        ((1, 28, 28), 4, 2)
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    class_names: list[str]
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.images.ndim not in (4, 5):
+            shape = tuple(self.images.shape)
+            raise ValueError(f"{self.name}: images must be (N, C, H, W) or (N, C, D, H, W), got shape {shape}")
+        if self.labels.shape != (len(self.images),):
+            shape = tuple(self.labels.shape)
+            raise ValueError(f"{self.name}: {len(self.images)} images but labels of shape {shape}; need one per image")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        shape, classes = self.image_shape, self.num_classes
+        return f"ImageDataset(name={self.name!r}, n={len(self)}, image_shape={shape}, num_classes={classes})"
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """Shape of one image: ``(C, H, W)`` or ``(C, D, H, W)``."""
+        return tuple(self.images.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (the length of ``class_names``)."""
+        return len(self.class_names)
+
+    def subset(self, indices: Indices) -> ImageDataset:
+        """The images at ``indices`` (a slice, index list/array/tensor or boolean mask).
+
+        Class names are shared with this dataset, not copied.
+        """
+        if not isinstance(indices, slice):
+            indices = torch.as_tensor(indices)
+            if indices.dtype != torch.bool:
+                indices = indices.long()
+        return ImageDataset(self.images[indices], self.labels[indices], self.class_names, self.name)
+
+
+@dataclass(eq=False)
+class DataSplits:
+    """The three splits of one dataset; shape and classes are read from ``train``."""
+
+    train: ImageDataset
+    val: ImageDataset
+    test: ImageDataset
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """Shape of one image, e.g. ``(1, 28, 28)``."""
+        return self.train.image_shape
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return self.train.num_classes
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names, index = label."""
+        return self.train.class_names
+
+
+@dataclass(frozen=True)
+class DataLocation:
+    """Where a dataset's files are on disk, or which are missing and where they were sought.
+
+    Attributes:
+        folder: the folder that holds all the files, or ``None`` if not found.
+        missing: the file names not found (empty when found).
+        searched: the folders looked in, in lookup order.
+        hint: how to provide the files when they are missing.
+    """
+
+    folder: Path | None
+    missing: list[str] = field(default_factory=list)
+    searched: list[Path] = field(default_factory=list)
+    hint: str = ""
+
+
+class _Entry(NamedTuple):
+    loader: Loader
+    locate: Callable[[Path | None], DataLocation] | None
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def _key(name: str) -> str:
+    """Registry key: case-insensitive, ``_`` and ``-`` alike (``Fashion_MNIST`` works)."""
+    return name.strip().lower().replace("_", "-")
+
+
+def register_dataset(
+    name: str,
+    loader: Loader,
+    *,
+    locate: Callable[[Path | None], DataLocation] | None = None,
+    replace: bool = False,
+) -> None:
+    """Make a dataset loadable by name.
+
+    Args:
+        name: the registry name, e.g. ``"mnist"``.
+        loader: called as ``loader(data_dir=Path | None)``; returns
+            ``(train_full, test)`` as :class:`ImageDataset`.
+        locate: called as ``locate(data_dir)``; says where the files are without
+            loading them (for ``vaegan datasets``). Omit it for datasets that
+            need no files, such as generated ones.
+        replace: allow replacing an existing registration.
+
+    Raises:
+        ValueError: the name is already registered and ``replace`` is false.
+    """
+    key = _key(name)
+    if key in _REGISTRY and not replace:
+        raise ValueError(f"dataset {key!r} is already registered; pass replace=True")
+    _REGISTRY[key] = _Entry(loader, locate)
+
+
+def list_datasets() -> list[str]:
+    """The registered dataset names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def _entry(name: str) -> _Entry:
+    try:
+        return _REGISTRY[_key(name)]
+    except KeyError:
+        raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(list_datasets())}") from None
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | Path | None = None,
+    val_size: int | float = 5000,
+    seed: int = 0,
+    limit: int | None = None,
+) -> DataSplits:
+    """Load a registered dataset and split it into train, val and test.
+
+    The validation images are drawn from the training set by a seeded
+    ``torch.Generator``, so the split is the same on every run and machine; the
+    test set is kept apart. Each split keeps the file order.
+
+    Args:
+        name: a name from :func:`list_datasets`.
+        data_dir: a folder searched first for the files.
+        val_size: validation images: a count, or a fraction in (0, 1) of the
+            training set. When ``limit`` shortens the training set, a count is
+            scaled by the same proportion (5000 of 60000 becomes 85 of 1024).
+        seed: seed of the validation draw.
+        limit: keep only the first ``limit`` training images and the first
+            ``limit`` test images (for quick runs).
+
+    Returns:
+        The three splits.
+
+    Raises:
+        DataError: unknown name, or the loader cannot find or read the files.
+        ConfigError: ``val_size`` or ``limit`` is impossible.
+
+    Example:
+        >>> splits = load_dataset("mnist", limit=1000, val_size=0.1)  # doctest: +SKIP
+        >>> len(splits.train), len(splits.val), len(splits.test)
+        (900, 100, 1000)
+    """
+    entry = _entry(name)
+    if limit is not None and (isinstance(limit, bool) or limit < 1):
+        raise ConfigError(f"limit={limit!r}: must be a positive number of images")
+    folder = None if data_dir is None else Path(data_dir).expanduser()
+    train_full, test = entry.loader(data_dir=folder)
+    n_full = len(train_full)
+    if limit is not None:
+        train_full = train_full.subset(slice(0, limit))
+        test = test.subset(slice(0, limit))
+    n_val = _val_count(val_size, len(train_full), n_full)
+    order = torch.randperm(len(train_full), generator=torch.Generator().manual_seed(seed))
+    is_val = torch.zeros(len(train_full), dtype=torch.bool)
+    is_val[order[:n_val]] = True  # a mask keeps file order (and is faster than sorting)
+    splits = DataSplits(train_full.subset(~is_val), train_full.subset(is_val), test)
+    sizes = f"{len(splits.train)} train, {len(splits.val)} val, {len(test)} test"
+    logger.info("%s: %s images of shape %s", train_full.name, sizes, splits.image_shape)
+    return splits
+
+
+def _val_count(val_size: int | float, n: int, n_full: int) -> int:
+    """Validation count for ``n`` training images (``n_full`` before ``limit``)."""
+    is_count = isinstance(val_size, numbers.Integral) and not isinstance(val_size, bool)
+    if is_count and val_size >= 0:
+        count = int(val_size)
+        if 0 < count and n < n_full:  # limit shortened the set: scale the count
+            count = max(1, round(count * n / n_full))
+    elif isinstance(val_size, float) and 0.0 < val_size < 1.0:
+        count = round(val_size * n)
+    else:
+        raise ConfigError(f"val_size={val_size!r}: give a count >= 0 (int) or a fraction in (0, 1)")
+    if count >= n:
+        raise ConfigError(
+            f"val_size={val_size!r} takes {count} of the {n} training images and "
+            "leaves none to train on; give a smaller count or a fraction"
+        )
+    return count
+
+
+def describe_datasets(data_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Where each registered dataset's files are, for ``vaegan datasets``.
+
+    Args:
+        data_dir: a folder searched first, as in :func:`load_dataset`.
+
+    Returns:
+        One dict per dataset, sorted by name, with keys ``name``, ``status``
+        (``"found"`` or ``"missing"``), ``path`` (the folder, or ``None``),
+        ``missing`` (file names), ``searched`` (folders, in lookup order) and
+        ``hint`` (how to provide missing files). A dataset registered without
+        ``locate`` needs no files and is reported found with path ``None``.
+    """
+    folder = None if data_dir is None else Path(data_dir).expanduser()
+    rows = []
+    for name in list_datasets():
+        locate = _REGISTRY[name].locate
+        where = locate(folder) if locate is not None else DataLocation(None)
+        found = locate is None or where.folder is not None
+        rows.append(
+            {
+                "name": name,
+                "status": "found" if found else "missing",
+                "path": None if where.folder is None else str(where.folder),
+                "missing": list(where.missing),
+                "searched": [str(p) for p in where.searched],
+                "hint": where.hint,
+            }
+        )
+    return rows

@@ -1,0 +1,29 @@
+"""Models: the class hierarchy, each registered by name.
+
+- ``base.py``: :class:`GenerativeModel`, the contract (train_step, eval_step,
+  configure_optimizers, sample, save/load, fit) and the shared batch types.
+- ``registry.py``: ``register_model``, ``build_model``, ``list_models``.
+- ``distributions.py``: the diagonal Gaussian posterior (sample, kl, log_prob).
+- ``likelihoods.py``: p(x|z): Bernoulli, Gaussian (fixed or learned variance).
+- ``autoencoder.py``: :class:`AutoEncoder` (optionally denoising).
+- ``vae.py``: :class:`VAE` (AutoEncoder + probabilistic code + KL + IWAE bound).
+"""
+
+from vaegan.models.autoencoder import AutoEncoder, AutoEncoderConfig
+from vaegan.models.base import Batch, FixedInputs, GenerativeModel
+from vaegan.models.registry import build_model, get_model_class, list_models, register_model
+from vaegan.models.vae import VAE, VAEConfig
+
+__all__ = [
+    "VAE",
+    "AutoEncoder",
+    "AutoEncoderConfig",
+    "Batch",
+    "FixedInputs",
+    "GenerativeModel",
+    "VAEConfig",
+    "build_model",
+    "get_model_class",
+    "list_models",
+    "register_model",
+]

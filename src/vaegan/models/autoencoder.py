@@ -1,0 +1,118 @@
+"""AutoEncoder: a deterministic code z = f(x) and a decoder trained to give x back."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field, PositiveFloat
+from torch import Tensor
+
+from vaegan.config import ModelConfig
+from vaegan.models.base import Batch, FixedInputs, GenerativeModel
+from vaegan.models.likelihoods import build_likelihood
+from vaegan.models.registry import register_model
+from vaegan.networks import build_decoder, build_encoder
+from vaegan.visualization.grids import above_below
+
+
+class AutoEncoderConfig(ModelConfig):
+    """An autoencoder; ``noise`` > 0 makes it denoising (Vincent et al. 2008)."""
+
+    name: str = "ae"
+    likelihood: Literal["bernoulli", "gaussian", "gaussian_learned"] = "bernoulli"
+    sigma: PositiveFloat = Field(0.1, description="std of the fixed-variance Gaussian likelihood")
+    min_sigma: PositiveFloat = Field(0.01, description="floor of the learned per-pixel std")
+    corruption: Literal["gaussian", "masking"] = "gaussian"
+    noise: float = Field(0.0, ge=0.0, le=1.0, description="corruption std, or fraction of pixels masked")
+
+
+@register_model("ae")
+class AutoEncoder(GenerativeModel):
+    """Encoder -> code -> decoder, trained on the reconstruction log-likelihood.
+
+    Example:
+        >>> model = AutoEncoder(AutoEncoderConfig(latent_dim=8))
+        >>> model.reconstruct(torch.rand(2, 1, 28, 28)).shape
+        torch.Size([2, 1, 28, 28])
+    """
+
+    config_class = AutoEncoderConfig
+    has_encoder = True
+    config: AutoEncoderConfig
+
+    def __init__(self, config: AutoEncoderConfig):
+        super().__init__(config)
+        shape = tuple(config.image_shape)
+        self.likelihood = build_likelihood(config.likelihood, sigma=config.sigma, min_sigma=config.min_sigma)
+        self.encoder = build_encoder(config.network, shape, self.code_features, cond_dim=self.cond_dim)
+        self.decoder = build_decoder(
+            config.network,
+            config.latent_dim + self.cond_dim,
+            shape,
+            out_channels=shape[0] * self.likelihood.params_per_channel,
+        )
+
+    # -- hooks subclasses override ----------------------------------------
+    @property
+    def code_features(self) -> int:
+        """Encoder outputs per image: the code itself here; a VAE needs mean and log-variance."""
+        return self.config.latent_dim
+
+    @property
+    def cond_dim(self) -> int:
+        """Length of the conditioning vector joined to encoder features and code (0: none)."""
+        return 0
+
+    def condition(self, labels: Tensor | None) -> Tensor | None:
+        """The conditioning vector for ``labels``; unconditional models ignore labels."""
+        return None
+
+    def latent(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
+        """The code used for training and its extra loss terms (none for a plain autoencoder)."""
+        return self.encode(x, labels), {}
+
+    def regularization(self, terms: dict[str, Tensor]) -> Tensor | float:
+        """Weighted sum of the extra terms added to the reconstruction loss."""
+        return 0.0
+
+    # -- the model --------------------------------------------------------
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The latent code (for a VAE, the posterior mean), shape (B, latent_dim)."""
+        return self.encoder(x, self.condition(labels))
+
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The decoder's raw output: the likelihood's parameters, (B, C * params, *S)."""
+        cond = self.condition(labels)
+        return self.decoder(z if cond is None else torch.cat([z, cond], dim=1))
+
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.likelihood.mean(self.decode(z, labels))
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Decode the code of ``x``: images in [0, 1] shaped like ``x``."""
+        return self.generate(self.encode(x, labels), labels)
+
+    def corrupt(self, x: Tensor) -> Tensor:
+        """Denoising corruption of the encoder's input, during training only."""
+        if not self.training or self.config.noise == 0.0:
+            return x
+        if self.config.corruption == "masking":
+            return x * (torch.rand_like(x) >= self.config.noise)
+        return (x + self.config.noise * torch.randn_like(x)).clamp(0.0, 1.0)
+
+    def losses(self, batch: Batch) -> dict[str, Tensor]:
+        x, labels = batch
+        z, terms = self.latent(self.corrupt(x), labels)
+        # clean targets: a denoising autoencoder scores the uncorrupted x
+        recon = -self.likelihood.log_prob(self.decode(z, labels), x).mean()
+        return {"loss": recon + self.regularization(terms), "recon": recon, **terms}
+
+    @torch.no_grad()
+    def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
+        images = super().epoch_images(fixed)
+        columns = images["fakes"][1]
+        x = fixed.x[: max(1, len(fixed.x) // 2)]  # half the grid originals, half reconstructions
+        images["recons"] = (above_below(x, self.reconstruct(x, fixed.y[: len(x)]), columns), columns)
+        return images

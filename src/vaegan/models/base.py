@@ -1,0 +1,144 @@
+"""The contract every vaegan model keeps, so one Trainer, one CLI and one test suite serve them all."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from vaegan.config import ModelConfig
+
+if TYPE_CHECKING:
+    from vaegan.data import DataSplits
+    from vaegan.training.trainer import History
+
+
+class Batch(NamedTuple):
+    """A slice of the in-memory dataset: images (B, C, *S) in [0, 1] and int64 labels (B,)."""
+
+    x: Tensor
+    y: Tensor
+
+
+class FixedInputs(NamedTuple):
+    """What the per-epoch grids are drawn from, fixed at the start so epochs compare."""
+
+    x: Tensor  # (G, C, *S) validation images
+    y: Tensor  # (G,) their labels
+    z: Tensor  # (G, latent_dim) prior noise
+    labels: Tensor  # (G,) classes for conditional samples: one row per class
+
+
+def adam(params, config: ModelConfig, *, lr: float | None = None, betas=None) -> torch.optim.Adam:
+    """Adam, fused where the device supports it (one kernel for all parameters)."""
+    params = list(params)
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(
+        params, lr=lr or config.lr, betas=betas or config.betas, weight_decay=config.weight_decay, fused=fused
+    )
+
+
+class GenerativeModel(nn.Module, ABC):
+    """Base of the hierarchy: a module that learns, samples and saves itself.
+
+    Subclasses set ``config_class`` and implement ``generate`` (noise -> images)
+    and either ``losses`` (one objective, one optimizer: the default
+    ``train_step`` does the rest) or their own ``train_step`` (a GAN steps its
+    two optimizers itself).
+    """
+
+    name: ClassVar[str] = "base"
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    conditional: ClassVar[bool] = False
+    has_encoder: ClassVar[bool] = False
+    monitor: ClassVar[str | None] = "loss"  # validation metric that picks best.pt (lower is better)
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+
+    # -- learning ---------------------------------------------------------
+    def losses(self, batch: Batch) -> dict[str, Tensor]:
+        """Named loss terms with the optimised total under ``"loss"``."""
+        raise NotImplementedError(f"{type(self).__name__} must define losses() or train_step()")
+
+    def train_step(self, batch: Batch, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
+        """One optimisation step; returns the detached loss terms."""
+        optimizer = optimizers["model"]
+        optimizer.zero_grad(set_to_none=True)
+        terms = self.losses(batch)
+        terms["loss"].backward()
+        optimizer.step()
+        return {key: value.detach() for key, value in terms.items()}
+
+    @torch.no_grad()
+    def eval_step(self, batch: Batch) -> dict[str, Tensor]:
+        """The same terms as ``train_step``, without updates."""
+        return {key: value.detach() for key, value in self.losses(batch).items()}
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"model": adam(self.parameters(), self.config)}
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Hook for schedules that depend on the epoch (1-based), e.g. KL warm-up."""
+
+    # -- sampling ---------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def prior_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """z ~ N(0, I), shape (n, latent_dim), drawn on the CPU so seeds agree across devices."""
+        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+
+    @abstractmethod
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images in [0, 1] from latent noise (B, latent_dim)."""
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` new images (n, C, *S) in [0, 1]; conditional models take ``labels`` (n,)."""
+        if labels is not None:
+            labels = labels.to(self.device)
+        was_training = self.training
+        self.eval()
+        try:
+            return self.generate(self.prior_noise(n, generator), labels)
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
+        """Grids to save each epoch: name -> (images (N, C, *S), images per row)."""
+        columns = max(1, int(len(fixed.z) ** 0.5))
+        return {"fakes": (self.generate(fixed.z, fixed.labels if self.conditional else None), columns)}
+
+    # -- persistence ------------------------------------------------------
+    def checkpoint_payload(self) -> dict[str, Any]:
+        """Plain data + tensors only, readable with ``torch.load(weights_only=True)``."""
+        return {"model_config": self.config.model_dump(mode="json"), "model": self.state_dict()}
+
+    def save(self, path: str | Path) -> None:
+        from vaegan.training.checkpoint import atomic_save
+
+        atomic_save(self.checkpoint_payload(), Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
+        """Rebuild a model from a checkpoint written by ``save`` or by the Trainer."""
+        from vaegan.training.checkpoint import model_from_checkpoint, read_checkpoint
+
+        model = model_from_checkpoint(read_checkpoint(Path(path), map_location))
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    def fit(self, data: DataSplits, *, out_dir: str | Path = "outputs/fit", **train_options: Any) -> History:
+        """Train with the generic Trainer; ``train_options`` are TrainConfig fields (epochs=5, ...)."""
+        from vaegan.config import TrainConfig
+        from vaegan.training.trainer import Trainer
+
+        return Trainer(self, data, TrainConfig(**train_options), out_dir=out_dir).fit()

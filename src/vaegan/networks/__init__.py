@@ -1,0 +1,33 @@
+"""Networks: the components that models are composed of, for 2-D and 3-D images.
+
+- ``layers.py``: dimension-agnostic layer factories (conv, transposed conv, norm, activation).
+- ``conv.py``: strided convolutional encoder and its mirrored transposed-conv decoder.
+- ``mlp.py``: fully connected encoder and decoder.
+- ``build_encoder`` / ``build_decoder`` pick one from a :class:`~vaegan.config.NetworkConfig`.
+
+An encoder maps images (B, C, *S) to features (B, out_features), optionally
+conditioned on a vector (a one-hot label) joined to the flattened features; a
+decoder maps (B, in_features) to an image-shaped tensor (B, out_channels, *S).
+"""
+
+from vaegan.config import NetworkConfig
+from vaegan.networks.conv import ConvDecoder, ConvEncoder
+from vaegan.networks.mlp import MLPDecoder, MLPEncoder
+
+__all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "build_decoder", "build_encoder"]
+
+
+def build_encoder(
+    config: NetworkConfig, image_shape: tuple[int, ...], out_features: int, *, cond_dim: int = 0
+) -> ConvEncoder | MLPEncoder:
+    """Encoder of the configured kind: (B, C, *S) [+ (B, cond_dim)] -> (B, out_features)."""
+    cls = ConvEncoder if config.kind == "conv" else MLPEncoder
+    return cls(image_shape, out_features, config, cond_dim=cond_dim)
+
+
+def build_decoder(
+    config: NetworkConfig, in_features: int, image_shape: tuple[int, ...], *, out_channels: int | None = None
+) -> ConvDecoder | MLPDecoder:
+    """Decoder of the configured kind: (B, in_features) -> (B, out_channels, *S)."""
+    cls = ConvDecoder if config.kind == "conv" else MLPDecoder
+    return cls(in_features, image_shape, config, out_channels=out_channels or image_shape[0])

@@ -1,0 +1,63 @@
+"""A finished run folder: its config, its model and its data, for the commands that use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vaegan.config import RunConfig, build_config
+from vaegan.errors import VaeganError
+from vaegan.models.base import GenerativeModel
+from vaegan.training.checkpoint import model_from_checkpoint, read_checkpoint
+
+
+@dataclass
+class Run:
+    """A trained model with the config it was trained under."""
+
+    path: Path
+    config: RunConfig
+    model: GenerativeModel
+
+    def load_data(self):
+        """The run's dataset splits, as configured."""
+        from vaegan.experiment import load_data
+
+        return load_data(self.config)
+
+
+def load_run(path: str | Path, *, checkpoint: str = "best", device: str = "cpu") -> Run:
+    """Open ``RUN/checkpoints/{best,last}.pt`` (falling back to the other) on ``device``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise VaeganError(f"{path}: no such run folder")
+    folder = path / "checkpoints"
+    order = [checkpoint, "last" if checkpoint == "best" else "best"]
+    candidates = [folder / f"{name}.pt" for name in order if (folder / f"{name}.pt").is_file()]
+    if not candidates:
+        raise VaeganError(f"{path}: no checkpoints/best.pt or checkpoints/last.pt; train it first")
+    payload = read_checkpoint(candidates[0], map_location=device)
+    model = model_from_checkpoint(payload).to(torch.device(device)).eval()
+    if payload.get("run_config"):
+        config = build_config(payload["run_config"], source=str(candidates[0]))
+    else:
+        config = build_config({"model": payload["model_config"]}, source=str(candidates[0]))
+    return Run(path, config, model)
+
+
+def parse_labels(spec: str, num_classes: int) -> list[int]:
+    """'0-9' -> [0..9], '1,3,5' -> [1, 3, 5], '0-2,7' -> [0, 1, 2, 7]; each checked against the classes."""
+    labels: list[int] = []
+    for part in spec.split(","):
+        low, _, high = part.strip().partition("-")
+        try:
+            start, stop = int(low), int(high or low)
+        except ValueError:
+            raise VaeganError(f"--labels {spec!r}: expected numbers like 0-9 or 1,3,5") from None
+        labels.extend(range(start, stop + 1))
+    bad = [label for label in labels if not 0 <= label < num_classes]
+    if bad or not labels:
+        raise VaeganError(f"--labels {spec!r}: classes must lie in 0-{num_classes - 1}, got {bad or 'none'}")
+    return labels

@@ -1,0 +1,121 @@
+"""The contract every registered model keeps (STYLE.md): one suite, a tiny config per model."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from tests.conftest import tiny_splits
+from tests.models.tiny_configs import TINY
+from vaegan.config import TrainConfig
+from vaegan.models import Batch, FixedInputs, GenerativeModel, build_model, get_model_class, list_models
+from vaegan.training import Trainer
+
+SHAPES = {"2d": (1, 16, 16), "3d": (1, 8, 16, 12)}
+
+
+def make(name: str, shape=(1, 16, 16), num_classes: int = 3, **extra) -> GenerativeModel:
+    cls = get_model_class(name)
+    data = {**copy.deepcopy(TINY[name]), **extra, "name": name, "image_shape": shape, "num_classes": num_classes}
+    torch.manual_seed(0)
+    return build_model(cls.config_class.model_validate(data))
+
+
+def batch(model: GenerativeModel, n: int = 6) -> Batch:
+    data = tiny_splits(tuple(model.config.image_shape), n=n, num_classes=model.config.num_classes).train
+    return Batch(data.images, data.labels)
+
+
+def labels_for(model: GenerativeModel, n: int):
+    return torch.arange(n) % model.config.num_classes if model.conditional else None
+
+
+def test_every_model_has_a_tiny_config():
+    assert set(list_models()) == set(TINY)
+
+
+@pytest.mark.parametrize("dims", SHAPES)
+@pytest.mark.parametrize("name", list_models())
+def test_train_step_returns_finite_named_losses_and_learns(name, dims):
+    model = make(name, SHAPES[dims])
+    optimizers = model.configure_optimizers()
+    assert optimizers and all(isinstance(o, torch.optim.Optimizer) for o in optimizers.values())
+    before = [p.detach().clone() for p in model.parameters()]
+    terms = model.train_step(batch(model), optimizers)
+    assert isinstance(terms, dict) and terms
+    for key, value in terms.items():
+        assert isinstance(key, str) and value.dim() == 0 and torch.isfinite(value), key
+        assert not value.requires_grad
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_eval_step_changes_nothing(name):
+    model = make(name).eval()
+    state = copy.deepcopy(model.state_dict())
+    terms = model.eval_step(batch(model))
+    assert terms and all(torch.isfinite(v) for v in terms.values())
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+@pytest.mark.parametrize("dims", SHAPES)
+@pytest.mark.parametrize("name", list_models())
+def test_sample_shape_range_and_seeded_determinism(name, dims):
+    model = make(name, SHAPES[dims])
+    labels = labels_for(model, 5)
+    a = model.sample(5, labels, torch.Generator().manual_seed(3))
+    b = model.sample(5, labels, torch.Generator().manual_seed(3))
+    c = model.sample(5, labels, torch.Generator().manual_seed(4))
+    assert a.shape == (5, *SHAPES[dims])
+    assert a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_save_load_round_trip_weights_only(name, tmp_path):
+    model = make(name)
+    model.train_step(batch(model), model.configure_optimizers())
+    path = tmp_path / "model.pt"
+    model.save(path)
+    raw = torch.load(path, weights_only=True)  # plain data and tensors only
+    assert raw["model_config"]["name"] == name
+    loaded = type(model).load(path)
+    assert loaded.config == model.config
+    labels = labels_for(model, 4)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    assert torch.equal(model.sample(4, labels, g()), loaded.sample(4, labels, g()))
+
+
+@pytest.mark.parametrize("dims", SHAPES)
+@pytest.mark.parametrize("name", [n for n in list_models() if get_model_class(n).has_encoder])
+def test_encode_and_reconstruct(name, dims):
+    model = make(name, SHAPES[dims]).eval()
+    x = batch(model, 4)
+    code = model.encode(x.x, x.y if model.conditional else None)
+    assert code.shape == (4, model.config.latent_dim)
+    recon = model.reconstruct(x.x, x.y if model.conditional else None)
+    assert recon.shape == x.x.shape and recon.min() >= 0 and recon.max() <= 1
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_epoch_images_are_image_batches(name):
+    model = make(name).eval()
+    x = batch(model, 8)
+    fixed = FixedInputs(x.x, x.y, torch.randn(8, model.config.latent_dim), torch.arange(8) % 3)
+    grids = model.epoch_images(fixed)
+    assert "fakes" in grids
+    for images, columns in grids.values():
+        assert images.dim() == 4 and images.shape[1:] == x.x.shape[1:] and columns >= 1
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_trainer_writes_a_run_folder(name, tmp_path):
+    model = make(name)
+    config = TrainConfig(epochs=1, batch_size=16, grid_size=8, progress=False, tensorboard=False)
+    history = Trainer(model, tiny_splits(), config, out_dir=tmp_path).fit()
+    assert len(history) == 1 and all(k.startswith(("train/", "val/", "epoch", "seconds")) for k in history[0])
+    for path in ("metrics.csv", "curves.png", "epoch001_fakes.png", "checkpoints/last.pt", "checkpoints/best.pt"):
+        assert (tmp_path / path).is_file(), path

@@ -1,0 +1,9 @@
+"""One tiny config per registered model: all the contract suite needs to test a model.
+
+Adding a model = its file, its registration, and one entry here.
+"""
+
+TINY = {
+    "ae": {"latent_dim": 4, "network": {"kind": "conv", "channels": [8, 16], "hidden": [32]}},
+    "vae": {"latent_dim": 4, "network": {"kind": "conv", "channels": [8, 16], "hidden": [32]}},
+}

@@ -1,0 +1,107 @@
+"""Trainer: exact resume, NaN guard, refusing to overwrite, checkpoint safety."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.conftest import tiny_splits
+from vaegan.config import TrainConfig
+from vaegan.errors import TrainingError
+from vaegan.models import VAE, VAEConfig
+from vaegan.training import Trainer, read_checkpoint
+
+
+def tiny_vae(seed: int = 0) -> VAE:
+    torch.manual_seed(seed)
+    config = VAEConfig(image_shape=(1, 16, 16), num_classes=3, latent_dim=3,
+                       network={"channels": [8, 16], "hidden": [32]})
+    return VAE(config)
+
+
+def train_config(epochs: int) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=16, grid_size=8, progress=False, tensorboard=False)
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    data = tiny_splits()
+    straight = Trainer(tiny_vae(), data, train_config(3), out_dir=tmp_path / "a")
+    straight.fit()
+    Trainer(tiny_vae(), data, train_config(1), out_dir=tmp_path / "b").fit()
+    resumed = Trainer(tiny_vae(seed=99), data, train_config(3), out_dir=tmp_path / "b")  # other init: resume must overwrite it
+    history = resumed.fit(resume=True)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    for (key, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), key
+    for a, b in zip(straight.history, history):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+    assert (tmp_path / "b" / "metrics.csv").read_text().count("\n") == 4  # header + 3 epochs
+
+
+def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_checkpoint(tmp_path):
+    trainer = Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path)
+    trainer.fit()
+    last = tmp_path / "checkpoints" / "last.pt"
+    before = last.read_bytes()
+    trainer.config = train_config(2)
+    original = trainer.model.losses
+    calls = {"n": 0}
+
+    def poisoned(batch):
+        calls["n"] += 1
+        terms = original(batch)
+        if calls["n"] == 2:
+            terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    trainer.model.losses = poisoned
+    with pytest.raises(TrainingError, match=r"epoch 2, step 2"):
+        trainer.fit(resume=True)
+    assert last.read_bytes() == before
+    assert read_checkpoint(last)["epoch"] == 1
+    assert not list((tmp_path / "checkpoints").glob("*.tmp"))
+
+
+def test_existing_run_is_not_overwritten_without_permission(tmp_path):
+    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
+    with pytest.raises(TrainingError, match="--resume"):
+        Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
+    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit(overwrite=True)
+
+
+def test_checkpoint_is_weights_only_plain_data(tmp_path):
+    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
+    payload = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    assert set(payload) >= {"model", "optimizers", "epoch", "rng", "model_config", "history"}
+    assert isinstance(payload["model_config"], dict)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_checkpoint_gives_a_clear_error(tmp_path, damage):
+    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
+    last = tmp_path / "checkpoints" / "last.pt"
+    data = last.read_bytes()
+    last.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[damage])
+    with pytest.raises(TrainingError, match=str(last)):
+        read_checkpoint(last)
+
+
+def test_pickled_code_in_a_checkpoint_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("executed",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "vaegan-checkpoint-1", "x": Evil()}, path)
+    with pytest.raises(TrainingError, match="evil.pt"):
+        read_checkpoint(path)
+
+
+def test_kl_warmup_ramps_the_weight():
+    model = tiny_vae()
+    model.config.kl_warmup_epochs = 4
+    weights = []
+    for epoch in (1, 2, 4, 6):
+        model.on_epoch_start(epoch)
+        weights.append(model.kl_weight)
+    assert weights == [0.25, 0.5, 1.0, 1.0]
