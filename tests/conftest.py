@@ -31,7 +31,9 @@ def blob_images(n: int, shape: tuple[int, ...], num_classes: int = 3, seed: int 
 
 def tiny_splits(shape: tuple[int, ...] = (1, 16, 16), n: int = 64, num_classes: int = 3) -> DataSplits:
     return DataSplits(
-        blob_images(n, shape, num_classes, 0), blob_images(16, shape, num_classes, 1), blob_images(16, shape, num_classes, 2)
+        blob_images(n, shape, num_classes, 0),
+        blob_images(16, shape, num_classes, 1),
+        blob_images(16, shape, num_classes, 2),
     )
 
 

@@ -27,6 +27,7 @@ def train_from_config(config: RunConfig, *, resume: bool = False, overwrite: boo
     config, data = prepare(config)
     torch.manual_seed(config.train.seed)  # same initial weights for the same seed
     model = build_model(config.model)
-    trainer = Trainer(model, data, config.train, out_dir=config.out_dir, run_config=config,
-                      binarize=config.data.binarize)
+    trainer = Trainer(
+        model, data, config.train, out_dir=config.out_dir, run_config=config, binarize=config.data.binarize
+    )
     return trainer.fit(resume=resume, overwrite=overwrite)

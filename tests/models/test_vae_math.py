@@ -44,8 +44,9 @@ def _trained_vae() -> tuple[VAE, torch.Tensor]:
     from tests.conftest import tiny_splits
 
     torch.manual_seed(0)
-    model = VAE(VAEConfig(image_shape=(1, 16, 16), num_classes=3, latent_dim=3,
-                          network={"kind": "mlp", "hidden": [64]}))
+    model = VAE(
+        VAEConfig(image_shape=(1, 16, 16), num_classes=3, latent_dim=3, network={"kind": "mlp", "hidden": [64]})
+    )
     data = tiny_splits().train
     optimizers = model.configure_optimizers()
     for _ in range(60):

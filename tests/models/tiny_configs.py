@@ -6,4 +6,5 @@ Adding a model = its file, its registration, and one entry here.
 TINY = {
     "ae": {"latent_dim": 4, "network": {"kind": "conv", "channels": [8, 16], "hidden": [32]}},
     "vae": {"latent_dim": 4, "network": {"kind": "conv", "channels": [8, 16], "hidden": [32]}},
+    "cvae": {"latent_dim": 4, "network": {"kind": "conv", "channels": [8, 16], "hidden": [32]}},
 }

@@ -14,8 +14,9 @@ from vaegan.training import Trainer, read_checkpoint
 
 def tiny_vae(seed: int = 0) -> VAE:
     torch.manual_seed(seed)
-    config = VAEConfig(image_shape=(1, 16, 16), num_classes=3, latent_dim=3,
-                       network={"channels": [8, 16], "hidden": [32]})
+    config = VAEConfig(
+        image_shape=(1, 16, 16), num_classes=3, latent_dim=3, network={"channels": [8, 16], "hidden": [32]}
+    )
     return VAE(config)
 
 
@@ -28,7 +29,9 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     straight = Trainer(tiny_vae(), data, train_config(3), out_dir=tmp_path / "a")
     straight.fit()
     Trainer(tiny_vae(), data, train_config(1), out_dir=tmp_path / "b").fit()
-    resumed = Trainer(tiny_vae(seed=99), data, train_config(3), out_dir=tmp_path / "b")  # other init: resume must overwrite it
+    resumed = Trainer(
+        tiny_vae(seed=99), data, train_config(3), out_dir=tmp_path / "b"
+    )  # other init: resume must overwrite it
     history = resumed.fit(resume=True)
     assert [row["epoch"] for row in history] == [1, 2, 3]
     for (key, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):

@@ -60,8 +60,12 @@ def run_sample(args: argparse.Namespace) -> int:
     elif args.labels:
         raise VaeganError(f"{args.run} holds an unconditional {model.name}; it takes no --labels")
     generator = torch.Generator().manual_seed(args.seed)
-    images = torch.cat([model.sample(len(chunk), chunk if labels is not None else None, generator)
-                        for chunk in _chunks(args.n, labels)]).cpu()
+    images = torch.cat(
+        [
+            model.sample(len(chunk), chunk if labels is not None else None, generator)
+            for chunk in _chunks(args.n, labels)
+        ]
+    ).cpu()
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".png":
         save_grid(images, out, columns=math.ceil(math.sqrt(args.n)))

@@ -14,8 +14,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", help="run folder (default outputs/<name>)")
     parser.add_argument("--data-dir", help="folder holding the dataset files")
     parser.add_argument("--device", help="override train.device: auto, cpu, cuda, cuda:N")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config key, e.g. --set model.latent_dim=2 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set model.latent_dim=2 (repeatable)",
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
     group.add_argument("--overwrite", action="store_true", help="replace an existing run in the folder")
@@ -24,8 +30,12 @@ def add_parser(subparsers) -> None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides = list(args.overrides)
-    for key, value in (("train.epochs", args.epochs), ("out", args.out), ("data.data_dir", args.data_dir),
-                       ("train.device", args.device)):
+    for key, value in (
+        ("train.epochs", args.epochs),
+        ("out", args.out),
+        ("data.data_dir", args.data_dir),
+        ("train.device", args.device),
+    ):
         if value is not None:
             overrides.append(f"{key}={value}")
     return load_config(args.config, overrides)

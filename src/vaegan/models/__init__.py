@@ -7,10 +7,12 @@
 - ``likelihoods.py``: p(x|z): Bernoulli, Gaussian (fixed or learned variance).
 - ``autoencoder.py``: :class:`AutoEncoder` (optionally denoising).
 - ``vae.py``: :class:`VAE` (AutoEncoder + probabilistic code + KL + IWAE bound).
+- ``cvae.py``: :class:`ConditionalVAE` (VAE conditioned on the label; analogies).
 """
 
 from vaegan.models.autoencoder import AutoEncoder, AutoEncoderConfig
 from vaegan.models.base import Batch, FixedInputs, GenerativeModel
+from vaegan.models.cvae import ConditionalVAE, ConditionalVAEConfig
 from vaegan.models.registry import build_model, get_model_class, list_models, register_model
 from vaegan.models.vae import VAE, VAEConfig
 
@@ -19,6 +21,8 @@ __all__ = [
     "AutoEncoder",
     "AutoEncoderConfig",
     "Batch",
+    "ConditionalVAE",
+    "ConditionalVAEConfig",
     "FixedInputs",
     "GenerativeModel",
     "VAEConfig",

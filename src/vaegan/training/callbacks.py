@@ -56,8 +56,9 @@ class ImageGrids(Callback):
             if writer is not None:
                 from vaegan.visualization.grids import make_grid
 
-                writer.add_image(name, make_grid(images, columns), trainer.epoch, dataformats="HW" if
-                                 images.shape[1] == 1 else "HWC")
+                writer.add_image(
+                    name, make_grid(images, columns), trainer.epoch, dataformats="HW" if images.shape[1] == 1 else "HWC"
+                )
 
 
 class MetricsLog(Callback):

@@ -209,6 +209,7 @@ class Trainer:
         except (KeyError, RuntimeError, ValueError) as error:
             raise TrainingError(f"{path}: does not match this model/config: {error}") from None
         self.epoch, self.best, self.history = payload["epoch"], payload["best"], payload["history"]
-        set_rng_state({k: v.cpu() if isinstance(v, torch.Tensor) else [t.cpu() for t in v]
-                       for k, v in payload["rng"].items()})
+        set_rng_state(
+            {k: v.cpu() if isinstance(v, torch.Tensor) else [t.cpu() for t in v] for k, v in payload["rng"].items()}
+        )
         log.info("resumed %s at epoch %d", path, self.epoch)

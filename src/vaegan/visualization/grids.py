@@ -62,5 +62,7 @@ def above_below(originals: Tensor, recons: Tensor, columns: int) -> Tensor:
     """
     rows = -(-len(originals) // columns)
     pad = rows * columns - len(originals)
-    pairs = [torch.cat([t, t.new_zeros(pad, *t.shape[1:])]).view(rows, columns, *t.shape[1:]) for t in (originals, recons)]
+    pairs = [
+        torch.cat([t, t.new_zeros(pad, *t.shape[1:])]).view(rows, columns, *t.shape[1:]) for t in (originals, recons)
+    ]
     return torch.stack(pairs, 1).flatten(0, 2)  # (rows * 2 * columns, C, *S)
