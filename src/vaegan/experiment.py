@@ -7,7 +7,8 @@ import torch
 from vaegan.config import RunConfig
 from vaegan.data import DataSplits, load_dataset
 from vaegan.models import build_model
-from vaegan.training import History, Trainer
+from vaegan.training import Callback, History, Trainer
+from vaegan.training.callbacks import default_callbacks
 
 
 def load_data(config: RunConfig) -> DataSplits:
@@ -22,12 +23,24 @@ def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
     return config.model_copy(update={"model": model}), data
 
 
-def train_from_config(config: RunConfig, *, resume: bool = False, overwrite: bool = False) -> History:
-    """Build everything ``config`` describes and train it into ``config.out_dir``."""
+def train_from_config(
+    config: RunConfig, *, resume: bool = False, overwrite: bool = False, extra_callbacks: list[Callback] = ()
+) -> History:
+    """Build everything ``config`` describes and train it into ``config.out_dir``.
+
+    ``extra_callbacks`` run after the default ones (grids, metrics, TensorBoard, checkpoints).
+    """
     config, data = prepare(config)
     torch.manual_seed(config.train.seed)  # same initial weights for the same seed
     model = build_model(config.model)
+    callbacks = [*default_callbacks(config.train), *extra_callbacks]
     trainer = Trainer(
-        model, data, config.train, out_dir=config.out_dir, run_config=config, binarize=config.data.binarize
+        model,
+        data,
+        config.train,
+        out_dir=config.out_dir,
+        run_config=config,
+        binarize=config.data.binarize,
+        callbacks=callbacks,
     )
     return trainer.fit(resume=resume, overwrite=overwrite)
