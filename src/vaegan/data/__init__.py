@@ -12,7 +12,7 @@ Files:
 Example:
     >>> from vaegan.data import load_dataset
     >>> splits = load_dataset("mnist", val_size=5000, seed=0)  # doctest: +SKIP
-    >>> splits.image_shape, len(splits.train), len(splits.val), len(splits.test)
+    >>> splits.image_shape, len(splits.train), len(splits.val), len(splits.test)  # doctest: +SKIP
     ((1, 28, 28), 55000, 5000, 10000)
 """
 

@@ -8,6 +8,7 @@ dataset, MNIST or MRI, splits the same way.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import numbers
 from collections.abc import Callable
@@ -35,6 +36,10 @@ class ImageDataset:
         labels: int64 ``(N,)``, class indices into ``class_names``.
         class_names: one name per class.
         name: the dataset's registry name.
+        groups: optional int64 ``(N,)``, indices into ``group_names`` (e.g. the
+            subject each MRI slice comes from); :func:`load_dataset` never puts
+            one group in two splits.
+        group_names: one name per group (e.g. subject ids ``sub-001``).
 
     Example:
         >>> images, labels = torch.zeros(4, 1, 28, 28), torch.arange(4)
@@ -47,6 +52,8 @@ class ImageDataset:
     labels: torch.Tensor
     class_names: list[str]
     name: str
+    groups: torch.Tensor | None = None
+    group_names: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.images.ndim not in (4, 5):
@@ -55,6 +62,9 @@ class ImageDataset:
         if self.labels.shape != (len(self.images),):
             shape = tuple(self.labels.shape)
             raise ValueError(f"{self.name}: {len(self.images)} images but labels of shape {shape}; need one per image")
+        if self.groups is not None and self.groups.shape != (len(self.images),):
+            shape = tuple(self.groups.shape)
+            raise ValueError(f"{self.name}: {len(self.images)} images but groups of shape {shape}; need one per image")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -76,13 +86,16 @@ class ImageDataset:
     def subset(self, indices: Indices) -> ImageDataset:
         """The images at ``indices`` (a slice, index list/array/tensor or boolean mask).
 
-        Class names are shared with this dataset, not copied.
+        Class (and group) names are shared with this dataset, not copied.
         """
         if not isinstance(indices, slice):
             indices = torch.as_tensor(indices)
             if indices.dtype != torch.bool:
                 indices = indices.long()
-        return ImageDataset(self.images[indices], self.labels[indices], self.class_names, self.name)
+        groups = None if self.groups is None else self.groups[indices]
+        return ImageDataset(
+            self.images[indices], self.labels[indices], self.class_names, self.name, groups, self.group_names
+        )
 
 
 @dataclass(eq=False)
@@ -185,12 +198,14 @@ def load_dataset(
     val_size: int | float = 5000,
     seed: int = 0,
     limit: int | None = None,
+    **options: Any,
 ) -> DataSplits:
     """Load a registered dataset and split it into train, val and test.
 
     The validation images are drawn from the training set by a seeded
     ``torch.Generator``, so the split is the same on every run and machine; the
-    test set is kept apart. Each split keeps the file order.
+    test set is kept apart. Each split keeps the file order. Datasets with
+    ``groups`` (MRI slices of one subject) are split by whole groups.
 
     Args:
         name: a name from :func:`list_datasets`.
@@ -201,6 +216,9 @@ def load_dataset(
         seed: seed of the validation draw.
         limit: keep only the first ``limit`` training images and the first
             ``limit`` test images (for quick runs).
+        options: passed to the loader where its signature takes them by name
+            (e.g. ``mri=MRIConfig(...)``); others are ignored, so one call serves
+            every dataset.
 
     Returns:
         The three splits.
@@ -211,26 +229,55 @@ def load_dataset(
 
     Example:
         >>> splits = load_dataset("mnist", limit=1000, val_size=0.1)  # doctest: +SKIP
-        >>> len(splits.train), len(splits.val), len(splits.test)
+        >>> len(splits.train), len(splits.val), len(splits.test)  # doctest: +SKIP
         (900, 100, 1000)
     """
     entry = _entry(name)
     if limit is not None and (isinstance(limit, bool) or limit < 1):
         raise ConfigError(f"limit={limit!r}: must be a positive number of images")
     folder = None if data_dir is None else Path(data_dir).expanduser()
-    train_full, test = entry.loader(data_dir=folder)
+    train_full, test = entry.loader(data_dir=folder, **_accepted(entry.loader, options))
     n_full = len(train_full)
     if limit is not None:
         train_full = train_full.subset(slice(0, limit))
         test = test.subset(slice(0, limit))
     n_val = _val_count(val_size, len(train_full), n_full)
-    order = torch.randperm(len(train_full), generator=torch.Generator().manual_seed(seed))
-    is_val = torch.zeros(len(train_full), dtype=torch.bool)
-    is_val[order[:n_val]] = True  # a mask keeps file order (and is faster than sorting)
+    if train_full.groups is not None:
+        is_val = _group_val_mask(train_full, n_val, seed)
+    else:
+        order = torch.randperm(len(train_full), generator=torch.Generator().manual_seed(seed))
+        is_val = torch.zeros(len(train_full), dtype=torch.bool)
+        is_val[order[:n_val]] = True  # a mask keeps file order (and is faster than sorting)
     splits = DataSplits(train_full.subset(~is_val), train_full.subset(is_val), test)
     sizes = f"{len(splits.train)} train, {len(splits.val)} val, {len(test)} test"
     logger.info("%s: %s images of shape %s", train_full.name, sizes, splits.image_shape)
     return splits
+
+
+def _accepted(loader: Loader, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``options`` that ``loader`` takes by name (all of them if it takes ``**kwargs``)."""
+    try:
+        params = inspect.signature(loader).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: pass nothing extra
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(options)
+    return {key: value for key, value in options.items() if key in params}
+
+
+def _group_val_mask(dataset: ImageDataset, n_val: int, seed: int) -> torch.Tensor:
+    """Validation mask of whole groups, drawn in seeded order until they hold ``n_val`` images."""
+    groups = dataset.groups
+    unique, counts = torch.unique(groups, return_counts=True)
+    order = torch.randperm(len(unique), generator=torch.Generator().manual_seed(seed))
+    cumulative = counts[order].cumsum(0)
+    taken = int((cumulative < n_val).sum()) + 1 if n_val > 0 else 0  # the group that reaches n_val too
+    if taken >= len(unique):
+        raise ConfigError(
+            f"{dataset.name}: val_size asks for {n_val} images, which takes all {len(unique)} subjects "
+            "(images of one subject stay in one split); give a smaller val_size"
+        )
+    return torch.isin(groups, unique[order[:taken]])
 
 
 def _val_count(val_size: int | float, n: int, n_full: int) -> int:

@@ -63,7 +63,7 @@ def read_idx(path: Path, *, expected_md5: str | None = None) -> np.ndarray:
 
     Example:
         >>> labels = read_idx(Path("mnist/t10k-labels-idx1-ubyte.gz"))  # doctest: +SKIP
-        >>> labels.shape, labels.dtype
+        >>> labels.shape, labels.dtype  # doctest: +SKIP
         ((10000,), dtype('uint8'))
     """
     path = Path(path)
@@ -159,7 +159,7 @@ def _type_name(dtype: np.dtype) -> str:
     return dtype.newbyteorder("=").name
 
 
-def download_idx(urls: Sequence[str], dest: Path, *, expected_md5: str, timeout: float = 15.0) -> Path:
+def download_idx(urls: Sequence[str], dest: Path, *, expected_md5: str, timeout: float = 10.0) -> Path:
     """Fetch an IDX file from the first mirror that serves a valid copy.
 
     The file goes to a temporary name beside ``dest``, is checked with

@@ -1,0 +1,176 @@
+"""Where MRI images and their diagnoses come from: a BIDS folder or a CSV of (path, label).
+
+BIDS: ``participants.tsv`` (columns ``participant_id`` and the diagnosis column,
+``data.mri.diagnosis_column``) and images at
+``sub-*/anat/*_T1w.nii[.gz]`` or ``sub-*/ses-*/anat/*_T1w.nii[.gz]``.
+
+CSV: columns ``path`` and ``label`` (and optionally ``subject``); paths are
+relative to the CSV's folder. Without a ``subject`` column the subject is the
+``sub-XXX`` part of the path, else the file name.
+
+Raw diagnosis values are mapped to classes by ``data.mri.label_map``
+(case-insensitive), e.g. ``{"CN": "CN", "Dementia": "AD"}``. Subjects without a
+diagnosis, with one outside the map, or without images, and CSV rows whose file
+is missing, go to the :class:`~vaegan.data.bad_inputs.BadInputs` collector.
+
+Example:
+    >>> records = bids_records(Path("my_bids"), MRIConfig(), BadInputs(strict=False))  # doctest: +SKIP
+    >>> records[0]  # doctest: +SKIP
+    Record(path=PosixPath('my_bids/sub-01/anat/sub-01_T1w.nii.gz'), subject='sub-01', label=0)
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaegan.config import MRIConfig
+from vaegan.data.bad_inputs import BadInputs
+from vaegan.errors import DataError
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+MISSING = {"", "n/a", "na", "nan", "none"}
+_SUBJECT = re.compile(r"sub-[A-Za-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image to read: its file, its subject and its class index."""
+
+    path: Path
+    subject: str
+    label: int
+
+
+def detect_layout(folder: Path, layout: str = "auto") -> str:
+    """``"bids"``, ``"csv"`` or ``"imagefolder"``: ``layout`` if given, else what ``folder`` holds.
+
+    Raises:
+        DataError: ``folder`` does not exist, or holds none of the three layouts.
+    """
+    if not folder.exists():
+        raise DataError(f"{folder}: no such folder or file; point data.data_dir (--data-dir) at your data")
+    if layout != "auto":
+        return layout
+    if folder.is_file():
+        if folder.suffix.lower() == ".csv":
+            return "csv"
+        raise DataError(f"{folder}: a file, but not a .csv of path,label; give a BIDS folder, a CSV or an image folder")
+    if (folder / "participants.tsv").is_file():
+        return "bids"
+    if len(list(folder.glob("*.csv"))) == 1:
+        return "csv"
+    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.glob("*/*")) or any(
+        p.suffix.lower() in IMAGE_SUFFIXES for p in folder.glob("*/*/*")
+    ):
+        return "imagefolder"
+    raise DataError(
+        f"{folder}: found no participants.tsv (BIDS), no single .csv of path,label, and no class subfolders "
+        "of PNG/JPEG/TIFF images; see data.mri.layout"
+    )
+
+
+def map_label(raw: str, options: MRIConfig) -> int | str:
+    """The class index of a raw diagnosis, or the reason it has none (a string)."""
+    value = raw.strip()
+    if value.lower() in MISSING:
+        return f"has no diagnosis ({raw!r})"
+    lookup = {key.strip().lower(): name for key, name in options.label_map.items()}
+    if value.lower() not in lookup:
+        return f"diagnosis {value!r} is not in data.mri.label_map ({', '.join(options.label_map)}); add it there"
+    return options.classes.index(lookup[value.lower()])
+
+
+def is_nifti(path: Path) -> bool:
+    return path.name.lower().endswith(NIFTI_SUFFIXES)
+
+
+def _read_table(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, str]]]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            reader = csv.DictReader(file, delimiter=delimiter)
+            rows = list(reader)
+            return [name.strip() for name in reader.fieldnames or []], rows
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: cannot read the table: {error}") from None
+
+
+def _column(path: Path, columns: list[str], wanted: str, hint: str) -> str:
+    """The actual header matching ``wanted`` case-insensitively, or a DataError listing the columns."""
+    for name in columns:
+        if name.lower() == wanted.lower():
+            return name
+    raise DataError(f"{path}: no column {wanted!r} (columns: {', '.join(columns) or 'none'}); {hint}")
+
+
+def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
+    """Every labelled T1w image of a BIDS folder, sessions included, sorted by path."""
+    table = root / "participants.tsv"
+    columns, rows = _read_table(table, "\t")
+    id_col = _column(table, columns, "participant_id", "BIDS requires it")
+    dx_col = _column(table, columns, options.diagnosis_column, "set data.mri.diagnosis_column")
+    labels: dict[str, int | str] = {}
+    for row in rows:
+        subject = (row.get(id_col) or "").strip()
+        if subject:
+            subject = subject if subject.startswith("sub-") else f"sub-{subject}"
+            labels[subject] = map_label(row.get(dx_col) or "", options)
+    images: dict[str, list[Path]] = {}
+    for pattern in ("sub-*/anat/*_T1w.nii*", "sub-*/ses-*/anat/*_T1w.nii*"):
+        for path in root.glob(pattern):
+            if is_nifti(path):
+                subject = path.relative_to(root).parts[0]
+                images.setdefault(subject, []).append(path)
+    records = []
+    for subject in sorted(set(images) | set(labels)):
+        label = labels.get(subject, f"is not listed in {table.name}")
+        if subject not in images:
+            bad.add(root / subject, f"is listed in {table.name} but has no anat/*_T1w.nii[.gz] image")
+        elif isinstance(label, str):
+            bad.add(root / subject, label)
+        else:
+            records += [Record(path, subject, label) for path in sorted(images[subject])]
+    return records
+
+
+def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
+    """One record per CSV row whose file exists and whose label maps to a class."""
+    if path.is_dir():
+        path = next(path.glob("*.csv"))
+    columns, rows = _read_table(path, ",")
+    path_col = _column(path, columns, "path", "the CSV needs columns path,label")
+    label_col = _column(path, columns, "label", "the CSV needs columns path,label")
+    subject_col = next((c for c in columns if c.lower() == "subject"), None)
+    records = []
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        where = f"{path}, line {number}"
+        file = (row.get(path_col) or "").strip()
+        if not file:
+            bad.add(where, "has an empty path")
+            continue
+        image = Path(file) if Path(file).is_absolute() else path.parent / file
+        label = map_label(row.get(label_col) or "", options)
+        if not image.is_file():
+            bad.add(where, f"file {image} does not exist")
+        elif isinstance(label, str):
+            bad.add(where, f"{image.name} {label}")
+        else:
+            subject = (row.get(subject_col) or "").strip() if subject_col else ""
+            records.append(Record(image, subject or subject_of(image), label))
+    return records
+
+
+def subject_of(path: Path) -> str:
+    """The BIDS ``sub-XXX`` part of a path, else the file name without its extension."""
+    for part in reversed(path.parts):  # the file name first, then its folders
+        match = _SUBJECT.match(part)
+        if match:
+            return match.group(0)
+    name = path.name
+    for suffix in (*NIFTI_SUFFIXES, *IMAGE_SUFFIXES):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
