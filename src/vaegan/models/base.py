@@ -136,9 +136,26 @@ class GenerativeModel(nn.Module, ABC):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
 
-    def fit(self, data: DataSplits, *, out_dir: str | Path = "outputs/fit", **train_options: Any) -> History:
-        """Train with the generic Trainer; ``train_options`` are TrainConfig fields (epochs=5, ...)."""
+    def fit(
+        self,
+        data: DataSplits,
+        *,
+        out_dir: str | Path = "outputs/fit",
+        resume: bool = False,
+        overwrite: bool = False,
+        **train_options: Any,
+    ) -> History:
+        """Train with the generic Trainer; ``train_options`` are TrainConfig fields (epochs=5, ...).
+
+        Example:
+            >>> history = VAE(VAEConfig()).fit(load_dataset("mnist"), epochs=2, out_dir="outputs/vae")
+        """
         from vaegan.config import TrainConfig
+        from vaegan.errors import ConfigError
         from vaegan.training.trainer import Trainer
 
-        return Trainer(self, data, TrainConfig(**train_options), out_dir=out_dir).fit()
+        try:
+            config = TrainConfig(**train_options)
+        except ValueError as error:  # pydantic's ValidationError names the field and the allowed values
+            raise ConfigError(f"fit(): {error}") from None
+        return Trainer(self, data, config, out_dir=out_dir).fit(resume=resume, overwrite=overwrite)

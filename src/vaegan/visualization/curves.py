@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure  # the object API: no pyplot state, no backend switching
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+# Units of the terms the built-in models log. Likelihood and KL terms are sums over a
+# whole image (pixels, or latent dimensions) averaged over the batch: nats per image.
+# GAN losses are binary cross-entropies averaged over the batch; d_real/d_fake are D's
+# mean probability that an image is real.
+UNITS: dict[str, str] = {
+    "loss": "nats / image",
+    "recon": "nats / image",
+    "kl": "nats / image",
+    "nll": "nats / image",
+    "d_loss": "nats / image",
+    "g_loss": "nats / image",
+    "d_real": "probability",
+    "d_fake": "probability",
+    "class_real": "nats / image",  # ACGAN's class cross-entropies
+    "class_fake": "nats / image",
+}
+
+
+def read_history(path: str | Path) -> list[dict[str, float]]:
+    """``metrics.csv`` back into the Trainer's history rows; empty cells (terms absent that epoch) are dropped."""
+    rows = []
+    with Path(path).open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            rows.append({key: float(value) for key, value in row.items() if key and value not in ("", None)})
+    return rows
 
 
 def loss_terms(history: list[dict[str, float]]) -> list[str]:
@@ -20,29 +46,65 @@ def loss_terms(history: list[dict[str, float]]) -> list[str]:
     return list(names)
 
 
-def plot_curves(history: list[dict[str, float]], path: str | Path, title: str = "Training curves") -> Path:
-    """Save a figure with a panel per term (train solid, validation dashed)."""
+def unit_of(term: str, units: Mapping[str, str] | None = None) -> str | None:
+    """The unit of a term: from ``units``, then the built-in table, then by name (``acc_*`` is a fraction)."""
+    table = {**UNITS, **(units or {})}
+    if term in table:
+        return table[term]
+    if any(part in ("acc", "accuracy") for part in term.split("_")):
+        return "fraction correct"
+    return None
+
+
+def curves_figure(
+    history: list[dict[str, float]], title: str = "Training curves", *, units: Mapping[str, str] | None = None
+) -> Figure:
+    """A panel per loss term (train solid, validation dashed), epochs as integer ticks, units on the y axes."""
     terms = loss_terms(history)
     columns = min(3, max(1, len(terms)))
     rows = -(-max(1, len(terms)) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    fig = Figure(figsize=(4.2 * columns, 3.2 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     epochs = [row["epoch"] for row in history]
     for ax, term in zip(axes.flat, terms):
         for split, style in (("train", "-o"), ("val", "--s")):
             values = [row.get(f"{split}/{term}") for row in history]
-            points = [(e, v) for e, v in zip(epochs, values) if v is not None]
+            points = [(e, v) for e, v in zip(epochs, values) if v is not None and v == v]  # v == v drops NaN
             if points:
                 ax.plot(*zip(*points), style, markersize=3, label=split)
+        unit = unit_of(term, units)
         ax.set_title(term)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(term)
+        ax.set_ylabel(f"{term} ({unit})" if unit else term)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     for ax in list(axes.flat)[len(terms) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(
+    history: list[dict[str, float]],
+    path: str | Path,
+    title: str = "Training curves",
+    *,
+    units: Mapping[str, str] | None = None,
+) -> Path:
+    """Save :func:`curves_figure` as a PNG.
+
+    Args:
+        history: one row per epoch, ``{"epoch": 1, "train/loss": ..., "val/loss": ...}``.
+        path: the PNG to write.
+        title: the figure's title.
+        units: extra or overriding units per term name, shown on the y axes.
+
+    Example:
+        >>> plot_curves([{"epoch": 1, "train/loss": 2.0, "val/loss": 2.1}], "curves.png")  # doctest: +SKIP
+    """
+    fig = curves_figure(history, title, units=units)
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
