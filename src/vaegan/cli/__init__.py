@@ -3,6 +3,12 @@
 - ``train.py``: ``vaegan train``.
 - ``sample.py``: ``vaegan sample`` and ``vaegan reconstruct``.
 - ``datasets.py``: ``vaegan datasets``.
+- ``tune.py``: ``vaegan tune`` (Optuna hyperparameter search).
+- ``visualize.py``: ``vaegan visualize`` (latent-space figures into RUN/latent/).
+- ``report.py``: ``vaegan report`` (RUN/report.html).
+- ``phantoms.py``: ``vaegan phantoms`` (synthetic CN/AD brains as a BIDS folder).
+- ``evaluate.py``: ``vaegan evaluate`` (metrics with floors into RUN/evaluation.json).
+- ``classifier.py``: ``vaegan train-classifier`` (the reference classifier evaluate uses).
 
 A subcommand module defines ``add_parser(subparsers)`` which sets ``func`` on
 its parser; ``main`` dispatches and turns a :class:`VaeganError` into a one-line
@@ -17,7 +23,17 @@ import sys
 
 from vaegan.errors import VaeganError
 
-COMMANDS = ["vaegan.cli.train", "vaegan.cli.sample", "vaegan.cli.datasets"]
+COMMANDS = [
+    "vaegan.cli.train",
+    "vaegan.cli.sample",
+    "vaegan.cli.datasets",
+    "vaegan.cli.tune",
+    "vaegan.cli.visualize",
+    "vaegan.cli.report",
+    "vaegan.cli.phantoms",
+    "vaegan.cli.evaluate",
+    "vaegan.cli.classifier",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

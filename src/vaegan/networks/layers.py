@@ -15,7 +15,7 @@ INSTANCE_NORM = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNorm3
 def activation(config: NetworkConfig) -> nn.Module:
     if config.activation == "leaky_relu":
         return nn.LeakyReLU(0.2)  # the DCGAN slope (Radford et al. 2016)
-    return {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU}[config.activation]()
+    return {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh}[config.activation]()
 
 
 def norm(config: NetworkConfig, channels: int, spatial_dims: int) -> nn.Module:

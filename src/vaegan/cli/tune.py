@@ -1,0 +1,86 @@
+"""``vaegan tune --config C --trials N [--epochs E] [--study NAME] [--storage URL] [--out DIR] [--timeout S]``.
+
+Runs (or joins, or continues) the Optuna study that the config's ``tune``
+section describes. Start the same command on several machines with one
+``--storage postgresql://...`` URL and they share the study.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from vaegan.config import load_config
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("tune", help="search hyperparameters with Optuna (the config's tune section)")
+    parser.add_argument("--config", required=True, help="YAML run config with a tune section")
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=20,
+        help="stop once the study holds this many finished trials, counting earlier runs and other workers "
+        "(default 20)",
+    )
+    parser.add_argument("--epochs", type=int, help="cap each trial's train.epochs")
+    parser.add_argument("--study", help="study name in the storage (default: the config's name)")
+    parser.add_argument("--storage", help="SQLAlchemy URL, e.g. postgresql://user@host/db (default: OUT/study.db)")
+    parser.add_argument("--out", help="study folder (default outputs/<study>_tune)")
+    parser.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    parser.add_argument("--data-dir", help="folder holding the dataset files")
+    parser.add_argument("--device", help="override train.device: auto, cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key of every trial, e.g. --set data.limit=5000 (repeatable)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import optuna
+
+    from vaegan.tuning.report import write_outputs
+    from vaegan.tuning.study import Tuner, shown_url
+
+    overrides = list(args.overrides)
+    for key, value in (("data.data_dir", args.data_dir), ("train.device", args.device)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    config = load_config(args.config, overrides)
+    if not args.verbose:  # one line per trial below replaces Optuna's log (and its tracebacks)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+    out = Path(args.out or f"outputs/{args.study or config.name}_tune")
+    tuner = Tuner(config, out=out, study_name=args.study, storage=args.storage, max_epochs=args.epochs)
+    before = tuner.counted()
+    print(f"study {tuner.study.study_name!r} in {shown_url(tuner.storage_url)}: {before} of {args.trials} trials done")
+    try:
+        tuner.run(args.trials, timeout=args.timeout, callbacks=[_print_trial])
+    except KeyboardInterrupt:
+        write_outputs(tuner)
+        print(f"vaegan tune: interrupted; finished trials are in the study, rerun the same command to go on ({out})")
+        return 130
+    files = write_outputs(tuner)
+    logging.getLogger(__name__).info("wrote %s", ", ".join(map(str, files)))
+    if (out / "best_config.yaml").exists():
+        best = tuner.study.best_trial
+        print(f"best: trial {best.number}, {config.tune.metric}={best.value:.5g}, {best.params}")
+        print(f"train it: vaegan train --config {out / 'best_config.yaml'}")
+    print(f"{out}: trials.csv, best_config.yaml and plots; {tuner.counted()} trials finished")
+    return 0
+
+
+def _print_trial(study, trial) -> None:
+    state = trial.state.name
+    if state == "COMPLETE":
+        detail = f"value={trial.value:.5g}"
+    elif state == "PRUNED":
+        detail = f"pruned after {len(trial.intermediate_values)} epochs"
+    else:
+        detail = trial.user_attrs.get("fail_reason", "")
+    print(f"trial {trial.number} {state}: {detail} {trial.params}", flush=True)

@@ -1,0 +1,160 @@
+"""The ``tune`` section of a run config: a search space over dotted config keys, a metric, a pruner.
+
+Nothing here imports Optuna, so :mod:`vaegan.config` can hold a ``tune`` section
+without making Optuna a cost of every ``vaegan`` command. A sampled point becomes
+a list of dotted overrides (``model.lr=0.0003``), the same ones ``--set`` takes,
+so a trial's config is validated exactly as a hand-written one.
+
+Example:
+    >>> tune = TuneConfig.model_validate(
+    ...     {"metric": "val/loss", "space": {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}}
+    ... )
+    >>> as_overrides({"model.lr": 0.0003, "model.network.kind": "mlp"})
+    ['model.lr=0.0003', 'model.network.kind=mlp']
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    import optuna
+
+    from vaegan.config import RunConfig
+
+Choice = bool | int | float | str | None
+
+
+class TuneSection(BaseModel):
+    """Same rules as :class:`vaegan.config.Section` (which this module cannot import without a cycle)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class FloatParam(TuneSection):
+    """A float in [low, high], on a log scale if ``log``, on a grid of ``step`` if given."""
+
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _valid_range(self) -> FloatParam:
+        _check_range(self.low, self.high, self.log, self.step)
+        return self
+
+    def suggest(self, trial: optuna.Trial, name: str) -> float:
+        return trial.suggest_float(name, self.low, self.high, log=self.log, step=self.step)
+
+    def extremes(self) -> list[Choice]:
+        return [self.low, self.high]
+
+
+class IntParam(TuneSection):
+    """An integer in [low, high] (both included), on a log scale if ``log``."""
+
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+    step: int = Field(1, gt=0)
+
+    @model_validator(mode="after")
+    def _valid_range(self) -> IntParam:
+        _check_range(self.low, self.high, self.log, self.step if self.step != 1 else None)
+        return self
+
+    def suggest(self, trial: optuna.Trial, name: str) -> int:
+        return trial.suggest_int(name, self.low, self.high, log=self.log, step=self.step)
+
+    def extremes(self) -> list[Choice]:
+        return [self.low, self.high]
+
+
+class CategoricalParam(TuneSection):
+    """One of ``choices``. A string choice is read as YAML, like a ``--set`` value: ``"[64, 64]"`` is a list."""
+
+    type: Literal["categorical"]
+    choices: list[Choice] = Field(min_length=1)
+
+    def suggest(self, trial: optuna.Trial, name: str) -> Choice:
+        return trial.suggest_categorical(name, self.choices)
+
+    def extremes(self) -> list[Choice]:
+        return list(self.choices)
+
+
+ParamSpec = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
+
+
+class TuneConfig(TuneSection):
+    """What ``vaegan tune`` searches, what it optimises, and when it gives up on a trial.
+
+    Args:
+        metric: a column of the run's metrics.csv reported every epoch, e.g. ``val/loss``.
+        direction: ``minimize`` (a loss) or ``maximize`` (an accuracy, an ELBO).
+        space: one entry per dotted config key.
+        pruner: ``median`` (Optuna's MedianPruner), ``percentile``, ``hyperband``,
+            ``successive_halving`` or ``none``.
+        pruner_options: keyword arguments of that pruner, e.g. ``{n_startup_trials: 5}``.
+        sampler: ``tpe`` (Tree-structured Parzen Estimator) or ``random``.
+        seed: sampler seed; makes a one-worker study repeatable.
+    """
+
+    metric: str = "val/loss"
+    direction: Literal["minimize", "maximize"] = "minimize"
+    space: dict[str, ParamSpec] = Field(min_length=1)
+    pruner: Literal["median", "percentile", "hyperband", "successive_halving", "none"] = "median"
+    pruner_options: dict[str, Any] = {}
+    sampler: Literal["tpe", "random"] = "tpe"
+    seed: int | None = None
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Choice]:
+        """Draw one point of the space; Optuna records each value under its dotted key."""
+        return {key: spec.suggest(trial, key) for key, spec in self.space.items()}
+
+
+def _check_range(low: float, high: float, log: bool, step: float | None) -> None:
+    if low > high:
+        raise ValueError(f"low={low} is above high={high}")
+    if log and low <= 0:
+        raise ValueError(f"a log scale needs low > 0, got low={low}")
+    if log and step is not None:
+        raise ValueError("log and step cannot be combined; drop one of them")
+
+
+def _yaml_value(value: Choice) -> str:
+    """A value as ``--set`` text. Strings pass through (so they may hold YAML lists);
+    other values are dumped as YAML so that 1e-05 stays a float (bare ``1e-05`` reads as a string)."""
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True).removesuffix("\n").removesuffix("\n...")
+
+
+def as_overrides(params: dict[str, Choice]) -> list[str]:
+    """Sampled values as dotted overrides for :func:`vaegan.config.build_config`."""
+    return [f"{key}={_yaml_value(value)}" for key, value in params.items()]
+
+
+def check_space(config: RunConfig) -> None:
+    """Raise ConfigError unless every key of ``config.tune.space`` is a config field that accepts
+    both ends of its range (or every choice), e.g. a ``model.latent_dim`` range starting at 0."""
+    from vaegan.config import build_config
+    from vaegan.errors import ConfigError
+
+    if config.tune is None:
+        raise ConfigError(f"config {config.name!r} has no 'tune' section; add one with a metric and a space")
+    data = config.to_dict()
+    for key, spec in config.tune.space.items():
+        if key.split(".")[0] in ("tune", "out", "name"):
+            raise ConfigError(f"tune.space: key {key!r} cannot be tuned; tune model, data or train keys")
+        for value in spec.extremes():
+            try:
+                build_config(data, as_overrides({key: value}), source=f"tune.space[{key!r}]")
+            except ConfigError as error:
+                raise ConfigError(f"tune.space key {key!r} with value {value!r}: {error}") from None

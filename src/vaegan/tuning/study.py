@@ -1,0 +1,257 @@
+"""Running an Optuna study: one trial = one normal training run in ``STUDY_DIR/trial_NNNN``.
+
+The study lives in a database (SQLite in the study folder by default, or any
+SQLAlchemy URL such as ``postgresql://user@host/db``), so finished trials
+survive an interrupted tuner, a rerun continues the same study, and workers on
+several machines can share one study.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import socket
+import time
+import warnings
+from collections.abc import Callable
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.trial import FrozenTrial, TrialState
+
+from vaegan.config import RunConfig, build_config
+from vaegan.errors import ConfigError, DataError, TrainingError, VaeganError
+from vaegan.training import Callback
+from vaegan.tuning.space import TuneConfig, as_overrides, check_space
+
+log = logging.getLogger(__name__)
+
+PRUNERS = {
+    "median": "MedianPruner",
+    "percentile": "PercentilePruner",
+    "hyperband": "HyperbandPruner",
+    "successive_halving": "SuccessiveHalvingPruner",
+    "none": "NopPruner",
+}
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+class TrialFailed(VaeganError):
+    """A trial crashed or its loss turned non-finite; the study records it as FAIL and goes on."""
+
+
+class ReportToTrial(Callback):
+    """Reports ``metric`` to the Optuna trial after every epoch and stops the run when the pruner says so."""
+
+    def __init__(self, trial: optuna.Trial, metric: str):
+        self.trial, self.metric = trial, metric
+
+    def on_epoch_end(self, trainer, row: dict[str, float]) -> None:
+        if self.metric not in row:
+            known = ", ".join(k for k in row if k not in ("epoch", "seconds"))
+            raise ConfigError(f"tune.metric={self.metric!r} is not a metric of this run; choose one of: {known}")
+        value = row[self.metric]
+        if not math.isfinite(value):
+            raise TrainingError(f"{self.metric} is {value} at epoch {trainer.epoch}")
+        self.trial.report(value, step=trainer.epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {trainer.epoch} with {self.metric}={value:.5g}")
+
+
+def make_pruner(tune: TuneConfig) -> optuna.pruners.BasePruner:
+    cls = getattr(optuna.pruners, PRUNERS[tune.pruner])
+    try:
+        return cls(**tune.pruner_options)
+    except TypeError as error:
+        raise ConfigError(f"tune.pruner_options={tune.pruner_options} do not fit {cls.__name__}: {error}") from None
+
+
+def make_sampler(tune: TuneConfig, seed: int | None) -> optuna.samplers.BaseSampler:
+    if tune.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    # constant_liar: workers sharing a study avoid proposing the point another worker is running
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def database_url(url: str) -> str:
+    """``url`` with a PostgreSQL driver that is installed: SQLAlchemy 2.1 reads a bare ``postgresql://`` as
+    psycopg 3, while vaegan's ``postgres`` extra installs psycopg2."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise ConfigError(f"--storage {url!r}: {error}; give a URL such as sqlite:///study.db") from None
+    if parsed.drivername in ("postgresql", "postgres") and find_spec("psycopg") is None and find_spec("psycopg2"):
+        return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    return url
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit to print: the password replaced by ***."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optuna.Study:
+    """Create the study, or load it if it exists (a rerun, or a worker on another machine joining).
+
+    Workers started together on a fresh database race to create Optuna's tables
+    (optuna/optuna#1092); the loser's error is retried after a short, jittered pause.
+    A heartbeat marks the trials of a killed worker as FAIL after a few minutes.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = database_url(url)
+    shown = shown_url(url)
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)  # the heartbeat is "experimental"
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=60, grace_period=300
+                )
+            return optuna.create_study(
+                storage=storage,
+                study_name=name,
+                direction=tune.direction,
+                sampler=make_sampler(tune, tune.seed),
+                pruner=make_pruner(tune),
+                load_if_exists=True,
+            )
+        except SQLAlchemyError as error:
+            if attempt == attempts - 1:
+                raise ConfigError(
+                    f"--storage {shown}: cannot open the study database ({type(error).__name__}: {error}); "
+                    "give a reachable SQLAlchemy URL such as sqlite:///study.db or postgresql://user@host/db"
+                ) from None
+            log.info("opening the study failed (%s); retrying", type(error).__name__)
+            time.sleep(0.25 * 2**attempt * (1 + random.random()))
+        except ImportError as error:  # no driver for this database: retrying cannot help
+            raise ConfigError(f"--storage {shown}: {error} (for PostgreSQL: pip install 'vaegan[postgres]')") from None
+
+
+class Tuner:
+    """Searches the ``tune`` space of a run config, one training run per trial.
+
+    Args:
+        config: a run config with a ``tune`` section (see :class:`TuneConfig`).
+        out: the study folder; trials go to ``out/trial_NNNN``.
+        study_name: the study's name in the storage (default: the config's name).
+        storage: an SQLAlchemy URL (default: ``sqlite:///<out>/study.db``).
+        max_epochs: caps each trial's ``train.epochs``.
+
+    Example:
+        >>> config = load_config("configs/mnist_vae.yaml")
+        >>> tuner = Tuner(config, out="outputs/mnist_vae_tune", max_epochs=2)  # doctest: +SKIP
+        >>> study = tuner.run(trials=20)  # doctest: +SKIP
+        >>> study.best_params  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        out: str | Path,
+        study_name: str | None = None,
+        storage: str | None = None,
+        max_epochs: int | None = None,
+    ):
+        check_space(config)
+        self.config, self.tune = config, config.tune
+        self.out = Path(out)
+        self.max_epochs = max_epochs
+        name = study_name or config.name
+        self._claim_folder(name)
+        self.storage_url = storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
+        self.study = open_study(self.storage_url, name, self.tune)
+        if self.tune.seed is not None and self.study.trials:  # a rerun must not replay the first run's proposals
+            self.study.sampler = make_sampler(self.tune, self.tune.seed + len(self.study.trials))
+
+    def _claim_folder(self, name: str) -> None:
+        """Trial folders are numbered per study: two studies in one folder would overwrite each other's runs."""
+        marker = self.out / "study_name.txt"
+        if marker.is_file() and marker.read_text().strip() != name:
+            raise ConfigError(
+                f"{self.out} holds study {marker.read_text().strip()!r}, not {name!r}; "
+                "give this study its own --out folder"
+            )
+        self.out.mkdir(parents=True, exist_ok=True)
+        marker.write_text(name + "\n")
+
+    def counted(self) -> int:
+        """Finished trials of every worker and every run, except those stopped by Ctrl-C (a rerun redoes them)."""
+        trials = self.study.get_trials(deepcopy=False, states=FINISHED)
+        return sum(trial.user_attrs.get("fail_reason") != "interrupted" for trial in trials)
+
+    def run(
+        self,
+        trials: int,
+        *,
+        timeout: float | None = None,
+        callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    ) -> optuna.Study:
+        """Run trials until the study holds ``trials`` finished ones (see :meth:`counted`) or ``timeout`` passes.
+
+        Trials that other workers finish count too, so N workers share the budget.
+        """
+        from vaegan.tuning.report import write_tables
+
+        def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+            write_tables(self)
+            for callback in callbacks:
+                callback(study, trial)
+            if self.counted() >= trials:
+                study.stop()
+
+        remaining = trials - self.counted()
+        if remaining > 0:
+            self.study.optimize(
+                self.objective,
+                n_trials=remaining,
+                timeout=timeout,
+                catch=(TrialFailed,),
+                callbacks=[after_trial],
+                gc_after_trial=True,
+            )
+        return self.study
+
+    def trial_config(self, params: dict[str, Any], number: int) -> RunConfig:
+        """The base config with the sampled values applied, writing into ``out/trial_NNNN``."""
+        data = {**self.config.to_dict(), "out": str(self.out / f"trial_{number:04d}")}
+        config = build_config(data, as_overrides(params), source=f"trial {number}")
+        if self.max_epochs is not None:
+            config.train.epochs = min(config.train.epochs, self.max_epochs)
+        return config
+
+    def objective(self, trial: optuna.Trial) -> float:
+        from vaegan.experiment import train_from_config
+
+        config = self.trial_config(self.tune.suggest(trial), trial.number)
+        trial.set_user_attr("run_dir", str(config.out_dir))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        try:
+            history = train_from_config(
+                config, overwrite=True, extra_callbacks=[ReportToTrial(trial, self.tune.metric)]
+            )
+        except optuna.TrialPruned:
+            raise
+        except (ConfigError, DataError, KeyboardInterrupt) as error:
+            # every later trial would fail the same way (or the user asked to stop): end the study
+            trial.set_user_attr("fail_reason", _describe(error))
+            raise
+        except Exception as error:  # a crash or a NaN in one trial must not end the study
+            trial.set_user_attr("fail_reason", _describe(error))
+            raise TrialFailed(_describe(error)) from None
+        return history[-1][self.tune.metric]
+
+
+def _describe(error: BaseException) -> str:
+    return "interrupted" if isinstance(error, KeyboardInterrupt) else f"{type(error).__name__}: {error}"

@@ -1,0 +1,83 @@
+"""The tune section: validation against the run config, overrides that keep their types, no Optuna in config."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+from vaegan.config import build_config, load_config
+from vaegan.errors import ConfigError
+from vaegan.tuning import as_overrides, check_space
+
+BASE = {"name": "t", "model": {"name": "vae"}, "train": {"device": "cpu"}}
+
+
+def with_space(space: dict, **tune) -> dict:
+    return {**BASE, "tune": {"metric": "val/loss", "space": space, **tune}}
+
+
+def test_the_demo_config_has_a_valid_tune_section():
+    config = load_config(REPO / "configs" / "mnist_vae.yaml")
+    check_space(config)
+    assert config.tune.metric == "val/loss" and config.tune.direction == "minimize"
+    assert {"model.latent_dim", "model.lr", "model.network.kind"} <= set(config.tune.space)
+
+
+def test_a_space_key_that_is_not_a_config_field_is_an_error_naming_it():
+    config = build_config(with_space({"model.latnt_dim": {"type": "int", "low": 2, "high": 8}}))
+    with pytest.raises(ConfigError, match=r"model\.latnt_dim.*allowed here:.*latent_dim"):
+        check_space(config)
+
+
+def test_a_range_the_field_cannot_take_is_an_error_naming_key_and_value():
+    config = build_config(with_space({"model.latent_dim": {"type": "int", "low": 0, "high": 8}}))
+    with pytest.raises(ConfigError, match=r"'model\.latent_dim' with value 0"):
+        check_space(config)
+    config = build_config(with_space({"model.network.kind": {"type": "categorical", "choices": ["mlp", "rnn"]}}))
+    with pytest.raises(ConfigError, match=r"'rnn'"):
+        check_space(config)
+
+
+@pytest.mark.parametrize(
+    "param, message",
+    [
+        ({"type": "float", "low": 0.0, "high": 1.0, "log": True}, "log scale needs low > 0"),
+        ({"type": "int", "low": 9, "high": 2}, "above high"),
+        ({"type": "uniform", "low": 0, "high": 1}, "tune.space.model.lr"),
+        ({"type": "categorical", "choices": []}, "choices"),
+    ],
+)
+def test_impossible_params_are_rejected_when_the_config_loads(param, message):
+    with pytest.raises(ConfigError, match=message):
+        build_config(with_space({"model.lr": param}))
+
+
+def test_unknown_tune_keys_are_rejected():
+    with pytest.raises(ConfigError, match=r"tune\.metrc"):
+        build_config(with_space({"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, metrc="val/loss"))
+
+
+def test_overrides_keep_types_and_read_string_choices_as_yaml():
+    overrides = as_overrides({"model.lr": 1e-5, "model.latent_dim": 3, "model.network.hidden": "[64, 32]"})
+    config = build_config(BASE, overrides)
+    assert config.model.lr == 1e-5 and isinstance(config.model.lr, float)
+    assert config.model.latent_dim == 3
+    assert config.model.network.hidden == (64, 32)
+
+
+def test_unknown_pruner_options_name_the_pruner():
+    from vaegan.tuning.study import make_pruner
+
+    config = build_config(
+        with_space({"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, pruner_options={"x": 1})
+    )
+    with pytest.raises(ConfigError, match="MedianPruner"):
+        make_pruner(config.tune)
+
+
+def test_loading_a_config_does_not_import_optuna():
+    code = "import sys; from vaegan.cli import build_parser; build_parser(); sys.exit('optuna' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,0 +1,148 @@
+"""Short real studies on 300 MNIST images: outputs, NaN trials, pruning, a missing metric, interrupt and rerun."""
+
+from __future__ import annotations
+
+import _thread
+import csv
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests.tuning.conftest import tiny_study, write_yaml
+from vaegan.cli import main
+from vaegan.config import build_config, load_config
+from vaegan.errors import ConfigError
+from vaegan.models import build_model
+from vaegan.tuning.study import Tuner
+
+LR = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
+SPACE = {**LR, "model.network.kind": {"type": "categorical", "choices": ["mlp", "conv"]}}
+
+
+def states(study: optuna.Study) -> list[str]:
+    return [trial.state.name for trial in sorted(study.trials, key=lambda t: t.number)]
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_cli_study_writes_trial_runs_table_best_config_and_plots(mnist_dir, tmp_path, capsys):
+    data = tiny_study(mnist_dir, SPACE, seed=0)
+    data["train"]["epochs"] = 3  # --epochs 1 caps the trials; the best config keeps 3
+    config_path = write_yaml(data, tmp_path / "tiny.yaml")
+    out = tmp_path / "study"
+    assert main(["tune", "--config", str(config_path), "--trials", "2", "--epochs", "1", "--out", str(out)]) == 0
+
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
+    assert states(study) == ["COMPLETE", "COMPLETE"]
+    for trial in study.trials:
+        run = out / f"trial_{trial.number:04d}"
+        assert trial.user_attrs["run_dir"] == str(run)
+        assert (run / "epoch001_recons.png").is_file() and not (run / "epoch002_recons.png").exists()
+        trained = load_config(run / "config.yaml")
+        assert trained.model.network.kind == trial.params["model.network.kind"]
+        assert trained.model.lr == pytest.approx(trial.params["model.lr"])
+        assert trial.intermediate_values == {1: pytest.approx(trial.value)}
+
+    rows = read_rows(out / "trials.csv")
+    assert [(r["number"], r["state"]) for r in rows] == [("0", "COMPLETE"), ("1", "COMPLETE")]
+    assert {"params_model.lr", "params_model.network.kind", "user_attrs_run_dir"} <= set(rows[0])
+    for name in ("optimization_history", "intermediate_values", "parallel_coordinate", "param_importances"):
+        assert (out / f"{name}.png").stat().st_size > 10_000, name  # a drawn figure, not an empty canvas
+
+    best = load_config(out / "best_config.yaml")
+    assert best.name == "tiny_best" and best.out is None and best.tune is None
+    assert best.train.epochs == 3
+    assert best.model.lr == pytest.approx(study.best_params["model.lr"])
+    assert best.model.network.kind == study.best_params["model.network.kind"]
+    assert build_model(best.model).config.latent_dim == 2  # what `vaegan train --config` would build
+    assert "vaegan train --config" in (out / "best_config.yaml").read_text()
+    assert "best: trial" in capsys.readouterr().out
+
+
+def test_nan_trial_is_failed_with_its_reason_and_the_study_goes_on(mnist_dir, tmp_path):
+    config = build_config(tiny_study(mnist_dir, {"model.lr": {"type": "categorical", "choices": [1e12, 1e-3]}}))
+    tuner = Tuner(config, out=tmp_path)
+    tuner.study.enqueue_trial({"model.lr": 1e12})  # Adam steps of 1e12: the KL overflows at once
+    tuner.study.enqueue_trial({"model.lr": 1e-3})
+    study = tuner.run(2)
+    assert states(study) == ["FAIL", "COMPLETE"]
+    reason = study.trials[0].user_attrs["fail_reason"]
+    assert reason.startswith("TrainingError: loss became non-finite")
+    assert study.best_trial.number == 1
+    rows = read_rows(tmp_path / "trials.csv")
+    assert rows[0]["state"] == "FAIL" and rows[0]["user_attrs_fail_reason"] == reason
+
+
+def test_a_trial_worse_than_the_median_is_pruned_after_its_first_epoch(mnist_dir, tmp_path):
+    lr = {"model.lr": {"type": "categorical", "choices": [1e-2, 1e-7]}}
+    data = tiny_study(mnist_dir, lr, pruner="median", pruner_options={"n_startup_trials": 1, "n_warmup_steps": 0})
+    data["train"]["epochs"] = 2
+    tuner = Tuner(build_config(data), out=tmp_path)
+    tuner.study.enqueue_trial({"model.lr": 1e-2})  # learns: val/loss drops well below its start
+    tuner.study.enqueue_trial({"model.lr": 1e-7})  # barely moves: worse than trial 0 at epoch 1
+    study = tuner.run(2)
+    assert states(study) == ["COMPLETE", "PRUNED"]
+    assert list(study.trials[1].intermediate_values) == [1]
+    assert len(read_rows(tmp_path / "trial_0000" / "metrics.csv")) == 2
+    assert len(read_rows(tmp_path / "trial_0001" / "metrics.csv")) == 1  # stopped after one epoch
+    assert read_rows(tmp_path / "trials.csv")[1]["state"] == "PRUNED"
+
+
+def test_a_metric_the_run_does_not_log_stops_the_study_with_the_known_ones(mnist_dir, tmp_path):
+    tuner = Tuner(build_config(tiny_study(mnist_dir, LR, metric="val/elbo")), out=tmp_path)
+    with pytest.raises(ConfigError, match=r"'val/elbo'.*val/loss"):
+        tuner.run(3)
+    assert states(tuner.study) == ["FAIL"]  # one trial, not three
+
+
+def interrupt_when(path: Path, timeout: float = 120) -> threading.Thread:
+    """Deliver a KeyboardInterrupt to the main thread (as Ctrl-C does) once ``path`` exists."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _thread.interrupt_main()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_interrupting_keeps_finished_trials_and_a_rerun_continues_the_study(mnist_dir, tmp_path, capsys):
+    config_path = write_yaml(tiny_study(mnist_dir, LR, seed=1), tmp_path / "tiny.yaml")
+    out = tmp_path / "study"
+    args = ["tune", "--config", str(config_path), "--trials", "2", "--out", str(out)]
+    watcher = interrupt_when(out / "trial_0001" / "config.yaml")  # Ctrl-C while trial 1 trains
+    assert main(args) == 130
+    watcher.join()
+    storage = f"sqlite:///{out / 'study.db'}"
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert states(study) == ["COMPLETE", "FAIL"]
+    assert study.trials[1].user_attrs["fail_reason"] == "interrupted"
+    assert [r["state"] for r in read_rows(out / "trials.csv")] == ["COMPLETE", "FAIL"]
+    first_value = study.trials[0].value
+
+    assert main(args) == 0  # the same command: joins the study, redoes only the interrupted trial
+    assert "1 of 2 trials done" in capsys.readouterr().out
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert states(study) == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert study.trials[0].value == first_value
+    assert study.trials[2].params != study.trials[0].params  # the seeded sampler did not replay the first run
+    assert (out / "trial_0002" / "metrics.csv").is_file()
+    assert main(args) == 0  # nothing left to do
+    assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == 3
+
+
+def test_a_study_folder_refuses_a_second_study(tmp_path):
+    config = build_config(tiny_study(tmp_path / "no-data-needed", LR))
+    Tuner(config, out=tmp_path / "study")
+    Tuner(config, out=tmp_path / "study")  # the same study joins again
+    with pytest.raises(ConfigError, match=r"holds study 'tiny', not 'other'"):
+        Tuner(config, out=tmp_path / "study", study_name="other")
