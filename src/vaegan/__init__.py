@@ -15,6 +15,8 @@ Example:
 from vaegan.config import RunConfig, TrainConfig, load_config
 from vaegan.data import DataSplits, ImageDataset, list_datasets, load_dataset
 from vaegan.models import (
+    ACGAN,
+    GAN,
     VAE,
     AutoEncoder,
     AutoEncoderConfig,
@@ -29,6 +31,8 @@ from vaegan.training import Trainer
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACGAN",
+    "GAN",
     "VAE",
     "AutoEncoder",
     "AutoEncoderConfig",

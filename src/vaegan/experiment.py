@@ -13,7 +13,9 @@ from vaegan.training.callbacks import default_callbacks
 
 def load_data(config: RunConfig) -> DataSplits:
     data = config.data
-    return load_dataset(data.dataset, data_dir=data.data_dir, val_size=data.val_size, seed=data.seed, limit=data.limit)
+    return load_dataset(
+        data.dataset, data_dir=data.data_dir, val_size=data.val_size, seed=data.seed, limit=data.limit, mri=data.mri
+    )
 
 
 def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:

@@ -1,4 +1,4 @@
-"""``vaegan sample RUN --n 64 --out grid.png|samples.npz`` and ``vaegan reconstruct RUN --out recon.png``."""
+"""``vaegan sample RUN --out grid.png|samples.npz|samples.nii.gz`` and ``vaegan reconstruct RUN --out recon.png``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def add_parser(subparsers) -> None:
     sample = subparsers.add_parser("sample", help="draw new images from a trained run")
     sample.add_argument("run", help="run folder, e.g. outputs/mnist_vae")
     sample.add_argument("--n", type=int, default=64, help="how many images")
-    sample.add_argument("--out", required=True, help="grid.png, or samples.npz (arrays images, labels)")
+    sample.add_argument(
+        "--out", required=True, help="grid.png, samples.npz (arrays images, labels) or samples.nii.gz (X, Y, Z, N)"
+    )
     sample.add_argument("--labels", help="classes for conditional models, e.g. 0-9 or 1,3,5 (N spread over them)")
     sample.add_argument("--seed", type=int, default=0)
     _add_common(sample)
@@ -47,7 +49,8 @@ def _suffix(path: Path, allowed: tuple[str, ...]) -> str:
 
 def run_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    suffix = _suffix(out, (".png", ".npz"))
+    is_nifti = out.name.lower().endswith((".nii", ".nii.gz"))
+    suffix = ".nii.gz" if is_nifti else _suffix(out, (".png", ".npz", ".nii.gz"))
     if args.n < 1:
         raise VaeganError(f"--n {args.n}: must be at least 1")
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device)
@@ -67,7 +70,13 @@ def run_sample(args: argparse.Namespace) -> int:
         ]
     ).cpu()
     out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".png":
+    if suffix == ".nii.gz":  # labels go to a JSON sidecar, as BIDS does
+        from vaegan.data.mri_transforms import save_nifti
+
+        data = run.config.data
+        class_names = list(data.mri.classes) if data.dataset in ("mri", "phantoms") else None
+        save_nifti(images, out, spacing=data.mri.spacing, labels=labels, class_names=class_names)
+    elif suffix == ".png":
         save_grid(images, out, columns=math.ceil(math.sqrt(args.n)))
     else:
         arrays = {"images": images.numpy().astype(np.float32)}

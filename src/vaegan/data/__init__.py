@@ -8,6 +8,13 @@ Files:
     mnist.py     MNIST and Fashion-MNIST: file names, md5s, lookup order
                  (data_dir, ``$VAEGAN_DATA_DIR``, user cache, Debian's
                  /usr/share/datasets), download; registers both datasets.
+    mri.py       T1w MRI (BIDS folder or CSV) to cached tensors split by
+                 subject, 3-D volumes or 2-D slices; registers ``mri``,
+                 ``phantoms`` and ``image-folder``. Helpers: mri_sources.py
+                 (layouts, labels), mri_transforms.py (checks, MONAI
+                 preprocessing, slicing), cache.py, bad_inputs.py.
+    imagefolder.py  2-D PNG/JPEG/TIFF images in one folder per class.
+    anatomy.py, phantoms.py  synthetic CN/AD brains with known atrophy.
 
 Example:
     >>> from vaegan.data import load_dataset
@@ -16,7 +23,10 @@ Example:
     ((1, 28, 28), 55000, 5000, 10000)
 """
 
-from vaegan.data import mnist  # noqa: F401  (registers mnist and fashion-mnist)
+from vaegan.data import (
+    mnist,  # noqa: F401  (registers mnist and fashion-mnist)
+    mri,  # noqa: F401  (registers mri, phantoms and image-folder)
+)
 from vaegan.data.datasets import (
     DataLocation,
     DataSplits,

@@ -52,8 +52,10 @@ def _reason(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
-def read_volume(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_volume(path: Path, *, allow_blank: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A 3-D NIfTI file as (float32 array (X, Y, Z), affine 4x4).
+
+    ``allow_blank`` accepts a constant volume (a map of zeros, e.g. no atrophy).
 
     Raises:
         BadFile: unreadable, truncated, not 3-D, NaN or infinite voxels, blank, or a broken affine.
@@ -76,7 +78,7 @@ def read_volume(path: Path) -> tuple[np.ndarray, np.ndarray]:
     bad = int(np.count_nonzero(~np.isfinite(data)))
     if bad:
         raise BadFile(f"contains {bad} NaN or infinite voxels")
-    if data.max() <= data.min():
+    if not allow_blank and data.max() <= data.min():
         raise BadFile(f"is blank (every voxel is {float(data.min()):g})")
     affine = np.asarray(img.affine, dtype=np.float64)
     if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
@@ -126,7 +128,7 @@ def brain_mask(values: np.ndarray, threshold: float) -> np.ndarray:
 def _pipeline(options: MRIConfig, keys: tuple[str, ...]) -> Compose:
     size = options.size
     steps = [
-        Orientationd(keys, axcodes="RAS"),
+        Orientationd(keys, axcodes="RAS", labels=(("L", "R"), ("P", "A"), ("I", "S"))),
         Spacingd(keys, pixdim=options.spacing, mode="bilinear", padding_mode="zeros", dtype=np.float32),
         BrainIntensityd("image", tuple(options.percentiles)),
         CropForegroundd(keys, source_key="image", select_fn=lambda x: x > 0, margin=1),
@@ -156,8 +158,9 @@ def preprocess(
     }
     out = _pipeline(options, tuple(data))(data)
 
-    def layout(x) -> Tensor:  # (1, X, Y, Z) RAS -> (1, Z, Y, X)
-        return torch.as_tensor(x).float().permute(0, 3, 2, 1).contiguous()
+    def layout(x: Tensor) -> Tensor:  # (1, X, Y, Z) RAS -> (1, Z, Y, X), a plain tensor without MONAI's metadata
+        x = x.as_tensor() if isinstance(x, MetaTensor) else torch.as_tensor(x)
+        return x.float().permute(0, 3, 2, 1).contiguous()
 
     volume = layout(out["image"]).clamp_(0.0, 1.0)
     return volume, (layout(out["extra"]) if extra is not None else None)
@@ -182,3 +185,54 @@ def to_slices(volumes: Tensor, axis: str, slice_range: tuple[float, float], step
     slices = stack.flatten(0, 1).flip(-2).contiguous()  # image row 0 = anterior (axial) / superior
     source = torch.arange(len(volumes)).repeat_interleave(len(positions))
     return slices, source
+
+
+def from_slices(slices: Tensor, axis: str) -> Tensor:
+    """Undo :func:`to_slices` for one volume: its S slices (S, 1, P, Q) -> a slab (1, D, H, W), S along ``axis``."""
+    stack = slices.flip(-2).unsqueeze(0)  # (1, S, 1, P, Q), rows back in volume order
+    return stack.movedim(1, SLICE_DIMS[axis])[0]
+
+
+def to_nifti(volume: Tensor, zooms: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> nib.Nifti1Image:
+    """A NIfTI image of a volume (D, H, W) or volumes (N, D, H, W) in this module's layout.
+
+    Voxels go back to RAS order (X, Y, Z[, N]); ``zooms`` are the voxel sizes in
+    mm along X, Y, Z; the origin is the volume's centre.
+    """
+    x = volume.detach().float().cpu()
+    data = x.permute(2, 1, 0) if x.dim() == 3 else x.permute(3, 2, 1, 0)  # (D, H, W) = (Z, Y, X) -> (X, Y, Z)
+    affine = np.diag([*zooms, 1.0])
+    affine[:3, 3] = -np.asarray(zooms) * (np.asarray(data.shape[:3]) - 1) / 2
+    img = nib.Nifti1Image(np.ascontiguousarray(data.numpy()), affine)
+    img.header.set_xyzt_units("mm")
+    return img
+
+
+def save_nifti(
+    images: Tensor,
+    path: Path,
+    *,
+    spacing: float = 1.0,
+    labels: Tensor | None = None,
+    class_names: list[str] | None = None,
+) -> Path:
+    """Write images as one 4-D NIfTI, (X, Y, Z, N), with a JSON sidecar of their labels.
+
+    Volumes (N, C, D, H, W) in this module's layout go back to RAS voxel order;
+    2-D images (N, C, H, W), drawn with the first axis up, become one-slice
+    volumes (X, Y, 1, N). The first channel is written; voxels are ``spacing``
+    mm (nominal where preprocessing resized the brain).
+    """
+    import json
+
+    x = images.detach().float().cpu()[:, 0]  # (N, *S)
+    if x.dim() == 3:  # (N, H, W) with row 0 up -> (N, 1, Y, X)
+        x = x.flip(-2).unsqueeze(1)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(to_nifti(x, (spacing, spacing, spacing)), path)
+    if labels is not None:
+        sidecar = path.with_name(path.name.split(".")[0] + ".json")
+        names = [class_names[i] if class_names else str(i) for i in labels.tolist()]
+        sidecar.write_text(json.dumps({"labels": labels.tolist(), "class_names": names}, indent=1) + "\n")
+    return path

@@ -24,8 +24,12 @@ Example:
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nibabel as nib
@@ -67,9 +71,7 @@ def draw_subjects(n: int, seed: int = 0, *, ad_fraction: float = 0.5) -> list[Ph
     ]
 
 
-def synthesize(
-    anatomy: Anatomy, subject: PhantomSubject, spacing: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synthesize(anatomy: Anatomy, subject: PhantomSubject, spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One subject's (image int16 (X, Y, Z), atrophy map float32 (X, Y, Z), affine 4x4) in RAS.
 
     The atrophy map is the disease's tissue loss only (not ageing), warped like the image.
@@ -87,12 +89,20 @@ def synthesize(
 
 
 def write_phantoms(
-    out: Path, *, subjects: int = 200, seed: int = 0, spacing: float = 2.5, progress: bool = False
+    out: Path,
+    *,
+    subjects: int = 200,
+    seed: int = 0,
+    spacing: float = 2.5,
+    progress: bool = False,
+    workers: int | None = None,
 ) -> Path:
     """Write a BIDS folder of ``subjects`` phantoms into ``out`` (created; must be empty or absent).
 
-    About 0.2 s a subject at 2.5 mm. Written into a temporary sibling folder and
-    renamed at the end, so ``out`` is complete or absent, never half-written.
+    About 0.2 s a subject at 2.5 mm on one core; ``workers`` processes (default:
+    the CPU count, at most 8) share them. Written into a temporary sibling folder
+    and renamed at the end, so ``out`` is complete or absent, never half-written.
+    The same seed gives the same subjects whatever the number of workers.
 
     Raises:
         DataError: ``out`` exists and is not empty, or cannot be written.
@@ -102,15 +112,21 @@ def write_phantoms(
         raise DataError(f"{out}: exists and is not empty; choose a new folder for the phantoms")
     if subjects < 2:
         raise DataError(f"subjects={subjects}: need at least 2 (one CN, one AD)")
-    anatomy = load_anatomy()
+    load_anatomy()  # built (or read) once here; forked workers inherit it
     tmp = out.with_name(f".{out.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
         people = draw_subjects(subjects, seed)
-        for subject in tqdm(people, desc="phantoms", disable=not progress, leave=False, dynamic_ncols=True):
-            image, truth, affine = synthesize(anatomy, subject, spacing)
-            _save(tmp, subject, image, truth, affine)
+        jobs = [(tmp, subject, spacing) for subject in people]
+        workers = min(workers or os.cpu_count() or 1, 8, len(jobs))
+        bar = partial(tqdm, total=len(jobs), desc="phantoms", disable=not progress, leave=False, dynamic_ncols=True)
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")  # workers need numpy and scipy only, never torch
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                list(bar(pool.map(_make, jobs, chunksize=4)))
+        else:
+            list(bar(map(_make, jobs)))
         _write_tables(tmp, people, seed=seed, spacing=spacing)
         if out.exists():
             out.rmdir()
@@ -119,6 +135,12 @@ def write_phantoms(
         shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(f"{out}: cannot write the phantoms: {error}") from None
     return out
+
+
+def _make(job: tuple[Path, PhantomSubject, float]) -> None:
+    root, subject, spacing = job
+    image, truth, affine = synthesize(load_anatomy(), subject, spacing)
+    _save(root, subject, image, truth, affine)
 
 
 def _output_grid(anatomy: Anatomy, spacing: float) -> tuple[tuple[int, int, int], np.ndarray]:

@@ -8,22 +8,36 @@
 - ``autoencoder.py``: :class:`AutoEncoder` (optionally denoising).
 - ``vae.py``: :class:`VAE` (AutoEncoder + probabilistic code + KL + IWAE bound).
 - ``cvae.py``: :class:`ConditionalVAE` (VAE conditioned on the label; analogies).
+- ``cvaegan.py``: :class:`CVAEGAN` (ConditionalVAE + discriminator + classifier,
+  Bao et al. 2017); its feature-matching losses in ``cvaegan_losses.py``.
+- ``adversarial.py``: GAN losses on logits, DCGAN weight init, freezing a network.
+- ``gan.py``: :class:`GAN` (DCGAN generator vs discriminator, two optimizers).
+- ``acgan.py``: :class:`ACGAN` (GAN + class-conditioned generator + auxiliary classifier).
 """
 
+from vaegan.models.acgan import ACGAN, ACGANConfig
 from vaegan.models.autoencoder import AutoEncoder, AutoEncoderConfig
 from vaegan.models.base import Batch, FixedInputs, GenerativeModel
 from vaegan.models.cvae import ConditionalVAE, ConditionalVAEConfig
+from vaegan.models.cvaegan import CVAEGAN, CVAEGANConfig
+from vaegan.models.gan import GAN, GANConfig
 from vaegan.models.registry import build_model, get_model_class, list_models, register_model
 from vaegan.models.vae import VAE, VAEConfig
 
 __all__ = [
+    "ACGAN",
+    "CVAEGAN",
+    "GAN",
     "VAE",
+    "ACGANConfig",
     "AutoEncoder",
     "AutoEncoderConfig",
     "Batch",
+    "CVAEGANConfig",
     "ConditionalVAE",
     "ConditionalVAEConfig",
     "FixedInputs",
+    "GANConfig",
     "GenerativeModel",
     "VAEConfig",
     "build_model",

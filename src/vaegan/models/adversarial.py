@@ -1,14 +1,34 @@
-"""Adversarial losses shared by the GAN family and the CVAE-GAN (Goodfellow et al. 2014).
+"""Adversarial losses and helpers shared by the GAN family and the CVAE-GAN (Goodfellow et al. 2014).
 
-All of them take discriminator *logits* and use binary cross-entropy on logits,
+All the losses take discriminator *logits* and use binary cross-entropy on logits,
 which is exact and stable where sigmoid(logit) saturates at 0 or 1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from pydantic import PositiveInt
+from torch import Tensor, nn
+
+from vaegan.config import NetworkConfig
+
+# the activations any network accepts, so the discriminator's choices never drift from them
+Activation = NetworkConfig.model_fields["activation"].annotation
+
+
+class DiscriminatorConfig(NetworkConfig):
+    """A DCGAN discriminator: leaky ReLU, conv stages straight into the head (Radford et al. 2016).
+
+    Its own defaults mean ``model.discriminator.channels=[32, 64]`` changes only the channels.
+    """
+
+    channels: tuple[PositiveInt, ...] = (64, 128)
+    hidden: tuple[PositiveInt, ...] = ()
+    activation: Activation = "leaky_relu"
 
 
 def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, *, smoothing: float = 0.0) -> Tensor:
@@ -30,3 +50,34 @@ def generator_loss(fake_logits: Tensor) -> Tensor:
 def probability(logits: Tensor) -> Tensor:
     """Mean D(.) as a probability, for the metrics D(x) and D(G(z))."""
     return torch.sigmoid(logits.detach().float()).mean()
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), biases 0 (Radford et al. 2016, section 4).
+
+    Use as ``network.apply(dcgan_init)``.
+    """
+    if isinstance(module, nn.Linear | nn.modules.conv._ConvNd):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm | nn.modules.instancenorm._InstanceNorm):
+        if module.weight is not None:
+            nn.init.normal_(module.weight, 1.0, 0.02)
+            nn.init.zeros_(module.bias)
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[nn.Module]:
+    """Turn off gradients for ``module``'s parameters inside the block (restored after).
+
+    The generator's step backpropagates *through* the discriminator but must not
+    compute (or leave behind) gradients for its weights.
+    """
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)

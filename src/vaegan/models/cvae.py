@@ -21,53 +21,70 @@ class ConditionalVAEConfig(VAEConfig):
 class ConditionalVAE(VAE):
     """A VAE whose encoder and decoder also see the class label.
 
-    It overrides only the conditioning hooks and the grids: the loss is the
-    VAE's ELBO with every distribution conditioned on y (Sohn et al. 2015, eq. 4).
+    It overrides only the conditioning hooks and adds grids: the loss is the
+    VAE's negative ELBO with every distribution conditioned on y,
+    -E_q(z|x,y)[log p(x|z,y)] + KL(q(z|x,y) || p(z)) (Sohn et al. 2015, eq. 4-5),
+    with the prior p(z) = N(0, I) independent of y. Because the label carries
+    the class, the code z is free to carry the style (slant, thickness), which
+    the analogies grid shows.
 
     Example:
         >>> cvae = ConditionalVAE(ConditionalVAEConfig(latent_dim=8))
-        >>> cvae.sample(10, labels=torch.arange(10)).shape
+        >>> cvae.sample(10, labels=torch.arange(10)).shape  # one sample per class
         torch.Size([10, 1, 28, 28])
+        >>> cvae.analogies(torch.rand(2, 1, 28, 28), torch.tensor([3, 7])).shape  # 2 inputs x 10 classes
+        torch.Size([20, 1, 28, 28])
     """
 
     config_class = ConditionalVAEConfig
     conditional = True
+    config: ConditionalVAEConfig
 
     @property
     def cond_dim(self) -> int:
         return self.config.num_classes
 
     def condition(self, labels: Tensor | None) -> Tensor:
+        """One-hot labels (B, K) joined to the encoder's features and to the decoder's input."""
         if labels is None:
-            raise ValueError(f"{type(self).__name__} is conditional: pass labels (class indices)")
+            raise ValueError(
+                f"{type(self).__name__} is conditional: pass labels, class indices in 0..{self.config.num_classes - 1}"
+                f", e.g. model.sample(10, labels=torch.arange(10))"
+            )
         return F.one_hot(labels.long(), self.config.num_classes).float()
 
     @torch.no_grad()
     def analogies(self, x: Tensor, labels: Tensor) -> Tensor:
-        """Encode each image with its label, decode its z with every class.
+        """Encode each image with its own label, then decode its code z with every class.
 
-        Returns (B * K, C, *S): row i holds image i's style drawn as class 0..K-1.
+        Returns (B * K, C, *S): row i holds image i's style drawn as class 0, 1, ..., K-1.
         """
         k = self.config.num_classes
-        z = self.encode(x, labels).repeat_interleave(k, dim=0)  # (B*K, D)
-        classes = torch.arange(k, device=x.device).repeat(len(x))  # (B*K,)
+        z = self.encode(x, labels).repeat_interleave(k, dim=0)  # (B*K, D): each code K times
+        classes = torch.arange(k, device=x.device).repeat(len(x))  # (B*K,): 0..K-1, 0..K-1, ...
         return self.generate(z, classes)
 
     @torch.no_grad()
+    def class_fakes(self, z: Tensor) -> Tensor:
+        """Decode the codes ``z`` (N, D) with every class: (K * N, C, *S), one row of N per class."""
+        k = self.config.num_classes
+        classes = torch.arange(k, device=z.device).repeat_interleave(len(z))  # (K*N,): 0,0,..,1,1,..
+        return self.generate(z.repeat(k, 1), classes)
+
+    @torch.no_grad()
     def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
+        """The autoencoder's recons, fakes with one row per class, and analogies.
+
+        fakes: row c is class c; the same noise runs down each column, so a column
+        shows one style across classes. analogies: column 0 is the input, columns
+        1..K its code decoded as class 0..K-1.
+        """
+        images = super().epoch_images(fixed)
         k = self.config.num_classes
         columns = max(1, min(k, len(fixed.z)))
-        # fakes: one row per class, the same noise down each column
-        z = fixed.z[:columns].repeat(k, 1)
-        classes = torch.arange(k, device=z.device).repeat_interleave(columns)
-        x = fixed.x[: max(1, len(fixed.x) // 2)]
-        recons = self.reconstruct(x, fixed.y[: len(x)])
-        from vaegan.visualization.grids import above_below
-
-        rec_cols = max(1, int(len(fixed.z) ** 0.5))
-        n_analogy = min(8, len(fixed.x))
-        return {
-            "fakes": (self.generate(z, classes), columns),
-            "recons": (above_below(x, recons, rec_cols), rec_cols),
-            "analogies": (self.analogies(fixed.x[:n_analogy], fixed.y[:n_analogy]), k),
-        }
+        images["fakes"] = (self.class_fakes(fixed.z[:columns]), columns)
+        x, y = fixed.x[:8], fixed.y[:8]
+        styles = self.analogies(x, y).view(len(x), k, *x.shape[1:])  # (B, K, C, *S)
+        rows = torch.cat([x.unsqueeze(1), styles], dim=1).flatten(0, 1)  # (B * (K+1), C, *S)
+        images["analogies"] = (rows, k + 1)
+        return images

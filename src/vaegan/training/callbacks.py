@@ -114,4 +114,9 @@ class Checkpoints(Callback):
 def default_callbacks(config: TrainConfig) -> list[Callback]:
     # TensorBoard first so its writer exists when ImageGrids logs images; checkpoints last
     callbacks: list[Callback] = [TensorBoard()] if config.tensorboard else []
-    return [*callbacks, ImageGrids(config.grid_size), MetricsLog(), Checkpoints()]
+    callbacks += [ImageGrids(config.grid_size), MetricsLog(), Checkpoints()]
+    if config.visualize_every:
+        from vaegan.visualization.callback import LatentFigures  # lazy: that module imports this one
+
+        callbacks.append(LatentFigures(config.visualize_every))
+    return callbacks

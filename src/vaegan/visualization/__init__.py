@@ -1,10 +1,41 @@
 """Visualization: what a run shows a person.
 
 - ``grids.py``: image grids (3-D volumes as three orthogonal slices), saved as PNG.
-- ``curves.py``: training curves, one panel per loss term, train and validation.
+- ``curves.py``: training curves, one panel per loss term, train and validation;
+  ``read_history`` reads ``metrics.csv`` back.
+- ``figures.py``: matplotlib helpers: an image grid on labelled axes, saving.
+- ``codes.py``: a model's latent codes read through its capabilities: encoding a
+  dataset, ranking dimensions by KL, decoding, soft class labels.
+- ``traversal.py``: latent traversals and the 2-D manifold grid.
+- ``scatter.py``: codes projected by PCA, t-SNE or UMAP, coloured by class.
+- ``interpolation.py``: linear and spherical paths, class interpolation.
+- ``latent.py``: ``latent_figures``: every figure a model supports, into ``RUN/latent/``.
+- ``callback.py``: ``LatentFigures``, the same during training (``train.visualize_every``).
+- ``report.py`` (+ ``templates/report.html.j2``): ``RUN/report.html``, one self-contained page.
+
+The callback module imports :mod:`vaegan.training` and is not imported here
+(training imports this package for its grids and curves).
 """
 
-from vaegan.visualization.curves import plot_curves
+from vaegan.visualization.curves import plot_curves, read_history
 from vaegan.visualization.grids import make_grid, save_grid
+from vaegan.visualization.interpolation import lerp, slerp
+from vaegan.visualization.latent import latent_figures
+from vaegan.visualization.report import write_report
+from vaegan.visualization.scatter import embed, plot_embedding
+from vaegan.visualization.traversal import plot_manifold, plot_traversal
 
-__all__ = ["make_grid", "plot_curves", "save_grid"]
+__all__ = [
+    "embed",
+    "latent_figures",
+    "lerp",
+    "make_grid",
+    "plot_curves",
+    "plot_embedding",
+    "plot_manifold",
+    "plot_traversal",
+    "read_history",
+    "save_grid",
+    "slerp",
+    "write_report",
+]

@@ -1,0 +1,187 @@
+"""Sample and likelihood quality of every registered model on MNIST, as one table.
+
+Each model is trained with its ready-made config (``configs/mnist_<name>.yaml``;
+the model's defaults where there is none), then scored by ``vaegan evaluate``:
+reconstruction error, NLL, FID/KID/precision/recall and within-class diversity
+in the reference classifier's feature space, conditional and train-on-generated
+accuracy. The table goes into ``benchmarks/README.md`` between the markers
+``<!-- quality:start -->`` and ``<!-- quality:end -->``, with the command line
+and the machine; every run's ``evaluation.json`` stays in its run folder.
+
+    python benchmarks/quality.py [--epochs N] [--models vae,cvae] [--device cpu]
+                                 [--limit N] [--k 5000] [--nll-images 1000] [--samples N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from vaegan.config import build_config, load_config
+from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_run
+from vaegan.evaluation.results import Evaluation
+from vaegan.experiment import train_from_config
+from vaegan.models import list_models
+from vaegan.training.checkpoint import atomic_write
+from vaegan.training.trainer import resolve_device
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "benchmarks" / "README.md"
+START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+
+# (metric name, column heading); a model lacking a capability shows a dash
+COLUMNS = [
+    ("recon_mse", "recon MSE"),
+    ("recon_ssim", "SSIM"),
+    ("nll", "NLL (nats)"),
+    ("neg_elbo", "−ELBO"),
+    ("fid", "FID ↓"),
+    ("kid", "KID ↓"),
+    ("precision", "precision ↑"),
+    ("recall", "recall ↑"),
+    ("diversity", "diversity"),
+    ("sharpness", "sharpness"),
+    ("cond_accuracy", "cond. acc. ↑"),
+    ("tstr_accuracy", "TSTR acc. ↑"),
+]
+
+
+def run_config(name: str, args: argparse.Namespace):
+    """The model's ready-made MNIST config with this benchmark's overrides."""
+    overrides = [
+        "train.progress=false",
+        "train.tensorboard=false",
+        f"train.device={args.device}",
+        f"out={args.out_dir / name}",
+    ]
+    overrides += [f"train.epochs={args.epochs}"] if args.epochs else []
+    overrides += [f"data.data_dir={args.data_dir}"] if args.data_dir else []
+    overrides += [f"data.limit={args.limit}"] if args.limit else []
+    path = REPO / "configs" / f"mnist_{name}.yaml"
+    if path.is_file():
+        return load_config(path, overrides), path.name
+    defaults = {"name": f"mnist_{name}", "data": {"dataset": "mnist"}, "model": {"name": name}}
+    return build_config(defaults, overrides, source=f"{name} defaults"), "model defaults"
+
+
+def benchmark_model(name: str, args: argparse.Namespace) -> tuple[Evaluation, str]:
+    config, source = run_config(name, args)
+    print(f"[{name}] training {config.train.epochs} epochs ({source}) into {config.out_dir}", flush=True)
+    train_from_config(config, overwrite=True)
+    options = EvaluationOptions(
+        k=args.k, nll_images=args.nll_images or None, n_samples=args.samples, seed=0, device=args.device
+    )
+    started = time.perf_counter()
+    result = evaluate_run(config.out_dir, options=options)
+    result.write(config.out_dir / "evaluation.json")
+    print(f"[{name}] evaluated in {time.perf_counter() - started:.0f} s\n{result.summary()}", flush=True)
+    return result, source
+
+
+def cell(result: Evaluation, name: str, floor: bool = False) -> str:
+    metric = result.metrics.get(name)
+    value = None if metric is None else (metric.floor if floor else metric.value)
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.4f}" if abs(value) < 1 else f"{value:.2f}"
+
+
+def table(results: list[tuple[Evaluation, str]]) -> str:
+    """Markdown: one row per model, then one row of floors (real train vs real test)."""
+    head = ["model", "config", "epochs", "s/epoch", *(title for _, title in COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for result, source in results:
+        train = result.info.get("train", {})
+        seconds = train.get("seconds_per_epoch")
+        row = [result.model, source, str(train.get("epochs", "–")), f"{seconds:.1f}" if seconds else "–"]
+        lines.append("| " + " | ".join(row + [cell(result, key) for key, _ in COLUMNS]) + " |")
+    floors = {key: next((cell(r, key, True) for r, _ in results if key in r.metrics), "–") for key, _ in COLUMNS}
+    floor_row = ["*real data (floor)*", "train vs test", "", "", *(floors[key] for key, _ in COLUMNS)]
+    lines.append("| " + " | ".join(floor_row) + " |")
+    return "\n".join(lines)
+
+
+def machine(device: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if device.startswith("cuda") else ""
+    return f"{cpu}, {os.cpu_count()} cores{gpu}; torch {torch.__version__}, {platform.python_version()}"
+
+
+def section(results: list[tuple[Evaluation, str]], args: argparse.Namespace, seconds: float) -> str:
+    first = results[0][0].info
+    return "\n".join(
+        [
+            START,
+            "## Quality: every model on MNIST",
+            "",
+            f"`python benchmarks/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}`".replace("  ", " "),
+            "",
+            f"Machine: {machine(args.device)}; device `{args.device}`; total {seconds / 60:.1f} min.",
+            f"Test images: {first.get('n_test')}; generated images per model: {first.get('n_samples')}; "
+            f"NLL: k = {args.k} importance samples on {args.nll_images or 'all'} test images. "
+            f"Reference classifier test accuracy: {first.get('classifier', {}).get('test_accuracy')}.",
+            "",
+            table(results),
+            "",
+            "FID, KID, precision/recall and diversity are measured in the reference classifier's features "
+            "(`vaegan train-classifier`); the floor row scores real training images against the real test "
+            "images in the same way, what a perfect model would reach with this many images. Diversity is "
+            "the mean pairwise feature distance within a class: near its floor is best, far below it "
+            "means collapse. Sharpness is the variance of the Laplacian (near its floor is best). "
+            "TSTR: a classifier trained on generated images, tested on real ones.",
+            END,
+        ]
+    )
+
+
+def write_readme(text: str, path: Path = README) -> None:
+    """Replace what lies between the markers (or append the section): the rest of the file is not ours."""
+    old = path.read_text() if path.is_file() else "# Benchmarks\n"
+    if START in old and END in old:
+        before, rest = old.split(START, 1)
+        new = before + text + rest.split(END, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(new))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", help="comma-separated subset of: " + ", ".join(list_models()))
+    parser.add_argument("--epochs", type=int, help="override every config's train.epochs (quick runs)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument("--data-dir", help="folder holding mnist/ (default: the usual lookup)")
+    parser.add_argument("--limit", type=int, help="train and test on the first N images only")
+    parser.add_argument("--k", type=int, default=5000, help="importance samples for the NLL")
+    parser.add_argument("--nll-images", type=int, default=1000, help="test images for the NLL (0: all)")
+    parser.add_argument("--samples", type=int, help="generated images per model (default: as many as test images)")
+    parser.add_argument("--out-dir", type=Path, default=Path("outputs/benchmark_quality"))
+    parser.add_argument("--no-readme", action="store_true", help="print the table, leave README.md alone")
+    args = parser.parse_args()
+    args.device = str(resolve_device(args.device))
+    names = list_models() if not args.models else [n.strip() for n in args.models.split(",")]
+    unknown = sorted(set(names) - set(list_models()))
+    if unknown:
+        parser.error(f"unknown models {unknown}; known: {', '.join(list_models())}")
+
+    started = time.perf_counter()
+    results = [benchmark_model(name, args) for name in names]
+    text = section(results, args, time.perf_counter() - started)
+    summary = {r.model: r.to_dict() for r, _ in results}
+    atomic_write(args.out_dir / "quality.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
+    print("\n" + text)
+    if not args.no_readme:
+        write_readme(text)
+        print(f"\nwrote the table into {README}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""``vaegan evaluate RUN [--k 5000] [--out metrics.json]``: every metric the run's model allows, with floors."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vaegan.errors import VaeganError
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="score a trained run: likelihood, reconstruction, FID/KID/PR, ...")
+    parser.add_argument("run", help="run folder, e.g. outputs/mnist_vae")
+    parser.add_argument("--out", help="also write the JSON here (RUN/evaluation.json is always written)")
+    parser.add_argument("--k", type=int, default=5000, help="importance samples per image for the NLL (default 5000)")
+    parser.add_argument(
+        "--nll-images", type=int, default=1000, help="test images for the NLL, 0 for all (default 1000)"
+    )
+    parser.add_argument("--samples", type=int, help="generated images for FID/KID/PR (default: as many as test images)")
+    parser.add_argument("--tstr-epochs", type=int, default=3, help="epochs of the train-on-generated classifier")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    parser.add_argument("--data-dir", help="folder holding the dataset files")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_run
+    from vaegan.training.trainer import resolve_device
+
+    for name in ("k", "samples", "tstr_epochs"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise VaeganError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+    if args.nll_images < 0:
+        raise VaeganError(f"--nll-images {args.nll_images}: give a count, or 0 for the whole test set")
+    options = EvaluationOptions(
+        k=args.k,
+        nll_images=args.nll_images or None,
+        n_samples=args.samples,
+        tstr_epochs=args.tstr_epochs,
+        seed=args.seed,
+        device=str(resolve_device(args.device)),
+    )
+    result = evaluate_run(args.run, options=options, checkpoint=args.checkpoint, data_dir=args.data_dir)
+    written = [result.write(Path(args.run) / "evaluation.json")]
+    if args.out and Path(args.out).resolve() != written[0].resolve():
+        written.append(result.write(Path(args.out)))
+    print(f"{result.model} on {result.dataset} ({args.run}):")
+    print(result.summary())
+    print("wrote " + ", ".join(str(path) for path in written))
+    return 0

@@ -1,0 +1,60 @@
+"""``vaegan visualize RUN``: latent-space figures into RUN/latent/, and curves.png redrawn from metrics.csv."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vaegan.errors import VaeganError
+from vaegan.visualization.scatter import METHODS
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "visualize", help="latent traversal, manifold, scatter (PCA/t-SNE/UMAP) and interpolation figures"
+    )
+    parser.add_argument("run", help="run folder, e.g. outputs/mnist_vae")
+    parser.add_argument("--out", help="folder for the figures (default RUN/latent)")
+    parser.add_argument(
+        "--methods", default="pca,tsne,umap", help=f"scatter projections, comma-separated from {', '.join(METHODS)}"
+    )
+    parser.add_argument("--n-points", type=int, default=2000, help="test images encoded for the scatter plots")
+    parser.add_argument("--k", type=int, default=8, help="latent dimensions in the traversal (the most informative)")
+    parser.add_argument("--steps", type=int, default=9, help="images per traversal/interpolation row")
+    parser.add_argument("--split", choices=["test", "val", "train"], default="test", help="images to encode")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    parser.add_argument("--device", default="cpu")
+    parser.set_defaults(func=run)
+
+
+def parse_methods(spec: str) -> list[str]:
+    methods = [m.strip().lower().replace("-", "") for m in spec.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise VaeganError(f"--methods {spec!r}: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    return methods
+
+
+def run(args: argparse.Namespace) -> int:
+    from vaegan.runs import load_run
+    from vaegan.visualization import latent_figures, plot_curves, read_history
+
+    methods = parse_methods(args.methods)
+    for flag, value in (("--n-points", args.n_points), ("--k", args.k), ("--steps", args.steps)):
+        if value < (4 if flag == "--n-points" else 1):
+            raise VaeganError(f"{flag} {value}: too small (at least {4 if flag == '--n-points' else 1})")
+    run_ = load_run(args.run, checkpoint=args.checkpoint, device=args.device)
+    dataset = getattr(run_.load_data(), args.split)
+    out = Path(args.out) if args.out else run_.path / "latent"
+    paths = latent_figures(
+        run_.model, dataset, out, methods=methods, n_points=args.n_points, k=args.k, steps=args.steps, seed=args.seed
+    )
+    metrics = run_.path / "metrics.csv"
+    if metrics.is_file():
+        paths["curves"] = plot_curves(
+            read_history(metrics), run_.path / "curves.png", title=f"{run_.model.name}: training curves"
+        )
+    for name, path in paths.items():
+        print(f"{name:<22} {path}")
+    return 0

@@ -1,0 +1,133 @@
+"""2-D images in one subfolder per class (the common "image folder" layout): PNG, JPEG or TIFF.
+
+::
+
+    DIR/CN/sub-01_slice-40.png      class names = the subfolder names, sorted
+    DIR/AD/sub-07_slice-40.png      (or DIR/train/<class>/... and DIR/test/<class>/...)
+
+Images are read with Pillow, scaled to [0, 1] by their type's range (8- or
+16-bit) or min-max for float TIFFs, made grayscale (or RGB when any image is in
+colour), resized so the longest side is ``data.mri.size`` and padded square.
+An image's group is its ``sub-XXX`` name part, else its file name, so slices
+exported from one subject stay in one split. Unreadable files are named and
+skipped (or fatal with ``data.mri.strict``).
+
+Example:
+    >>> train, test = load_image_folder(Path("slices"), mri=MRIConfig(size=64))  # doctest: +SKIP
+    >>> train.image_shape, train.class_names  # doctest: +SKIP
+    ((1, 64, 64), ['AD', 'CN'])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vaegan.config import MRIConfig
+from vaegan.data.bad_inputs import BadFile, BadInputs
+from vaegan.data.datasets import ImageDataset
+from vaegan.data.mri_sources import IMAGE_SUFFIXES, subject_of
+from vaegan.errors import DataError
+
+GRAY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W, C) float32 in [0, 1], C = 1 or 3.
+
+    Raises:
+        BadFile: unreadable, truncated, or not a 2-D image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in GRAY_MODES:
+                array = np.asarray(img)
+            else:  # palette, alpha and colour modes
+                array = np.asarray(img.convert("L" if img.mode == "LA" else "RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise BadFile(f"cannot be read as an image ({error})") from None
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or min(array.shape[:2]) < 2:
+        raise BadFile(f"is not a 2-D image (array shape {array.shape})")
+    if np.issubdtype(array.dtype, np.integer):
+        top = 65535.0 if array.max() > 255 else 255.0
+        return (array.astype(np.float32) / top).clip(0.0, 1.0)
+    array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise BadFile("contains NaN or infinite pixels")
+    low, high = float(array.min()), float(array.max())
+    return (array - low) / max(high - low, 1e-6)
+
+
+def _fit(image: np.ndarray, size: int, channels: int) -> Tensor:
+    """(C, size, size): longest side resized to ``size`` (MONAI, anti-aliased), then padded square."""
+    from monai.transforms import Resize, ResizeWithPadOrCrop
+
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))  # (C, H, W)
+    if x.shape[0] != channels:
+        x = x.expand(channels, -1, -1) if x.shape[0] == 1 else x.mean(0, keepdim=True)
+    x = Resize(size, size_mode="longest", mode="bilinear", anti_aliasing=True)(x)
+    return torch.as_tensor(ResizeWithPadOrCrop((size, size))(x)).float().clamp(0.0, 1.0)
+
+
+def _class_folders(root: Path) -> list[Path]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise DataError(f"{root}: no class subfolders; put each class's images in DIR/<class name>/")
+    return folders
+
+
+def read_image_folder(root: Path, options: MRIConfig, bad: BadInputs, classes: list[str] | None = None) -> ImageDataset:
+    """Every image under ``root/<class>/`` as one dataset (classes from the folder names unless given)."""
+    folders = _class_folders(root)
+    names = classes or [f.name for f in folders]
+    arrays, labels, files = [], [], []
+    for folder in folders:
+        if folder.name not in names:
+            bad.add(folder, f"class {folder.name!r} is not among the training classes {names}")
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                arrays.append(read_image(path))
+            except BadFile as error:
+                bad.add(path, str(error))
+                continue
+            labels.append(names.index(folder.name))
+            files.append(path)
+    if not arrays:
+        raise DataError(f"{root}: no readable PNG/JPEG/TIFF image in its class folders")
+    channels = 3 if any(a.shape[2] == 3 for a in arrays) else 1
+    images = torch.stack([_fit(a, options.size, channels) for a in arrays])
+    subjects = [subject_of(p) for p in files]
+    group_names = sorted(set(subjects))
+    index = {s: i for i, s in enumerate(group_names)}
+    groups = torch.tensor([index[s] for s in subjects], dtype=torch.long)
+    return ImageDataset(images, torch.tensor(labels), names, "image-folder", groups, group_names)
+
+
+def load_image_folder(folder: Path, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
+    """(train_full, test): from ``train/`` and ``test/`` if present, else split by group (``test_size``)."""
+    from vaegan.data.mri import split_subjects
+
+    bad = BadInputs(strict=mri.strict)
+    if (folder / "train").is_dir() and (folder / "test").is_dir():
+        train = read_image_folder(folder / "train", mri, bad)
+        test = read_image_folder(folder / "test", mri, bad, classes=train.class_names)
+    else:
+        full = read_image_folder(folder, mri, bad)
+        subjects = [full.group_names[g] for g in full.groups.tolist()]
+        is_test = split_subjects(subjects, full.labels, mri.test_size)
+        train, test = full.subset(~is_test), full.subset(is_test)
+    bad.report(len(train) + len(test), folder)
+    if len(test) == 0:
+        raise DataError(f"{folder}: too few images or subjects to hold out a test set")
+    return train, test

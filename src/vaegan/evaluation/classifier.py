@@ -1,0 +1,289 @@
+"""The reference classifier: a small CNN whose features and predictions judge generated images.
+
+Its penultimate activations are the feature space of the Fréchet and kernel
+distances and of precision/recall (as Inception-v3 is for natural images,
+Heusel et al. 2017); its predictions score class-conditional samples. One is
+trained per dataset and kept in the user cache,
+``${XDG_CACHE_HOME:-~/.cache}/vaegan/classifiers/<dataset>.pt``, written
+atomically and read with ``torch.load(weights_only=True)``.
+
+Example:
+    >>> clf = load_classifier("mnist")  # doctest: +SKIP  (trains on first use, ~2 min on 2 cores)
+    >>> test = load_dataset("mnist", val_size=0).test  # doctest: +SKIP
+    >>> classifier_accuracy(clf, test.images, test.labels)  # doctest: +SKIP
+    0.993
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vaegan.data import ImageDataset, load_dataset
+from vaegan.data.mnist import cache_dir
+from vaegan.errors import TrainingError
+from vaegan.networks.layers import BATCH_NORM, CONV
+from vaegan.training.checkpoint import atomic_save, read_checkpoint
+
+__all__ = [
+    "ReferenceClassifier",
+    "classifier_accuracy",
+    "classifier_path",
+    "fit_classifier",
+    "load_classifier",
+    "train_classifier",
+]
+
+log = logging.getLogger(__name__)
+
+KIND = "reference-classifier"
+MAX_POOLED_SIDE = 7  # pool until every side is at most this: 28 -> 14 -> 7, 64 -> ... -> 4
+
+
+def default_widths(image_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One stage per halving until the smallest side is <= 7; widths 32, 64, 128, 128, ..."""
+    stages = max(1, math.ceil(math.log2(max(1.0, min(image_shape[1:]) / MAX_POOLED_SIDE))))
+    return tuple(min(32 * 2**i, 128) for i in range(stages))
+
+
+class ReferenceClassifier(nn.Module):
+    """Conv-BN-ReLU-maxpool stages, one dense feature layer, a linear head; 2-D or 3-D.
+
+    Args:
+        image_shape: ``(C, H, W)`` or ``(C, D, H, W)``.
+        num_classes: outputs of the head.
+        widths: channels of each stage (default: enough stages to pool to <= 7 per side).
+        hidden: size of the feature layer, the space FID/KID/PR are measured in.
+        dropout: dropout before the head, during training only.
+
+    Example:
+        >>> clf = ReferenceClassifier((1, 28, 28), 10)
+        >>> clf(torch.rand(2, 1, 28, 28)).shape, clf.features(torch.rand(2, 1, 28, 28)).shape
+        (torch.Size([2, 10]), torch.Size([2, 128]))
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        widths: tuple[int, ...] | None = None,
+        hidden: int = 128,
+        dropout: float = 0.25,
+    ):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
+        self.widths = tuple(widths or default_widths(self.image_shape))
+        self.hidden = hidden
+        dims = len(self.image_shape) - 1
+        layers: list[nn.Module] = []
+        in_ch, sizes = self.image_shape[0], list(self.image_shape[1:])
+        for width in self.widths:
+            layers += [CONV[dims](in_ch, width, 3, padding=1, bias=False), BATCH_NORM[dims](width), nn.ReLU()]
+            layers += [nn.MaxPool2d(2) if dims == 2 else nn.MaxPool3d(2)]
+            in_ch, sizes = width, [s // 2 for s in sizes]
+        self.body = nn.Sequential(*layers)
+        self.dense = nn.Sequential(nn.Linear(in_ch * math.prod(sizes), hidden), nn.ReLU())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+        self.num_features = hidden  # what torchmetrics' FID/KID read from a custom extractor
+        self.metadata: dict[str, Any] = {}  # filled from the checkpoint: dataset, test_accuracy, epochs, ...
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate activations (B, hidden) of images (B, C, *S) in [0, 1]."""
+        return self.dense(self.body(x - 0.5).flatten(1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits (B, num_classes)."""
+        return self.head(self.features(x))
+
+    def architecture(self) -> dict[str, Any]:
+        """Plain data that rebuilds this network (stored in the checkpoint)."""
+        return {
+            "image_shape": list(self.image_shape),
+            "num_classes": self.num_classes,
+            "widths": list(self.widths),
+            "hidden": self.hidden,
+        }
+
+
+def _shift(x: Tensor, max_shift: int, generator: torch.Generator) -> Tensor:
+    """Random translation of each image by up to ``max_shift`` pixels (2-D or 3-D), zeros outside."""
+    b, dims = len(x), x.dim() - 2
+    sides = torch.tensor(list(reversed(x.shape[2:])), dtype=torch.float32)  # affine_grid orders (W, H[, D])
+    offsets = torch.randint(-max_shift, max_shift + 1, (b, dims), generator=generator).float() * 2 / sides
+    theta = torch.zeros(b, dims, dims + 1)
+    theta[:, :, :dims] = torch.eye(dims)
+    theta[:, :, dims] = offsets
+    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
+def fit_classifier(
+    train: ImageDataset,
+    *,
+    epochs: int = 3,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    max_shift: int = 2,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> ReferenceClassifier:
+    """Train a fresh :class:`ReferenceClassifier` on ``train`` (Adam, one-cycle schedule, random shifts).
+
+    Also used to train on generated images (train-on-generated, test-on-real).
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    batch_size = min(batch_size, max(8, len(train) // 10))  # small sets still get ~10 steps per epoch
+    model = ReferenceClassifier(train.image_shape, train.num_classes).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    x_all, y_all = train.images.to(device), train.labels.to(device)
+    model.train()
+    for epoch in range(1, epochs + 1):
+        started, total = time.perf_counter(), 0.0
+        order = torch.randperm(len(train), generator=generator).to(device)
+        for start in range(0, len(train), batch_size):
+            index = order[start : start + batch_size]
+            x = x_all[index]
+            if max_shift:
+                x = _shift(x, max_shift, generator)
+            loss = F.cross_entropy(model(x), y_all[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += float(loss.detach()) * len(index)
+        log.info(
+            "classifier epoch %d/%d: loss %.4f (%.1f s)",
+            epoch,
+            epochs,
+            total / len(train),
+            time.perf_counter() - started,
+        )
+    return model.eval()
+
+
+@torch.no_grad()
+def classifier_accuracy(classifier: nn.Module, images: Tensor, labels: Tensor, *, batch_size: int = 1000) -> float:
+    """Fraction of ``images`` (N, C, *S) whose predicted class equals ``labels`` (N,)."""
+    if len(images) == 0:
+        raise ValueError("classifier_accuracy: no images to score")
+    was_training = classifier.training
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    correct = 0
+    try:
+        for start in range(0, len(images), batch_size):
+            logits = classifier(images[start : start + batch_size].to(device))
+            correct += int((logits.argmax(1).cpu() == labels[start : start + batch_size].cpu()).sum())
+    finally:
+        classifier.train(was_training)
+    return correct / len(images)
+
+
+def classifier_path(dataset: str) -> Path:
+    """Where the cached classifier of ``dataset`` lives (it may not exist yet)."""
+    return cache_dir() / "classifiers" / f"{dataset}.pt"
+
+
+def train_classifier(
+    dataset: str,
+    *,
+    data_dir: str | Path | None = None,
+    epochs: int = 3,
+    device: str = "auto",
+    force: bool = False,
+    limit: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Train the reference classifier of ``dataset`` on its whole training set and cache it.
+
+    Args:
+        dataset: a registered dataset name, e.g. ``"mnist"``.
+        data_dir: folder searched first for the dataset files.
+        epochs: passes over the training set (3 reach >= 99.2% on MNIST).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``.
+        force: retrain even if a cached classifier exists.
+        limit: train on the first ``limit`` images only (quick tests; the
+            checkpoint records it).
+        seed: seed of initialisation, shuffling and augmentation.
+
+    Returns:
+        The path of the checkpoint (with its test accuracy recorded inside).
+    """
+    from vaegan.training.trainer import resolve_device
+
+    path = classifier_path(dataset)
+    if path.is_file() and not force:
+        return path
+    splits = load_dataset(dataset, data_dir=data_dir, val_size=0, limit=limit)
+    target = resolve_device(device)
+    started = time.perf_counter()
+    model = fit_classifier(splits.train, epochs=epochs, device=target, seed=seed)
+    seconds = time.perf_counter() - started
+    accuracy = classifier_accuracy(model, splits.test.images, splits.test.labels)
+    log.info("%s classifier: test accuracy %.4f after %d epochs (%.0f s)", dataset, accuracy, epochs, seconds)
+    payload = {
+        "kind": KIND,
+        "dataset": dataset,
+        "architecture": model.architecture(),
+        "model": {k: v.cpu() for k, v in model.state_dict().items()},
+        "class_names": list(splits.class_names),
+        "test_accuracy": accuracy,
+        "epochs": epochs,
+        "limit": limit,
+        "seed": seed,
+        "train_seconds": seconds,
+    }
+    atomic_save(payload, path)
+    return path
+
+
+def read_classifier(path: str | Path, *, device: str | torch.device = "cpu") -> ReferenceClassifier:
+    """Rebuild a classifier (in eval mode) from its checkpoint; ``.metadata`` holds the rest of the checkpoint."""
+    payload = read_checkpoint(Path(path), map_location=device)
+    if payload.get("kind") != KIND:
+        raise TrainingError(f"{path}: not a reference-classifier checkpoint; delete it and run vaegan train-classifier")
+    arch = payload["architecture"]
+    model = ReferenceClassifier(
+        tuple(arch["image_shape"]), arch["num_classes"], widths=tuple(arch["widths"]), hidden=arch["hidden"]
+    )
+    model.load_state_dict(payload["model"])
+    model.metadata = {k: v for k, v in payload.items() if k not in ("model", "format", "architecture")}
+    model.metadata["path"] = str(path)
+    return model.to(device).eval()
+
+
+def load_classifier(
+    dataset: str, *, data_dir: str | Path | None = None, device: str = "cpu", train_if_missing: bool = True
+) -> ReferenceClassifier:
+    """The cached reference classifier of ``dataset`` on ``device``, trained first if missing.
+
+    Raises:
+        TrainingError: none is cached and ``train_if_missing`` is False, or the file is damaged.
+    """
+    path = classifier_path(dataset)
+    if not path.is_file():
+        if not train_if_missing:
+            raise TrainingError(
+                f"{path}: no reference classifier for {dataset!r}; run vaegan train-classifier --dataset {dataset}"
+            )
+        log.warning("training the %s reference classifier once into %s", dataset, path)
+        train_classifier(dataset, data_dir=data_dir, device=device)
+    model = read_classifier(path, device=device)
+    meta = model.metadata
+    if meta.get("limit"):
+        log.warning(
+            "%s was trained on only %s images; retrain with vaegan train-classifier --force", path, meta["limit"]
+        )
+    return model

@@ -1,0 +1,56 @@
+"""Drawing the generated images that the sample-quality metrics judge, reproducibly.
+
+Conditional models are asked for the class labels of the real test set (so
+real and generated sets hold the classes in the same proportions); the others
+draw ``n`` images from the prior.
+
+Example:
+    >>> images, labels = draw_samples(model, 1000, class_labels=test.labels, seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from vaegan.models.base import GenerativeModel
+
+__all__ = ["Samples", "draw_samples"]
+
+
+class Samples(NamedTuple):
+    """Generated images (N, C, *S) on the CPU and, for conditional models, their labels (N,)."""
+
+    images: Tensor
+    labels: Tensor | None
+
+
+@torch.no_grad()
+def draw_samples(
+    model: GenerativeModel,
+    n: int,
+    *,
+    class_labels: Tensor | None = None,
+    seed: int = 0,
+    batch_size: int = 1000,
+) -> Samples:
+    """``n`` samples; a conditional model gets ``class_labels`` repeated or cut to length ``n``.
+
+    Raises:
+        ValueError: the model is conditional and no ``class_labels`` are given.
+    """
+    labels = None
+    if model.conditional:
+        if class_labels is None or len(class_labels) == 0:
+            raise ValueError(f"{type(model).__name__} is conditional: pass class_labels to draw samples")
+        labels = class_labels.repeat(math.ceil(n / len(class_labels)))[:n].cpu()
+    generator = torch.Generator().manual_seed(seed)  # CPU noise: the same samples on every device
+    chunks = []
+    for start in range(0, n, batch_size):
+        size = min(batch_size, n - start)
+        chunk_labels = None if labels is None else labels[start : start + size]
+        chunks.append(model.sample(size, chunk_labels, generator).float().cpu())
+    return Samples(torch.cat(chunks), labels)

@@ -1,0 +1,185 @@
+"""GAN: a generator against a discriminator, DCGAN-style (Goodfellow et al. 2014; Radford et al. 2016)."""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch
+from pydantic import Field, PositiveFloat, PositiveInt
+from torch import Tensor
+
+from vaegan.config import ModelConfig, NetworkConfig
+from vaegan.models.adversarial import (
+    DiscriminatorConfig,
+    dcgan_init,
+    discriminator_loss,
+    frozen,
+    generator_loss,
+    probability,
+)
+from vaegan.models.base import Batch, GenerativeModel, adam
+from vaegan.models.registry import register_model
+from vaegan.networks import build_decoder, build_encoder
+
+
+class GeneratorConfig(NetworkConfig):
+    """A DCGAN generator: z projected straight to the smallest feature map, then transposed convs."""
+
+    channels: tuple[PositiveInt, ...] = (64, 128)
+    hidden: tuple[PositiveInt, ...] = ()
+
+
+class GANConfig(ModelConfig):
+    """A DCGAN: ``network`` is the generator, ``discriminator`` its adversary.
+
+    Each conv stage doubles (generator) or halves (discriminator) the image size,
+    so ``channels`` sets the depth to suit the image: two stages for 28x28 digits
+    (7 -> 14 -> 28), more for larger MRI slices; 3-D images use the same networks.
+    The defaults are the paper's: ReLU + batch norm in the generator, leaky ReLU
+    in the discriminator, Adam(2e-4, beta1=0.5), weights ~ N(0, 0.02).
+    """
+
+    name: str = "gan"
+    latent_dim: PositiveInt = 64
+    network: GeneratorConfig = GeneratorConfig()
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()
+    lr: PositiveFloat = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="one-sided: real targets become 1 - this")
+    dcgan_init: bool = Field(True, description="weights ~ N(0, 0.02) as in Radford et al. 2016")
+
+
+Player = Literal["discriminator", "generator"]
+
+
+class Critique(NamedTuple):
+    """What the discriminator says about a batch of images."""
+
+    source: Tensor  # (B,) logits of "real" vs "fake"
+    classes: Tensor | None  # (B, K) class logits (ACGAN's auxiliary classifier), None for a plain GAN
+
+
+@register_model("gan")
+class GAN(GenerativeModel):
+    """Generator G(z) -> image in [0, 1] and discriminator D(x) -> logit of "x is real".
+
+    ``train_step`` steps both optimizers itself: first D on a real and a fake
+    batch, then G against the updated D, with the non-saturating loss. A GAN
+    has no validation loss worth minimising, so ``monitor`` is None and best.pt
+    is simply the latest epoch.
+
+    Subclasses (ACGAN) override only the hooks: ``cond_dim``/``condition`` (what
+    G sees besides z), ``discriminator_outputs``/``discriminate`` (the head),
+    ``fake_labels`` (classes of the fakes) and ``auxiliary_terms``/``auxiliary_loss``
+    (terms added to both losses).
+
+    Example:
+        >>> gan = GAN(GANConfig(latent_dim=32))
+        >>> gan.sample(4).shape
+        torch.Size([4, 1, 28, 28])
+    """
+
+    config_class = GANConfig
+    monitor = None
+    config: GANConfig
+
+    def __init__(self, config: GANConfig):
+        super().__init__(config)
+        shape = tuple(config.image_shape)
+        self.generator = build_decoder(config.network, config.latent_dim + self.cond_dim, shape)
+        self.discriminator = build_encoder(config.discriminator, shape, self.discriminator_outputs)
+        if config.dcgan_init:
+            self.apply(dcgan_init)
+
+    # -- hooks subclasses override ----------------------------------------
+    @property
+    def cond_dim(self) -> int:
+        """Length of the conditioning vector joined to the generator's noise (0: none)."""
+        return 0
+
+    def condition(self, labels: Tensor | None) -> Tensor | None:
+        """The conditioning vector for ``labels``; an unconditional GAN ignores labels."""
+        return None
+
+    @property
+    def discriminator_outputs(self) -> int:
+        """Logits per image from the discriminator's head: one, real vs fake."""
+        return 1
+
+    def discriminate(self, x: Tensor) -> Critique:
+        """The discriminator's verdict on images (B, C, *S)."""
+        return Critique(self.discriminator(x)[:, 0], None)
+
+    def fake_labels(self, n: int) -> Tensor | None:
+        """Classes to generate ``n`` fakes of during training (None: unconditional)."""
+        return None
+
+    def auxiliary_terms(self, critique: Critique, labels: Tensor | None, which: str) -> dict[str, Tensor]:
+        """Extra named terms on the ``which`` ("real" or "fake") batch; none for a plain GAN."""
+        return {}
+
+    def auxiliary_loss(self, terms: dict[str, Tensor], player: Player) -> Tensor | float:
+        """What ``player`` adds to its loss from ``auxiliary_terms`` (0 for a plain GAN)."""
+        return 0.0
+
+    # -- the model --------------------------------------------------------
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        cond = self.condition(labels)
+        logits = self.generator(z if cond is None else torch.cat([z, cond], dim=1))  # (B, C, *S)
+        return torch.sigmoid(logits)  # DCGAN's tanh, rescaled to the data's [0, 1]
+
+    def fake_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
+        """``n`` fakes G(z, c) with z ~ N(0, I) and their classes c (or None)."""
+        labels = self.fake_labels(n)
+        return self.generate(self.prior_noise(n), labels), labels
+
+    def discriminator_terms(self, batch: Batch, fake: Tensor, fake_labels: Tensor | None) -> dict[str, Tensor]:
+        """D's loss on a real and a fake batch, with D(x) and D(G(z)) as probabilities."""
+        real_out, fake_out = self.discriminate(batch.x), self.discriminate(fake)
+        terms = {
+            **self.auxiliary_terms(real_out, batch.y, "real"),
+            **self.auxiliary_terms(fake_out, fake_labels, "fake"),
+        }
+        adversarial = discriminator_loss(real_out.source, fake_out.source, smoothing=self.config.label_smoothing)
+        return {
+            "d_loss": adversarial + self.auxiliary_loss(terms, "discriminator"),
+            "d_real": probability(real_out.source),
+            "d_fake": probability(fake_out.source),
+            **terms,
+        }
+
+    def generator_terms(self, fake: Tensor, fake_labels: Tensor | None) -> dict[str, Tensor]:
+        """G's non-saturating loss -log D(G(z)) plus its share of the auxiliary terms."""
+        fake_out = self.discriminate(fake)
+        auxiliary = self.auxiliary_loss(self.auxiliary_terms(fake_out, fake_labels, "fake"), "generator")
+        return {"g_loss": generator_loss(fake_out.source) + auxiliary}
+
+    def train_step(self, batch: Batch, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
+        """One D step, then one G step (Goodfellow et al. 2014, algorithm 1 with k = 1)."""
+        fake, fake_labels = self.fake_batch(len(batch.x))  # (B, C, *S)
+
+        d_optimizer = optimizers["discriminator"]
+        d_optimizer.zero_grad(set_to_none=True)
+        d_terms = self.discriminator_terms(batch, fake.detach(), fake_labels)  # detached: G gets no gradient
+        d_terms["d_loss"].backward()
+        d_optimizer.step()
+
+        g_optimizer = optimizers["generator"]
+        g_optimizer.zero_grad(set_to_none=True)
+        with frozen(self.discriminator):  # gradients flow through D to G, but none land on D's weights
+            g_terms = self.generator_terms(fake, fake_labels)
+            g_terms["g_loss"].backward()
+        g_optimizer.step()
+        return {key: value.detach() for key, value in {**d_terms, **g_terms}.items()}
+
+    @torch.no_grad()
+    def eval_step(self, batch: Batch) -> dict[str, Tensor]:
+        fake, fake_labels = self.fake_batch(len(batch.x))
+        terms = {**self.discriminator_terms(batch, fake, fake_labels), **self.generator_terms(fake, fake_labels)}
+        return {key: value.detach() for key, value in terms.items()}
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {
+            "generator": adam(self.generator.parameters(), self.config),
+            "discriminator": adam(self.discriminator.parameters(), self.config),
+        }

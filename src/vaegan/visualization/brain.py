@@ -1,0 +1,106 @@
+"""Brain figures drawn with nilearn: a model's disease-effect map beside the true atrophy.
+
+Maps live in the model's image space (see :mod:`vaegan.data.mri_transforms`):
+3-D volumes, or for 2-D models the stack of slices, put back together as a
+slab so that nilearn can draw it at the slices' own positions. Voxel sizes are
+the nominal ``data.mri.spacing``.
+
+Example:
+    >>> summary = summarize_effects(cvae, test_volumes, cfg.data.mri)  # doctest: +SKIP
+    >>> plot_effect_maps(summary, cfg.data.mri, "effects.png")  # doctest: +SKIP
+    PosixPath('effects.png')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from vaegan.visualization.figures import save_figure  # noqa: E402
+
+if TYPE_CHECKING:
+    import nibabel as nib
+
+    from vaegan.config import MRIConfig
+    from vaegan.visualization.disease_effects import EffectSummary
+
+DISPLAY_MODES = {"axial": "z", "coronal": "y", "sagittal": "x"}
+
+
+def map_to_nifti(maps: Tensor, options: MRIConfig) -> nib.Nifti1Image:
+    """Maps (P, 1, *S) as one NIfTI volume: the volume itself (3-D), or the slab of P slices (2-D)."""
+    from vaegan.data.mri_transforms import from_slices, to_nifti
+
+    spacing = options.spacing
+    if options.spatial_dims == 3:
+        return to_nifti(maps[0, 0], (spacing,) * 3)
+    slab = from_slices(maps, options.slice_axis)[0]  # (D, H, W) with P planes along the slice axis
+    zooms = [spacing] * 3
+    zooms["xyz".index(DISPLAY_MODES[options.slice_axis])] = spacing * options.slice_step
+    return to_nifti(slab, tuple(zooms))
+
+
+def _cuts(image: nib.Nifti1Image, options: MRIConfig, count: int) -> tuple[str, list[float] | None]:
+    """nilearn display mode and cut coordinates (mm).
+
+    2-D: up to ``count`` of the slab's planes; 3-D: the orthogonal planes through the map's largest cluster.
+    """
+    if options.spatial_dims == 3:
+        from nilearn.plotting import find_xyz_cut_coords
+
+        return "ortho", list(find_xyz_cut_coords(image))
+    axis = "xyz".index(DISPLAY_MODES[options.slice_axis])
+    planes = image.shape[axis]
+    picks = np.unique(np.linspace(0, planes - 1, min(count, planes)).round().astype(int))
+    millimetres = [float(image.affine[axis, axis] * p + image.affine[axis, 3]) for p in picks]
+    return DISPLAY_MODES[options.slice_axis], millimetres
+
+
+def plot_effect_maps(
+    summary: EffectSummary, options: MRIConfig, path: str | Path, *, title: str = "", cuts: int = 5
+) -> Path:
+    """Three rows over the mean control anatomy: the model's map, the true atrophy, the raw group difference.
+
+    The model's map and the group difference are drawn as intensity *loss*
+    (CN minus AD, so tissue loss is positive, like the true atrophy).
+    """
+    from nilearn import plotting
+
+    background = map_to_nifti(summary.anatomy, options)
+    mode, coords = _cuts(map_to_nifti(summary.truth, options), options, cuts)  # the same cuts in every row
+    rows = [
+        (-summary.effect, f"model: decode(z, AD) vs decode(z, CN), intensity loss (r = {summary.r_model:.2f})"),
+        (summary.truth, "true atrophy (mean tissue-loss fraction of AD subjects)"),
+        (-summary.group_difference, f"raw group difference, mean CN - mean AD (r = {summary.r_group:.2f})"),
+    ]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(11, 2.7 * len(rows)), facecolor="black")
+    for ax, (maps, label) in zip(axes, rows):
+        image = map_to_nifti(maps, options)
+        peak = float(torch.quantile(maps.abs().flatten().float(), 0.999)) or 1.0
+        plotting.plot_stat_map(
+            image,
+            bg_img=background,
+            display_mode=mode,
+            cut_coords=coords,
+            axes=ax,
+            cmap="cold_hot",
+            symmetric_cbar=True,
+            vmax=peak,
+            threshold=0.1 * peak,
+            black_bg=True,
+            dim=0,
+            annotate=False,
+            draw_cross=False,
+            title=label,
+        )
+    if title:
+        fig.suptitle(title, color="white")
+    return save_figure(fig, path)

@@ -1,0 +1,164 @@
+"""A model's latent codes, read through its capabilities only (never its name).
+
+- ``has_encoder``: codes come from encoding images; otherwise from the prior.
+- ``hasattr(model, "posterior")``: a probabilistic code, so dimensions can be
+  ranked by their KL to the prior and swept in prior standard deviations.
+- ``conditional``: every decode and encode takes class labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:  # runtime imports would be circular: models draw their grids with this package
+    from vaegan.data import ImageDataset
+    from vaegan.models.base import GenerativeModel
+
+
+@dataclass
+class LatentCodes:
+    """Codes of a subsample of a dataset.
+
+    Attributes:
+        codes: (N, D) encoder outputs (a VAE's posterior means).
+        labels: (N,) class indices.
+        images: (N, C, *S) the images encoded.
+        kl: (N, D) per-dimension KL(q(z|x) || N(0, I)) in nats, or None for a deterministic code.
+    """
+
+    codes: Tensor
+    labels: Tensor
+    images: Tensor
+    kl: Tensor | None = None
+
+
+@contextmanager
+def evaluating(model: GenerativeModel) -> Iterator[GenerativeModel]:
+    """Eval mode and no gradients inside; the previous mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def subsample(dataset: ImageDataset, n: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Up to ``n`` seeded random images (n, C, *S) and labels (n,) from ``dataset``, in file order."""
+    if len(dataset) <= n:
+        return dataset.images, dataset.labels
+    index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return dataset.images[index], dataset.labels[index]
+
+
+def labels_or_none(model: GenerativeModel, labels: Tensor) -> Tensor | None:
+    """The labels on the model's device for a conditional model; None for an unconditional one."""
+    return labels.to(model.device) if model.conditional else None
+
+
+def encode_dataset(model: GenerativeModel, dataset: ImageDataset, n: int = 2000, *, seed: int = 0) -> LatentCodes:
+    """Encode up to ``n`` images of ``dataset`` (in chunks of 500) with a model that has an encoder."""
+    if not model.has_encoder:
+        raise ValueError(f"{type(model).__name__} has no encoder; its codes come from the prior")
+    images, labels = subsample(dataset, n, seed)
+    codes, kls = [], []
+    with evaluating(model):
+        for start in range(0, len(images), 500):
+            x = images[start : start + 500].to(model.device)
+            y = labels_or_none(model, labels[start : start + 500])
+            if hasattr(model, "posterior"):
+                q = model.posterior(x, y)
+                # KL(N(mu, s^2) || N(0, 1)) per dimension (Kingma & Welling 2014, appendix B): (B, D)
+                kls.append((0.5 * (q.mean.pow(2) + q.logvar.exp() - 1.0 - q.logvar)).cpu())
+                codes.append(q.mean.cpu())
+            else:
+                codes.append(model.encode(x, y).cpu())
+    return LatentCodes(torch.cat(codes), labels, images, torch.cat(kls) if kls else None)
+
+
+def rank_dimensions(model: GenerativeModel, codes: LatentCodes | None, k: int) -> tuple[list[int], list[str]]:
+    """The ``k`` most informative latent dimensions and a label for each.
+
+    By mean KL for a probabilistic code (inactive dimensions carry ~0 nats), by
+    the codes' variance for a deterministic one, in index order without an encoder.
+    """
+    d = model.config.latent_dim
+    k = max(1, min(k, d))
+    if codes is not None and codes.kl is not None:
+        score = codes.kl.mean(0)
+        order = score.argsort(descending=True)[:k].tolist()
+        return order, [f"z{i} (KL {score[i]:.2f} nats)" for i in order]
+    if codes is not None:
+        score = codes.codes.var(0)
+        order = score.argsort(descending=True)[:k].tolist()
+        return order, [f"z{i} (var {score[i]:.2g})" for i in order]
+    return list(range(k)), [f"z{i}" for i in range(k)]
+
+
+def sweep_scale(model: GenerativeModel, codes: LatentCodes | None) -> tuple[Tensor, str]:
+    """Per-dimension step unit (D,) and its name: prior sd where codes have a prior, else the codes' sd."""
+    if codes is None or codes.kl is not None:
+        return torch.ones(model.config.latent_dim), "prior sd"
+    return codes.codes.std(0).clamp_min(1e-6), "sd of test codes"
+
+
+def prior_codes(model: GenerativeModel, n: int, seed: int = 0) -> Tensor:
+    """``n`` seeded draws z ~ N(0, I), shape (n, D), on the CPU."""
+    return torch.randn(n, model.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def decode(model: GenerativeModel, z: Tensor, labels: Tensor | None = None, chunk: int = 500) -> Tensor:
+    """Images in [0, 1] (N, C, *S) on the CPU from codes (N, D); labels (N,) for conditional models.
+
+    Labels may also be soft, (N, K) class weights, inside :func:`soft_conditions`.
+    """
+    if model.conditional and labels is None:
+        raise ValueError(f"{type(model).__name__} is conditional: pass labels to decode")
+    out = []
+    with evaluating(model):
+        for start in range(0, len(z), chunk):
+            y = None if labels is None or not model.conditional else labels[start : start + chunk].to(model.device)
+            out.append(model.generate(z[start : start + chunk].to(model.device), y).float().cpu())
+    return torch.cat(out)
+
+
+def supports_soft_conditions(model: GenerativeModel) -> bool:
+    """True when the model's ``condition`` hook turns labels into one-hot vectors, so mixtures make sense."""
+    if not model.conditional or not callable(getattr(model, "condition", None)):
+        return False
+    k = model.config.num_classes
+    try:
+        vectors = model.condition(torch.arange(k, device=model.device))
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return isinstance(vectors, Tensor) and vectors.shape == (k, k) and torch.equal(vectors.cpu().float(), torch.eye(k))
+
+
+@contextmanager
+def soft_conditions(model: GenerativeModel) -> Iterator[GenerativeModel]:
+    """Let ``condition`` accept (N, K) class weights as well as (N,) labels, for class interpolation.
+
+    Only for models whose condition is a one-hot vector (see :func:`supports_soft_conditions`);
+    the instance's hook is wrapped and restored on exit.
+    """
+    if not supports_soft_conditions(model):
+        raise ValueError(f"{type(model).__name__} does not condition on one-hot labels; soft labels are undefined")
+    hard = model.condition
+
+    def condition(labels: Tensor | None) -> Tensor | None:
+        if labels is not None and labels.is_floating_point() and labels.dim() == 2:
+            return labels
+        return hard(labels)
+
+    model.condition = condition  # instance attribute shadows the method
+    try:
+        yield model
+    finally:
+        del model.condition

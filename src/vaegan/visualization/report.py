@@ -1,0 +1,222 @@
+"""``RUN/report.html``: one self-contained page (images embedded as base64) describing a run.
+
+Sections, each present even when its files are missing (it then says what to run):
+overview, configuration, metrics (last epoch and best epoch), training curves,
+per-epoch grids (a slider over epochs for each kind: recons, fakes, ...), latent
+figures (``RUN/latent/*.png``), and evaluation (``RUN/evaluation.json``).
+Every piece of text is HTML-escaped by the template engine (Jinja2, autoescape on).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from vaegan.visualization.curves import read_history
+
+SECTIONS = ("overview", "config", "metrics", "curves", "grids", "latent", "evaluation")
+GRID_FILE = re.compile(r"epoch(\d+)_(.+)\.png$")
+LATENT_ORDER = ("traversal", "manifold", "scatter_latent", "scatter_pca", "scatter_tsne", "scatter_umap")
+LATENT_CAPTIONS = {
+    "traversal": "Each row sweeps one latent dimension (most informative first) around a base code.",
+    "manifold": "Decoded images on a regular grid over the 2-D latent space.",
+    "scatter_latent": "Test encodings on the code's own two axes, coloured by class.",
+    "scatter_pca": "Test encodings projected by PCA, coloured by class.",
+    "scatter_tsne": "Test encodings embedded by t-SNE, coloured by class.",
+    "scatter_umap": "Test encodings embedded by UMAP, coloured by class.",
+    "interpolation": "Linear and spherical paths between two codes, decoded.",
+    "class_interpolation": "The code (style) fixed per row while the class label changes.",
+}
+
+
+def data_uri(path: Path) -> str:
+    """A PNG file as a ``data:`` URI, so the page needs no other files."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def fmt(value: Any) -> str:
+    """Numbers to 4 significant digits; anything else as text; missing as an em dash."""
+    if value is None:
+        return "\u2014"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def spaced(epochs: list[int], most: int) -> list[int]:
+    """At most ``most`` epochs spread evenly, always keeping the first and the last."""
+    if len(epochs) <= most:
+        return epochs
+    if most < 2:
+        return epochs[-1:]
+    picks = {round(i * (len(epochs) - 1) / (most - 1)) for i in range(most)}
+    return [epochs[i] for i in sorted(picks)]
+
+
+def read_config(run: Path) -> tuple[str | None, dict[str, Any]]:
+    """``config.yaml`` as text and as data (empty if absent or unreadable)."""
+    path = run / "config.yaml"
+    if not path.is_file():
+        return None, {}
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+    return text, data if isinstance(data, dict) else {}
+
+
+def monitored_metric(model_name: str | None) -> str | None:
+    """The validation metric the model's best.pt is chosen by (``model.monitor``), via the registry."""
+    if not model_name:
+        return "loss"
+    from vaegan.errors import ConfigError
+    from vaegan.models.registry import get_model_class
+
+    try:
+        return get_model_class(model_name).monitor
+    except ConfigError:
+        return "loss"
+
+
+def metrics_section(run: Path, monitor: str | None) -> dict[str, Any]:
+    """Rows (metric, last, best) and which epochs those are, from ``metrics.csv``."""
+    path = run / "metrics.csv"
+    history = read_history(path) if path.is_file() else []
+    if not history:
+        return {"rows": [], "last_epoch": None, "best_epoch": None, "monitor": monitor}
+    last = history[-1]
+    key = f"val/{monitor}" if monitor else None
+    scored = [row for row in history if key and isinstance(row.get(key), float) and math.isfinite(row[key])]
+    best = min(scored, key=lambda row: row[key]) if scored else last
+    names = list(dict.fromkeys(k for row in history for k in row if k != "epoch"))
+    rows = [{"name": n, "last": fmt(last.get(n)), "best": fmt(best.get(n)), "is_key": n == key} for n in names]
+    return {
+        "rows": rows,
+        "last_epoch": int(last.get("epoch", len(history))),
+        "best_epoch": int(best.get("epoch", len(history))),
+        "monitor": key if scored else None,
+    }
+
+
+def grids_section(run: Path, max_epochs: int) -> list[dict[str, Any]]:
+    """One entry per grid kind: its epochs (evenly thinned to ``max_epochs``) and their images."""
+    kinds: dict[str, dict[int, Path]] = {}
+    for path in run.glob("epoch*_*.png"):
+        match = GRID_FILE.match(path.name)
+        if match:
+            kinds.setdefault(match.group(2), {})[int(match.group(1))] = path
+    preferred = ["recons", "fakes", "analogies"]
+    order = sorted(kinds, key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
+    out = []
+    for kind in order:
+        epochs = spaced(sorted(kinds[kind]), max_epochs)
+        frames = [{"epoch": e, "src": data_uri(kinds[kind][e])} for e in epochs]
+        out.append({"kind": kind, "frames": frames, "total": len(kinds[kind])})
+    return out
+
+
+def latent_section(run: Path) -> list[dict[str, str]]:
+    """The figures in ``RUN/latent/`` in a reading order, with captions."""
+    paths = {p.stem: p for p in (run / "latent").glob("*.png")}
+    order = [n for n in LATENT_ORDER if n in paths] + sorted(n for n in paths if n not in LATENT_ORDER)
+    order.sort(key=lambda n: n in ("interpolation", "class_interpolation"))  # paths through the space last
+    return [
+        {"name": n, "caption": LATENT_CAPTIONS.get(n, n.replace("_", " ")), "src": data_uri(paths[n])} for n in order
+    ]
+
+
+def evaluation_section(run: Path) -> dict[str, Any]:
+    """``evaluation.json`` rendered robustly: whatever fields are there, an error note if it is unreadable."""
+    path = run / "evaluation.json"
+    if not path.is_file():
+        return {"present": False}
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return {"present": True, "error": f"{path.name} is not valid JSON: {error}", "rows": [], "fields": []}
+    if not isinstance(data, dict):
+        return {"present": True, "error": f"{path.name}: expected an object, got {type(data).__name__}", "rows": []}
+    metrics = data.get("metrics")
+    rows = []
+    for name, entry in metrics.items() if isinstance(metrics, dict) else []:
+        entry = entry if isinstance(entry, dict) else {"value": entry}
+        rows.append(
+            {
+                "name": str(name),
+                "value": fmt(entry.get("value")),
+                "floor": fmt(entry.get("floor")),
+                "unit": fmt(entry.get("unit")) if entry.get("unit") else "",
+            }
+        )
+    fields = [(str(k), fmt(v)) for k, v in data.items() if k != "metrics" and not isinstance(v, dict | list)]
+    error = None if isinstance(metrics, dict) or metrics is None else "'metrics' is not an object; shown as is"
+    return {"present": True, "rows": rows, "fields": fields, "error": error, "raw": None if rows else fmt(metrics)}
+
+
+def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
+    """Everything the template shows, read from the run folder."""
+    run = Path(run)
+    config_text, config = read_config(run)
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    metrics = metrics_section(run, monitored_metric(model.get("name")))
+    curves = run / "curves.png"
+    return {
+        "title": f"vaegan report: {config.get('name') or run.name}",
+        "run": str(run),
+        "model": model.get("name", "unknown"),
+        "dataset": data.get("dataset", "unknown"),
+        "latent_dim": model.get("latent_dim"),
+        "generated": datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "config_text": config_text,
+        "metrics": metrics,
+        "curves": data_uri(curves) if curves.is_file() else None,
+        "grids": grids_section(run, max_epochs),
+        "latent": latent_section(run),
+        "evaluation": evaluation_section(run),
+        "tensorboard": (run / "tensorboard").is_dir(),
+        "sections": SECTIONS,
+    }
+
+
+def render_report(context: dict[str, Any]) -> str:
+    env = Environment(
+        loader=PackageLoader("vaegan.visualization", "templates"), autoescape=select_autoescape(default=True)
+    )
+    env.filters["fmt"] = fmt
+    return env.get_template("report.html.j2").render(**context)
+
+
+def write_report(run: str | Path, out: str | Path | None = None, *, max_epochs: int = 20) -> Path:
+    """Write the run's report (default ``RUN/report.html``) and return its path.
+
+    Args:
+        run: the run folder.
+        out: where to write the page.
+        max_epochs: per-epoch grids embedded per kind at most (spread evenly, first and last kept).
+
+    Example:
+        >>> write_report("outputs/mnist_vae")  # doctest: +SKIP
+        PosixPath('outputs/mnist_vae/report.html')
+    """
+    run = Path(run)
+    if not run.is_dir():
+        from vaegan.errors import VaeganError
+
+        raise VaeganError(f"{run}: no such run folder")
+    out = Path(out) if out else run / "report.html"
+    page = render_report(build_context(run, max_epochs=max_epochs))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out

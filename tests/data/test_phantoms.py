@@ -1,0 +1,142 @@
+"""Phantom brains: the BIDS folder they form, their atrophy, the cached dataset, and a 1-epoch AD run on them."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import REPO
+from tests.data.mri_files import (  # noqa: F401  (fixtures)
+    anatomy_cache_fixture,
+    options,
+    phantom_cache_fixture,
+    phantom_set_fixture,
+)
+from vaegan.cli import main
+from vaegan.config import load_config
+from vaegan.data import load_dataset
+from vaegan.data.anatomy import atrophy, load_anatomy
+from vaegan.data.mri import read_volumes
+from vaegan.data.phantoms import ATROPHY_SUFFIX, draw_subjects, write_phantoms
+from vaegan.errors import DataError
+
+TINY_MRI = ["data.mri.phantom_subjects=8", "data.mri.phantom_spacing=6", "data.mri.size=16", "data.mri.progress=false"]
+TINY_NET = ["model.network.channels=[8,16]", "model.network.hidden=[32]", "model.latent_dim=4"]
+GRIDS = ("recons", "fakes", "analogies")
+TINY_TRAIN = ["train.epochs=1", "train.batch_size=16", "train.progress=false", "train.tensorboard=false"]
+
+
+def participants(folder: Path) -> list[dict[str, str]]:
+    with (folder / "participants.tsv").open() as file:
+        return list(csv.DictReader(file, delimiter="\t"))
+
+
+def test_every_subject_has_an_image_and_its_true_atrophy_map(phantom_set):
+    rows = participants(phantom_set)
+    assert len(rows) == 12 and {r["diagnosis"] for r in rows} == {"CN", "AD"}
+    assert (phantom_set / "dataset_description.json").is_file()
+    for row in rows:
+        anat = phantom_set / row["participant_id"] / "anat"
+        image = nib.load(anat / f"{row['participant_id']}_T1w.nii.gz")
+        truth = nib.load(anat / f"{row['participant_id']}{ATROPHY_SUFFIX}")
+        assert image.shape == truth.shape and np.allclose(image.affine, truth.affine)
+        assert image.get_data_dtype() == np.int16 and float(np.asarray(image.dataobj).max()) > 300
+        loss = truth.get_fdata()
+        assert 0.0 <= loss.min() and loss.max() <= 1.0
+        assert (loss.max() > 0.3) == (row["diagnosis"] == "AD"), row  # atrophy only in AD
+
+
+def test_ad_subjects_have_bigger_ventricles(phantom_set, phantom_cache):
+    data = read_volumes(phantom_set, options(size=24, spacing=6.0, cache=False))
+    centre = data.volumes[:, 0, 8:16, 8:16, 8:16]  # the middle third holds the lateral ventricles
+    dark = (centre < 0.3).flatten(1).sum(1).float()
+    ad, cn = dark[data.labels == 1].mean(), dark[data.labels == 0].mean()
+    assert ad > 1.5 * cn, (ad, cn)
+
+
+def test_atrophy_grows_with_severity_and_spares_cn(phantom_cache):
+    anatomy = load_anatomy()
+    mild, severe = atrophy(anatomy, 0.4), atrophy(anatomy, 1.0)
+    assert not atrophy(anatomy, 0.0).any()
+    assert severe.sum() > 1.5 * mild.sum() > 0
+    near_ventricles = (anatomy.ventricle_depth > 0) & (anatomy.ventricle_depth <= 2.0)
+    assert severe[near_ventricles].mean() > 0.5  # ventricles grow into their rim
+
+
+def test_subjects_are_balanced_and_reproducible():
+    subjects = draw_subjects(20, seed=3)
+    assert sum(s.diagnosis == "AD" for s in subjects) == 10
+    assert all((s.severity > 0) == (s.diagnosis == "AD") for s in subjects)
+    assert subjects == draw_subjects(20, seed=3) and subjects != draw_subjects(20, seed=4)
+
+
+def test_cli_writes_phantoms_and_refuses_a_full_folder(tmp_path, phantom_cache, capsys):
+    out = tmp_path / "ph"
+    assert main(["phantoms", "--out", str(out), "--subjects", "3", "--spacing", "8", "--no-progress"]) == 0
+    assert len(participants(out)) == 3 and "wrote 3 phantom subjects" in capsys.readouterr().out
+    assert not list(tmp_path.glob(".ph.partial"))
+    assert main(["phantoms", "--out", str(out), "--subjects", "3"]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    with pytest.raises(DataError, match="at least 2"):
+        write_phantoms(tmp_path / "one", subjects=1)
+
+
+def test_phantoms_dataset_generates_into_the_cache_once(phantom_cache, monkeypatch):
+    mri = options(phantom_subjects=6, phantom_spacing=8.0, spacing=8.0, size=12, test_size=0.34, spatial_dims=3)
+    splits = load_dataset("phantoms", val_size=0.25, mri=mri)
+    folder = phantom_cache / "phantoms" / "n6-seed0-8mm"
+    assert (folder / "participants.tsv").is_file()
+    assert splits.image_shape == (1, 12, 12, 12) and splits.class_names == ["CN", "AD"]
+    assert len(splits.train) + len(splits.val) + len(splits.test) == 6
+
+    def regenerate(*args, **kwargs):
+        raise AssertionError("generated again")
+
+    monkeypatch.setattr("vaegan.data.phantoms.write_phantoms", regenerate)
+    again = load_dataset("phantoms", val_size=0.25, mri=mri)
+    assert torch.equal(again.test.images, splits.test.images)
+
+
+def test_ad_cvae_2d_trains_one_epoch_on_tiny_phantoms(tmp_path, phantom_cache, capsys):
+    from vaegan.experiment import train_from_config
+
+    config = load_config(
+        REPO / "configs" / "ad_cvae_2d.yaml", [*TINY_MRI, *TINY_NET, *TINY_TRAIN, f"out={tmp_path / 'run'}"]
+    )
+    history = train_from_config(config)
+    assert len(history) == 1 and np.isfinite(history[0]["val/loss"])
+    grids = {name: np.asarray(Image.open(tmp_path / "run" / f"epoch001_{name}.png")) for name in GRIDS}
+    assert grids["recons"].std() > 10  # the validation brains above their (one-epoch) reconstructions
+    assert grids["fakes"].shape[0] > 100 and grids["analogies"].shape[0] > 100
+    samples = tmp_path / "samples.nii.gz"
+    assert main(["sample", str(tmp_path / "run"), "--n", "4", "--out", str(samples)]) == 0
+    assert nib.load(samples).shape == (16, 16, 1, 4)
+    assert (tmp_path / "samples.json").read_text().count('"AD"') == 2
+
+
+def test_every_ad_config_is_valid():
+    for path in sorted((REPO / "configs").glob("ad_*.yaml")):
+        config = load_config(path)
+        assert config.data.dataset == "phantoms" and config.data.mri.classes == ("CN", "AD"), path
+
+
+OTHER_2D = sorted(p.stem for p in (REPO / "configs").glob("ad_*_2d.yaml") if p.stem != "ad_cvae_2d")
+
+
+@pytest.mark.parametrize("name", OTHER_2D)
+def test_other_2d_ad_configs_train_one_tiny_epoch(name, tmp_path, phantom_cache):
+    from vaegan.experiment import train_from_config
+
+    path = REPO / "configs" / f"{name}.yaml"
+    networks = [key for key in ("network", "discriminator", "classifier") if f"\n  {key}:" in path.read_text()]
+    tiny = [f"model.{key}.channels=[8,16]" for key in networks] + ["model.latent_dim=4"]
+    config = load_config(path, [*TINY_MRI, *tiny, *TINY_TRAIN, f"out={tmp_path / 'run'}"])
+    history = train_from_config(config)
+    assert len(history) == 1 and all(np.isfinite(v) for v in history[0].values())
+    assert (tmp_path / "run" / "epoch001_fakes.png").is_file()

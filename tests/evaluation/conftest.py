@@ -1,0 +1,63 @@
+"""Fixtures for the evaluation tests: a registered tiny dataset, an isolated classifier cache, tiny runs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import blob_images
+from tests.models.tiny_configs import TINY
+from vaegan.config import DataConfig, RunConfig, TrainConfig
+from vaegan.data import datasets, register_dataset
+from vaegan.models import GenerativeModel, build_model, get_model_class
+
+BLOBS = "eval-blobs"
+SHAPE = (1, 16, 16)
+
+
+def blob_loader(data_dir: Path | None = None):
+    """(train_full, test) of the bright-square images: 120 train, 60 test, 3 classes."""
+    return blob_images(120, SHAPE, 3, seed=0), blob_images(60, SHAPE, 3, seed=2)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    """An empty user cache: classifiers are trained into it, never into the real ~/.cache."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root))
+    return root / "vaegan"
+
+
+@pytest.fixture
+def blobs(monkeypatch) -> str:
+    """The name of a registered tiny dataset, unregistered again after the test."""
+    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    register_dataset(BLOBS, blob_loader)
+    return BLOBS
+
+
+def tiny_model(name: str, shape: tuple[int, ...] = SHAPE, num_classes: int = 3) -> GenerativeModel:
+    """An untrained registered model built from the contract suite's tiny config."""
+    cls = get_model_class(name)
+    data = {**copy.deepcopy(TINY[name]), "name": name, "image_shape": shape, "num_classes": num_classes}
+    torch.manual_seed(0)
+    return build_model(cls.config_class.model_validate(data))
+
+
+def train_tiny_run(name: str, out: Path, dataset: str = BLOBS, epochs: int = 2) -> Path:
+    """Train a tiny registered model on ``dataset`` into the run folder ``out``; returns ``out``."""
+    from vaegan.experiment import train_from_config
+
+    model = tiny_model(name).config.model_dump()
+    config = RunConfig(
+        name=f"{dataset}_{name}",
+        out=str(out),
+        data=DataConfig(dataset=dataset, val_size=12),
+        model=model,
+        train=TrainConfig(epochs=epochs, batch_size=16, grid_size=9, progress=False, tensorboard=False, device="cpu"),
+    )
+    train_from_config(config)
+    return out

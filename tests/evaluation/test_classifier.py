@@ -1,0 +1,70 @@
+"""The reference classifier: learns, caches itself atomically, reloads weights-only, reaches MNIST accuracy."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.conftest import blob_images
+from vaegan.errors import TrainingError
+from vaegan.evaluation import ReferenceClassifier, classifier_accuracy, load_classifier, train_classifier
+from vaegan.evaluation.classifier import classifier_path, fit_classifier, read_classifier
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (2, 16, 16), (1, 8, 16, 12)])
+def test_shapes_of_logits_and_features(shape):
+    clf = ReferenceClassifier(shape, 4).eval()
+    x = torch.rand(3, *shape)
+    assert clf(x).shape == (3, 4)
+    assert clf.features(x).shape == (3, clf.num_features)
+
+
+def test_learns_a_synthetic_task_and_scores_it():
+    train, test = blob_images(150, (1, 16, 16), 3, seed=0), blob_images(60, (1, 16, 16), 3, seed=5)
+    untrained = ReferenceClassifier((1, 16, 16), 3)
+    clf = fit_classifier(train, epochs=3, batch_size=16)
+    assert classifier_accuracy(clf, test.images, test.labels) >= 0.95
+    # an untrained one is at chance here; wrong labels score zero
+    assert classifier_accuracy(untrained, test.images, test.labels) < 0.8
+    assert classifier_accuracy(clf, test.images, (test.labels + 1) % 3) <= 0.05
+    assert not clf.training  # left in eval mode
+
+
+def test_train_caches_atomically_and_load_round_trips(cache, blobs):
+    path = train_classifier(blobs, epochs=2, device="cpu")
+    assert path == cache / "classifiers" / f"{blobs}.pt" == classifier_path(blobs)
+    assert not list(path.parent.glob("*.tmp"))  # no half-written leftovers
+    payload = torch.load(path, weights_only=True)  # plain data and tensors only
+    assert payload["dataset"] == blobs and 0.0 <= payload["test_accuracy"] <= 1.0
+    clf = load_classifier(blobs, train_if_missing=False)
+    again = read_classifier(path)
+    x = blob_images(8, (1, 16, 16), 3, seed=9).images
+    assert torch.equal(clf(x), again(x))
+    assert clf.metadata["test_accuracy"] == payload["test_accuracy"]
+    # a cached classifier is reused unless forced
+    mtime = path.stat().st_mtime_ns
+    assert train_classifier(blobs, epochs=2) == path and path.stat().st_mtime_ns == mtime
+    train_classifier(blobs, epochs=1, force=True)
+    assert read_classifier(path).metadata["epochs"] == 1
+
+
+def test_missing_classifier_is_trained_on_first_use_or_named_in_the_error(cache, blobs):
+    with pytest.raises(TrainingError, match="vaegan train-classifier --dataset eval-blobs"):
+        load_classifier(blobs, train_if_missing=False)
+    clf = load_classifier(blobs)
+    assert classifier_path(blobs).is_file() and clf.num_classes == 3
+
+
+def test_a_damaged_cache_file_is_an_error_naming_it(cache, blobs):
+    path = classifier_path(blobs)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainingError, match=str(path)):
+        load_classifier(blobs)
+
+
+def test_mnist_one_epoch_on_5000_images_is_already_accurate(mnist_dir, cache):
+    path = train_classifier("mnist", data_dir=mnist_dir, epochs=1, limit=5000, device="cpu")
+    meta = read_classifier(path).metadata
+    assert meta["limit"] == 5000
+    assert meta["test_accuracy"] >= 0.85  # 40 steps, on the first 5000 test images (3 full epochs: >= 0.992)

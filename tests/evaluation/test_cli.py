@@ -1,0 +1,80 @@
+"""``vaegan evaluate`` and ``vaegan train-classifier`` end to end, on tiny trained runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.evaluation.conftest import train_tiny_run
+from vaegan.cli import main
+from vaegan.evaluation.classifier import classifier_path, read_classifier
+
+
+@pytest.fixture
+def vae_run(tmp_path, blobs, cache):
+    return train_tiny_run("cvae", tmp_path / "run")
+
+
+def test_evaluate_writes_run_json_and_out_and_prints_floors(vae_run, tmp_path, blobs, capsys):
+    out = tmp_path / "elsewhere" / "metrics.json"
+    args = ["evaluate", str(vae_run), "--k", "8", "--nll-images", "10", "--samples", "40", "--tstr-epochs", "1"]
+    assert main([*args, "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "floor" in printed and "nll" in printed
+    data = json.loads((vae_run / "evaluation.json").read_text())
+    assert data == json.loads(out.read_text())
+    assert data["model"] == "cvae" and data["dataset"] == blobs
+    assert data["train"]["epochs"] == 2 and data["train"]["seconds_per_epoch"] > 0
+    assert classifier_path(blobs).is_file()  # trained on first use, into the (test's) user cache
+    assert data["classifier"]["path"] == str(classifier_path(blobs))
+    metrics = data["metrics"]
+    assert metrics["neg_elbo"]["value"] >= metrics["nll"]["value"]
+    assert metrics["nll"]["unit"] == "nats" and metrics["fid"]["floor"] is not None
+    assert {"recon_ssim", "cond_accuracy", "tstr_accuracy", "precision", "recall", "kid"} <= set(metrics)
+
+
+def test_evaluate_rejects_bad_arguments_and_missing_runs(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nope")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path), "--k", "0"]) == 2
+    assert "--k 0" in capsys.readouterr().err
+
+
+def test_train_classifier_command(blobs, cache, capsys):
+    assert main(["train-classifier", "--dataset", blobs, "--epochs", "2", "--device", "cpu"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert read_classifier(classifier_path(blobs)).metadata["epochs"] == 2
+    assert main(["train-classifier", "--dataset", blobs]) == 0  # cached: says so, keeps it
+    assert "--force" in capsys.readouterr().out
+
+
+def test_evaluate_on_real_mnist_with_a_quick_classifier(mnist_dir, tmp_path, cache, monkeypatch, capsys):
+    from vaegan.evaluation.classifier import train_classifier
+
+    train_classifier("mnist", data_dir=mnist_dir, epochs=1, limit=2000, device="cpu")
+    from vaegan.config import load_config
+    from vaegan.experiment import train_from_config
+
+    config = load_config(
+        "configs/mnist_vae.yaml",
+        [
+            f"data.data_dir={mnist_dir}",
+            "data.limit=600",
+            "data.val_size=100",
+            "train.epochs=1",
+            "train.progress=false",
+            "train.tensorboard=false",
+            "train.device=cpu",
+            "model.network.channels=[8,16]",
+            "model.network.hidden=[32]",
+            f"out={tmp_path / 'mnist_vae'}",
+        ],
+    )
+    train_from_config(config)
+    args = ["evaluate", str(tmp_path / "mnist_vae"), "--k", "4", "--nll-images", "20", "--samples", "200"]
+    assert main([*args, "--device", "cpu"]) == 0
+    data = json.loads((tmp_path / "mnist_vae" / "evaluation.json").read_text())
+    assert data["dataset"] == "mnist" and data["n_test"] == 600 and data["classifier"]["limit"] == 2000
+    # one epoch on 500 images draws blurry digits: far from the data, while real vs real is close
+    assert data["metrics"]["fid"]["value"] > data["metrics"]["fid"]["floor"]

@@ -1,0 +1,118 @@
+"""evaluate_model dispatches on capabilities, for every registered model, and its results serialise."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from tests.conftest import blob_images
+from tests.evaluation.conftest import tiny_model
+from vaegan.data import DataSplits
+from vaegan.evaluation.classifier import fit_classifier
+from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_model
+from vaegan.evaluation.results import Evaluation, Metric
+from vaegan.models import list_models
+
+SAMPLE_METRICS = {"fid", "kid", "precision", "recall", "diversity", "sharpness"}
+QUICK = EvaluationOptions(k=4, nll_images=8, n_samples=30, tstr_epochs=1)
+
+
+def splits(shape=(1, 16, 16)) -> DataSplits:
+    return DataSplits(
+        blob_images(90, shape, 3, seed=0), blob_images(12, shape, 3, seed=1), blob_images(30, shape, 3, seed=2)
+    )
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return fit_classifier(splits().train, epochs=2, batch_size=16)
+
+
+def expected_metrics(model) -> set[str]:
+    names = set(SAMPLE_METRICS)
+    if model.has_encoder:
+        names |= {"recon_mse", "recon_psnr", "recon_ssim"}
+    if hasattr(model, "log_likelihood"):
+        names |= {"nll", "neg_elbo"}
+    if model.conditional:
+        names |= {"cond_accuracy", "tstr_accuracy"}
+    return names
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_gets_the_metrics_its_capabilities_allow(name, classifier):
+    model = tiny_model(name)
+    result = evaluate_model(model, splits(), classifier, options=QUICK)
+    assert set(result.metrics) == expected_metrics(model)
+    for key, metric in result.metrics.items():
+        assert math.isfinite(metric.value), key
+    for key in SAMPLE_METRICS:  # each sample metric sits beside its real-vs-real floor
+        assert result.metrics[key].floor is not None, key
+    assert result.model == name and result.info["n_samples"] == 30
+
+
+def test_three_d_models_are_evaluated_too():
+    shape = (1, 8, 16, 12)
+    data = splits(shape)
+    model = tiny_model("vae", shape)
+    result = evaluate_model(model, data, fit_classifier(data.train, epochs=1), options=QUICK)
+    assert {"recon_ssim", "nll", "fid"} <= set(result.metrics)
+
+
+def test_floors_behave_like_floors(classifier):
+    # the classifier separates the classes, so real train vs real test sit close in its feature space
+    options = EvaluationOptions(k=4, nll_images=8, n_samples=30, tstr_epochs=4)
+    m = evaluate_model(tiny_model("cvae"), splits(), classifier, options=options).metrics
+    assert m["fid"].floor < m["fid"].value  # an untrained model is far from the data
+    assert m["cond_accuracy"].floor >= 0.9 and m["tstr_accuracy"].floor >= 0.9
+    assert m["cond_accuracy"].value < m["cond_accuracy"].floor
+
+
+def test_evaluation_is_reproducible(classifier):
+    a = evaluate_model(tiny_model("vae"), splits(), classifier, options=QUICK).to_dict()["metrics"]
+    b = evaluate_model(tiny_model("vae"), splits(), classifier, options=QUICK).to_dict()["metrics"]
+    assert a == b
+
+
+def test_json_round_trip_and_non_finite_values_become_null(tmp_path):
+    result = Evaluation("vae", "mnist", {"fid": Metric(3.0, floor=0.5), "nll": Metric(math.nan, unit="nats")})
+    result.info = {"k": 5000}
+    path = result.write(tmp_path / "sub" / "evaluation.json")
+    data = json.loads(path.read_text())
+    assert data["model"] == "vae" and data["dataset"] == "mnist" and data["k"] == 5000
+    assert data["metrics"]["fid"] == {"value": 3.0, "floor": 0.5, "unit": "", "better": "lower"}
+    assert data["metrics"]["nll"]["value"] is None
+    back = Evaluation.read(path)
+    assert back.metrics["fid"] == Metric(3.0, floor=0.5) and back.info == {"k": 5000}
+    assert "fid" in back.summary() and "floor 0.5" in back.summary()
+
+
+def test_reading_a_missing_or_foreign_file_names_it(tmp_path):
+    from vaegan.errors import VaeganError
+
+    with pytest.raises(VaeganError, match="no such evaluation"):
+        Evaluation.read(tmp_path / "nope.json")
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(VaeganError, match="bad.json"):
+        Evaluation.read(tmp_path / "bad.json")
+
+
+def test_a_model_that_only_samples_gets_only_sample_metrics(classifier):
+    from vaegan.config import ModelConfig
+    from vaegan.models import GenerativeModel
+
+    class Noise(GenerativeModel):
+        """The least a model can be: noise in, images out."""
+
+        def __init__(self):
+            super().__init__(ModelConfig(name="noise", image_shape=(1, 16, 16), num_classes=3, latent_dim=2))
+            self.scale = torch.nn.Parameter(torch.ones(()))
+
+        def generate(self, z, labels=None):
+            return (self.scale * torch.rand(len(z), 1, 16, 16)).clamp(0, 1)
+
+    result = evaluate_model(Noise(), splits(), classifier, options=QUICK)
+    assert set(result.metrics) == SAMPLE_METRICS

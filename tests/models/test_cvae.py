@@ -1,0 +1,102 @@
+"""ConditionalVAE-specific behaviour; the shared contract suite covers the rest."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import REPO, tiny_splits
+from tests.models.test_contract import batch, make
+from vaegan.config import TrainConfig, load_config
+from vaegan.experiment import train_from_config
+from vaegan.models import VAE, ConditionalVAE, FixedInputs
+from vaegan.training import Trainer
+
+K = 3  # classes of the tiny blob data
+
+
+def fixed_inputs(model, n: int = 8) -> FixedInputs:
+    x = batch(model, n)
+    return FixedInputs(x.x, x.y, torch.randn(n, model.config.latent_dim), torch.arange(n) % K)
+
+
+def test_is_a_vae_that_needs_labels():
+    model = make("cvae")
+    assert isinstance(model, VAE) and model.conditional
+    with pytest.raises(ValueError, match="pass labels"):
+        model.sample(2)
+
+
+def test_the_label_reaches_encoder_and_decoder():
+    model = make("cvae").eval()
+    x = batch(model, 4).x
+    z = torch.randn(4, model.config.latent_dim)
+    zeros, ones = torch.zeros(4, dtype=torch.long), torch.ones(4, dtype=torch.long)
+    assert not torch.allclose(model.encode(x, zeros), model.encode(x, ones))
+    assert not torch.allclose(model.generate(z, zeros), model.generate(z, ones))
+
+
+def test_analogies_decode_each_code_with_every_class():
+    model = make("cvae").eval()
+    x = batch(model, 4)
+    out = model.analogies(x.x, x.y)
+    assert out.shape == (4 * K, *x.x.shape[1:])
+    rows = out.view(4, K, *x.x.shape[1:])
+    codes = model.encode(x.x, x.y)  # each image encoded with its own label
+    for i in range(4):
+        expected = model.generate(codes[i].expand(K, -1), torch.arange(K))
+        torch.testing.assert_close(rows[i], expected)
+
+
+def test_epoch_grids_fakes_are_one_row_per_class_and_analogies_start_with_the_input():
+    model = make("cvae").eval()
+    fixed = fixed_inputs(model)
+    grids = model.epoch_images(fixed)
+    assert set(grids) == {"recons", "fakes", "analogies"}
+    shape = fixed.x.shape[1:]
+
+    fakes, columns = grids["fakes"]
+    assert columns == K and fakes.shape == (K * K, *shape)
+    rows = fakes.view(K, columns, *shape)
+    for c in range(K):  # row c: class c drawn from the first `columns` noises
+        torch.testing.assert_close(rows[c], model.generate(fixed.z[:columns], torch.full((columns,), c)))
+
+    analogies, columns = grids["analogies"]
+    assert columns == K + 1 and analogies.shape == (8 * (K + 1), *shape)
+    table = analogies.view(8, K + 1, *shape)
+    torch.testing.assert_close(table[:, 0], fixed.x)  # column 0: the inputs themselves
+    torch.testing.assert_close(table[:, 1:].flatten(0, 1), model.analogies(fixed.x, fixed.y))
+
+
+def test_after_training_the_label_puts_the_blob_where_that_class_has_it(tmp_path):
+    """Blob data: class c is a bright square on the diagonal at c/3 of the image. Same noise, three labels."""
+    torch.manual_seed(0)
+    model = make("cvae", num_classes=K)
+    config = TrainConfig(epochs=30, batch_size=16, grid_size=4, progress=False, tensorboard=False)
+    Trainer(model, tiny_splits(n=96), config, out_dir=tmp_path).fit()
+    z = torch.randn(10, model.config.latent_dim)
+    for c in range(K):
+        images = model.eval().generate(z, torch.full((10,), c))[:, 0]  # (10, 16, 16)
+        brightness = [float(images[:, s : s + 5, s : s + 5].mean()) for s in (0, 5, 10)]  # each class's square
+        assert max(range(K), key=brightness.__getitem__) == c, (c, brightness)
+
+
+def assert_not_blank(path) -> None:
+    pixels = np.asarray(Image.open(path), dtype=np.float32) / 255.0
+    assert pixels.std() > 0.15, f"{path} looks blank (std {pixels.std():.3f})"
+
+
+def test_briefly_trains_on_real_mnist_with_the_default_config(mnist_dir, tmp_path):
+    overrides = [f"data.data_dir={mnist_dir}", "data.limit=2000", "data.val_size=200", "train.epochs=1"]
+    overrides += ["train.progress=false", "train.tensorboard=false", f"out={tmp_path}"]
+    history = train_from_config(load_config(REPO / "configs" / "mnist_cvae.yaml", overrides))
+    assert len(history) == 1 and all(math.isfinite(v) for v in history[0].values())
+    for name in ("recons", "fakes", "analogies"):
+        assert_not_blank(tmp_path / f"epoch001_{name}.png")
+    model = ConditionalVAE.load(tmp_path / "checkpoints" / "last.pt")
+    samples = model.sample(20, torch.arange(10).repeat(2))
+    assert 0.03 < float(samples.mean()) < 0.5 and float(samples.std()) > 0.1  # digits, not a grey fog

@@ -1,0 +1,151 @@
+"""Disease-effect maps, their correlation with the true atrophy, latent AUC, and the nilearn figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import Tensor, nn
+
+from tests.data.mri_files import (  # noqa: F401  (fixtures)
+    anatomy_cache_fixture,
+    options,
+    phantom_cache_fixture,
+    phantom_set_fixture,
+)
+from vaegan.config import ModelConfig
+from vaegan.data import ImageDataset
+from vaegan.data.mri import read_volumes
+from vaegan.data.phantoms import ATROPHY_SUFFIX
+from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
+from vaegan.visualization.brain import plot_effect_maps
+from vaegan.visualization.disease_effects import disease_effect, latent_auc, pearson, summarize_effects
+
+NET = {"channels": [8, 16], "hidden": [32]}
+
+
+class Oracle(GenerativeModel):
+    """Knows the true mean atrophy at each slice position: decode(z, AD) - decode(z, CN) = -truth[position].
+
+    Its code is the position of each image in the (subject, position) order
+    that summarize_effects encodes them in, so a misalignment of effect and
+    truth maps shows up as a correlation below 1.
+    """
+
+    conditional = True
+    has_encoder = True
+
+    def __init__(self, truth: Tensor):
+        super().__init__(ModelConfig(name="oracle", image_shape=tuple(truth.shape[1:]), num_classes=2, latent_dim=1))
+        self.register_buffer("truth", truth)  # (P, C, *S)
+        self.anchor = nn.Parameter(torch.zeros(()))  # gives the model a device
+
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return (torch.arange(len(x)) % len(self.truth)).float().unsqueeze(1)
+
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        lost = self.truth[z[:, 0].long()]
+        return 0.5 - labels.view(-1, *[1] * (lost.dim() - 1)).float() * lost
+
+
+@pytest.fixture(scope="module")
+def volumes(phantom_set):
+    return read_volumes(phantom_set, options(size=16, spacing=6.0, cache=False), maps_suffix=ATROPHY_SUFFIX)
+
+
+def tiny_cvae(shape: tuple[int, ...]) -> ConditionalVAE:
+    torch.manual_seed(0)
+    return ConditionalVAE(ConditionalVAEConfig(image_shape=shape, num_classes=2, latent_dim=4, network=NET))
+
+
+def test_disease_effect_is_the_difference_of_two_decodings():
+    model = tiny_cvae((1, 16, 16)).eval()
+    x = torch.rand(5, 1, 16, 16)
+    effect = disease_effect(model, x, source=0, target=1, chunk=2)
+    with torch.no_grad():
+        z = model.encode(x, torch.zeros(5, dtype=torch.long))
+        cn, ad = torch.zeros(5, dtype=torch.long), torch.ones(5, dtype=torch.long)
+        expected = model.generate(z, ad) - model.generate(z, cn)
+    assert effect.shape == x.shape and torch.allclose(effect, expected, atol=1e-6)
+
+
+def test_unconditional_models_have_no_disease_effect():
+    from vaegan.models import VAE, VAEConfig
+
+    with pytest.raises(ValueError, match="not a conditional model"):
+        vae = VAE(VAEConfig(image_shape=(1, 16, 16), network=NET))
+        disease_effect(vae, torch.rand(2, 1, 16, 16), source=0, target=1)
+
+
+def test_pearson():
+    a = torch.randn(4, 5, 6)
+    assert pearson(a, 2 * a + 1) == pytest.approx(1.0, abs=1e-5)
+    assert pearson(a, -a) == pytest.approx(-1.0, abs=1e-5)
+    mask = torch.zeros_like(a, dtype=torch.bool)
+    mask[:2] = True
+    b = a.clone()
+    b[2:] = torch.randn(2, 5, 6)  # differs only outside the mask
+    assert pearson(a, b, mask) == pytest.approx(1.0, abs=1e-5)
+    assert pearson(a, b) < 0.9
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_summary_shapes_and_an_oracle_correlates_perfectly(volumes, dims):
+    mri = options(size=16, spacing=6.0, spatial_dims=dims, slice_axis="coronal", slice_range=(0.3, 0.7))
+    model = tiny_cvae((1, 16, 16) if dims == 2 else (1, 16, 16, 16))
+    summary = summarize_effects(model, volumes, mri)
+    positions = 7 if dims == 2 else 1  # round(0.3 * 15) = 4 .. round(0.7 * 15) = 10
+    shape = (positions, 1, 16, 16) if dims == 2 else (1, 1, 16, 16, 16)
+    for maps in (summary.effect, summary.truth, summary.group_difference, summary.anatomy):
+        assert maps.shape == shape
+    assert -1.0 <= summary.r_model <= 1.0
+    assert summary.r_group > 0.2  # the raw group difference does show the atrophy
+    assert float(summary.truth.max()) > 0.1 and float(summary.truth.min()) >= 0.0
+    oracle = summarize_effects(Oracle(summary.truth), volumes, mri)
+    assert oracle.r_model == pytest.approx(1.0, abs=1e-4)
+    assert torch.allclose(-oracle.effect, summary.truth, atol=1e-6)
+
+
+def groups_dataset(n_subjects: int, offset: int, seed: int) -> ImageDataset:
+    """3 images per subject; AD subjects' images are brighter."""
+    g = torch.Generator().manual_seed(seed)
+    labels = (torch.arange(n_subjects) % 2).repeat_interleave(3)
+    images = torch.rand(len(labels), 1, 8, 8, generator=g) * 0.5 + 0.4 * labels.view(-1, 1, 1, 1)
+    groups = torch.arange(n_subjects).repeat_interleave(3)
+    names = [f"sub-{offset + i}" for i in range(n_subjects)]
+    return ImageDataset(images, labels, ["CN", "AD"], "toy", groups, names)
+
+
+class MeanEncoder(GenerativeModel):
+    """Codes = mean and spread of the image: enough to tell the bright class."""
+
+    has_encoder = True
+
+    def __init__(self):
+        super().__init__(ModelConfig(name="mean", image_shape=(1, 8, 8), num_classes=2, latent_dim=2))
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return torch.stack([x.mean((1, 2, 3)), x.std((1, 2, 3))], 1)
+
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return z.new_zeros(len(z), 1, 8, 8)
+
+
+def test_latent_auc_on_separable_codes_and_disjoint_subjects():
+    train, test = groups_dataset(10, 0, 0), groups_dataset(6, 100, 1)
+    result = latent_auc(MeanEncoder(), train, test)
+    assert result["subject_auc"] == 1.0 and result["image_auc"] > 0.9 and result["subjects"] == 6
+    with pytest.raises(ValueError, match="both splits"):
+        latent_auc(MeanEncoder(), train, groups_dataset(6, 0, 1))
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_effect_figure_is_drawn(volumes, tmp_path, dims):
+    mri = options(size=16, spacing=6.0, spatial_dims=dims, slice_axis="coronal", slice_range=(0.3, 0.7))
+    truth = summarize_effects(tiny_cvae((1, 16, 16) if dims == 2 else (1, 16, 16, 16)), volumes, mri).truth
+    summary = summarize_effects(Oracle(truth), volumes, mri)
+    path = plot_effect_maps(summary, mri, tmp_path / "effects.png", title="oracle")
+    image = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+    assert image.shape[0] > 300 and image.std() > 20

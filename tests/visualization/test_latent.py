@@ -1,0 +1,138 @@
+"""Latent figures for every registered model, 2-D and wider codes, chosen by capability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.visualization.conftest import CLASSES, quick_config, tiny_model
+from vaegan.models import get_model_class, list_models
+from vaegan.training import Trainer
+from vaegan.training.callbacks import default_callbacks
+from vaegan.visualization import latent_figures
+from vaegan.visualization.codes import (
+    LatentCodes,
+    decode,
+    encode_dataset,
+    rank_dimensions,
+    soft_conditions,
+    supports_soft_conditions,
+    sweep_scale,
+)
+
+
+def assert_not_blank(path, min_std: float = 10.0) -> np.ndarray:
+    """A readable figure: a real PNG whose grey levels vary (text, axes and images drawn)."""
+    image = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+    assert image.shape[0] > 100 and image.shape[1] > 100, (path, image.shape)
+    assert image.std() > min_std, (path, float(image.std()))
+    return image
+
+
+def expected_figures(model) -> set[str]:
+    d = model.config.latent_dim
+    names = {"traversal", "interpolation"}
+    if d == 2:
+        names.add("manifold")
+    if model.has_encoder and d >= 2:
+        names |= {"scatter_pca"} | ({"scatter_latent"} if d == 2 else set())
+    if model.conditional:
+        names.add("class_interpolation")
+    return names
+
+
+@pytest.mark.parametrize("latent_dim", [2, 5])
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_gets_the_figures_its_capabilities_allow(name, latent_dim, trained, data, tmp_path):
+    model = trained(name, latent_dim)
+    paths = latent_figures(model, data.test, tmp_path / "latent", methods=("pca",), n_points=16, k=4, steps=5)
+    assert set(paths) == expected_figures(model)
+    for path in paths.values():
+        assert path.parent == tmp_path / "latent" and path.suffix == ".png"
+        assert_not_blank(path)
+    assert model.training is False  # figures leave the mode as they found it
+
+
+def test_three_d_models_get_figures_too(tmp_path):
+    model = tiny_model("vae", 3, shape=(1, 8, 8, 8))
+    from tests.conftest import tiny_splits
+
+    paths = latent_figures(model, tiny_splits((1, 8, 8, 8), n=16).test, tmp_path, methods=("pca",), n_points=8)
+    assert {"traversal", "interpolation", "scatter_pca"} <= set(paths)
+    assert_not_blank(paths["traversal"])
+
+
+def test_kl_ranking_puts_the_informative_dimension_first(trained):
+    model = trained("vae", 5)
+    kl = torch.tensor([[0.01, 0.02, 3.0, 0.5, 0.0]]).repeat(4, 1)
+    codes = LatentCodes(torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), torch.zeros(4, 1, 16, 16), kl)
+    dims, labels = rank_dimensions(model, codes, k=3)
+    assert dims == [2, 3, 1]
+    assert labels[0].startswith("z2") and "KL 3.00 nats" in labels[0]
+    scale, unit = sweep_scale(model, codes)
+    assert torch.equal(scale, torch.ones(5)) and unit == "prior sd"
+
+
+def test_deterministic_codes_rank_by_variance_and_sweep_in_their_own_sd(trained, data):
+    model = trained("ae", 5)
+    codes = encode_dataset(model, data.test, n=16)
+    assert codes.kl is None and codes.codes.shape == (16, 5)
+    dims, _ = rank_dimensions(model, codes, k=5)
+    variances = codes.codes.var(0)
+    assert dims[0] == int(variances.argmax())
+    scale, unit = sweep_scale(model, codes)
+    assert torch.allclose(scale, codes.codes.std(0)) and "test codes" in unit
+
+
+def test_vae_codes_carry_per_dimension_kl_that_sums_to_the_models_kl(trained, data):
+    model = trained("vae", 5)
+    codes = encode_dataset(model, data.test, n=16)
+    with torch.no_grad():
+        q = model.posterior(codes.images, None)
+    assert torch.allclose(codes.kl.sum(1), q.kl(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if get_model_class(n).conditional])
+def test_soft_one_hot_labels_decode_exactly_like_hard_labels(name, trained):
+    model = trained(name, 2)
+    assert supports_soft_conditions(model)
+    z = torch.randn(CLASSES, 2, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(CLASSES)
+    hard = decode(model, z, labels)
+    with soft_conditions(model):
+        soft = decode(model, z, torch.eye(CLASSES))
+        halfway = decode(model, z[:1], torch.tensor([[0.5, 0.5, 0.0]]))
+    assert torch.allclose(hard, soft, atol=1e-6)
+    assert not torch.allclose(halfway, hard[:1])  # a mixture is a different image from either class
+    assert "condition" not in vars(model)  # the instance hook is removed again
+
+
+def test_unconditional_models_refuse_soft_labels(trained):
+    model = trained("vae", 2)
+    assert not supports_soft_conditions(model)
+    with pytest.raises(ValueError, match="one-hot"):
+        with soft_conditions(model):
+            pass
+
+
+def test_conditional_decode_without_labels_names_the_fix(trained):
+    with pytest.raises(ValueError, match="pass labels"):
+        decode(trained("cvae", 2), torch.zeros(1, 2))
+
+
+def test_visualize_every_adds_a_callback_that_draws_during_training(data, tmp_path):
+    config = quick_config(visualize_every=2, epochs=3, tensorboard=True)
+    names = [type(c).__name__ for c in default_callbacks(config)]
+    assert names[-1] == "LatentFigures"
+    assert "LatentFigures" not in [type(c).__name__ for c in default_callbacks(quick_config())]
+    Trainer(tiny_model("vae", 2), data, config, out_dir=tmp_path).fit()
+    written = {p.stem for p in (tmp_path / "latent").glob("*.png")}
+    assert {"traversal", "manifold", "scatter_pca", "interpolation"} <= written
+    assert_not_blank(tmp_path / "latent" / "manifold.png")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0}).Reload()
+    steps = [event.step for event in events.Images("latent/traversal")]
+    assert steps == [2, 3]  # epoch 2 (every 2) and the last epoch

@@ -1,0 +1,135 @@
+"""The CLI end to end and the HTML report: every section, every image decodes, all text escaped."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from html.parser import HTMLParser
+
+import pytest
+from PIL import Image
+
+from tests.visualization.test_latent import assert_not_blank
+from vaegan.cli import main
+from vaegan.visualization.report import SECTIONS, build_context, evaluation_section, spaced, write_report
+
+
+class Page(HTMLParser):
+    """The report's section ids, its images (src, alt, hidden) and its visible text."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.ids: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+        self.scripts = 0
+        self.text: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.ids.append(attrs.get("id"))
+        if tag == "img":
+            self.images.append(attrs)
+        if tag == "script":
+            self.scripts += 1
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def decode_img(src: str) -> Image.Image:
+    prefix = "data:image/png;base64,"
+    assert src.startswith(prefix), src[:40]
+    image = Image.open(io.BytesIO(base64.b64decode(src[len(prefix) :])))
+    image.load()
+    return image
+
+
+def test_visualize_writes_every_figure_for_a_conditional_2d_run(cli_run):
+    names = {p.stem for p in (cli_run / "latent").glob("*.png")}
+    assert names == {
+        "traversal",
+        "manifold",
+        "scatter_latent",
+        "scatter_pca",
+        "scatter_tsne",
+        "scatter_umap",
+        "interpolation",
+        "class_interpolation",
+    }
+    for path in (cli_run / "latent").glob("*.png"):
+        assert_not_blank(path)
+    assert_not_blank(cli_run / "curves.png")
+
+
+def test_report_has_every_section_and_every_image_decodes(cli_run):
+    html = (cli_run / "report.html").read_text()
+    page = Page(html)
+    assert page.ids == list(SECTIONS)
+    kinds = {img["alt"].split(",")[0] for img in page.images if img.get("class") == "grid"}
+    assert kinds == {"recons", "fakes", "analogies"}
+    # 3 epochs thinned to --max-epochs 2 (first and last) per kind; only the last one shown at first
+    recons = [img for img in page.images if str(img["alt"]).startswith("recons")]
+    assert [img["data-epoch"] for img in recons] == ["1", "3"]
+    assert "hidden" in recons[0] and "hidden" not in recons[1]
+    assert len(page.images) == 1 + 3 * 2 + 8  # curves, grids, latent figures
+    for img in page.images:
+        image = decode_img(img["src"])
+        assert image.width > 50 and image.height > 50
+    assert 'src="http' not in html and "src='http" not in html  # self-contained
+
+
+def test_report_escapes_text_and_renders_the_evaluation(cli_run):
+    html = (cli_run / "report.html").read_text()
+    assert "blobs &lt;cvae&gt; &amp; co" in html and "<cvae>" not in html
+    assert "accuracy &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert Page(html).scripts == 1  # only the report's own slider script
+    text = " ".join(Page(html).text)
+    assert "91.23" in text and "0.875" in text and "fraction" in text
+
+
+def test_metrics_table_shows_last_and_best_epoch(cli_run):
+    metrics = build_context(cli_run)["metrics"]
+    assert metrics["last_epoch"] == 3 and metrics["monitor"] == "val/loss"
+    names = [row["name"] for row in metrics["rows"]]
+    assert {"train/loss", "val/loss", "val/kl"} <= set(names)
+    rows = {row["name"]: row for row in metrics["rows"]}
+    assert rows["val/loss"]["is_key"]
+
+
+def test_report_of_a_bare_folder_says_what_to_run(tmp_path):
+    path = write_report(tmp_path)
+    html = path.read_text()
+    assert Page(html).ids == list(SECTIONS)
+    assert "vaegan visualize" in html and "vaegan evaluate" in html and "No metrics.csv" in html
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected an object"),
+        (json.dumps({"metrics": "oops"}), "not an object"),
+    ],
+)
+def test_broken_evaluation_json_is_reported_not_raised(tmp_path, content, expected):
+    (tmp_path / "evaluation.json").write_text(content)
+    section = evaluation_section(tmp_path)
+    assert section["present"] and expected in section["error"]
+    assert "evaluation" in Page(write_report(tmp_path).read_text()).ids
+
+
+def test_spaced_keeps_first_and_last_epochs():
+    assert spaced(list(range(1, 101)), 5) == [1, 26, 51, 75, 100]
+    assert spaced([1, 2, 3], 20) == [1, 2, 3]
+    assert spaced([1, 2, 3], 1) == [3]
+
+
+def test_cli_errors_name_the_problem(tmp_path, capsys):
+    assert main(["visualize", str(tmp_path / "missing")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    assert main(["visualize", str(tmp_path), "--methods", "pca,isomap"]) == 2
+    assert "isomap" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing")]) == 2
