@@ -23,6 +23,15 @@ def blob_loader(data_dir: Path | None = None):
     return blob_images(120, SHAPE, 3, seed=0), blob_images(60, SHAPE, 3, seed=2)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: a second thread only adds waiting, badly so on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     """An empty user cache: classifiers are trained into it, never into the real ~/.cache."""

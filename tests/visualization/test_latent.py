@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.conftest import tiny_splits
 from tests.visualization.conftest import CLASSES, quick_config, tiny_model
 from vaegan.models import get_model_class, list_models
 from vaegan.training import Trainer
@@ -57,8 +58,6 @@ def test_every_model_gets_the_figures_its_capabilities_allow(name, latent_dim, t
 
 def test_three_d_models_get_figures_too(tmp_path):
     model = tiny_model("vae", 3, shape=(1, 8, 8, 8))
-    from tests.conftest import tiny_splits
-
     paths = latent_figures(model, tiny_splits((1, 8, 8, 8), n=16).test, tmp_path, methods=("pca",), n_points=8)
     assert {"traversal", "interpolation", "scatter_pca"} <= set(paths)
     assert_not_blank(paths["traversal"])

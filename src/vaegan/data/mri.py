@@ -55,6 +55,12 @@ class MRIVolumes:
         class_names: one name per class.
         maps: (N, 1, D, H, W) maps read beside each image (e.g. true atrophy), or ``None``.
         skipped: the inputs left out, each with its reason.
+
+    Example:
+        >>> data = MRIVolumes(torch.zeros(3, 1, 8, 8, 8), torch.tensor([0, 1, 0]), ["s1", "s2", "s1"],
+        ...                   ["a", "b", "c"], ["CN", "AD"])
+        >>> data.select(data.labels == 0).subjects
+        ['s1', 's1']
     """
 
     volumes: Tensor
@@ -98,7 +104,8 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
     volumes, maps, kept = _preprocessed(records, options, maps_suffix, bad)
     bad.report(len(kept), folder)
     if not kept:
-        raise DataError(f"{folder}: no usable T1w image ({len(bad)} skipped: {bad.items[:3]}...)")
+        first = "; ".join(str(item) for item in bad.items[:3])
+        raise DataError(f"{folder}: no usable T1w image; {len(bad)} skipped, e.g. {first or 'none found'}")
     labels = torch.tensor([r.label for r in kept])
     counts = torch.bincount(labels, minlength=len(options.classes)).tolist()
     missing = [name for name, n in zip(options.classes, counts) if n == 0]

@@ -46,7 +46,12 @@ ORIENTATIONS = ("RAS", "LAS", "LPS")
 
 @dataclass(frozen=True)
 class PhantomSubject:
-    """One synthetic subject: who it is and the seed of everything random about it."""
+    """One synthetic subject: who it is and the seed of everything random about it.
+
+    Example:
+        >>> PhantomSubject("sub-0001", "AD", age=74.5, severity=0.8, seed=7).diagnosis
+        'AD'
+    """
 
     subject_id: str
     diagnosis: str  # "CN" or "AD"

@@ -12,6 +12,9 @@
 - ``latent.py``: ``latent_figures``: every figure a model supports, into ``RUN/latent/``.
 - ``callback.py``: ``LatentFigures``, the same during training (``train.visualize_every``).
 - ``report.py`` (+ ``templates/report.html.j2``): ``RUN/report.html``, one self-contained page.
+- ``disease_effects.py``: disease-effect maps of conditional models (decode a CN code as AD and
+  as CN), their correlation with true atrophy, AD-vs-CN AUC of latent codes.
+- ``brain.py``: nilearn figures of those maps (imported on use: nilearn is slow to import).
 
 The callback module imports :mod:`vaegan.training` and is not imported here
 (training imports this package for its grids and curves).

@@ -67,6 +67,11 @@ class EffectSummary:
         anatomy: mean control image, the background for figures.
         r_model: Pearson r of -effect with truth, inside the brain.
         r_group: Pearson r of -group_difference with truth, inside the brain.
+
+    Example:
+        >>> summary = summarize_effects(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
+        >>> summary.effect.shape, round(summary.r_model, 2)  # doctest: +SKIP
+        (torch.Size([17, 1, 64, 64]), 0.61)
     """
 
     effect: Tensor

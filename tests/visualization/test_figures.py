@@ -1,0 +1,142 @@
+"""Each figure function: the math behind it, and a titled, labelled, non-blank figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.visualization.test_latent import assert_not_blank
+from vaegan.visualization import (
+    embed,
+    lerp,
+    plot_curves,
+    plot_embedding,
+    plot_manifold,
+    plot_traversal,
+    read_history,
+    slerp,
+)
+from vaegan.visualization.codes import decode
+from vaegan.visualization.curves import curves_figure, unit_of
+from vaegan.visualization.figures import save_figure
+from vaegan.visualization.interpolation import class_mixtures, plot_interpolation
+from vaegan.visualization.traversal import gaussian_axis, manifold_codes, traversal_codes, traversal_images
+
+
+def labelled(fig) -> tuple[str, str, str]:
+    ax = fig.axes[0]
+    assert ax.get_title() and ax.get_xlabel(), "every figure needs a title and axis labels"
+    return ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+
+
+def test_lerp_and_slerp_start_and_end_at_the_codes():
+    a, b = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 3.0])
+    t = torch.linspace(0, 1, 5)
+    for path in (lerp(a, b, t), slerp(a, b, t)):
+        assert torch.allclose(path[0], a) and torch.allclose(path[-1], b, atol=1e-6)
+    # the arc keeps the radius (both codes have norm 3); the chord cuts inside it
+    assert torch.allclose(slerp(a, b, t).norm(dim=1), torch.full((5,), 3.0), atol=1e-5)
+    assert lerp(a, b, t)[2].norm() < 3.0 - 0.5
+    assert torch.allclose(slerp(a, a, t), a.expand(5, 2))  # parallel codes: no division by sin(0)
+
+
+def test_class_mixtures_move_all_weight_from_one_class_to_another():
+    mix = class_mixtures(0, 2, 3, torch.tensor([0.0, 0.25, 1.0]))
+    assert torch.allclose(mix, torch.tensor([[1.0, 0, 0], [0.75, 0, 0.25], [0, 0, 1.0]]))
+
+
+def test_traversal_codes_move_one_dimension_per_row():
+    base = torch.tensor([0.5, -1.0, 2.0])
+    offsets = torch.tensor([-3.0, 0.0, 3.0])
+    scale = torch.tensor([1.0, 2.0, 1.0])
+    codes = traversal_codes(base, [2, 1], offsets, scale).view(2, 3, 3)
+    assert torch.allclose(codes[0, :, 2], torch.tensor([-1.0, 2.0, 5.0]))
+    assert torch.allclose(codes[1, :, 1], torch.tensor([-7.0, -1.0, 5.0]))  # in units of scale[1] = 2
+    assert torch.allclose(codes[0, :, :2], base[:2].expand(3, 2))  # the other dimensions stay put
+
+
+def test_manifold_grid_puts_high_z1_on_top_and_low_z0_on_the_left():
+    z0, z1 = torch.tensor([-1.0, 0.0, 1.0]), torch.tensor([-2.0, 2.0])
+    codes = manifold_codes((z0, z1)).view(2, 3, 2)
+    assert codes[0, 0].tolist() == [-1.0, 2.0] and codes[-1, -1].tolist() == [1.0, -2.0]
+    axis = gaussian_axis(5)
+    assert axis[2].abs() < 1e-6 and torch.allclose(axis, -axis.flip(0), atol=1e-5)
+    assert abs(float(axis[-1]) - 1.96) < 0.01
+
+
+def test_traversal_of_a_trained_vae_changes_the_images_along_each_row(trained, tmp_path):
+    model = trained("vae", 2)
+    offsets = torch.linspace(-3, 3, 7)
+    images = traversal_images(model, torch.zeros(2), [0, 1], offsets, torch.ones(2))
+    assert images.shape == (14, 1, 16, 16) and 0 <= images.min() and images.max() <= 1
+    rows = images.view(2, 7, -1)
+    assert (rows[:, 0] - rows[:, -1]).abs().max() > 1e-3  # the decoder listens to the code
+    fig = plot_traversal(images, offsets, ["z0", "z1"], title="vae traversal")
+    title, xlabel, ylabel = labelled(fig)
+    assert title == "vae traversal" and "prior sd" in xlabel and ylabel
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [f"{v:+.1f}" for v in offsets.tolist()]
+    assert_not_blank(save_figure(fig, tmp_path / "t.png"))
+
+
+def test_manifold_and_interpolation_figures_are_labelled(trained, tmp_path):
+    model = trained("vae", 2)
+    axis = gaussian_axis(6)
+    images = decode(model, manifold_codes((axis, axis)))
+    fig = plot_manifold(images, (axis, axis), title="manifold")
+    assert labelled(fig) == ("manifold", "z0", "z1")
+    assert_not_blank(save_figure(fig, tmp_path / "m.png"))
+    t = torch.linspace(0, 1, 4)
+    rows = [images[:4], images[4:8]]
+    fig = plot_interpolation(rows, ["linear", "spherical"], t, endpoints=(images[0], images[1]), title="interp")
+    ticks = [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
+    assert ticks[0] == "image A" and ticks[-1] == "image B" and len(ticks) == 6
+    assert [tick.get_text() for tick in fig.axes[0].get_yticklabels()] == ["linear", "spherical"]
+    assert_not_blank(save_figure(fig, tmp_path / "i.png"))
+
+
+def two_clusters(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    g = np.random.default_rng(0)
+    labels = np.arange(n) % 2
+    codes = g.normal(size=(n, 6)) * 0.3 + labels[:, None] * 8.0
+    return codes.astype(np.float32), labels
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+def test_projections_keep_separated_classes_apart(method, tmp_path):
+    codes, labels = two_clusters()
+    points, names = embed(codes, method, seed=0)
+    assert points.shape == (40, 2) and np.isfinite(points).all() and all(names)
+    centres = np.stack([points[labels == c].mean(0) for c in (0, 1)])
+    spread = max(points[labels == c].std(0).max() for c in (0, 1))
+    assert np.linalg.norm(centres[0] - centres[1]) > 2 * spread
+    fig = plot_embedding(points, labels, names, class_names=["zero", "one"], title=f"codes by {method}")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["zero", "one"]
+    labelled(fig)
+    assert_not_blank(save_figure(fig, tmp_path / f"{method}.png"))
+
+
+def test_embed_rejects_what_it_cannot_project():
+    with pytest.raises(ValueError, match="isomap"):
+        embed(np.zeros((10, 3)), "isomap")
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        embed(np.zeros((10, 1)), "pca")
+    with pytest.raises(ValueError, match="at least 4 points"):
+        embed(np.zeros((3, 3)), "tsne")
+
+
+def test_curves_have_integer_epoch_ticks_units_and_read_back(tmp_path):
+    history = [
+        {"epoch": e, "train/loss": 10.0 / e, "val/loss": 11.0 / e, "train/acc_real": 0.5 + e / 10, "seconds": 1.0}
+        for e in range(1, 4)
+    ]
+    fig = curves_figure(history, "run curves")
+    loss_ax, acc_ax = fig.axes[:2]
+    ticks = [t for t in loss_ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert loss_ax.get_ylabel() == "loss (nats / image)" and acc_ax.get_ylabel() == "acc_real (fraction correct)"
+    assert unit_of("mystery") is None and unit_of("mystery", {"mystery": "px"}) == "px"
+    csv = tmp_path / "metrics.csv"
+    csv.write_text("epoch,train/loss,val/loss\n1,2.5,\n2,2.0,2.1\n")
+    assert read_history(csv) == [{"epoch": 1.0, "train/loss": 2.5}, {"epoch": 2.0, "train/loss": 2.0, "val/loss": 2.1}]
+    assert_not_blank(plot_curves(read_history(csv), tmp_path / "curves.png"))
