@@ -16,10 +16,12 @@ from vaegan.config import RunConfig, TrainConfig, load_config
 from vaegan.data import DataSplits, ImageDataset, list_datasets, load_dataset
 from vaegan.models import (
     ACGAN,
+    CVAEGAN,
     GAN,
     VAE,
     AutoEncoder,
     AutoEncoderConfig,
+    ConditionalVAE,
     GenerativeModel,
     VAEConfig,
     build_model,
@@ -32,10 +34,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACGAN",
+    "CVAEGAN",
     "GAN",
     "VAE",
     "AutoEncoder",
     "AutoEncoderConfig",
+    "ConditionalVAE",
     "DataSplits",
     "GenerativeModel",
     "ImageDataset",

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vaegan.data import DataSplits
+from vaegan.data import DataSplits, ImageDataset
 from vaegan.errors import VaeganError
 from vaegan.evaluation.classifier import ReferenceClassifier, classifier_accuracy, classifier_path, load_classifier
 from vaegan.evaluation.conditional import train_on_generated_accuracy
@@ -138,7 +138,11 @@ def sample_section(features: _Features, fake_classes: Tensor, test_labels: Tenso
 
 
 def conditional_section(
-    classifier: ReferenceClassifier, samples: Samples, real_train: Any, data: DataSplits, options: EvaluationOptions
+    classifier: ReferenceClassifier,
+    samples: Samples,
+    real_train: ImageDataset,
+    data: DataSplits,
+    options: EvaluationOptions,
 ) -> dict[str, Metric]:
     test = data.test
     tstr = [

@@ -69,16 +69,20 @@ class CVAEGAN(ConditionalVAE):
     Per batch (Bao et al. 2017, Algorithm 1), with x' = G(E(x, c), c) the
     reconstruction and x_p = G(z_p, c) a prior sample:
 
-    - C minimises L_C = -log C(c | x) on real images (eq. 3);
-    - D minimises L_D = -[log D(x) + log(1 - D(x')) + log(1 - D(x_p))] (eq. 1);
-    - E and G minimise lambda_1 L_KL + lambda_2 L_G + lambda_3 L_GD + lambda_4 L_GC,
-      where L_G = -log p(x | x') + 1/2 ||f_D(x) - f_D(x')||^2 + 1/2 ||f_C(x) - f_C(x')||^2
-      (eq. 6, pairwise feature matching), L_GD and L_GC match mean features of
-      x_p to those of x (eq. 2 and 4). The label of each prior sample is its
-      real partner's, so every class has real and fake centres in the batch.
+    - C minimises L_C = -log C(c | x) on real images (sec. 3.2, eq. 3);
+    - D minimises L_D = -[log D(x) + log(1 - D(x')) + log(1 - D(x_p))] (sec. 3.1, eq. 1);
+    - E and G minimise lambda_1 L_KL + lambda_2 L_G + lambda_3 L_GD + lambda_4 L_GC
+      (sec. 3.4, eq. 7, less L_D and L_C), where
+      L_G = -log p(x | x') + 1/2 ||f_D(x) - f_D(x')||^2 + 1/2 ||f_C(x) - f_C(x')||^2
+      (sec. 3.3, eq. 6: pairwise feature matching), and L_GD, L_GC match the
+      mean features of x_p to those of x, overall for D and per class for C
+      (eq. 2 and 4). f_D and f_C are the networks' last hidden layers.
 
-    All four update simultaneously from one forward pass; each backward pass
-    reaches only its own component's parameters.
+    The label of each prior sample is its real partner's, so every class in
+    the batch has a real and a fake feature centre. E, G, D and C update
+    simultaneously from one forward pass, each backward pass reaching only
+    its own component's weights. The generator never sees D's verdict, only
+    its features: the asymmetry that keeps training stable.
 
     Example:
         >>> model = CVAEGAN(CVAEGANConfig(latent_dim=8))
@@ -156,21 +160,21 @@ class CVAEGAN(ConditionalVAE):
     def adversarial_terms(self, x: Tensor, fakes: Tensor, labels: Tensor) -> dict[str, Tensor]:
         """D and C losses and the feature-matching terms, from one pass of each over real and fake images."""
         images = torch.cat([x, fakes])  # (3B, C, *S): real x, reconstructions x', prior samples x_p
-        d_features = self.discriminator.features(images)  # (3B, F_D)
-        c_features = self.classifier.features(images)  # (3B, F_C)
+        d_features = self.discriminator.features(images)  # f_D: (3B, F_D)
+        c_features = self.classifier.features(images)  # f_C: (3B, F_C)
         d_real, d_recon, d_prior = self.discriminator.head(d_features).chunk(3)  # (B, 1) logits each
-        f_real, f_recon, f_prior = d_features.chunk(3)  # (B, F_D) each
-        g_real, g_recon, g_prior = c_features.chunk(3)  # (B, F_C) each
-        class_logits = self.classifier.head(g_real)  # (B, K), real images only
-        prior_logits = self.classifier.head(g_prior.detach())  # (B, K), a metric only
+        fd_real, fd_recon, fd_prior = d_features.chunk(3)  # (B, F_D) each
+        fc_real, fc_recon, fc_prior = c_features.chunk(3)  # (B, F_C) each
+        with torch.no_grad():  # a metric only: does C recognise the requested class in x_p?
+            prior_correct = self.classifier.head(fc_prior).argmax(1) == labels  # (B,)
         return {
             "d_loss": three_way_discriminator_loss(d_real, d_recon, d_prior, smoothing=self.config.label_smoothing),
-            "c_loss": F.cross_entropy(class_logits, labels),  # L_C, eq. 3
-            "pair_d": pairwise_feature_matching(f_real, f_recon),
-            "pair_c": pairwise_feature_matching(g_real, g_recon),
-            "mean_d": mean_feature_matching(f_real, f_prior),  # L_GD, eq. 2
-            "mean_c": class_mean_feature_matching(g_real, g_prior, labels, labels, self.config.num_classes),  # L_GC
+            "c_loss": F.cross_entropy(self.classifier.head(fc_real), labels),  # L_C on real images, eq. 3
+            "pair_d": pairwise_feature_matching(fd_real, fd_recon),  # L_G's feature terms, eq. 6
+            "pair_c": pairwise_feature_matching(fc_real, fc_recon),
+            "mean_d": mean_feature_matching(fd_real, fd_prior),  # L_GD, eq. 2
+            "mean_c": class_mean_feature_matching(fc_real, fc_prior, labels, labels, self.config.num_classes),  # L_GC
             "d_real": probability(d_real),  # mean D(x)
             "d_fake": probability(d_prior),  # mean D(x_p)
-            "c_acc_fake": (prior_logits.argmax(1) == labels).float().mean(),  # C's accuracy on x_p
+            "c_acc_fake": prior_correct.float().mean(),
         }
