@@ -48,6 +48,18 @@ CONFIGS = ["configs/ad_cvae_2d.yaml", "configs/ad_vae_2d.yaml", "configs/ad_cvae
 QUICK = ["data.mri.phantom_subjects=12", "data.mri.size=32", "data.mri.phantom_spacing=5", "train.epochs=2"]
 QUIET = ["train.progress=false", "data.mri.progress=false"]
 START, END = "<!-- ad:start -->", "<!-- ad:end -->"
+READING = [
+    "- *r (effect vs truth)*: Pearson r, inside the brain, of the mean disease-effect map of the test CN "
+    "subjects (encoded with CN, decoded as CN minus decoded as AD: the intensity the model says AD removes) "
+    "with the mean true tissue loss of the test AD subjects. 1 = the model puts the atrophy exactly where it is.",
+    "- *r (group difference)*: the same for the raw mean CN image minus mean AD image, the model-free baseline; "
+    "it also carries the subjects' variability (head size, position, bias field, age).",
+    "- *AUC*: AD vs CN by a logistic regression on latent means, fitted on the training subjects, scored on "
+    "the test subjects; every image encoded with the CN label. A conditional model is handed the diagnosis "
+    "as its label, so its code need not carry it (lower AUC); an unconditional VAE's code must.",
+    "- Figures: row 1 the model's map, row 2 the true atrophy, row 3 the raw group difference, "
+    "over the mean CN anatomy (nilearn).",
+]
 
 
 def prepare_phantoms(config: RunConfig) -> str:
@@ -134,7 +146,7 @@ def table(rows: list[dict], environment: str) -> str:
             f"| {_fmt(r.get('subject_auc'))} | {r['train_seconds']:.0f} |"
         )
     figures = [f"![{r['name']}]({_relative(r['figure'])})" for r in rows if r.get("figure")]
-    return "\n".join(lines + [""] + figures)
+    return "\n".join(lines + ["", *READING, ""] + figures)
 
 
 def write_section(readme: Path, body: str) -> None:

@@ -112,7 +112,8 @@ def table(results: list[tuple[Evaluation, str]]) -> str:
 def machine(device: str) -> str:
     cpu = platform.processor() or platform.machine()
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if device.startswith("cuda") else ""
-    return f"{cpu}, {os.cpu_count()} cores{gpu}; torch {torch.__version__}, {platform.python_version()}"
+    cores = f"{os.cpu_count()} cores ({torch.get_num_threads()} torch threads)"
+    return f"{cpu}, {cores}{gpu}; torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def section(results: list[tuple[Evaluation, str]], args: argparse.Namespace, seconds: float) -> str:

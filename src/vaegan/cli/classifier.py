@@ -1,4 +1,4 @@
-"""``vaegan train-classifier --dataset mnist [--epochs 3] [--force]``: the reference classifier for evaluation."""
+"""``vaegan train-classifier --dataset mnist [--epochs 5] [--force]``: the reference classifier for evaluation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--dataset", required=True, help="registered dataset name, e.g. mnist, fashion-mnist")
     parser.add_argument("--data-dir", help="folder holding the dataset files")
-    parser.add_argument("--epochs", type=int, default=3, help="passes over the training set (default 3)")
+    parser.add_argument("--epochs", type=int, default=5, help="passes over the training set (default 5)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--limit", type=int, help="train on the first N images only (quick tries)")
     parser.add_argument("--force", action="store_true", help="retrain even if a cached classifier exists")

@@ -26,7 +26,7 @@ class DiscriminatorConfig(NetworkConfig):
     Its own defaults mean ``model.discriminator.channels=[32, 64]`` changes only the channels.
     """
 
-    channels: tuple[PositiveInt, ...] = (64, 128)
+    channels: tuple[PositiveInt, ...] = (32, 64)
     hidden: tuple[PositiveInt, ...] = ()
     activation: Activation = "leaky_relu"
 
