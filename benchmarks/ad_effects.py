@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 from vaegan.config import RunConfig, load_config
-from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
+from vaegan.data.mri import phantom_folder, phantom_path, read_volumes, split_subjects
 from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.experiment import load_data, train_from_config
 from vaegan.runs import load_run
@@ -63,8 +63,13 @@ READING = [
 
 
 def prepare_phantoms(config: RunConfig) -> str:
-    """Generate and preprocess the phantom set up front (cached for every run after), timed."""
+    """Generate and preprocess the phantom set up front (cached for every run after), timed.
+
+    Returns "" when the set was already in the cache: there was nothing to time.
+    """
     mri = config.data.mri
+    if (phantom_path(mri) / "participants.tsv").is_file():
+        return ""
     started = time.perf_counter()
     folder = phantom_folder(mri)
     generated = time.perf_counter() - started
@@ -76,7 +81,11 @@ def prepare_phantoms(config: RunConfig) -> str:
     )
 
 
-def evaluate(config: RunConfig, results: Path) -> dict:
+def device_name() -> str:
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or 'x86'})"
+
+
+def evaluate(config: RunConfig, results: Path, settings: list[str]) -> dict:
     """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC."""
     started = time.perf_counter()
     history = train_from_config(config, overwrite=True)
@@ -97,6 +106,8 @@ def evaluate(config: RunConfig, results: Path) -> dict:
         "epochs": len(history),
         "val_loss": history[-1].get("val/loss"),
         "train_seconds": round(seconds, 1),
+        "device": device_name(),
+        "settings": " ".join(f"`{o}`" for o in settings if o not in QUIET) or "as written",
     }
     if run.model.has_encoder:
         row.update(latent_auc(run.model, splits.train, splits.test))
@@ -130,20 +141,20 @@ def _relative(figure: str) -> str:
     return str(path.relative_to("benchmarks")) if path.is_relative_to("benchmarks") else str(path)
 
 
-def table(rows: list[dict], environment: str) -> str:
+def table(rows: list[dict], note: str) -> str:
     lines = [
-        f"Phantoms (`vaegan phantoms`), test split by subject. {environment}",
+        f"Phantoms (`vaegan phantoms`), train/val/test split by subject; torch {torch.__version__}. {note}",
         "",
         "| config | model | images | test subjects | epochs | r (effect vs truth) | r (group difference) "
-        "| AUC per image | AUC per subject | train s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| AUC per image | AUC per subject | train s | settings (`--set`) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         shape = "x".join(str(s) for s in r["image_shape"][1:])
         lines.append(
             f"| {r['name']} | {r['model']} | {r['dims']} {shape} | {r['test_subjects']} | {r['epochs']} "
             f"| {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} | {_fmt(r.get('image_auc'))} "
-            f"| {_fmt(r.get('subject_auc'))} | {r['train_seconds']:.0f} |"
+            f"| {_fmt(r.get('subject_auc'))} | {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
         )
     figures = [f"![{r['name']}]({_relative(r['figure'])})" for r in rows if r.get("figure")]
     return "\n".join(lines + ["", *READING, ""] + figures)
@@ -180,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.from_results:
         saved = json.loads(Path(args.from_results).read_text())
-        write_section(Path(args.readme), table(saved["rows"], saved["environment"]))
+        write_section(Path(args.readme), table(saved["rows"], saved["note"]))
         return 0
     overrides = [*(QUICK if args.quick else []), *QUIET, *args.overrides]
     results = Path(args.results)
@@ -188,19 +199,23 @@ def main(argv: list[str] | None = None) -> int:
     first = load_config(args.configs[0], _for(overrides, Path(args.configs[0]).stem))
     timing = prepare_phantoms(first) if first.data.data_dir is None else ""
     print(timing, flush=True)
-    rows = []
+    timing = f"{timing} ({device_name()})" if timing else ""
+    # rows of earlier runs stay (a config measured again replaces its row), so configs can be run one by one
+    saved_path = results / "results.json"
+    saved = json.loads(saved_path.read_text()) if saved_path.is_file() else {"rows": [], "note": ""}
+    rows = {row["name"]: row for row in saved["rows"]}
     for path in args.configs:
-        config = load_config(path, _for(overrides, Path(path).stem))
+        settings = _for(overrides, Path(path).stem)
+        config = load_config(path, settings)
         config = config.model_copy(update={"out": str(Path(args.runs) / config.name)})
-        rows.append(evaluate(config, results.resolve()))
-        print(json.dumps(rows[-1]), flush=True)
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or 'x86'})"
-    overrides_text = " ".join(f"`{o}`" for o in overrides if o not in QUIET) or "none"
-    environment = f"Device: {device}; torch {torch.__version__}; overrides: {overrides_text}. {timing}"
-    (results / "results.json").write_text(json.dumps({"environment": environment, "rows": rows}, indent=1))
+        row = evaluate(config, results.resolve(), settings)
+        rows[row["name"]] = row
+        print(json.dumps(row), flush=True)
+    note = timing or saved["note"]
+    saved_path.write_text(json.dumps({"note": note, "rows": list(rows.values())}, indent=1))
     if args.readme:
-        write_section(Path(args.readme), table(rows, environment))
-    print(table(rows, environment))
+        write_section(Path(args.readme), table(list(rows.values()), note))
+    print(table(list(rows.values()), note))
     return 0
 
 

@@ -72,8 +72,14 @@ def test_floors_behave_like_floors(classifier):
 
 
 def test_evaluation_is_reproducible(classifier):
-    a = evaluate_model(tiny_model("vae"), splits(), classifier, options=QUICK).to_dict()["metrics"]
-    b = evaluate_model(tiny_model("vae"), splits(), classifier, options=QUICK).to_dict()["metrics"]
+    options = EvaluationOptions(k=4, nll_images=8, n_samples=30, tstr_epochs=1)
+    first, second = tiny_model("cvae"), tiny_model("cvae")
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a = evaluate_model(first, splits(), classifier, options=options).to_dict()["metrics"]
+    assert torch.equal(state, torch.get_rng_state())  # seeded from options.seed, global RNG untouched
+    torch.manual_seed(456)
+    b = evaluate_model(second, splits(), classifier, options=options).to_dict()["metrics"]
     assert a == b
 
 

@@ -245,13 +245,19 @@ def load_mri(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> t
     return split_datasets(read_volumes(folder, mri), mri, "mri")
 
 
-def phantom_folder(options: MRIConfig) -> Path:
-    """The cached phantom set for ``options`` (``phantom_subjects``, ``_seed``, ``_spacing``), generated once."""
+def phantom_path(options: MRIConfig) -> Path:
+    """Where the cache keeps the phantom set of ``options`` (``phantom_subjects``, ``_seed``, ``_spacing``)."""
     from vaegan.data.mnist import cache_dir
-    from vaegan.data.phantoms import write_phantoms
 
     spec = f"n{options.phantom_subjects}-seed{options.phantom_seed}-{options.phantom_spacing:g}mm"
-    folder = cache_dir() / "phantoms" / spec
+    return cache_dir() / "phantoms" / spec
+
+
+def phantom_folder(options: MRIConfig) -> Path:
+    """The cached phantom set for ``options``, generated on first use."""
+    from vaegan.data.phantoms import write_phantoms
+
+    folder = phantom_path(options)
     if not (folder / "participants.tsv").is_file():
         logger.warning("generating %d phantom brains into %s (once)", options.phantom_subjects, folder)
         write_phantoms(

@@ -139,14 +139,30 @@ def fit_classifier(
     """Train a fresh :class:`ReferenceClassifier` on ``train`` (Adam, one-cycle schedule, random shifts).
 
     Also used to train on generated images (train-on-generated, test-on-real).
+    Seeded, and the global random state is left as it was.
     """
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    device = torch.device(device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)  # initial weights and dropout
+        model = ReferenceClassifier(train.image_shape, train.num_classes).to(device)
+        _train(model, train, epochs, batch_size, lr, max_shift, torch.Generator().manual_seed(seed))
+    return model.eval()
+
+
+def _train(
+    model: ReferenceClassifier,
+    train: ImageDataset,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    max_shift: int,
+    generator: torch.Generator,
+) -> None:
+    device = next(model.parameters()).device
     batch_size = min(batch_size, max(8, len(train) // 10))  # small sets still get ~10 steps per epoch
-    model = ReferenceClassifier(train.image_shape, train.num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    steps_per_epoch = math.ceil(len(train) / batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    steps = epochs * math.ceil(len(train) / batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
     x_all, y_all = train.images.to(device), train.labels.to(device)
     model.train()
     for epoch in range(1, epochs + 1):
@@ -154,23 +170,15 @@ def fit_classifier(
         order = torch.randperm(len(train), generator=generator).to(device)
         for start in range(0, len(train), batch_size):
             index = order[start : start + batch_size]
-            x = x_all[index]
-            if max_shift:
-                x = _shift(x, max_shift, generator)
+            x = _shift(x_all[index], max_shift, generator) if max_shift else x_all[index]
             loss = F.cross_entropy(model(x), y_all[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             total += float(loss.detach()) * len(index)
-        log.info(
-            "classifier epoch %d/%d: loss %.4f (%.1f s)",
-            epoch,
-            epochs,
-            total / len(train),
-            time.perf_counter() - started,
-        )
-    return model.eval()
+        seconds = time.perf_counter() - started
+        log.info("classifier epoch %d/%d: loss %.4f (%.1f s)", epoch, epochs, total / len(train), seconds)
 
 
 @torch.no_grad()

@@ -174,6 +174,11 @@ class GAN(GenerativeModel):
 
     @torch.no_grad()
     def eval_step(self, batch: Batch) -> dict[str, Tensor]:
+        """The same terms as ``train_step``, without updates.
+
+        In eval mode D's batch norm uses running statistics (a blend of real and
+        fake batches), so val/ D(x) and D(G(z)) wander more than train/ ones.
+        """
         fake, fake_labels = self.fake_batch(len(batch.x))
         terms = {**self.discriminator_terms(batch, fake, fake_labels), **self.generator_terms(fake, fake_labels)}
         return {key: value.detach() for key, value in terms.items()}
