@@ -25,8 +25,8 @@ QUICK = bool(os.environ.get("VAEGAN_QUICK"))
 # quick: 12 phantom subjects at 5 mm, 32^3, a small network, 6 short epochs (seconds); else the config as written
 QUICK_SETTINGS = [
     "data.mri.phantom_subjects=12", "data.mri.phantom_spacing=5", "data.mri.size=32",
-    "model.network.channels=[16,32]", "model.network.hidden=[128]", "model.latent_dim=8",
-    "train.epochs=6", "train.batch_size=8",
+    "model.network.channels=[16,32]", "model.network.hidden=[128]", "model.network.norm=none",
+    "model.latent_dim=8", "model.lr=0.003", "train.epochs=6", "train.batch_size=8",
 ]
 overrides = [*(QUICK_SETTINGS if QUICK else []), "train.progress=false", "data.mri.progress=false"]"""
 
@@ -38,7 +38,8 @@ TRAIN = [
         "reconstructions, samples of each class, and one brain drawn as both classes.\n\n"
         "Real data (ADNI, OASIS) cannot be shipped; `vaegan phantoms` writes a BIDS folder that reads exactly "
         "like one, so the same code runs on your own data with `data.dataset=mri` and `data.data_dir=YOUR_BIDS`.\n\n"
-        "Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does)."
+        "Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does): a few dozen steps on 12 small "
+        "brains give brain-shaped blurs, not brains; the full run (the config as written) gives the real thing."
     ),
     new_code_cell(SETUP),
     new_markdown_cell(
@@ -124,7 +125,9 @@ EFFECTS = [
         "Encode a CN subject with the CN label, then decode its code twice, with CN and with AD. The code "
         "holds the subject's anatomy, the label the diagnosis, so the difference is the model's idea of what "
         "AD does to *this* brain. On phantoms the true atrophy is known, so the idea can be checked.\n\n"
-        "Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does); the full run trains for the config's epochs."
+        "Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does); its maps are noise, as a model trained "
+        "for a few dozen steps knows nothing yet. The full run trains for the config's epochs; "
+        "`benchmarks/README.md` shows what it finds."
     ),
     new_code_cell(SETUP),
     new_markdown_cell("## Train (or reuse) a conditional VAE on coronal slices"),
