@@ -112,7 +112,8 @@ def table(results: list[tuple[Evaluation, str]]) -> str:
 def machine(device: str) -> str:
     cpu = platform.processor() or platform.machine()
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if device.startswith("cuda") else ""
-    cores = f"{os.cpu_count()} cores ({torch.get_num_threads()} torch threads)"
+    load = os.getloadavg()[0]  # other jobs on the machine slow every timing down
+    cores = f"{os.cpu_count()} cores ({torch.get_num_threads()} torch threads, load average {load:.1f} at the end)"
     return f"{cpu}, {cores}{gpu}; torch {torch.__version__}, Python {platform.python_version()}"
 
 
