@@ -7,7 +7,6 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
 
-from vaegan.models.base import FixedInputs
 from vaegan.models.gan import GAN, Critique, GANConfig, Player
 from vaegan.models.registry import register_model
 
@@ -88,12 +87,3 @@ class ACGAN(GAN):
         if player == "discriminator":
             loss = terms["class_real"] + (loss if self.config.classify_fakes else 0.0)
         return self.config.class_weight * loss
-
-    @torch.no_grad()
-    def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
-        """Fakes with one row per class and the same noise down each column: class x style."""
-        k = self.config.num_classes
-        columns = max(1, min(k, len(fixed.z)))
-        z = fixed.z[:columns].repeat(k, 1)  # (K * columns, D): row r repeats the same noises
-        classes = torch.arange(k, device=z.device).repeat_interleave(columns)  # (K * columns,)
-        return {"fakes": (self.generate(z, classes), columns)}

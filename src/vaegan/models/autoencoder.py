@@ -112,7 +112,7 @@ class AutoEncoder(GenerativeModel):
     @torch.no_grad()
     def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
         images = super().epoch_images(fixed)
-        columns = images["fakes"][1]
+        columns = max(1, int(len(fixed.x) ** 0.5))
         x = fixed.x[: max(1, len(fixed.x) // 2)]  # half the grid originals, half reconstructions
         images["recons"] = (above_below(x, self.reconstruct(x, fixed.y[: len(x)]), columns), columns)
         return images

@@ -111,10 +111,24 @@ class GenerativeModel(nn.Module, ABC):
             self.train(was_training)
 
     @torch.no_grad()
+    def class_fakes(self, z: Tensor) -> Tensor:
+        """Decode the noise ``z`` (N, D) as every class: (K * N, C, *S), one row of N per class."""
+        k = self.config.num_classes
+        classes = torch.arange(k, device=z.device).repeat_interleave(len(z))  # (K*N,): 0,0,..,1,1,..
+        return self.generate(z.repeat(k, 1), classes)
+
+    @torch.no_grad()
     def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
-        """Grids to save each epoch: name -> (images (N, C, *S), images per row)."""
+        """Grids to save each epoch: name -> (images (N, C, *S), images per row).
+
+        Conditional models draw one row per class with the same noise down each
+        column, so class and style are separate axes.
+        """
+        if self.conditional:
+            columns = max(1, min(self.config.num_classes, len(fixed.z)))
+            return {"fakes": (self.class_fakes(fixed.z[:columns]), columns)}
         columns = max(1, int(len(fixed.z) ** 0.5))
-        return {"fakes": (self.generate(fixed.z, fixed.labels if self.conditional else None), columns)}
+        return {"fakes": (self.generate(fixed.z), columns)}
 
     # -- persistence ------------------------------------------------------
     def checkpoint_payload(self) -> dict[str, Any]:

@@ -65,13 +65,6 @@ class ConditionalVAE(VAE):
         return self.generate(z, classes)
 
     @torch.no_grad()
-    def class_fakes(self, z: Tensor) -> Tensor:
-        """Decode the codes ``z`` (N, D) with every class: (K * N, C, *S), one row of N per class."""
-        k = self.config.num_classes
-        classes = torch.arange(k, device=z.device).repeat_interleave(len(z))  # (K*N,): 0,0,..,1,1,..
-        return self.generate(z.repeat(k, 1), classes)
-
-    @torch.no_grad()
     def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
         """The autoencoder's recons, fakes with one row per class, and analogies.
 
@@ -79,10 +72,8 @@ class ConditionalVAE(VAE):
         shows one style across classes. analogies: column 0 is the input, columns
         1..K its code decoded as class 0..K-1.
         """
-        images = super().epoch_images(fixed)
+        images = super().epoch_images(fixed)  # recons, and fakes one row per class
         k = self.config.num_classes
-        columns = max(1, min(k, len(fixed.z)))
-        images["fakes"] = (self.class_fakes(fixed.z[:columns]), columns)
         x, y = fixed.x[:8], fixed.y[:8]
         styles = self.analogies(x, y).view(len(x), k, *x.shape[1:])  # (B, K, C, *S)
         rows = torch.cat([x.unsqueeze(1), styles], dim=1).flatten(0, 1)  # (B * (K+1), C, *S)
