@@ -119,3 +119,26 @@ def test_trainer_writes_a_run_folder(name, tmp_path):
     assert len(history) == 1 and all(k.startswith(("train/", "val/", "epoch", "seconds")) for k in history[0])
     for path in ("metrics.csv", "curves.png", "epoch001_fakes.png", "checkpoints/last.pt", "checkpoints/best.pt"):
         assert (tmp_path / path).is_file(), path
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_resume_restores_every_optimizer_and_matches_an_uninterrupted_run(name, tmp_path):
+    def train(epochs: int, out, resume: bool = False) -> Trainer:
+        config = TrainConfig(epochs=epochs, batch_size=16, grid_size=4, progress=False, tensorboard=False)
+        trainer = Trainer(make(name), tiny_splits(), config, out_dir=out)
+        trainer.fit(resume=resume)
+        return trainer
+
+    straight = train(2, tmp_path / "straight")
+    train(1, tmp_path / "split")
+    resumed = train(2, tmp_path / "split", resume=True)
+    payload = torch.load(tmp_path / "split" / "checkpoints" / "last.pt", weights_only=True)
+    assert set(payload["optimizers"]) == set(straight.optimizers)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+    for opt_name, optimizer in straight.optimizers.items():
+        a, b = optimizer.state_dict()["state"], resumed.optimizers[opt_name].state_dict()["state"]
+        assert a.keys() == b.keys() and a
+        for index, state in a.items():
+            for key, value in state.items():
+                assert torch.equal(b[index][key], value), f"{opt_name} {index} {key}"

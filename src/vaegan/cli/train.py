@@ -12,30 +12,24 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--config", required=True, help="YAML run config, e.g. configs/mnist_vae.yaml")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--out", help="run folder (default outputs/<name>)")
-    parser.add_argument("--data-dir", help="folder holding the dataset files")
-    parser.add_argument("--device", help="override train.device: auto, cpu, cuda, cuda:N")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key, e.g. --set model.latent_dim=2 (repeatable)",
-    )
+    add_override_arguments(parser, "override any config key, e.g. --set model.latent_dim=2 (repeatable)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
     group.add_argument("--overwrite", action="store_true", help="replace an existing run in the folder")
     parser.set_defaults(func=run)
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
+def add_override_arguments(parser: argparse.ArgumentParser, set_help: str) -> None:
+    """--data-dir, --device and --set, shared by the commands that read a run config."""
+    parser.add_argument("--data-dir", help="folder holding the dataset files")
+    parser.add_argument("--device", help="override train.device: auto, cpu, cuda, cuda:N")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+
+
+def config_from_args(args: argparse.Namespace, **shortcuts: str | None) -> RunConfig:
+    """The config file with --set overrides, --data-dir, --device and the given ``key=value`` shortcuts."""
     overrides = list(args.overrides)
-    for key, value in (
-        ("train.epochs", args.epochs),
-        ("out", args.out),
-        ("data.data_dir", args.data_dir),
-        ("train.device", args.device),
-    ):
+    for key, value in {"data.data_dir": args.data_dir, "train.device": args.device, **shortcuts}.items():
         if value is not None:
             overrides.append(f"{key}={value}")
     return load_config(args.config, overrides)
@@ -44,7 +38,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 def run(args: argparse.Namespace) -> int:
     from vaegan.experiment import train_from_config
 
-    config = config_from_args(args)
+    config = config_from_args(args, **{"train.epochs": args.epochs, "out": args.out})
     history = train_from_config(config, resume=args.resume, overwrite=args.overwrite)
     last = history[-1] if history else {}
     summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k.startswith("val/"))

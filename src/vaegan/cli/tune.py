@@ -11,7 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from vaegan.config import load_config
+from vaegan.cli.train import add_override_arguments, config_from_args
 
 
 def add_parser(subparsers) -> None:
@@ -29,16 +29,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--storage", help="SQLAlchemy URL, e.g. postgresql://user@host/db (default: OUT/study.db)")
     parser.add_argument("--out", help="study folder (default outputs/<study>_tune)")
     parser.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
-    parser.add_argument("--data-dir", help="folder holding the dataset files")
-    parser.add_argument("--device", help="override train.device: auto, cpu, cuda, cuda:N")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key of every trial, e.g. --set data.limit=5000 (repeatable)",
-    )
+    add_override_arguments(parser, "override any config key of every trial, e.g. --set data.limit=5000 (repeatable)")
     parser.set_defaults(func=run)
 
 
@@ -48,11 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.tuning.report import write_outputs
     from vaegan.tuning.study import Tuner, shown_url
 
-    overrides = list(args.overrides)
-    for key, value in (("data.data_dir", args.data_dir), ("train.device", args.device)):
-        if value is not None:
-            overrides.append(f"{key}={value}")
-    config = load_config(args.config, overrides)
+    config = config_from_args(args)
     if not args.verbose:  # one line per trial below replaces Optuna's log (and its tracebacks)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(args.out or f"outputs/{args.study or config.name}_tune")
