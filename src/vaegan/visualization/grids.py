@@ -46,7 +46,7 @@ def save_grid(images: Tensor, path: str | Path, columns: int, *, min_size: int =
     """Write a PNG grid, enlarged with nearest-neighbour steps so small digits stay legible."""
     array = make_grid(images, columns)
     image = Image.fromarray(array)
-    scale = max(1, min_size // max(image.size))
+    scale = max(1, -(-min_size // max(image.size)))  # rounded up: a 242 px grid of digits doubles
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     path = Path(path)
