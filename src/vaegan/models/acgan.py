@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
 
+from vaegan.models.base import LabelConditioned
 from vaegan.models.gan import GAN, Critique, GANConfig, Player
 from vaegan.models.registry import register_model
 
@@ -26,7 +27,7 @@ class ACGANConfig(GANConfig):
 
 
 @register_model("acgan")
-class ACGAN(GAN):
+class ACGAN(LabelConditioned, GAN):
     """G(z, c) draws an image of class c; D(x) says real/fake *and* which class.
 
     Adds to the GAN only what differs: the one-hot class joined to the noise,
@@ -47,17 +48,7 @@ class ACGAN(GAN):
     """
 
     config_class = ACGANConfig
-    conditional = True
     config: ACGANConfig
-
-    @property
-    def cond_dim(self) -> int:
-        return self.config.num_classes
-
-    def condition(self, labels: Tensor | None) -> Tensor:
-        if labels is None:
-            raise ValueError(f"{type(self).__name__} is conditional: pass labels (class indices)")
-        return F.one_hot(labels.long(), self.config.num_classes).float()  # (B, K)
 
     @property
     def discriminator_outputs(self) -> int:

@@ -173,3 +173,27 @@ class GenerativeModel(nn.Module, ABC):
         except ValueError as error:  # pydantic's ValidationError names the field and the allowed values
             raise ConfigError(f"fit(): {error}") from None
         return Trainer(self, data, config, out_dir=out_dir).fit(resume=resume, overwrite=overwrite)
+
+
+class LabelConditioned:
+    """Mixin for class-conditional models: the label enters as a one-hot vector (B, K).
+
+    Put it before the base model (``class ACGAN(LabelConditioned, GAN)``) so its
+    ``cond_dim`` and ``condition`` replace the unconditional hooks.
+    """
+
+    conditional = True
+    config: ModelConfig
+
+    @property
+    def cond_dim(self) -> int:
+        return self.config.num_classes
+
+    def condition(self, labels: Tensor | None) -> Tensor:
+        """One-hot labels (B, K), joined to the networks' inputs or features."""
+        if labels is None:
+            raise ValueError(
+                f"{type(self).__name__} is conditional: pass labels, class indices in 0..{self.config.num_classes - 1}"
+                ", e.g. model.sample(10, labels=torch.arange(10))"
+            )
+        return torch.nn.functional.one_hot(labels.long(), self.config.num_classes).float()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from vaegan.models.base import FixedInputs
+from vaegan.models.base import FixedInputs, LabelConditioned
 from vaegan.models.registry import register_model
 from vaegan.models.vae import VAE, VAEConfig
 
@@ -18,7 +17,7 @@ class ConditionalVAEConfig(VAEConfig):
 
 
 @register_model("cvae")
-class ConditionalVAE(VAE):
+class ConditionalVAE(LabelConditioned, VAE):
     """A VAE whose encoder and decoder also see the class label.
 
     It overrides only the conditioning hooks and adds grids: the loss is the
@@ -37,21 +36,7 @@ class ConditionalVAE(VAE):
     """
 
     config_class = ConditionalVAEConfig
-    conditional = True
     config: ConditionalVAEConfig
-
-    @property
-    def cond_dim(self) -> int:
-        return self.config.num_classes
-
-    def condition(self, labels: Tensor | None) -> Tensor:
-        """One-hot labels (B, K) joined to the encoder's features and to the decoder's input."""
-        if labels is None:
-            raise ValueError(
-                f"{type(self).__name__} is conditional: pass labels, class indices in 0..{self.config.num_classes - 1}"
-                f", e.g. model.sample(10, labels=torch.arange(10))"
-            )
-        return F.one_hot(labels.long(), self.config.num_classes).float()
 
     @torch.no_grad()
     def analogies(self, x: Tensor, labels: Tensor) -> Tensor:
