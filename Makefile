@@ -15,7 +15,8 @@ demo: setup  ## train the default VAE on MNIST into outputs/mnist_vae
 	$(VENV)/vaegan sample outputs/mnist_vae --n 64 --out outputs/mnist_vae/samples.png
 	$(VENV)/vaegan reconstruct outputs/mnist_vae --out outputs/mnist_vae/test_recons.png
 
-test: setup  ## the whole test suite (what CI runs)
+test: setup  ## the layers contract, then the whole test suite (what CI runs)
+	$(VENV)/lint-imports --no-cache
 	$(VENV)/python -m pytest -q
 
 lint: setup

@@ -29,8 +29,8 @@ from vaegan.config import build_config, load_config
 from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_run
 from vaegan.evaluation.results import Evaluation
 from vaegan.experiment import train_from_config
+from vaegan.foundation.files import atomic_write
 from vaegan.models import list_models
-from vaegan.training.checkpoint import atomic_write
 from vaegan.training.trainer import resolve_device
 
 REPO = Path(__file__).resolve().parents[1]

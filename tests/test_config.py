@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import REPO
 from vaegan.config import build_config, load_config
-from vaegan.errors import ConfigError
+from vaegan.foundation.errors import ConfigError
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 

@@ -8,10 +8,10 @@ import torch
 
 from tests.conftest import tiny_splits
 from tests.models.test_contract import make
-from vaegan.config import TrainConfig
 from vaegan.models import list_models
 from vaegan.runs import load_run
 from vaegan.training import Trainer
+from vaegan.training.config import TrainConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

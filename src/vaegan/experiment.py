@@ -1,14 +1,41 @@
-"""From a RunConfig to a trained run folder: data, model, Trainer."""
+"""From a run config (or a model and data) to a trained run folder: data, model, Trainer.
+
+Example:
+    >>> from vaegan import VAE, VAEConfig, fit, load_dataset
+    >>> history = fit(VAE(VAEConfig(latent_dim=16)), load_dataset("mnist"), epochs=5, out_dir="outputs/my_vae")
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from vaegan.config import RunConfig
 from vaegan.data import DataSplits, load_dataset
-from vaegan.models import build_model
+from vaegan.foundation.errors import ConfigError
+from vaegan.models import GenerativeModel, build_model
 from vaegan.training import Callback, History, Trainer
 from vaegan.training.callbacks import default_callbacks
+from vaegan.training.config import TrainConfig
+
+
+def fit(
+    model: GenerativeModel,
+    data: DataSplits,
+    *,
+    out_dir: str | Path = "outputs/fit",
+    resume: bool = False,
+    overwrite: bool = False,
+    **train_options: Any,
+) -> History:
+    """Train ``model`` with the generic Trainer; ``train_options`` are TrainConfig fields (epochs=5, ...)."""
+    try:
+        config = TrainConfig(**train_options)
+    except ValueError as error:  # pydantic's ValidationError names the field and the allowed values
+        raise ConfigError(f"fit(): {error}") from None
+    return Trainer(model, data, config, out_dir=out_dir).fit(resume=resume, overwrite=overwrite)
 
 
 def load_data(config: RunConfig) -> DataSplits:
@@ -41,7 +68,7 @@ def train_from_config(
         data,
         config.train,
         out_dir=config.out_dir,
-        run_config=config,
+        run_config=config.to_dict(),
         binarize=config.data.binarize,
         callbacks=callbacks,
     )

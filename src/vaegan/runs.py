@@ -8,9 +8,11 @@ from pathlib import Path
 import torch
 
 from vaegan.config import RunConfig, build_config
-from vaegan.errors import VaeganError
-from vaegan.models.base import GenerativeModel
-from vaegan.training.checkpoint import model_from_checkpoint, read_checkpoint
+from vaegan.data import DataSplits
+from vaegan.experiment import load_data
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.foundation.errors import VaeganError
+from vaegan.models import GenerativeModel, model_from_checkpoint
 
 
 @dataclass
@@ -21,10 +23,8 @@ class Run:
     config: RunConfig
     model: GenerativeModel
 
-    def load_data(self):
+    def load_data(self) -> DataSplits:
         """The run's dataset splits, as configured."""
-        from vaegan.experiment import load_data
-
         return load_data(self.config)
 
 
@@ -39,7 +39,7 @@ def load_run(path: str | Path, *, checkpoint: str = "best", device: str = "cpu")
     if not candidates:
         raise VaeganError(f"{path}: no checkpoints/best.pt or checkpoints/last.pt; train it first")
     payload = read_checkpoint(candidates[0], map_location=device)
-    model = model_from_checkpoint(payload).to(torch.device(device)).eval()
+    model = model_from_checkpoint(payload, source=str(candidates[0])).to(torch.device(device)).eval()
     if payload.get("run_config"):
         config = build_config(payload["run_config"], source=str(candidates[0]))
     else:

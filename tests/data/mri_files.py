@@ -12,7 +12,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from vaegan.config import MRIConfig
+from vaegan.data.config import MRIConfig
 
 SHAPE = (20, 24, 20)
 SPACING = 2.0

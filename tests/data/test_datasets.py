@@ -12,7 +12,7 @@ import torch
 
 from vaegan.data import DataLocation, ImageDataset, describe_datasets, idx, list_datasets, load_dataset, mnist
 from vaegan.data.idx import read_idx
-from vaegan.errors import ConfigError, DataError
+from vaegan.foundation.errors import ConfigError, DataError
 
 from .conftest import Toy, idx_bytes, write_idx
 

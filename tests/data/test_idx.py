@@ -12,7 +12,7 @@ import pytest
 
 from vaegan.data import idx
 from vaegan.data.idx import download_idx, read_idx
-from vaegan.errors import DataError
+from vaegan.foundation.errors import DataError
 
 from .conftest import idx_bytes, write_idx
 

@@ -19,7 +19,7 @@ from vaegan.data import load_dataset
 from vaegan.data import mri as mri_module
 from vaegan.data.mri import read_volumes
 from vaegan.data.mri_transforms import save_nifti, slice_positions, to_slices
-from vaegan.errors import ConfigError, DataError
+from vaegan.foundation.errors import ConfigError, DataError
 
 
 def subjects_of(dataset) -> set[str]:

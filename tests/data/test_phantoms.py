@@ -24,7 +24,7 @@ from vaegan.data import load_dataset
 from vaegan.data.anatomy import atrophy, load_anatomy
 from vaegan.data.mri import read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX, draw_subjects, write_phantoms
-from vaegan.errors import DataError
+from vaegan.foundation.errors import DataError
 
 TINY_MRI = ["data.mri.phantom_subjects=8", "data.mri.phantom_spacing=6", "data.mri.size=16", "data.mri.progress=false"]
 TINY_NET = ["model.network.channels=[8,16]", "model.network.hidden=[32]", "model.latent_dim=4"]

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
 import torch
 
 from tests.conftest import blob_images
-from tests.models.tiny_configs import TINY
-from vaegan.config import DataConfig, RunConfig, TrainConfig
+from tests.models import tiny_configs
+from vaegan.config import RunConfig
 from vaegan.data import datasets, register_dataset
-from vaegan.models import GenerativeModel, build_model, get_model_class
+from vaegan.data.config import DataConfig
+from vaegan.models import GenerativeModel
+from vaegan.training.config import TrainConfig
 
 BLOBS = "eval-blobs"
 SHAPE = (1, 16, 16)
@@ -50,10 +51,7 @@ def blobs(monkeypatch) -> str:
 
 def tiny_model(name: str, shape: tuple[int, ...] = SHAPE, num_classes: int = 3) -> GenerativeModel:
     """An untrained registered model built from the contract suite's tiny config."""
-    cls = get_model_class(name)
-    data = {**copy.deepcopy(TINY[name]), "name": name, "image_shape": shape, "num_classes": num_classes}
-    torch.manual_seed(0)
-    return build_model(cls.config_class.model_validate(data))
+    return tiny_configs.tiny_model(name, shape, num_classes)
 
 
 def train_tiny_run(name: str, out: Path, dataset: str = BLOBS, epochs: int = 2) -> Path:

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from tests.conftest import blob_images
-from vaegan.errors import TrainingError
 from vaegan.evaluation import ReferenceClassifier, classifier_accuracy, load_classifier, train_classifier
 from vaegan.evaluation.classifier import classifier_path, fit_classifier, read_classifier
+from vaegan.foundation.errors import TrainingError
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (2, 16, 16), (1, 8, 16, 12)])

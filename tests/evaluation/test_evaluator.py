@@ -97,7 +97,7 @@ def test_json_round_trip_and_non_finite_values_become_null(tmp_path):
 
 
 def test_reading_a_missing_or_foreign_file_names_it(tmp_path):
-    from vaegan.errors import VaeganError
+    from vaegan.foundation.errors import VaeganError
 
     with pytest.raises(VaeganError, match="no such evaluation"):
         Evaluation.read(tmp_path / "nope.json")
@@ -107,8 +107,8 @@ def test_reading_a_missing_or_foreign_file_names_it(tmp_path):
 
 
 def test_a_model_that_only_samples_gets_only_sample_metrics(classifier):
-    from vaegan.config import ModelConfig
     from vaegan.models import GenerativeModel
+    from vaegan.models.config import ModelConfig
 
     class Noise(GenerativeModel):
         """The least a model can be: noise in, images out."""
@@ -117,7 +117,7 @@ def test_a_model_that_only_samples_gets_only_sample_metrics(classifier):
             super().__init__(ModelConfig(name="noise", image_shape=(1, 16, 16), num_classes=3, latent_dim=2))
             self.scale = torch.nn.Parameter(torch.ones(()))
 
-        def generate(self, z, labels=None):
+        def synthesize(self, z, labels=None):
             return (self.scale * torch.rand(len(z), 1, 16, 16)).clamp(0, 1)
 
     result = evaluate_model(Noise(), splits(), classifier, options=QUICK)

@@ -8,19 +8,15 @@ import pytest
 import torch
 
 from tests.conftest import tiny_splits
-from tests.models.tiny_configs import TINY
-from vaegan.config import TrainConfig
-from vaegan.models import Batch, FixedInputs, GenerativeModel, build_model, get_model_class, list_models
+from tests.models.tiny_configs import TINY, tiny_model
+from vaegan.models import Batch, FixedInputs, GenerativeModel, get_model_class, list_models
 from vaegan.training import Trainer
+from vaegan.training.config import TrainConfig
 
 SHAPES = {"2d": (1, 16, 16), "3d": (1, 8, 16, 12)}
 
 
-def make(name: str, shape=(1, 16, 16), num_classes: int = 3, **extra) -> GenerativeModel:
-    cls = get_model_class(name)
-    data = {**copy.deepcopy(TINY[name]), **extra, "name": name, "image_shape": shape, "num_classes": num_classes}
-    torch.manual_seed(0)
-    return build_model(cls.config_class.model_validate(data))
+make = tiny_model
 
 
 def batch(model: GenerativeModel, n: int = 6) -> Batch:
@@ -104,11 +100,14 @@ def test_encode_and_reconstruct(name, dims):
 def test_epoch_images_are_image_batches(name):
     model = make(name).eval()
     x = batch(model, 8)
-    fixed = FixedInputs(x.x, x.y, torch.randn(8, model.config.latent_dim), torch.arange(8) % 3)
+    fixed = FixedInputs(x.x, x.y, torch.randn(8, model.config.latent_dim))
+    model.train()
     grids = model.epoch_images(fixed)
+    assert model.training, "epoch_images must restore the caller's mode"
     assert "fakes" in grids
-    for images, columns in grids.values():
-        assert images.dim() == 4 and images.shape[1:] == x.x.shape[1:] and columns >= 1
+    for images in grids.values():  # a batch (N, C, H, W) or a grid of rows (R, K, C, H, W)
+        assert images.dim() in (4, 5) and images.shape[-3:] == x.x.shape[1:]
+        assert images.min() >= 0 and images.max() <= 1
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -142,3 +141,59 @@ def test_resume_restores_every_optimizer_and_matches_an_uninterrupted_run(name, 
         for index, state in a.items():
             for key, value in state.items():
                 assert torch.equal(b[index][key], value), f"{opt_name} {index} {key}"
+
+
+def _norm_statistics(model: GenerativeModel) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_inference_entry_points_run_in_eval_mode_and_restore_the_callers_mode(name):
+    """sample, generate, encode, reconstruct and log_likelihood never touch batch-norm statistics."""
+    model = make(name).train()
+    x = batch(model, 6)
+    labels = x.y if model.conditional else None
+    before = _norm_statistics(model)
+    assert before, "the tiny configs use batch norm, so this test can see a leak"
+    seen_modes = []
+    hook = model.register_forward_pre_hook(lambda module, args: seen_modes.append(module.training))
+    model.sample(4, labels=labels[:4] if labels is not None else None)
+    model.generate(model.prior_noise(4), labels[:4] if labels is not None else None)
+    if model.has_encoder:
+        model.encode(x.x, labels)
+        model.reconstruct(x.x, labels)
+    if model.probabilistic:
+        model.log_likelihood(x.x, labels, k=4)
+    hook.remove()
+    assert model.training, "the caller's train mode must be restored"
+    assert not any(seen_modes), "inference ran in train mode"
+    for key, value in _norm_statistics(model).items():
+        assert torch.equal(value, before[key]), f"{key} changed during inference"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_load_returns_eval_mode(name, tmp_path):
+    model = make(name).train()
+    model.save(tmp_path / "m.pt")
+    assert not GenerativeModel.load(tmp_path / "m.pt").training
+
+
+def test_registry_refuses_a_name_its_config_does_not_default_to():
+    from vaegan.models import VAE, VAEConfig, register_model
+
+    class Mismatched(VAEConfig):
+        name: str = "not_the_same"
+
+    with pytest.raises(ValueError, match="registered as 'mismatched_vae'.*defaults to 'not_the_same'"):
+
+        @register_model("mismatched_vae")
+        class MismatchedVAE(VAE):
+            config_class = Mismatched
+
+    assert "mismatched_vae" not in list_models()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_registered_name_and_config_default_agree(name):
+    cls = get_model_class(name)
+    assert cls.name == name == cls.config_class.model_fields["name"].default

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from tests.conftest import REPO, tiny_splits
 from tests.models.test_contract import batch, make
 from tests.models.test_cvae import assert_not_blank, grid_content
-from vaegan.config import TrainConfig, load_config
+from vaegan.config import load_config
 from vaegan.evaluation.sharpness import laplacian_variance, sharpness
 from vaegan.experiment import train_from_config
 from vaegan.models import CVAEGAN, ConditionalVAE, CVAEGANConfig
@@ -22,6 +22,7 @@ from vaegan.models.cvaegan_losses import (
     three_way_discriminator_loss,
 )
 from vaegan.training import Trainer
+from vaegan.training.config import TrainConfig
 
 COMPONENTS = ("encoder_generator", "discriminator", "classifier")
 PAPER_TERMS = {"kl", "recon", "pair_d", "pair_c", "mean_d", "mean_c", "d_loss", "c_loss", "loss"}

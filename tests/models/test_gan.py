@@ -11,12 +11,12 @@ from PIL import Image
 from tests.conftest import tiny_splits
 from tests.models.test_contract import batch, make
 from vaegan.cli import main as cli_main
-from vaegan.config import TrainConfig
 from vaegan.data import load_dataset
 from vaegan.models import ACGAN, GAN, FixedInputs
 from vaegan.models.adversarial import frozen
 from vaegan.models.gan import Critique
 from vaegan.training import Trainer
+from vaegan.training.config import TrainConfig
 
 GAN_TERMS = {"d_loss", "g_loss", "d_real", "d_fake"}
 ACGAN_TERMS = GAN_TERMS | {"class_real", "class_fake", "acc_real", "acc_fake"}
@@ -64,7 +64,7 @@ def test_generator_step_leaves_no_gradient_on_the_discriminator():
     model = make("gan")
     z = torch.randn(4, model.config.latent_dim)
     with frozen(model.discriminator):
-        model.generator_terms(model.generate(z), None)["g_loss"].backward()
+        model.generator_terms(model.synthesize(z), None)["g_loss"].backward()
     assert all(p.grad is None for p in model.discriminator.parameters())
     assert all(p.grad is not None for p in model.generator.parameters())
     assert all(p.requires_grad for p in model.discriminator.parameters())  # restored after the block
@@ -129,10 +129,10 @@ def test_acgan_needs_labels():
 def test_acgan_fakes_grid_is_classes_by_columns_with_fixed_noise_per_column():
     model = make("acgan", num_classes=3).eval()
     x = batch(model, 8)
-    fixed = FixedInputs(x.x, x.y, torch.randn(8, model.config.latent_dim), torch.arange(8) % 3)
-    images, columns = model.epoch_images(fixed)["fakes"]
-    assert columns == 3 and images.shape == (3 * 3, *x.x.shape[1:])
-    rows = images.view(3, columns, *x.x.shape[1:])
+    fixed = FixedInputs(x.x, x.y, torch.randn(8, model.config.latent_dim))
+    rows = model.epoch_images(fixed)["fakes"]
+    columns = 3
+    assert rows.shape == (3, columns, *x.x.shape[1:])
     for c in range(3):
         # row c is class c drawn from the first `columns` noises, in order
         expected = model.generate(fixed.z[:columns], torch.full((columns,), c))

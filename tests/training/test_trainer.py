@@ -6,18 +6,16 @@ import pytest
 import torch
 
 from tests.conftest import tiny_splits
-from vaegan.config import TrainConfig
-from vaegan.errors import TrainingError
-from vaegan.models import VAE, VAEConfig
-from vaegan.training import Trainer, read_checkpoint
+from tests.models.tiny_configs import tiny_model
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.foundation.errors import TrainingError
+from vaegan.models import VAE
+from vaegan.training import Trainer
+from vaegan.training.config import TrainConfig
 
 
 def tiny_vae(seed: int = 0) -> VAE:
-    torch.manual_seed(seed)
-    config = VAEConfig(
-        image_shape=(1, 16, 16), num_classes=3, latent_dim=3, network={"channels": [8, 16], "hidden": [32]}
-    )
-    return VAE(config)
+    return tiny_model("vae", seed=seed)
 
 
 def train_config(epochs: int) -> TrainConfig:

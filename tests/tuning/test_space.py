@@ -8,9 +8,8 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from vaegan.config import build_config, load_config
-from vaegan.errors import ConfigError
-from vaegan.tuning import as_overrides, check_space
+from vaegan.config import as_overrides, build_config, check_space, load_config
+from vaegan.foundation.errors import ConfigError
 
 BASE = {"name": "t", "model": {"name": "vae"}, "train": {"device": "cpu"}}
 

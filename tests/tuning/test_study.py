@@ -14,7 +14,7 @@ import pytest
 from tests.tuning.conftest import tiny_study, write_yaml
 from vaegan.cli import main
 from vaegan.config import build_config, load_config
-from vaegan.errors import ConfigError
+from vaegan.foundation.errors import ConfigError
 from vaegan.models import build_model
 from vaegan.tuning.study import Tuner
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 
 import pytest
-import torch
 
 from tests.conftest import blob_images, tiny_splits
-from tests.models.tiny_configs import TINY
-from vaegan.config import TrainConfig
+from tests.models import tiny_configs
 from vaegan.data import DataSplits, register_dataset
-from vaegan.models import GenerativeModel, build_model, get_model_class
+from vaegan.models import GenerativeModel
 from vaegan.training import Trainer
+from vaegan.training.config import TrainConfig
 
 SHAPE = (1, 16, 16)
 CLASSES = 3
@@ -26,10 +25,7 @@ def quick_config(**options) -> TrainConfig:
 
 
 def tiny_model(name: str, latent_dim: int, shape: tuple[int, ...] = SHAPE) -> GenerativeModel:
-    cls = get_model_class(name)
-    data = {**copy.deepcopy(TINY[name]), "name": name, "image_shape": shape, "num_classes": CLASSES}
-    torch.manual_seed(0)
-    return build_model(cls.config_class.model_validate({**data, "latent_dim": latent_dim}))
+    return tiny_configs.tiny_model(name, shape, CLASSES, latent_dim=latent_dim)
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +84,7 @@ def cli_run(tmp_path_factory, blobs_dataset):
     config = {
         "name": "blobs <cvae> & co",
         "data": {"dataset": blobs_dataset, "val_size": 16},
-        "model": {**copy.deepcopy(TINY["cvae"]), "name": "cvae", "latent_dim": 2},
+        "model": {**copy.deepcopy(tiny_configs.TINY["cvae"]), "name": "cvae", "latent_dim": 2},
         "train": {"epochs": 3, "batch_size": 16, "grid_size": 9, "progress": False, "tensorboard": True},
     }
     (root / "config.yaml").write_text(yaml.safe_dump(config))

@@ -14,11 +14,11 @@ from tests.data.mri_files import (  # noqa: F401  (fixtures)
     phantom_cache_fixture,
     phantom_set_fixture,
 )
-from vaegan.config import ModelConfig
 from vaegan.data import ImageDataset
 from vaegan.data.mri import read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
+from vaegan.models.config import ModelConfig
 from vaegan.visualization.brain import plot_effect_maps
 from vaegan.visualization.disease_effects import disease_effect, latent_auc, pearson, summarize_effects
 
@@ -44,7 +44,7 @@ class Oracle(GenerativeModel):
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return (torch.arange(len(x)) % len(self.truth)).float().unsqueeze(1)
 
-    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+    def synthesize(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         lost = self.truth[z[:, 0].long()]
         return 0.5 - labels.view(-1, *[1] * (lost.dim() - 1)).float() * lost
 
@@ -129,7 +129,7 @@ class MeanEncoder(GenerativeModel):
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return torch.stack([x.mean((1, 2, 3)), x.std((1, 2, 3))], 1)
 
-    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+    def synthesize(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return z.new_zeros(len(z), 1, 8, 8)
 
 

@@ -18,8 +18,6 @@ from vaegan.visualization.codes import (
     decode,
     encode_dataset,
     rank_dimensions,
-    soft_conditions,
-    supports_soft_conditions,
     sweep_scale,
 )
 
@@ -96,24 +94,18 @@ def test_vae_codes_carry_per_dimension_kl_that_sums_to_the_models_kl(trained, da
 @pytest.mark.parametrize("name", [n for n in list_models() if get_model_class(n).conditional])
 def test_soft_one_hot_labels_decode_exactly_like_hard_labels(name, trained):
     model = trained(name, 2)
-    assert supports_soft_conditions(model)
+    assert model.soft_labels
     z = torch.randn(CLASSES, 2, generator=torch.Generator().manual_seed(0))
     labels = torch.arange(CLASSES)
     hard = decode(model, z, labels)
-    with soft_conditions(model):
-        soft = decode(model, z, torch.eye(CLASSES))
-        halfway = decode(model, z[:1], torch.tensor([[0.5, 0.5, 0.0]]))
+    soft = decode(model, z, torch.eye(CLASSES))
+    halfway = decode(model, z[:1], torch.tensor([[0.5, 0.5, 0.0]]))
     assert torch.allclose(hard, soft, atol=1e-6)
     assert not torch.allclose(halfway, hard[:1])  # a mixture is a different image from either class
-    assert "condition" not in vars(model)  # the instance hook is removed again
 
 
-def test_unconditional_models_refuse_soft_labels(trained):
-    model = trained("vae", 2)
-    assert not supports_soft_conditions(model)
-    with pytest.raises(ValueError, match="one-hot"):
-        with soft_conditions(model):
-            pass
+def test_unconditional_models_have_no_soft_labels(trained):
+    assert not trained("vae", 2).soft_labels
 
 
 def test_conditional_decode_without_labels_names_the_fix(trained):

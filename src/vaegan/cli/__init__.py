@@ -21,7 +21,7 @@ import argparse
 import logging
 import sys
 
-from vaegan.errors import VaeganError
+from vaegan.foundation.errors import VaeganError
 
 COMMANDS = [
     "vaegan.cli.train",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaegan.errors import VaeganError
+from vaegan.foundation.errors import VaeganError
 
 
 def add_parser(subparsers) -> None:

@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vaegan.data.phantoms import write_phantoms
-    from vaegan.errors import VaeganError
+    from vaegan.foundation.errors import VaeganError
 
     if args.spacing <= 0:
         raise VaeganError(f"--spacing {args.spacing}: must be a positive voxel size in mm")

@@ -14,7 +14,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vaegan.errors import VaeganError
+    from vaegan.foundation.errors import VaeganError
     from vaegan.visualization import write_report
 
     if args.max_epochs < 1:

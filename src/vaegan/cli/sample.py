@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaegan.errors import VaeganError
+from vaegan.foundation.errors import VaeganError
+from vaegan.foundation.files import atomic_write
 from vaegan.runs import load_run, parse_labels
-from vaegan.training.checkpoint import atomic_write
 from vaegan.visualization import save_grid
-from vaegan.visualization.grids import above_below
+from vaegan.visualization.grids import layout_grid
 
 
 def add_parser(subparsers) -> None:
@@ -102,7 +102,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     x, y = test.images[: args.n].to(args.device), test.labels[: args.n].to(args.device)
     with torch.no_grad():
         recons = run.model.reconstruct(x, y if run.model.conditional else None)
-    columns = min(8, len(x))
-    save_grid(above_below(x, recons, columns).cpu(), out, columns)
+    batch, columns = layout_grid(torch.stack([x, recons]).cpu(), image_dims=x.dim() - 1)
+    save_grid(batch, out, columns)
     print(f"wrote {len(x)} test images and their reconstructions to {out}")
     return 0

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from vaegan.foundation.files import cache_dir
+
 logger = logging.getLogger(__name__)
 
 ANATOMY_VERSION = 1
@@ -136,7 +138,6 @@ def load_anatomy(cache: Path | None = None) -> Anatomy:
         cache: folder of the cached maps; default ``<vaegan cache>/phantoms``.
     """
     if cache is None:
-        from vaegan.data.mnist import cache_dir
 
         cache = cache_dir() / "phantoms"
     path = cache / f"anatomy-v{ANATOMY_VERSION}.npz"

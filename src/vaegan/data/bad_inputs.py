@@ -2,7 +2,7 @@
 
 Readers raise :class:`BadFile` for a file they cannot use; loaders hand each
 one to a :class:`BadInputs` collector. In strict mode the first one raises
-:class:`~vaegan.errors.DataError`; otherwise it is logged as skipped and the
+:class:`~vaegan.foundation.errors.DataError`; otherwise it is logged as skipped and the
 loader ends with one summary of everything it left out. Nothing is dropped
 silently and no traceback reaches the user.
 
@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vaegan.errors import DataError
+from vaegan.foundation.errors import DataError
 
 logger = logging.getLogger(__name__)
 

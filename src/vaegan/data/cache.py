@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from vaegan.foundation.files import atomic_write, cache_dir
+
 logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
@@ -29,7 +31,6 @@ CACHE_VERSION = 1
 
 def cache_root() -> Path:
     """``<vaegan cache>/preprocessed`` (``$XDG_CACHE_HOME/vaegan`` or ``~/.cache/vaegan``)."""
-    from vaegan.data.mnist import cache_dir
 
     return cache_dir() / "preprocessed"
 
@@ -60,7 +61,6 @@ def load_cached(path: Path) -> dict[str, Any] | None:
 
 def save_cached(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` atomically; a cache that cannot be written only costs time later."""
-    from vaegan.training.checkpoint import atomic_write
 
     try:
         atomic_write(path, lambda tmp: torch.save(payload, tmp))

@@ -18,8 +18,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from vaegan.errors import ConfigError, DataError
+from vaegan.foundation.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -329,3 +330,22 @@ def describe_datasets(data_dir: str | Path | None = None) -> list[dict[str, Any]
             }
         )
     return rows
+
+
+def split_subjects(subjects: list[str], labels: Tensor, test_size: float, seed: int = 0) -> Tensor:
+    """Boolean (N,) mask of the volumes whose subject is in the test set.
+
+    Stratified: ``round(test_size * n)`` of the ``n`` subjects of each class (at
+    least one where a class has two or more), drawn with a fixed seed.
+    """
+    first_label: dict[str, int] = {}
+    for subject, label in zip(subjects, labels.tolist()):
+        first_label.setdefault(subject, label)
+    generator = torch.Generator().manual_seed(seed)
+    test: set[str] = set()
+    for label in sorted(set(first_label.values())):
+        members = sorted(s for s, lab in first_label.items() if lab == label)
+        count = max(1, round(test_size * len(members))) if len(members) >= 2 else 0
+        order = torch.randperm(len(members), generator=generator)[:count]
+        test.update(members[i] for i in order.tolist())
+    return torch.tensor([s in test for s in subjects], dtype=torch.bool)

@@ -3,7 +3,7 @@
 An IDX file is a 4-byte magic (two zero bytes, a data-type code, the number of
 dimensions), one big-endian uint32 per dimension, then the values in C order.
 The files usually travel gzipped; gzip is detected by its magic bytes, never by
-the file name. Every failure is a :class:`~vaegan.errors.DataError` that names
+the file name. Every failure is a :class:`~vaegan.foundation.errors.DataError` that names
 the file and says what is wrong; no partial array is ever returned.
 :func:`download_idx` fetches a file from mirrors, verifies it and only then moves
 it into place, so a cache never holds a partial download.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaegan.errors import DataError
+from vaegan.foundation.errors import DataError
 
 __all__ = ["download_idx", "read_idx"]
 

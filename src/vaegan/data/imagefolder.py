@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaegan.config import MRIConfig
 from vaegan.data.bad_inputs import BadFile, BadInputs
-from vaegan.data.datasets import ImageDataset
+from vaegan.data.config import MRIConfig
+from vaegan.data.datasets import ImageDataset, split_subjects
 from vaegan.data.mri_sources import IMAGE_SUFFIXES, subject_of
-from vaegan.errors import DataError
+from vaegan.foundation.errors import DataError
 
 GRAY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "F")
 
@@ -116,7 +116,6 @@ def read_image_folder(root: Path, options: MRIConfig, bad: BadInputs, classes: l
 
 def load_image_folder(folder: Path, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
     """(train_full, test): from ``train/`` and ``test/`` if present, else split by group (``test_size``)."""
-    from vaegan.data.mri import split_subjects
 
     bad = BadInputs(strict=mri.strict)
     if (folder / "train").is_dir() and (folder / "test").is_dir():

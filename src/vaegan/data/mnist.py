@@ -26,7 +26,8 @@ import torch
 
 from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset
 from vaegan.data.idx import download_idx, read_idx
-from vaegan.errors import DataError
+from vaegan.foundation.errors import DataError
+from vaegan.foundation.files import cache_dir
 
 __all__ = [
     "FASHION_MNIST",
@@ -109,12 +110,6 @@ FASHION_MNIST = IdxFamily(
     ),
     apt_package="dataset-fashion-mnist",
 )
-
-
-def cache_dir() -> Path:
-    """vaegan's user cache: ``$XDG_CACHE_HOME/vaegan``, else ``~/.cache/vaegan``."""
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "vaegan"
 
 
 def _search_folders(spec: IdxFamily, data_dir: Path | None) -> list[Path]:

@@ -31,12 +31,13 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from vaegan.config import MRIConfig
 from vaegan.data.bad_inputs import BadFile, BadInput, BadInputs
 from vaegan.data.cache import cache_path, load_cached, save_cached
-from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset
+from vaegan.data.config import MRIConfig
+from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset, split_subjects
 from vaegan.data.mri_sources import Record, bids_records, csv_records, detect_layout
-from vaegan.errors import DataError
+from vaegan.foundation.errors import DataError
+from vaegan.foundation.files import cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -182,25 +183,6 @@ def _compute(records: list[Record], options: MRIConfig, maps_suffix: str | None)
     return payload
 
 
-def split_subjects(subjects: list[str], labels: Tensor, test_size: float, seed: int = 0) -> Tensor:
-    """Boolean (N,) mask of the volumes whose subject is in the test set.
-
-    Stratified: ``round(test_size * n)`` of the ``n`` subjects of each class (at
-    least one where a class has two or more), drawn with a fixed seed.
-    """
-    first_label: dict[str, int] = {}
-    for subject, label in zip(subjects, labels.tolist()):
-        first_label.setdefault(subject, label)
-    generator = torch.Generator().manual_seed(seed)
-    test: set[str] = set()
-    for label in sorted(set(first_label.values())):
-        members = sorted(s for s, lab in first_label.items() if lab == label)
-        count = max(1, round(test_size * len(members))) if len(members) >= 2 else 0
-        order = torch.randperm(len(members), generator=generator)[:count]
-        test.update(members[i] for i in order.tolist())
-    return torch.tensor([s in test for s in subjects], dtype=torch.bool)
-
-
 def as_dataset(data: MRIVolumes, options: MRIConfig, name: str) -> ImageDataset:
     """3-D volumes, or the configured 2-D slices, with each image's subject as its group."""
     group_names = sorted(set(data.subjects))
@@ -247,7 +229,6 @@ def load_mri(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> t
 
 def phantom_path(options: MRIConfig) -> Path:
     """Where the cache keeps the phantom set of ``options`` (``phantom_subjects``, ``_seed``, ``_spacing``)."""
-    from vaegan.data.mnist import cache_dir
 
     spec = f"n{options.phantom_subjects}-seed{options.phantom_seed}-{options.phantom_spacing:g}mm"
     return cache_dir() / "phantoms" / spec

@@ -26,9 +26,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaegan.config import MRIConfig
 from vaegan.data.bad_inputs import BadInputs
-from vaegan.errors import DataError
+from vaegan.data.config import MRIConfig
+from vaegan.foundation.errors import DataError
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")

@@ -39,8 +39,8 @@ from monai.transforms import (
 from scipy import ndimage
 from torch import Tensor
 
-from vaegan.config import MRIConfig
 from vaegan.data.bad_inputs import BadFile
+from vaegan.data.config import MRIConfig
 
 # which dimension of (N, 1, D, H, W) each slice direction cuts
 SLICE_DIMS = {"axial": 2, "coronal": 3, "sagittal": 4}

@@ -38,7 +38,7 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from vaegan.data.anatomy import TEMPLATE_MM, Anatomy, atrophy, load_anatomy
-from vaegan.errors import DataError
+from vaegan.foundation.errors import DataError
 
 ATROPHY_SUFFIX = "_label-atrophy_probseg.nii.gz"
 ORIENTATIONS = ("RAS", "LAS", "LPS")

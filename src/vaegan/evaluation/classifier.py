@@ -27,10 +27,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vaegan.data import ImageDataset, load_dataset
-from vaegan.data.mnist import cache_dir
-from vaegan.errors import TrainingError
+from vaegan.foundation.checkpoints import atomic_save, read_checkpoint
+from vaegan.foundation.errors import TrainingError
+from vaegan.foundation.files import cache_dir
 from vaegan.networks.layers import BATCH_NORM, CONV
-from vaegan.training.checkpoint import atomic_save, read_checkpoint
 
 __all__ = [
     "ReferenceClassifier",

@@ -31,7 +31,6 @@ import torch
 from torch import Tensor
 
 from vaegan.data import DataSplits, ImageDataset
-from vaegan.errors import VaeganError
 from vaegan.evaluation.classifier import ReferenceClassifier, classifier_accuracy, classifier_path, load_classifier
 from vaegan.evaluation.conditional import train_on_generated_accuracy
 from vaegan.evaluation.feature_metrics import (
@@ -41,11 +40,12 @@ from vaegan.evaluation.feature_metrics import (
     precision_recall,
     within_class_diversity,
 )
-from vaegan.evaluation.likelihood import bits_per_dim, estimates_likelihood, likelihood_metrics
+from vaegan.evaluation.likelihood import bits_per_dim, likelihood_metrics
 from vaegan.evaluation.reconstruction import reconstruction_metrics
 from vaegan.evaluation.results import Evaluation, Metric
 from vaegan.evaluation.sampling import Samples, draw_samples
 from vaegan.evaluation.sharpness import sharpness
+from vaegan.foundation.errors import VaeganError
 from vaegan.models.base import GenerativeModel
 
 __all__ = ["EvaluationOptions", "evaluate_model", "evaluate_run"]
@@ -192,7 +192,7 @@ def evaluate_model(
 
     if model.has_encoder:
         metrics.update(timed("reconstruction", lambda: reconstruction_section(model, data)))
-    if estimates_likelihood(model):
+    if model.probabilistic:
         metrics.update(timed("likelihood", lambda: likelihood_section(model, data, options, binarize=binarize)))
     n = options.n_samples or len(data.test)
     order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(options.seed))

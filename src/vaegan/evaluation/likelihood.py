@@ -20,12 +20,7 @@ from torch import Tensor
 
 from vaegan.models.base import GenerativeModel
 
-__all__ = ["bits_per_dim", "estimates_likelihood", "likelihood_metrics"]
-
-
-def estimates_likelihood(model: GenerativeModel) -> bool:
-    """True for models that can estimate log p(x) (they define ``log_likelihood``)."""
-    return callable(getattr(model, "log_likelihood", None))
+__all__ = ["bits_per_dim", "likelihood_metrics"]
 
 
 @torch.no_grad()
@@ -53,7 +48,7 @@ def likelihood_metrics(
     """Negative ELBO and importance-weighted negative log-likelihood on ``images``.
 
     Args:
-        model: a model with ``log_likelihood`` (see :func:`estimates_likelihood`).
+        model: a model with ``log_likelihood`` (``model.probabilistic``).
         images: (N, C, *S) test images, as the model was trained on them
             (binarised if it was trained on binarised data).
         labels: (N,) classes, passed on to conditional models.

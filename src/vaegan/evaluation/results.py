@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from vaegan.errors import VaeganError
-from vaegan.training.checkpoint import atomic_write
+from vaegan.foundation.errors import VaeganError
+from vaegan.foundation.files import atomic_write
 
 __all__ = ["Evaluation", "Metric"]
 

@@ -18,11 +18,19 @@
 
 from vaegan.models.acgan import ACGAN, ACGANConfig
 from vaegan.models.autoencoder import AutoEncoder, AutoEncoderConfig
-from vaegan.models.base import Batch, FixedInputs, GenerativeModel
+from vaegan.models.base import Batch, FixedInputs, GenerativeModel, inference
+from vaegan.models.config import ModelConfig
 from vaegan.models.cvae import ConditionalVAE, ConditionalVAEConfig
 from vaegan.models.cvaegan import CVAEGAN, CVAEGANConfig
 from vaegan.models.gan import GAN, GANConfig
-from vaegan.models.registry import build_model, get_model_class, list_models, register_model
+from vaegan.models.registry import (
+    build_model,
+    get_model_class,
+    list_models,
+    load_model,
+    model_from_checkpoint,
+    register_model,
+)
 from vaegan.models.vae import VAE, VAEConfig
 
 __all__ = [
@@ -40,9 +48,13 @@ __all__ = [
     "FixedInputs",
     "GANConfig",
     "GenerativeModel",
+    "ModelConfig",
     "VAEConfig",
     "build_model",
     "get_model_class",
+    "inference",
     "list_models",
+    "load_model",
+    "model_from_checkpoint",
     "register_model",
 ]

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from pydantic import PositiveInt
 from torch import Tensor, nn
 
-from vaegan.config import NetworkConfig
+from vaegan.networks.config import NetworkConfig
 
 # the activations any network accepts, so the discriminator's choices never drift from them
 Activation = NetworkConfig.model_fields["activation"].annotation

@@ -8,12 +8,11 @@ import torch
 from pydantic import Field, PositiveFloat
 from torch import Tensor
 
-from vaegan.config import ModelConfig
-from vaegan.models.base import Batch, FixedInputs, GenerativeModel
+from vaegan.models.base import Batch, FixedInputs, GenerativeModel, inference
+from vaegan.models.config import ModelConfig
 from vaegan.models.likelihoods import build_likelihood
 from vaegan.models.registry import register_model
 from vaegan.networks import build_decoder, build_encoder
-from vaegan.visualization.grids import above_below
 
 
 class AutoEncoderConfig(ModelConfig):
@@ -68,28 +67,33 @@ class AutoEncoder(GenerativeModel):
         """The conditioning vector for ``labels``; unconditional models ignore labels."""
         return None
 
+    def code(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        """The deterministic code of ``x`` (B, latent_dim), differentiable; a VAE's is the posterior mean."""
+        return self.encoder(x, self.condition(labels))
+
     def latent(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
         """The code used for training and its extra loss terms (none for a plain autoencoder)."""
-        return self.encode(x, labels), {}
+        return self.code(x, labels), {}
 
     def regularization(self, terms: dict[str, Tensor]) -> Tensor | float:
         """Weighted sum of the extra terms added to the reconstruction loss."""
         return 0.0
 
     # -- the model --------------------------------------------------------
+    @inference
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """The latent code (for a VAE, the posterior mean), shape (B, latent_dim)."""
-        return self.encoder(x, self.condition(labels))
+        """The latent code (for a VAE, the posterior mean), shape (B, latent_dim), in eval mode."""
+        return self.code(x.to(self.device), None if labels is None else labels.to(self.device))
 
     def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """The decoder's raw output: the likelihood's parameters, (B, C * params, *S)."""
         cond = self.condition(labels)
         return self.decoder(z if cond is None else torch.cat([z, cond], dim=1))
 
-    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+    def synthesize(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.likelihood.mean(self.decode(z, labels))
 
-    @torch.no_grad()
+    @inference
     def reconstruct(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """Decode the code of ``x``: images in [0, 1] shaped like ``x``."""
         return self.generate(self.encode(x, labels), labels)
@@ -109,10 +113,10 @@ class AutoEncoder(GenerativeModel):
         recon = -self.likelihood.log_prob(self.decode(z, labels), x).mean()
         return {"loss": recon + self.regularization(terms), "recon": recon, **terms}
 
-    @torch.no_grad()
-    def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
+    @inference
+    def epoch_images(self, fixed: FixedInputs) -> dict[str, Tensor]:
+        """The generative model's fakes, and "recons": a row of originals above a row of reconstructions."""
         images = super().epoch_images(fixed)
-        columns = max(1, int(len(fixed.x) ** 0.5))
         x = fixed.x[: max(1, len(fixed.x) // 2)]  # half the grid originals, half reconstructions
-        images["recons"] = (above_below(x, self.reconstruct(x, fixed.y[: len(x)]), columns), columns)
+        images["recons"] = torch.stack([x, self.reconstruct(x, fixed.y[: len(x)])])  # (2, N, C, *S)
         return images

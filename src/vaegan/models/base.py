@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import torch
 from torch import Tensor, nn
 
-from vaegan.config import ModelConfig
+from vaegan.foundation.checkpoints import atomic_save
+from vaegan.models.config import ModelConfig
+from vaegan.models.registry import load_model
 
-if TYPE_CHECKING:
-    from vaegan.data import DataSplits
-    from vaegan.training.trainer import History
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Batch(NamedTuple):
@@ -29,7 +31,23 @@ class FixedInputs(NamedTuple):
     x: Tensor  # (G, C, *S) validation images
     y: Tensor  # (G,) their labels
     z: Tensor  # (G, latent_dim) prior noise
-    labels: Tensor  # (G,) classes for conditional samples: one row per class
+
+
+def inference(method: F) -> F:
+    """Run a model method without gradients and in eval mode (batch norm on running statistics,
+    no dropout), then restore the caller's mode. Every public inference entry point wears it."""
+
+    @functools.wraps(method)
+    def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return method(self, *args, **kwargs)
+        finally:
+            self.train(was_training)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def adam(params, config: ModelConfig, *, lr: float | None = None, betas=None) -> torch.optim.Adam:
@@ -52,8 +70,11 @@ class GenerativeModel(nn.Module, ABC):
 
     name: ClassVar[str] = "base"
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
-    conditional: ClassVar[bool] = False
-    has_encoder: ClassVar[bool] = False
+    # capabilities: what callers may ask of a model (never its name, never hasattr)
+    conditional: ClassVar[bool] = False  # sample/generate/encode take class labels
+    soft_labels: ClassVar[bool] = False  # labels may also be (B, K) class weights (one-hot conditioning)
+    has_encoder: ClassVar[bool] = False  # encode() and reconstruct()
+    probabilistic: ClassVar[bool] = False  # posterior() -> DiagonalGaussian and log_likelihood()
     monitor: ClassVar[str | None] = "loss"  # validation metric that picks best.pt (lower is better)
 
     def __init__(self, config: ModelConfig):
@@ -95,40 +116,41 @@ class GenerativeModel(nn.Module, ABC):
         return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
 
     @abstractmethod
-    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Images in [0, 1] from latent noise (B, latent_dim)."""
+    def synthesize(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images in [0, 1] from latent noise (B, latent_dim), differentiable, in the current mode.
 
-    @torch.no_grad()
+        Training code calls this; users call :meth:`generate` or :meth:`sample`.
+        """
+
+    @inference
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images in [0, 1] (B, C, *S) decoded from the noise ``z`` (B, latent_dim), in eval mode."""
+        return self.synthesize(z.to(self.device), None if labels is None else labels.to(self.device))
+
+    @inference
     def sample(self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         """``n`` new images (n, C, *S) in [0, 1]; conditional models take ``labels`` (n,)."""
-        if labels is not None:
-            labels = labels.to(self.device)
-        was_training = self.training
-        self.eval()
-        try:
-            return self.generate(self.prior_noise(n, generator), labels)
-        finally:
-            self.train(was_training)
+        return self.generate(self.prior_noise(n, generator), labels)
 
-    @torch.no_grad()
+    @inference
     def class_fakes(self, z: Tensor) -> Tensor:
-        """Decode the noise ``z`` (N, D) as every class: (K * N, C, *S), one row of N per class."""
+        """Decode the noise ``z`` (N, D) as every class: (K, N, C, *S), row k drawn as class k."""
         k = self.config.num_classes
         classes = torch.arange(k, device=z.device).repeat_interleave(len(z))  # (K*N,): 0,0,..,1,1,..
-        return self.generate(z.repeat(k, 1), classes)
+        return self.generate(z.repeat(k, 1), classes).unflatten(0, (k, len(z)))
 
-    @torch.no_grad()
-    def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
-        """Grids to save each epoch: name -> (images (N, C, *S), images per row).
+    @inference
+    def epoch_images(self, fixed: FixedInputs) -> dict[str, Tensor]:
+        """Named image sets drawn each epoch from fixed inputs, so epochs compare.
 
+        Each value is either a batch (N, C, *S), or a grid (R, K, C, *S) whose rows
+        mean something (one class per row); the grids callback does the layout.
         Conditional models draw one row per class with the same noise down each
         column, so class and style are separate axes.
         """
         if self.conditional:
-            columns = max(1, min(self.config.num_classes, len(fixed.z)))
-            return {"fakes": (self.class_fakes(fixed.z[:columns]), columns)}
-        columns = max(1, int(len(fixed.z) ** 0.5))
-        return {"fakes": (self.generate(fixed.z), columns)}
+            return {"fakes": self.class_fakes(fixed.z[: max(1, min(self.config.num_classes, len(fixed.z)))])}
+        return {"fakes": self.generate(fixed.z)}
 
     # -- persistence ------------------------------------------------------
     def checkpoint_payload(self) -> dict[str, Any]:
@@ -136,43 +158,16 @@ class GenerativeModel(nn.Module, ABC):
         return {"model_config": self.config.model_dump(mode="json"), "model": self.state_dict()}
 
     def save(self, path: str | Path) -> None:
-        from vaegan.training.checkpoint import atomic_save
-
+        """Write the config and weights, readable with ``torch.load(weights_only=True)``."""
         atomic_save(self.checkpoint_payload(), Path(path))
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
-        """Rebuild a model from a checkpoint written by ``save`` or by the Trainer."""
-        from vaegan.training.checkpoint import model_from_checkpoint, read_checkpoint
-
-        model = model_from_checkpoint(read_checkpoint(Path(path), map_location))
+        """Rebuild a model from a checkpoint written by ``save`` or by the Trainer, in eval mode."""
+        model = load_model(path, map_location)
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
-
-    def fit(
-        self,
-        data: DataSplits,
-        *,
-        out_dir: str | Path = "outputs/fit",
-        resume: bool = False,
-        overwrite: bool = False,
-        **train_options: Any,
-    ) -> History:
-        """Train with the generic Trainer; ``train_options`` are TrainConfig fields (epochs=5, ...).
-
-        Example:
-            >>> history = VAE(VAEConfig()).fit(load_dataset("mnist"), epochs=2, out_dir="outputs/vae")
-        """
-        from vaegan.config import TrainConfig
-        from vaegan.errors import ConfigError
-        from vaegan.training.trainer import Trainer
-
-        try:
-            config = TrainConfig(**train_options)
-        except ValueError as error:  # pydantic's ValidationError names the field and the allowed values
-            raise ConfigError(f"fit(): {error}") from None
-        return Trainer(self, data, config, out_dir=out_dir).fit(resume=resume, overwrite=overwrite)
 
 
 class LabelConditioned:
@@ -183,6 +178,7 @@ class LabelConditioned:
     """
 
     conditional = True
+    soft_labels = True
     config: ModelConfig
 
     @property
@@ -190,7 +186,13 @@ class LabelConditioned:
         return self.config.num_classes
 
     def condition(self, labels: Tensor | None) -> Tensor:
-        """One-hot labels (B, K), joined to the networks' inputs or features."""
+        """One-hot labels (B, K), joined to the networks' inputs or features.
+
+        (B, K) float class weights pass through as they are, so a decoder can be
+        asked for a mixture of classes (class interpolation figures).
+        """
+        if labels is not None and labels.is_floating_point() and labels.dim() == 2:
+            return labels.float()
         if labels is None:
             raise ValueError(
                 f"{type(self).__name__} is conditional: pass labels, class indices in 0..{self.config.num_classes - 1}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vaegan.models.base import FixedInputs, LabelConditioned
+from vaegan.models.base import FixedInputs, LabelConditioned, inference
 from vaegan.models.registry import register_model
 from vaegan.models.vae import VAE, VAEConfig
 
@@ -38,7 +38,7 @@ class ConditionalVAE(LabelConditioned, VAE):
     config_class = ConditionalVAEConfig
     config: ConditionalVAEConfig
 
-    @torch.no_grad()
+    @inference
     def analogies(self, x: Tensor, labels: Tensor) -> Tensor:
         """Encode each image with its own label, then decode its code z with every class.
 
@@ -49,8 +49,8 @@ class ConditionalVAE(LabelConditioned, VAE):
         classes = torch.arange(k, device=x.device).repeat(len(x))  # (B*K,): 0..K-1, 0..K-1, ...
         return self.generate(z, classes)
 
-    @torch.no_grad()
-    def epoch_images(self, fixed: FixedInputs) -> dict[str, tuple[Tensor, int]]:
+    @inference
+    def epoch_images(self, fixed: FixedInputs) -> dict[str, Tensor]:
         """The autoencoder's recons, fakes with one row per class, and analogies.
 
         fakes: row c is class c; the same noise runs down each column, so a column
@@ -61,6 +61,5 @@ class ConditionalVAE(LabelConditioned, VAE):
         k = self.config.num_classes
         x, y = fixed.x[:8], fixed.y[:8]
         styles = self.analogies(x, y).view(len(x), k, *x.shape[1:])  # (B, K, C, *S)
-        rows = torch.cat([x.unsqueeze(1), styles], dim=1).flatten(0, 1)  # (B * (K+1), C, *S)
-        images["analogies"] = (rows, k + 1)
+        images["analogies"] = torch.cat([x.unsqueeze(1), styles], dim=1)  # (B, K+1, C, *S)
         return images

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from pydantic import Field, PositiveInt
 from torch import Tensor, nn
 
-from vaegan.config import NetworkConfig
 from vaegan.models.adversarial import probability
 from vaegan.models.base import Batch, adam
 from vaegan.models.cvae import ConditionalVAE, ConditionalVAEConfig
@@ -26,6 +25,7 @@ from vaegan.models.cvaegan_losses import (
 )
 from vaegan.models.registry import register_model
 from vaegan.networks import build_encoder
+from vaegan.networks.config import NetworkConfig
 
 # the choices every network accepts, so these never drift from NetworkConfig's
 Norm = NetworkConfig.model_fields["norm"].annotation

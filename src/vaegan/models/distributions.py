@@ -45,12 +45,13 @@ class DiagonalGaussian:
         eps = torch.randn(shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
         return self.mean + self.std * eps
 
-    def mode(self) -> Tensor:
-        return self.mean
+    def kl_per_dim(self) -> Tensor:
+        """KL(q || N(0, 1)) of each dimension in closed form (Kingma & Welling 2014, appendix B): (B, D)."""
+        return 0.5 * (self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar)
 
     def kl(self) -> Tensor:
-        """KL(q || N(0, I)) in closed form (Kingma & Welling 2014, appendix B), shape (B,)."""
-        return 0.5 * (self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar).sum(-1)
+        """KL(q || N(0, I)), shape (B,)."""
+        return self.kl_per_dim().sum(-1)
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log q(z|x) summed over D; z shaped (..., B, D), result (..., B)."""

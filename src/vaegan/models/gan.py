@@ -8,7 +8,6 @@ import torch
 from pydantic import Field, PositiveFloat, PositiveInt
 from torch import Tensor
 
-from vaegan.config import ModelConfig, NetworkConfig
 from vaegan.models.adversarial import (
     DiscriminatorConfig,
     dcgan_init,
@@ -18,8 +17,10 @@ from vaegan.models.adversarial import (
     probability,
 )
 from vaegan.models.base import Batch, GenerativeModel, adam
+from vaegan.models.config import ModelConfig
 from vaegan.models.registry import register_model
 from vaegan.networks import build_decoder, build_encoder
+from vaegan.networks.config import NetworkConfig
 
 
 class GeneratorConfig(NetworkConfig):
@@ -123,7 +124,7 @@ class GAN(GenerativeModel):
         return 0.0
 
     # -- the model --------------------------------------------------------
-    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+    def synthesize(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         cond = self.condition(labels)
         logits = self.generator(z if cond is None else torch.cat([z, cond], dim=1))  # (B, C, *S)
         return torch.sigmoid(logits)  # DCGAN's tanh, rescaled to the data's [0, 1]
@@ -131,7 +132,7 @@ class GAN(GenerativeModel):
     def fake_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
         """``n`` fakes G(z, c) with z ~ N(0, I) and their classes c (or None)."""
         labels = self.fake_labels(n)
-        return self.generate(self.prior_noise(n), labels), labels
+        return self.synthesize(self.prior_noise(n), labels), labels
 
     def discriminator_terms(self, batch: Batch, fake: Tensor, fake_labels: Tensor | None) -> dict[str, Tensor]:
         """D's loss on a real and a fake batch, with D(x) and D(G(z)) as probabilities."""

@@ -9,6 +9,7 @@ from pydantic import Field, NonNegativeInt
 from torch import Tensor
 
 from vaegan.models.autoencoder import AutoEncoder, AutoEncoderConfig
+from vaegan.models.base import inference
 from vaegan.models.distributions import DiagonalGaussian, standard_normal_log_prob
 from vaegan.models.registry import register_model
 
@@ -36,6 +37,7 @@ class VAE(AutoEncoder):
     """
 
     config_class = VAEConfig
+    probabilistic = True
     config: VAEConfig
 
     def __init__(self, config: VAEConfig):
@@ -50,7 +52,7 @@ class VAE(AutoEncoder):
         """q(z|x) (and the label, for conditional models)."""
         return DiagonalGaussian.from_params(self.encoder(x, self.condition(labels)))
 
-    def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+    def code(self, x: Tensor, labels: Tensor | None) -> Tensor:
         return self.posterior(x, labels).mean
 
     def latent(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
@@ -65,7 +67,7 @@ class VAE(AutoEncoder):
         warmup = self.config.kl_warmup_epochs
         self.kl_weight = self.config.kl_weight * (min(1.0, epoch / warmup) if warmup else 1.0)
 
-    @torch.no_grad()
+    @inference
     def log_likelihood(
         self, x: Tensor, labels: Tensor | None = None, *, k: int = 5000, chunk_rows: int = 16384
     ) -> Tensor:

@@ -10,7 +10,7 @@ conditioned on a vector (a one-hot label) joined to the flattened features; a
 decoder maps (B, in_features) to an image-shaped tensor (B, out_channels, *S).
 """
 
-from vaegan.config import NetworkConfig
+from vaegan.networks.config import NetworkConfig
 from vaegan.networks.conv import ConvDecoder, ConvEncoder
 from vaegan.networks.mlp import MLPDecoder, MLPEncoder
 

@@ -13,8 +13,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from vaegan.config import NetworkConfig
-from vaegan.errors import ConfigError
+from vaegan.foundation.errors import ConfigError
+from vaegan.networks.config import NetworkConfig
 from vaegan.networks.layers import CONV, CONV_TRANSPOSE, activation, dense_stack, norm
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from vaegan.config import NetworkConfig
+from vaegan.networks.config import NetworkConfig
 
 CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from vaegan.config import NetworkConfig
+from vaegan.networks.config import NetworkConfig
 from vaegan.networks.layers import dense_stack
 
 

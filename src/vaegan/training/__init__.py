@@ -1,12 +1,13 @@
 """Training: the generic loop and what it writes.
 
+- ``config.py``: :class:`TrainConfig`, the ``train`` section.
 - ``trainer.py``: :class:`Trainer` (batches, validation, NaN guard, resume).
-- ``callbacks.py``: image grids, metrics.csv and curves, TensorBoard, checkpoints.
-- ``checkpoint.py``: atomic writes and weights-only loading.
+- ``callbacks.py``: image grids, metrics.csv and curves, TensorBoard, checkpoints, latent figures.
+- ``checkpoint.py``: the RNG states a Trainer checkpoint adds, so resume is exact.
 """
 
-from vaegan.training.callbacks import Callback
-from vaegan.training.checkpoint import model_from_checkpoint, read_checkpoint
+from vaegan.training.callbacks import Callback, LatentFigures, default_callbacks
+from vaegan.training.config import TrainConfig
 from vaegan.training.trainer import History, Trainer
 
-__all__ = ["Callback", "History", "Trainer", "model_from_checkpoint", "read_checkpoint"]
+__all__ = ["Callback", "History", "LatentFigures", "TrainConfig", "Trainer", "default_callbacks"]

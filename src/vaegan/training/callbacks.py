@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
+from PIL import Image
 
-from vaegan.config import TrainConfig
+from vaegan.foundation.checkpoints import atomic_save
+from vaegan.foundation.files import write_text_atomic
 from vaegan.models.base import FixedInputs
-from vaegan.training.checkpoint import atomic_save, atomic_write
-from vaegan.visualization import plot_curves, save_grid
+from vaegan.training.config import TrainConfig
+from vaegan.visualization import latent_figures, layout_grid, make_grid, plot_curves, save_grid
 
 if TYPE_CHECKING:
     from vaegan.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
 
 
 class Callback:
@@ -24,21 +31,22 @@ class Callback:
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None: ...
 
+    def on_image(self, trainer: Trainer, name: str, image: np.ndarray) -> None:
+        """An image another callback drew this epoch ((H, W) or (H, W, 3) uint8), for loggers."""
+
     def on_fit_end(self, trainer: Trainer) -> None: ...
 
 
 def fixed_inputs(trainer: Trainer, size: int) -> FixedInputs:
     """The first ``size`` validation images and seeded prior noise, identical every epoch and run."""
     val, model = trainer.data.val, trainer.model
-    generator = torch.Generator().manual_seed(trainer.config.seed + 2)
-    noise = torch.randn(size, model.config.latent_dim, generator=generator)
-    classes = torch.arange(size) % model.config.num_classes
+    noise = model.prior_noise(size, torch.Generator().manual_seed(trainer.config.seed + 2))
     device = trainer.device
-    return FixedInputs(val.images[:size].to(device), val.labels[:size].to(device), noise.to(device), classes.to(device))
+    return FixedInputs(val.images[:size].to(device), val.labels[:size].to(device), noise)
 
 
 class ImageGrids(Callback):
-    """``epochNNN_<name>.png`` for every grid the model offers (recons, fakes, ...)."""
+    """``epochNNN_<name>.png`` for every image set the model draws (recons, fakes, ...)."""
 
     def __init__(self, size: int):
         self.size = size
@@ -47,18 +55,10 @@ class ImageGrids(Callback):
         self.fixed = fixed_inputs(trainer, self.size)
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
-        trainer.model.eval()
-        with torch.no_grad():
-            grids = trainer.model.epoch_images(self.fixed)
-        for name, (images, columns) in grids.items():
-            save_grid(images, trainer.out_dir / f"epoch{trainer.epoch:03d}_{name}.png", columns)
-            writer = getattr(trainer, "writer", None)
-            if writer is not None:
-                from vaegan.visualization.grids import make_grid
-
-                writer.add_image(
-                    name, make_grid(images, columns), trainer.epoch, dataformats="HW" if images.shape[1] == 1 else "HWC"
-                )
+        for name, images in trainer.model.epoch_images(self.fixed).items():
+            batch, columns = layout_grid(images, image_dims=len(trainer.model.config.image_shape))
+            save_grid(batch, trainer.out_dir / f"epoch{trainer.epoch:03d}_{name}.png", columns)
+            trainer.log_image(name, make_grid(batch, columns))
 
 
 class MetricsLog(Callback):
@@ -72,27 +72,29 @@ class MetricsLog(Callback):
         writer = csv.DictWriter(buffer, fieldnames=list(fields))
         writer.writeheader()
         writer.writerows(trainer.history)
-        atomic_write(trainer.out_dir / "metrics.csv", lambda tmp: tmp.write_text(buffer.getvalue()))
+        write_text_atomic(trainer.out_dir / "metrics.csv", buffer.getvalue())
         plot_curves(trainer.history, trainer.out_dir / "curves.png", title=f"{trainer.model.name}: training curves")
 
 
 class TensorBoard(Callback):
-    """Scalars (and, through ImageGrids, images) as TensorBoard event files in ``tensorboard/``."""
+    """Scalars and images as TensorBoard event files in ``tensorboard/``."""
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # slow to import: only when TensorBoard is on
 
-        trainer.writer = SummaryWriter(str(trainer.out_dir / "tensorboard"), purge_step=trainer.epoch + 1)
+        self.writer = SummaryWriter(str(trainer.out_dir / "tensorboard"), purge_step=trainer.epoch + 1)
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
         for key, value in row.items():
             if key != "epoch":
-                trainer.writer.add_scalar(key, value, trainer.epoch)
-        trainer.writer.flush()
+                self.writer.add_scalar(key, value, trainer.epoch)
+        self.writer.flush()
+
+    def on_image(self, trainer: Trainer, name: str, image: np.ndarray) -> None:
+        self.writer.add_image(name, image, trainer.epoch, dataformats="HW" if image.ndim == 2 else "HWC")
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        trainer.writer.close()
-        trainer.writer = None
+        self.writer.close()
 
 
 class Checkpoints(Callback):
@@ -111,12 +113,45 @@ class Checkpoints(Callback):
             atomic_save(payload, folder / "best.pt")
 
 
+class LatentFigures(Callback):
+    """Write ``RUN/latent/*.png`` from the validation images every ``every`` epochs and after the last.
+
+    The files always show the latest epoch; with TensorBoard on, every drawing is
+    also logged as an image under ``latent/<name>``, so the history is kept there.
+    t-SNE and UMAP are slow, so by default only PCA is drawn during training
+    (``vaegan visualize RUN`` draws all three at the end).
+
+    Args:
+        every: draw after epochs every, 2 * every, ... (and after the last epoch).
+        methods: scatter projections, any of ``pca``, ``tsne``, ``umap``.
+        n_points: validation images encoded for the scatter plots.
+    """
+
+    def __init__(self, every: int = 1, *, methods: Sequence[str] = ("pca",), n_points: int = 1000):
+        if every < 1:
+            raise ValueError(f"every={every}: draw every N >= 1 epochs")
+        self.every, self.methods, self.n_points = every, tuple(methods), n_points
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+        if trainer.epoch % self.every and trainer.epoch != trainer.config.epochs:
+            return
+        folder = trainer.out_dir / "latent"
+        paths = latent_figures(
+            trainer.model,
+            trainer.data.val,
+            folder,
+            methods=self.methods,
+            n_points=self.n_points,
+            seed=trainer.config.seed,
+        )
+        log.info("epoch %d: latent figures in %s", trainer.epoch, folder)
+        for name, path in paths.items():
+            trainer.log_image(f"latent/{name}", np.asarray(Image.open(path).convert("RGB")))
+
+
 def default_callbacks(config: TrainConfig) -> list[Callback]:
-    # TensorBoard first so its writer exists when ImageGrids logs images; checkpoints last
     callbacks: list[Callback] = [TensorBoard()] if config.tensorboard else []
     callbacks += [ImageGrids(config.grid_size), MetricsLog(), Checkpoints()]
     if config.visualize_every:
-        from vaegan.visualization.callback import LatentFigures  # lazy: that module imports this one
-
         callbacks.append(LatentFigures(config.visualize_every))
     return callbacks

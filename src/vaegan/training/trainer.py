@@ -8,19 +8,21 @@ import shutil
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
+import numpy as np
 import torch
+import yaml
 from tqdm.auto import tqdm
 
-from vaegan.config import RunConfig, TrainConfig, save_config
-from vaegan.errors import TrainingError
+from vaegan.data import DataSplits, ImageDataset
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.foundation.errors import TrainingError
+from vaegan.foundation.files import write_text_atomic
 from vaegan.models.base import Batch, GenerativeModel
-from vaegan.training.checkpoint import read_checkpoint, set_rng_state
-
-if TYPE_CHECKING:
-    from vaegan.data import DataSplits, ImageDataset
-    from vaegan.training.callbacks import Callback
+from vaegan.training.callbacks import Callback, default_callbacks
+from vaegan.training.checkpoint import rng_state, set_rng_state
+from vaegan.training.config import TrainConfig
 
 History = list[dict[str, float]]
 log = logging.getLogger(__name__)
@@ -54,12 +56,10 @@ class Trainer:
         config: TrainConfig,
         *,
         out_dir: str | Path,
-        run_config: RunConfig | None = None,
+        run_config: dict[str, Any] | None = None,
         binarize: bool = False,
         callbacks: list[Callback] | None = None,
     ):
-        from vaegan.training.callbacks import default_callbacks
-
         self.config = config
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
@@ -110,8 +110,8 @@ class Trainer:
                 )
             shutil.rmtree(self.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        if self.run_config is not None:
-            save_config(self.run_config, self.out_dir / "config.yaml")
+        if self.run_config is not None:  # the resolved config, trainable again with --config
+            write_text_atomic(self.out_dir / "config.yaml", yaml.safe_dump(self.run_config, sort_keys=False))
         torch.manual_seed(self.config.seed)
 
     def batches(self, epoch: int):
@@ -185,10 +185,13 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
+    def log_image(self, name: str, image: np.ndarray) -> None:
+        """Hand an (H, W) or (H, W, 3) uint8 image to every callback that records images (TensorBoard)."""
+        for callback in self.callbacks:
+            callback.on_image(self, name, image)
+
     # -- checkpoints ------------------------------------------------------
     def checkpoint_payload(self) -> dict:
-        from vaegan.training.checkpoint import rng_state
-
         return {
             **self.model.checkpoint_payload(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
@@ -196,7 +199,7 @@ class Trainer:
             "best": self.best,
             "history": self.history,
             "rng": rng_state(),
-            "run_config": None if self.run_config is None else self.run_config.to_dict(),
+            "run_config": self.run_config,
         }
 
     def restore(self, path: Path) -> None:
@@ -209,7 +212,5 @@ class Trainer:
         except (KeyError, RuntimeError, ValueError) as error:
             raise TrainingError(f"{path}: does not match this model/config: {error}") from None
         self.epoch, self.best, self.history = payload["epoch"], payload["best"], payload["history"]
-        set_rng_state(
-            {k: v.cpu() if isinstance(v, torch.Tensor) else [t.cpu() for t in v] for k, v in payload["rng"].items()}
-        )
+        set_rng_state(payload["rng"])
         log.info("resumed %s at epoch %d", path, self.epoch)

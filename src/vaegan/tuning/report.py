@@ -20,9 +20,8 @@ import yaml
 from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 
-from vaegan.config import RunConfig, build_config
-from vaegan.training.checkpoint import atomic_write
-from vaegan.tuning.space import as_overrides
+from vaegan.config import RunConfig, as_overrides, build_config
+from vaegan.foundation.files import atomic_write
 
 if TYPE_CHECKING:
     from vaegan.tuning.study import Tuner

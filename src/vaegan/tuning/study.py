@@ -24,10 +24,9 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, TrialState
 
-from vaegan.config import RunConfig, build_config
-from vaegan.errors import ConfigError, DataError, TrainingError, VaeganError
+from vaegan.config import RunConfig, TuneConfig, as_overrides, build_config, check_space
+from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
 from vaegan.training import Callback
-from vaegan.tuning.space import TuneConfig, as_overrides, check_space
 
 log = logging.getLogger(__name__)
 

@@ -10,18 +10,16 @@
 - ``scatter.py``: codes projected by PCA, t-SNE or UMAP, coloured by class.
 - ``interpolation.py``: linear and spherical paths, class interpolation.
 - ``latent.py``: ``latent_figures``: every figure a model supports, into ``RUN/latent/``.
-- ``callback.py``: ``LatentFigures``, the same during training (``train.visualize_every``).
 - ``report.py`` (+ ``templates/report.html.j2``): ``RUN/report.html``, one self-contained page.
 - ``disease_effects.py``: disease-effect maps of conditional models (decode a CN code as AD and
   as CN), their correlation with true atrophy, AD-vs-CN AUC of latent codes.
 - ``brain.py``: nilearn figures of those maps (imported on use: nilearn is slow to import).
 
-The callback module imports :mod:`vaegan.training` and is not imported here
-(training imports this package for its grids and curves).
+The training callbacks that draw these each epoch live in :mod:`vaegan.training.callbacks`.
 """
 
 from vaegan.visualization.curves import plot_curves, read_history
-from vaegan.visualization.grids import make_grid, save_grid
+from vaegan.visualization.grids import layout_grid, make_grid, save_grid
 from vaegan.visualization.interpolation import lerp, slerp
 from vaegan.visualization.latent import latent_figures
 from vaegan.visualization.report import write_report
@@ -32,6 +30,7 @@ __all__ = [
     "embed",
     "latent_figures",
     "lerp",
+    "layout_grid",
     "make_grid",
     "plot_curves",
     "plot_embedding",

@@ -29,7 +29,7 @@ from vaegan.visualization.figures import save_figure  # noqa: E402
 if TYPE_CHECKING:
     import nibabel as nib
 
-    from vaegan.config import MRIConfig
+    from vaegan.data.config import MRIConfig
     from vaegan.visualization.disease_effects import EffectSummary
 
 DISPLAY_MODES = {"axial": "z", "coronal": "y", "sagittal": "x"}

@@ -1,9 +1,10 @@
 """A model's latent codes, read through its capabilities only (never its name).
 
 - ``has_encoder``: codes come from encoding images; otherwise from the prior.
-- ``hasattr(model, "posterior")``: a probabilistic code, so dimensions can be
-  ranked by their KL to the prior and swept in prior standard deviations.
-- ``conditional``: every decode and encode takes class labels.
+- ``probabilistic``: a posterior, so dimensions can be ranked by their KL to
+  the prior and swept in prior standard deviations.
+- ``conditional``: every decode and encode takes class labels; ``soft_labels``:
+  they may be class weights, so classes can be mixed.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:  # runtime imports would be circular: models draw their grids with this package
-    from vaegan.data import ImageDataset
-    from vaegan.models.base import GenerativeModel
+from vaegan.data import ImageDataset
+from vaegan.models.base import GenerativeModel
 
 
 @dataclass
@@ -78,10 +77,9 @@ def encode_dataset(model: GenerativeModel, dataset: ImageDataset, n: int = 2000,
         for start in range(0, len(images), 500):
             x = images[start : start + 500].to(model.device)
             y = labels_or_none(model, labels[start : start + 500])
-            if hasattr(model, "posterior"):
+            if model.probabilistic:
                 q = model.posterior(x, y)
-                # KL(N(mu, s^2) || N(0, 1)) per dimension (Kingma & Welling 2014, appendix B): (B, D)
-                kls.append((0.5 * (q.mean.pow(2) + q.logvar.exp() - 1.0 - q.logvar)).cpu())
+                kls.append(q.kl_per_dim().cpu())  # (B, D)
                 codes.append(q.mean.cpu())
             else:
                 codes.append(model.encode(x, y).cpu())
@@ -115,14 +113,14 @@ def sweep_scale(model: GenerativeModel, codes: LatentCodes | None) -> tuple[Tens
 
 
 def prior_codes(model: GenerativeModel, n: int, seed: int = 0) -> Tensor:
-    """``n`` seeded draws z ~ N(0, I), shape (n, D), on the CPU."""
-    return torch.randn(n, model.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    """``n`` seeded draws from the model's prior, shape (n, D), on the CPU."""
+    return model.prior_noise(n, torch.Generator().manual_seed(seed)).cpu()
 
 
 def decode(model: GenerativeModel, z: Tensor, labels: Tensor | None = None, chunk: int = 500) -> Tensor:
     """Images in [0, 1] (N, C, *S) on the CPU from codes (N, D); labels (N,) for conditional models.
 
-    Labels may also be soft, (N, K) class weights, inside :func:`soft_conditions`.
+    Labels may also be soft, (N, K) class weights, for models with ``soft_labels``.
     """
     if model.conditional and labels is None:
         raise ValueError(f"{type(model).__name__} is conditional: pass labels to decode")
@@ -132,38 +130,3 @@ def decode(model: GenerativeModel, z: Tensor, labels: Tensor | None = None, chun
             y = None if labels is None or not model.conditional else labels[start : start + chunk].to(model.device)
             out.append(model.generate(z[start : start + chunk].to(model.device), y).float().cpu())
     return torch.cat(out)
-
-
-def supports_soft_conditions(model: GenerativeModel) -> bool:
-    """True when the model's ``condition`` hook turns labels into one-hot vectors, so mixtures make sense."""
-    if not model.conditional or not callable(getattr(model, "condition", None)):
-        return False
-    k = model.config.num_classes
-    try:
-        vectors = model.condition(torch.arange(k, device=model.device))
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    return isinstance(vectors, Tensor) and vectors.shape == (k, k) and torch.equal(vectors.cpu().float(), torch.eye(k))
-
-
-@contextmanager
-def soft_conditions(model: GenerativeModel) -> Iterator[GenerativeModel]:
-    """Let ``condition`` accept (N, K) class weights as well as (N,) labels, for class interpolation.
-
-    Only for models whose condition is a one-hot vector (see :func:`supports_soft_conditions`);
-    the instance's hook is wrapped and restored on exit.
-    """
-    if not supports_soft_conditions(model):
-        raise ValueError(f"{type(model).__name__} does not condition on one-hot labels; soft labels are undefined")
-    hard = model.condition
-
-    def condition(labels: Tensor | None) -> Tensor | None:
-        if labels is not None and labels.is_floating_point() and labels.dim() == 2:
-            return labels
-        return hard(labels)
-
-    model.condition = condition  # instance attribute shadows the method
-    try:
-        yield model
-    finally:
-        del model.condition

@@ -24,8 +24,8 @@ from torch import Tensor
 from vaegan.visualization.codes import decode, evaluating
 
 if TYPE_CHECKING:
-    from vaegan.config import MRIConfig
     from vaegan.data import ImageDataset
+    from vaegan.data.config import MRIConfig
     from vaegan.data.mri import MRIVolumes
     from vaegan.models.base import GenerativeModel
 

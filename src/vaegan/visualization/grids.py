@@ -55,14 +55,23 @@ def save_grid(images: Tensor, path: str | Path, columns: int, *, min_size: int =
     return path
 
 
-def above_below(originals: Tensor, recons: Tensor, columns: int) -> Tensor:
-    """Interleave rows: originals[0:columns], recons[0:columns], originals[columns:2*columns], ...
+def layout_grid(images: Tensor, image_dims: int) -> tuple[Tensor, int]:
+    """Lay out a model's image set as (N, C, *S) images and a column count for :func:`make_grid`.
 
-    Pads the last row with blanks, so any count works.
+    ``images`` is a batch (N, C, *S), laid out near-square, or a grid (R, K, C, *S)
+    whose rows mean something (a class, an original and its reconstruction). A
+    grid much wider than tall (e.g. 2 rows of 32) is folded into blocks of columns
+    stacked downward, so each block keeps its rows together: originals above their
+    reconstructions, block after block.
     """
-    rows = -(-len(originals) // columns)
-    pad = rows * columns - len(originals)
-    pairs = [
-        torch.cat([t, t.new_zeros(pad, *t.shape[1:])]).view(rows, columns, *t.shape[1:]) for t in (originals, recons)
-    ]
-    return torch.stack(pairs, 1).flatten(0, 2)  # (rows * 2 * columns, C, *S)
+    if images.dim() == image_dims + 1:
+        return images, max(1, int(len(images) ** 0.5))
+    rows, columns = images.shape[:2]
+    if columns <= 2 * rows:
+        return images.flatten(0, 1), columns
+    width = max(1, round((rows * columns) ** 0.5))  # about square overall
+    blocks = -(-columns // width)
+    pad = blocks * width - columns
+    padded = torch.cat([images, images.new_zeros(rows, pad, *images.shape[2:])], dim=1)  # (R, blocks*width, ...)
+    folded = padded.unflatten(1, (blocks, width)).transpose(0, 1)  # (blocks, R, width, ...)
+    return folded.flatten(0, 2), width

@@ -30,8 +30,6 @@ from vaegan.visualization.codes import (
     encode_dataset,
     prior_codes,
     rank_dimensions,
-    soft_conditions,
-    supports_soft_conditions,
     sweep_scale,
 )
 from vaegan.visualization.figures import save_figure
@@ -144,13 +142,12 @@ def class_interpolation_figure(ctx: _Context, steps: int, rows: int = 4) -> Figu
     else:
         z, sources = prior_codes(model, rows, ctx.seed + 2), list(range(rows))
     sources = [s % k for s in sources]
-    if supports_soft_conditions(model):
+    if model.soft_labels:
         t = torch.linspace(0.0, 1.0, steps)
         targets = [(s + 1 + r % max(1, k - 1)) % k for r, s in enumerate(sources)]  # never the source class
-        with soft_conditions(model):
-            images = [
-                decode(model, zi.expand(steps, -1), class_mixtures(s, d, k, t)) for zi, s, d in zip(z, sources, targets)
-            ]
+        images = [
+            decode(model, zi.expand(steps, -1), class_mixtures(s, d, k, t)) for zi, s, d in zip(z, sources, targets)
+        ]
         row_labels = [f"{ctx.name_of(s)} \u2192 {ctx.name_of(d)}" for s, d in zip(sources, targets)]
         xlabel, columns = "weight t of the target class in the one-hot label", t
     else:

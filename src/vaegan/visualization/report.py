@@ -80,7 +80,7 @@ def monitored_metric(model_name: str | None) -> str | None:
     """The validation metric the model's best.pt is chosen by (``model.monitor``), via the registry."""
     if not model_name:
         return "loss"
-    from vaegan.errors import ConfigError
+    from vaegan.foundation.errors import ConfigError
     from vaegan.models.registry import get_model_class
 
     try:
@@ -212,7 +212,7 @@ def write_report(run: str | Path, out: str | Path | None = None, *, max_epochs: 
     """
     run = Path(run)
     if not run.is_dir():
-        from vaegan.errors import VaeganError
+        from vaegan.foundation.errors import VaeganError
 
         raise VaeganError(f"{run}: no such run folder")
     out = Path(out) if out else run / "report.html"

@@ -1,7 +1,8 @@
 """The ``tune`` section of a run config: a search space over dotted config keys, a metric, a pruner.
 
-Nothing here imports Optuna, so :mod:`vaegan.config` can hold a ``tune`` section
-without making Optuna a cost of every ``vaegan`` command. A sampled point becomes
+It lives with the run config, not in :mod:`vaegan.tuning`: its keys are the run
+config's own dotted keys and are validated against it, and nothing here imports
+Optuna, so holding a ``tune`` section costs other commands nothing. A sampled point becomes
 a list of dotted overrides (``model.lr=0.0003``), the same ones ``--set`` takes,
 so a trial's config is validated exactly as a hand-written one.
 
@@ -18,23 +19,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from vaegan.foundation.section import Section
 
 if TYPE_CHECKING:
     import optuna
 
-    from vaegan.config import RunConfig
-
 Choice = bool | int | float | str | None
 
 
-class TuneSection(BaseModel):
-    """Same rules as :class:`vaegan.config.Section` (which this module cannot import without a cycle)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class FloatParam(TuneSection):
+class FloatParam(Section):
     """A float in [low, high], on a log scale if ``log``, on a grid of ``step`` if given."""
 
     type: Literal["float"]
@@ -55,7 +50,7 @@ class FloatParam(TuneSection):
         return [self.low, self.high]
 
 
-class IntParam(TuneSection):
+class IntParam(Section):
     """An integer in [low, high] (both included), on a log scale if ``log``."""
 
     type: Literal["int"]
@@ -76,7 +71,7 @@ class IntParam(TuneSection):
         return [self.low, self.high]
 
 
-class CategoricalParam(TuneSection):
+class CategoricalParam(Section):
     """One of ``choices``. A string choice is read as YAML, like a ``--set`` value: ``"[64, 64]"`` is a list."""
 
     type: Literal["categorical"]
@@ -92,7 +87,7 @@ class CategoricalParam(TuneSection):
 ParamSpec = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
 
 
-class TuneConfig(TuneSection):
+class TuneConfig(Section):
     """What ``vaegan tune`` searches, what it optimises, and when it gives up on a trial.
 
     Args:
@@ -139,22 +134,3 @@ def _yaml_value(value: Choice) -> str:
 def as_overrides(params: dict[str, Choice]) -> list[str]:
     """Sampled values as dotted overrides for :func:`vaegan.config.build_config`."""
     return [f"{key}={_yaml_value(value)}" for key, value in params.items()]
-
-
-def check_space(config: RunConfig) -> None:
-    """Raise ConfigError unless every key of ``config.tune.space`` is a config field that accepts
-    both ends of its range (or every choice), e.g. a ``model.latent_dim`` range starting at 0."""
-    from vaegan.config import build_config
-    from vaegan.errors import ConfigError
-
-    if config.tune is None:
-        raise ConfigError(f"config {config.name!r} has no 'tune' section; add one with a metric and a space")
-    data = config.to_dict()
-    for key, spec in config.tune.space.items():
-        if key.split(".")[0] in ("tune", "out", "name"):
-            raise ConfigError(f"tune.space: key {key!r} cannot be tuned; tune model, data or train keys")
-        for value in spec.extremes():
-            try:
-                build_config(data, as_overrides({key: value}), source=f"tune.space[{key!r}]")
-            except ConfigError as error:
-                raise ConfigError(f"tune.space key {key!r} with value {value!r}: {error}") from None

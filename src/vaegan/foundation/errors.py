@@ -17,4 +17,8 @@ class DataError(VaeganError):
 
 
 class TrainingError(VaeganError):
-    """Training cannot go on (a loss turned NaN, a checkpoint is unreadable)."""
+    """Training cannot go on (a loss turned NaN, the device is missing or out of memory)."""
+
+
+class CheckpointError(TrainingError):
+    """A checkpoint is missing, truncated, corrupt, or holds objects weights-only loading refuses."""

@@ -1,0 +1,181 @@
+"""The composed run config: one section per component, loaded from YAML, with dotted ``--set`` overrides.
+
+A :class:`RunConfig` is what one file in ``configs/`` describes. Each section
+lives beside what it configures (``models/config.py``, ``networks/config.py``,
+``data/config.py``, ``training/config.py``, and the search space in
+``config/search.py``); this floor composes them, so it sits above models and
+data and below the experiment, the tuner and the CLI. Unknown keys and
+impossible values raise :class:`~vaegan.foundation.errors.ConfigError` naming
+the key, the value and what is allowed.
+
+Example:
+    >>> cfg = load_config("mnist_vae", overrides=["model.latent_dim=2"])
+    >>> cfg.model.latent_dim
+    2
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import SerializeAsAny, ValidationError, field_validator
+
+from vaegan.config.search import TuneConfig, as_overrides
+from vaegan.data.config import DataConfig
+from vaegan.foundation.errors import ConfigError
+from vaegan.foundation.files import write_text_atomic
+from vaegan.foundation.section import Section
+from vaegan.models.config import ModelConfig
+from vaegan.models.registry import get_model_class
+from vaegan.training.config import TrainConfig
+
+
+class RunConfig(Section):
+    """A whole experiment: what one YAML file in ``configs/`` describes."""
+
+    name: str = "run"
+    out: str | None = None
+    data: DataConfig = DataConfig()
+    model: SerializeAsAny[ModelConfig]
+    train: TrainConfig = TrainConfig()
+    tune: TuneConfig | None = None
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_from_registry(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            if "name" not in value:
+                raise ValueError("missing key 'name' (which model to build)")
+            return get_model_class(value["name"]).config_class.model_validate(value)
+        return value
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out or f"outputs/{self.name}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists, numbers, strings): safe in YAML and in weights-only checkpoints."""
+        return self.model_dump(mode="json")
+
+
+def _section_class(annotation: Any) -> type[Section] | None:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, Section):
+            return candidate
+    return None
+
+
+def check_keys(cls: type[Section], data: dict[str, Any], prefix: str = "") -> None:
+    """Raise ConfigError on the first key that ``cls`` does not know, listing the allowed ones."""
+    for key, value in data.items():
+        if key not in cls.model_fields:
+            allowed = ", ".join(sorted(cls.model_fields))
+            raise ConfigError(f"unknown key '{prefix}{key}'; allowed here: {allowed}")
+        sub = _section_class(cls.model_fields[key].annotation)
+        if key == "model" and cls is RunConfig and isinstance(value, dict) and "name" in value:
+            sub = get_model_class(value["name"]).config_class
+        if sub is not None and isinstance(value, dict):
+            check_keys(sub, value, f"{prefix}{key}.")
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
+        lines.append(f"  {key}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``a.b.c=value`` overrides applied (values parsed as YAML)."""
+    data = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form key.sub=value")
+        node = data
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: '{part}' is a value, not a section")
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError as error:
+            problem = str(getattr(error, "problem", None) or error).splitlines()[0]
+            message = f"override {item!r}: the value is not valid YAML ({problem}); quote text values"
+            raise ConfigError(message) from None
+    return data
+
+
+def build_config(data: dict[str, Any], overrides: list[str] = (), source: str = "config") -> RunConfig:
+    """Validate plain data (e.g. parsed YAML) into a RunConfig."""
+    data = apply_overrides(data, list(overrides))
+    check_keys(RunConfig, data)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, source)) from None
+
+
+SHIPPED = Path(__file__).with_name("shipped")  # the ready-made configs, installed with the package
+
+
+def shipped_configs() -> dict[str, str]:
+    """Name -> one-line description (the file's first comment) of every shipped config."""
+    described = {}
+    for path in sorted(SHIPPED.glob("*.yaml")):
+        first = path.read_text().splitlines()[:1] or [""]
+        described[path.stem] = first[0].lstrip("# ").strip()
+    return described
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """A YAML path as given, else the shipped config of that name (``mnist_vae`` or ``mnist_vae.yaml``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = SHIPPED / f"{path.name.removesuffix('.yaml')}.yaml"
+    if len(path.parts) == 1 and shipped.is_file():
+        return shipped
+    names = ", ".join(shipped_configs())
+    raise ConfigError(f"{name_or_path}: no such config file, and no shipped config of that name; shipped: {names}")
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
+    """Read a YAML run config (a path, or the name of a shipped one) and apply dotted overrides."""
+    path = find_config(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+    return build_config(data, overrides, source=str(path))
+
+
+def save_config(config: RunConfig, path: str | Path) -> None:
+    """Write the config as YAML (atomically), trainable again with ``--config``."""
+    write_text_atomic(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def check_space(config: RunConfig) -> None:
+    """Raise ConfigError unless every key of ``config.tune.space`` is a config field that accepts
+    both ends of its range (or every choice), e.g. a ``model.latent_dim`` range starting at 0."""
+    if config.tune is None:
+        raise ConfigError(f"config {config.name!r} has no 'tune' section; add one with a metric and a space")
+    data = config.to_dict()
+    for key, spec in config.tune.space.items():
+        if key.split(".")[0] in ("tune", "out", "name"):
+            raise ConfigError(f"tune.space: key {key!r} cannot be tuned; tune model, data or train keys")
+        for value in spec.extremes():
+            try:
+                build_config(data, as_overrides({key: value}), source=f"tune.space[{key!r}]")
+            except ConfigError as error:
+                raise ConfigError(f"tune.space key {key!r} with value {value!r}: {error}") from None
+

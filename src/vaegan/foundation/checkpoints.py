@@ -1,0 +1,60 @@
+"""Checkpoints: written atomically, read with ``torch.load(weights_only=True)``.
+
+A checkpoint is a dict of plain data and tensors: the model's config and
+weights, the optimizers' states, the epoch, the RNG states, the run config and
+the metric history. Nothing in it is code, so loading one executes nothing; a
+file that holds anything else is refused, never loaded another way.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaegan.foundation.errors import CheckpointError
+from vaegan.foundation.files import atomic_write
+
+FORMAT = "vaegan-checkpoint-1"
+
+
+def atomic_save(payload: dict[str, Any], path: Path) -> None:
+    """``torch.save`` the payload (tagged with the format) so that no reader ever sees half of it."""
+    atomic_write(Path(path), lambda tmp: torch.save({"format": FORMAT, **payload}, tmp))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _unreadable(path: Path, error: BaseException) -> CheckpointError:
+    return CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {_first_line(error)}")
+
+
+def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely, with an error that names the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights_only" in str(error) or "Unsupported global" in str(error):
+            raise CheckpointError(
+                f"{path}: refused: it holds Python objects other than tensors and plain data, which vaegan "
+                "never loads (loading them could run code); it was not written by vaegan"
+            ) from None
+        raise _unreadable(path, error) from None
+    except (RuntimeError, EOFError, OSError, KeyError, IndexError, zipfile.BadZipFile, ValueError) as error:
+        if isinstance(error, RuntimeError) and "CUDA" in str(error):
+            raise CheckpointError(
+                f"{path}: holds CUDA tensors but no CUDA device is available here; load with device 'cpu'"
+            ) from None
+        raise _unreadable(path, error) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a vaegan checkpoint (expected format {FORMAT})")
+    return payload

@@ -1,0 +1,77 @@
+"""Files written so that a crash never leaves half of one, and the user's cache folder.
+
+``atomic_write`` writes a temporary file beside the target, flushes it to disk,
+renames it over the target and flushes the folder, so a reader (or a machine
+that loses power) sees either the old file or the new one, never a mix. The
+new file gets the permissions a plain ``open()`` would give (the user's umask),
+not the 0600 of ``mkstemp``.
+
+Example:
+    >>> write_text_atomic(Path("out/metrics.csv"), "epoch,loss\\n1,0.5\\n")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp_path)``, flush it to disk, then rename it over ``path``.
+
+    Readers never see half a file, and ``path`` keeps its old content if
+    ``write`` fails or the process dies.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:  # flush what write() left in the OS cache
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_folder(path.parent)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """``path.write_text(text)``, atomically."""
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """``path.write_bytes(data)``, atomically."""
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def cache_dir() -> Path:
+    """vaegan's user cache: ``$XDG_CACHE_HOME/vaegan``, else ``~/.cache/vaegan``."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "vaegan"

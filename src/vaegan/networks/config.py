@@ -1,0 +1,23 @@
+"""``NetworkConfig``: how an encoder/decoder pair (or a discriminator) is built."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import PositiveInt
+
+from vaegan.foundation.section import Section
+
+
+class NetworkConfig(Section):
+    """An encoder/decoder pair (or discriminator) built for 2-D or 3-D images.
+
+    ``conv``: one stride-2 stage per entry of ``channels``, then the dense ``hidden``
+    layers. ``mlp``: the image is flattened and passed through ``hidden``.
+    """
+
+    kind: Literal["conv", "mlp"] = "conv"
+    channels: tuple[PositiveInt, ...] = (32, 64)
+    hidden: tuple[PositiveInt, ...] = (256,)
+    norm: Literal["batch", "instance", "none"] = "batch"
+    activation: Literal["relu", "leaky_relu", "elu", "silu", "tanh"] = "relu"
