@@ -17,6 +17,8 @@ Files:
                  cache.py, bad_inputs.py.
     imagefolder.py  2-D PNG/JPEG/TIFF images in one folder per class.
     anatomy.py, phantoms.py  synthetic CN/AD brains with known atrophy.
+    shared_folder.py  folders built once and shared by processes (lock,
+                 private temporary folder, completion marker).
 
 Example:
     >>> from vaegan.data import load_dataset

@@ -185,20 +185,24 @@ def phantom_path(options: MRIConfig) -> Path:
 
 
 def phantom_folder(options: MRIConfig) -> Path:
-    """The cached phantom set for ``options``, generated on first use."""
-    from vaegan.data.phantoms import write_phantoms
+    """The cached phantom set for ``options``, generated on first use; safe when processes ask at once."""
+    from vaegan.data import phantoms
+    from vaegan.data.shared_folder import build_once
 
     folder = phantom_path(options)
-    if not (folder / "participants.tsv").is_file():
-        logger.warning("generating %d phantom brains into %s (once)", options.phantom_subjects, folder)
-        write_phantoms(
-            folder,
+    settings = phantoms.phantom_settings(options.phantom_subjects, options.phantom_seed, options.phantom_spacing)
+
+    def build(target: Path) -> None:
+        logger.warning("generating %d phantom brains into %s (once)", options.phantom_subjects, target)
+        phantoms.write_phantoms(
+            target,
             subjects=options.phantom_subjects,
             seed=options.phantom_seed,
             spacing=options.phantom_spacing,
             progress=options.progress,
         )
-    return folder
+
+    return build_once(folder, settings, build)
 
 
 def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
