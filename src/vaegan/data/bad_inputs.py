@@ -35,6 +35,17 @@ def first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def causes(error: BaseException) -> list[BaseException]:
+    """``error``, then what it was raised from (``__cause__``, else an unsuppressed ``__context__``), and so on."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        suppressed = current.__suppress_context__ and current.__cause__ is None
+        current = current.__cause__ if current.__cause__ is not None else (None if suppressed else current.__context__)
+    return chain
+
+
 def reason_of(error: BaseException, doing: str = "failed") -> str:
     """Why a file failed: the :class:`BadFile` in ``error``'s cause chain, else the root error.
 
@@ -49,12 +60,7 @@ def reason_of(error: BaseException, doing: str = "failed") -> str:
         ...     reason_of(error)
         'is blank'
     """
-    chain, current, seen = [], error, set()
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        chain.append(current)
-        suppressed = current.__suppress_context__ and current.__cause__ is None
-        current = current.__cause__ if current.__cause__ is not None else (None if suppressed else current.__context__)
+    chain = causes(error)
     for item in chain:
         if isinstance(item, BadFile):
             return first_line(item)

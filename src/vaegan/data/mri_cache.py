@@ -31,7 +31,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from vaegan.config import MRIConfig
-from vaegan.data.bad_inputs import BadFile, BadInputs, reason_of
+from vaegan.data.bad_inputs import BadFile, BadInputs, causes, reason_of
 from vaegan.data.cache import cache_path, cache_root, load_cached, save_cached
 from vaegan.data.mri_sources import Record
 
@@ -138,19 +138,8 @@ def _compute(record: Record, options: MRIConfig, maps_suffix: str | None) -> tup
     except Exception as error:  # one file's failure, whatever it is, must not cost the others
         reason = reason_of(error, "failed in preprocessing")
         logger.debug("%s: %s", record.path, reason, exc_info=not isinstance(error, BadFile))
-        return {"reason": reason}, _is_bad_file(error)
+        return {"reason": reason}, any(isinstance(e, BadFile) for e in causes(error))
     entry = {"volume": volume.half()}
     if extra_volume is not None:
         entry["map"] = extra_volume.half()
     return entry, True
-
-
-def _is_bad_file(error: BaseException) -> bool:
-    """Whether a :class:`BadFile` (a property of the file, not of this run) is in the cause chain."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, BadFile):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
