@@ -71,3 +71,13 @@ def test_strict_mode_stops_at_the_first_bad_file(tmp_path):
     (root / "CN" / "notes.txt").write_text("scanner notes")
     with pytest.raises(DataError, match=r"notes.txt: is not an image .*strict"):
         load_image_folder(root, mri=options(size=16, strict=True))
+
+
+def test_an_image_that_cannot_be_resized_costs_only_itself(tmp_path, caplog):
+    root = good_folder(tmp_path / "slices")
+    sliver = root / "AD" / "sub-sliver_slice-1.png"
+    Image.fromarray(np.full((2, 5000), 128, np.uint8)).save(sliver)  # resized to 16 wide: 0 rows
+    with caplog.at_level(logging.WARNING, logger="vaegan"):
+        train, test = load_image_folder(root, mri=options(size=16))
+    assert len(train) + len(test) == 8
+    assert "sub-sliver_slice-1.png: failed in resizing to 16 x 16 (OverflowError" in caplog.text

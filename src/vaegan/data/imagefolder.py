@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from vaegan.config import MRIConfig
-from vaegan.data.bad_inputs import BadFile, BadInputs, first_line
+from vaegan.data.bad_inputs import BadFile, BadInputs, first_line, reason_of
 from vaegan.data.datasets import ImageDataset
 from vaegan.data.mri_sources import IMAGE_SUFFIXES, subject_of
 from vaegan.errors import DataError
@@ -99,6 +99,22 @@ def read_image_folder(root: Path, options: MRIConfig, bad: BadInputs, classes: l
     """Every image under ``root/<class>/`` as one dataset (classes from the folder names unless given)."""
     folders = _class_folders(root)
     names = classes or [f.name for f in folders]
+    arrays, labels, files = _read_all(folders, names, bad)
+    if not arrays:
+        raise DataError(f"{root}: no readable PNG/JPEG/TIFF image in its class folders")
+    images, kept = _fit_all(arrays, files, options.size, bad)
+    if not kept:
+        raise DataError(f"{root}: no image in its class folders could be resized to {options.size} x {options.size}")
+    labels, files = [labels[i] for i in kept], [files[i] for i in kept]
+    subjects = [subject_of(p) for p in files]
+    group_names = sorted(set(subjects))
+    index = {s: i for i, s in enumerate(group_names)}
+    groups = torch.tensor([index[s] for s in subjects], dtype=torch.long)
+    return ImageDataset(images, torch.tensor(labels), names, "image-folder", groups, group_names)
+
+
+def _read_all(folders: list[Path], names: list[str], bad: BadInputs) -> tuple[list[np.ndarray], list[int], list[Path]]:
+    """(arrays, labels, files) of the readable images; every other file (hidden ones aside) goes to ``bad``."""
     arrays, labels, files = [], [], []
     for folder in folders:
         if folder.name not in names:
@@ -116,15 +132,20 @@ def read_image_folder(root: Path, options: MRIConfig, bad: BadInputs, classes: l
                 continue
             labels.append(names.index(folder.name))
             files.append(path)
-    if not arrays:
-        raise DataError(f"{root}: no readable PNG/JPEG/TIFF image in its class folders")
+    return arrays, labels, files
+
+
+def _fit_all(arrays: list[np.ndarray], files: list[Path], size: int, bad: BadInputs) -> tuple[Tensor, list[int]]:
+    """(N, C, size, size) of the arrays that could be fitted, and their indices; the others go to ``bad``."""
     channels = 3 if any(a.shape[2] == 3 for a in arrays) else 1
-    images = torch.stack([_fit(a, options.size, channels) for a in arrays])
-    subjects = [subject_of(p) for p in files]
-    group_names = sorted(set(subjects))
-    index = {s: i for i, s in enumerate(group_names)}
-    groups = torch.tensor([index[s] for s in subjects], dtype=torch.long)
-    return ImageDataset(images, torch.tensor(labels), names, "image-folder", groups, group_names)
+    fitted, kept = [], []
+    for i, (array, path) in enumerate(zip(arrays, files)):
+        try:
+            fitted.append(_fit(array, size, channels))
+            kept.append(i)
+        except Exception as error:  # e.g. a 2 x 5000 sliver: one odd image must not cost the others
+            bad.add(path, reason_of(error, f"failed in resizing to {size} x {size}"))
+    return (torch.stack(fitted) if fitted else torch.zeros(0, channels, size, size)), kept
 
 
 def load_image_folder(folder: Path, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
