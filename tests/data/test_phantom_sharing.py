@@ -93,3 +93,34 @@ def test_a_set_built_otherwise_is_not_complete(phantom_cache, field):
     manifest[field] = "0.0.0" if field == "version" else {**settings, "seed": 99}
     (folder / MANIFEST).write_text(json.dumps(manifest))
     assert not folder_is_complete(folder, settings)
+
+
+def test_a_damaged_anatomy_cache_is_rebuilt_not_fatal(tmp_path):
+    import io
+
+    import numpy as np
+
+    from vaegan.data.anatomy import Anatomy
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, version=np.asarray(1), t1=np.zeros((40, 40, 40), np.float32))
+    path = tmp_path / "anatomy.npz"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])  # a zip cut short: BadZipFile
+    assert Anatomy.load(path) is None
+
+
+def test_anatomy_saves_through_a_private_temporary_file(tmp_path, monkeypatch):
+    """Two processes saving at once must not write into one shared temporary file."""
+    import numpy as np
+
+    from vaegan.data import anatomy
+
+    opened: list[str] = []
+    real = np.savez_compressed
+    monkeypatch.setattr(np, "savez_compressed", lambda file, **k: opened.append(str(file.name)) or real(file, **k))
+    fake = anatomy.Anatomy.__new__(anatomy.Anatomy)
+    monkeypatch.setattr(anatomy, "asdict", lambda _: {"t1": np.zeros(2)})
+    fake.save(tmp_path / "a.npz")
+    fake.save(tmp_path / "a.npz")
+    assert len(set(opened)) == 2 and (tmp_path / "a.npz").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -109,12 +110,14 @@ class Anatomy:
         )
 
     def save(self, path: Path) -> None:
-        """Write all maps to one compressed ``.npz`` (atomically)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("wb") as file:
-            np.savez_compressed(file, version=ANATOMY_VERSION, **asdict(self))
-        tmp.replace(path)
+        """Write all maps to one compressed ``.npz`` (atomically, through a temporary file of this process's own)."""
+        from vaegan.training.checkpoint import atomic_write
+
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as file:
+                np.savez_compressed(file, version=ANATOMY_VERSION, **asdict(self))
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: Path) -> Anatomy | None:
@@ -124,7 +127,7 @@ class Anatomy:
                 if int(data["version"]) != ANATOMY_VERSION:
                     return None
                 return cls(**{f.name: data[f.name] for f in fields(cls)})
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: rebuilt
             return None
 
 
