@@ -95,7 +95,7 @@ def _read_content(path: Path, max_bytes: int) -> bytearray:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise DataError(f"{path}: is {size} bytes, more than the {max_bytes} expected; not the IDX file wanted")
+            raise DataError(f"{path}: is {size} bytes, more than the {max_bytes} expected; use a fresh copy")
         with path.open("rb") as f:
             raw = bytearray(size)
             n = f.readinto(raw)
