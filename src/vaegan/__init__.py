@@ -24,6 +24,7 @@ Example:
 from vaegan.config import RunConfig, load_config
 from vaegan.data import DataSplits, ImageDataset, list_datasets, load_dataset
 from vaegan.experiment import fit
+from vaegan.foundation.files import package_version
 from vaegan.models import (
     ACGAN,
     CVAEGAN,
@@ -40,7 +41,7 @@ from vaegan.models import (
 )
 from vaegan.training import TrainConfig, Trainer
 
-__version__ = "0.1.0"
+__version__ = package_version()
 
 __all__ = [
     "ACGAN",

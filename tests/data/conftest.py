@@ -66,7 +66,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every download attempt fails as if offline; the URLs tried are recorded."""
     tried: list[str] = []
 
-    def offline(url: str, dest: Path, timeout: float) -> None:
+    def offline(url: str, dest: Path, timeout: float, max_bytes: int | None = None) -> None:
         tried.append(url)
         raise OSError("network disabled in tests")
 

@@ -132,7 +132,7 @@ def test_offline_and_missing_lists_files_folders_and_fix(toy: Toy, tmp_path: Pat
 
 
 def test_download_fills_the_cache(toy: Toy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def serve(url: str, dest: Path, timeout: float) -> None:
+    def serve(url: str, dest: Path, timeout: float, max_bytes: int | None = None) -> None:
         dest.write_bytes(gzip.compress(idx_bytes(toy.arrays[url.rsplit("/", 1)[1].removesuffix(".gz")])))
 
     monkeypatch.setattr(idx, "_fetch", serve)

@@ -121,7 +121,7 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 def _serving(contents: dict[str, bytes]):
     """A stand-in for idx._fetch that serves ``contents`` by URL and fails on others."""
 
-    def fetch(url: str, dest: Path, timeout: float) -> None:
+    def fetch(url: str, dest: Path, timeout: float, max_bytes: int | None = None) -> None:
         if url not in contents:
             raise OSError(f"cannot reach {url}")
         dest.write_bytes(contents[url])

@@ -15,8 +15,7 @@ from PIL import Image
 
 from tests.data.mri_files import brain, cache_fixture, make_bids, options, six_subjects, write_nifti  # noqa: F401
 from vaegan.config import build_config
-from vaegan.data import load_dataset
-from vaegan.data import mri as mri_module
+from vaegan.data import load_dataset, mri_transforms
 from vaegan.data.mri import read_volumes
 from vaegan.data.mri_transforms import save_nifti, slice_positions, to_slices
 from vaegan.foundation.errors import ConfigError, DataError
@@ -76,15 +75,15 @@ def test_3d_datasets_and_groups(tmp_path, cache):
 def test_second_load_is_a_cache_hit(tmp_path, cache, monkeypatch):
     folder = six_subjects(tmp_path / "bids")
     first = read_volumes(folder, options())
-    assert list((cache / "preprocessed").glob("mri-*.pt"))
+    assert len(list((cache / "preprocessed" / "mri").rglob("*.pt"))) == 7  # one entry per file
 
     def recompute(*args, **kwargs):
         raise AssertionError("preprocessed again despite the cache")
 
-    monkeypatch.setattr(mri_module, "_compute", recompute)
+    monkeypatch.setattr(mri_transforms, "preprocess", recompute)
     second = read_volumes(folder, options())
     assert torch.allclose(first.volumes, second.volumes) and first.subjects == second.subjects
-    with pytest.raises(AssertionError, match="preprocessed again"):
+    with pytest.raises(DataError, match="preprocessed again"):
         read_volumes(folder, options(size=12))  # another setting is another key
 
 
@@ -95,7 +94,7 @@ def test_edited_file_misses_the_cache(tmp_path, cache):
     write_nifti(image, brain(9, ventricle=0.0))  # no dark core any more
     os.utime(image, ns=(1, 1))
     after = read_volumes(folder, options())
-    assert len(list((cache / "preprocessed").glob("mri-*.pt"))) == 2
+    assert len(list((cache / "preprocessed" / "mri").rglob("*.pt"))) == 8  # 7 files + the edited one
     row = before.subjects.index("sub-02")
     assert float(before.volumes[row, 0, 8, 8, 8]) < 0.3 < 0.5 < float(after.volumes[row, 0, 8, 8, 8])
 

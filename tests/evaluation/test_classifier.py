@@ -68,3 +68,54 @@ def test_mnist_one_epoch_on_5000_images_is_already_accurate(mnist_dir, cache):
     meta = read_classifier(path).metadata
     assert meta["limit"] == 5000
     assert meta["test_accuracy"] >= 0.85  # 40 steps, on the first 5000 test images (5 full epochs: 0.993)
+
+
+def _slices(root, seed: int = 0):
+    """An image folder: 6 subjects per class, 16x16 PNGs whose bright half tells the class."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for label, cls in enumerate(("AD", "CN")):
+        for subject in range(6):
+            pixels = rng.integers(0, 40, (16, 16), dtype=np.uint8)
+            pixels[:, label * 8 : label * 8 + 8] += 200
+            path = root / cls / f"sub-{cls}{subject}_slice-1.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(path)
+    return root
+
+
+def test_mri_classifiers_are_keyed_by_data_folder_and_options(tmp_path, cache):
+    from vaegan.data.config import MRIConfig
+
+    mri = MRIConfig(size=16, progress=False, test_size=0.34)
+    first, second = _slices(tmp_path / "a"), _slices(tmp_path / "b", seed=1)
+    path_a = classifier_path("image-folder", data_dir=first, mri=mri)
+    assert path_a != classifier_path("image-folder", data_dir=second, mri=mri)
+    assert path_a != classifier_path("image-folder", data_dir=first, mri=mri.model_copy(update={"size": 12}))
+    assert path_a == classifier_path("image-folder", data_dir=first, mri=mri.model_copy(update={"progress": True}))
+    assert classifier_path("mnist", data_dir=first, mri=mri) == classifier_path("mnist")  # verified files: one key
+    a = train_classifier("image-folder", data_dir=first, mri=mri, epochs=1)
+    b = train_classifier("image-folder", data_dir=second, mri=mri, epochs=1)
+    assert a == path_a and b != a and a.is_file() and b.is_file()
+    meta = read_classifier(a).metadata
+    assert meta["data_dir"] == str(first.resolve()) and meta["mri"]["size"] == 16
+    assert read_classifier(a).image_shape == (1, 16, 16)  # trained with the run's options, not the defaults (64)
+    clf = load_classifier("image-folder", data_dir=second, mri=mri, train_if_missing=False)
+    assert clf.metadata["path"] == str(b)
+
+
+def test_cli_trains_the_classifier_a_run_config_describes(tmp_path, cache, capsys):
+    from tests.conftest import REPO
+    from vaegan.cli import main
+    from vaegan.config import load_config
+
+    folder = _slices(tmp_path / "slices")
+    sets = ["data.dataset=image-folder", f"data.data_dir={folder}", "data.mri.size=16", "data.mri.test_size=0.34"]
+    config = REPO / "configs" / "ad_cvae_2d.yaml"
+    assert main(["train-classifier", "--config", str(config), *[f"--set={s}" for s in sets], "--epochs", "1"]) == 0
+    data = load_config(config, sets).data
+    path = classifier_path("image-folder", data_dir=data.data_dir, mri=data.mri)
+    assert path.is_file() and str(path) in capsys.readouterr().out
+    assert main(["train-classifier"]) == 2 and "--dataset NAME or --config" in capsys.readouterr().err

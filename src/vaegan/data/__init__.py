@@ -12,9 +12,13 @@ Files:
                  subject, 3-D volumes or 2-D slices; registers ``mri``,
                  ``phantoms`` and ``image-folder``. Helpers: mri_sources.py
                  (layouts, labels), mri_transforms.py (checks, MONAI
-                 preprocessing, slicing), cache.py, bad_inputs.py.
+                 preprocessing, slicing), mri_cache.py (each file
+                 preprocessed once, isolated, cached on its own),
+                 cache.py, bad_inputs.py.
     imagefolder.py  2-D PNG/JPEG/TIFF images in one folder per class.
     anatomy.py, phantoms.py  synthetic CN/AD brains with known atrophy.
+    shared_folder.py  folders built once and shared by processes (lock,
+                 private temporary folder, completion marker).
 
 Example:
     >>> from vaegan.data import load_dataset

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from vaegan.foundation.files import cache_dir
+from vaegan.foundation.files import atomic_write, cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +112,13 @@ class Anatomy:
         )
 
     def save(self, path: Path) -> None:
-        """Write all maps to one compressed ``.npz`` (atomically)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("wb") as file:
-            np.savez_compressed(file, version=ANATOMY_VERSION, **asdict(self))
-        tmp.replace(path)
+        """Write all maps to one compressed ``.npz`` (atomically, through a temporary file of this process's own)."""
+
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as file:
+                np.savez_compressed(file, version=ANATOMY_VERSION, **asdict(self))
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: Path) -> Anatomy | None:
@@ -126,7 +128,7 @@ class Anatomy:
                 if int(data["version"]) != ANATOMY_VERSION:
                     return None
                 return cls(**{f.name: data[f.name] for f in fields(cls)})
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: rebuilt
             return None
 
 

@@ -29,6 +29,45 @@ class BadFile(Exception):
     """A file that cannot be used; the message is the reason (e.g. "is truncated")."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message, or its type's name when it has none."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def causes(error: BaseException) -> list[BaseException]:
+    """``error``, then what it was raised from (``__cause__``, else an unsuppressed ``__context__``), and so on."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        suppressed = current.__suppress_context__ and current.__cause__ is None
+        current = current.__cause__ if current.__cause__ is not None else (None if suppressed else current.__context__)
+    return chain
+
+
+def reason_of(error: BaseException, doing: str = "failed") -> str:
+    """Why a file failed: the :class:`BadFile` in ``error``'s cause chain, else the root error.
+
+    Libraries wrap what they call: MONAI's ``Compose`` re-raises a transform's
+    error as ``RuntimeError("applying transform ...")`` from it. The reason
+    recorded is the innermost one, on one line.
+
+    Example:
+        >>> try:
+        ...     raise RuntimeError("applying transform") from BadFile("is blank")
+        ... except RuntimeError as error:
+        ...     reason_of(error)
+        'is blank'
+    """
+    chain = causes(error)
+    for item in chain:
+        if isinstance(item, BadFile):
+            return first_line(item)
+    root = chain[-1]
+    return f"{doing} ({type(root).__name__}: {first_line(root)})"
+
+
 @dataclass(frozen=True)
 class BadInput:
     """One skipped input: the file (or subject) and why."""
@@ -57,7 +96,7 @@ class BadInputs:
         """Record ``path`` as unusable for ``reason``; in strict mode, raise instead."""
         item = BadInput(str(path), reason)
         if self.strict:
-            raise DataError(f"{item}\n({self.what}.strict is true; set it false to skip bad files and go on)")
+            raise DataError(f"{item} ({self.what}.strict is true; set it false to skip bad files and go on)")
         logger.info("skipping %s", item)
         self.items.append(item)
 

@@ -1,15 +1,16 @@
-"""On-disk cache of preprocessed tensors, keyed by the input files and the preprocessing settings.
+"""On-disk cache of preprocessed tensors, keyed by the input files, the settings and vaegan's version.
 
-The key hashes every file's path, size and modification time with the settings,
-so an edited, added or removed file, or a changed setting, misses the cache;
-nothing stale is ever read. Files are written atomically and read with
-``torch.load(weights_only=True)``; an unreadable cache file is treated as a miss.
+The key hashes each file's path, size and modification time with the settings
+and the package version, so an edited, added or removed file, a changed
+setting or a new vaegan misses the cache; nothing stale is ever read. Entries
+are written atomically (a reader never sees half a file) and read with
+``torch.load(weights_only=True)``; an unreadable entry is treated as a miss.
 
 Example:
     >>> path = cache_path("mri", [Path("a.nii.gz")], {"size": 64})  # doctest: +SKIP
-    >>> save_cached(path, {"volumes": torch.zeros(1, 1, 64, 64, 64)})  # doctest: +SKIP
-    >>> load_cached(path)["volumes"].shape  # doctest: +SKIP
-    torch.Size([1, 1, 64, 64, 64])
+    >>> save_cached(path, {"volume": torch.zeros(1, 64, 64, 64)})  # doctest: +SKIP
+    >>> load_cached(path)["volume"].shape  # doctest: +SKIP
+    torch.Size([1, 64, 64, 64])
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from typing import Any
 
 import torch
 
-from vaegan.foundation.files import atomic_write, cache_dir
+from vaegan.foundation.files import atomic_write, cache_dir, package_version
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: one entry per input file, keyed by the package version too
 
 
 def cache_root() -> Path:
@@ -35,8 +36,8 @@ def cache_root() -> Path:
     return cache_dir() / "preprocessed"
 
 
-def cache_path(kind: str, files: list[Path], settings: dict[str, Any]) -> Path:
-    """Where the tensors made from ``files`` with ``settings`` are cached."""
+def file_stats(files: list[Path]) -> list[tuple[str, int, int]]:
+    """(absolute path, size, mtime in ns) of each file; (path, -1, -1) for one that cannot be read."""
     stats = []
     for file in files:
         try:
@@ -44,8 +45,21 @@ def cache_path(kind: str, files: list[Path], settings: dict[str, Any]) -> Path:
             stats.append((str(file.resolve()), info.st_size, info.st_mtime_ns))
         except OSError:
             stats.append((str(file), -1, -1))
-    blob = json.dumps([CACHE_VERSION, kind, settings, stats], sort_keys=True, default=str)
-    return cache_root() / f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:24]}.pt"
+    return stats
+
+
+def cache_key(kind: str, files: list[Path], settings: dict[str, Any]) -> str:
+    """A hex digest of everything the cached tensors depend on."""
+    blob = json.dumps(
+        [CACHE_VERSION, package_version(), kind, settings, file_stats(files)], sort_keys=True, default=str
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def cache_path(kind: str, files: list[Path], settings: dict[str, Any]) -> Path:
+    """Where the tensors made from ``files`` with ``settings`` are cached: ``<root>/<kind>/<key>.pt``."""
+    key = cache_key(kind, files, settings)
+    return cache_root() / kind / key[:2] / f"{key}.pt"
 
 
 def load_cached(path: Path) -> dict[str, Any] | None:
@@ -53,10 +67,11 @@ def load_cached(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a damaged cache file is a miss, never a failure
         logger.warning("ignoring the unreadable cache file %s (%s); recomputing", path, error)
         return None
+    return payload if isinstance(payload, dict) else None
 
 
 def save_cached(path: Path, payload: dict[str, Any]) -> None:

@@ -255,6 +255,12 @@ def load_dataset(
     return splits
 
 
+def takes_option(name: str, option: str) -> bool:
+    """Whether the loader of dataset ``name`` reads ``option`` (e.g. ``"mri"``); False for an unknown name."""
+    entry = _REGISTRY.get(_key(name))
+    return entry is not None and option in _accepted(entry.loader, {option: None})
+
+
 def _accepted(loader: Loader, options: dict[str, Any]) -> dict[str, Any]:
     """The ``options`` that ``loader`` takes by name (all of them if it takes ``**kwargs``)."""
     try:

@@ -9,8 +9,10 @@ Images are read with Pillow, scaled to [0, 1] by their type's range (8- or
 16-bit) or min-max for float TIFFs, made grayscale (or RGB when any image is in
 colour), resized so the longest side is ``data.mri.size`` and padded square.
 An image's group is its ``sub-XXX`` name part, else its file name, so slices
-exported from one subject stay in one split. Unreadable files are named and
-skipped (or fatal with ``data.mri.strict``).
+exported from one subject stay in one split. Unreadable or truncated images,
+decompression bombs (over Pillow's ``MAX_IMAGE_PIXELS``) and files that are not
+images are named and skipped (or fatal with ``data.mri.strict``); hidden files
+are ignored.
 
 Example:
     >>> train, test = load_image_folder(Path("slices"), mri=MRIConfig(size=64))  # doctest: +SKIP
@@ -20,13 +22,14 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vaegan.data.bad_inputs import BadFile, BadInputs
+from vaegan.data.bad_inputs import BadFile, BadInputs, first_line, reason_of
 from vaegan.data.config import MRIConfig
 from vaegan.data.datasets import ImageDataset, split_subjects
 from vaegan.data.mri_sources import IMAGE_SUFFIXES, subject_of
@@ -39,19 +42,27 @@ def read_image(path: Path) -> np.ndarray:
     """(H, W, C) float32 in [0, 1], C = 1 or 3.
 
     Raises:
-        BadFile: unreadable, truncated, or not a 2-D image.
+        BadFile: unreadable, truncated, a decompression bomb, or not a 2-D image.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in GRAY_MODES:
-                array = np.asarray(img)
-            else:  # palette, alpha and colour modes
-                array = np.asarray(img.convert("L" if img.mode == "LA" else "RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise BadFile(f"cannot be read as an image ({error})") from None
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; both are refused here
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                if img.mode in GRAY_MODES:
+                    array = np.asarray(img)
+                else:  # palette, alpha and colour modes
+                    array = np.asarray(img.convert("L" if img.mode == "LA" else "RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise BadFile(
+            f"is a decompression bomb or a huge image ({first_line(error)}); "
+            "raise PIL.Image.MAX_IMAGE_PIXELS if it is genuine"
+        ) from None
+    except Exception as error:  # Pillow raises many types for foreign, truncated or damaged files
+        raise BadFile(f"cannot be read as an image ({type(error).__name__}: {first_line(error)})") from None
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3 or min(array.shape[:2]) < 2:
@@ -88,30 +99,53 @@ def read_image_folder(root: Path, options: MRIConfig, bad: BadInputs, classes: l
     """Every image under ``root/<class>/`` as one dataset (classes from the folder names unless given)."""
     folders = _class_folders(root)
     names = classes or [f.name for f in folders]
+    arrays, labels, files = _read_all(folders, names, bad)
+    if not arrays:
+        raise DataError(f"{root}: no readable PNG/JPEG/TIFF image in its class folders")
+    images, kept = _fit_all(arrays, files, options.size, bad)
+    if not kept:
+        raise DataError(f"{root}: no image in its class folders could be resized to {options.size} x {options.size}")
+    labels, files = [labels[i] for i in kept], [files[i] for i in kept]
+    subjects = [subject_of(p) for p in files]
+    group_names = sorted(set(subjects))
+    index = {s: i for i, s in enumerate(group_names)}
+    groups = torch.tensor([index[s] for s in subjects], dtype=torch.long)
+    return ImageDataset(images, torch.tensor(labels), names, "image-folder", groups, group_names)
+
+
+def _read_all(folders: list[Path], names: list[str], bad: BadInputs) -> tuple[list[np.ndarray], list[int], list[Path]]:
+    """(arrays, labels, files) of the readable images; every other file (hidden ones aside) goes to ``bad``."""
     arrays, labels, files = [], [], []
     for folder in folders:
         if folder.name not in names:
             bad.add(folder, f"class {folder.name!r} is not among the training classes {names}")
             continue
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
+            if any(part.startswith(".") for part in path.relative_to(folder).parts):
+                continue  # hidden files (.DS_Store) and folders are not data
             try:
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    raise BadFile(f"is not an image (suffix {path.suffix!r}; expected PNG, JPEG or TIFF); move it out")
                 arrays.append(read_image(path))
             except BadFile as error:
                 bad.add(path, str(error))
                 continue
             labels.append(names.index(folder.name))
             files.append(path)
-    if not arrays:
-        raise DataError(f"{root}: no readable PNG/JPEG/TIFF image in its class folders")
+    return arrays, labels, files
+
+
+def _fit_all(arrays: list[np.ndarray], files: list[Path], size: int, bad: BadInputs) -> tuple[Tensor, list[int]]:
+    """(N, C, size, size) of the arrays that could be fitted, and their indices; the others go to ``bad``."""
     channels = 3 if any(a.shape[2] == 3 for a in arrays) else 1
-    images = torch.stack([_fit(a, options.size, channels) for a in arrays])
-    subjects = [subject_of(p) for p in files]
-    group_names = sorted(set(subjects))
-    index = {s: i for i, s in enumerate(group_names)}
-    groups = torch.tensor([index[s] for s in subjects], dtype=torch.long)
-    return ImageDataset(images, torch.tensor(labels), names, "image-folder", groups, group_names)
+    fitted, kept = [], []
+    for i, (array, path) in enumerate(zip(arrays, files)):
+        try:
+            fitted.append(_fit(array, size, channels))
+            kept.append(i)
+        except Exception as error:  # e.g. a 2 x 5000 sliver: one odd image must not cost the others
+            bad.add(path, reason_of(error, f"failed in resizing to {size} x {size}"))
+    return (torch.stack(fitted) if fitted else torch.zeros(0, channels, size, size)), kept
 
 
 def load_image_folder(folder: Path, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:

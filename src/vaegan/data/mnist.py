@@ -5,8 +5,9 @@ Files are looked up, first hit wins, in: an explicit ``data_dir`` (as
 the user cache ``${XDG_CACHE_HOME:-~/.cache}/vaegan/<name>/`` and Debian's
 ``/usr/share/datasets/<name>/`` (``apt-get install dataset-fashion-mnist``; Debian
 keeps the upstream file names, gzipped). Each file may be gzipped (``NAME.gz``)
-or not. Failing all, the files are downloaded from the canonical mirrors into the
-cache, verified, and moved into place atomically.
+or not. Failing all, the files are downloaded from the canonical mirrors (HTTPS
+first) into the cache, capped at twice their size, verified, and moved into
+place atomically.
 
 The md5s are of the *uncompressed* files: copies recompressed by Debian or by
 hand differ in their ``.gz`` bytes but hold the same content.
@@ -46,10 +47,11 @@ SYSTEM_DATA_ROOT = Path("/usr/share/datasets")
 
 
 class IdxFile(NamedTuple):
-    """One file: its name uncompressed and the md5 of its uncompressed bytes."""
+    """One file: its name uncompressed, the md5 and the size of its uncompressed bytes."""
 
     name: str
     md5: str
+    size: int | None = None  # caps a download at twice this
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,12 @@ MNIST = IdxFamily(
     name="mnist",
     class_names=tuple(str(d) for d in range(10)),
     train=(
-        IdxFile("train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb"),
-        IdxFile("train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624"),
+        IdxFile("train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb", 47040016),
+        IdxFile("train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624", 60008),
     ),
     test=(
-        IdxFile("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea"),
-        IdxFile("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637"),
+        IdxFile("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea", 7840016),
+        IdxFile("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637", 10008),
     ),
     mirrors=(
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -97,16 +99,16 @@ FASHION_MNIST = IdxFamily(
     name="fashion-mnist",
     class_names=_FASHION_CLASSES,
     train=(
-        IdxFile("train-images-idx3-ubyte", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
-        IdxFile("train-labels-idx1-ubyte", "9018921c3c673c538a1fc5bad174d6f9"),
+        IdxFile("train-images-idx3-ubyte", "f4a8712d7a061bf5bd6d2ca38dc4d50a", 47040016),
+        IdxFile("train-labels-idx1-ubyte", "9018921c3c673c538a1fc5bad174d6f9", 60008),
     ),
     test=(
-        IdxFile("t10k-images-idx3-ubyte", "8181f5470baa50b63fa0f6fddb340f0a"),
-        IdxFile("t10k-labels-idx1-ubyte", "15d484375f8d13e6eb1aabb0c3f46965"),
+        IdxFile("t10k-images-idx3-ubyte", "8181f5470baa50b63fa0f6fddb340f0a", 7840016),
+        IdxFile("t10k-labels-idx1-ubyte", "15d484375f8d13e6eb1aabb0c3f46965", 10008),
     ),
     mirrors=(
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # no HTTPS on S3 website endpoints
     ),
     apt_package="dataset-fashion-mnist",
 )
@@ -174,7 +176,7 @@ def _download(spec: IdxFamily) -> Path:
     for file in spec.files:
         if _find_file(folder, file) is None:
             urls = [f"{mirror}{file.name}.gz" for mirror in spec.mirrors]
-            download_idx(urls, folder / f"{file.name}.gz", expected_md5=file.md5)
+            download_idx(urls, folder / f"{file.name}.gz", expected_md5=file.md5, expected_size=file.size)
     return folder
 
 

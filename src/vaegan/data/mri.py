@@ -29,19 +29,16 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from vaegan.data.bad_inputs import BadFile, BadInput, BadInputs
-from vaegan.data.cache import cache_path, load_cached, save_cached
+from vaegan.data.bad_inputs import BadInput, BadInputs
 from vaegan.data.config import MRIConfig
 from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset, split_subjects
-from vaegan.data.mri_sources import Record, bids_records, csv_records, detect_layout
+from vaegan.data.mri_cache import preprocess_records
+from vaegan.data.mri_sources import bids_records, csv_records, detect_layout
 from vaegan.foundation.errors import DataError
 from vaegan.foundation.files import cache_dir
 
 logger = logging.getLogger(__name__)
-
-PREPROCESSING_KEYS = ("spacing", "size", "fit", "percentiles")
 
 
 @dataclass
@@ -102,7 +99,7 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
     if layout == "imagefolder":
         raise DataError(f"{folder}: holds 2-D images in class folders, not T1w volumes; use dataset: image-folder")
     records = bids_records(folder, options, bad) if layout == "bids" else csv_records(folder, options, bad)
-    volumes, maps, kept = _preprocessed(records, options, maps_suffix, bad)
+    volumes, maps, kept = preprocess_records(records, options, maps_suffix, bad)
     bad.report(len(kept), folder)
     if not kept:
         first = "; ".join(str(item) for item in bad.items[:3])
@@ -115,72 +112,6 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
     return MRIVolumes(
         volumes, labels, [r.subject for r in kept], [str(r.path) for r in kept], list(options.classes), maps, bad.items
     )
-
-
-def _map_path(image: Path, suffix: str) -> Path:
-    name = image.name
-    stem = name[: name.rfind("_T1w")] if "_T1w" in name else name.split(".")[0]
-    return image.with_name(stem + suffix)
-
-
-def _preprocessed(
-    records: list[Record], options: MRIConfig, maps_suffix: str | None, bad: BadInputs
-) -> tuple[Tensor, Tensor | None, list[Record]]:
-    """Volumes (and maps) of the records that could be used, from the cache or computed."""
-    settings = {key: getattr(options, key) for key in PREPROCESSING_KEYS} | {"maps": maps_suffix}
-    files = [r.path for r in records] + ([_map_path(r.path, maps_suffix) for r in records] if maps_suffix else [])
-    path = cache_path("mri", files, settings)
-    payload = load_cached(path) if options.cache else None
-    if payload is None:
-        payload = _compute(records, options, maps_suffix)
-        if options.cache:
-            save_cached(path, payload)
-    else:
-        logger.info("read %d preprocessed volumes from the cache %s", len(payload["paths"]), path)
-    for file, reason in zip(payload["failed"], payload["reasons"]):
-        bad.add(file, reason)
-    kept_paths = set(payload["paths"])
-    kept = [r for r in records if str(r.path) in kept_paths]
-    volumes = payload["volumes"].float()  # stored as float16: half the disk, ~1e-3 precision in [0, 1]
-    maps = payload["maps"].float() if "maps" in payload else None
-    return volumes, maps, kept
-
-
-def _compute(records: list[Record], options: MRIConfig, maps_suffix: str | None) -> dict:
-    from vaegan.data.mri_transforms import preprocess, read_volume
-
-    volumes, maps, paths, failed, reasons = [], [], [], [], []
-    bar = tqdm(records, desc="preprocessing MRI", disable=not options.progress, dynamic_ncols=True)
-    for record in bar:
-        try:
-            image, affine = read_volume(record.path)
-            extra = None
-            if maps_suffix:
-                map_file = _map_path(record.path, maps_suffix)
-                if not map_file.is_file():
-                    raise BadFile(f"has no map {map_file.name} beside it")
-                try:
-                    extra, _ = read_volume(map_file, allow_blank=True)
-                except BadFile as error:
-                    raise BadFile(f"its map {map_file.name} {error}") from None
-            volume, extra_volume = preprocess(image, affine, options, extra)
-        except BadFile as error:
-            failed.append(str(record.path))
-            reasons.append(str(error))
-            continue
-        volumes.append(volume.half())
-        maps.append(extra_volume.half() if extra_volume is not None else None)
-        paths.append(str(record.path))
-    size = options.size
-    payload = {
-        "volumes": torch.stack(volumes) if volumes else torch.zeros(0, 1, size, size, size, dtype=torch.half),
-        "paths": paths,
-        "failed": failed,
-        "reasons": reasons,
-    }
-    if maps_suffix and volumes:
-        payload["maps"] = torch.stack(maps)
-    return payload
 
 
 def as_dataset(data: MRIVolumes, options: MRIConfig, name: str) -> ImageDataset:
@@ -235,20 +166,24 @@ def phantom_path(options: MRIConfig) -> Path:
 
 
 def phantom_folder(options: MRIConfig) -> Path:
-    """The cached phantom set for ``options``, generated on first use."""
-    from vaegan.data.phantoms import write_phantoms
+    """The cached phantom set for ``options``, generated on first use; safe when processes ask at once."""
+    from vaegan.data import phantoms
+    from vaegan.data.shared_folder import build_once
 
     folder = phantom_path(options)
-    if not (folder / "participants.tsv").is_file():
-        logger.warning("generating %d phantom brains into %s (once)", options.phantom_subjects, folder)
-        write_phantoms(
-            folder,
+    settings = phantoms.phantom_settings(options.phantom_subjects, options.phantom_seed, options.phantom_spacing)
+
+    def build(target: Path) -> None:
+        logger.warning("generating %d phantom brains into %s (once)", options.phantom_subjects, target)
+        phantoms.write_phantoms(
+            target,
             subjects=options.phantom_subjects,
             seed=options.phantom_seed,
             spacing=options.phantom_spacing,
             progress=options.progress,
         )
-    return folder
+
+    return build_once(folder, settings, build)
 
 
 def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:

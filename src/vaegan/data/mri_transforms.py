@@ -45,6 +45,10 @@ from vaegan.data.config import MRIConfig
 # which dimension of (N, 1, D, H, W) each slice direction cuts
 SLICE_DIMS = {"axial": 2, "coronal": 3, "sagittal": 4}
 BRAIN_THRESHOLD = 0.1  # brain = voxels above this fraction of the 99th percentile of positive voxels
+# physically possible heads: a field of view per axis in this range (mm), at most this many voxels
+FOV_MM = (20.0, 500.0)
+MAX_SIDE = 2048
+MAX_VOXELS = 2**28  # 1 GiB as float32; a 0.5 mm whole head is 2**26
 
 
 def _reason(error: BaseException) -> str:
@@ -58,7 +62,8 @@ def read_volume(path: Path, *, allow_blank: bool = False) -> tuple[np.ndarray, n
     ``allow_blank`` accepts a constant volume (a map of zeros, e.g. no atrophy).
 
     Raises:
-        BadFile: unreadable, truncated, not 3-D, NaN or infinite voxels, blank, or a broken affine.
+        BadFile: unreadable, truncated, not 3-D, NaN or infinite voxels, blank, or a
+            physically impossible header (see :func:`check_header`).
     """
     try:
         img = nib.load(path)
@@ -71,6 +76,7 @@ def read_volume(path: Path, *, allow_blank: bool = False) -> tuple[np.ndarray, n
         raise BadFile(f"is {len(shape)}-D (shape {shape}); expected one 3-D T1w volume")
     if len(shape) < 3 or min(shape) < 2:
         raise BadFile(f"is 2-D (shape {shape}); expected a 3-D T1w volume")
+    affine = check_header(img, shape)
     try:
         data = np.asarray(img.get_fdata(dtype=np.float32)).reshape(shape)
     except (EOFError, OSError, ValueError, zlib.error) as error:
@@ -80,10 +86,58 @@ def read_volume(path: Path, *, allow_blank: bool = False) -> tuple[np.ndarray, n
         raise BadFile(f"contains {bad} NaN or infinite voxels")
     if not allow_blank and data.max() <= data.min():
         raise BadFile(f"is blank (every voxel is {float(data.min()):g})")
-    affine = np.asarray(img.affine, dtype=np.float64)
-    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
-        raise BadFile("has a degenerate affine (voxel-to-world matrix); fix the header's qform/sform")
     return data, affine
+
+
+def check_header(img: nib.Nifti1Image, shape: tuple[int, int, int]) -> np.ndarray:
+    """The affine (4x4) of a header that describes a possible head; checked before any voxel is read.
+
+    A voxel size of 1000 mm would make the resampler allocate until the process
+    is killed; a header claiming 30000^3 voxels would do the same on reading.
+
+    Raises:
+        BadFile: absurd dimensions, zero/negative/NaN voxel sizes, a singular or
+            non-finite affine, or a field of view outside ``FOV_MM`` on some axis.
+    """
+    voxels = int(np.prod(shape, dtype=np.int64))
+    if max(shape) > MAX_SIDE or voxels > MAX_VOXELS:
+        raise BadFile(
+            f"has {' x '.join(map(str, shape))} voxels, more than a head scan holds "
+            f"(at most {MAX_SIDE} per side, {MAX_VOXELS} in all); fix the header's dim field"
+        )
+    zooms = _stored_zooms(img)
+    for axis, zoom in enumerate(zooms):
+        if not np.isfinite(zoom) or zoom <= 0:
+            raise BadFile(f"has a voxel size {zoom:g} mm along axis {axis}; fix the header's pixdim field")
+    if img.affine is None:
+        raise BadFile("has no affine (voxel-to-world matrix); save it as NIfTI with a qform or sform")
+    affine = np.asarray(img.affine, dtype=np.float64)
+    if not np.all(np.isfinite(affine)):
+        raise BadFile("has an affine (voxel-to-world matrix) that is not finite; fix the header's qform/sform")
+    if abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+        raise BadFile("has a singular affine (voxel-to-world matrix); fix the header's qform/sform")
+    sizes = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))  # mm per voxel along each array axis
+    for axis, (count, size) in enumerate(zip(shape, sizes)):
+        fov = count * float(size)
+        if not FOV_MM[0] <= fov <= FOV_MM[1]:
+            raise BadFile(
+                f"has a field of view of {fov:g} mm along axis {axis} ({count} voxels of {size:g} mm), "
+                f"outside the {FOV_MM[0]:g}-{FOV_MM[1]:g} mm of a head; fix the header's voxel sizes (pixdim/affine)"
+            )
+    return affine
+
+
+def _stored_zooms(img: nib.Nifti1Image) -> list[float]:
+    """The voxel sizes as stored: nibabel's loader quietly turns 0 into 1 and -3 into 3 in ``img.header``."""
+    if isinstance(img.header, nib.Nifti1Header):
+        holder = img.file_map.get("header") or img.file_map["image"]
+        try:
+            with holder.get_prepare_fileobj("rb") as file:
+                raw = type(img.header).from_fileobj(file, check=False)
+            return [float(z) for z in raw["pixdim"][1:4]]
+        except Exception:  # noqa: BLE001  (then the loaded header's, already read once)
+            pass
+    return [float(z) for z in img.header.get_zooms()[:3]]
 
 
 class BrainIntensityd(MapTransform):

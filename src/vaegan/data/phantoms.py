@@ -27,6 +27,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -38,6 +39,7 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from vaegan.data.anatomy import TEMPLATE_MM, Anatomy, atrophy, load_anatomy
+from vaegan.data.shared_folder import write_manifest
 from vaegan.foundation.errors import DataError
 
 ATROPHY_SUFFIX = "_label-atrophy_probseg.nii.gz"
@@ -105,9 +107,11 @@ def write_phantoms(
     """Write a BIDS folder of ``subjects`` phantoms into ``out`` (created; must be empty or absent).
 
     About 0.2 s a subject at 2.5 mm on one core; ``workers`` processes (default:
-    the CPU count, at most 8) share them. Written into a temporary sibling folder
-    and renamed at the end, so ``out`` is complete or absent, never half-written.
-    The same seed gives the same subjects whatever the number of workers.
+    the CPU count, at most 8) share them. Written into a private temporary
+    sibling folder and renamed at the end, so ``out`` is complete or absent,
+    never half-written; its completion marker (:mod:`vaegan.data.shared_folder`)
+    records the settings, the version and every file. The same seed gives the
+    same subjects whatever the number of workers.
 
     Raises:
         DataError: ``out`` exists and is not empty, or cannot be written.
@@ -118,10 +122,13 @@ def write_phantoms(
     if subjects < 2:
         raise DataError(f"subjects={subjects}: need at least 2 (one CN, one AD)")
     load_anatomy()  # built (or read) once here; forked workers inherit it
-    tmp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
     try:
-        tmp.mkdir(parents=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # private to this process: another building the same set never touches it
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    except OSError as error:
+        raise DataError(f"{out}: cannot write the phantoms: {error}") from None
+    try:
         people = draw_subjects(subjects, seed)
         jobs = [(tmp, subject, spacing) for subject in people]
         workers = min(workers or os.cpu_count() or 1, 8, len(jobs))
@@ -133,13 +140,20 @@ def write_phantoms(
         else:
             list(bar(map(_make, jobs)))
         _write_tables(tmp, people, seed=seed, spacing=spacing)
+        write_manifest(tmp, phantom_settings(subjects, seed, spacing))
         if out.exists():
             out.rmdir()
         tmp.replace(out)
     except OSError as error:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(f"{out}: cannot write the phantoms: {error}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already when renamed into place
     return out
+
+
+def phantom_settings(subjects: int, seed: int, spacing: float) -> dict[str, object]:
+    """What a phantom set is made from, as its completion marker records it."""
+    return {"kind": "phantoms", "subjects": subjects, "seed": seed, "spacing": float(spacing)}
 
 
 def _make(job: tuple[Path, PhantomSubject, float]) -> None:

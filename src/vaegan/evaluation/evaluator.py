@@ -250,10 +250,12 @@ def evaluate_run(
         config = config.model_copy(update={"data": config.data.model_copy(update={"data_dir": str(data_dir)})})
     data = load_data(config)
     dataset = config.data.dataset
-    classifier = load_classifier(dataset, data_dir=config.data.data_dir, device=options.device)
+    source = {"data_dir": config.data.data_dir, "mri": config.data.mri}  # MRI: one classifier per folder and options
+    classifier = load_classifier(dataset, device=options.device, **source)
     if classifier.image_shape != data.image_shape or classifier.num_classes != data.num_classes:
+        where = classifier_path(dataset, **source)
         raise VaeganError(
-            f"{classifier_path(dataset)} classifies {classifier.num_classes} classes of {classifier.image_shape} "
+            f"{where} classifies {classifier.num_classes} classes of {classifier.image_shape} "
             f"images, but {run_dir} uses {data.num_classes} classes of {data.image_shape}; retrain it with "
             f"vaegan train-classifier --dataset {dataset} --force"
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 
@@ -69,6 +70,14 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """``path.write_bytes(data)``, atomically."""
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def package_version() -> str:
+    """vaegan's installed version, part of every cache key (a new version never reads an old cache)."""
+    try:
+        return version("vaegan")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
 
 
 def cache_dir() -> Path:

@@ -1,0 +1,83 @@
+"""Image folders: decompression bombs, truncated images and stray files are named and skipped (or fatal)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.data.mri_files import options
+from vaegan.data.bad_inputs import BadFile
+from vaegan.data.imagefolder import load_image_folder, read_image
+from vaegan.foundation.errors import DataError
+
+
+def png(path: Path, side: int = 20, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def good_folder(root: Path) -> Path:
+    for cls in ("AD", "CN"):
+        for subject in range(4):
+            png(root / cls / f"sub-{cls}{subject}_slice-1.png", seed=subject)
+    return root
+
+
+@pytest.mark.parametrize("side", [40, 60], ids=["warning", "error"])
+def test_a_decompression_bomb_is_a_bad_file(tmp_path, monkeypatch, side):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 40^2 warns in Pillow (> limit), 60^2 raises (> 2x)
+    with pytest.raises(BadFile, match="decompression bomb.*1600|decompression bomb.*3600"):
+        read_image(png(tmp_path / "big.png", side))
+
+
+def test_truncated_and_foreign_files_are_bad_files(tmp_path):
+    whole = png(tmp_path / "whole.png", 64).read_bytes()
+    (tmp_path / "cut.png").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(BadFile, match="cannot be read as an image"):
+        read_image(tmp_path / "cut.png")
+    (tmp_path / "text.png").write_text("hello")
+    with pytest.raises(BadFile, match="cannot be read as an image"):
+        read_image(tmp_path / "text.png")
+
+
+def test_bad_and_stray_files_are_named_and_skipped(tmp_path, monkeypatch, caplog):
+    root = good_folder(tmp_path / "slices")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    png(root / "AD" / "sub-bomb_slice-1.png", 60)
+    whole = io.BytesIO()
+    Image.fromarray(np.zeros((30, 30), np.uint8)).save(whole, format="PNG")
+    (root / "CN" / "sub-cut_slice-1.png").write_bytes(whole.getvalue()[:40])
+    (root / "CN" / "notes.txt").write_text("scanner notes")
+    (root / "CN" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # hidden files are not data
+    with caplog.at_level(logging.WARNING, logger="vaegan"):
+        train, test = load_image_folder(root, mri=options(size=16))
+    assert len(train) + len(test) == 8
+    summary = caplog.text
+    assert "skipped 3 inputs, kept 8" in summary
+    assert "sub-bomb_slice-1.png: is a decompression bomb" in summary
+    assert "sub-cut_slice-1.png: cannot be read as an image" in summary
+    assert "notes.txt: is not an image" in summary and ".DS_Store" not in summary
+
+
+def test_strict_mode_stops_at_the_first_bad_file(tmp_path):
+    root = good_folder(tmp_path / "slices")
+    (root / "CN" / "notes.txt").write_text("scanner notes")
+    with pytest.raises(DataError, match=r"notes.txt: is not an image .*strict"):
+        load_image_folder(root, mri=options(size=16, strict=True))
+
+
+def test_an_image_that_cannot_be_resized_costs_only_itself(tmp_path, caplog):
+    root = good_folder(tmp_path / "slices")
+    sliver = root / "AD" / "sub-sliver_slice-1.png"
+    Image.fromarray(np.full((2, 5000), 128, np.uint8)).save(sliver)  # resized to 16 wide: 0 rows
+    with caplog.at_level(logging.WARNING, logger="vaegan"):
+        train, test = load_image_folder(root, mri=options(size=16))
+    assert len(train) + len(test) == 8
+    assert "sub-sliver_slice-1.png: failed in resizing to 16 x 16 (OverflowError" in caplog.text

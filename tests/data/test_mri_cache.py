@@ -1,0 +1,128 @@
+"""The MRI preprocessing cache: one entry per file, keyed by everything that changes it; every file isolated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import vaegan.data.cache
+from tests.data.mri_files import brain, cache_fixture, make_bids, options, write_nifti  # noqa: F401
+from vaegan.data import mri_transforms
+from vaegan.data.mri import read_volumes
+from vaegan.foundation.errors import DataError
+
+
+def entries(cache: Path) -> set[Path]:
+    return set((cache / "preprocessed").rglob("*.pt"))
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the volumes preprocessed (not read from the cache)."""
+    calls: list[int] = []
+    real = mri_transforms.preprocess
+
+    def preprocess(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mri_transforms, "preprocess", preprocess)
+    return calls
+
+
+def four_subjects(root: Path) -> Path:
+    return make_bids(root, {"sub-01": "CN", "sub-02": "AD", "sub-03": "CN", "sub-04": "AD"})
+
+
+def test_an_all_negative_volume_is_skipped_not_fatal(tmp_path, cache):
+    folder = four_subjects(tmp_path / "bids")
+    odd = folder / "sub-03" / "anat" / "sub-03_T1w.nii.gz"
+    write_nifti(odd, -brain(3) - 1.0)  # MONAI's Compose wraps the BadFile this raises in a RuntimeError
+    data = read_volumes(folder, options())
+    assert sorted(set(data.subjects)) == ["sub-01", "sub-02", "sub-04"]
+    assert [item.path for item in data.skipped] == [str(odd)]
+    assert "no positive voxels" in data.skipped[0].reason and "applying transform" not in data.skipped[0].reason
+    with pytest.raises(DataError, match="sub-03_T1w.nii.gz: has no positive voxels.*strict"):
+        read_volumes(folder, options(strict=True))
+
+
+def test_any_error_in_one_file_is_recorded_with_its_root_reason(tmp_path, cache, monkeypatch):
+    folder = four_subjects(tmp_path / "bids")
+    real_read, real = mri_transforms.read_volume, mri_transforms.preprocess
+    current: list[Path] = []
+    monkeypatch.setattr(mri_transforms, "read_volume", lambda path, **k: current.append(path) or real_read(path, **k))
+
+    def flaky(*args, **kwargs):
+        if current[-1].name == "sub-02_T1w.nii.gz":
+            try:
+                raise MemoryError("cannot allocate 8 GiB")
+            except MemoryError as error:
+                raise RuntimeError("applying transform <Spacingd>") from error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mri_transforms, "preprocess", flaky)
+    data = read_volumes(folder, options())
+    assert sorted(set(data.subjects)) == ["sub-01", "sub-03", "sub-04"]
+    assert data.skipped[0].path.endswith("sub-02_T1w.nii.gz")
+    assert data.skipped[0].reason == "failed in preprocessing (MemoryError: cannot allocate 8 GiB)"
+
+
+def test_finished_files_survive_an_interrupt(tmp_path, cache, counted, monkeypatch):
+    folder = four_subjects(tmp_path / "bids")
+    real = mri_transforms.preprocess
+
+    def interrupted(*args, **kwargs):
+        if len(counted) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during the third file
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mri_transforms, "preprocess", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        read_volumes(folder, options())
+    monkeypatch.undo()
+    counted.clear()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache.parent))
+    monkeypatch.setattr(mri_transforms, "preprocess", lambda *a, **k: counted.append(1) or real(*a, **k))
+    data = read_volumes(folder, options())
+    assert len(data.subjects) == 4 and len(counted) == 2  # the two done before Ctrl-C came from the cache
+    assert not [p for p in (cache / "preprocessed").rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_every_setting_and_the_version_key_the_cache(tmp_path, cache, counted, monkeypatch):
+    folder = four_subjects(tmp_path / "bids")
+    first = read_volumes(folder, options())
+    assert len(counted) == 4 and len(entries(cache)) == 4
+    again = read_volumes(folder, options(slice_axis="coronal", strict=True, progress=False))  # after the cache
+    assert len(counted) == 4 and torch.equal(first.volumes, again.volumes)
+    read_volumes(folder, options(percentiles=(1.0, 99.0)))
+    assert len(counted) == 8 and len(entries(cache)) == 8
+    read_volumes(folder, options(fit="pad"))
+    assert len(counted) == 12
+    monkeypatch.setattr(vaegan.data.cache, "package_version", lambda: "99.0.0")
+    read_volumes(folder, options())
+    assert len(counted) == 16 and len(entries(cache)) == 16
+
+
+def test_an_edited_file_recomputes_only_itself(tmp_path, cache, counted):
+    folder = four_subjects(tmp_path / "bids")
+    read_volumes(folder, options())
+    image = folder / "sub-02" / "anat" / "sub-02_T1w.nii.gz"
+    write_nifti(image, brain(9, ventricle=0.0))
+    after = read_volumes(folder, options())
+    assert len(counted) == 5 and len(after.subjects) == 4
+
+
+def test_a_damaged_cache_entry_is_recomputed(tmp_path, cache, counted):
+    folder = four_subjects(tmp_path / "bids")
+    first = read_volumes(folder, options())
+    for entry in entries(cache):
+        entry.write_bytes(b"garbage")
+    second = read_volumes(folder, options())
+    assert len(counted) == 8 and torch.equal(first.volumes, second.volumes)
+
+
+def test_cache_false_writes_nothing(tmp_path, cache):
+    read_volumes(four_subjects(tmp_path / "bids"), options(cache=False))
+    assert not entries(cache)
