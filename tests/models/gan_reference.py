@@ -21,11 +21,23 @@ STEPS = 3
 
 
 def trained_weights(name: str) -> dict[str, torch.Tensor]:
-    """Weights of the tiny ``name`` model after STEPS seeded train_steps on fixed random images."""
+    """Weights of the tiny ``name`` model after STEPS seeded train_steps on fixed random images.
+
+    On one thread: conv backward sums in a thread-dependent order, so bits agree only at equal threads.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(name)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(name: str) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     cls = get_model_class(name)
-    model = build_model(cls.config_class.model_validate({**TINY_GAN, "name": name, "image_shape": (1, 16, 16),
-                                                         "num_classes": 3}))
+    data = {**TINY_GAN, "name": name, "image_shape": (1, 16, 16), "num_classes": 3}
+    model = build_model(cls.config_class.model_validate(data))
     optimizers = model.configure_optimizers()
     generator = torch.Generator().manual_seed(1)
     model.train()

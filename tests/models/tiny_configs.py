@@ -21,6 +21,13 @@ TINY = {
     },
     "gan": {"latent_dim": 4, "network": {"channels": [8, 16], "hidden": []}, "discriminator": {"channels": [8, 16]}},
     "acgan": {"latent_dim": 4, "network": {"channels": [8, 16], "hidden": []}, "discriminator": {"channels": [8, 16]}},
+    "beta_tcvae": {"latent_dim": 4, "network": {"kind": "conv", "channels": [8, 16], "hidden": [32]}},
+    "wgan_gp": {
+        "latent_dim": 4,
+        "network": {"channels": [8, 16], "hidden": []},
+        "discriminator": {"channels": [8, 16]},
+        "critic_steps": 2,
+    },
 }
 
 

@@ -104,5 +104,17 @@ def test_kl_warmup_ramps_the_weight():
     weights = []
     for epoch in (1, 2, 4, 6):
         model.on_epoch_start(epoch)
-        weights.append(model.kl_weight)
+        weights.append(model.warmup)
     assert weights == [0.25, 0.5, 1.0, 1.0]
+
+
+def test_during_warmup_best_pt_is_chosen_by_the_full_objective_not_the_ramped_loss(tmp_path):
+    model = tiny_vae()
+    model.config.kl_warmup_epochs = 3
+    history = Trainer(model, tiny_splits(), train_config(3), out_dir=tmp_path).fit()
+    for row in history:  # the full -ELBO at the configured beta = 1, whatever the ramp
+        assert row["val/objective"] == pytest.approx(row["val/recon"] + row["val/kl"], rel=1e-5)
+    assert history[0]["val/loss"] < history[0]["val/objective"]  # epoch 1 optimises recon + KL / 3
+    best = read_checkpoint(tmp_path / "checkpoints" / "best.pt")
+    assert best["best"] == min(row["val/objective"] for row in history)
+    assert model.monitor == "objective"

@@ -19,6 +19,7 @@
 from vaegan.models.acgan import ACGAN, ACGANConfig
 from vaegan.models.autoencoder import AutoEncoder, AutoEncoderConfig
 from vaegan.models.base import Batch, FixedInputs, GenerativeModel, inference
+from vaegan.models.beta_tcvae import BetaTCVAE, BetaTCVAEConfig
 from vaegan.models.config import ModelConfig
 from vaegan.models.cvae import ConditionalVAE, ConditionalVAEConfig
 from vaegan.models.cvaegan import CVAEGAN, CVAEGANConfig
@@ -32,6 +33,7 @@ from vaegan.models.registry import (
     register_model,
 )
 from vaegan.models.vae import VAE, VAEConfig
+from vaegan.models.wgan_gp import WGANGP, WGANGPConfig
 
 __all__ = [
     "ACGAN",
@@ -41,6 +43,8 @@ __all__ = [
     "ACGANConfig",
     "AutoEncoder",
     "AutoEncoderConfig",
+    "BetaTCVAE",
+    "BetaTCVAEConfig",
     "Batch",
     "CVAEGANConfig",
     "ConditionalVAE",
@@ -50,6 +54,8 @@ __all__ = [
     "GenerativeModel",
     "ModelConfig",
     "VAEConfig",
+    "WGANGP",
+    "WGANGPConfig",
     "build_model",
     "get_model_class",
     "inference",

@@ -38,6 +38,7 @@ class AutoEncoder(GenerativeModel):
 
     config_class = AutoEncoderConfig
     has_encoder = True
+    monitor = "objective"
     config: AutoEncoderConfig
 
     def __init__(self, config: AutoEncoderConfig):
@@ -76,8 +77,13 @@ class AutoEncoder(GenerativeModel):
         return self.code(x, labels), {}
 
     def regularization(self, terms: dict[str, Tensor]) -> Tensor | float:
-        """Weighted sum of the extra terms added to the reconstruction loss."""
+        """Weighted sum of the extra terms added to the reconstruction loss, at the configured weights."""
         return 0.0
+
+    @property
+    def warmup(self) -> float:
+        """Fraction of the regularization applied this epoch (a VAE's KL warm-up ramps it to 1)."""
+        return 1.0
 
     # -- the model --------------------------------------------------------
     @inference
@@ -111,7 +117,10 @@ class AutoEncoder(GenerativeModel):
         z, terms = self.latent(self.corrupt(x), labels)
         # clean targets: a denoising autoencoder scores the uncorrupted x
         recon = -self.likelihood.log_prob(self.decode(z, labels), x).mean()
-        return {"loss": recon + self.regularization(terms), "recon": recon, **terms}
+        penalty = self.regularization(terms)
+        # "loss" is what is optimised now (with any warm-up); "objective" is the full objective at the
+        # configured weights, the same every epoch, so it alone may pick best.pt and score a trial
+        return {"loss": recon + self.warmup * penalty, "objective": recon + penalty, "recon": recon, **terms}
 
     @inference
     def epoch_images(self, fixed: FixedInputs) -> dict[str, Tensor]:

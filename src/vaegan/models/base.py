@@ -103,6 +103,9 @@ class GenerativeModel(nn.Module, ABC):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"model": adam(self.parameters(), self.config)}
 
+    def on_fit_start(self, dataset_size: int) -> None:
+        """Hook called once before training with the number of training images (beta-TCVAE's estimator needs it)."""
+
     def on_epoch_start(self, epoch: int) -> None:
         """Hook for schedules that depend on the epoch (1-based), e.g. KL warm-up."""
 

@@ -150,7 +150,7 @@ class CVAEGAN(ConditionalVAE):
         generator_loss = terms["recon"] + terms["pair_d"] + terms["pair_c"]  # L_G, eq. 6
         # E and G objective (eq. 7 without L_D and L_C, which only D and C minimise)
         terms["loss"] = (
-            self.regularization(terms)  # lambda_1 * L_KL (with the VAE's KL warm-up, if configured)
+            self.warmup * self.regularization(terms)  # lambda_1 * L_KL (with the VAE's KL warm-up, if configured)
             + c.recon_weight * generator_loss
             + c.mean_d_weight * terms["mean_d"]
             + c.mean_c_weight * terms["mean_c"]

@@ -8,14 +8,7 @@ import torch
 from pydantic import Field, PositiveFloat, PositiveInt
 from torch import Tensor
 
-from vaegan.models.adversarial import (
-    DiscriminatorConfig,
-    dcgan_init,
-    discriminator_loss,
-    frozen,
-    generator_loss,
-    probability,
-)
+from vaegan.models.adversarial import AdversarialObjective, DiscriminatorConfig, NonSaturating, dcgan_init, frozen
 from vaegan.models.base import Batch, GenerativeModel, adam
 from vaegan.models.config import ModelConfig
 from vaegan.models.registry import register_model
@@ -91,8 +84,15 @@ class GAN(GenerativeModel):
         self.discriminator = build_encoder(config.discriminator, shape, self.discriminator_outputs)
         if config.dcgan_init:
             self.apply(dcgan_init)
+        # critic updates so far: with several per generator update, resume must know where it was
+        self.register_buffer("critic_updates", torch.zeros((), dtype=torch.long))
 
     # -- hooks subclasses override ----------------------------------------
+    @property
+    def objective(self) -> AdversarialObjective:
+        """How D scores real against fake and how G answers: the non-saturating GAN loss."""
+        return NonSaturating(smoothing=self.config.label_smoothing)
+
     @property
     def cond_dim(self) -> int:
         """Length of the conditioning vector joined to the generator's noise (0: none)."""
@@ -135,28 +135,30 @@ class GAN(GenerativeModel):
         return self.synthesize(self.prior_noise(n), labels), labels
 
     def discriminator_terms(self, batch: Batch, fake: Tensor, fake_labels: Tensor | None) -> dict[str, Tensor]:
-        """D's loss on a real and a fake batch, with D(x) and D(G(z)) as probabilities."""
+        """D's loss on a real and a fake batch, and the objective's metrics (e.g. D(x) and D(G(z)))."""
         real_out, fake_out = self.discriminate(batch.x), self.discriminate(fake)
         terms = {
             **self.auxiliary_terms(real_out, batch.y, "real"),
             **self.auxiliary_terms(fake_out, fake_labels, "fake"),
         }
-        adversarial = discriminator_loss(real_out.source, fake_out.source, smoothing=self.config.label_smoothing)
-        return {
-            "d_loss": adversarial + self.auxiliary_loss(terms, "discriminator"),
-            "d_real": probability(real_out.source),
-            "d_fake": probability(fake_out.source),
-            **terms,
-        }
+        critic = self.objective.critic_terms(
+            batch.x, fake, lambda x: self.discriminate(x).source, real_out.source, fake_out.source
+        )
+        critic["d_loss"] = critic["d_loss"] + self.auxiliary_loss(terms, "discriminator")
+        return {**critic, **terms}
 
     def generator_terms(self, fake: Tensor, fake_labels: Tensor | None) -> dict[str, Tensor]:
-        """G's non-saturating loss -log D(G(z)) plus its share of the auxiliary terms."""
+        """G's adversarial loss (non-saturating: -log D(G(z))) plus its share of the auxiliary terms."""
         fake_out = self.discriminate(fake)
         auxiliary = self.auxiliary_loss(self.auxiliary_terms(fake_out, fake_labels, "fake"), "generator")
-        return {"g_loss": generator_loss(fake_out.source) + auxiliary}
+        return {"g_loss": self.objective.generator_loss(fake_out.source) + auxiliary}
 
     def train_step(self, batch: Batch, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
-        """One D step, then one G step (Goodfellow et al. 2014, algorithm 1 with k = 1)."""
+        """One D step on this batch; one G step after every ``objective.critic_steps`` D steps.
+
+        Goodfellow et al. 2014, algorithm 1 (k = 1); Gulrajani et al. 2017, algorithm 1
+        (n_critic = 5): each critic step sees a fresh real batch, as the Trainer gives one per step.
+        """
         fake, fake_labels = self.fake_batch(len(batch.x))  # (B, C, *S)
 
         d_optimizer = optimizers["discriminator"]
@@ -164,13 +166,18 @@ class GAN(GenerativeModel):
         d_terms = self.discriminator_terms(batch, fake.detach(), fake_labels)  # detached: G gets no gradient
         d_terms["d_loss"].backward()
         d_optimizer.step()
+        self.critic_updates += 1
 
-        g_optimizer = optimizers["generator"]
-        g_optimizer.zero_grad(set_to_none=True)
-        with frozen(self.discriminator):  # gradients flow through D to G, but none land on D's weights
-            g_terms = self.generator_terms(fake, fake_labels)
-            g_terms["g_loss"].backward()
-        g_optimizer.step()
+        if int(self.critic_updates) % self.objective.critic_steps == 0:
+            g_optimizer = optimizers["generator"]
+            g_optimizer.zero_grad(set_to_none=True)
+            with frozen(self.discriminator):  # gradients flow through D to G, but none land on D's weights
+                g_terms = self.generator_terms(fake, fake_labels)
+                g_terms["g_loss"].backward()
+            g_optimizer.step()
+        else:  # no G step this time; its loss is still logged, so every step reports the same terms
+            with torch.no_grad():
+                g_terms = self.generator_terms(fake, fake_labels)
         return {key: value.detach() for key, value in {**d_terms, **g_terms}.items()}
 
     @torch.no_grad()

@@ -42,7 +42,7 @@ class VAE(AutoEncoder):
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)
-        self.kl_weight = config.kl_weight if config.kl_warmup_epochs == 0 else 0.0
+        self._warmup = 1.0 if config.kl_warmup_epochs == 0 else 0.0
 
     @property
     def code_features(self) -> int:
@@ -61,11 +61,15 @@ class VAE(AutoEncoder):
 
     def regularization(self, terms: dict[str, Tensor]) -> Tensor:
         # -ELBO = E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z))  (Kingma & Welling 2014, eq. 7)
-        return self.kl_weight * terms["kl"]
+        return self.config.kl_weight * terms["kl"]
+
+    @property
+    def warmup(self) -> float:
+        return self._warmup
 
     def on_epoch_start(self, epoch: int) -> None:
-        warmup = self.config.kl_warmup_epochs
-        self.kl_weight = self.config.kl_weight * (min(1.0, epoch / warmup) if warmup else 1.0)
+        epochs = self.config.kl_warmup_epochs
+        self._warmup = min(1.0, epoch / epochs) if epochs else 1.0
 
     @inference
     def log_likelihood(

@@ -82,6 +82,7 @@ class Trainer:
             self.restore(last)
         else:
             self._prepare_fresh(last, overwrite)
+        self.model.on_fit_start(len(self.train_x))
         for callback in self.callbacks:
             callback.on_fit_start(self)
         try:
