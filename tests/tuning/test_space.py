@@ -19,9 +19,9 @@ def with_space(space: dict, **tune) -> dict:
 
 
 def test_the_demo_config_has_a_valid_tune_section():
-    config = load_config(REPO / "configs" / "mnist_vae.yaml")
+    config = load_config("mnist_vae")
     check_space(config)
-    assert config.tune.metric == "val/loss" and config.tune.direction == "minimize"
+    assert config.tune.metric == "val/objective" and config.tune.direction == "minimize"
     assert {"model.latent_dim", "model.lr", "model.network.kind"} <= set(config.tune.space)
 
 
