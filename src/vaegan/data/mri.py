@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from vaegan.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-PREPROCESSING_KEYS = ("spacing", "size", "fit", "percentiles")
+PREPROCESSING_KEYS = ("registration", "bias_correction", "spacing", "size", "fit", "percentiles")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class MRIVolumes:
         class_names: one name per class.
         maps: (N, 1, D, H, W) maps read beside each image (e.g. true atrophy), or ``None``.
         skipped: the inputs left out, each with its reason.
+        seconds: the preprocessing time of each volume (N4 and registration included), when it was computed.
 
     Example:
         >>> data = MRIVolumes(torch.zeros(3, 1, 8, 8, 8), torch.tensor([0, 1, 0]), ["s1", "s2", "s1"],
@@ -70,6 +72,7 @@ class MRIVolumes:
     class_names: list[str]
     maps: Tensor | None = None
     skipped: list[BadInput] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
 
     def select(self, mask: Tensor) -> MRIVolumes:
         """The volumes where ``mask`` (N,) is true."""
@@ -80,6 +83,7 @@ class MRIVolumes:
             labels=self.labels[mask],
             subjects=[self.subjects[i] for i in keep],
             paths=[self.paths[i] for i in keep],
+            seconds=[self.seconds[i] for i in keep] if self.seconds else [],
             maps=None if self.maps is None else self.maps[mask],
         )
 
@@ -101,8 +105,12 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
     if layout == "imagefolder":
         raise DataError(f"{folder}: holds 2-D images in class folders, not T1w volumes; use dataset: image-folder")
     records = bids_records(folder, options, bad) if layout == "bids" else csv_records(folder, options, bad)
-    volumes, maps, kept = _preprocessed(records, options, maps_suffix, bad)
+    volumes, maps, kept, seconds = _preprocessed(records, options, maps_suffix, bad)
     bad.report(len(kept), folder)
+    if seconds:
+        mean, settings = sum(seconds) / len(seconds), f"registration={options.registration}"
+        logger.info("%s: preprocessing took %.1f s per scan on average (max %.1f s, %d scans; %s)",
+                    folder, mean, max(seconds), len(seconds), settings)  # fmt: skip
     if not kept:
         first = "; ".join(str(item) for item in bad.items[:3])
         raise DataError(f"{folder}: no usable T1w image; {len(bad)} skipped, e.g. {first or 'none found'}")
@@ -111,9 +119,8 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
     missing = [name for name, n in zip(options.classes, counts) if n == 0]
     if missing:
         logger.warning("%s: no image of class %s; check data.mri.label_map and classes", folder, ", ".join(missing))
-    return MRIVolumes(
-        volumes, labels, [r.subject for r in kept], [str(r.path) for r in kept], list(options.classes), maps, bad.items
-    )
+    subjects, paths = [r.subject for r in kept], [str(r.path) for r in kept]
+    return MRIVolumes(volumes, labels, subjects, paths, list(options.classes), maps, bad.items, seconds)
 
 
 def _map_path(image: Path, suffix: str) -> Path:
@@ -124,7 +131,7 @@ def _map_path(image: Path, suffix: str) -> Path:
 
 def _preprocessed(
     records: list[Record], options: MRIConfig, maps_suffix: str | None, bad: BadInputs
-) -> tuple[Tensor, Tensor | None, list[Record]]:
+) -> tuple[Tensor, Tensor | None, list[Record], list[float]]:
     """Volumes (and maps) of the records that could be used, from the cache or computed."""
     settings = {key: getattr(options, key) for key in PREPROCESSING_KEYS} | {"maps": maps_suffix}
     files = [r.path for r in records] + ([_map_path(r.path, maps_suffix) for r in records] if maps_suffix else [])
@@ -142,15 +149,16 @@ def _preprocessed(
     kept = [r for r in records if str(r.path) in kept_paths]
     volumes = payload["volumes"].float()  # stored as float16: half the disk, ~1e-3 precision in [0, 1]
     maps = payload["maps"].float() if "maps" in payload else None
-    return volumes, maps, kept
+    return volumes, maps, kept, list(payload.get("seconds", []))
 
 
 def _compute(records: list[Record], options: MRIConfig, maps_suffix: str | None) -> dict:
     from vaegan.data.mri_transforms import preprocess, read_volume
 
-    volumes, maps, paths, failed, reasons = [], [], [], [], []
+    volumes, maps, paths, failed, reasons, seconds = [], [], [], [], [], []
     bar = tqdm(records, desc="preprocessing MRI", disable=not options.progress, dynamic_ncols=True)
     for record in bar:
+        start = time.perf_counter()
         try:
             image, affine = read_volume(record.path)
             extra = None
@@ -162,7 +170,7 @@ def _compute(records: list[Record], options: MRIConfig, maps_suffix: str | None)
                     extra, _ = read_volume(map_file, allow_blank=True)
                 except BadFile as error:
                     raise BadFile(f"its map {map_file.name} {error}") from None
-            volume, extra_volume = preprocess(image, affine, options, extra)
+            volume, extra_volume = preprocess(image, affine, options, extra, source=record.path)
         except BadFile as error:
             failed.append(str(record.path))
             reasons.append(str(error))
@@ -170,12 +178,14 @@ def _compute(records: list[Record], options: MRIConfig, maps_suffix: str | None)
         volumes.append(volume.half())
         maps.append(extra_volume.half() if extra_volume is not None else None)
         paths.append(str(record.path))
+        seconds.append(time.perf_counter() - start)
     size = options.size
     payload = {
         "volumes": torch.stack(volumes) if volumes else torch.zeros(0, 1, size, size, size, dtype=torch.half),
         "paths": paths,
         "failed": failed,
         "reasons": reasons,
+        "seconds": seconds,
     }
     if maps_suffix and volumes:
         payload["maps"] = torch.stack(maps)
@@ -273,7 +283,9 @@ def phantom_folder(options: MRIConfig) -> Path:
 def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
     """The ``phantoms`` dataset: ``data_dir`` (written by ``vaegan phantoms``) or the cached set."""
     folder = data_dir if data_dir is not None else phantom_folder(mri)
-    return split_datasets(read_volumes(folder, mri.model_copy(update={"layout": "bids"})), mri, "phantoms")
+    # phantoms are brains resampled from MNI152 already, with a mild bias field the percentiles absorb
+    raw = {key: "off" for key in ("registration", "bias_correction") if getattr(mri, key) == "auto"}
+    return split_datasets(read_volumes(folder, mri.model_copy(update={"layout": "bids", **raw})), mri, "phantoms")
 
 
 def locate_mri(data_dir: Path | None) -> DataLocation:
