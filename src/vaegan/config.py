@@ -94,7 +94,8 @@ class MRIConfig(Section):
     cropped to the brain and fitted into ``size`` voxels per side; 2-D models get
     the ``slice_axis`` slices between the ``slice_range`` fractions of that axis.
     Raw scans are first N4-corrected, registered to MNI152 and masked
-    (``registration``, ``bias_correction``).
+    (``registration``, ``bias_correction``); ``session`` picks the BIDS sessions
+    (each one a sample; splits stay by subject).
     """
 
     layout: Literal["auto", "bids", "csv", "imagefolder"] = "auto"
@@ -111,6 +112,7 @@ class MRIConfig(Section):
     # raw scans (see vaegan.data.registration); auto: on for the mri dataset, off for phantoms and space-MNI* files
     registration: Literal["auto", "on", "off"] = Field("auto", description="affine to MNI152, template brain mask")
     bias_correction: Literal["auto", "on", "off"] = Field("auto", description="N4 bias field; auto: as registration")
+    session: Literal["all", "first", "last"] = Field("all", description="BIDS sessions used per subject")
     slice_axis: Literal["axial", "coronal", "sagittal"] = "axial"
     slice_range: tuple[float, float] = Field((0.3, 0.7), description="fractions of the axis, inclusive")
     slice_step: PositiveInt = 1

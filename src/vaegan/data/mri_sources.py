@@ -2,11 +2,14 @@
 
 BIDS: ``participants.tsv`` (columns ``participant_id`` and the diagnosis column,
 ``data.mri.diagnosis_column``) and images at
-``sub-*/anat/*_T1w.nii[.gz]`` or ``sub-*/ses-*/anat/*_T1w.nii[.gz]``.
+``sub-*/anat/*_T1w.nii[.gz]`` or ``sub-*/ses-*/anat/*_T1w.nii[.gz]``, indexed by
+pybids (:mod:`vaegan.data.bids`: sessions per ``data.mri.session``, the first
+run of each session).
 
 CSV: columns ``path`` and ``label`` (and optionally ``subject``); paths are
 relative to the CSV's folder. Without a ``subject`` column the subject is the
-``sub-XXX`` part of the path, else the file name.
+``sub-XXX`` part of the path, else the file name. Spaces around column names
+and values (``path, label``) are ignored, in participants.tsv too.
 
 Raw diagnosis values are mapped to classes by ``data.mri.label_map``
 (case-insensitive), e.g. ``{"CN": "CN", "Dementia": "AD"}``. Subjects without a
@@ -28,6 +31,7 @@ from pathlib import Path
 
 from vaegan.config import MRIConfig
 from vaegan.data.bad_inputs import BadInputs
+from vaegan.data.bids import bids_images
 from vaegan.errors import DataError
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -89,10 +93,14 @@ def is_nifti(path: Path) -> bool:
 
 
 def _read_table(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, str]]]:
+    """(column names, rows), names and values stripped of surrounding spaces (``path, label`` is common)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
             reader = csv.DictReader(file, delimiter=delimiter)
-            rows = list(reader)
+            rows = [
+                {key.strip(): (value or "").strip() for key, value in row.items() if isinstance(key, str)}
+                for row in reader
+            ]
             return [name.strip() for name in reader.fieldnames or []], rows
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"{path}: cannot read the table: {error}") from None
@@ -107,7 +115,7 @@ def _column(path: Path, columns: list[str], wanted: str, hint: str) -> str:
 
 
 def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
-    """Every labelled T1w image of a BIDS folder, sessions included, sorted by path."""
+    """Every labelled T1w image of a BIDS folder: one per session (``data.mri.session``), sorted by path."""
     table = root / "participants.tsv"
     columns, rows = _read_table(table, "\t")
     id_col = _column(table, columns, "participant_id", "BIDS requires it")
@@ -118,12 +126,7 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
         if subject:
             subject = subject if subject.startswith("sub-") else f"sub-{subject}"
             labels[subject] = map_label(row.get(dx_col) or "", options)
-    images: dict[str, list[Path]] = {}
-    for pattern in ("sub-*/anat/*_T1w.nii*", "sub-*/ses-*/anat/*_T1w.nii*"):
-        for path in root.glob(pattern):
-            if is_nifti(path):
-                subject = path.relative_to(root).parts[0]
-                images.setdefault(subject, []).append(path)
+    images = bids_images(root, options.session)
     records = []
     for subject in sorted(set(images) | set(labels)):
         label = labels.get(subject, f"is not listed in {table.name}")
