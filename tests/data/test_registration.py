@@ -114,12 +114,17 @@ def test_auto_registers_raw_scans_only():
 def test_unregistrable_scan_is_named_and_skipped(scan, tmp_path, cache, caplog):
     noise = np.random.default_rng(1).uniform(0.0, 1000.0, (40, 40, 40)).astype(np.float32)
     write_nifti(tmp_path / "noise.nii.gz", noise)
-    (tmp_path / "list.csv").write_text(f"path,label\n{scan},CN\nnoise.nii.gz,AD\n")
+    sheared = np.diag([2.0, 2.0, 2.0, 1.0])
+    sheared[0, 1] = 1.0  # an sform no scanner writes: x depends on j
+    write_nifti(tmp_path / "sheared.nii.gz", brain(0), sheared)
+    (tmp_path / "list.csv").write_text(f"path,label\n{scan},CN\nnoise.nii.gz,AD\nsheared.nii.gz,AD\n")
     with caplog.at_level(logging.INFO, logger="vaegan"):
         data = read_volumes(tmp_path / "list.csv", options(registration="on", spacing=4.0, size=24))
     assert data.paths == [str(scan)] and data.volumes.shape == (1, 1, 24, 24, 24)
-    assert len(data.skipped) == 1 and "noise.nii.gz" in data.skipped[0].path
-    assert "MNI152" in data.skipped[0].reason and "registration=off" in data.skipped[0].reason
+    reasons = {Path(item.path).name: item.reason for item in data.skipped}
+    assert set(reasons) == {"noise.nii.gz", "sheared.nii.gz"}
+    assert "MNI152" in reasons["noise.nii.gz"] and "registration=off" in reasons["noise.nii.gz"]
+    assert "sheared affine" in reasons["sheared.nii.gz"]
     assert len(data.seconds) == 1 and data.seconds[0] > 0
     assert "preprocessing took" in caplog.text and "correlation with MNI152" in caplog.text
 
