@@ -109,7 +109,7 @@ class MRIConfig(Section):
     spacing: PositiveFloat = Field(2.5, description="isotropic spacing in mm to resample to")
     fit: Literal["resize", "pad"] = Field("resize", description="resize the brain to size, or keep spacing and pad")
     percentiles: tuple[float, float] = Field((0.5, 99.5), description="intensity clip inside the brain")
-    # raw scans (see vaegan.data.registration); auto: on for the mri dataset, off for phantoms and space-MNI* files
+    # raw scans (vaegan.data.registration); auto: on, but off for phantoms (made from MNI152) and space-MNI* files
     registration: Literal["auto", "on", "off"] = Field("auto", description="affine to MNI152, template brain mask")
     bias_correction: Literal["auto", "on", "off"] = Field("auto", description="N4 bias field; auto: as registration")
     session: Literal["all", "first", "last"] = Field("all", description="BIDS sessions used per subject")

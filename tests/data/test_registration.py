@@ -18,11 +18,21 @@ import pytest
 import torch
 from scipy import ndimage
 
-from tests.data.mri_files import brain, cache_fixture, make_bids, options, write_nifti  # noqa: F401
+from tests.data.mri_files import (  # noqa: F401
+    anatomy_cache_fixture,
+    brain,
+    cache_fixture,
+    make_bids,
+    options,
+    phantom_set_fixture,
+    write_nifti,
+)
+from vaegan.config import MRIConfig
 from vaegan.data import mri as mri_module
 from vaegan.data import registration
 from vaegan.data.bad_inputs import BadFile
 from vaegan.data.mri import read_volumes
+from vaegan.data.mri_sources import raw_scans
 from vaegan.data.mri_transforms import read_volume
 
 TOLERANCE_MM = 2.0
@@ -109,6 +119,18 @@ def test_auto_registers_raw_scans_only():
     assert registration.raw_steps("auto", "auto", Path("sub-01_space-MNI152NLin2009cAsym_T1w.nii.gz")) == (False, False)
     assert registration.raw_steps("off", "on", None) == (False, True)
     assert registration.raw_steps("on", "off", None) == (True, False)
+
+
+def test_phantom_folders_are_not_registered_by_auto(phantom_set, tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(registration, "to_template", lambda *a, **k: pytest.fail("a phantom was registered"))
+    data = read_volumes(phantom_set, MRIConfig(size=16, spacing=6.0, progress=False))
+    assert len(data.subjects) == 12
+    assert raw_scans(phantom_set, MRIConfig()).registration == "off"  # its dataset_description.json
+    assert raw_scans(phantom_set, MRIConfig()).bias_correction == "off"
+    assert raw_scans(phantom_set, MRIConfig(registration="on")).registration == "on"  # an explicit choice stays
+    other = make_bids(tmp_path / "bids", {"sub-01": "CN"})
+    (other / "dataset_description.json").write_text('{"Name": "x", "GeneratedBy": [{"Name": "clinica"}]}')
+    assert raw_scans(other, MRIConfig()).registration == "auto"
 
 
 def test_unregistrable_scan_is_named_and_skipped(scan, tmp_path, cache, caplog):

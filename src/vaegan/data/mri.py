@@ -36,7 +36,7 @@ from vaegan.config import MRIConfig
 from vaegan.data.bad_inputs import BadFile, BadInput, BadInputs
 from vaegan.data.cache import cache_path, load_cached, save_cached
 from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset
-from vaegan.data.mri_sources import Record, bids_records, csv_records, detect_layout
+from vaegan.data.mri_sources import Record, bids_records, csv_records, detect_layout, raw_scans
 from vaegan.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
         DataError: no usable image, or (``strict``) the first bad input.
     """
     bad = BadInputs(strict=options.strict)
+    options = raw_scans(folder, options)
     layout = detect_layout(folder, options.layout)
     if layout == "imagefolder":
         raise DataError(f"{folder}: holds 2-D images in class folders, not T1w volumes; use dataset: image-folder")
@@ -108,9 +109,8 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
     volumes, maps, kept, seconds = _preprocessed(records, options, maps_suffix, bad)
     bad.report(len(kept), folder)
     if seconds:
-        mean, settings = sum(seconds) / len(seconds), f"registration={options.registration}"
-        logger.info("%s: preprocessing took %.1f s per scan on average (max %.1f s, %d scans; %s)",
-                    folder, mean, max(seconds), len(seconds), settings)  # fmt: skip
+        mean, most = sum(seconds) / len(seconds), max(seconds)
+        logger.info("%s: preprocessing took %.1f s per scan (max %.1f s, %d scans)", folder, mean, most, len(seconds))
     if not kept:
         first = "; ".join(str(item) for item in bad.items[:3])
         raise DataError(f"{folder}: no usable T1w image; {len(bad)} skipped, e.g. {first or 'none found'}")
@@ -283,9 +283,7 @@ def phantom_folder(options: MRIConfig) -> Path:
 def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
     """The ``phantoms`` dataset: ``data_dir`` (written by ``vaegan phantoms``) or the cached set."""
     folder = data_dir if data_dir is not None else phantom_folder(mri)
-    # phantoms are brains resampled from MNI152 already, with a mild bias field the percentiles absorb
-    raw = {key: "off" for key in ("registration", "bias_correction") if getattr(mri, key) == "auto"}
-    return split_datasets(read_volumes(folder, mri.model_copy(update={"layout": "bids", **raw})), mri, "phantoms")
+    return split_datasets(read_volumes(folder, mri.model_copy(update={"layout": "bids"})), mri, "phantoms")
 
 
 def locate_mri(data_dir: Path | None) -> DataLocation:

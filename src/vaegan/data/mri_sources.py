@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,25 @@ def detect_layout(folder: Path, layout: str = "auto") -> str:
         f"{folder}: found no participants.tsv (BIDS), no single .csv of path,label, and no class subfolders "
         "of PNG/JPEG/TIFF images; see data.mri.layout"
     )
+
+
+def raw_scans(folder: Path, options: MRIConfig) -> MRIConfig:
+    """``options`` with ``registration``/``bias_correction`` ``"auto"`` settled for a whole folder.
+
+    ``"off"`` for a folder written by ``vaegan phantoms`` (its dataset_description.json
+    says so): phantoms are resampled from MNI152 already, with a mild bias field
+    that the intensity percentiles absorb. Elsewhere ``"auto"`` stays, and is
+    settled per file (:func:`vaegan.data.registration.raw_steps`).
+    """
+    description = folder / "dataset_description.json"
+    try:
+        generators = json.loads(description.read_text()).get("GeneratedBy", []) if description.is_file() else []
+    except (OSError, ValueError, AttributeError):
+        generators = []
+    if not any(isinstance(g, dict) and g.get("Name") == "vaegan phantoms" for g in generators):
+        return options
+    keys = ("registration", "bias_correction")
+    return options.model_copy(update={key: "off" for key in keys if getattr(options, key) == "auto"})
 
 
 def map_label(raw: str, options: MRIConfig) -> int | str:
