@@ -107,10 +107,10 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
         raise DataError(f"{folder}: holds 2-D images in class folders, not T1w volumes; use dataset: image-folder")
     records = bids_records(folder, options, bad) if layout == "bids" else csv_records(folder, options, bad)
     volumes, maps, kept, seconds = _preprocessed(records, options, maps_suffix, bad)
-    bad.report(len(kept), folder)
-    if seconds:
-        mean, most = sum(seconds) / len(seconds), max(seconds)
-        logger.info("%s: preprocessing took %.1f s per scan (max %.1f s, %d scans)", folder, mean, most, len(seconds))
+    timing = f"preprocessing {sum(seconds) / len(seconds):.1f} s per scan, max {max(seconds):.1f} s" if seconds else ""
+    bad.report(len(kept), folder, note=timing)
+    if timing:
+        logger.info("%s: %s (%d scans)", folder, timing, len(seconds))
     if not kept:
         first = "; ".join(str(item) for item in bad.items[:3])
         raise DataError(f"{folder}: no usable T1w image; {len(bad)} skipped, e.g. {first or 'none found'}")
