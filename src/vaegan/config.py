@@ -113,6 +113,7 @@ class MRIConfig(Section):
     registration: Literal["auto", "on", "off"] = Field("auto", description="affine to MNI152, template brain mask")
     bias_correction: Literal["auto", "on", "off"] = Field("auto", description="N4 bias field; auto: as registration")
     session: Literal["all", "first", "last"] = Field("all", description="BIDS sessions used per subject")
+    derivatives: str | None = Field(None, description="read BIDS images from derivatives/<this> (e.g. skull-stripped)")
     slice_axis: Literal["axial", "coronal", "sagittal"] = "axial"
     slice_range: tuple[float, float] = Field((0.3, 0.7), description="fractions of the axis, inclusive")
     slice_step: PositiveInt = 1

@@ -10,6 +10,7 @@ from tests.data.mri_files import brain, cache_fixture, make_bids, options, write
 from vaegan.data import load_dataset
 from vaegan.data.bids import bids_images, natural_key
 from vaegan.data.mri import read_volumes
+from vaegan.errors import DataError
 
 SESSIONS = ("ses-2", "ses-10")  # "10" after "2": natural order, not string order
 
@@ -70,3 +71,17 @@ def test_spaces_around_column_names_and_values(tmp_path, cache):
     (tmp_path / "list.csv").write_text("path, label\n bids/sub-01/anat/sub-01_T1w.nii.gz , AD\n")
     data = read_volumes(tmp_path / "list.csv", options())
     assert data.subjects == ["sub-01"] and data.labels.tolist() == [1] and not data.skipped
+
+
+def test_images_from_a_derivatives_pipeline(tmp_path, cache):
+    root = make_bids(tmp_path / "bids", {"sub-01": "CN", "sub-02": "AD", "sub-03": "CN"})
+    stripped = root / "derivatives" / "synthstrip"
+    for i, subject in enumerate(("sub-01", "sub-02")):  # sub-03 was not stripped
+        write_nifti(stripped / subject / "anat" / f"{subject}_desc-brain_T1w.nii.gz", brain(i))
+    data = read_volumes(root, options(derivatives="synthstrip"))
+    assert data.subjects == ["sub-01", "sub-02"] and all("derivatives/synthstrip" in p for p in data.paths)
+    assert [(Path(b.path).name, b.reason) for b in data.skipped] == [
+        ("sub-03", "is listed in participants.tsv but has no anat/*_T1w.nii[.gz] image in derivatives/synthstrip")
+    ]
+    with pytest.raises(DataError, match="no such derivatives folder.*'fsl'"):
+        read_volumes(root, options(derivatives="fsl"))

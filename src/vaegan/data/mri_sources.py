@@ -4,7 +4,8 @@ BIDS: ``participants.tsv`` (columns ``participant_id`` and the diagnosis column,
 ``data.mri.diagnosis_column``) and images at
 ``sub-*/anat/*_T1w.nii[.gz]`` or ``sub-*/ses-*/anat/*_T1w.nii[.gz]``, indexed by
 pybids (:mod:`vaegan.data.bids`: sessions per ``data.mri.session``, the first
-run of each session).
+run of each session); with ``data.mri.derivatives`` the images come from
+``derivatives/<name>/`` (e.g. skull-stripped), the labels still from participants.tsv.
 
 CSV: columns ``path`` and ``label`` (and optionally ``subject``); paths are
 relative to the CSV's folder. Without a ``subject`` column the subject is the
@@ -146,12 +147,16 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
         if subject:
             subject = subject if subject.startswith("sub-") else f"sub-{subject}"
             labels[subject] = map_label(row.get(dx_col) or "", options)
-    images = bids_images(root, options.session)
+    source = root / "derivatives" / options.derivatives if options.derivatives else root
+    if not source.is_dir():
+        raise DataError(f"{source}: no such derivatives folder; check data.mri.derivatives ({options.derivatives!r})")
+    images = bids_images(source, options.session)
+    where = f" in derivatives/{options.derivatives}" if options.derivatives else ""
     records = []
     for subject in sorted(set(images) | set(labels)):
         label = labels.get(subject, f"is not listed in {table.name}")
         if subject not in images:
-            bad.add(root / subject, f"is listed in {table.name} but has no anat/*_T1w.nii[.gz] image")
+            bad.add(root / subject, f"is listed in {table.name} but has no anat/*_T1w.nii[.gz] image{where}")
         elif isinstance(label, str):
             bad.add(root / subject, label)
         else:
