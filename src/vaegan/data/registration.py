@@ -20,10 +20,12 @@ A fit whose correlation with the template inside the brain mask is below
 :class:`~vaegan.data.bad_inputs.BadFile` (the scan is skipped and named, as any
 bad file is).
 
-SimpleITK rather than ANTsPy: SimpleITK's wheels are small (~50 MB) and exist
-for every platform and Python vaegan supports; its N4 and Mattes-MI affine
-registration are the same ITK code ANTs uses; antspyx wheels are several
-times larger and lag new Python releases. Nothing here needs ANTs' SyN.
+SimpleITK rather than ANTsPy (antspyx): SimpleITK is ITK's own wrapper, one
+wheel without dependencies for every platform and Python vaegan supports
+(about 260 MB installed); its N4 and Mattes-MI affine registration are the
+ITK code that ANTs is built on. What antspyx adds, SyN nonlinear registration,
+vaegan does not use (affine only, see ``docs/real_mri.md``), and its wheels
+have lagged behind new Python releases.
 
 Example:
     >>> image, affine = read_volume(Path("sub-01_T1w.nii.gz"))  # doctest: +SKIP
