@@ -85,3 +85,34 @@ def test_images_from_a_derivatives_pipeline(tmp_path, cache):
     ]
     with pytest.raises(DataError, match="no such derivatives folder.*'fsl'"):
         read_volumes(root, options(derivatives="fsl"))
+
+
+def test_session_diagnoses_win_over_participants(tmp_path, cache):
+    root = longitudinal(tmp_path / "bids", subjects=4)
+    participants = "participant_id\tdiagnosis\nsub-01\tCN\nsub-02\tn/a\nsub-03\tCN\nsub-04\tAD\n"
+    (root / "participants.tsv").write_text(participants)
+    sessions = {"sub-01": ("CN", "AD"), "sub-02": ("AD", "n/a"), "sub-03": ("MCI", "CN")}  # sub-04: no table
+    for subject, (first, second) in sessions.items():
+        rows = f"session_id\tdiagnosis\tage\nses-2\t{first}\t70\nses-10\t{second}\t72\n"
+        (root / subject / f"{subject}_sessions.tsv").write_text(rows)
+    data = read_volumes(root, options())
+    sessions_read = [Path(path).name.split("_")[1] for path in data.paths]
+    labels = list(zip(data.subjects, sessions_read, data.labels.tolist()))
+    assert labels == [
+        ("sub-01", "ses-2", 0),
+        ("sub-01", "ses-10", 1),  # converted: the session's diagnosis, not the subject's
+        ("sub-02", "ses-2", 1),
+        ("sub-03", "ses-10", 0),
+        ("sub-04", "ses-2", 1),  # no sessions.tsv: participants.tsv
+        ("sub-04", "ses-10", 1),
+    ]
+    reasons = [(Path(b.path).name, b.reason) for b in data.skipped]
+    assert reasons[0] == ("sub-02", "has no diagnosis ('n/a')")  # ses-10 falls back to participants.tsv
+    assert reasons[1][0] == "sub-03_ses-2_run-1_T1w.nii.gz" and "'MCI' is not in" in reasons[1][1]
+    assert reasons[1][1].startswith("per sub-03_sessions.tsv, diagnosis") and len(reasons) == 2
+    (root / "participants.tsv").write_text("participant_id\tdiagnosis_sc\nsub-01\tCN\nsub-04\tAD\n")
+    data = read_volumes(root, options())  # the column only in the sessions tables: sub-04 has none
+    assert sorted(set(data.subjects)) == ["sub-01", "sub-02", "sub-03"]
+    assert [b.reason for b in data.skipped if b.path.endswith("sub-04")] == [
+        "has no 'diagnosis': not a column of participants.tsv, and not in its sessions.tsv"
+    ]

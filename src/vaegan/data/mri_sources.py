@@ -1,7 +1,8 @@
 """Where MRI images and their diagnoses come from: a BIDS folder or a CSV of (path, label).
 
 BIDS: ``participants.tsv`` (columns ``participant_id`` and the diagnosis column,
-``data.mri.diagnosis_column``) and images at
+``data.mri.diagnosis_column``; a session's value in ``sub-XX/sub-XX_sessions.tsv``
+wins over it) and images at
 ``sub-*/anat/*_T1w.nii[.gz]`` or ``sub-*/ses-*/anat/*_T1w.nii[.gz]``, indexed by
 pybids (:mod:`vaegan.data.bids`: sessions per ``data.mri.session``, the first
 run of each session); with ``data.mri.derivatives`` the images come from
@@ -135,32 +136,81 @@ def _column(path: Path, columns: list[str], wanted: str, hint: str) -> str:
     raise DataError(f"{path}: no column {wanted!r} (columns: {', '.join(columns) or 'none'}); {hint}")
 
 
-def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
-    """Every labelled T1w image of a BIDS folder: one per session (``data.mri.session``), sorted by path."""
-    table = root / "participants.tsv"
+def session_diagnoses(root: Path, subjects: list[str], column: str) -> dict[tuple[str, str], str]:
+    """Raw diagnoses per (subject, "ses-XX"), from each ``sub-XX/sub-XX_sessions.tsv`` that has ``column``.
+
+    Sessions whose value is missing (empty, n/a) are left out: they fall back to participants.tsv.
+    """
+    found: dict[tuple[str, str], str] = {}
+    for subject in subjects:
+        table = root / subject / f"{subject}_sessions.tsv"
+        if not table.is_file():
+            continue
+        columns, rows = _read_table(table, "\t")
+        lower = {name.lower(): name for name in columns}
+        if column.lower() not in lower or "session_id" not in lower:
+            continue
+        for row in rows:
+            session, value = row.get(lower["session_id"], ""), row.get(lower[column.lower()], "")
+            if session and value.lower() not in MISSING:
+                found[(subject, session if session.startswith("ses-") else f"ses-{session}")] = value
+    return found
+
+
+def _session_of(path: Path) -> str:
+    return next((part for part in path.parts if part.startswith("ses-")), "")
+
+
+def _subject_labels(table: Path, options: MRIConfig, required: bool) -> dict[str, int | str]:
+    """participants.tsv: each subject's class index, or why it has none; the column is optional if not ``required``."""
     columns, rows = _read_table(table, "\t")
     id_col = _column(table, columns, "participant_id", "BIDS requires it")
-    dx_col = _column(table, columns, options.diagnosis_column, "set data.mri.diagnosis_column")
+    hint = "set data.mri.diagnosis_column (read from participants.tsv, or per session from sub-*/sub-*_sessions.tsv)"
+    if not required and options.diagnosis_column.lower() not in (c.lower() for c in columns):
+        dx_col = None
+    else:
+        dx_col = _column(table, columns, options.diagnosis_column, hint)
+    absent = f"has no {options.diagnosis_column!r}: not a column of {table.name}, and not in its sessions.tsv"
     labels: dict[str, int | str] = {}
     for row in rows:
-        subject = (row.get(id_col) or "").strip()
+        subject = row.get(id_col) or ""
         if subject:
             subject = subject if subject.startswith("sub-") else f"sub-{subject}"
-            labels[subject] = map_label(row.get(dx_col) or "", options)
+            labels[subject] = map_label(row.get(dx_col) or "", options) if dx_col else absent
+    return labels
+
+
+def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
+    """Every labelled T1w image of a BIDS folder: one per session (``data.mri.session``), by subject and session.
+
+    A session's diagnosis in ``sub-XX/sub-XX_sessions.tsv`` (same column name) wins over the subject's in
+    participants.tsv, so a subject who converts from CN to AD is labelled per scan.
+    """
+    table = root / "participants.tsv"
     source = root / "derivatives" / options.derivatives if options.derivatives else root
     if not source.is_dir():
         raise DataError(f"{source}: no such derivatives folder; check data.mri.derivatives ({options.derivatives!r})")
     images = bids_images(source, options.session)
+    per_session = session_diagnoses(root, sorted(images), options.diagnosis_column)
+    labels = _subject_labels(table, options, required=not per_session)
     where = f" in derivatives/{options.derivatives}" if options.derivatives else ""
     records = []
     for subject in sorted(set(images) | set(labels)):
-        label = labels.get(subject, f"is not listed in {table.name}")
         if subject not in images:
             bad.add(root / subject, f"is listed in {table.name} but has no anat/*_T1w.nii[.gz] image{where}")
-        elif isinstance(label, str):
-            bad.add(root / subject, label)
-        else:
-            records += [Record(path, subject, label) for path in sorted(images[subject])]
+            continue
+        fallback = labels.get(subject, f"is not listed in {table.name}")
+        reported = False
+        for path in images[subject]:  # in session order
+            raw = per_session.get((subject, _session_of(path.relative_to(source))))
+            label = fallback if raw is None else map_label(raw, options)
+            if not isinstance(label, str):
+                records.append(Record(path, subject, label))
+            elif raw is not None:
+                bad.add(path, f"per {subject}_sessions.tsv, {label}")
+            elif not reported:  # the subject's own problem: named once, not per session
+                bad.add(root / subject, label)
+                reported = True
     return records
 
 
