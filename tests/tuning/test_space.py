@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
 from vaegan.config import as_overrides, build_config, check_space, load_config
 from vaegan.foundation.errors import ConfigError
 

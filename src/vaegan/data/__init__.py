@@ -11,9 +11,11 @@ Files:
     mri.py       T1w MRI (BIDS folder or CSV) to cached tensors split by
                  subject, 3-D volumes or 2-D slices; registers ``mri``,
                  ``phantoms`` and ``image-folder``. Helpers: mri_sources.py
-                 (layouts, labels), mri_transforms.py (checks, MONAI
-                 preprocessing, slicing), mri_cache.py (each file
-                 preprocessed once, isolated, cached on its own),
+                 (layouts, labels), bids.py (pybids: sessions, runs),
+                 registration.py (N4, affine to MNI152, template mask),
+                 mri_transforms.py (checks, MONAI preprocessing, slicing),
+                 mri_cache.py (each file preprocessed once, isolated,
+                 cached on its own),
                  cache.py, bad_inputs.py.
     imagefolder.py  2-D PNG/JPEG/TIFF images in one folder per class.
     anatomy.py, phantoms.py  synthetic CN/AD brains with known atrophy.

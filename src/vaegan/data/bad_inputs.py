@@ -103,13 +103,13 @@ class BadInputs:
     def __len__(self) -> int:
         return len(self.items)
 
-    def summary(self, kept: int) -> str:
-        """One line of counts, then one line per skipped input."""
+    def summary(self, kept: int, note: str = "") -> str:
+        """One line of counts (and ``note``, e.g. the time per input), then one line per skipped input."""
         noun = "input" if len(self.items) == 1 else "inputs"
-        lines = [f"skipped {len(self.items)} {noun}, kept {kept}:"]
+        lines = [f"skipped {len(self.items)} {noun}, kept {kept}{f' ({note})' if note else ''}:"]
         return "\n".join(lines + [f"  {item}" for item in self.items])
 
-    def report(self, kept: int, source: str | Path) -> None:
+    def report(self, kept: int, source: str | Path, note: str = "") -> None:
         """Log the summary as a warning (nothing when all inputs were good)."""
         if self.items:
-            logger.warning("%s: %s", source, self.summary(kept))
+            logger.warning("%s: %s", source, self.summary(kept, note))

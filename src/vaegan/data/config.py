@@ -17,6 +17,9 @@ class MRIConfig(Section):
     RAS, resampled to ``spacing`` mm, intensity-normalised inside the brain,
     cropped to the brain and fitted into ``size`` voxels per side; 2-D models get
     the ``slice_axis`` slices between the ``slice_range`` fractions of that axis.
+    Raw scans are first N4-corrected, registered to MNI152 and masked
+    (``registration``, ``bias_correction``); ``session`` picks the BIDS sessions
+    (each one a sample; splits stay by subject).
     """
 
     layout: Literal["auto", "bids", "csv", "imagefolder"] = "auto"
@@ -30,6 +33,11 @@ class MRIConfig(Section):
     spacing: PositiveFloat = Field(2.5, description="isotropic spacing in mm to resample to")
     fit: Literal["resize", "pad"] = Field("resize", description="resize the brain to size, or keep spacing and pad")
     percentiles: tuple[float, float] = Field((0.5, 99.5), description="intensity clip inside the brain")
+    # raw scans (vaegan.data.registration); auto: on, but off for phantoms (made from MNI152) and space-MNI* files
+    registration: Literal["auto", "on", "off"] = Field("auto", description="affine to MNI152, template brain mask")
+    bias_correction: Literal["auto", "on", "off"] = Field("auto", description="N4 bias field; auto: as registration")
+    session: Literal["all", "first", "last"] = Field("all", description="BIDS sessions used per subject")
+    derivatives: str | None = Field(None, description="read BIDS images from derivatives/<this> (e.g. skull-stripped)")
     slice_axis: Literal["axial", "coronal", "sagittal"] = "axial"
     slice_range: tuple[float, float] = Field((0.3, 0.7), description="fractions of the axis, inclusive")
     slice_step: PositiveInt = 1

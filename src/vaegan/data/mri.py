@@ -34,7 +34,7 @@ from vaegan.data.bad_inputs import BadInput, BadInputs
 from vaegan.data.config import MRIConfig
 from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset, split_subjects
 from vaegan.data.mri_cache import preprocess_records
-from vaegan.data.mri_sources import bids_records, csv_records, detect_layout
+from vaegan.data.mri_sources import bids_records, csv_records, detect_layout, raw_scans
 from vaegan.foundation.errors import DataError
 from vaegan.foundation.files import cache_dir
 
@@ -53,6 +53,7 @@ class MRIVolumes:
         class_names: one name per class.
         maps: (N, 1, D, H, W) maps read beside each image (e.g. true atrophy), or ``None``.
         skipped: the inputs left out, each with its reason.
+        seconds: the preprocessing time of each volume (N4 and registration included), when it was computed.
 
     Example:
         >>> data = MRIVolumes(torch.zeros(3, 1, 8, 8, 8), torch.tensor([0, 1, 0]), ["s1", "s2", "s1"],
@@ -68,6 +69,7 @@ class MRIVolumes:
     class_names: list[str]
     maps: Tensor | None = None
     skipped: list[BadInput] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
 
     def select(self, mask: Tensor) -> MRIVolumes:
         """The volumes where ``mask`` (N,) is true."""
@@ -78,6 +80,7 @@ class MRIVolumes:
             labels=self.labels[mask],
             subjects=[self.subjects[i] for i in keep],
             paths=[self.paths[i] for i in keep],
+            seconds=[self.seconds[i] for i in keep] if self.seconds else [],
             maps=None if self.maps is None else self.maps[mask],
         )
 
@@ -95,12 +98,16 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
         DataError: no usable image, or (``strict``) the first bad input.
     """
     bad = BadInputs(strict=options.strict)
+    options = raw_scans(folder, options)
     layout = detect_layout(folder, options.layout)
     if layout == "imagefolder":
         raise DataError(f"{folder}: holds 2-D images in class folders, not T1w volumes; use dataset: image-folder")
     records = bids_records(folder, options, bad) if layout == "bids" else csv_records(folder, options, bad)
-    volumes, maps, kept = preprocess_records(records, options, maps_suffix, bad)
-    bad.report(len(kept), folder)
+    volumes, maps, kept, seconds = preprocess_records(records, options, maps_suffix, bad)
+    timing = f"preprocessing {sum(seconds) / len(seconds):.1f} s per scan, max {max(seconds):.1f} s" if seconds else ""
+    bad.report(len(kept), folder, note=timing)
+    if timing:
+        logger.info("%s: %s (%d scans)", folder, timing, len(seconds))
     if not kept:
         first = "; ".join(str(item) for item in bad.items[:3])
         raise DataError(f"{folder}: no usable T1w image; {len(bad)} skipped, e.g. {first or 'none found'}")
@@ -109,9 +116,8 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
     missing = [name for name, n in zip(options.classes, counts) if n == 0]
     if missing:
         logger.warning("%s: no image of class %s; check data.mri.label_map and classes", folder, ", ".join(missing))
-    return MRIVolumes(
-        volumes, labels, [r.subject for r in kept], [str(r.path) for r in kept], list(options.classes), maps, bad.items
-    )
+    subjects, paths = [r.subject for r in kept], [str(r.path) for r in kept]
+    return MRIVolumes(volumes, labels, subjects, paths, list(options.classes), maps, bad.items, seconds)
 
 
 def as_dataset(data: MRIVolumes, options: MRIConfig, name: str) -> ImageDataset:

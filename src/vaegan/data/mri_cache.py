@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ NOT_IN_KEY = frozenset(
         "phantom_subjects",
         "phantom_spacing",
         "phantom_seed",
+        "session",
+        "derivatives",
     }
 )
 
@@ -74,13 +77,14 @@ def map_path(image: Path, suffix: str) -> Path:
 
 def preprocess_records(
     records: list[Record], options: MRIConfig, maps_suffix: str | None, bad: BadInputs
-) -> tuple[Tensor, Tensor | None, list[Record]]:
-    """Volumes (N, 1, S, S, S) and maps (or ``None``) of the usable records, in order, and those records.
+) -> tuple[Tensor, Tensor | None, list[Record], list[float]]:
+    """Volumes (N, 1, S, S, S) and maps (or ``None``) of the usable records, in order, those records, and
+    the seconds each took to preprocess (N4 and registration included; recorded when it was computed).
 
     Bad files go to ``bad`` (which raises at the first one when strict).
     """
     settings = preprocessing_settings(options, maps_suffix)
-    volumes, maps, kept, hits = [], [], [], 0
+    volumes, maps, kept, seconds, hits = [], [], [], [], 0
     bar = tqdm(records, desc="preprocessing MRI", disable=not options.progress, dynamic_ncols=True)
     for record in bar:
         files = [record.path] + ([map_path(record.path, maps_suffix)] if maps_suffix else [])
@@ -98,12 +102,13 @@ def preprocess_records(
         volumes.append(entry["volume"])
         maps.append(entry.get("map"))
         kept.append(record)
+        seconds.append(float(entry.get("seconds", 0.0)))
     if hits:
         logger.info("read %d of %d preprocessed volumes from the cache %s", hits, len(records), cache_root() / "mri")
     size = options.size
     stacked = torch.stack(volumes).float() if volumes else torch.zeros(0, 1, size, size, size)
     # stored as float16: half the disk, ~1e-3 precision in [0, 1]
-    return stacked, (torch.stack(maps).float() if maps_suffix and volumes else None), kept
+    return stacked, (torch.stack(maps).float() if maps_suffix and volumes else None), kept, seconds
 
 
 def _valid(entry: dict[str, Any] | None, size: int, maps_suffix: str | None) -> dict[str, Any] | None:
@@ -123,6 +128,7 @@ def _compute(record: Record, options: MRIConfig, maps_suffix: str | None) -> tup
     """(entry, whether it may be cached): ``{"volume", "map"?}`` or ``{"reason"}``; never raises but on Ctrl-C."""
     from vaegan.data import mri_transforms  # looked up at call time: tests count the calls
 
+    start = time.perf_counter()
     try:
         image, affine = mri_transforms.read_volume(record.path)
         extra = None
@@ -134,12 +140,12 @@ def _compute(record: Record, options: MRIConfig, maps_suffix: str | None) -> tup
                 extra, _ = mri_transforms.read_volume(map_file, allow_blank=True)
             except BadFile as error:
                 raise BadFile(f"its map {map_file.name} {error}") from None
-        volume, extra_volume = mri_transforms.preprocess(image, affine, options, extra)
+        volume, extra_volume = mri_transforms.preprocess(image, affine, options, extra, source=record.path)
     except Exception as error:  # one file's failure, whatever it is, must not cost the others
         reason = reason_of(error, "failed in preprocessing")
         logger.debug("%s: %s", record.path, reason, exc_info=not isinstance(error, BadFile))
         return {"reason": reason}, any(isinstance(e, BadFile) for e in causes(error))
-    entry = {"volume": volume.half()}
+    entry = {"volume": volume.half(), "seconds": time.perf_counter() - start}
     if extra_volume is not None:
         entry["map"] = extra_volume.half()
     return entry, True

@@ -1,12 +1,17 @@
 """Where MRI images and their diagnoses come from: a BIDS folder or a CSV of (path, label).
 
 BIDS: ``participants.tsv`` (columns ``participant_id`` and the diagnosis column,
-``data.mri.diagnosis_column``) and images at
-``sub-*/anat/*_T1w.nii[.gz]`` or ``sub-*/ses-*/anat/*_T1w.nii[.gz]``.
+``data.mri.diagnosis_column``; a session's value in ``sub-XX/sub-XX_sessions.tsv``
+wins over it) and images at
+``sub-*/anat/*_T1w.nii[.gz]`` or ``sub-*/ses-*/anat/*_T1w.nii[.gz]``, indexed by
+pybids (:mod:`vaegan.data.bids`: sessions per ``data.mri.session``, the first
+run of each session); with ``data.mri.derivatives`` the images come from
+``derivatives/<name>/`` (e.g. skull-stripped), the labels still from participants.tsv.
 
 CSV: columns ``path`` and ``label`` (and optionally ``subject``); paths are
 relative to the CSV's folder. Without a ``subject`` column the subject is the
-``sub-XXX`` part of the path, else the file name.
+``sub-XXX`` part of the path, else the file name. Spaces around column names
+and values (``path, label``) are ignored, in participants.tsv too.
 
 Raw diagnosis values are mapped to classes by ``data.mri.label_map``
 (case-insensitive), e.g. ``{"CN": "CN", "Dementia": "AD"}``. Subjects without a
@@ -22,11 +27,13 @@ Example:
 from __future__ import annotations
 
 import csv
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from vaegan.data.bad_inputs import BadInputs
+from vaegan.data.bids import bids_images
 from vaegan.data.config import MRIConfig
 from vaegan.foundation.errors import DataError
 
@@ -73,6 +80,25 @@ def detect_layout(folder: Path, layout: str = "auto") -> str:
     )
 
 
+def raw_scans(folder: Path, options: MRIConfig) -> MRIConfig:
+    """``options`` with ``registration``/``bias_correction`` ``"auto"`` settled for a whole folder.
+
+    ``"off"`` for a folder written by ``vaegan phantoms`` (its dataset_description.json
+    says so): phantoms are resampled from MNI152 already, with a mild bias field
+    that the intensity percentiles absorb. Elsewhere ``"auto"`` stays, and is
+    settled per file (:func:`vaegan.data.registration.raw_steps`).
+    """
+    description = folder / "dataset_description.json"
+    try:
+        generators = json.loads(description.read_text()).get("GeneratedBy", []) if description.is_file() else []
+    except (OSError, ValueError, AttributeError):
+        generators = []
+    if not any(isinstance(g, dict) and g.get("Name") == "vaegan phantoms" for g in generators):
+        return options
+    keys = ("registration", "bias_correction")
+    return options.model_copy(update={key: "off" for key in keys if getattr(options, key) == "auto"})
+
+
 def map_label(raw: str, options: MRIConfig) -> int | str:
     """The class index of a raw diagnosis, or the reason it has none (a string)."""
     value = raw.strip()
@@ -89,10 +115,14 @@ def is_nifti(path: Path) -> bool:
 
 
 def _read_table(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, str]]]:
+    """(column names, rows), names and values stripped of surrounding spaces (``path, label`` is common)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
             reader = csv.DictReader(file, delimiter=delimiter)
-            rows = list(reader)
+            rows = [
+                {key.strip(): (value or "").strip() for key, value in row.items() if isinstance(key, str)}
+                for row in reader
+            ]
             return [name.strip() for name in reader.fieldnames or []], rows
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"{path}: cannot read the table: {error}") from None
@@ -106,33 +136,81 @@ def _column(path: Path, columns: list[str], wanted: str, hint: str) -> str:
     raise DataError(f"{path}: no column {wanted!r} (columns: {', '.join(columns) or 'none'}); {hint}")
 
 
-def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
-    """Every labelled T1w image of a BIDS folder, sessions included, sorted by path."""
-    table = root / "participants.tsv"
+def session_diagnoses(root: Path, subjects: list[str], column: str) -> dict[tuple[str, str], str]:
+    """Raw diagnoses per (subject, "ses-XX"), from each ``sub-XX/sub-XX_sessions.tsv`` that has ``column``.
+
+    Sessions whose value is missing (empty, n/a) are left out: they fall back to participants.tsv.
+    """
+    found: dict[tuple[str, str], str] = {}
+    for subject in subjects:
+        table = root / subject / f"{subject}_sessions.tsv"
+        if not table.is_file():
+            continue
+        columns, rows = _read_table(table, "\t")
+        lower = {name.lower(): name for name in columns}
+        if column.lower() not in lower or "session_id" not in lower:
+            continue
+        for row in rows:
+            session, value = row.get(lower["session_id"], ""), row.get(lower[column.lower()], "")
+            if session and value.lower() not in MISSING:
+                found[(subject, session if session.startswith("ses-") else f"ses-{session}")] = value
+    return found
+
+
+def _session_of(path: Path) -> str:
+    return next((part for part in path.parts if part.startswith("ses-")), "")
+
+
+def _subject_labels(table: Path, options: MRIConfig, required: bool) -> dict[str, int | str]:
+    """participants.tsv: each subject's class index, or why it has none; the column is optional if not ``required``."""
     columns, rows = _read_table(table, "\t")
     id_col = _column(table, columns, "participant_id", "BIDS requires it")
-    dx_col = _column(table, columns, options.diagnosis_column, "set data.mri.diagnosis_column")
+    hint = "set data.mri.diagnosis_column (read from participants.tsv, or per session from sub-*/sub-*_sessions.tsv)"
+    if not required and options.diagnosis_column.lower() not in (c.lower() for c in columns):
+        dx_col = None
+    else:
+        dx_col = _column(table, columns, options.diagnosis_column, hint)
+    absent = f"has no {options.diagnosis_column!r}: not a column of {table.name}, and not in its sessions.tsv"
     labels: dict[str, int | str] = {}
     for row in rows:
-        subject = (row.get(id_col) or "").strip()
+        subject = row.get(id_col) or ""
         if subject:
             subject = subject if subject.startswith("sub-") else f"sub-{subject}"
-            labels[subject] = map_label(row.get(dx_col) or "", options)
-    images: dict[str, list[Path]] = {}
-    for pattern in ("sub-*/anat/*_T1w.nii*", "sub-*/ses-*/anat/*_T1w.nii*"):
-        for path in root.glob(pattern):
-            if is_nifti(path):
-                subject = path.relative_to(root).parts[0]
-                images.setdefault(subject, []).append(path)
+            labels[subject] = map_label(row.get(dx_col) or "", options) if dx_col else absent
+    return labels
+
+
+def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
+    """Every labelled T1w image of a BIDS folder: one per session (``data.mri.session``), by subject and session.
+
+    A session's diagnosis in ``sub-XX/sub-XX_sessions.tsv`` (same column name) wins over the subject's in
+    participants.tsv, so a subject who converts from CN to AD is labelled per scan.
+    """
+    table = root / "participants.tsv"
+    source = root / "derivatives" / options.derivatives if options.derivatives else root
+    if not source.is_dir():
+        raise DataError(f"{source}: no such derivatives folder; check data.mri.derivatives ({options.derivatives!r})")
+    images = bids_images(source, options.session)
+    per_session = session_diagnoses(root, sorted(images), options.diagnosis_column)
+    labels = _subject_labels(table, options, required=not per_session)
+    where = f" in derivatives/{options.derivatives}" if options.derivatives else ""
     records = []
     for subject in sorted(set(images) | set(labels)):
-        label = labels.get(subject, f"is not listed in {table.name}")
         if subject not in images:
-            bad.add(root / subject, f"is listed in {table.name} but has no anat/*_T1w.nii[.gz] image")
-        elif isinstance(label, str):
-            bad.add(root / subject, label)
-        else:
-            records += [Record(path, subject, label) for path in sorted(images[subject])]
+            bad.add(root / subject, f"is listed in {table.name} but has no anat/*_T1w.nii[.gz] image{where}")
+            continue
+        fallback = labels.get(subject, f"is not listed in {table.name}")
+        reported = False
+        for path in images[subject]:  # in session order
+            raw = per_session.get((subject, _session_of(path.relative_to(source))))
+            label = fallback if raw is None else map_label(raw, options)
+            if not isinstance(label, str):
+                records.append(Record(path, subject, label))
+            elif raw is not None:
+                bad.add(path, f"per {subject}_sessions.tsv, {label}")
+            elif not reported:  # the subject's own problem: named once, not per session
+                bad.add(root / subject, label)
+                reported = True
     return records
 
 

@@ -1,7 +1,9 @@
 """From a T1w NIfTI file to a normalised tensor: checks, MONAI transforms, and 2-D slices.
 
-Steps (MONAI dictionary transforms, so an atrophy or label map beside the image
-follows the same geometry): reorient to RAS, resample to ``spacing`` mm,
+Raw scans first go through :func:`vaegan.data.registration.to_template` (N4,
+affine to MNI152, template brain mask; ``data.mri.registration`` and
+``bias_correction``). Then (MONAI dictionary transforms, so an atrophy or label
+map beside the image follows the same geometry): reorient to RAS, resample to ``spacing`` mm,
 normalise intensity inside the brain (clip at the ``percentiles`` of the brain
 voxels, scale to [0, 1], background 0), crop to the brain, then either resize
 the brain so its longest side is ``size`` voxels (``fit="resize"``, aspect kept)
@@ -20,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import zlib
 from pathlib import Path
 
@@ -41,6 +44,8 @@ from torch import Tensor
 
 from vaegan.data.bad_inputs import BadFile
 from vaegan.data.config import MRIConfig
+
+logger = logging.getLogger(__name__)
 
 # which dimension of (N, 1, D, H, W) each slice direction cuts
 SLICE_DIMS = {"axial": 2, "coronal": 3, "sagittal": 4}
@@ -194,17 +199,38 @@ def _pipeline(options: MRIConfig, keys: tuple[str, ...]) -> Compose:
 
 
 def preprocess(
-    image: np.ndarray, affine: np.ndarray, options: MRIConfig, extra: np.ndarray | None = None
+    image: np.ndarray,
+    affine: np.ndarray,
+    options: MRIConfig,
+    extra: np.ndarray | None = None,
+    *,
+    source: Path | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Volume (1, D, H, W) in [0, 1] (see the module doc), and ``extra`` given the same geometry.
 
     Args:
         image: (X, Y, Z) intensities in any units.
         affine: voxel -> world mm.
-        options: spacing, size, fit and percentiles.
+        options: registration, bias_correction, spacing, size, fit and percentiles.
         extra: an optional (X, Y, Z) map on the image's grid (e.g. true atrophy);
             resampled and cropped like the image, without intensity scaling.
+        source: the file read, for ``registration="auto"`` (``space-MNI*`` files are not registered) and logs.
+
+    Raises:
+        BadFile: a header or a scan that cannot be brought onto the template.
     """
+    from vaegan.data.registration import raw_steps, to_template
+
+    register_scan, n4 = raw_steps(options.registration, options.bias_correction, source)
+    if register_scan or n4:
+        maps = () if extra is None else (extra,)
+        done = to_template(
+            image, affine, spacing=options.spacing, register_scan=register_scan, bias_correction=n4, extra=maps
+        )
+        image, affine, extra = done.image, done.affine, (done.extra[0] if maps else None)
+        steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in done.seconds.items())
+        fit = f", correlation with MNI152 {done.correlation:.2f}" if register_scan else ""
+        logger.info("%s: %s%s", source.name if source else "scan", steps, fit)
     arrays = {"image": image} if extra is None else {"image": image, "extra": extra}
     data = {
         key: MetaTensor(torch.from_numpy(np.array(a, np.float32)[None]), affine=torch.as_tensor(affine))

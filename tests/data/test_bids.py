@@ -1,0 +1,118 @@
+"""BIDS through pybids: sessions (all, first, last), the first run, subject-level splits; tables with spaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.data.mri_files import brain, cache_fixture, make_bids, options, write_nifti  # noqa: F401
+from vaegan.data import load_dataset
+from vaegan.data.bids import bids_images, natural_key
+from vaegan.data.mri import read_volumes
+from vaegan.foundation.errors import DataError
+
+SESSIONS = ("ses-2", "ses-10")  # "10" after "2": natural order, not string order
+
+
+def longitudinal(root: Path, subjects: int = 6) -> Path:
+    """sub-01..: alternately CN and AD; two sessions each, each with run-1 and run-2 (a brighter repeat)."""
+    diagnoses = {f"sub-{i:02d}": ("CN" if i % 2 else "AD") for i in range(1, subjects + 1)}
+    make_bids(root, {})  # participants.tsv header only, rows below
+    rows = ["participant_id\tdiagnosis\tage"] + [f"{s}\t{dx}\t70" for s, dx in diagnoses.items()]
+    (root / "participants.tsv").write_text("\n".join(rows) + "\n")
+    (root / "dataset_description.json").write_text('{"Name": "test", "BIDSVersion": "1.9.0"}\n')
+    for i, subject in enumerate(diagnoses):
+        for session in SESSIONS:
+            for run in (1, 2):
+                name = f"{subject}_{session}_run-{run}_T1w.nii.gz"
+                write_nifti(root / subject / session / "anat" / name, brain(i) * run)
+    return root
+
+
+def names(images: dict[str, list[Path]]) -> dict[str, list[str]]:
+    return {subject: [p.name for p in paths] for subject, paths in images.items()}
+
+
+def test_sessions_all_first_last_and_the_first_run(tmp_path):
+    root = longitudinal(tmp_path / "bids", subjects=2)
+    (root / "derivatives" / "x" / "sub-01" / "anat").mkdir(parents=True)  # not indexed
+    write_nifti(root / "derivatives" / "x" / "sub-01" / "anat" / "sub-01_desc-brain_T1w.nii.gz", brain(0))
+    every = names(bids_images(root, "all"))
+    assert every["sub-01"] == ["sub-01_ses-2_run-1_T1w.nii.gz", "sub-01_ses-10_run-1_T1w.nii.gz"]
+    assert names(bids_images(root, "first"))["sub-02"] == ["sub-02_ses-2_run-1_T1w.nii.gz"]
+    assert names(bids_images(root, "last"))["sub-02"] == ["sub-02_ses-10_run-1_T1w.nii.gz"]
+    assert all(str(p).startswith(str(root)) for p in bids_images(root)["sub-01"])  # the caller's root, not resolved
+
+
+def test_natural_order_of_session_labels():
+    labels = ["M012", "baseline", "10", "M006", "2"]
+    assert sorted(labels, key=natural_key) == ["2", "10", "M006", "M012", "baseline"]
+
+
+@pytest.mark.parametrize(("session", "per_subject"), [("all", 2), ("first", 1), ("last", 1)])
+def test_sessions_are_samples_but_splits_stay_by_subject(tmp_path, cache, session, per_subject):
+    root = longitudinal(tmp_path / "bids", subjects=8)
+    mri = options(spatial_dims=3, session=session, test_size=0.25)
+    data = read_volumes(root, mri)
+    assert len(data.subjects) == 8 * per_subject and len(set(data.subjects)) == 8
+    assert all("run-1" in p for p in data.paths)
+    splits = load_dataset("mri", data_dir=root, val_size=0.25, mri=mri)
+    seen = [{s.group_names[g] for g in s.groups.tolist()} for s in (splits.train, splits.val, splits.test)]
+    assert all(seen) and not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
+    assert sum(len(s) for s in (splits.train, splits.val, splits.test)) == 8 * per_subject
+
+
+def test_spaces_around_column_names_and_values(tmp_path, cache):
+    root = make_bids(tmp_path / "bids", {"sub-01": "CN", "sub-02": "AD"})
+    (root / "participants.tsv").write_text(" participant_id \t diagnosis \tage\n sub-01 \t CN \t70\nsub-02\tAD \t71\n")
+    data = read_volumes(root, options())
+    assert data.subjects == ["sub-01", "sub-02"] and data.labels.tolist() == [0, 1] and not data.skipped
+    (tmp_path / "list.csv").write_text("path, label\n bids/sub-01/anat/sub-01_T1w.nii.gz , AD\n")
+    data = read_volumes(tmp_path / "list.csv", options())
+    assert data.subjects == ["sub-01"] and data.labels.tolist() == [1] and not data.skipped
+
+
+def test_images_from_a_derivatives_pipeline(tmp_path, cache):
+    root = make_bids(tmp_path / "bids", {"sub-01": "CN", "sub-02": "AD", "sub-03": "CN"})
+    stripped = root / "derivatives" / "synthstrip"
+    for i, subject in enumerate(("sub-01", "sub-02")):  # sub-03 was not stripped
+        write_nifti(stripped / subject / "anat" / f"{subject}_desc-brain_T1w.nii.gz", brain(i))
+    data = read_volumes(root, options(derivatives="synthstrip"))
+    assert data.subjects == ["sub-01", "sub-02"] and all("derivatives/synthstrip" in p for p in data.paths)
+    assert [(Path(b.path).name, b.reason) for b in data.skipped] == [
+        ("sub-03", "is listed in participants.tsv but has no anat/*_T1w.nii[.gz] image in derivatives/synthstrip")
+    ]
+    with pytest.raises(DataError, match="no such derivatives folder.*'fsl'"):
+        read_volumes(root, options(derivatives="fsl"))
+
+
+def test_session_diagnoses_win_over_participants(tmp_path, cache):
+    root = longitudinal(tmp_path / "bids", subjects=4)
+    participants = "participant_id\tdiagnosis\nsub-01\tCN\nsub-02\tn/a\nsub-03\tCN\nsub-04\tAD\n"
+    (root / "participants.tsv").write_text(participants)
+    sessions = {"sub-01": ("CN", "AD"), "sub-02": ("AD", "n/a"), "sub-03": ("MCI", "CN")}  # sub-04: no table
+    for subject, (first, second) in sessions.items():
+        rows = f"session_id\tdiagnosis\tage\nses-2\t{first}\t70\nses-10\t{second}\t72\n"
+        (root / subject / f"{subject}_sessions.tsv").write_text(rows)
+    data = read_volumes(root, options())
+    sessions_read = [Path(path).name.split("_")[1] for path in data.paths]
+    labels = list(zip(data.subjects, sessions_read, data.labels.tolist()))
+    assert labels == [
+        ("sub-01", "ses-2", 0),
+        ("sub-01", "ses-10", 1),  # converted: the session's diagnosis, not the subject's
+        ("sub-02", "ses-2", 1),
+        ("sub-03", "ses-10", 0),
+        ("sub-04", "ses-2", 1),  # no sessions.tsv: participants.tsv
+        ("sub-04", "ses-10", 1),
+    ]
+    reasons = [(Path(b.path).name, b.reason) for b in data.skipped]
+    assert reasons[0] == ("sub-02", "has no diagnosis ('n/a')")  # ses-10 falls back to participants.tsv
+    assert reasons[1][0] == "sub-03_ses-2_run-1_T1w.nii.gz" and "'MCI' is not in" in reasons[1][1]
+    assert reasons[1][1].startswith("per sub-03_sessions.tsv, diagnosis") and len(reasons) == 2
+    (root / "participants.tsv").write_text("participant_id\tdiagnosis_sc\nsub-01\tCN\nsub-04\tAD\n")
+    data = read_volumes(root, options())  # the column only in the sessions tables: sub-04 has none
+    assert sorted(set(data.subjects)) == ["sub-01", "sub-02", "sub-03"]
+    assert [b.reason for b in data.skipped if b.path.endswith("sub-04")] == [
+        "has no 'diagnosis': not a column of participants.tsv, and not in its sessions.tsv"
+    ]

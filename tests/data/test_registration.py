@@ -1,0 +1,161 @@
+"""Raw scans onto MNI152: a template brain moved by a known rotation and shift, stored obliquely, comes back.
+
+The scan is nilearn's MNI152 T1 moved by ``MOTION`` (10 deg about x, 6 deg about z,
+8 mm), written by nibabel with an oblique (15 deg) LPS header and 1.5 x 1.8 x 3.0 mm
+voxels, with a bias field and noise. Registration must find ``MOTION`` within
+``TOLERANCE_MM`` at the corners of a brain-sized box, and the result must
+correlate with the template.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from tests.data.mri_files import (  # noqa: F401
+    anatomy_cache_fixture,
+    brain,
+    cache_fixture,
+    make_bids,
+    options,
+    phantom_set_fixture,
+    write_nifti,
+)
+from vaegan.data import mri_cache, registration
+from vaegan.data.bad_inputs import BadFile
+from vaegan.data.config import MRIConfig
+from vaegan.data.mri import read_volumes
+from vaegan.data.mri_sources import raw_scans
+from vaegan.data.mri_transforms import read_volume
+
+TOLERANCE_MM = 2.0
+CORNERS = np.array([[x, y, z, 1.0] for x in (-60, 60) for y in (-90, 60) for z in (-40, 70)]).T  # (4, 8) MNI mm
+ZOOMS = (1.5, 1.8, 3.0)
+SHAPE = (120, 130, 60)
+
+
+def rotation(axis: int, degrees: float) -> np.ndarray:
+    a, b = [i for i in range(3) if i != axis]
+    turn = np.eye(4)
+    c, s = np.cos(np.deg2rad(degrees)), np.sin(np.deg2rad(degrees))
+    turn[[a, a, b, b], [a, b, a, b]] = c, -s, s, c
+    return turn
+
+
+MOTION = rotation(0, 10.0) @ rotation(2, -6.0)  # template world -> subject world (RAS mm)
+MOTION[:3, 3] = (8.0, -5.0, 4.0)
+
+
+def oblique_scan(path: Path) -> Path:
+    """The template moved by ``MOTION``, on an oblique LPS grid of anisotropic voxels, saved by nibabel."""
+    t1, _, template_affine = registration._template()
+    header = rotation(0, 15.0) @ np.diag([-ZOOMS[0], -ZOOMS[1], ZOOMS[2], 1.0])  # L->R reversed, P->A reversed: LPS
+    header[:3, 3] = np.array([0.0, -18.0, 10.0]) - header[:3, :3] @ ((np.array(SHAPE) - 1) / 2)
+    voxels = np.vstack([np.indices(SHAPE, dtype=np.float64).reshape(3, -1), np.ones((1, np.prod(SHAPE)))])
+    template_voxels = np.linalg.inv(template_affine) @ np.linalg.inv(MOTION) @ header @ voxels
+    image = ndimage.map_coordinates(t1, template_voxels[:3], order=1).reshape(SHAPE)
+    x, y, z = np.meshgrid(*[np.linspace(-1, 1, n) for n in SHAPE], indexing="ij", sparse=True)
+    image = image * np.exp(0.3 * x + 0.2 * y * z) * 1000.0  # a bias field for N4
+    image += np.abs(np.random.default_rng(0).normal(0.0, 10.0, SHAPE))
+    img = nib.Nifti1Image(image.astype(np.int16), header)
+    img.set_qform(header, code=1)
+    img.set_sform(header, code=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(img, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return oblique_scan(tmp_path_factory.mktemp("scans") / "sub-01_T1w.nii.gz")
+
+
+def test_header_is_oblique_lps_and_anisotropic(scan):
+    img = nib.load(scan)
+    assert nib.aff2axcodes(img.affine) == ("L", "P", "S")
+    assert np.allclose(img.header.get_zooms(), ZOOMS)
+    assert not np.allclose(np.abs(img.affine[:3, :3]), np.diag(ZOOMS))  # oblique: off-diagonal terms
+
+
+def test_known_rotation_and_shift_are_recovered(scan):
+    image, affine = read_volume(scan)
+    done = registration.to_template(image, affine, spacing=4.0)
+    errors = np.linalg.norm((done.transform @ CORNERS - MOTION @ CORNERS)[:3], axis=0)
+    assert errors.mean() < TOLERANCE_MM and errors.max() < 2 * TOLERANCE_MM, errors
+    t1, mask, grid = registration.template_on_grid(4.0)
+    assert done.image.shape == t1.shape and np.allclose(done.affine, grid)
+    inside = mask > 0
+    assert np.corrcoef(done.image[inside], t1[inside])[0, 1] > 0.9
+    assert done.correlation > 0.9 and not done.image[~inside].any()  # masked by the template's brain
+    assert set(done.seconds) == {"n4", "registration", "resampling"}
+
+
+def test_n4_flattens_the_bias_field(scan):
+    image, affine = read_volume(scan)
+    corrected = registration.from_sitk(registration.bias_corrected(registration.to_sitk(image, affine)))
+    half = SHAPE[0] // 2  # the field rises left to right by exp(0.6): compare the two halves of the head
+    inside = image > 0.2 * image.max()
+    before = image[half:][inside[half:]].mean() / image[:half][inside[:half]].mean()
+    after = corrected[half:][inside[half:]].mean() / corrected[:half][inside[:half]].mean()
+    assert abs(np.log(after)) < 0.5 * abs(np.log(before))
+
+
+def test_sheared_header_is_a_bad_file():
+    affine = np.eye(4)
+    affine[0, 1] = 0.5
+    with pytest.raises(BadFile, match="sheared affine"):
+        registration.to_template(brain(0), affine, spacing=4.0)
+
+
+def test_auto_registers_raw_scans_only():
+    assert registration.raw_steps("auto", "auto", Path("sub-01_T1w.nii.gz")) == (True, True)
+    assert registration.raw_steps("auto", "auto", Path("sub-01_space-MNI152NLin2009cAsym_T1w.nii.gz")) == (False, False)
+    assert registration.raw_steps("off", "on", None) == (False, True)
+    assert registration.raw_steps("on", "off", None) == (True, False)
+
+
+def test_phantom_folders_are_not_registered_by_auto(phantom_set, tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(registration, "to_template", lambda *a, **k: pytest.fail("a phantom was registered"))
+    data = read_volumes(phantom_set, MRIConfig(size=16, spacing=6.0, progress=False))
+    assert len(data.subjects) == 12
+    assert raw_scans(phantom_set, MRIConfig()).registration == "off"  # its dataset_description.json
+    assert raw_scans(phantom_set, MRIConfig()).bias_correction == "off"
+    assert raw_scans(phantom_set, MRIConfig(registration="on")).registration == "on"  # an explicit choice stays
+    other = make_bids(tmp_path / "bids", {"sub-01": "CN"})
+    (other / "dataset_description.json").write_text('{"Name": "x", "GeneratedBy": [{"Name": "clinica"}]}')
+    assert raw_scans(other, MRIConfig()).registration == "auto"
+
+
+def test_unregistrable_scan_is_named_and_skipped(scan, tmp_path, cache, caplog):
+    noise = np.random.default_rng(1).uniform(0.0, 1000.0, (40, 40, 40)).astype(np.float32)
+    write_nifti(tmp_path / "noise.nii.gz", noise)
+    sheared = np.diag([2.0, 2.0, 2.0, 1.0])
+    sheared[0, 1] = 1.0  # an sform no scanner writes: x depends on j
+    write_nifti(tmp_path / "sheared.nii.gz", brain(0), sheared)
+    (tmp_path / "list.csv").write_text(f"path,label\n{scan},CN\nnoise.nii.gz,AD\nsheared.nii.gz,AD\n")
+    with caplog.at_level(logging.INFO, logger="vaegan"):
+        data = read_volumes(tmp_path / "list.csv", options(registration="on", spacing=4.0, size=24))
+    assert data.paths == [str(scan)] and data.volumes.shape == (1, 1, 24, 24, 24)
+    reasons = {Path(item.path).name: item.reason for item in data.skipped}
+    assert set(reasons) == {"noise.nii.gz", "sheared.nii.gz"}
+    assert "MNI152" in reasons["noise.nii.gz"] and "registration=off" in reasons["noise.nii.gz"]
+    assert "sheared affine" in reasons["sheared.nii.gz"]
+    assert len(data.seconds) == 1 and data.seconds[0] > 0
+    assert "correlation with MNI152" in caplog.text  # each scan's steps and fit
+    summary = [r.getMessage() for r in caplog.records if "skipped 2 inputs" in r.getMessage()]
+    assert len(summary) == 1 and "s per scan" in summary[0]  # the time, in the bad-input summary
+
+
+def test_raw_scan_settings_are_part_of_the_cache_key(tmp_path, cache, monkeypatch):
+    folder = make_bids(tmp_path / "bids", {"sub-01": "CN", "sub-02": "AD"})
+    n4 = read_volumes(folder, options(bias_correction="on"))
+    plain = read_volumes(folder, options())
+    assert not torch.allclose(n4.volumes, plain.volumes)  # N4 ran for the first only
+    monkeypatch.setattr(mri_cache, "_compute", lambda *a, **k: pytest.fail("recomputed despite the cache"))
+    assert torch.allclose(read_volumes(folder, options(bias_correction="on")).volumes, n4.volumes)
