@@ -49,12 +49,12 @@ def blobs(monkeypatch) -> str:
     return BLOBS
 
 
-def tiny_model(name: str, shape: tuple[int, ...] = SHAPE, num_classes: int = 3) -> GenerativeModel:
+def tiny_model(name: str, shape: tuple[int, ...] = SHAPE, num_classes: int = 3, **extra) -> GenerativeModel:
     """An untrained registered model built from the contract suite's tiny config."""
-    return tiny_configs.tiny_model(name, shape, num_classes)
+    return tiny_configs.tiny_model(name, shape, num_classes, **extra)
 
 
-def train_tiny_run(name: str, out: Path, dataset: str = BLOBS, epochs: int = 2) -> Path:
+def train_tiny_run(name: str, out: Path, dataset: str = BLOBS, epochs: int = 2, binarize: bool = True) -> Path:
     """Train a tiny registered model on ``dataset`` into the run folder ``out``; returns ``out``."""
     from vaegan.experiment import train_from_config
 
@@ -62,7 +62,7 @@ def train_tiny_run(name: str, out: Path, dataset: str = BLOBS, epochs: int = 2) 
     config = RunConfig(
         name=f"{dataset}_{name}",
         out=str(out),
-        data=DataConfig(dataset=dataset, val_size=12),
+        data=DataConfig(dataset=dataset, val_size=12, binarize=binarize),
         model=model,
         train=TrainConfig(epochs=epochs, batch_size=16, grid_size=9, progress=False, tensorboard=False, device="cpu"),
     )

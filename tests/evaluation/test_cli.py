@@ -28,10 +28,21 @@ def test_evaluate_writes_run_json_and_out_and_prints_floors(vae_run, tmp_path, b
     assert data["train"]["epochs"] == 2 and data["train"]["seconds_per_epoch"] > 0
     assert classifier_path(blobs).is_file()  # trained on first use, into the (test's) user cache
     assert data["classifier"]["path"] == str(classifier_path(blobs))
-    metrics = data["metrics"]
-    assert metrics["neg_elbo"]["value"] >= metrics["nll"]["value"]
+    metrics = data["metrics"]  # a binarised cVAE: -log p(x|y), and the marginal over classes
+    assert metrics["neg_elbo_given_label"]["value"] >= metrics["nll_given_label"]["value"]
     assert metrics["nll"]["unit"] == "nats" and metrics["fid"]["floor"] is not None
     assert {"recon_ssim", "cond_accuracy", "tstr_accuracy", "precision", "recall", "kid"} <= set(metrics)
+
+
+def test_evaluate_prints_no_nll_for_a_bernoulli_decoder_trained_on_grey_levels(tmp_path, blobs, cache, capsys):
+    run = train_tiny_run("vae", tmp_path / "grey", binarize=False)
+    args = ["evaluate", str(run), "--k", "4", "--nll-images", "8", "--samples", "30", "--tstr-epochs", "1"]
+    assert main([*args, "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "nll" not in printed.replace("data.binarize", "") or "no likelihood" in printed
+    assert "no likelihood" in printed and "data.binarize=true" in printed
+    metrics = json.loads((run / "evaluation.json").read_text())["metrics"]
+    assert not {"nll", "neg_elbo", "bits_per_dim"} & set(metrics)
 
 
 def test_evaluate_rejects_bad_arguments_and_missing_runs(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Likelihood metrics: the bounds are ordered, reproducible, and bits/dim follows its formula."""
+"""Likelihoods: reported only where they are one, bounds ordered and seeded, conditional marginals exact."""
 
 from __future__ import annotations
 
@@ -9,40 +9,77 @@ import torch
 
 from tests.conftest import blob_images
 from tests.evaluation.conftest import tiny_model
-from vaegan.evaluation.likelihood import bits_per_dim, likelihood_metrics
+from vaegan.evaluation.likelihood import bits_per_dim, is_8bit, likelihood_metrics, likelihood_protocol
 
 
 @pytest.mark.parametrize("name", ["vae", "cvae"])
 def test_elbo_is_below_the_importance_weighted_bound(name):
     model = tiny_model(name).eval()
     data = blob_images(24, (1, 16, 16), 3, seed=3)
-    scores = likelihood_metrics(model, data.images, data.labels, k=64, batch_size=10)
-    assert math.isfinite(scores["nll"]) and scores["nll"] > 0  # Bernoulli: -log p(x) > 0
-    assert scores["neg_elbo"] >= scores["nll"]  # -ELBO >= -IWAE_k
-    assert likelihood_metrics(model, data.images, data.labels, k=64, batch_size=10) == scores  # seeded
+    x = torch.bernoulli(data.images, generator=torch.Generator().manual_seed(0))
+    scores = likelihood_metrics(model, x, data.labels, k=64, batch_size=10)
+    nll, elbo = (scores["nll_given_label"], scores["neg_elbo_given_label"]) if model.conditional else (
+        scores["nll"], scores["neg_elbo"]
+    )
+    assert math.isfinite(nll) and nll > 0  # a Bernoulli mass on binary images: -log p(x) > 0
+    assert elbo >= nll  # -ELBO >= -IWAE_k
+    assert likelihood_metrics(model, x, data.labels, k=64, batch_size=10) == scores  # seeded
 
 
 def test_more_importance_samples_tighten_the_bound():
     model = tiny_model("vae").eval()
-    x = blob_images(16, (1, 16, 16), 3, seed=4).images
-    loose = likelihood_metrics(model, x, k=2)["nll"]
-    tight = likelihood_metrics(model, x, k=200)["nll"]
-    assert tight < loose
+    x = torch.bernoulli(blob_images(32, (1, 16, 16), 3, seed=4).images, generator=torch.Generator().manual_seed(1))
+    one = likelihood_metrics(model, x, k=1)
+    assert one["nll"] == pytest.approx(one["neg_elbo"], abs=0.5)  # k = 1 is another single ELBO draw
+    five = likelihood_metrics(model, x, k=5)["nll"]
+    assert five < one["nll"]
 
 
-def test_only_models_with_log_likelihood_qualify():
-    assert tiny_model("vae").probabilistic
-    assert not tiny_model("ae").probabilistic
+def test_a_bernoulli_decoder_on_grey_images_gets_no_likelihood_and_a_reason():
+    model = tiny_model("vae")
+    grey = blob_images(8, (1, 16, 16), 3).images
+    protocol = likelihood_protocol(model, grey, binarize=False)
+    assert protocol.kind is None and "data.binarize=true" in protocol.reason
+    # why: sum over binary x of p(x) is 1, but the "density" integrated over grey x in [0, 1] is not
+    p = torch.tensor(0.3)
+    grid = torch.linspace(0, 1, 10001)
+    mass = torch.trapezoid(p**grid * (1 - p) ** (1 - grid), grid)
+    assert float(mass) < 0.6
+    assert likelihood_protocol(model, grey, binarize=True).kind == "binary"
 
 
-def test_bits_per_dim_rescales_nats_to_8_bit_pixels():
-    # a uniform density on [0, 1]^D has nll 0 nats: 8 bits per 8-bit pixel
-    assert bits_per_dim(0.0, (1, 28, 28)) == pytest.approx(8.0)
-    assert bits_per_dim(784 * math.log(2), (1, 28, 28)) == pytest.approx(9.0)
+def test_continuous_decoders_are_dequantized_on_8_bit_images_and_densities_on_floats():
+    model = tiny_model("vae", likelihood="gaussian")
+    eight_bit = torch.randint(0, 256, (4, 1, 16, 16)) / 255.0
+    protocol = likelihood_protocol(model, eight_bit, binarize=False)
+    assert protocol.kind == "dequantized" and is_8bit(eight_bit)
+    y = protocol.prepare(eight_bit, seed=0)
+    assert (y >= eight_bit * 255 / 256).all() and (y < (eight_bit * 255 + 1) / 256).all()  # inside the bin of v
+    mri = torch.rand(4, 1, 16, 16) * 0.97
+    assert not is_8bit(mri) and likelihood_protocol(model, mri, binarize=False).kind == "density"
+
+
+def test_conditional_marginal_is_the_prior_weighted_log_sum_exp_over_classes(monkeypatch):
+    model = tiny_model("cvae").eval()
+    x = torch.rand(4, 1, 16, 16).round()
+    labels = torch.tensor([0, 1, 2, 0])
+    table = torch.tensor([-10.0, -20.0, -30.0])  # log p(x | y = c), the same for every image
+
+    monkeypatch.setattr(model, "log_likelihood", lambda x, y, k: table[y].double())
+    prior = torch.tensor([0.5, 0.25, 0.25])
+    scores = likelihood_metrics(model, x, labels, class_prior=prior, k=2)
+    expected_marginal = -float(torch.logsumexp(table.double() + prior.double().log(), 0))
+    assert scores["nll"] == pytest.approx(expected_marginal)
+    assert scores["nll_given_label"] == pytest.approx(float(-table[labels].mean()))
+
+
+def test_bits_per_dim_of_a_discrete_nll():
+    assert bits_per_dim(784 * math.log(2), (1, 28, 28)) == pytest.approx(1.0)
+    assert bits_per_dim(784 * 8 * math.log(2), (1, 28, 28)) == pytest.approx(8.0)  # a uniform 8-bit model
 
 
 def test_likelihood_does_not_disturb_the_global_rng():
     model = tiny_model("vae").eval()
     state = torch.get_rng_state()
-    likelihood_metrics(model, blob_images(4, (1, 16, 16), 3).images, k=3)
+    likelihood_metrics(model, blob_images(4, (1, 16, 16), 3).images.round(), k=3)
     assert torch.equal(state, torch.get_rng_state())

@@ -1,8 +1,11 @@
 """A saved reference for the GAN family: weights after a few seeded steps of the tiny GAN and ACGAN.
 
 The adversarial objective became a strategy (so WGAN-GP is a small subclass);
-``test_gan.py`` checks that GAN and ACGAN still end bit-identical to the weights
-this module saved before that change (commit 31b2682). Regenerate only on purpose:
+``test_gan.py`` checked that GAN and ACGAN stayed bit-identical to the weights this
+module saved before that change (commit 31b2682), and they did. The reference was
+regenerated once since, on purpose, when the DCGAN generator gained the paper's
+batch norm after its projection (``GeneratorConfig.project_norm``). It now guards
+every later refactor of the GAN family. Regenerate only on purpose:
 
     PYTHONPATH=src:. python -m tests.models.gan_reference
 """

@@ -115,11 +115,11 @@ def test_every_paper_term_is_present_finite_and_weighted_as_configured():
 def test_discriminator_judges_real_reconstructed_and_prior_images_and_the_classifier_learns_on_real_ones():
     model = make("cvaegan").eval()
     data = batch(model, 6)
-    seen = {}
-    model.discriminator.body.register_forward_hook(lambda m, args, out: seen.setdefault("d", args[0]))
+    seen = []
+    model.discriminator.body.register_forward_hook(lambda m, args, out: seen.append(args[0]))
     terms = model.losses(data)
-    assert len(seen["d"]) == 3 * 6  # x, x' = G(E(x, c), c), x_p = G(z_p, c)
-    torch.testing.assert_close(seen["d"][:6], data.x)  # real images first
+    assert [len(batch) for batch in seen] == [6, 6, 6]  # x, x' = G(E(x, c), c), x_p = G(z_p, c): one batch each
+    torch.testing.assert_close(seen[0], data.x)  # real images first
     torch.testing.assert_close(terms["c_loss"], F.cross_entropy(model.classifier(data.x), data.y))  # L_C, eq. 3
 
 
@@ -179,3 +179,16 @@ def test_briefly_trains_on_real_mnist_with_the_default_config(mnist_dir, tmp_pat
     assert grid_content(tmp_path / "epoch001_recons.png").mean() < 0.5  # dark background, light strokes
     model = CVAEGAN.load(tmp_path / "checkpoints" / "last.pt")
     assert model.sample(10, torch.arange(10)).std() > 0.05
+
+
+def test_the_generators_prior_sample_terms_never_reach_the_encoder():
+    """Bao et al. 2017, Algorithm 1: E is updated by L_KL and L_G only. In train mode batch norm would
+    couple x' and x_p if they shared a batch, so L_GD and L_GC would leak into the encoder's gradient."""
+    model = make("cvaegan").train()
+    terms = model.losses(batch(model, 6))
+    encoder = list(model.encoder.parameters())
+    for name in ("mean_d", "mean_c"):
+        grads = torch.autograd.grad(terms[name], encoder, retain_graph=True, allow_unused=True)
+        assert all(g is None or torch.count_nonzero(g) == 0 for g in grads), name
+    grads = torch.autograd.grad(terms["pair_d"] + terms["recon"], encoder, retain_graph=True, allow_unused=True)
+    assert any(g is not None and torch.count_nonzero(g) > 0 for g in grads)  # L_G does reach it

@@ -191,3 +191,14 @@ def test_objective_strategy_kept_gan_and_acgan_bit_identical_to_the_saved_refere
     now = trained_weights(name)
     for key, value in reference.items():  # the reference predates the critic_updates buffer
         assert torch.equal(now[key], value), key
+
+
+def test_the_dcgan_generator_batch_norms_its_projected_feature_map_as_the_paper_draws_it():
+    model = make("gan")
+    layers = [type(m).__name__ for m in model.generator.project]
+    assert layers == ["Linear", "Unflatten", "BatchNorm2d", "ReLU"]
+    assert not tiny_model_vae_has_projection_norm()
+
+
+def tiny_model_vae_has_projection_norm() -> bool:
+    return any("BatchNorm" in type(m).__name__ for m in make("vae").decoder.project)

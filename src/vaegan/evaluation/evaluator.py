@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ from vaegan.evaluation.feature_metrics import (
     precision_recall,
     within_class_diversity,
 )
-from vaegan.evaluation.likelihood import bits_per_dim, likelihood_metrics
+from vaegan.evaluation.likelihood import bits_per_dim, likelihood_metrics, likelihood_protocol
 from vaegan.evaluation.reconstruction import reconstruction_metrics
 from vaegan.evaluation.results import Evaluation, Metric
 from vaegan.evaluation.sampling import Samples, draw_samples
@@ -99,20 +100,28 @@ def reconstruction_section(model: GenerativeModel, data: DataSplits) -> dict[str
 
 
 def likelihood_section(
-    model: GenerativeModel, data: DataSplits, options: EvaluationOptions, *, binarize: bool
+    model: GenerativeModel, data: DataSplits, options: EvaluationOptions, *, binarize: bool, notes: list[str]
 ) -> dict[str, Metric]:
+    """The test likelihood under the protocol that is valid for this run; none (and a note) where none is."""
     test = data.test.subset(slice(0, options.nll_images))
-    images = test.images
-    if binarize:  # score the kind of images the model was trained on, with a fixed draw
-        images = torch.bernoulli(images, generator=torch.Generator().manual_seed(options.seed))
-    scores = likelihood_metrics(model, images, test.labels, k=options.k, seed=options.seed)
-    metrics = {
-        "nll": Metric(scores["nll"], unit="nats", better="lower"),
-        "neg_elbo": Metric(scores["neg_elbo"], unit="nats", better="lower"),
-    }
-    likelihood = getattr(model, "likelihood", None)
-    if getattr(likelihood, "continuous", False):
+    protocol = likelihood_protocol(model, test.images, binarize=binarize)
+    if protocol.kind is None:
+        notes.append(protocol.reason)
+        return {}
+    images = protocol.prepare(test.images, options.seed)
+    prior = torch.bincount(data.train.labels.long(), minlength=model.config.num_classes).double()
+    scores = likelihood_metrics(
+        model, images, test.labels, class_prior=prior / prior.sum(), k=options.k, seed=options.seed
+    )
+    if protocol.kind == "dequantized":  # bound on the 256-level data: + D log 256 (Theis et al. 2016)
+        offset = math.prod(data.image_shape) * math.log(256.0)
+        scores = {name: value + offset for name, value in scores.items()}
+    unit = "nats (density)" if protocol.kind == "density" else "nats"
+    rename = {"nll": "nll_density"} if protocol.kind == "density" else {}
+    metrics = {rename.get(name, name): Metric(value, unit=unit, better="lower") for name, value in scores.items()}
+    if protocol.kind == "dequantized":
         metrics["bits_per_dim"] = Metric(bits_per_dim(scores["nll"], data.image_shape), unit="bits/dim")
+    notes.append(f"likelihood: {protocol.reason}, k={options.k}, {len(test)} test images")
     return metrics
 
 
@@ -192,8 +201,9 @@ def evaluate_model(
 
     if model.has_encoder:
         metrics.update(timed("reconstruction", lambda: reconstruction_section(model, data)))
-    if model.probabilistic:
-        metrics.update(timed("likelihood", lambda: likelihood_section(model, data, options, binarize=binarize)))
+    notes: list[str] = []
+    section = lambda: likelihood_section(model, data, options, binarize=binarize, notes=notes)  # noqa: E731
+    metrics.update(timed("likelihood", section))
     n = options.n_samples or len(data.test)
     order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(options.seed))
     real_train = data.train.subset(order[:n])
@@ -213,7 +223,7 @@ def evaluate_model(
         metrics.update(
             timed("conditional", lambda: conditional_section(classifier, samples, real_train, data, options))
         )
-    info = {"options": asdict(options), "n_samples": n, "n_test": len(data.test), "seconds": seconds}
+    info = {"options": asdict(options), "n_samples": n, "n_test": len(data.test), "seconds": seconds, "notes": notes}
     return Evaluation(model.name, data.train.name, metrics, info)
 
 

@@ -104,7 +104,8 @@ class Evaluation:
     def summary(self) -> str:
         """One line per metric: ``name  value (floor f)  unit``."""
         width = max((len(name) for name in self.metrics), default=0)
-        return "\n".join(f"{name:<{width}}  {m.format()}  {m.unit}".rstrip() for name, m in self.metrics.items())
+        lines = [f"{name:<{width}}  {m.format()}  {m.unit}".rstrip() for name, m in self.metrics.items()]
+        return "\n".join([*lines, *self.info.get("notes", [])])
 
 
 def _finite(value: float | None) -> float | None:

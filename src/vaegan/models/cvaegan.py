@@ -141,10 +141,13 @@ class CVAEGAN(ConditionalVAE):
         x, labels = batch  # (B, C, *S), (B,)
         z, terms = self.latent(self.corrupt(x), labels)  # z ~ q(z|x, c): (B, D); terms: kl
         z_prior = torch.randn_like(z)  # z_p ~ p(z) = N(0, I)
-        out = self.decode(torch.cat([z, z_prior]), labels.repeat(2))  # (2B, C * params, *S)
+        # x' and x_p through the decoder in separate calls: one batch would couple them through
+        # batch norm, and the generator's prior-sample terms would reach the encoder (Algorithm 1
+        # updates E by L_KL and L_G only)
+        out = self.decode(z, labels)  # (B, C * params, *S)
         # pixel part of L_G: -log p(x | z, c) (1/2 ||x - x'||^2 for a unit Gaussian)
-        terms["recon"] = -self.likelihood.log_prob(out[: len(x)], x).mean()
-        fakes = self.likelihood.mean(out)  # (2B, C, *S): reconstructions x', then prior samples x_p
+        terms["recon"] = -self.likelihood.log_prob(out, x).mean()
+        fakes = (self.likelihood.mean(out), self.synthesize(z_prior, labels))  # x', x_p: (B, C, *S) each
         terms.update(self.adversarial_terms(x, fakes, labels))
         c = self.config
         generator_loss = terms["recon"] + terms["pair_d"] + terms["pair_c"]  # L_G, eq. 6
@@ -157,14 +160,16 @@ class CVAEGAN(ConditionalVAE):
         )
         return terms
 
-    def adversarial_terms(self, x: Tensor, fakes: Tensor, labels: Tensor) -> dict[str, Tensor]:
-        """D and C losses and the feature-matching terms, from one pass of each over real and fake images."""
-        images = torch.cat([x, fakes])  # (3B, C, *S): real x, reconstructions x', prior samples x_p
-        d_features = self.discriminator.features(images)  # f_D: (3B, F_D)
-        c_features = self.classifier.features(images)  # f_C: (3B, F_C)
-        d_real, d_recon, d_prior = self.discriminator.head(d_features).chunk(3)  # (B, 1) logits each
-        fd_real, fd_recon, fd_prior = d_features.chunk(3)  # (B, F_D) each
-        fc_real, fc_recon, fc_prior = c_features.chunk(3)  # (B, F_C) each
+    def adversarial_terms(self, x: Tensor, fakes: tuple[Tensor, Tensor], labels: Tensor) -> dict[str, Tensor]:
+        """D and C losses and the feature-matching terms, from passes of each over real x, x' and x_p.
+
+        Each set of images goes through D and C as its own batch: batch norm must not mix x'
+        (which depends on the encoder) into the statistics that x and x_p are normalised with.
+        """
+        images = (x, *fakes)  # real x, reconstructions x', prior samples x_p: (B, C, *S) each
+        fd_real, fd_recon, fd_prior = (self.discriminator.features(i) for i in images)  # f_D: (B, F_D) each
+        fc_real, fc_recon, fc_prior = (self.classifier.features(i) for i in images)  # f_C: (B, F_C) each
+        d_real, d_recon, d_prior = (self.discriminator.head(f) for f in (fd_real, fd_recon, fd_prior))  # (B, 1)
         with torch.no_grad():  # a metric only: does C recognise the requested class in x_p?
             prior_correct = self.classifier.head(fc_prior).argmax(1) == labels  # (B,)
         return {

@@ -17,10 +17,12 @@ from vaegan.networks.config import NetworkConfig
 
 
 class GeneratorConfig(NetworkConfig):
-    """A DCGAN generator: z projected straight to the smallest feature map, then transposed convs."""
+    """A DCGAN generator: z projected straight to the smallest feature map (batch-normed and
+    activated, as in Radford et al. 2016, fig. 1), then transposed convs."""
 
     channels: tuple[PositiveInt, ...] = (64, 128)
     hidden: tuple[PositiveInt, ...] = ()
+    project_norm: bool = True
 
 
 class GANConfig(ModelConfig):

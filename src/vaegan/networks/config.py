@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import PositiveInt
+from pydantic import Field, PositiveInt
 
 from vaegan.foundation.section import Section
 
@@ -21,3 +21,4 @@ class NetworkConfig(Section):
     hidden: tuple[PositiveInt, ...] = (256,)
     norm: Literal["batch", "instance", "none"] = "batch"
     activation: Literal["relu", "leaky_relu", "elu", "silu", "tanh"] = "relu"
+    project_norm: bool = Field(False, description="conv decoders: norm the projected first feature map too (DCGAN)")

@@ -87,7 +87,15 @@ class ConvDecoder(nn.Module):
         self.start_shape = (widths[0], *sizes[-1])
         self.dense = dense_stack([in_features, *reversed(config.hidden)], config)
         last = config.hidden[0] if config.hidden else in_features
-        self.project = nn.Sequential(nn.Linear(last, math.prod(self.start_shape)), activation(config))
+        # DCGAN: z is projected and reshaped into the smallest feature map, then batch-normed and
+        # activated like every later stage (Radford et al. 2016, fig. 1); project_norm turns the norm on
+        use_norm = config.project_norm and config.norm != "none"
+        self.project = nn.Sequential(
+            nn.Linear(last, math.prod(self.start_shape), bias=not use_norm),
+            nn.Unflatten(1, self.start_shape),  # (B, C', *S')
+            norm(config, widths[0], dims) if use_norm else nn.Identity(),
+            activation(config),
+        )
         layers: list[nn.Module] = []
         targets = list(reversed(sizes[:-1]))
         outs = [*widths[1:], out_channels]
@@ -100,5 +108,5 @@ class ConvDecoder(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        h = self.project(self.dense(z)).view(-1, *self.start_shape)  # (B, C', *S')
+        h = self.project(self.dense(z))  # (B, C', *S')
         return self.body(h)
