@@ -62,3 +62,58 @@ def test_config_round_trips_as_plain_data():
     again = build_config(config.to_dict())
     assert again == config
     assert type(again.model).__name__ == "VAEConfig"
+
+
+def _text_choices_that_look_numeric(section, prefix=""):
+    """Every (dotted key, option) of a Literal text choice that YAML reads as a number or a boolean."""
+    import yaml
+
+    from vaegan.foundation.section import Section, text_choices
+
+    for name, field in section.model_fields.items():
+        for option in text_choices(field.annotation):
+            if not isinstance(yaml.safe_load(option), str):
+                yield f"{prefix}{name}", option
+        for sub in (field.annotation, *getattr(field.annotation, "__args__", ())):
+            if isinstance(sub, type) and issubclass(sub, Section):
+                yield from _text_choices_that_look_numeric(sub, f"{prefix}{name}.")
+
+
+def _numeric_choice_cases():
+    from vaegan.config import RunConfig
+    from vaegan.models import get_model_class, list_models
+
+    run_keys = _text_choices_that_look_numeric(RunConfig)
+    cases = {(None, key, option) for key, option in run_keys if not key.startswith("model.")}
+    for name in list_models():
+        for key, option in _text_choices_that_look_numeric(get_model_class(name).config_class, "model."):
+            cases.add((name, key, option))
+    return sorted(cases, key=str)
+
+
+NUMERIC_CHOICES = _numeric_choice_cases()
+
+
+def test_there_are_numeric_looking_choices_to_check():
+    assert ("train.precision", "32") in {(key, option) for _, key, option in NUMERIC_CHOICES}
+
+
+@pytest.mark.parametrize(("model", "key", "option"), NUMERIC_CHOICES)
+def test_every_choice_whose_options_yaml_reads_as_numbers_or_booleans_accepts_them(model, key, option):
+    """`--set train.precision=32` reads 32 as a YAML number; the choice "32" must take it."""
+    overrides = [f"{key}={option}"] + ([f"model.name={model}"] if model else [])
+    config = build_config({"model": {"name": model or "vae"}}, overrides)
+    node = config
+    for part in key.split("."):
+        node = getattr(node, part)
+    assert node == option
+
+
+def test_sections_a_run_does_not_use_are_left_out_of_what_is_written():
+    mnist = load_config("mnist_vae").to_dict()
+    assert "mri" not in mnist["data"] and "tune" in mnist
+    assert "tune" not in load_config("mnist_gan").to_dict()
+    assert "mri" in load_config("ad_cvae_2d").to_dict()["data"]
+    assert build_config(mnist).to_dict() == mnist  # read back: the same config
+    with_mri = build_config({**mnist, "data": {**mnist["data"], "mri": {"size": 32}}})  # still accepted
+    assert with_mri.data.mri.size == 32

@@ -138,3 +138,24 @@ def test_real_mnist_epoch_gives_digit_grids(tmp_path, mnist_dir):
         assert 0.03 < (grid > 0.5).mean() < 0.5
     val_loss = float(metrics[1].split(",")[metrics[0].split(",").index("val/loss")])
     assert val_loss < 260  # an untrained Bernoulli decoder starts near 543 nats
+
+
+def test_configs_lists_every_shipped_config_with_its_description(capsys):
+    from vaegan.config import shipped_configs
+
+    assert main(["configs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(shipped_configs()) >= 16
+    vae = next(line for line in lines if line.startswith("mnist_vae "))
+    assert "convolutional VAE on MNIST" in vae
+    assert main(["configs", "--show", "mnist_gan"]) == 0
+    assert "name: mnist_gan" in capsys.readouterr().out
+    assert main(["configs", "--show", "no_such"]) == 2
+    assert "shipped: " in capsys.readouterr().err
+
+
+def test_a_config_is_found_by_name_from_any_folder(tmp_path, monkeypatch):
+    from vaegan.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    assert load_config("mnist_vae").name == load_config("mnist_vae.yaml").name == "mnist_vae"

@@ -1,6 +1,7 @@
 """The ``vaegan`` command: one module per subcommand, each registering itself here.
 
 - ``train.py``: ``vaegan train``.
+- ``configs.py``: ``vaegan configs`` (the shipped configs, usable by name).
 - ``sample.py``: ``vaegan sample`` and ``vaegan reconstruct``.
 - ``datasets.py``: ``vaegan datasets``.
 - ``tune.py``: ``vaegan tune`` (Optuna hyperparameter search).
@@ -25,6 +26,7 @@ from vaegan.foundation.errors import VaeganError
 
 COMMANDS = [
     "vaegan.cli.train",
+    "vaegan.cli.configs",
     "vaegan.cli.sample",
     "vaegan.cli.datasets",
     "vaegan.cli.tune",

@@ -25,6 +25,7 @@ from pydantic import SerializeAsAny, ValidationError, field_validator
 
 from vaegan.config.search import TuneConfig, as_overrides
 from vaegan.data.config import DataConfig
+from vaegan.data.datasets import takes_option
 from vaegan.foundation.errors import ConfigError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.foundation.section import Section
@@ -57,8 +58,18 @@ class RunConfig(Section):
         return Path(self.out or f"outputs/{self.name}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (lists, numbers, strings): safe in YAML and in weights-only checkpoints."""
-        return self.model_dump(mode="json")
+        """Plain data (lists, numbers, strings): safe in YAML and in weights-only checkpoints.
+
+        Sections this run does not use are left out (the MRI options of an MNIST run, an empty
+        ``tune``), so config.yaml and the report show what describes the run; they are still
+        accepted when given, and reading the file back gives the same config.
+        """
+        data = self.model_dump(mode="json")
+        if not takes_option(self.data.dataset, "mri"):
+            del data["data"]["mri"]
+        if self.tune is None:
+            del data["tune"]
+        return data
 
 
 def _section_class(annotation: Any) -> type[Section] | None:
