@@ -21,7 +21,7 @@ def vaegan_command() -> list[str]:
     return [script] if script else [sys.executable, "-c", "import sys; from vaegan.cli import main; sys.exit(main())"]
 
 
-def test_two_workers_share_one_postgres_study_and_record_every_trial_once(mnist_dir, postgres_url, tmp_path):
+def test_two_workers_share_one_postgres_study_and_record_every_trial_once(postgres_url, mnist_dir, tmp_path):
     config = write_yaml(tiny_study(mnist_dir, SPACE), tmp_path / "tiny.yaml")
     out, total = tmp_path / "study", 4
     command = [*vaegan_command(), "tune", "--config", str(config), "--trials", str(total)]
