@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 from html.parser import HTMLParser
@@ -12,7 +13,7 @@ from PIL import Image
 
 from tests.visualization.test_latent import assert_not_blank
 from vaegan.cli import main
-from vaegan.visualization.report import SECTIONS, build_context, evaluation_section, spaced, write_report
+from vaegan.visualization.report import SECTIONS, build_context, evaluation_section, fmt, spaced, write_report
 
 
 class Page(HTMLParser):
@@ -92,11 +93,28 @@ def test_report_escapes_text_and_renders_the_evaluation(cli_run):
 
 def test_metrics_table_shows_last_and_best_epoch(cli_run):
     metrics = build_context(cli_run)["metrics"]
-    assert metrics["last_epoch"] == 3 and metrics["monitor"] == "val/loss"
+    with (cli_run / "metrics.csv").open() as handle:
+        history = list(csv.DictReader(handle))
+    best = min(history, key=lambda row: float(row["val/loss"]))  # what picked best.pt
+    assert metrics["last_epoch"] == int(history[-1]["epoch"]) == 3 and metrics["monitor"] == "val/loss"
+    assert metrics["best_epoch"] == int(best["epoch"])
     names = [row["name"] for row in metrics["rows"]]
     assert {"train/loss", "val/loss", "val/kl"} <= set(names)
     rows = {row["name"]: row for row in metrics["rows"]}
-    assert rows["val/loss"]["is_key"]
+    assert rows["val/loss"]["is_key"] and not rows["train/loss"]["is_key"]
+    for name in ("train/loss", "val/loss", "val/kl"):
+        assert rows[name]["last"] == fmt(float(history[-1][name])), name
+        assert rows[name]["best"] == fmt(float(best[name])), name  # the best epoch's row, every column
+
+
+def test_best_epoch_is_the_argmin_of_the_monitored_loss_not_the_last(tmp_path):
+    (tmp_path / "config.yaml").write_text("model:\n  name: vae\n")
+    rows = ["epoch,train/loss,val/loss", "1,9.0,5.0", "2,8.0,3.0", "3,7.0,4.0"]  # best at 2, last at 3
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    metrics = build_context(tmp_path)["metrics"]
+    assert (metrics["last_epoch"], metrics["best_epoch"], metrics["monitor"]) == (3, 2, "val/loss")
+    table = {row["name"]: (row["last"], row["best"]) for row in metrics["rows"]}
+    assert table == {"train/loss": ("7", "8"), "val/loss": ("4", "3")}
 
 
 def test_report_of_a_bare_folder_says_what_to_run(tmp_path):
