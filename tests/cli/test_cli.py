@@ -9,7 +9,8 @@ from PIL import Image
 
 from tests.conftest import blob_images
 from vaegan.cli import main
-from vaegan.data import register_dataset
+from vaegan.data import datasets, register_dataset
+from vaegan.data.datasets import DataLocation
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -102,10 +103,21 @@ def test_errors_are_one_line_messages(tmp_path, capsys):
     assert "last.pt" in capsys.readouterr().err
 
 
-def test_datasets_lists_what_is_found_or_missing(capsys):
-    assert main(["datasets"]) == 0
-    out = capsys.readouterr().out
-    assert "mnist" in out and "fashion-mnist" in out
+def test_datasets_lists_what_is_found_or_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    here, nowhere = tmp_path / "toy", tmp_path / "nowhere"
+    register_dataset("toy-found", lambda data_dir=None: None, locate=lambda d: DataLocation(d / "toy", [], [d]))
+    missing = DataLocation(None, ["toy.gz"], [nowhere], "apt-get install toy")
+    register_dataset("toy-missing", lambda data_dir=None: None, locate=lambda d: missing)
+    assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: i for i, line in enumerate(lines) if line and not line[0].isspace()}
+    assert {"mnist", "fashion-mnist", "toy-found", "toy-missing"} <= set(rows)  # one row per dataset
+    assert lines[rows["toy-found"]].split() == ["toy-found", "found", str(here)]
+    assert lines[rows["toy-missing"]].split() == ["toy-missing", "missing", "toy.gz"]
+    assert lines[rows["toy-missing"] + 1].split() == ["searched:", str(nowhere)]
+    assert lines[rows["toy-missing"] + 2].strip() == "apt-get install toy"
+    assert lines[rows["test-blobs"]].split()[1:] == ["found", "(generated,", "no", "files", "needed)"]
 
 
 def test_real_mnist_epoch_gives_digit_grids(tmp_path, mnist_dir):
@@ -114,7 +126,7 @@ def test_real_mnist_epoch_gives_digit_grids(tmp_path, mnist_dir):
         [
             "train",
             "--config",
-            "configs/mnist_vae.yaml",
+            "mnist_vae",  # a shipped config by name: no path relative to the working directory
             "--epochs",
             "1",
             "--out",
