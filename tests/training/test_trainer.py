@@ -64,10 +64,18 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_checkpoint(tmp_path):
 
 
 def test_existing_run_is_not_overwritten_without_permission(tmp_path):
-    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
+    Trainer(tiny_vae(), tiny_splits(), train_config(2), out_dir=tmp_path).fit()
+    last = tmp_path / "checkpoints" / "last.pt"
+    before = last.read_bytes()
     with pytest.raises(TrainingError, match="--resume"):
         Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
-    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit(overwrite=True)
+    assert last.read_bytes() == before and (tmp_path / "epoch002_recons.png").is_file()  # refused: untouched
+    history = Trainer(tiny_vae(seed=1), tiny_splits(), train_config(1), out_dir=tmp_path).fit(overwrite=True)
+    # replaced, not continued: a fresh one-epoch run, nothing left of the two-epoch one
+    assert [row["epoch"] for row in history] == [1]
+    assert read_checkpoint(last)["epoch"] == 1 and last.read_bytes() != before
+    assert (tmp_path / "metrics.csv").read_text().count("\n") == 2  # header + 1 epoch
+    assert not (tmp_path / "epoch002_recons.png").exists()
 
 
 def test_checkpoint_is_weights_only_plain_data(tmp_path):
