@@ -150,3 +150,26 @@ def test_conditional_accuracy_of_an_oracle_is_the_floor_and_of_permuted_labels_z
         assert abs(cond.value - cond.floor) <= 0.05 and abs(tstr.value - tstr.floor) <= 0.1
     else:  # every sample shows the next class: recognised, but never as the class asked for
         assert cond.value <= 0.05 and tstr.value <= 0.1
+
+
+@pytest.mark.parametrize("binarize", [False, True])
+def test_nll_scores_the_kind_of_images_the_model_was_trained_on(binarize, classifier, monkeypatch):
+    from vaegan.evaluation import evaluator
+
+    scored = []
+    likelihood_metrics = evaluator.likelihood_metrics
+    monkeypatch.setattr(
+        evaluator,
+        "likelihood_metrics",
+        lambda model, x, *a, **kw: scored.append(x) or likelihood_metrics(model, x, *a, **kw),
+    )
+    data = splits()
+    first = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK, binarize=binarize).metrics["nll"]
+    again = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK, binarize=binarize).metrics["nll"]
+    images, grey = scored[0], data.test.images[: QUICK.nll_images]
+    if binarize:  # a binary draw with the grey level as p(1), the same draw each time (seeded)
+        assert set(images.unique().tolist()) == {0.0, 1.0} and torch.equal(images, scored[1])
+        assert ((images == 1) <= (grey > 0)).all()
+    else:
+        assert torch.equal(images, grey)
+    assert first == again

@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from tests.conftest import tiny_splits
-from tests.models.tiny_configs import tiny_model
+from tests.models.tiny_configs import TINY, tiny_model
+from vaegan import experiment
+from vaegan.config import RunConfig
+from vaegan.data.config import DataConfig
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import TrainingError
 from vaegan.models import VAE
@@ -114,3 +117,29 @@ def test_kl_warmup_ramps_the_weight():
         model.on_epoch_start(epoch)
         weights.append(model.kl_weight)
     assert weights == [0.25, 0.5, 1.0, 1.0]
+
+
+def test_binarize_trains_and_validates_on_fresh_binary_images(tmp_path, monkeypatch):
+    """data.binarize: every batch the model sees is exactly 0/1, drawn anew, with the grey image as p(1)."""
+    seen: dict[str, list[torch.Tensor]] = {"train": [], "eval": []}
+    train_step, eval_step = VAE.train_step, VAE.eval_step
+    monkeypatch.setattr(VAE, "train_step", lambda self, b, o: seen["train"].append(b.x) or train_step(self, b, o))
+    monkeypatch.setattr(VAE, "eval_step", lambda self, b: seen["eval"].append(b.x) or eval_step(self, b))
+    config = RunConfig(
+        name="binary",
+        out=str(tmp_path / "run"),
+        data=DataConfig(dataset="mnist", binarize=True),  # the data come from load_data below
+        model=TINY["vae"] | {"name": "vae"},
+        train=train_config(2).model_dump(),
+    )
+    data = tiny_splits()
+    monkeypatch.setattr(experiment, "load_data", lambda config: data)
+    experiment.train_from_config(config)
+    for split, batches in seen.items():
+        x = torch.cat(batches)
+        assert set(x.unique().tolist()) == {0.0, 1.0}, split
+    train = torch.cat(seen["train"])
+    epoch1, epoch2 = train[: len(data.train)], train[len(data.train) :]
+    assert not torch.equal(epoch1.sum(0), epoch2.sum(0))  # resampled every epoch, not binarised once
+    # E[x] = the grey level: 0.9 squares stay mostly on, the 0.05 background mostly off
+    assert abs(float(train.mean()) - float(data.train.images.mean())) < 0.02
