@@ -143,3 +143,20 @@ def test_binarize_trains_and_validates_on_fresh_binary_images(tmp_path, monkeypa
     assert not torch.equal(epoch1.sum(0), epoch2.sum(0))  # resampled every epoch, not binarised once
     # E[x] = the grey level: 0.9 squares stay mostly on, the 0.05 background mostly off
     assert abs(float(train.mean()) - float(data.train.images.mean())) < 0.02
+
+
+@pytest.mark.parametrize("name", ["gan", "acgan", "cvaegan"])
+def test_a_nan_from_the_discriminator_stops_each_adversarial_model_and_keeps_last_checkpoint(name, tmp_path):
+    model = tiny_model(name)
+    trainer = Trainer(model, tiny_splits(), train_config(1), out_dir=tmp_path)
+    trainer.fit()
+    last = tmp_path / "checkpoints" / "last.pt"
+    before = last.read_bytes()
+    poisoned = [m for m in model.discriminator.modules() if not list(m.children())]  # every layer that computes
+    for layer in poisoned:
+        layer.register_forward_hook(lambda m, args, out: out * float("nan"))
+    trainer.config = train_config(2)
+    with pytest.raises(TrainingError, match=r"epoch 2, step 1 \(.*d_loss=nan"):
+        trainer.fit(resume=True)
+    assert last.read_bytes() == before and read_checkpoint(last)["epoch"] == 1
+    assert not list((tmp_path / "checkpoints").glob("*.tmp"))
