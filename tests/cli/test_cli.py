@@ -11,6 +11,8 @@ from tests.conftest import blob_images
 from vaegan.cli import main
 from vaegan.data import datasets, register_dataset
 from vaegan.data.datasets import DataLocation
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.training import Trainer
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -150,3 +152,41 @@ def test_real_mnist_epoch_gives_digit_grids(tmp_path, mnist_dir):
         assert 0.03 < (grid > 0.5).mean() < 0.5
     val_loss = float(metrics[1].split(",")[metrics[0].split(",").index("val/loss")])
     assert val_loss < 260  # an untrained Bernoulli decoder starts near 543 nats
+
+
+def test_exit_codes_for_nan_interrupt_and_refused_arguments(tmp_path, capsys, monkeypatch):
+    # a loss that turns NaN: status 2, one line naming the epoch and the fix, no traceback
+    assert train(tmp_path, "--set", "model.lr=1e12") == 2  # Adam steps of 1e12: the KL overflows at once
+    err = capsys.readouterr().err
+    assert "non-finite at epoch 1" in err and "model.lr" in err and "Traceback" not in err
+    # Ctrl-C during epoch 2: status 130, and epoch 1 is kept in the run folder
+    train_epoch = Trainer.train_epoch
+
+    def interrupted_in_epoch_2(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return train_epoch(self, epoch)
+
+    monkeypatch.setattr(Trainer, "train_epoch", interrupted_in_epoch_2)
+    assert train(tmp_path, "--overwrite") == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["epoch"] == 1
+    monkeypatch.undo()
+    # --resume and --overwrite contradict each other: argparse refuses with status 2 before anything runs
+    with pytest.raises(SystemExit) as exit_info:
+        train(tmp_path, "--resume", "--overwrite")
+    assert exit_info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["epoch"] == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "change"),
+    [("vae", ["--set", "model.latent_dim=5"]), ("vae", ["--set", "model.network.channels=[4,8]"]), ("gan", [])],
+)
+def test_resuming_into_a_different_model_is_a_clear_error(tmp_path, capsys, model, change):
+    assert train(tmp_path, "--epochs", "1") == 0
+    before = (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes()
+    assert train(tmp_path, "--resume", *change, model=model) == 2
+    err = capsys.readouterr().err
+    assert "last.pt" in err and "does not match this model" in err and "Traceback" not in err
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes() == before
