@@ -59,8 +59,8 @@ def skip_unless_required(message: str, switch: str) -> None:
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Point XDG_CACHE_HOME at a session temp folder, so no test (or subprocess) touches ~/.cache/vaegan.
 
-    The folder is the one tests/data/mri_files.py's ``anatomy_cache`` names, so the phantom
-    anatomy and the shared phantom set are still built once per session.
+    tests/data/mri_files.py's ``anatomy_cache`` is this folder, so the phantom anatomy and the
+    shared phantom set are still built once per session.
     """
     root = tmp_path_factory.getbasetemp() / "vaegan-xdg"
     root.mkdir(exist_ok=True)
