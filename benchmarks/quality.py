@@ -94,16 +94,33 @@ def cell(result: Evaluation, name: str, floor: bool = False) -> str:
     return f"{value:.4f}" if abs(value) < 1 else f"{value:.2f}"
 
 
+def agreed_floor(results: list[tuple[Evaluation, str]], key: str) -> int:
+    """Index of a result whose ``key`` floor the table shows; every model that has one must agree.
+
+    A floor scores real images only (same test set, same real training subset, same classifier and
+    seed), so it must not depend on the model; a difference means the runs were not comparable.
+    """
+    found = [(i, r.metrics[key].floor) for i, (r, _) in enumerate(results) if key in r.metrics]
+    found = [(i, value) for i, value in found if value is not None and math.isfinite(value)]
+    if not found:
+        return 0
+    first = found[0][1]
+    if any(not math.isclose(value, first, rel_tol=1e-6, abs_tol=1e-9) for _, value in found):
+        values = ", ".join(f"{results[i][0].model}={value:.6g}" for i, value in found)
+        raise ValueError(f"the {key} floors differ between models ({values}); the runs are not comparable")
+    return found[0][0]
+
+
 def table(results: list[tuple[Evaluation, str]]) -> str:
     """Markdown: one row per model, then one row of floors (real train vs real test)."""
-    head = ["model", "config", "epochs", "s/epoch", *(title for _, title in COLUMNS)]
+    head = ["model", "config", "epochs", "s/epoch (absolute)", *(title for _, title in COLUMNS)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for result, source in results:
         train = result.info.get("train", {})
         seconds = train.get("seconds_per_epoch")
         row = [result.model, source, str(train.get("epochs", "–")), f"{seconds:.1f}" if seconds else "–"]
         lines.append("| " + " | ".join(row + [cell(result, key) for key, _ in COLUMNS]) + " |")
-    floors = {key: next((cell(r, key, True) for r, _ in results if key in r.metrics), "–") for key, _ in COLUMNS}
+    floors = {key: cell(results[agreed_floor(results, key)][0], key, True) for key, _ in COLUMNS}
     floor_row = ["*real data (floor)*", "train vs test", "", "", *(floors[key] for key, _ in COLUMNS)]
     lines.append("| " + " | ".join(floor_row) + " |")
     return "\n".join(lines)

@@ -1,8 +1,14 @@
-"""Fixtures shared by every test: tiny synthetic datasets made here, never downloaded."""
+"""Fixtures shared by every test: tiny synthetic datasets made here, never downloaded, and a private cache.
+
+The real datasets (MNIST in $VAEGAN_DATA_DIR, Fashion-MNIST from Debian's package) skip the tests that
+need them when absent, unless VAEGAN_REQUIRE_MNIST=1 or VAEGAN_REQUIRE_FASHION_MNIST=1 (set by .ci/run),
+where their absence fails those tests: CI must run them.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,10 +48,51 @@ def splits() -> DataSplits:
     return tiny_splits()
 
 
+def skip_unless_required(message: str, switch: str) -> None:
+    """Skip the test, or fail it where ``switch`` is set to 1 (CI: the test must run there)."""
+    if os.environ.get(switch) == "1":
+        pytest.fail(f"{message} ({switch}=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point XDG_CACHE_HOME at a session temp folder, so no test (or subprocess) touches ~/.cache/vaegan.
+
+    tests/data/mri_files.py's ``anatomy_cache`` is this folder, so the phantom anatomy and the
+    shared phantom set are still built once per session.
+    """
+    root = tmp_path_factory.getbasetemp() / "vaegan-xdg"
+    root.mkdir(exist_ok=True)
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(root)  # os.environ, not monkeypatch: subprocesses inherit it
+    try:
+        yield root
+    finally:
+        if old is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture
 def mnist_dir() -> Path:
-    """The real MNIST; tests that need it run in CI (VAEGAN_DATA_DIR=../shared/data) and skip elsewhere."""
+    """The real MNIST in $VAEGAN_DATA_DIR/mnist (CI: ../shared/data); skipped elsewhere, failed if required."""
     root = os.environ.get("VAEGAN_DATA_DIR")
     if not root or not (Path(root) / "mnist").is_dir():
-        pytest.skip("VAEGAN_DATA_DIR does not hold mnist/; CI sets it to ../shared/data")
+        skip_unless_required(
+            "VAEGAN_DATA_DIR does not hold mnist/; CI sets it to ../shared/data", "VAEGAN_REQUIRE_MNIST"
+        )
     return Path(root)
+
+
+@pytest.fixture
+def fashion_mnist_root() -> Path:
+    """Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist); skipped elsewhere, failed if required."""
+    from vaegan.data import mnist
+
+    if not (mnist.SYSTEM_DATA_ROOT / "fashion-mnist").is_dir():
+        skip_unless_required(
+            "dataset-fashion-mnist absent; apt-get install dataset-fashion-mnist", "VAEGAN_REQUIRE_FASHION_MNIST"
+        )
+    return mnist.SYSTEM_DATA_ROOT

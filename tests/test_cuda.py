@@ -35,6 +35,15 @@ def test_model_trains_on_cuda_and_loads_on_cpu(name, precision, tmp_path):
 def test_resume_on_cuda_continues_the_run(tmp_path):
     data = tiny_splits()
     config = lambda epochs: TrainConfig(epochs=epochs, batch_size=16, grid_size=8, progress=False, device="cuda")  # noqa: E731
-    Trainer(make("vae"), data, config(1), out_dir=tmp_path).fit()
-    history = Trainer(make("vae"), data, config(2), out_dir=tmp_path).fit(resume=True)
+    straight = Trainer(make("vae"), data, config(2), out_dir=tmp_path / "straight")
+    straight.fit()
+    Trainer(make("vae"), data, config(1), out_dir=tmp_path / "resumed").fit()
+    after_one = {k: v.clone() for k, v in load_run(tmp_path / "resumed", device="cpu").model.state_dict().items()}
+    resumed = Trainer(make("vae", seed=99), data, config(2), out_dir=tmp_path / "resumed")  # other init: overwritten
+    history = resumed.fit(resume=True)
     assert [row["epoch"] for row in history] == [1, 2]
+    # the same weights as the uninterrupted run (cuDNN may sum in another order: float tolerance, not bits)
+    for (key, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=key)
+    moved = [k for k, v in resumed.model.state_dict().items() if v.is_floating_point() and k in after_one]
+    assert any(not torch.allclose(resumed.model.state_dict()[k].cpu(), after_one[k]) for k in moved)  # epoch 2 ran

@@ -9,7 +9,10 @@ from PIL import Image
 
 from tests.conftest import blob_images
 from vaegan.cli import main
-from vaegan.data import register_dataset
+from vaegan.data import datasets, register_dataset
+from vaegan.data.datasets import DataLocation
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.training import Trainer
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -102,10 +105,21 @@ def test_errors_are_one_line_messages(tmp_path, capsys):
     assert "last.pt" in capsys.readouterr().err
 
 
-def test_datasets_lists_what_is_found_or_missing(capsys):
-    assert main(["datasets"]) == 0
-    out = capsys.readouterr().out
-    assert "mnist" in out and "fashion-mnist" in out
+def test_datasets_lists_what_is_found_or_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    here, nowhere = tmp_path / "toy", tmp_path / "nowhere"
+    register_dataset("toy-found", lambda data_dir=None: None, locate=lambda d: DataLocation(d / "toy", [], [d]))
+    missing = DataLocation(None, ["toy.gz"], [nowhere], "apt-get install toy")
+    register_dataset("toy-missing", lambda data_dir=None: None, locate=lambda d: missing)
+    assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: i for i, line in enumerate(lines) if line and not line[0].isspace()}
+    assert {"mnist", "fashion-mnist", "toy-found", "toy-missing"} <= set(rows)  # one row per dataset
+    assert lines[rows["toy-found"]].split() == ["toy-found", "found", str(here)]
+    assert lines[rows["toy-missing"]].split() == ["toy-missing", "missing", "toy.gz"]
+    assert lines[rows["toy-missing"] + 1].split() == ["searched:", str(nowhere)]
+    assert lines[rows["toy-missing"] + 2].strip() == "apt-get install toy"
+    assert lines[rows["test-blobs"]].split()[1:] == ["found", "(generated,", "no", "files", "needed)"]
 
 
 def test_real_mnist_epoch_gives_digit_grids(tmp_path, mnist_dir):
@@ -114,7 +128,7 @@ def test_real_mnist_epoch_gives_digit_grids(tmp_path, mnist_dir):
         [
             "train",
             "--config",
-            "configs/mnist_vae.yaml",
+            "mnist_vae",  # a shipped config by name: no path relative to the working directory
             "--epochs",
             "1",
             "--out",
@@ -159,3 +173,41 @@ def test_a_config_is_found_by_name_from_any_folder(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     assert load_config("mnist_vae").name == load_config("mnist_vae.yaml").name == "mnist_vae"
+
+
+def test_exit_codes_for_nan_interrupt_and_refused_arguments(tmp_path, capsys, monkeypatch):
+    # a loss that turns NaN: status 2, one line naming the epoch and the fix, no traceback
+    assert train(tmp_path, "--set", "model.lr=1e12") == 2  # Adam steps of 1e12: the KL overflows at once
+    err = capsys.readouterr().err
+    assert "non-finite at epoch 1" in err and "model.lr" in err and "Traceback" not in err
+    # Ctrl-C during epoch 2: status 130, and epoch 1 is kept in the run folder
+    train_epoch = Trainer.train_epoch
+
+    def interrupted_in_epoch_2(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return train_epoch(self, epoch)
+
+    monkeypatch.setattr(Trainer, "train_epoch", interrupted_in_epoch_2)
+    assert train(tmp_path, "--overwrite") == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["epoch"] == 1
+    monkeypatch.undo()
+    # --resume and --overwrite contradict each other: argparse refuses with status 2 before anything runs
+    with pytest.raises(SystemExit) as exit_info:
+        train(tmp_path, "--resume", "--overwrite")
+    assert exit_info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["epoch"] == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "change"),
+    [("vae", ["--set", "model.latent_dim=5"]), ("vae", ["--set", "model.network.channels=[4,8]"]), ("gan", [])],
+)
+def test_resuming_into_a_different_model_is_a_clear_error(tmp_path, capsys, model, change):
+    assert train(tmp_path, "--epochs", "1") == 0
+    before = (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes()
+    assert train(tmp_path, "--resume", *change, model=model) == 2
+    err = capsys.readouterr().err
+    assert "last.pt" in err and "does not match this model" in err and "Traceback" not in err
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes() == before

@@ -73,9 +73,9 @@ def cache_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session", name="anatomy_cache")
-def anatomy_cache_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One XDG cache for the session, so nilearn's templates are turned into the phantom anatomy once."""
-    return tmp_path_factory.getbasetemp() / "vaegan-xdg"  # a fixed name: every module importing this shares it
+def anatomy_cache_fixture(private_cache: Path) -> Path:
+    """The session's XDG cache (tests/conftest.py), so nilearn's templates become the phantom anatomy once."""
+    return private_cache
 
 
 @pytest.fixture(name="phantom_cache")

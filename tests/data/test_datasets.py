@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
@@ -190,8 +189,7 @@ def test_registry_is_generic(monkeypatch: pytest.MonkeyPatch) -> None:
     assert next(r for r in describe_datasets() if r["name"] == "brain-volumes")["status"] == "missing"
 
 
-@pytest.mark.skipif(not os.environ.get("VAEGAN_DATA_DIR"), reason="VAEGAN_DATA_DIR is not set")
-def test_real_mnist() -> None:
+def test_real_mnist(mnist_dir: Path) -> None:
     where = mnist.locate(mnist.MNIST)
     assert where.folder is not None, f"MNIST not found under VAEGAN_DATA_DIR: {where}"
     for file in mnist.MNIST.files:  # md5 of the uncompressed content, as published
@@ -207,8 +205,7 @@ def test_real_mnist() -> None:
     assert splits.test.labels[:5].tolist() == [7, 2, 1, 0, 4]  # the well-known first test digits
 
 
-@pytest.mark.skipif(not (mnist.SYSTEM_DATA_ROOT / "fashion-mnist").is_dir(), reason="dataset-fashion-mnist absent")
-def test_real_fashion_mnist_from_debian(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_fashion_mnist_from_debian(fashion_mnist_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VAEGAN_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", "/nonexistent")
     train, test = mnist.load(mnist.FASHION_MNIST)  # verifies the md5s of the uncompressed files

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tests.conftest import blob_images
+from tests.evaluation.conftest import blob_loader
 from vaegan.evaluation import ReferenceClassifier, classifier_accuracy, load_classifier, train_classifier
 from vaegan.evaluation.classifier import classifier_path, fit_classifier, read_classifier
 from vaegan.foundation.errors import TrainingError
@@ -37,10 +38,11 @@ def test_train_caches_atomically_and_load_round_trips(cache, blobs):
     payload = torch.load(path, weights_only=True)  # plain data and tensors only
     assert payload["dataset"] == blobs and 0.0 <= payload["test_accuracy"] <= 1.0
     clf = load_classifier(blobs, train_if_missing=False)
-    again = read_classifier(path)
-    x = blob_images(8, (1, 16, 16), 3, seed=9).images
-    assert torch.equal(clf(x), again(x))
     assert clf.metadata["test_accuracy"] == payload["test_accuracy"]
+    # the loaded network is the trained one: it scores the test split exactly as recorded at training time
+    test = blob_loader()[1]
+    assert classifier_accuracy(clf, test.images, test.labels) == payload["test_accuracy"]
+    assert classifier_accuracy(clf, test.images, (test.labels + 1) % 3) < payload["test_accuracy"]
     # a cached classifier is reused unless forced
     mtime = path.stat().st_mtime_ns
     assert train_classifier(blobs, epochs=2) == path and path.stat().st_mtime_ns == mtime

@@ -68,7 +68,7 @@ def test_evaluate_on_real_mnist_with_a_quick_classifier(mnist_dir, tmp_path, cac
     from vaegan.experiment import train_from_config
 
     config = load_config(
-        "configs/mnist_vae.yaml",
+        "mnist_vae",  # a shipped config by name: no path relative to the working directory
         [
             f"data.data_dir={mnist_dir}",
             "data.limit=600",

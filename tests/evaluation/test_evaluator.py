@@ -14,7 +14,8 @@ from vaegan.data import DataSplits
 from vaegan.evaluation.classifier import fit_classifier
 from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_model
 from vaegan.evaluation.results import Evaluation, Metric
-from vaegan.models import list_models
+from vaegan.models import GenerativeModel, list_models
+from vaegan.models.config import ModelConfig
 
 SAMPLE_METRICS = {"fid", "kid", "precision", "recall", "diversity", "sharpness"}
 QUICK = EvaluationOptions(k=4, nll_images=8, n_samples=30, tstr_epochs=1)
@@ -107,9 +108,6 @@ def test_reading_a_missing_or_foreign_file_names_it(tmp_path):
 
 
 def test_a_model_that_only_samples_gets_only_sample_metrics(classifier):
-    from vaegan.models import GenerativeModel
-    from vaegan.models.config import ModelConfig
-
     class Noise(GenerativeModel):
         """The least a model can be: noise in, images out."""
 
@@ -122,3 +120,60 @@ def test_a_model_that_only_samples_gets_only_sample_metrics(classifier):
 
     result = evaluate_model(Noise(), splits(), classifier, options=QUICK)
     assert set(result.metrics) == SAMPLE_METRICS
+
+
+class Oracle(GenerativeModel):
+    """A conditional "model" that draws real training images of class (label + shift) mod 3."""
+
+    conditional = True
+
+    def __init__(self, shift: int = 0):
+        super().__init__(ModelConfig(name="oracle", image_shape=(1, 16, 16), num_classes=3, latent_dim=2))
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # gives the model a device
+        train = splits().train
+        self.by_class = [train.images[train.labels == c] for c in range(3)]
+        self.shift = shift
+
+    def synthesize(self, z, labels=None):
+        pick = torch.randint(0, 1000, (len(z),), generator=torch.Generator().manual_seed(0))
+        images = [self.by_class[(int(c) + self.shift) % 3] for c in labels]
+        return torch.stack([pool[i % len(pool)] for pool, i in zip(images, pick.tolist())])
+
+
+@pytest.mark.parametrize(("shift", "expected"), [(0, "the floor"), (1, "zero")])
+def test_conditional_accuracy_of_an_oracle_is_the_floor_and_of_permuted_labels_zero(shift, expected, classifier):
+    options = EvaluationOptions(k=4, nll_images=8, n_samples=60, tstr_epochs=3)
+    metrics = evaluate_model(Oracle(shift), splits(), classifier, options=options).metrics
+    cond, tstr = metrics["cond_accuracy"], metrics["tstr_accuracy"]
+    assert cond.floor >= 0.9 and tstr.floor >= 0.9  # the classifier knows the blobs; real data teach them
+    if expected == "the floor":  # real images of the asked class: as recognisable as the test set
+        assert abs(cond.value - cond.floor) <= 0.05 and abs(tstr.value - tstr.floor) <= 0.1
+    else:  # every sample shows the next class: recognised, but never as the class asked for
+        assert cond.value <= 0.05 and tstr.value <= 0.1
+
+
+def test_a_bernoulli_vae_trained_on_grey_levels_gets_no_nll_and_a_note(classifier):
+    result = evaluate_model(tiny_model("vae"), splits(), classifier, options=QUICK, binarize=False)
+    assert not {"nll", "neg_elbo", "bits_per_dim"} & set(result.metrics)
+    assert any("data.binarize=true" in note for note in result.info["notes"])
+
+
+@pytest.mark.parametrize("binarize", [True])
+def test_nll_scores_the_kind_of_images_the_model_was_trained_on(binarize, classifier, monkeypatch):
+    from vaegan.evaluation import evaluator
+
+    scored = []
+    likelihood_metrics = evaluator.likelihood_metrics
+    monkeypatch.setattr(
+        evaluator,
+        "likelihood_metrics",
+        lambda model, x, *a, **kw: scored.append(x) or likelihood_metrics(model, x, *a, **kw),
+    )
+    data = splits()
+    first = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK, binarize=binarize).metrics["nll"]
+    again = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK, binarize=binarize).metrics["nll"]
+    images, grey = scored[0], data.test.images[: QUICK.nll_images]
+    # a binary draw with the grey level as p(1), the same draw each time (seeded)
+    assert set(images.unique().tolist()) == {0.0, 1.0} and torch.equal(images, scored[1])
+    assert ((images == 1) <= (grey > 0)).all()
+    assert first == again

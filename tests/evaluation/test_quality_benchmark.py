@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.quality import END, START, table, write_readme
 from vaegan.evaluation.results import Evaluation, Metric
 
@@ -32,3 +34,13 @@ def test_readme_section_is_created_then_replaced_and_others_are_kept(tmp_path):
     text = readme.read_text()
     assert "first" not in text and "second" in text
     assert text.startswith("# Benchmarks\n\n## Throughput\nfast\n") and text.endswith("## Later section\nkept\n")
+
+
+def test_floors_that_differ_between_models_are_an_error_not_the_first_ones():
+    (vae, vae_source), (gan, gan_source) = results()
+    gan.metrics["fid"] = Metric(4.2, floor=0.9)  # another test set or classifier: not comparable
+    with pytest.raises(ValueError, match=r"fid floors differ between models \(vae=0.8, gan=0.9\)"):
+        table([(vae, vae_source), (gan, gan_source)])
+    gan.metrics["fid"] = Metric(4.2, floor=None)  # a model without the floor does not disagree
+    floor_row = table([(vae, vae_source), (gan, gan_source)]).splitlines()[-1]
+    assert floor_row.startswith("| *real data (floor)* | train vs test |  |  | – | – | – | – | 0.8000 |")

@@ -143,13 +143,17 @@ def test_acgan_fakes_grid_is_classes_by_columns_with_fixed_noise_per_column():
 
 def test_metrics_csv_has_gan_columns_and_best_is_last(tmp_path):
     model = make("acgan")
-    config = TrainConfig(epochs=1, batch_size=16, grid_size=4, progress=False, tensorboard=False)
+    config = TrainConfig(epochs=2, batch_size=16, grid_size=4, progress=False, tensorboard=False)
     Trainer(model, tiny_splits(), config, out_dir=tmp_path).fit()
     header = (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",")
     for split in ("train", "val"):
         assert {f"{split}/{term}" for term in ACGAN_TERMS} <= set(header)
+    # monitor is None: no validation loss picks best.pt, so it is the last epoch, whatever val/ says
     best = torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)
-    assert best["epoch"] == 1  # monitor is None: no validation loss picks best.pt
+    last = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    assert best["epoch"] == last["epoch"] == 2
+    for key, value in last["model"].items():
+        assert torch.equal(best["model"][key], value), key
 
 
 def test_sample_cli_gives_class_conditional_samples(tmp_path, capsys):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from vaegan.models import VAE, VAEConfig
@@ -57,21 +55,45 @@ def _trained_vae() -> tuple[VAE, torch.Tensor]:
 def test_importance_weighted_bound_is_above_the_elbo_and_rises_with_k():
     model, x = _trained_vae()
     torch.manual_seed(1)
-    elbo = -torch.stack([model.losses((x, None))["loss"] for _ in range(200)]).mean()
+    with torch.no_grad():
+        elbo = -torch.stack([model.losses((x, None))["loss"] for _ in range(1000)]).mean()
     bounds = {}
-    for k in (1, 10, 100, 1000):
+    for k, repeats in ((1, 1000), (10, 5), (100, 5), (1000, 5)):
         torch.manual_seed(2)
-        bounds[k] = torch.stack([model.log_likelihood(x, k=k).mean() for _ in range(5)]).mean()
-    assert abs(bounds[1] - elbo) < 0.05 * abs(elbo)  # k = 1 is the ELBO itself
+        bounds[k] = torch.stack([model.log_likelihood(x, k=k).mean() for _ in range(repeats)]).mean()
+    # k = 1 is the ELBO itself: 1000 draws leave ~0.1 nats of noise, while k = 2 is already ~2.5 nats above
+    assert abs(bounds[1] - elbo) < 0.5
     assert bounds[10] > elbo and bounds[1000] >= bounds[100] >= bounds[10] > bounds[1]
 
 
-def test_log_likelihood_chunking_does_not_change_the_estimate():
+def test_one_sample_bound_is_the_one_sample_elbo_for_the_same_draw():
     model, x = _trained_vae()
-    torch.manual_seed(3)
-    a = model.log_likelihood(x, k=64, chunk_rows=8 * 64)
-    torch.manual_seed(3)
-    b = model.log_likelihood(x, k=64, chunk_rows=8 * 5)
-    assert a.shape == (8,) and torch.isfinite(a).all()
-    assert abs(a.mean() - b.mean()) < 1.0  # same estimator, different sample streams
-    assert math.isfinite(float(a.mean()))
+    torch.manual_seed(4)
+    bound = model.log_likelihood(x, k=1)
+    torch.manual_seed(4)  # the same noise: log p(x|z) + log p(z) - log q(z|x) at that one z
+    with torch.no_grad():
+        q = model.posterior(x)
+        z = q.sample()
+        expected = model.likelihood.log_prob(model.decode(z), x) + standard_normal_log_prob(z) - q.log_prob(z)
+    torch.testing.assert_close(bound, expected, rtol=0, atol=1e-4)
+
+
+def test_log_likelihood_chunking_does_not_change_the_estimate(monkeypatch):
+    model, x = _trained_vae()
+    k = 64
+    bank = torch.randn(k, *model.posterior(x).mean.shape, generator=torch.Generator().manual_seed(3))
+    used = []
+
+    def from_the_bank(self, n=None, generator=None):  # the same k draws, however they are chunked
+        eps = bank[sum(used) : sum(used) + n]
+        used.append(n)
+        return self.mean + self.std * eps
+
+    monkeypatch.setattr(DiagonalGaussian, "sample", from_the_bank)
+    whole = model.log_likelihood(x, k=k, chunk_rows=8 * k)
+    assert used == [k]
+    used.clear()
+    chunked = model.log_likelihood(x, k=k, chunk_rows=8 * 5)
+    assert used == [5] * 12 + [4]
+    assert whole.shape == (8,) and torch.isfinite(whole).all()
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-4)

@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from tests.conftest import tiny_splits
-from tests.models.tiny_configs import tiny_model
+from tests.models.tiny_configs import TINY, tiny_model
+from vaegan import experiment
+from vaegan.config import RunConfig
+from vaegan.data.config import DataConfig
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import TrainingError
 from vaegan.models import VAE
@@ -64,10 +67,18 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_checkpoint(tmp_path):
 
 
 def test_existing_run_is_not_overwritten_without_permission(tmp_path):
-    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
+    Trainer(tiny_vae(), tiny_splits(), train_config(2), out_dir=tmp_path).fit()
+    last = tmp_path / "checkpoints" / "last.pt"
+    before = last.read_bytes()
     with pytest.raises(TrainingError, match="--resume"):
         Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
-    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit(overwrite=True)
+    assert last.read_bytes() == before and (tmp_path / "epoch002_recons.png").is_file()  # refused: untouched
+    history = Trainer(tiny_vae(seed=1), tiny_splits(), train_config(1), out_dir=tmp_path).fit(overwrite=True)
+    # replaced, not continued: a fresh one-epoch run, nothing left of the two-epoch one
+    assert [row["epoch"] for row in history] == [1]
+    assert read_checkpoint(last)["epoch"] == 1 and last.read_bytes() != before
+    assert (tmp_path / "metrics.csv").read_text().count("\n") == 2  # header + 1 epoch
+    assert not (tmp_path / "epoch002_recons.png").exists()
 
 
 def test_checkpoint_is_weights_only_plain_data(tmp_path):
@@ -118,3 +129,46 @@ def test_during_warmup_best_pt_is_chosen_by_the_full_objective_not_the_ramped_lo
     best = read_checkpoint(tmp_path / "checkpoints" / "best.pt")
     assert best["best"] == min(row["val/objective"] for row in history)
     assert model.monitor == "objective"
+
+
+def test_binarize_trains_and_validates_on_fresh_binary_images(tmp_path, monkeypatch):
+    """data.binarize: every batch the model sees is exactly 0/1, drawn anew, with the grey image as p(1)."""
+    seen: dict[str, list[torch.Tensor]] = {"train": [], "eval": []}
+    train_step, eval_step = VAE.train_step, VAE.eval_step
+    monkeypatch.setattr(VAE, "train_step", lambda self, b, o: seen["train"].append(b.x) or train_step(self, b, o))
+    monkeypatch.setattr(VAE, "eval_step", lambda self, b: seen["eval"].append(b.x) or eval_step(self, b))
+    config = RunConfig(
+        name="binary",
+        out=str(tmp_path / "run"),
+        data=DataConfig(dataset="mnist", binarize=True),  # the data come from load_data below
+        model=TINY["vae"] | {"name": "vae"},
+        train=train_config(2).model_dump(),
+    )
+    data = tiny_splits()
+    monkeypatch.setattr(experiment, "load_data", lambda config: data)
+    experiment.train_from_config(config)
+    for split, batches in seen.items():
+        x = torch.cat(batches)
+        assert set(x.unique().tolist()) == {0.0, 1.0}, split
+    train = torch.cat(seen["train"])
+    epoch1, epoch2 = train[: len(data.train)], train[len(data.train) :]
+    assert not torch.equal(epoch1.sum(0), epoch2.sum(0))  # resampled every epoch, not binarised once
+    # E[x] = the grey level: 0.9 squares stay mostly on, the 0.05 background mostly off
+    assert abs(float(train.mean()) - float(data.train.images.mean())) < 0.02
+
+
+@pytest.mark.parametrize("name", ["gan", "acgan", "cvaegan"])
+def test_a_nan_from_the_discriminator_stops_each_adversarial_model_and_keeps_last_checkpoint(name, tmp_path):
+    model = tiny_model(name)
+    trainer = Trainer(model, tiny_splits(), train_config(1), out_dir=tmp_path)
+    trainer.fit()
+    last = tmp_path / "checkpoints" / "last.pt"
+    before = last.read_bytes()
+    poisoned = [m for m in model.discriminator.modules() if not list(m.children())]  # every layer that computes
+    for layer in poisoned:
+        layer.register_forward_hook(lambda m, args, out: out * float("nan"))
+    trainer.config = train_config(2)
+    with pytest.raises(TrainingError, match=r"epoch 2, step 1 \(.*d_loss=nan"):
+        trainer.fit(resume=True)
+    assert last.read_bytes() == before and read_checkpoint(last)["epoch"] == 1
+    assert not list((tmp_path / "checkpoints").glob("*.tmp"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -55,16 +54,12 @@ def _run(command: list[str]) -> None:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL cluster on 127.0.0.1 (initdb + pg_ctl in a temp folder), stopped and deleted after.
+    """A fresh PostgreSQL cluster (initdb + pg_ctl in a temp folder), stopped and deleted after.
 
+    It listens on a unix-domain socket in its own folder and on no TCP port, so no other
+    process can take its address between choosing and binding it.
     Skips only when the server binaries are absent, unless VAEGAN_REQUIRE_POSTGRES=1 (set by .ci/run),
     where it fails: CI must run the multi-worker test.
     """
@@ -79,13 +74,14 @@ def postgres_url() -> Iterator[str]:
     if os.geteuid() == 0:  # initdb refuses to run as root; Debian's package adds the 'postgres' account
         shutil.chown(root, user="postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
+    data = root / "data"
     pg_ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(data)]
     try:
         _run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "vaegan", "--auth=trust", "--no-sync"])
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -F"  # -F: no fsync, a throwaway cluster
+        # the socket is ROOT/.s.PGSQL.5432, private to this folder; -F: no fsync, a throwaway cluster
+        options = f"-k {root} -c listen_addresses='' -F"
         _run([*pg_ctl, "-l", str(root / "server.log"), "-o", options, "-w", "start"])
-        yield f"postgresql://vaegan@127.0.0.1:{port}/postgres"  # as a user writes it; no driver named
+        yield f"postgresql://vaegan@/postgres?host={root}"  # as a user writes it; no driver named
     finally:
         subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import csv
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import optuna
 
@@ -16,15 +14,37 @@ from vaegan.tuning.study import database_url
 SPACE = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
 
 
-def vaegan_command() -> list[str]:
-    script = shutil.which("vaegan", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-c", "import sys; from vaegan.cli import main; sys.exit(main())"]
+# `vaegan tune` whose first trial waits until the other worker has begun one too (a start barrier):
+# both then hold a running trial at once, so each runs at least one, however busy the machine
+WORKER = """
+import os, sys, time
+from pathlib import Path
+from vaegan.cli import main
+from vaegan.tuning.study import Tuner
+
+barrier, objective = Path(sys.argv.pop(1)), Tuner.objective
+
+def objective_after_barrier(self, trial):
+    if not getattr(self, "met", False):
+        self.met = True
+        (barrier / str(os.getpid())).touch()
+        deadline = time.monotonic() + 120
+        while len(list(barrier.iterdir())) < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the other worker never began a trial")
+            time.sleep(0.05)
+    return objective(self, trial)
+
+Tuner.objective = objective_after_barrier
+sys.exit(main())
+"""
 
 
-def test_two_workers_share_one_postgres_study_and_record_every_trial_once(mnist_dir, postgres_url, tmp_path):
+def test_two_workers_share_one_postgres_study_and_record_every_trial_once(postgres_url, mnist_dir, tmp_path):
     config = write_yaml(tiny_study(mnist_dir, SPACE), tmp_path / "tiny.yaml")
-    out, total = tmp_path / "study", 4
-    command = [*vaegan_command(), "tune", "--config", str(config), "--trials", str(total)]
+    out, total, barrier = tmp_path / "study", 4, tmp_path / "barrier"
+    barrier.mkdir()
+    command = [sys.executable, "-c", WORKER, str(barrier), "tune", "--config", str(config), "--trials", str(total)]
     command += ["--storage", postgres_url, "--study", "shared", "--out", str(out)]
     workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in "ab"]
     logs = [worker.communicate(timeout=300)[0] for worker in workers]
@@ -36,7 +56,7 @@ def test_two_workers_share_one_postgres_study_and_record_every_trial_once(mnist_
     assert total <= len(trials) <= total + 1 and numbers == list(range(len(trials)))
     assert {trial.state for trial in trials} == {optuna.trial.TrialState.COMPLETE}
 
-    # each trial was run by exactly one worker, and both workers ran some
+    # each trial was run by exactly one worker, and both ran some (the barrier guarantees that much)
     ran = [{int(line.split()[1]) for line in log.splitlines() if line.startswith("trial ")} for log in logs]
     assert ran[0] and ran[1] and not ran[0] & ran[1] and ran[0] | ran[1] == set(numbers), logs
     assert len({trial.user_attrs["worker"] for trial in trials}) == 2

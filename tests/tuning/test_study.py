@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import _thread
 import csv
-import threading
-import time
 from pathlib import Path
 
 import optuna
@@ -16,7 +13,7 @@ from vaegan.cli import main
 from vaegan.config import build_config, load_config
 from vaegan.foundation.errors import ConfigError
 from vaegan.models import build_model
-from vaegan.tuning.study import Tuner
+from vaegan.tuning.study import ReportToTrial, Tuner
 
 LR = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
 SPACE = {**LR, "model.network.kind": {"type": "categorical", "choices": ["mlp", "conv"]}}
@@ -101,27 +98,24 @@ def test_a_metric_the_run_does_not_log_stops_the_study_with_the_known_ones(mnist
     assert states(tuner.study) == ["FAIL"]  # one trial, not three
 
 
-def interrupt_when(path: Path, timeout: float = 120) -> threading.Thread:
-    """Deliver a KeyboardInterrupt to the main thread (as Ctrl-C does) once ``path`` exists."""
+def interrupt_trial(monkeypatch: pytest.MonkeyPatch, number: int) -> None:
+    """Ctrl-C (a KeyboardInterrupt in the main thread) at the end of trial ``number``'s first epoch."""
+    report = ReportToTrial.on_epoch_end
 
-    def watch() -> None:
-        deadline = time.monotonic() + timeout
-        while not path.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        _thread.interrupt_main()
+    def report_or_interrupt(self: ReportToTrial, trainer, row: dict[str, float]) -> None:
+        if self.trial.number == number:
+            raise KeyboardInterrupt
+        report(self, trainer, row)
 
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    monkeypatch.setattr(ReportToTrial, "on_epoch_end", report_or_interrupt)
 
 
-def test_interrupting_keeps_finished_trials_and_a_rerun_continues_the_study(mnist_dir, tmp_path, capsys):
+def test_interrupting_keeps_finished_trials_and_a_rerun_continues_the_study(mnist_dir, tmp_path, capsys, monkeypatch):
     config_path = write_yaml(tiny_study(mnist_dir, LR, seed=1), tmp_path / "tiny.yaml")
     out = tmp_path / "study"
     args = ["tune", "--config", str(config_path), "--trials", "2", "--out", str(out)]
-    watcher = interrupt_when(out / "trial_0001" / "config.yaml")  # Ctrl-C while trial 1 trains
+    interrupt_trial(monkeypatch, 1)  # Ctrl-C while trial 1 trains; the rerun's trials are numbered 2, 3, ...
     assert main(args) == 130
-    watcher.join()
     storage = f"sqlite:///{out / 'study.db'}"
     study = optuna.load_study(study_name="tiny", storage=storage)
     assert states(study) == ["COMPLETE", "FAIL"]

@@ -99,7 +99,10 @@ def test_summary_shapes_and_an_oracle_correlates_perfectly(volumes, dims):
     shape = (positions, 1, 16, 16) if dims == 2 else (1, 1, 16, 16, 16)
     for maps in (summary.effect, summary.truth, summary.group_difference, summary.anatomy):
         assert maps.shape == shape
-    assert -1.0 <= summary.r_model <= 1.0
+    # r is Pearson's of the tissue *loss* (-effect, -group difference) with the truth, inside the brain
+    brain = summary.anatomy > 0.1
+    assert summary.r_model == pytest.approx(pearson(-summary.effect, summary.truth, brain), abs=1e-6)
+    assert summary.r_group == pytest.approx(pearson(-summary.group_difference, summary.truth, brain), abs=1e-6)
     assert summary.r_group > 0.2  # the raw group difference does show the atrophy
     assert float(summary.truth.max()) > 0.1 and float(summary.truth.min()) >= 0.0
     oracle = summarize_effects(Oracle(summary.truth), volumes, mri)

@@ -46,12 +46,21 @@ def expected_figures(model) -> set[str]:
 @pytest.mark.parametrize("name", list_models())
 def test_every_model_gets_the_figures_its_capabilities_allow(name, latent_dim, trained, data, tmp_path):
     model = trained(name, latent_dim)
-    paths = latent_figures(model, data.test, tmp_path / "latent", methods=("pca",), n_points=16, k=4, steps=5)
+    modes: set[bool] = set()  # the mode of every layer that ran while the figures were drawn
+    hooks = [m.register_forward_pre_hook(lambda m, _: modes.add(m.training)) for m in model.modules()]
+    model.train()  # as a callback finds it mid-training
+    try:
+        paths = latent_figures(model, data.test, tmp_path / "latent", methods=("pca",), n_points=16, k=4, steps=5)
+        assert model.training and all(m.training for m in model.modules())  # the mode it was found in
+    finally:
+        model.eval()  # the cached model is shared with other tests
+        for hook in hooks:
+            hook.remove()
+    assert modes == {False}  # drawn in eval mode: batch norm's running statistics, no dropout
     assert set(paths) == expected_figures(model)
     for path in paths.values():
         assert path.parent == tmp_path / "latent" and path.suffix == ".png"
         assert_not_blank(path)
-    assert model.training is False  # figures leave the mode as they found it
 
 
 def test_three_d_models_get_figures_too(tmp_path):

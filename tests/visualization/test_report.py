@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 from html.parser import HTMLParser
 
 import pytest
+import yaml
 from PIL import Image
 
+from tests.models.tiny_configs import TINY
 from tests.visualization.test_latent import assert_not_blank
 from vaegan.cli import main
-from vaegan.visualization.report import SECTIONS, build_context, evaluation_section, spaced, write_report
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.visualization.report import SECTIONS, build_context, evaluation_section, fmt, spaced, write_report
 
 
 class Page(HTMLParser):
@@ -92,11 +96,28 @@ def test_report_escapes_text_and_renders_the_evaluation(cli_run):
 
 def test_metrics_table_shows_last_and_best_epoch(cli_run):
     metrics = build_context(cli_run)["metrics"]
-    assert metrics["last_epoch"] == 3 and metrics["monitor"] == "val/loss"
+    with (cli_run / "metrics.csv").open() as handle:
+        history = list(csv.DictReader(handle))
+    best = min(history, key=lambda row: float(row["val/objective"]))  # what picked best.pt
+    assert metrics["last_epoch"] == int(history[-1]["epoch"]) == 3 and metrics["monitor"] == "val/objective"
+    assert metrics["best_epoch"] == int(best["epoch"])
     names = [row["name"] for row in metrics["rows"]]
     assert {"train/loss", "val/loss", "val/kl"} <= set(names)
     rows = {row["name"]: row for row in metrics["rows"]}
-    assert rows["val/loss"]["is_key"]
+    assert rows["val/objective"]["is_key"] and not rows["val/loss"]["is_key"]
+    for name in ("train/loss", "val/loss", "val/kl"):
+        assert rows[name]["last"] == fmt(float(history[-1][name])), name
+        assert rows[name]["best"] == fmt(float(best[name])), name  # the best epoch's row, every column
+
+
+def test_best_epoch_is_the_argmin_of_the_monitored_loss_not_the_last(tmp_path):
+    (tmp_path / "config.yaml").write_text("model:\n  name: vae\n")
+    rows = ["epoch,train/loss,val/objective", "1,9.0,5.0", "2,8.0,3.0", "3,7.0,4.0"]  # best at 2, last at 3
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    metrics = build_context(tmp_path)["metrics"]
+    assert (metrics["last_epoch"], metrics["best_epoch"], metrics["monitor"]) == (3, 2, "val/objective")
+    table = {row["name"]: (row["last"], row["best"]) for row in metrics["rows"]}
+    assert table == {"train/loss": ("7", "8"), "val/objective": ("4", "3")}
 
 
 def test_report_of_a_bare_folder_says_what_to_run(tmp_path):
@@ -133,3 +154,48 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert main(["visualize", str(tmp_path), "--methods", "pca,isomap"]) == 2
     assert "isomap" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing")]) == 2
+
+
+def train_and_report(run, config: str, *overrides: str):
+    assert main(["train", "--config", config, "--out", str(run), "--device", "cpu", *overrides]) == 0
+    assert main(["report", str(run)]) == 0
+    html = (run / "report.html").read_text()
+    page = Page(html)
+    assert page.ids == list(SECTIONS)
+    for img in page.images:
+        image = decode_img(img["src"])
+        assert image.width > 50 and image.height > 50
+    return page, " ".join(" ".join(page.text).split())
+
+
+def test_report_of_a_gan_run_takes_the_last_epoch_as_best(tmp_path, blobs_dataset):
+    """A GAN has no validation loss to monitor: best.pt and the report's best epoch are the last one."""
+    config = {
+        "name": "blobs gan",
+        "data": {"dataset": blobs_dataset, "val_size": 16},
+        "model": {**TINY["gan"], "name": "gan"},
+        "train": {"epochs": 2, "batch_size": 16, "grid_size": 9, "progress": False, "tensorboard": False},
+    }
+    (tmp_path / "gan.yaml").write_text(yaml.safe_dump(config))
+    run = tmp_path / "run"
+    page, text = train_and_report(run, str(tmp_path / "gan.yaml"))
+    metrics = build_context(run)["metrics"]
+    assert metrics["monitor"] is None and metrics["best_epoch"] == metrics["last_epoch"] == 2
+    assert read_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 2
+    assert "the last (no validation metric to choose by)" in text
+    assert {"val/d_loss", "val/g_loss"} <= {row["name"] for row in metrics["rows"]}
+    assert {img["alt"].split(",")[0] for img in page.images if img.get("class") == "grid"} == {"fakes"}
+
+
+def test_report_of_an_mri_run_on_tiny_phantoms(tmp_path):
+    tiny = ["data.mri.phantom_subjects=8", "data.mri.phantom_spacing=6", "data.mri.size=16", "data.mri.progress=false"]
+    tiny += ["model.network.channels=[8,16]", "model.network.hidden=[32]", "model.latent_dim=4"]
+    tiny += ["train.epochs=2", "train.batch_size=16", "train.progress=false", "train.tensorboard=false"]
+    run = tmp_path / "run"
+    page, text = train_and_report(run, "ad_cvae_2d", *[arg for item in tiny for arg in ("--set", item)])
+    metrics = build_context(run)["metrics"]
+    assert metrics["monitor"] == "val/objective" and metrics["last_epoch"] == 2
+    assert read_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == metrics["best_epoch"]
+    assert "phantoms" in text and "cvae" in text
+    grids = {img["alt"].split(",")[0] for img in page.images if img.get("class") == "grid"}
+    assert grids == {"recons", "fakes", "analogies"}
