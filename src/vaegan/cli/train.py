@@ -10,7 +10,7 @@ from vaegan.config import RunConfig, load_config
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a model from a YAML config")
     parser.add_argument(
-        "--config", required=True, help="a shipped config's name (vaegan configs lists them, e.g. mnist_vae) or a YAML file"
+        "--config", required=True, help="a shipped config name (see: vaegan configs), e.g. mnist_vae, or a YAML file"
     )
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--out", help="run folder (default outputs/<name>)")
