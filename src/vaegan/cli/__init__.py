@@ -2,6 +2,9 @@
 
 - ``train.py``: ``vaegan train``.
 - ``sample.py``: ``vaegan sample`` and ``vaegan reconstruct``.
+- ``encode.py``: ``vaegan encode`` (your own images -> codes.npz; the input reading reconstruct shares).
+- ``exercises.py``: ``vaegan exercises init|check`` (the course's graded exercises).
+- ``check_model.py``: ``vaegan check-model pkg.module:Class`` (the model contract, on your own model).
 - ``datasets.py``: ``vaegan datasets``.
 - ``tune.py``: ``vaegan tune`` (Optuna hyperparameter search).
 - ``visualize.py``: ``vaegan visualize`` (latent-space figures into RUN/latent/).
@@ -26,6 +29,7 @@ from vaegan.foundation.errors import VaeganError
 COMMANDS = [
     "vaegan.cli.train",
     "vaegan.cli.sample",
+    "vaegan.cli.encode",
     "vaegan.cli.datasets",
     "vaegan.cli.tune",
     "vaegan.cli.visualize",
