@@ -30,6 +30,8 @@ COMMANDS = [
     "vaegan.cli.train",
     "vaegan.cli.sample",
     "vaegan.cli.encode",
+    "vaegan.cli.exercises",
+    "vaegan.cli.check_model",
     "vaegan.cli.datasets",
     "vaegan.cli.tune",
     "vaegan.cli.visualize",
