@@ -1,4 +1,4 @@
-"""``vaegan sample RUN --out grid.png|samples.npz|samples.nii.gz``; ``vaegan reconstruct RUN [INPUTS...] --out x.png``."""
+"""``vaegan sample RUN --out grid.png|samples.npz|samples.nii.gz`` and ``vaegan reconstruct RUN [INPUTS...]``."""
 
 from __future__ import annotations
 
