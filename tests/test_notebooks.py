@@ -76,3 +76,28 @@ def test_notebook_runs_from_its_own_folder(path, sandbox, mnist_dir, monkeypatch
     assert any("image/png" in o.get("data", {}) for o in outputs)
     written = {p.name for p in folder.iterdir()} - {path.name}
     assert written <= {"outputs"}, f"{path.name} wrote {written} beside itself; write into outputs/"
+
+
+@pytest.mark.parametrize("variable", ["__vsc_ipynb_file__", "__file__", None])
+def test_outputs_go_beside_the_notebook_and_fresh_folders_never_repeat(variable, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from vaegan.exercises import notebook_dir, notebook_outputs
+
+    home, elsewhere = tmp_path / "notebooks", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    main = types.ModuleType("__main__")
+    if variable:  # VS Code names the notebook; a jupytext script run with python has __file__
+        (home / "nb.ipynb").write_text("{}")
+        setattr(main, variable, str(home / "nb.ipynb"))
+        monkeypatch.chdir(elsewhere)
+    else:  # Jupyter: the kernel starts in the notebook's folder
+        monkeypatch.chdir(home)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert notebook_dir() == home.resolve()
+    assert notebook_outputs("demo") == home.resolve() / "outputs" / "demo"
+    first, second = notebook_outputs("study", fresh=True), notebook_outputs("study", fresh=True)
+    assert first != second and first.parent == second.parent == home.resolve() / "outputs" / "study"
+    assert not (elsewhere / "outputs").exists()

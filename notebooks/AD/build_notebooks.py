@@ -22,11 +22,11 @@ from vaegan.config import load_config
 from vaegan.exercises import notebook_outputs, quick
 
 QUICK = quick()
-# quick: 12 phantom subjects at 5 mm, 32^3, a small network, 6 short epochs (seconds); else the config as written
+# quick: 12 phantom subjects at 5 mm, 32^3, a small network, 3 short epochs (seconds); else the config as written
 QUICK_SETTINGS = [
     "data.mri.phantom_subjects=12", "data.mri.phantom_spacing=5", "data.mri.size=32",
     "model.network.channels=[16,32]", "model.network.hidden=[128]", "model.network.norm=none",
-    "model.latent_dim=8", "model.lr=0.003", "train.epochs=6", "train.batch_size=8",
+    "model.latent_dim=8", "model.lr=0.003", "train.epochs=3", "train.batch_size=8",
 ]
 overrides = [*(QUICK_SETTINGS if QUICK else []), "train.progress=false", "data.mri.progress=false"]"""
 
