@@ -27,7 +27,7 @@ bench: setup  ## throughput and likelihood benchmarks (see benchmarks/README.md)
 
 notebooks: setup  ## JupyterLab on notebooks/ (installs the `notebooks` extra into .venv on first use)
 	@$(VENV)/python -c "import jupyterlab, jupytext" 2>/dev/null || $(VENV)/python -m pip install -q -e ".[notebooks]"
-	$(VENV)/jupyter lab --notebook-dir=notebooks
+	$(VENV)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 docs: setup  ## the documentation site into site/ (notebooks shown with their committed outputs, not re-run)
 	@$(VENV)/python -c "import material, mkdocs_jupyter, mkdocstrings_handlers.python" 2>/dev/null \
