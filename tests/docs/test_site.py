@@ -126,7 +126,9 @@ def test_site_builds_strictly_with_the_generated_pages(site):
         assert (site / page).is_file(), page
     configuration = (site / "configuration" / "index.html").read_text()
     assert "model.latent_dim" in configuration and "data.mri.slice_axis" in configuration
-    assert 'class="mermaid"' in (site / "oop_tour" / "index.html").read_text()
+    tour = (site / "oop_tour" / "index.html").read_text()
+    assert 'class="mermaid"' in tour and "class_diagram.png" in tour
+    assert (site / "assets" / "class_diagram.png").read_bytes().startswith(b"\x89PNG")
     notebook = (site / "notebooks" / "train_vae_mnist" / "index.html").read_text()
     assert notebook.count("data:image/png;base64") >= 2  # the committed figures, not re-executed
 
