@@ -21,7 +21,6 @@ from vaegan.data.bad_inputs import BadFile
 from vaegan.data.config import MRIConfig
 from vaegan.data.imagefolder import read_image
 from vaegan.data.mri_sources import IMAGE_SUFFIXES, NIFTI_SUFFIXES
-from vaegan.data.mri_transforms import preprocess, read_volume, to_slices
 from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import atomic_write
 from vaegan.models import GenerativeModel
@@ -85,6 +84,8 @@ def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig) -> Tens
     """One file as the model's input (C, *S) in [0, 1]; BadFile says why it cannot be."""
     channels, *spatial = image_shape
     if path.name.lower().endswith(NIFTI_SUFFIXES):
+        from vaegan.data.mri_transforms import preprocess, read_volume, to_slices  # MONAI: only for NIfTI
+
         data, affine = read_volume(path)
         volume, _ = preprocess(data, affine, mri)  # (1, D, H, W), as the run's MRI data was prepared
         if len(spatial) == 2:
