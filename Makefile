@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export VAEGAN_DATA_DIR ?= $(if $(wildcard ../shared/data/mnist),$(abspath ../shared/data),)
 VENV := .venv/bin
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench notebooks docs
 
 setup:
 	@scripts/setup.sh
@@ -24,3 +24,12 @@ lint: setup
 
 bench: setup  ## throughput and likelihood benchmarks (see benchmarks/README.md)
 	$(VENV)/python benchmarks/throughput.py
+
+notebooks: setup  ## JupyterLab on notebooks/ (installs the `notebooks` extra into .venv on first use)
+	@$(VENV)/python -c "import jupyterlab, jupytext" 2>/dev/null || $(VENV)/python -m pip install -q -e ".[notebooks]"
+	$(VENV)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+docs: setup  ## the documentation site into site/ (notebooks shown with their committed outputs, not re-run)
+	@$(VENV)/python -c "import material, mkdocs_jupyter, mkdocstrings_handlers.python" 2>/dev/null \
+		|| $(VENV)/python -m pip install -q -e ".[docs]"
+	$(VENV)/mkdocs build --strict

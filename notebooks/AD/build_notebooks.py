@@ -1,6 +1,8 @@
-"""Write the AD caller programs (train_cvae_ad.ipynb, disease_effect_maps.ipynb) with nbformat.
+"""The AD caller programs (train_cvae_ad.ipynb, disease_effect_maps.ipynb), cell by cell: their source.
 
-Run from the repository root: ``python notebooks/AD/build_notebooks.py``. Edit the cells here, not in the notebooks.
+Edit the cells here, not in the notebooks, and add a new notebook to ``NOTEBOOKS``.
+``python scripts/build_notebooks.py notebooks/AD`` executes them and writes each .ipynb with its
+outputs (figures); ``python notebooks/AD/build_notebooks.py`` only writes them, unexecuted.
 """
 
 from __future__ import annotations
@@ -12,21 +14,19 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
 
-SETUP = """import os
-from pathlib import Path
-
-import matplotlib.pyplot as plt
+SETUP = """import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image
 
 from vaegan.config import load_config
+from vaegan.exercises import notebook_outputs, quick
 
-QUICK = bool(os.environ.get("VAEGAN_QUICK"))
-# quick: 12 phantom subjects at 5 mm, 32^3, a small network, 6 short epochs (seconds); else the config as written
+QUICK = quick()
+# quick: 12 phantom subjects at 5 mm, 32^3, a small network, 3 short epochs (seconds); else the config as written
 QUICK_SETTINGS = [
     "data.mri.phantom_subjects=12", "data.mri.phantom_spacing=5", "data.mri.size=32",
     "model.network.channels=[16,32]", "model.network.hidden=[128]", "model.network.norm=none",
-    "model.latent_dim=8", "model.lr=0.003", "train.epochs=6", "train.batch_size=8",
+    "model.latent_dim=8", "model.lr=0.003", "train.epochs=3", "train.batch_size=8",
 ]
 overrides = [*(QUICK_SETTINGS if QUICK else []), "train.progress=false", "data.mri.progress=false"]"""
 
@@ -44,13 +44,13 @@ TRAIN = [
     new_code_cell(SETUP),
     new_markdown_cell(
         "## The data\n"
-        "`configs/ad_cvae_2d.yaml` names the `phantoms` dataset without a folder, so the phantoms are generated "
+        "The shipped config `ad_cvae_2d` names the `phantoms` dataset without a folder, so the phantoms are generated "
         "into the cache on first use (anatomy from nilearn's MNI152 templates, subject variability, age, and for "
         "AD graded atrophy). Preprocessing (RAS, resampling, intensity normalisation inside the brain, cropping, "
         "resizing) is cached too. Subjects, not slices, are split into train, validation and test."
     ),
     new_code_cell(
-        'config = load_config("configs/ad_cvae_2d.yaml", overrides + ["out=outputs/notebook_ad_cvae"])\n'
+        'config = load_config("ad_cvae_2d", overrides + [f"out={notebook_outputs(\'train_cvae_ad\')}"])\n'
         "from vaegan.experiment import prepare\n\n"
         "config, data = prepare(config)\n"
         'for name in ("train", "val", "test"):\n'
@@ -134,7 +134,7 @@ EFFECTS = [
     new_code_cell(
         "from vaegan.experiment import train_from_config\n"
         "from vaegan.runs import load_run\n\n"
-        'config = load_config("configs/ad_cvae_2d.yaml", overrides + ["out=outputs/notebook_ad_effects"])\n'
+        'config = load_config("ad_cvae_2d", overrides + [f"out={notebook_outputs(\'disease_effect_maps\')}"])\n'
         'if QUICK or not (config.out_dir / "checkpoints" / "best.pt").is_file():\n'
         "    train_from_config(config, overwrite=True)\n"
         "model = load_run(config.out_dir).model\n"
@@ -218,6 +218,10 @@ def write(cells: list, name: str) -> Path:
     return path
 
 
+# notebook file -> its cells; scripts/build_notebooks.py and tests/test_notebooks.py read this
+NOTEBOOKS = {"train_cvae_ad.ipynb": TRAIN, "disease_effect_maps.ipynb": EFFECTS}
+
+
 if __name__ == "__main__":
-    print(write(TRAIN, "train_cvae_ad.ipynb"))
-    print(write(EFFECTS, "disease_effect_maps.ipynb"))
+    for name, cells in NOTEBOOKS.items():
+        print(write(cells, name))

@@ -3,6 +3,9 @@
 - ``train.py``: ``vaegan train``.
 - ``configs.py``: ``vaegan configs`` (the shipped configs, usable by name).
 - ``sample.py``: ``vaegan sample`` and ``vaegan reconstruct``.
+- ``encode.py``: ``vaegan encode`` (your own images -> codes.npz; the input reading reconstruct shares).
+- ``exercises.py``: ``vaegan exercises init|check`` (the course's graded exercises).
+- ``check_model.py``: ``vaegan check-model pkg.module:Class`` (the model contract, on your own model).
 - ``datasets.py``: ``vaegan datasets``.
 - ``tune.py``: ``vaegan tune`` (Optuna hyperparameter search).
 - ``visualize.py``: ``vaegan visualize`` (latent-space figures into RUN/latent/).
@@ -28,6 +31,9 @@ COMMANDS = [
     "vaegan.cli.train",
     "vaegan.cli.configs",
     "vaegan.cli.sample",
+    "vaegan.cli.encode",
+    "vaegan.cli.exercises",
+    "vaegan.cli.check_model",
     "vaegan.cli.datasets",
     "vaegan.cli.tune",
     "vaegan.cli.visualize",

@@ -1,4 +1,4 @@
-"""``vaegan sample RUN --out grid.png|samples.npz|samples.nii.gz`` and ``vaegan reconstruct RUN --out recon.png``."""
+"""``vaegan sample RUN --out grid.png|samples.npz|samples.nii.gz`` and ``vaegan reconstruct RUN [INPUTS...]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vaegan.cli.encode import add_input_arguments, input_labels, open_encoder_run, read_inputs
 from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import atomic_write
 from vaegan.runs import load_run, parse_labels
@@ -28,10 +29,11 @@ def add_parser(subparsers) -> None:
     _add_common(sample)
     sample.set_defaults(func=run_sample)
 
-    recon = subparsers.add_parser("reconstruct", help="test images above their reconstructions")
+    recon = subparsers.add_parser("reconstruct", help="test images (or your own) above their reconstructions")
     recon.add_argument("run", help="run folder")
-    recon.add_argument("--out", required=True, help="recon.png")
-    recon.add_argument("--n", type=int, default=32, help="how many test images")
+    add_input_arguments(recon, required=False)  # none given: the run's test images
+    recon.add_argument("--out", required=True, help="recon.png, or recon.npz (arrays inputs, recons, files)")
+    recon.add_argument("--n", type=int, default=32, help="how many test images, when no INPUTS are given")
     _add_common(recon)
     recon.set_defaults(func=run_reconstruct)
 
@@ -94,15 +96,24 @@ def _chunks(n: int, labels: torch.Tensor | None, size: int = 1000):
 
 def run_reconstruct(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    _suffix(out, (".png",))
-    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device)
-    if not run.model.has_encoder:
-        raise VaeganError(f"{args.run} holds a {run.model.name}, which has no encoder to reconstruct with")
-    test = run.load_data().test
-    x, y = test.images[: args.n].to(args.device), test.labels[: args.n].to(args.device)
-    with torch.no_grad():
-        recons = run.model.reconstruct(x, y if run.model.conditional else None)
-    batch, columns = layout_grid(torch.stack([x, recons]).cpu(), image_dims=x.dim() - 1)
-    save_grid(batch, out, columns)
-    print(f"wrote {len(x)} test images and their reconstructions to {out}")
+    suffix = _suffix(out, (".png", ".npz"))
+    run = open_encoder_run(args)
+    if args.inputs:
+        x, files = read_inputs(args.inputs, run, invert=args.invert)
+        labels = input_labels(run.model, args.labels, len(x), args.run)
+        what = "images"
+    else:
+        test = run.load_data().test
+        x, labels, files = test.images[: args.n], test.labels[: args.n], []
+        labels = labels if run.model.conditional else None
+        what = "test images"
+    recons = run.model.reconstruct(x, labels).cpu()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npz":
+        arrays = {"inputs": x.numpy(), "recons": recons.numpy(), "files": np.array([str(f) for f in files])}
+        atomic_write(out, lambda tmp: np.savez_compressed(tmp.open("wb"), **arrays))
+    else:
+        batch, columns = layout_grid(torch.stack([x.cpu(), recons]), image_dims=x.dim() - 1)
+        save_grid(batch, out, columns)
+    print(f"wrote {len(x)} {what} and their reconstructions to {out}")
     return 0

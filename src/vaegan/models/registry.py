@@ -48,6 +48,11 @@ def register_model(name: str):
     return decorate
 
 
+def unregister_model(name: str) -> None:
+    """Forget the model registered as ``name`` (a checked student model, a test double); no-op if absent."""
+    _MODELS.pop(name, None)
+
+
 def _load_plugins() -> None:
     """Import the models other packages declare under the ``vaegan.models`` entry-point group."""
     global _PLUGINS_LOADED

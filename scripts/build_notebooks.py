@@ -1,0 +1,150 @@
+"""Build the notebooks from their sources, execute them, and write each .ipynb with its outputs.
+
+Sources, reviewed as plain Python:
+
+- ``notebooks/*.py``: jupytext percent scripts, each paired with the ``.ipynb`` beside it;
+- ``notebooks/AD/build_notebooks.py``: the AD notebooks' cells, in its ``NOTEBOOKS`` dict.
+
+Each notebook runs with its own folder as working directory (as Jupyter runs it), in
+QUICK mode (``VAEGAN_QUICK=1``: a few hundred images, one epoch) unless ``--full``, and is
+written back with its outputs, so a reader sees the figures without training anything.
+
+Usage::
+
+    python scripts/build_notebooks.py                      # every notebook, quick
+    python scripts/build_notebooks.py notebooks/train_vae_mnist.py --full
+    python scripts/build_notebooks.py --no-execute         # sources -> .ipynb, no outputs
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+BUILDERS = "build_notebooks.py"  # a folder's notebooks written by a script of cells
+MAX_BYTES = 1_500_000  # keep each committed notebook reviewable
+FIGURE_DPI = 64  # modest PNGs: the figures read well and the notebooks stay small
+NOISE = ("TqdmWarning: IProgress not found",)  # kernel warnings that say nothing about the notebook
+
+
+def is_jupytext_script(path: Path) -> bool:
+    """A percent-format script paired with a notebook (its header names the formats)."""
+    head = path.read_text(encoding="utf-8")[:600]
+    return path.suffix == ".py" and "jupytext:" in head and "format_name: percent" in head
+
+
+def _builder_notebooks(script: Path) -> dict[str, list]:
+    spec = importlib.util.spec_from_file_location(f"_notebook_builder_{script.parent.name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.NOTEBOOKS
+
+
+def sources(root: Path = NOTEBOOKS) -> Iterator[tuple[Path, Path, nbformat.NotebookNode]]:
+    """(source, target .ipynb, the notebook built from source, unexecuted) for every notebook under ``root``."""
+    import jupytext
+
+    for script in sorted(root.resolve().rglob("*.py")):
+        if "outputs" in script.parts or ".ipynb_checkpoints" in script.parts:
+            continue
+        if script.name == BUILDERS:
+            for name, cells in _builder_notebooks(script).items():
+                notebook = nbformat.v4.new_notebook(cells=cells)
+                notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+                yield script, script.with_name(name), notebook
+        elif is_jupytext_script(script):
+            yield script, script.with_suffix(".ipynb"), jupytext.read(script)
+
+
+def selected(paths: list[Path], source: Path, target: Path) -> bool:
+    """Whether a command line's paths (folders, sources or notebooks) name this notebook."""
+    for path in (p.resolve() for p in paths):
+        if path in (source, target) or (path.is_dir() and path in target.parents):
+            return True
+    return False
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list[str]:
+    """The code cells' sources, stripped: what must agree between a source and its .ipynb."""
+    return [cell.source.strip() for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def execute(
+    notebook: nbformat.NotebookNode, folder: Path, *, quick: bool, timeout: int = 900, dpi: int | None = None
+) -> None:
+    """Run every cell in a fresh kernel started in ``folder``; raise on the first failing cell.
+
+    ``dpi`` sets matplotlib's figure resolution in the kernel (a modest one keeps notebooks small).
+    """
+    from nbclient import NotebookClient
+
+    env_before = {key: os.environ.get(key) for key in ("VAEGAN_QUICK", "MPLBACKEND", "MATPLOTLIBRC")}
+    os.environ.pop("MPLBACKEND", None)  # the kernel must use its inline backend
+    if dpi:
+        rc = folder / ".matplotlibrc.tmp"
+        rc.write_text(f"figure.dpi: {dpi}\n")
+        os.environ["MATPLOTLIBRC"] = str(rc)
+    if quick:
+        os.environ["VAEGAN_QUICK"] = "1"
+    else:
+        os.environ.pop("VAEGAN_QUICK", None)
+    try:
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(folder)}},
+            record_timing=False,
+        )
+        client.execute()
+    finally:
+        if dpi:
+            rc.unlink(missing_ok=True)
+        for key, value in env_before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def build(target: Path, notebook: nbformat.NotebookNode, *, run: bool, quick: bool) -> float:
+    """Execute (optionally) and write ``target``; returns seconds spent."""
+    start = time.perf_counter()
+    if run:
+        execute(notebook, target.parent, quick=quick, dpi=FIGURE_DPI)
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"{target.stem[:40]}-{index}"  # from the source order, so a rebuild changes no ids
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not any(n in o.get("text", "") for n in NOISE)]
+    notebook.metadata.pop("widgets", None)
+    nbformat.write(notebook, target)
+    size = target.stat().st_size
+    if size > MAX_BYTES:
+        print(f"warning: {target.relative_to(REPO)} is {size / 1e6:.1f} MB (keep it under 1.5 MB)", file=sys.stderr)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", type=Path, default=[NOTEBOOKS], help="sources or folders")
+    parser.add_argument("--full", action="store_true", help="the notebooks' full settings (slow), not QUICK")
+    parser.add_argument("--no-execute", action="store_true", help="write the .ipynb without running them")
+    args = parser.parse_args(argv)
+    for source, target, notebook in sources():
+        if selected(args.paths, source, target):
+            seconds = build(target, notebook, run=not args.no_execute, quick=not args.full)
+            print(f"{target.relative_to(REPO)}: {seconds:.0f} s, {target.stat().st_size / 1e3:.0f} kB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

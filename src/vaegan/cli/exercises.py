@@ -1,0 +1,33 @@
+"""``vaegan exercises init DIR`` writes a student workspace; ``vaegan exercises check DIR`` grades it."""
+
+from __future__ import annotations
+
+import argparse
+
+from vaegan.exercises.workspace import grade, init_workspace, scoreboard
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("exercises", help="the course's graded exercises: init a workspace, check it")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    init = actions.add_parser("init", help="write the exercise files into DIR")
+    init.add_argument("dir", help="the workspace folder, e.g. my_exercises")
+    init.add_argument("--force", action="store_true", help="overwrite exercise files that exist (your work!)")
+    init.set_defaults(func=run_init)
+    check = actions.add_parser("check", help="grade the exercises in DIR: a scoreboard per exercise")
+    check.add_argument("dir", help="the workspace folder")
+    check.add_argument("--verbose", action="store_true", help="every check, not only the first that fails")
+    check.set_defaults(func=run_check)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    written = init_workspace(args.dir, force=args.force)
+    print(f"wrote {len(written)} exercises to {args.dir}/ (see its README.md); grade them with:")
+    print(f"  vaegan exercises check {args.dir}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    results = grade(args.dir)
+    print(scoreboard(results, verbose=args.verbose))
+    return 0 if all(r.passed for r in results) else 1

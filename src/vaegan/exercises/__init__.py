@@ -1,0 +1,13 @@
+"""The course: graded exercises for students and the helpers its notebooks use.
+
+- ``notebook.py``: where a notebook lives and writes (``notebook_dir``, ``notebook_outputs``, ``quick``).
+- ``templates/``: the student workspace, one file per exercise, written by ``vaegan exercises init``.
+- ``workspace.py``: writing a workspace from the templates.
+- ``checks.py``: the numerical checks of each exercise against the shipped implementation.
+- ``grading.py``: loading a workspace, running its checks, the scoreboard.
+- ``contract.py``: the model contract checks (also ``vaegan check-model``).
+"""
+
+from vaegan.exercises.notebook import notebook_dir, notebook_outputs, quick
+
+__all__ = ["notebook_dir", "notebook_outputs", "quick"]

@@ -1,0 +1,320 @@
+"""The exercises and their numerical checks against vaegan's own implementations.
+
+Each exercise names a template file, the class or function the student writes in it, and
+the checks it must pass. Model exercises also run the model contract (``contract.py``).
+A numerical check builds the student's model and vaegan's from the same config, copies
+vaegan's weights into the student's, seeds both the same way and compares the numbers:
+same seed, same weights, same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from vaegan.exercises.contract import IMAGE_SHAPE, NUM_CLASSES, CheckFailed, synthetic_batch
+from vaegan.models import ACGAN, GAN, VAE, ConditionalVAE, GenerativeModel
+from vaegan.models.cvaegan_losses import class_mean_feature_matching
+from vaegan.models.distributions import DiagonalGaussian
+
+VAE_TINY = {"latent_dim": 4, "network": {"kind": "mlp", "hidden": [32]}}
+GAN_TINY = {"latent_dim": 4, "network": {"channels": [8, 16], "hidden": []}, "discriminator": {"channels": [8, 16]}}
+
+Check = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    key: str  # the template's file stem
+    title: str
+    target: str  # the class or function the student writes
+    checks: dict[str, Check]
+    shipped: type[GenerativeModel] | None = None  # a model exercise: its vaegan counterpart
+    overrides: dict[str, Any] = field(default_factory=dict)  # the tiny config both are built from
+
+
+def same(got: Tensor, expected: Tensor, what: str, atol: float = 1e-5) -> None:
+    """Raise CheckFailed unless ``got`` has ``expected``'s shape and values."""
+    if not isinstance(got, Tensor):
+        raise CheckFailed(f"{what}: expected a tensor, got {type(got).__name__}")
+    if got.shape != expected.shape:
+        raise CheckFailed(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
+    if not torch.allclose(got.detach().float(), expected.detach().float(), atol=atol, rtol=1e-4):
+        diff = float((got.detach().float() - expected.detach().float()).abs().max())
+        raise CheckFailed(f"{what}: differs from vaegan's by up to {diff:.3g} (same inputs, same seed)")
+
+
+def twins(student: type[GenerativeModel], shipped: type[GenerativeModel], overrides: dict[str, Any], **extra):
+    """The student's model and vaegan's, from one config and with vaegan's weights in both."""
+    data = {"image_shape": IMAGE_SHAPE, "num_classes": NUM_CLASSES, **overrides, **extra}
+    torch.manual_seed(0)
+    theirs = shipped(shipped.config_class.model_validate(data))
+    mine = student(student.config_class.model_validate(data))
+    try:
+        mine.load_state_dict(theirs.state_dict())
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise CheckFailed(
+            f"your model's networks differ from vaegan's ({first}); check cond_dim and the outputs"
+        ) from None
+    return mine, theirs
+
+
+def seeded(seed: int, fn: Callable[[], Any]) -> Any:
+    torch.manual_seed(seed)
+    return fn()
+
+
+def compare_terms(got: dict[str, Tensor], expected: dict[str, Tensor], what: str) -> None:
+    if not isinstance(got, dict) or set(got) != set(expected):
+        keys = sorted(got) if isinstance(got, dict) else type(got).__name__
+        raise CheckFailed(f"{what} should return the terms {sorted(expected)}, got {keys}")
+    for key in expected:
+        same(got[key], expected[key], f"{what}[{key!r}]")
+
+
+# -- 1, 2: the Gaussian posterior ------------------------------------------
+def _params(requires_grad: bool = False) -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(7)
+    mean, logvar = torch.randn(3, 2, generator=g), torch.randn(3, 2, generator=g)
+    return mean.requires_grad_(requires_grad), logvar.requires_grad_(requires_grad)
+
+
+def _sample_shapes(cls) -> None:
+    q = cls(*_params())
+    for n, shape in ((None, (3, 2)), (5, (5, 3, 2))):
+        z = q.sample(n)
+        if not isinstance(z, Tensor) or tuple(z.shape) != shape:
+            raise CheckFailed(f"sample(n={n}) should have shape {shape}, got {getattr(z, 'shape', z)}")
+
+
+def _sample_numbers(cls) -> None:
+    mean, logvar = _params()
+    got = cls(mean, logvar).sample(4, generator=torch.Generator().manual_seed(1))
+    same(got, DiagonalGaussian(mean, logvar).sample(4, generator=torch.Generator().manual_seed(1)), "sample(4)")
+
+
+def _sample_gradients(cls) -> None:
+    mean, logvar = _params(requires_grad=True)
+    z = cls(mean, logvar).sample(generator=torch.Generator().manual_seed(1))
+    if not z.requires_grad:
+        raise CheckFailed("z carries no gradient: compute it from mean and logvar, not from a detached copy")
+    z.sum().backward()
+    if mean.grad is None or not torch.allclose(mean.grad, torch.ones_like(mean)):
+        raise CheckFailed("dz/dmean should be 1 everywhere (z = mean + sigma * eps)")
+    eps = (z.detach() - mean.detach()) / torch.exp(0.5 * logvar.detach())
+    if logvar.grad is None or not torch.allclose(logvar.grad, 0.5 * torch.exp(0.5 * logvar.detach()) * eps, atol=1e-5):
+        raise CheckFailed("dz/dlogvar should be sigma * eps / 2: is sigma = exp(logvar / 2)?")
+
+
+def _kl_at_prior(cls) -> None:
+    kl = cls(torch.zeros(4, 3), torch.zeros(4, 3)).kl_per_dim()
+    same(kl, torch.zeros(4, 3), "KL of N(0, I) to itself")
+
+
+def _kl_numbers(cls) -> None:
+    mean, logvar = _params()
+    same(cls(mean, logvar).kl_per_dim(), DiagonalGaussian(mean, logvar).kl_per_dim(), "kl_per_dim()")
+
+
+def _kl_non_negative(cls) -> None:
+    g = torch.Generator().manual_seed(3)
+    kl = cls(3 * torch.randn(50, 4, generator=g), 3 * torch.randn(50, 4, generator=g)).kl_per_dim()
+    if (kl < -1e-6).any():
+        raise CheckFailed("a KL divergence is never negative; yours is for some parameters")
+
+
+# -- 3, 4: the VAE's objective and the IWAE bound ---------------------------
+def _elbo_numbers(cls) -> None:
+    mine, theirs = twins(cls, VAE, VAE_TINY)
+    batch = synthetic_batch(theirs)
+    compare_terms(seeded(1, lambda: mine.losses(batch)), seeded(1, lambda: theirs.losses(batch)), "losses(batch)")
+
+
+def _elbo_beta(cls) -> None:
+    mine, theirs = twins(cls, VAE, VAE_TINY, kl_weight=0.25)
+    batch = synthetic_batch(theirs)
+    compare_terms(seeded(2, lambda: mine.losses(batch)), seeded(2, lambda: theirs.losses(batch)), "with kl_weight=0.25")
+
+
+def _elbo_gradients(cls) -> None:
+    mine, _ = twins(cls, VAE, VAE_TINY)
+    seeded(1, lambda: mine.losses(synthetic_batch(mine))["loss"]).backward()
+    if any(p.grad is None or not p.grad.any() for p in mine.encoder.parameters()):
+        raise CheckFailed("the loss sends no gradient to every encoder weight: sample z with the reparameterisation")
+
+
+def _iwae_numbers(k: int) -> Check:
+    def check(cls) -> None:
+        mine, theirs = twins(cls, VAE, VAE_TINY)
+        x = synthetic_batch(theirs).x
+        got = seeded(3, lambda: mine.log_likelihood(x, k=k))
+        same(got, seeded(3, lambda: theirs.log_likelihood(x, k=k, chunk_rows=10**6)), f"log_likelihood(x, k={k})")
+
+    return check
+
+
+# -- 5, 6: the GAN family ----------------------------------------------------
+def _one_step(cls, shipped, overrides) -> None:
+    mine, theirs = twins(cls, shipped, overrides)
+    batch = synthetic_batch(theirs)
+    got = seeded(4, lambda: mine.train_step(batch, mine.configure_optimizers()))
+    compare_terms(got, seeded(4, lambda: theirs.train_step(batch, theirs.configure_optimizers())), "train_step")
+    for (name, a), b in zip(mine.named_parameters(), theirs.parameters()):
+        same(a, b, f"the weights {name} after one step")
+
+
+def _gan_step(cls) -> None:
+    _one_step(cls, GAN, GAN_TINY)
+
+
+def _gan_discriminator_gradients(cls) -> None:
+    mine, theirs = twins(cls, GAN, GAN_TINY)
+    batch = synthetic_batch(theirs)
+    seeded(4, lambda: mine.train_step(batch, mine.configure_optimizers()))
+    seeded(4, lambda: theirs.train_step(batch, theirs.configure_optimizers()))
+    for (name, a), b in zip(mine.discriminator.named_parameters(), theirs.discriminator.parameters()):
+        if a.grad is None:
+            raise CheckFailed(f"discriminator.{name} has no gradient: did D's loss call backward()?")
+        same(a.grad, b.grad, f"D's gradient {name} (G's loss must not add to it: freeze D)")
+
+
+def _acgan_head(cls) -> None:
+    mine, _ = twins(cls, ACGAN, GAN_TINY)
+    out = mine.discriminate(synthetic_batch(mine).x)
+    if tuple(out.source.shape) != (6,) or out.classes is None or tuple(out.classes.shape) != (6, NUM_CLASSES):
+        raise CheckFailed(f"discriminate(x) should give source (6,) and classes (6, {NUM_CLASSES}) logits")
+
+
+def _acgan_step(cls) -> None:
+    _one_step(cls, ACGAN, GAN_TINY)
+
+
+# -- 7: the conditional VAE --------------------------------------------------
+def _cvae_condition(cls) -> None:
+    mine, _ = twins(cls, ConditionalVAE, VAE_TINY)
+    same(mine.condition(torch.tensor([2, 0])), torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]), "condition([2, 0])")
+    try:
+        mine.condition(None)
+    except ValueError:
+        return
+    raise CheckFailed("condition(None) should raise a ValueError: a conditional model needs labels")
+
+
+def _cvae_numbers(cls) -> None:
+    mine, theirs = twins(cls, ConditionalVAE, VAE_TINY)
+    batch = synthetic_batch(theirs)
+    compare_terms(seeded(5, lambda: mine.losses(batch)), seeded(5, lambda: theirs.losses(batch)), "losses(batch)")
+    labels = torch.tensor([0, 1, 2])
+    got = mine.sample(3, labels, torch.Generator().manual_seed(6))
+    same(got, theirs.sample(3, labels, torch.Generator().manual_seed(6)), "sample(3, labels)")
+
+
+# -- 8: CVAE-GAN's class-mean feature matching -------------------------------
+def _features(requires_grad: bool = False):
+    g = torch.Generator().manual_seed(8)
+    real, fake = torch.randn(8, 5, generator=g), torch.randn(6, 5, generator=g).requires_grad_(requires_grad)
+    return real, fake, torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]), torch.tensor([0, 0, 1, 1, 2, 4])
+
+
+def _fm_identical(fn) -> None:
+    real, _, labels, _ = _features()
+    same(fn(real, real.clone(), labels, labels, 5), torch.tensor(0.0), "identical features")
+
+
+def _fm_numbers(fn) -> None:
+    args = _features()
+    same(fn(*args, 5), class_mean_feature_matching(*args, 5), "L_GC with classes missing from each batch")
+
+
+def _fm_gradients(fn) -> None:
+    real, fake, a, b = _features(requires_grad=True)
+    fn(real, fake, a, b, 5).backward()
+    expected_fake = fake.detach().clone().requires_grad_(True)
+    class_mean_feature_matching(real, expected_fake, a, b, 5).backward()
+    same(fake.grad if fake.grad is not None else torch.zeros(0), expected_fake.grad, "the gradient for the fakes")
+
+
+EXERCISES = [
+    Exercise(
+        "ex01_reparameterisation",
+        "VAE: the reparameterisation trick",
+        "ReparameterisedGaussian",
+        {
+            "sample has shape (B, D), or (n, B, D)": _sample_shapes,
+            "sample gives vaegan's numbers for the same seed": _sample_numbers,
+            "gradients reach mean and logvar": _sample_gradients,
+        },
+    ),
+    Exercise(
+        "ex02_kl_divergence",
+        "VAE: closed-form KL to the prior",
+        "ClosedFormKL",
+        {
+            "KL(N(0, I) || N(0, I)) = 0": _kl_at_prior,
+            "kl_per_dim gives vaegan's numbers": _kl_numbers,
+            "KL is never negative": _kl_non_negative,
+        },
+    ),
+    Exercise(
+        "ex03_elbo",
+        "VAE: the negative ELBO",
+        "ELBOVAE",
+        {
+            "losses give vaegan's recon, kl and loss": _elbo_numbers,
+            "kl_weight (beta) scales the KL term": _elbo_beta,
+            "the loss trains the encoder (reparameterised z)": _elbo_gradients,
+        },
+        shipped=VAE,
+        overrides=VAE_TINY,
+    ),
+    Exercise(
+        "ex04_iwae",
+        "VAE: the importance-weighted bound (IWAE)",
+        "IWAEVAE",
+        {"k = 1 gives vaegan's estimate": _iwae_numbers(1), "k = 16 gives vaegan's estimate": _iwae_numbers(16)},
+        shipped=VAE,
+        overrides=VAE_TINY,
+    ),
+    Exercise(
+        "ex05_gan_train_step",
+        "GAN: train_step with two optimisers",
+        "MyGAN",
+        {
+            "one step gives vaegan's losses and weights": _gan_step,
+            "D's gradients come from D's loss alone": _gan_discriminator_gradients,
+        },
+        shipped=GAN,
+        overrides=GAN_TINY,
+    ),
+    Exercise(
+        "ex06_acgan_hooks",
+        "ACGAN: the auxiliary-classifier hooks",
+        "MyACGAN",
+        {"D's head: 1 source + K class logits": _acgan_head, "one step gives vaegan's losses and weights": _acgan_step},
+        shipped=ACGAN,
+        overrides=GAN_TINY,
+    ),
+    Exercise(
+        "ex07_cvae_conditioning",
+        "cVAE: conditioning on the label",
+        "MyConditionalVAE",
+        {"condition() is one-hot and needs labels": _cvae_condition, "vaegan's losses and samples": _cvae_numbers},
+        shipped=ConditionalVAE,
+        overrides=VAE_TINY,
+    ),
+    Exercise(
+        "ex08_cvaegan_feature_matching",
+        "CVAE-GAN: class-mean feature matching",
+        "class_mean_feature_matching",
+        {
+            "zero for identical features": _fm_identical,
+            "vaegan's numbers, classes missing from a batch ignored": _fm_numbers,
+            "vaegan's gradients": _fm_gradients,
+        },
+    ),
+]

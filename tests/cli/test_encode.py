@@ -1,0 +1,124 @@
+"""``vaegan encode`` and ``vaegan reconstruct`` on your own files: PNG, JPEG, NIfTI, folders, and bad inputs."""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import blob_images
+from vaegan.cli import main
+from vaegan.data import register_dataset
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny VAE trained for one epoch on 16x16 blobs."""
+    register_dataset(
+        "encode-blobs",
+        lambda data_dir=None, **_: (blob_images(64, (1, 16, 16)), blob_images(16, (1, 16, 16), seed=5)),
+        replace=True,
+    )
+    root = tmp_path_factory.mktemp("encode")
+    config = {
+        "name": "tiny",
+        "data": {"dataset": "encode-blobs", "val_size": 16},
+        "model": {"name": "vae", "latent_dim": 3, "network": {"kind": "mlp", "hidden": [32]}},
+        "train": {"epochs": 1, "batch_size": 16, "grid_size": 4, "progress": False, "tensorboard": False},
+    }
+    (root / "tiny.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "--config", str(root / "tiny.yaml"), "--out", str(root / "run")]) == 0
+    return root / "run"
+
+
+@pytest.fixture
+def images(tmp_path):
+    """A folder of user images: sizes and modes unlike the run's 16x16 grey."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(folder / "a.png")
+    Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(folder / "b.jpg")
+    Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8), mode="L").convert("RGBA").save(folder / "c.png")
+    (folder / "notes.txt").write_text("not an image, ignored in a folder")
+    return folder
+
+
+def test_encode_a_folder_writes_codes_and_file_names(run, images, tmp_path):
+    out = tmp_path / "codes.npz"
+    assert main(["encode", str(run), str(images), "--out", str(out)]) == 0
+    saved = np.load(out)
+    assert saved["codes"].shape == (3, 3) and np.isfinite(saved["codes"]).all()
+    assert [name.rsplit("/", 1)[-1] for name in saved["files"]] == ["a.png", "b.jpg", "c.png"]
+
+
+def test_encode_agrees_with_the_model(run, images, tmp_path):
+    from vaegan.runs import load_run
+
+    out = tmp_path / "codes.npz"
+    assert main(["encode", str(run), str(images / "a.png"), "--out", str(out)]) == 0
+    x = np.asarray(Image.open(images / "a.png"), dtype=np.float32)[None, None] / 255.0  # already 28x28 -> resized
+    import torch
+    import torch.nn.functional as F
+
+    x = F.interpolate(torch.from_numpy(x), size=(16, 16), mode="bilinear", antialias=True, align_corners=False)
+    expected = load_run(run).model.encode(x.clamp(0, 1)).numpy()
+    assert np.allclose(np.load(out)["codes"], expected, atol=1e-5)
+
+
+def test_reconstruct_a_list_of_files_to_png_and_npz(run, images, tmp_path):
+    files = [str(images / "a.png"), str(images / "b.jpg")]
+    assert main(["reconstruct", str(run), *files, "--out", str(tmp_path / "recon.png")]) == 0
+    assert Image.open(tmp_path / "recon.png").size[0] > 16
+    assert main(["reconstruct", str(run), *files, "--out", str(tmp_path / "recon.npz")]) == 0
+    saved = np.load(tmp_path / "recon.npz")
+    assert saved["inputs"].shape == saved["recons"].shape == (2, 1, 16, 16)
+
+
+def test_reconstruct_without_inputs_still_uses_the_test_images(run, tmp_path):
+    assert main(["reconstruct", str(run), "--n", "4", "--out", str(tmp_path / "test.png")]) == 0
+    assert (tmp_path / "test.png").is_file()
+
+
+def test_nifti_volume_is_cut_to_its_middle_slice_for_a_2d_model(run, tmp_path):
+    volume = np.zeros((20, 24, 20), np.float32)
+    volume[4:16, 4:20, 4:16] = np.random.default_rng(1).uniform(50, 100, (12, 16, 12))
+    nib.save(nib.Nifti1Image(volume, np.diag([2.0, 2.0, 2.0, 1.0])), tmp_path / "brain.nii.gz")
+    out = tmp_path / "codes.npz"
+    assert main(["encode", str(run), str(tmp_path / "brain.nii.gz"), "--out", str(out)]) == 0
+    assert np.load(out)["codes"].shape == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("broken.png", b"not a png at all", "cannot be read as an image"),
+        ("scan.bmp", b"BM", "unsupported file type"),
+        ("flat.nii.gz", None, "blank"),
+    ],
+)
+def test_a_bad_input_is_one_line_naming_the_file_and_exit_2(run, images, tmp_path, capsys, name, content, reason):
+    bad = tmp_path / name
+    if content is None:
+        nib.save(nib.Nifti1Image(np.zeros((8, 8, 8), np.float32), np.eye(4)), bad)
+    else:
+        bad.write_bytes(content)
+    assert main(["encode", str(run), str(images / "a.png"), str(bad), "--out", str(tmp_path / "c.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and reason in err
+    assert not (tmp_path / "c.npz").exists()
+
+
+def test_missing_input_and_empty_folder_are_named(run, tmp_path, capsys):
+    assert main(["encode", str(run), str(tmp_path / "nope.png"), "--out", str(tmp_path / "c.npz")]) == 2
+    assert "nope.png: no such file or folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["reconstruct", str(run), str(tmp_path / "empty"), "--out", str(tmp_path / "r.png")]) == 2
+    assert "holds no images" in capsys.readouterr().err
+
+
+def test_labels_are_refused_by_an_unconditional_model(run, images, tmp_path, capsys):
+    assert main(["encode", str(run), str(images), "--labels", "1", "--out", str(tmp_path / "c.npz")]) == 2
+    assert "takes no --labels" in capsys.readouterr().err

@@ -1,0 +1,99 @@
+"""``vaegan exercises``: the untouched workspace scores 0, vaegan's own implementations full marks."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from vaegan.cli import main
+from vaegan.exercises.catalogue import EXERCISES
+from vaegan.exercises.workspace import TEMPLATES, grade
+from vaegan.models import list_models
+
+SOLUTIONS = Path(__file__).with_name("solutions")
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    folder = tmp_path / "mine"
+    assert main(["exercises", "init", str(folder)]) == 0
+    return folder
+
+
+def test_init_writes_one_file_per_exercise_and_a_readme(workspace):
+    names = sorted(p.name for p in workspace.iterdir())
+    assert names == sorted([f"{e.key}.py" for e in EXERCISES] + ["README.md"])
+    for exercise in EXERCISES:
+        text = (workspace / f"{exercise.key}.py").read_text()
+        assert 'NotImplementedError("ToImplement: ' in text and exercise.target in text
+
+
+def test_templates_are_package_data_covering_the_course():
+    keys = {p.stem for p in TEMPLATES.glob("ex*.py")}
+    assert keys == {e.key for e in EXERCISES}
+    covered = " ".join(e.title for e in EXERCISES)
+    for topic in ("reparameterisation", "KL", "ELBO", "IWAE", "GAN: train_step", "ACGAN", "cVAE", "CVAE-GAN"):
+        assert topic in covered
+
+
+def test_init_keeps_existing_work(workspace, capsys):
+    assert main(["exercises", "init", str(workspace)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_untouched_workspace_scores_zero(workspace, capsys):
+    before = list_models()
+    assert main(["exercises", "check", str(workspace)]) == 1
+    out = capsys.readouterr().out
+    assert out.strip().endswith(f"score: 0/{len(EXERCISES)}")
+    assert out.count("FAIL") == len(EXERCISES) and out.count("ToImplement") == len(EXERCISES)
+    assert list_models() == before  # the student's classes leave the registry as they found it
+
+
+def test_shipped_implementations_score_full_marks(capsys):
+    before = list_models()
+    assert main(["exercises", "check", str(SOLUTIONS)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().endswith(f"score: {len(EXERCISES)}/{len(EXERCISES)}") and "FAIL" not in out
+    assert list_models() == before
+
+
+def test_a_wrong_answer_fails_with_the_check_in_words(workspace):
+    for path in SOLUTIONS.glob("*.py"):
+        shutil.copy(path, workspace / path.name)
+    (workspace / "ex02_kl_divergence.py").write_text(
+        "from vaegan.models.distributions import DiagonalGaussian\n\n\n"
+        "class ClosedFormKL(DiagonalGaussian):\n"
+        "    def kl_per_dim(self):\n"
+        "        return self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar  # forgot the 1/2\n"
+    )
+    (workspace / "ex05_gan_train_step.py").write_text(
+        (workspace / "ex05_gan_train_step.py").read_text() + "\n    def train_step(self, batch, optimizers):\n"
+        "        fake, labels = self.fake_batch(len(batch.x))\n"
+        "        optimizers['discriminator'].zero_grad()\n"
+        "        d = self.discriminator_terms(batch, fake.detach(), labels)\n"
+        "        d['d_loss'].backward()\n"
+        "        optimizers['discriminator'].step()\n"
+        "        optimizers['generator'].zero_grad()\n"
+        "        g = self.generator_terms(fake, labels)  # D not frozen: its gradients pile up\n"
+        "        g['g_loss'].backward()\n"
+        "        optimizers['generator'].step()\n"
+        "        return {k: v.detach() for k, v in {**d, **g}.items()}\n"
+    )
+    (workspace / "ex08_cvaegan_feature_matching.py").write_text("def class_mean_feature_matching(:\n")
+    results = {r.exercise.key: r for r in grade(workspace)}
+    assert [k for k, r in results.items() if not r.passed] == [
+        "ex02_kl_divergence",
+        "ex05_gan_train_step",
+        "ex08_cvaegan_feature_matching",
+    ]
+    assert results["ex02_kl_divergence"].first_failure.name == "kl_per_dim gives vaegan's numbers"
+    assert "D's gradient" in results["ex05_gan_train_step"].first_failure.message
+    assert "SyntaxError" in results["ex08_cvaegan_feature_matching"].first_failure.message
+
+
+def test_check_on_a_missing_folder_says_how_to_start(tmp_path, capsys):
+    assert main(["exercises", "check", str(tmp_path / "nope")]) == 2
+    assert "vaegan exercises init" in capsys.readouterr().err

@@ -1,0 +1,47 @@
+"""A model defined outside vaegan, as a student or another package would: a VAE with free bits.
+
+Free bits (Kingma et al. 2016, eq. 15): each latent dimension's KL counts at least
+``free_bits`` nats, so the optimiser gains nothing by collapsing a dimension below it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from vaegan.models import VAE, GenerativeModel, VAEConfig
+
+
+class FreeBitsVAEConfig(VAEConfig):
+    name: str = "free_bits_vae"
+    free_bits: float = 0.25
+
+
+class FreeBitsVAE(VAE):
+    """Only the regulariser differs from the VAE: two hooks, nothing copied."""
+
+    config_class = FreeBitsVAEConfig
+
+    def latent(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
+        q = self.posterior(x, labels)
+        kl = q.kl_per_dim().mean(0)  # (D,) nats per dimension, averaged over the batch
+        return q.sample(), {"kl": kl.sum(), "kl_free": kl.clamp(min=self.config.free_bits).sum()}
+
+    def regularization(self, terms: dict[str, Tensor]) -> Tensor:
+        return self.config.kl_weight * terms["kl_free"]
+
+
+class ForgetfulConfig(FreeBitsVAEConfig):
+    name: str = "forgetful_vae"
+
+
+class ForgetfulVAE(FreeBitsVAE):
+    """A broken model: it samples with the global RNG, ignoring the caller's generator."""
+
+    config_class = ForgetfulConfig
+
+    def prior_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.config.latent_dim).to(self.device)
+
+
+NOT_A_MODEL = GenerativeModel.__name__
