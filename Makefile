@@ -11,7 +11,7 @@ setup:
 	@scripts/setup.sh
 
 demo: setup  ## train the default VAE on MNIST into outputs/mnist_vae
-	$(VENV)/vaegan train --config configs/mnist_vae.yaml --overwrite
+	$(VENV)/vaegan train --config mnist_vae --overwrite
 	$(VENV)/vaegan sample outputs/mnist_vae --n 64 --out outputs/mnist_vae/samples.png
 	$(VENV)/vaegan reconstruct outputs/mnist_vae --out outputs/mnist_vae/test_recons.png
 
