@@ -1,7 +1,8 @@
 """Sample and likelihood quality of every registered model on MNIST, as one table.
 
-Each model is trained with its ready-made config (``configs/mnist_<name>.yaml``;
-the model's defaults where there is none), then scored by ``vaegan evaluate``:
+Each model is trained with its shipped config (``mnist_<name>``, at that config's own
+epoch count unless ``--epochs`` cuts it, which the table then says; the model's
+defaults where there is no config), then scored by ``vaegan evaluate``:
 reconstruction error, NLL, FID/KID/precision/recall and within-class diversity
 in the reference classifier's feature space, conditional and train-on-generated
 accuracy. The table goes into ``benchmarks/README.md`` between the markers
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from vaegan.config import build_config, load_config
+from vaegan.config import build_config, load_config, shipped_configs
 from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_run
 from vaegan.evaluation.results import Evaluation
 from vaegan.experiment import train_from_config
@@ -42,6 +43,7 @@ COLUMNS = [
     ("recon_mse", "recon MSE"),
     ("recon_ssim", "SSIM"),
     ("nll", "NLL (nats)"),
+    ("nll_given_label", "NLL given label"),
     ("neg_elbo", "−ELBO"),
     ("fid", "FID ↓"),
     ("kid", "KID ↓"),
@@ -65,15 +67,17 @@ def run_config(name: str, args: argparse.Namespace):
     overrides += [f"train.epochs={args.epochs}"] if args.epochs else []
     overrides += [f"data.data_dir={args.data_dir}"] if args.data_dir else []
     overrides += [f"data.limit={args.limit}"] if args.limit else []
-    path = REPO / "configs" / f"mnist_{name}.yaml"
-    if path.is_file():
-        return load_config(path, overrides), path.name
+    if f"mnist_{name}" in shipped_configs():
+        return load_config(f"mnist_{name}", overrides), f"mnist_{name}"
     defaults = {"name": f"mnist_{name}", "data": {"dataset": "mnist"}, "model": {"name": name}}
     return build_config(defaults, overrides, source=f"{name} defaults"), "model defaults"
 
 
 def benchmark_model(name: str, args: argparse.Namespace) -> tuple[Evaluation, str]:
     config, source = run_config(name, args)
+    own = run_config(name, argparse.Namespace(**{**vars(args), "epochs": None}))[0].train.epochs
+    if config.train.epochs != own:
+        source += f" (cut: {config.train.epochs} of its {own} epochs)"
     print(f"[{name}] training {config.train.epochs} epochs ({source}) into {config.out_dir}", flush=True)
     train_from_config(config, overwrite=True)
     options = EvaluationOptions(
@@ -123,7 +127,8 @@ def table(results: list[tuple[Evaluation, str]]) -> str:
     floors = {key: cell(results[agreed_floor(results, key)][0], key, True) for key, _ in COLUMNS}
     floor_row = ["*real data (floor)*", "train vs test", "", "", *(floors[key] for key, _ in COLUMNS)]
     lines.append("| " + " | ".join(floor_row) + " |")
-    return "\n".join(lines)
+    notes = [f"- {result.model}: {note}" for result, _ in results for note in result.info.get("notes", [])]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def machine(device: str) -> str:
