@@ -43,4 +43,4 @@ def test_floors_that_differ_between_models_are_an_error_not_the_first_ones():
         table([(vae, vae_source), (gan, gan_source)])
     gan.metrics["fid"] = Metric(4.2, floor=None)  # a model without the floor does not disagree
     floor_row = table([(vae, vae_source), (gan, gan_source)]).splitlines()[-1]
-    assert floor_row.startswith("| *real data (floor)* | train vs test |  |  | – | – | – | – | 0.8000 |")
+    assert floor_row.startswith("| *real data (floor)* | train vs test |  |  | – | – | – | – | – | 0.8000 |")
