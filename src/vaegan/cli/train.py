@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from vaegan.config import RunConfig, load_config
+from vaegan.foundation.errors import VaeganError
 
 
 def add_parser(subparsers) -> None:
@@ -15,7 +16,14 @@ def add_parser(subparsers) -> None:
     add_override_arguments(parser, "override any config key, e.g. --set model.latent_dim=2 (repeatable)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
-    group.add_argument("--overwrite", action="store_true", help="replace an existing run in the folder")
+    group.add_argument(
+        "--overwrite", action="store_true", help="replace an existing run in the folder (only the run's own files)"
+    )
+    parser.add_argument(
+        "--accept-changes",
+        action="store_true",
+        help="with --resume: go on under a config that differs from the run's (recorded in RUN/config_changes.yaml)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -39,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.experiment import train_from_config
 
     config = config_from_args(args, **{"train.epochs": args.epochs, "out": args.out})
-    history = train_from_config(config, resume=args.resume, overwrite=args.overwrite)
+    if args.accept_changes and not args.resume:
+        raise VaeganError("--accept-changes goes with --resume (it accepts a changed config for a resumed run)")
+    history = train_from_config(
+        config, resume=args.resume, overwrite=args.overwrite, accept_changes=args.accept_changes
+    )
     last = history[-1] if history else {}
     summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k.startswith("val/"))
     print(f"{config.out_dir}: {len(history)} epochs; {summary}")
