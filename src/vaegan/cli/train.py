@@ -36,6 +36,10 @@ def add_override_arguments(parser: argparse.ArgumentParser, set_help: str) -> No
 
 def config_from_args(args: argparse.Namespace, **shortcuts: str | None) -> RunConfig:
     """The config file with --set overrides, --data-dir, --device and the given ``key=value`` shortcuts."""
+    from vaegan.runs import check_device
+
+    if args.device is not None:
+        check_device(args.device)
     overrides = list(args.overrides)
     for key, value in {"data.data_dir": args.data_dir, "train.device": args.device, **shortcuts}.items():
         if value is not None:
