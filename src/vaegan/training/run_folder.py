@@ -45,15 +45,18 @@ FOLDER_FILES = {
     "tensorboard": ("events.out.tfevents.*",),
     "latent": ("*.png", "*.npz", "*.csv", ".*.tmp"),
 }
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+UNSAFE_IN_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")  # path separators and control characters
 
 
 def check_name(name: str) -> str:
-    """A run name is one path component of letters, digits, ``.``, ``_`` and ``-`` (it becomes a folder)."""
-    if not SAFE_NAME.fullmatch(name) or name in (".", ".."):
+    """A run name is one folder name (it becomes ``outputs/<name>``): no ``/`` or ``\\``, not ``.`` or ``..``.
+
+    Other characters are allowed: the name is also the run's title in reports.
+    """
+    if not name.strip(". ") or UNSAFE_IN_NAME.search(name) or name != name.strip() or name.startswith("-"):
         raise ValueError(
-            f"{name!r} is not a safe run name: use one folder name of letters, digits, '.', '_' and '-' "
-            "(no '/', no '..'); set out for another place"
+            f"{name!r} is not a safe run name: it becomes a folder name, so give one name without '/', '\\', "
+            "control characters or surrounding spaces, not '.' or '..' (set out to write elsewhere)"
         )
     return name
 
