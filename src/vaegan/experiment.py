@@ -96,6 +96,10 @@ def train_from_config(
     torch.manual_seed(config.train.seed)  # same initial weights for the same seed
     model = build_model(config.model)
     callbacks = [FiniteValidation(), *default_callbacks(config.train), *extra_callbacks]
+    if resumed is not None and resumed.get("run_config"):
+        changes = config_changes(resumed["run_config"], config.to_dict())
+        if changes:  # accepted above
+            callbacks.insert(0, RecordChanges(changes))
     trainer = Trainer(
         model,
         data,
@@ -105,10 +109,6 @@ def train_from_config(
         binarize=config.data.binarize,
         callbacks=callbacks,
     )
-    if resumed is not None and resumed.get("run_config"):
-        changes = config_changes(resumed["run_config"], config.to_dict())
-        if changes:
-            record_changes(config.out_dir, resumed["epoch"], changes, config.to_dict())
     return trainer.fit(resume=resume, overwrite=overwrite)
 
 
@@ -135,14 +135,21 @@ def _with_shape_of(config: RunConfig, trained: dict[str, Any]) -> RunConfig:
     return config.model_copy(update={"model": config.model.model_copy(update=filled)})
 
 
-def record_changes(folder: Path, epoch: int, changes: dict[str, tuple[Any, Any]], run_config: dict) -> None:
-    """Append the accepted change to ``config_changes.yaml`` and make ``config.yaml`` the new config."""
-    log_path = folder / "config_changes.yaml"
-    entries = yaml.safe_load(log_path.read_text()) if log_path.is_file() else None
-    entries = entries if isinstance(entries, list) else []
-    entries.append({"epoch": epoch, "changes": {key: {"old": old, "new": new} for key, (old, new) in changes.items()}})
-    write_text_atomic(log_path, yaml.safe_dump(entries, sort_keys=False))
-    write_text_atomic(folder / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
+class RecordChanges(Callback):
+    """Once the run has resumed (its checkpoint fits the new config), record the accepted change:
+    append it to ``config_changes.yaml`` with the epoch it takes effect after, and rewrite ``config.yaml``."""
+
+    def __init__(self, changes: dict[str, tuple[Any, Any]]):
+        self.changes = changes
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        log_path = trainer.out_dir / "config_changes.yaml"
+        entries = yaml.safe_load(log_path.read_text()) if log_path.is_file() else None
+        entries = entries if isinstance(entries, list) else []
+        changed = {key: {"old": old, "new": new} for key, (old, new) in self.changes.items()}
+        entries.append({"epoch": trainer.epoch, "changes": changed})
+        write_text_atomic(log_path, yaml.safe_dump(entries, sort_keys=False))
+        write_text_atomic(trainer.out_dir / "config.yaml", yaml.safe_dump(trainer.run_config, sort_keys=False))
 
 
 class FiniteValidation(Callback):

@@ -132,6 +132,15 @@ def test_accepted_changes_are_recorded_and_config_yaml_rewritten(tmp_path):
     assert train(config, run, "--epochs", "3", "--resume", "--set", "model.lr=0.01") == 0  # now the run's own
 
 
+def test_an_accepted_change_the_checkpoint_cannot_take_is_not_recorded(tmp_path, capsys):
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    before = (run / "config.yaml").read_text()
+    code = train(config, run, "--epochs", "2", "--resume", "--set", "model.latent_dim=5", "--accept-changes")
+    assert code == 2 and "does not match" in capsys.readouterr().err
+    assert (run / "config.yaml").read_text() == before and not (run / "config_changes.yaml").exists()
+
+
 # -- files written atomically ------------------------------------------------------------------------------
 
 
