@@ -55,7 +55,8 @@ def load_run(path: str | Path, *, checkpoint: str = "best", device: str = "cpu")
         raise
     model = model_from_checkpoint(payload, source=str(candidates[0])).to(torch.device(device)).eval()
     if payload.get("run_config"):
-        config = build_config(payload["run_config"], source=str(candidates[0]))
+        # the run is at ``path`` now: its recorded out (another machine's, or '.' from an older vaegan) is moot
+        config = build_config({**payload["run_config"], "out": None}, source=str(candidates[0]))
     else:
         config = build_config({"model": payload["model_config"]}, source=str(candidates[0]))
     return Run(path, config, model)

@@ -153,3 +153,9 @@ def test_a_config_with_several_problems_is_still_one_line(tmp_path, capsys):
     sets = ["--set", "model.latent_dim=-1", "--set", "train.batch_size=0"]
     line = one_line_error(capsys, main(["train", "--config", str(config), *sets]))
     assert "model.latent_dim" in line and "train.batch_size" in line
+
+
+def test_a_run_can_be_sampled_from_inside_its_folder(run, monkeypatch):
+    """Its recorded out is then the working directory, which a config to train with may not name."""
+    monkeypatch.chdir(run)
+    assert main(["sample", ".", "--n", "4", "--out", "inside.png"]) == 0
