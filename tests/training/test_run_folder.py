@@ -73,14 +73,24 @@ def test_config_out_gets_the_same_checks(tmp_path, monkeypatch):
     assert build_config({"out": "runs/a", "model": {"name": "vae"}}).out == "runs/a"
 
 
-def test_trainer_without_permission_keeps_a_non_run_folder(tmp_path):
-    (tmp_path / "metrics.csv").write_text("epoch\n")
-    (tmp_path / "data.bin").write_bytes(b"1")
+def test_overwrite_refuses_a_folder_that_vaegan_did_not_write(tmp_path):
+    (tmp_path / "metrics.csv").write_text("epoch\n")  # the user's own, with a name a run also writes
+    (tmp_path / "config.yaml").write_text("mine: true\n")
     config = TrainConfig(epochs=1, batch_size=16, grid_size=8, progress=False, tensorboard=False)
     with pytest.raises(TrainingError, match="--resume"):
         Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit()
+    with pytest.raises(TrainingError, match="vaegan did not write it"):
+        Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit(overwrite=True)
+    assert (tmp_path / "metrics.csv").read_text() == "epoch\n" and (tmp_path / "config.yaml").is_file()
+
+
+def test_a_run_from_before_the_marker_is_still_overwritten(tmp_path):
+    config = TrainConfig(epochs=1, batch_size=16, grid_size=8, progress=False, tensorboard=False)
+    Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit()
+    (tmp_path / MARKER).unlink()
+    (tmp_path / "data.bin").write_bytes(b"1")
     Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit(overwrite=True)
-    assert (tmp_path / "data.bin").read_bytes() == b"1"
+    assert (tmp_path / "data.bin").read_bytes() == b"1" and (tmp_path / MARKER).is_file()
 
 
 def test_nan_advice_names_only_what_exists_and_what_is_not_in_use(tmp_path):

@@ -20,7 +20,8 @@ import re
 import time
 from pathlib import Path
 
-from vaegan.foundation.errors import ConfigError, TrainingError
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.foundation.errors import CheckpointError, ConfigError, TrainingError
 from vaegan.foundation.files import package_version, write_text_atomic
 
 MARKER = ".vaegan-run.json"
@@ -83,6 +84,17 @@ def holds_run(folder: Path) -> bool:
     return (folder / "checkpoints" / "last.pt").exists() or (folder / "metrics.csv").exists()
 
 
+def is_vaegan_run(folder: Path) -> bool:
+    """The folder's run is vaegan's: it has the marker, or (a run from before the marker) a vaegan last.pt."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        read_checkpoint(folder / "checkpoints" / "last.pt")
+    except CheckpointError:
+        return False
+    return True
+
+
 def run_entries(folder: Path) -> list[Path]:
     """The files and folders in ``folder`` that a vaegan run wrote (by name; see :data:`RUN_FILES`)."""
     found: list[Path] = []
@@ -129,6 +141,11 @@ def prepare_fresh(folder: Path, overwrite: bool) -> None:
             raise TrainingError(
                 f"{folder} already holds a run; pass --resume to continue it, "
                 "--overwrite to replace it, or --out to write elsewhere"
+            )
+        if not is_vaegan_run(folder):
+            raise TrainingError(
+                f"{folder} holds a metrics.csv or checkpoints/last.pt, but no {MARKER} or vaegan checkpoint: "
+                "vaegan did not write it, so --overwrite leaves it alone; move those files away or choose another --out"
             )
         clear_run(folder)
     folder.mkdir(parents=True, exist_ok=True)
