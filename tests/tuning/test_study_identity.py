@@ -99,3 +99,12 @@ def test_a_failed_trial_keeps_its_traceback(config, tmp_path, monkeypatch):
     tuner.run(1)
     text = (tmp_path / "study" / "trial_0000" / "traceback.txt").read_text()
     assert "Traceback" in text and "RuntimeError: boom in the model" in text
+
+
+def test_a_study_name_that_would_leave_outputs_is_refused(tmp_path, capsys, monkeypatch):
+    path = write_yaml(tiny_study(tmp_path / "no-data-needed", LR), tmp_path / "tiny.yaml")
+    monkeypatch.chdir(tmp_path)
+    code = main(["tune", "--config", str(path), "--study", "../../escaped", "--trials", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--study" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path.parent / "escaped_tune").exists()
