@@ -7,18 +7,24 @@ Example:
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from vaegan.config import RunConfig
+from vaegan.config.run import config_changes, describe_changes
 from vaegan.data import DataSplits, load_dataset
-from vaegan.foundation.errors import ConfigError
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.foundation.errors import CheckpointError, ConfigError, DataError, TrainingError
+from vaegan.foundation.files import write_text_atomic
 from vaegan.models import GenerativeModel, build_model
 from vaegan.training import Callback, History, Trainer
 from vaegan.training.callbacks import default_callbacks
 from vaegan.training.config import TrainConfig
+from vaegan.training.run_folder import check_out_dir, non_finite_advice
 
 
 def fit(
@@ -35,14 +41,21 @@ def fit(
         config = TrainConfig(**train_options)
     except ValueError as error:  # pydantic's ValidationError names the field and the allowed values
         raise ConfigError(f"fit(): {error}") from None
-    return Trainer(model, data, config, out_dir=out_dir).fit(resume=resume, overwrite=overwrite)
+    callbacks = [FiniteValidation(), *default_callbacks(config)]
+    return Trainer(model, data, config, out_dir=out_dir, callbacks=callbacks).fit(resume=resume, overwrite=overwrite)
 
 
 def load_data(config: RunConfig) -> DataSplits:
     data = config.data
-    return load_dataset(
-        data.dataset, data_dir=data.data_dir, val_size=data.val_size, seed=data.seed, limit=data.limit, mri=data.mri
-    )
+    try:
+        return load_dataset(
+            data.dataset, data_dir=data.data_dir, val_size=data.val_size, seed=data.seed, limit=data.limit, mri=data.mri
+        )
+    except StopIteration:  # the CSV reader's next(folder.glob("*.csv")) on a folder without one
+        raise DataError(
+            f"{data.data_dir}: data.mri.layout={data.mri.layout} but the folder holds no .csv of path,label; "
+            "add one, point data.data_dir at the CSV file, or set data.mri.layout=auto"
+        ) from None
 
 
 def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
@@ -53,16 +66,40 @@ def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
 
 
 def train_from_config(
-    config: RunConfig, *, resume: bool = False, overwrite: bool = False, extra_callbacks: list[Callback] = ()
+    config: RunConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    accept_changes: bool = False,
+    extra_callbacks: list[Callback] = (),
 ) -> History:
     """Build everything ``config`` describes and train it into ``config.out_dir``.
 
+    On ``resume`` the config must match the one the run was trained under
+    (except :data:`~vaegan.config.run.RESUMABLE_KEYS`); ``accept_changes``
+    takes the new one and records the change in ``config_changes.yaml``.
     ``extra_callbacks`` run after the default ones (grids, metrics, TensorBoard, checkpoints).
     """
+    check_out_dir(config.out_dir)
+    last = config.out_dir / "checkpoints" / "last.pt"
+    resumed = read_resume_point(last) if resume and last.is_file() else None
+    if resumed is not None and resumed.get("run_config"):
+        config = _with_shape_of(config, resumed["run_config"])
+        changes = config_changes(resumed["run_config"], config.to_dict())
+        if changes and not accept_changes:
+            raise ConfigError(
+                f"{config.out_dir} was trained under another config: {describe_changes(changes)}; "
+                "resume with the run's own config (its config.yaml), pass --accept-changes to go on under the "
+                "new one, or --out to start a new run"
+            )
     config, data = prepare(config)
     torch.manual_seed(config.train.seed)  # same initial weights for the same seed
     model = build_model(config.model)
-    callbacks = [*default_callbacks(config.train), *extra_callbacks]
+    callbacks = [FiniteValidation(), *default_callbacks(config.train), *extra_callbacks]
+    if resumed is not None and resumed.get("run_config"):
+        changes = config_changes(resumed["run_config"], config.to_dict())
+        if changes:  # accepted above
+            callbacks.insert(0, RecordChanges(changes))
     trainer = Trainer(
         model,
         data,
@@ -73,3 +110,56 @@ def train_from_config(
         callbacks=callbacks,
     )
     return trainer.fit(resume=resume, overwrite=overwrite)
+
+
+def read_resume_point(last: Path) -> dict[str, Any]:
+    """``last.pt`` to resume from; when it is unreadable, say so and whether ``best.pt`` is there instead."""
+    try:
+        return read_checkpoint(last)
+    except CheckpointError as error:
+        best = last.with_name("best.pt")
+        if best.is_file():
+            raise CheckpointError(
+                f"{error}; cannot --resume: last.pt is unreadable, but {best} exists: copy it over last.pt to "
+                "resume from its epoch, or --overwrite to start again"
+            ) from None
+        raise CheckpointError(f"{error}; cannot --resume from it: --overwrite to start again") from None
+
+
+def _with_shape_of(config: RunConfig, trained: dict[str, Any]) -> RunConfig:
+    """``config`` with the image shape and class count the run's data gave it (filled from the data later)."""
+    filled = {key: trained.get("model", {}).get(key) for key in ("image_shape", "num_classes")}
+    if None in filled.values():
+        return config
+    filled["image_shape"] = tuple(filled["image_shape"])
+    return config.model_copy(update={"model": config.model.model_copy(update=filled)})
+
+
+class RecordChanges(Callback):
+    """Once the run has resumed (its checkpoint fits the new config), record the accepted change:
+    append it to ``config_changes.yaml`` with the epoch it takes effect after, and rewrite ``config.yaml``."""
+
+    def __init__(self, changes: dict[str, tuple[Any, Any]]):
+        self.changes = changes
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        log_path = trainer.out_dir / "config_changes.yaml"
+        entries = yaml.safe_load(log_path.read_text()) if log_path.is_file() else None
+        entries = entries if isinstance(entries, list) else []
+        changed = {key: {"old": old, "new": new} for key, (old, new) in self.changes.items()}
+        entries.append({"epoch": trainer.epoch, "changes": changed})
+        write_text_atomic(log_path, yaml.safe_dump(entries, sort_keys=False))
+        write_text_atomic(trainer.out_dir / "config.yaml", yaml.safe_dump(trainer.run_config, sort_keys=False))
+
+
+class FiniteValidation(Callback):
+    """Stops the run when a validation loss is NaN or inf, before any callback writes it or a checkpoint."""
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+        bad = {key: value for key, value in row.items() if key.startswith("val/") and not math.isfinite(value)}
+        if bad:
+            terms = ", ".join(f"{key}={value}" for key, value in bad.items())
+            raise TrainingError(
+                f"validation loss became non-finite at epoch {trainer.epoch} ({terms}); stopped. "
+                f"{non_finite_advice(trainer.out_dir, trainer.config.precision)}"
+            )

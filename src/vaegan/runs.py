@@ -11,7 +11,7 @@ from vaegan.config import RunConfig, build_config
 from vaegan.data import DataSplits
 from vaegan.experiment import load_data
 from vaegan.foundation.checkpoints import read_checkpoint
-from vaegan.foundation.errors import VaeganError
+from vaegan.foundation.errors import CheckpointError, VaeganError
 from vaegan.models import GenerativeModel, model_from_checkpoint
 
 
@@ -28,8 +28,16 @@ class Run:
         return load_data(self.config)
 
 
+def check_device(device: str) -> str:
+    """Refuse a CUDA ``--device`` where there is none (instead of failing later as an unreadable checkpoint)."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise VaeganError(f"--device {device}: no CUDA device is available on this machine; use --device cpu")
+    return device
+
+
 def load_run(path: str | Path, *, checkpoint: str = "best", device: str = "cpu") -> Run:
     """Open ``RUN/checkpoints/{best,last}.pt`` (falling back to the other) on ``device``."""
+    check_device(device)
     path = Path(path)
     if not path.is_dir():
         raise VaeganError(f"{path}: no such run folder")
@@ -38,10 +46,17 @@ def load_run(path: str | Path, *, checkpoint: str = "best", device: str = "cpu")
     candidates = [folder / f"{name}.pt" for name in order if (folder / f"{name}.pt").is_file()]
     if not candidates:
         raise VaeganError(f"{path}: no checkpoints/best.pt or checkpoints/last.pt; train it first")
-    payload = read_checkpoint(candidates[0], map_location=device)
+    try:
+        payload = read_checkpoint(candidates[0], map_location=device)
+    except CheckpointError as error:
+        other = "best" if candidates[0].stem == "last" else "last"
+        if (folder / f"{other}.pt").is_file():
+            raise CheckpointError(f"{error}; {folder / f'{other}.pt'} exists: try --checkpoint {other}") from None
+        raise
     model = model_from_checkpoint(payload, source=str(candidates[0])).to(torch.device(device)).eval()
     if payload.get("run_config"):
-        config = build_config(payload["run_config"], source=str(candidates[0]))
+        # the run is at ``path`` now: its recorded out (another machine's, or '.' from an older vaegan) is moot
+        config = build_config({**payload["run_config"], "out": None}, source=str(candidates[0]))
     else:
         config = build_config({"model": payload["model_config"]}, source=str(candidates[0]))
     return Run(path, config, model)

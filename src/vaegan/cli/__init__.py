@@ -22,8 +22,10 @@ message and exit status 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
+import traceback
 
 from vaegan.foundation.errors import VaeganError
 
@@ -61,11 +63,52 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except VaeganError as error:
-        print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(error))
     except KeyboardInterrupt:
         print(f"vaegan {args.command}: interrupted; finished epochs are saved in the run folder", file=sys.stderr)
         return 130
+    except OSError as error:
+        if error.filename is None:
+            raise
+        return _fail(args.command, _file_problem(error))
+    except Exception as error:
+        if type(error).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError, without importing torch here
+            raise
+        return _fail(args.command, _out_of_memory(error))
+
+
+def _fail(command: str, message: str) -> int:
+    """Print the message as one line (a multi-line one joined with '; ') and return exit status 2."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    print(f"vaegan {command}: error: {'; '.join(lines)}", file=sys.stderr)
+    return 2
+
+
+def _file_problem(error: OSError) -> str:
+    fixes = {
+        errno.EACCES: "choose a folder you can write to (--out) or fix its permissions",
+        errno.EPERM: "choose a folder you can write to (--out) or fix its permissions",
+        errno.EROFS: "the file system is read-only; choose another folder (--out)",
+        errno.ENOSPC: "the disk is full; free some space or write elsewhere (--out)",
+        errno.EDQUOT: "your disk quota is used up; free some space or write elsewhere (--out)",
+    }
+    fix = fixes.get(error.errno, "check the path and try again")
+    return f"{error.filename}: {error.strerror or type(error).__name__}; {fix}"
+
+
+def _out_of_memory(error: BaseException) -> str:
+    """Which setting to lower: the traceback says whether training or validation ran out."""
+    frames = {frame.name for frame in traceback.extract_tb(error.__traceback__)}
+    if "evaluate" in frames:
+        lower = "train.eval_batch_size (validation ran out)"
+    elif "train_epoch" in frames:
+        lower = "train.batch_size (a training step ran out)"
+    else:
+        lower = "train.batch_size or train.eval_batch_size"
+    return (
+        f"out of memory on the device; lower {lower}, or make the model smaller "
+        "(model.network.channels, model.network.hidden)"
+    )
 
 
 if __name__ == "__main__":

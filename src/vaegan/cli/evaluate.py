@@ -27,7 +27,10 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_run
+    from vaegan.runs import check_device
     from vaegan.training.trainer import resolve_device
+
+    check_device(args.device)
 
     for name in ("k", "samples", "tstr_epochs"):
         value = getattr(args, name)

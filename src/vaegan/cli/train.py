@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from vaegan.config import RunConfig, load_config
+from vaegan.foundation.errors import VaeganError
 
 
 def add_parser(subparsers) -> None:
@@ -17,7 +18,14 @@ def add_parser(subparsers) -> None:
     add_override_arguments(parser, "override any config key, e.g. --set model.latent_dim=2 (repeatable)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
-    group.add_argument("--overwrite", action="store_true", help="replace an existing run in the folder")
+    group.add_argument(
+        "--overwrite", action="store_true", help="replace an existing run in the folder (only the run's own files)"
+    )
+    parser.add_argument(
+        "--accept-changes",
+        action="store_true",
+        help="with --resume: go on under a config that differs from the run's (recorded in RUN/config_changes.yaml)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -30,6 +38,10 @@ def add_override_arguments(parser: argparse.ArgumentParser, set_help: str) -> No
 
 def config_from_args(args: argparse.Namespace, **shortcuts: str | None) -> RunConfig:
     """The config file with --set overrides, --data-dir, --device and the given ``key=value`` shortcuts."""
+    from vaegan.runs import check_device
+
+    if args.device is not None:
+        check_device(args.device)
     overrides = list(args.overrides)
     for key, value in {"data.data_dir": args.data_dir, "train.device": args.device, **shortcuts}.items():
         if value is not None:
@@ -41,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.experiment import train_from_config
 
     config = config_from_args(args, **{"train.epochs": args.epochs, "out": args.out})
-    history = train_from_config(config, resume=args.resume, overwrite=args.overwrite)
+    if args.accept_changes and not args.resume:
+        raise VaeganError("--accept-changes goes with --resume (it accepts a changed config for a resumed run)")
+    history = train_from_config(
+        config, resume=args.resume, overwrite=args.overwrite, accept_changes=args.accept_changes
+    )
     last = history[-1] if history else {}
     summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k.startswith("val/"))
     print(f"{config.out_dir}: {len(history)} epochs; {summary}")

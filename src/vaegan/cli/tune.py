@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 
 from vaegan.cli.train import add_override_arguments, config_from_args
+from vaegan.foundation.errors import ConfigError
+from vaegan.training.run_folder import check_name
 
 
 def add_parser(subparsers) -> None:
@@ -42,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if not args.verbose:  # one line per trial below replaces Optuna's log (and its tracebacks)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if args.study is not None and args.out is None:  # the study's name becomes its folder's
+        try:
+            check_name(args.study)
+        except ValueError as error:
+            raise ConfigError(f"--study: {error}") from None
     out = Path(args.out or f"outputs/{args.study or config.name}_tune")
     tuner = Tuner(config, out=out, study_name=args.study, storage=args.storage, max_epochs=args.epochs)
     before = tuner.counted()

@@ -32,6 +32,18 @@ from vaegan.foundation.section import Section
 from vaegan.models.config import ModelConfig
 from vaegan.models.registry import get_model_class
 from vaegan.training.config import TrainConfig
+from vaegan.training.run_folder import check_name, check_out_dir
+
+# Keys a resumed run may change: how long and where it runs, and what it shows, not what it learns.
+RESUMABLE_KEYS = (
+    "out",
+    "tune",
+    "train.epochs",
+    "train.device",
+    "train.progress",
+    "train.tensorboard",
+    "train.visualize_every",
+)
 
 
 class RunConfig(Section):
@@ -43,6 +55,21 @@ class RunConfig(Section):
     model: SerializeAsAny[ModelConfig]
     train: TrainConfig = TrainConfig()
     tune: TuneConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _one_safe_folder_name(cls, value: str) -> str:
+        return check_name(value)  # it becomes outputs/<name>: '../..' must not reach other folders
+
+    @field_validator("out")
+    @classmethod
+    def _a_folder_of_its_own(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_out_dir(value)
+            except ConfigError as error:
+                raise ValueError(str(error).removeprefix(f"out={value!r}: ")) from None
+        return value
 
     @field_validator("model", mode="before")
     @classmethod
@@ -175,6 +202,37 @@ def save_config(config: RunConfig, path: str | Path) -> None:
     write_text_atomic(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_changes(
+    old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = RESUMABLE_KEYS
+) -> dict[str, tuple[Any, Any]]:
+    """Dotted key -> (old, new) for every value that differs between two run configs, except ``ignore``d
+    keys and those under an ignored section."""
+    before, after = flatten(old), flatten(new)
+    changed = {}
+    for key in sorted(before.keys() | after.keys()):
+        if any(key == skip or key.startswith(f"{skip}.") for skip in ignore):
+            continue
+        if before.get(key) != after.get(key):
+            changed[key] = (before.get(key), after.get(key))
+    return changed
+
+
+def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:
+    """``model.lr 0.001 -> 0.01, train.seed 0 -> 7``."""
+    return ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changes.items())
+
+
 def check_space(config: RunConfig) -> None:
     """Raise ConfigError unless every key of ``config.tune.space`` is a config field that accepts
     both ends of its range (or every choice), e.g. a ``model.latent_dim`` range starting at 0."""
@@ -189,4 +247,3 @@ def check_space(config: RunConfig) -> None:
                 build_config(data, as_overrides({key: value}), source=f"tune.space[{key!r}]")
             except ConfigError as error:
                 raise ConfigError(f"tune.space key {key!r} with value {value!r}: {error}") from None
-

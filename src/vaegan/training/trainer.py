@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -23,6 +22,7 @@ from vaegan.models.base import Batch, GenerativeModel
 from vaegan.training.callbacks import Callback, default_callbacks
 from vaegan.training.checkpoint import rng_state, set_rng_state
 from vaegan.training.config import TrainConfig
+from vaegan.training.run_folder import non_finite_advice, prepare_fresh
 
 History = list[dict[str, float]]
 log = logging.getLogger(__name__)
@@ -103,14 +103,7 @@ class Trainer:
         return self.history
 
     def _prepare_fresh(self, last: Path, overwrite: bool) -> None:
-        if last.exists() or (self.out_dir / "metrics.csv").exists():
-            if not overwrite:
-                raise TrainingError(
-                    f"{self.out_dir} already holds a run; pass --resume to continue it, "
-                    "--overwrite to replace it, or --out to write elsewhere"
-                )
-            shutil.rmtree(self.out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        prepare_fresh(self.out_dir, overwrite)  # refuses a run there unless overwrite; deletes only the run's files
         if self.run_config is not None:  # the resolved config, trainable again with --config
             write_text_atomic(self.out_dir / "config.yaml", yaml.safe_dump(self.run_config, sort_keys=False))
         torch.manual_seed(self.config.seed)
@@ -150,8 +143,7 @@ class Trainer:
                 bad = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items() if not math.isfinite(float(v)))
                 raise TrainingError(
                     f"loss became non-finite at epoch {epoch}, step {step} ({bad}); stopped. "
-                    f"The last good checkpoint is {self.out_dir / 'checkpoints' / 'last.pt'}; "
-                    "try a lower model.lr or train.precision=32"
+                    f"{non_finite_advice(self.out_dir, self.config.precision)}"
                 )
             b = len(batch.x)
             for key, value in terms.items():

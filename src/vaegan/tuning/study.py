@@ -14,6 +14,7 @@ import os
 import random
 import socket
 import time
+import traceback
 import warnings
 from collections.abc import Callable
 from importlib.util import find_spec
@@ -26,7 +27,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from vaegan.config import RunConfig, TuneConfig, as_overrides, build_config, check_space
 from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
+from vaegan.foundation.files import write_text_atomic
 from vaegan.training import Callback
+from vaegan.tuning.identity import check_folder, claim_folder, shown_url, stamp, storage_label
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +88,15 @@ def database_url(url: str) -> str:
 
     try:
         parsed = make_url(url)
-    except ArgumentError as error:
-        raise ConfigError(f"--storage {url!r}: {error}; give a URL such as sqlite:///study.db") from None
+    except (ArgumentError, ValueError) as error:  # ValueError: a port that is not a number
+        problem = "the port is not a number" if isinstance(error, ValueError) else "not a database URL"
+        raise ConfigError(
+            f"--storage {shown_url(url)}: {problem}; give a URL such as sqlite:///study.db or "
+            "postgresql://user:password@host:5432/db"
+        ) from None
     if parsed.drivername in ("postgresql", "postgres") and find_spec("psycopg") is None and find_spec("psycopg2"):
         return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
     return url
-
-
-def shown_url(url: str) -> str:
-    """``url`` fit to print: the password replaced by ***."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optuna.Study:
@@ -117,16 +117,17 @@ def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optu
                 storage = optuna.storages.RDBStorage(
                     url, engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=60, grace_period=300
                 )
-            return optuna.create_study(
-                storage=storage,
-                study_name=name,
-                direction=tune.direction,
-                sampler=make_sampler(tune, tune.seed),
-                pruner=make_pruner(tune),
-                load_if_exists=True,
-            )
-        except SQLAlchemyError as error:
-            if attempt == attempts - 1:
+            sampler, pruner = make_sampler(tune, tune.seed), make_pruner(tune)
+            try:
+                study = optuna.create_study(
+                    storage=storage, study_name=name, direction=tune.direction, sampler=sampler, pruner=pruner
+                )
+            except optuna.exceptions.DuplicatedStudyError:  # a rerun, or another worker created it first
+                return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+            stamp(study)  # only the creator stamps it: what tells this study from an older one of its name
+            return study
+        except (SQLAlchemyError, ValueError) as error:  # ValueError: e.g. a port out of range
+            if attempt == attempts - 1 or isinstance(error, ValueError):
                 raise ConfigError(
                     f"--storage {shown}: cannot open the study database ({type(error).__name__}: {error}); "
                     "give a reachable SQLAlchemy URL such as sqlite:///study.db or postgresql://user@host/db"
@@ -168,22 +169,15 @@ class Tuner:
         self.out = Path(out)
         self.max_epochs = max_epochs
         name = study_name or config.name
-        self._claim_folder(name)
+        if storage is not None:
+            database_url(storage)  # a malformed URL is refused before anything is written
+        label = storage_label(storage, self.out)
+        check_folder(self.out, name, label)  # before the study is opened: no other study or storage here
         self.storage_url = storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
         self.study = open_study(self.storage_url, name, self.tune)
+        claim_folder(self.out, self.study, label)  # and not a fresh study of that name over old trial folders
         if self.tune.seed is not None and self.study.trials:  # a rerun must not replay the first run's proposals
             self.study.sampler = make_sampler(self.tune, self.tune.seed + len(self.study.trials))
-
-    def _claim_folder(self, name: str) -> None:
-        """Trial folders are numbered per study: two studies in one folder would overwrite each other's runs."""
-        marker = self.out / "study_name.txt"
-        if marker.is_file() and marker.read_text().strip() != name:
-            raise ConfigError(
-                f"{self.out} holds study {marker.read_text().strip()!r}, not {name!r}; "
-                "give this study its own --out folder"
-            )
-        self.out.mkdir(parents=True, exist_ok=True)
-        marker.write_text(name + "\n")
 
     def counted(self) -> int:
         """Finished trials of every worker and every run, except those stopped by Ctrl-C (a rerun redoes them)."""
@@ -245,11 +239,22 @@ class Tuner:
         except (ConfigError, DataError, KeyboardInterrupt) as error:
             # every later trial would fail the same way (or the user asked to stop): end the study
             trial.set_user_attr("fail_reason", _describe(error))
+            if not isinstance(error, KeyboardInterrupt):
+                _keep_traceback(config.out_dir)
             raise
         except Exception as error:  # a crash or a NaN in one trial must not end the study
             trial.set_user_attr("fail_reason", _describe(error))
+            _keep_traceback(config.out_dir)
             raise TrialFailed(_describe(error)) from None
         return history[-1][self.tune.metric]
+
+
+def _keep_traceback(folder: Path) -> None:
+    """The failed trial's whole traceback beside its run (the study keeps only a one-line reason)."""
+    try:
+        write_text_atomic(folder / "traceback.txt", traceback.format_exc())
+    except OSError as error:
+        log.warning("%s: cannot keep the traceback: %s", folder, error)
 
 
 def _describe(error: BaseException) -> str:

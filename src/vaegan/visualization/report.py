@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from vaegan.foundation.files import atomic_write
 from vaegan.visualization.curves import read_history
 
 SECTIONS = ("overview", "config", "metrics", "curves", "grids", "latent", "evaluation")
@@ -217,6 +218,5 @@ def write_report(run: str | Path, out: str | Path | None = None, *, max_epochs: 
         raise VaeganError(f"{run}: no such run folder")
     out = Path(out) if out else run / "report.html"
     page = render_report(build_context(run, max_epochs=max_epochs))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    atomic_write(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))  # never half a page, even on a crash
     return out

@@ -1,0 +1,160 @@
+"""The run folder's own files: a marker listing what vaegan writes there, and an overwrite that deletes only those.
+
+``--out`` may name a folder that also holds the user's files (``--out .`` in a
+source tree). A run therefore starts by writing ``.vaegan-run.json``, which
+lists the names a run writes (:data:`RUN_FILES`), and ``--overwrite`` deletes
+only entries that match them, never the folder itself or anything else in it.
+Folders that cannot be a run folder at all (the working directory, one of its
+parents, the home folder, ``/``) are refused before anything is written.
+
+Example:
+    >>> check_out_dir(Path("."))  # doctest: +SKIP
+    Traceback (most recent call last):
+    ConfigError: out='.': is the working directory ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.foundation.errors import CheckpointError, ConfigError, TrainingError
+from vaegan.foundation.files import package_version, write_text_atomic
+
+MARKER = ".vaegan-run.json"
+# What a run (and the commands run on it later) writes at the top of its folder; folders end in "/".
+RUN_FILES = (
+    MARKER,
+    "config.yaml",
+    "config_changes.yaml",
+    "metrics.csv",
+    "curves.png",
+    "epoch[0-9]*_*.png",
+    "report.html",
+    "evaluation.json",
+    "traceback.txt",
+    "checkpoints/",
+    "tensorboard/",
+    "latent/",
+)
+# Inside the folders above: only these names are the run's.
+FOLDER_FILES = {
+    "checkpoints": ("last.pt", "best.pt", ".last.pt.*.tmp", ".best.pt.*.tmp"),
+    "tensorboard": ("events.out.tfevents.*",),
+    "latent": ("*.png", "*.npz", "*.csv", ".*.tmp"),
+}
+UNSAFE_IN_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")  # path separators and control characters
+
+
+def check_name(name: str) -> str:
+    """A run name is one folder name (it becomes ``outputs/<name>``): no ``/`` or ``\\``, not ``.`` or ``..``.
+
+    Other characters are allowed: the name is also the run's title in reports.
+    """
+    if not name.strip(". ") or UNSAFE_IN_NAME.search(name) or name != name.strip() or name.startswith("-"):
+        raise ValueError(
+            f"{name!r} is not a safe run name: it becomes a folder name, so give one name without '/', '\\', "
+            "control characters or surrounding spaces, not '.' or '..' (set out to write elsewhere)"
+        )
+    return name
+
+
+def check_out_dir(path: str | Path, what: str = "out") -> Path:
+    """Refuse a run folder that holds more than a run: the working directory, a parent of it, home, ``/``."""
+    path = Path(path).expanduser()
+    resolved = path.resolve()
+    cwd, home = Path.cwd().resolve(), Path.home().resolve()
+    if resolved == Path(resolved.anchor):
+        reason = "is the root folder"
+    elif resolved == home:
+        reason = "is your home folder"
+    elif resolved == cwd:
+        reason = "is the working directory"
+    elif resolved in cwd.parents:
+        reason = "is a parent of the working directory"
+    else:
+        return path
+    raise ConfigError(f"{what}={str(path)!r}: {reason}; give the run its own folder, e.g. --out outputs/<name>")
+
+
+def holds_run(folder: Path) -> bool:
+    return (folder / "checkpoints" / "last.pt").exists() or (folder / "metrics.csv").exists()
+
+
+def is_vaegan_run(folder: Path) -> bool:
+    """The folder's run is vaegan's: it has the marker, or (a run from before the marker) a vaegan last.pt."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        read_checkpoint(folder / "checkpoints" / "last.pt")
+    except CheckpointError:
+        return False
+    return True
+
+
+def run_entries(folder: Path) -> list[Path]:
+    """The files and folders in ``folder`` that a vaegan run wrote (by name; see :data:`RUN_FILES`)."""
+    found: list[Path] = []
+    for pattern in RUN_FILES:
+        if pattern.endswith("/"):
+            sub = folder / pattern[:-1]
+            if sub.is_dir() and not sub.is_symlink():
+                found += [p for p in _matches(sub, FOLDER_FILES[sub.name]) if p.is_file() or p.is_symlink()]
+                found.append(sub)
+        else:
+            found += [p for p in _matches(folder, (pattern,)) if p.is_file() or p.is_symlink()]
+    return found
+
+
+def _matches(folder: Path, patterns: tuple[str, ...]) -> list[Path]:
+    return sorted({path for pattern in patterns for path in folder.glob(pattern)})
+
+
+def clear_run(folder: Path) -> list[Path]:
+    """Delete the run's own files from ``folder`` (its subfolders only once empty); keep everything else.
+
+    Returns what was left in place because vaegan did not write it.
+    """
+    for path in run_entries(folder):
+        if path.is_dir() and not path.is_symlink():
+            if not any(path.iterdir()):
+                path.rmdir()
+        else:
+            path.unlink(missing_ok=True)
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def write_marker(folder: Path) -> None:
+    """``.vaegan-run.json``: this folder holds a vaegan run, and which of its names are the run's."""
+    marker = {"vaegan": package_version(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "writes": RUN_FILES}
+    write_text_atomic(folder / MARKER, json.dumps(marker, indent=2) + "\n")
+
+
+def prepare_fresh(folder: Path, overwrite: bool) -> None:
+    """Make ``folder`` ready for a new run: refuse a run already there unless ``overwrite``, then clear only it."""
+    check_out_dir(folder)
+    if holds_run(folder):
+        if not overwrite:
+            raise TrainingError(
+                f"{folder} already holds a run; pass --resume to continue it, "
+                "--overwrite to replace it, or --out to write elsewhere"
+            )
+        if not is_vaegan_run(folder):
+            raise TrainingError(
+                f"{folder} holds a metrics.csv or checkpoints/last.pt, but no {MARKER} or vaegan checkpoint: "
+                "vaegan did not write it, so --overwrite leaves it alone; move those files away or choose another --out"
+            )
+        clear_run(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_marker(folder)
+
+
+def non_finite_advice(folder: Path, precision: str) -> str:
+    """What to do after a NaN: name ``last.pt`` only when it exists, suggest only a precision not in use."""
+    last = folder / "checkpoints" / "last.pt"
+    where = f"The last good checkpoint is {last}" if last.is_file() else "No checkpoint was written yet"
+    fixes = "try a lower model.lr" + (" or train.precision=32" if precision != "32" else "")
+    return f"{where}; {fixes}"

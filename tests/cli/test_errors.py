@@ -1,0 +1,161 @@
+"""Every user error ends in one line that names the thing and what to do, exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.cli.test_cli import blobs_dataset, write_config  # noqa: F401  (the fixture registers test-blobs)
+from vaegan.cli import main
+from vaegan.models.vae import VAE
+
+
+def one_line_error(capsys, code: int) -> str:
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def run(tmp_path) -> Path:
+    """A trained two-epoch run with best.pt and last.pt."""
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(write_config(tmp_path)), "--out", str(out)]) == 0
+    return out
+
+
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_truncated_last_pt_suggests_best(run, tmp_path, capsys):
+    truncate(run / "checkpoints" / "last.pt")
+    code = main(["sample", str(run), "--checkpoint", "last", "--out", str(tmp_path / "g.png")])
+    line = one_line_error(capsys, code)
+    assert "last.pt" in line and "truncated or corrupt" in line and "--checkpoint best" in line
+
+
+def test_corrupt_best_pt_suggests_last(run, tmp_path, capsys):
+    (run / "checkpoints" / "best.pt").write_bytes(b"garbage" * 20)
+    line = one_line_error(capsys, main(["sample", str(run), "--out", str(tmp_path / "g.png")]))
+    assert "best.pt" in line and "--checkpoint last" in line
+
+
+def test_resume_from_an_unreadable_last_pt_names_best_pt(run, tmp_path, capsys):
+    truncate(run / "checkpoints" / "last.pt")
+    config = write_config(tmp_path)
+    code = main(["train", "--config", str(config), "--out", str(run), "--resume", "--epochs", "3"])
+    line = one_line_error(capsys, code)
+    assert "last.pt is unreadable" in line and "best.pt exists" in line
+
+
+def test_a_checkpoint_with_python_objects_is_refused_without_suggesting_weights_only_false(run, tmp_path, capsys):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("executed",))
+
+    torch.save({"format": "vaegan-checkpoint-1", "x": Evil()}, run / "checkpoints" / "best.pt")
+    line = one_line_error(capsys, main(["sample", str(run), "--out", str(tmp_path / "g.png")]))
+    assert "best.pt" in line and "refused" in line and "tensors" in line
+    assert "weights_only" not in line
+
+
+@pytest.mark.parametrize("command", ["sample", "evaluate", "visualize", "train"])
+def test_cuda_device_without_cuda(run, tmp_path, capsys, monkeypatch, command):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if command == "train":
+        args = ["train", "--config", str(write_config(tmp_path)), "--out", str(tmp_path / "new"), "--device", "cuda"]
+    else:
+        args = [command, str(run), "--device", "cuda"] + (["--out", str(tmp_path / "g.png")] * (command == "sample"))
+    line = one_line_error(capsys, main(args))
+    assert "no CUDA device is available" in line and "--device cpu" in line
+    assert "corrupt" not in line and "checkpoint" not in line
+
+
+def test_an_override_that_is_not_yaml(tmp_path, capsys):
+    code = main(["train", "--config", str(write_config(tmp_path)), "--set", "a=[1,"])
+    line = one_line_error(capsys, code)
+    assert "'a=[1,'" in line and "not valid YAML" in line
+
+
+def test_csv_layout_on_a_folder_without_a_csv(tmp_path, capsys):
+    folder = tmp_path / "scans"
+    (folder / "CN").mkdir(parents=True)
+    config = write_config(tmp_path)
+    sets = ["--set", "data.dataset=mri", "--set", f"data.data_dir={folder}", "--set", "data.mri.layout=csv"]
+    line = one_line_error(capsys, main(["train", "--config", str(config), "--out", str(tmp_path / "r"), *sets]))
+    assert str(folder) in line and ".csv" in line and "layout" in line
+
+
+def test_an_unwritable_out(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "locked" / "run"
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):  # as a chmod 0500 parent does (the tests may run as root, where it does not)
+        if self == out:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    line = one_line_error(capsys, main(["train", "--config", str(write_config(tmp_path)), "--out", str(out)]))
+    assert str(out) in line and "Permission denied" in line and "--out" in line
+
+
+@pytest.mark.parametrize("where, setting", [("train_step", "train.batch_size"), ("eval_step", "train.eval_batch_size")])
+def test_out_of_memory_names_the_setting_to_lower(tmp_path, capsys, monkeypatch, where, setting):
+    def out_of_memory(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(VAE, where, out_of_memory)
+    code = main(["train", "--config", str(write_config(tmp_path)), "--out", str(tmp_path / "r")])
+    line = one_line_error(capsys, code)
+    assert "out of memory" in line and setting in line
+
+
+def test_nan_in_the_first_epoch_names_no_checkpoint_and_no_precision_in_use(tmp_path, capsys, monkeypatch):
+    original = VAE.losses
+
+    def poisoned(self, batch):
+        terms = original(self, batch)
+        return {**terms, "loss": terms["loss"] * float("nan")}
+
+    monkeypatch.setattr(VAE, "losses", poisoned)
+    code = main(["train", "--config", str(write_config(tmp_path)), "--out", str(tmp_path / "r")])
+    line = one_line_error(capsys, code)
+    assert "non-finite at epoch 1, step 1" in line and "No checkpoint was written yet" in line
+    assert "last.pt" not in line and "precision" not in line
+    assert not (tmp_path / "r" / "checkpoints" / "last.pt").exists()
+
+
+def test_nan_validation_loss_stops_before_checkpoints(tmp_path, capsys, monkeypatch):
+    original = VAE.eval_step
+
+    def poisoned(self, batch):
+        return {key: value * float("nan") for key, value in original(self, batch).items()}
+
+    monkeypatch.setattr(VAE, "eval_step", poisoned)
+    code = main(["train", "--config", str(write_config(tmp_path)), "--out", str(tmp_path / "r")])
+    line = one_line_error(capsys, code)
+    assert "validation loss became non-finite at epoch 1" in line and "val/loss=nan" in line
+    assert not (tmp_path / "r" / "checkpoints").exists() or not any((tmp_path / "r" / "checkpoints").iterdir())
+    assert not (tmp_path / "r" / "metrics.csv").exists()
+
+
+def test_a_config_with_several_problems_is_still_one_line(tmp_path, capsys):
+    config = write_config(tmp_path)
+    sets = ["--set", "model.latent_dim=-1", "--set", "train.batch_size=0"]
+    line = one_line_error(capsys, main(["train", "--config", str(config), *sets]))
+    assert "model.latent_dim" in line and "train.batch_size" in line
+
+
+def test_a_run_can_be_sampled_from_inside_its_folder(run, monkeypatch):
+    """Its recorded out is then the working directory, which a config to train with may not name."""
+    monkeypatch.chdir(run)
+    assert main(["sample", ".", "--n", "4", "--out", "inside.png"]) == 0

@@ -1,0 +1,168 @@
+"""The run folder: --overwrite deletes only what vaegan wrote, dangerous --out and names are refused,
+--resume refuses a changed config unless accepted, and the folder's files are written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+
+from tests.cli.test_cli import blobs_dataset, write_config  # noqa: F401  (the fixture registers test-blobs)
+from tests.conftest import tiny_splits
+from tests.models.tiny_configs import tiny_model
+from vaegan.cli import main
+from vaegan.config import build_config
+from vaegan.foundation.errors import ConfigError, TrainingError
+from vaegan.training import Trainer
+from vaegan.training.config import TrainConfig
+from vaegan.training.run_folder import MARKER, check_out_dir, non_finite_advice
+
+
+def train(config, out, *extra):
+    return main(["train", "--config", str(config), "--out", str(out), *extra])
+
+
+def test_overwrite_deletes_only_the_runs_own_files(tmp_path):
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run) == 0
+    assert json.loads((run / MARKER).read_text())["writes"]
+    (run / "notes.txt").write_text("mine")
+    (run / "src").mkdir()
+    (run / "src" / "model.py").write_text("mine")
+    (run / "checkpoints" / "keep.pt").write_text("mine")
+    assert train(config, run, "--overwrite", "--epochs", "1") == 0
+    assert (run / "notes.txt").read_text() == "mine"
+    assert (run / "src" / "model.py").read_text() == "mine"
+    assert (run / "checkpoints" / "keep.pt").read_text() == "mine"
+    assert (run / "epoch001_fakes.png").is_file() and not (run / "epoch002_fakes.png").exists()
+
+
+def test_out_dot_in_a_source_tree_is_refused_and_deletes_nothing(tmp_path, monkeypatch, capsys):
+    config = write_config(tmp_path)
+    tree = tmp_path / "project"
+    (tree / "src").mkdir(parents=True)
+    (tree / "src" / "code.py").write_text("print('precious')")
+    (tree / "metrics.csv").write_text("epoch\n1\n")
+    monkeypatch.chdir(tree)
+    assert train(config, ".", "--overwrite") == 2
+    err = capsys.readouterr().err
+    assert "working directory" in err and len(err.strip().splitlines()) == 1
+    assert (tree / "src" / "code.py").is_file() and (tree / "metrics.csv").is_file()
+    assert train(config, "..", "--overwrite") == 2
+    assert "parent of the working directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("place", ["/", "~"])
+def test_root_and_home_are_refused(place):
+    with pytest.raises(ConfigError, match="give the run its own folder"):
+        check_out_dir(place)
+
+
+@pytest.mark.parametrize("name", ["../..", "a/b", "a\\b", "..", "", " x", "-rf", "a\nb"])
+def test_config_name_must_be_one_safe_folder_name(name):
+    with pytest.raises(ConfigError, match="name"):
+        build_config({"name": name, "model": {"name": "vae"}})
+
+
+def test_config_out_gets_the_same_checks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="working directory"):
+        build_config({"out": ".", "model": {"name": "vae"}})
+    assert build_config({"out": "runs/a", "model": {"name": "vae"}}).out == "runs/a"
+
+
+def test_overwrite_refuses_a_folder_that_vaegan_did_not_write(tmp_path):
+    (tmp_path / "metrics.csv").write_text("epoch\n")  # the user's own, with a name a run also writes
+    (tmp_path / "config.yaml").write_text("mine: true\n")
+    config = TrainConfig(epochs=1, batch_size=16, grid_size=8, progress=False, tensorboard=False)
+    with pytest.raises(TrainingError, match="--resume"):
+        Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit()
+    with pytest.raises(TrainingError, match="vaegan did not write it"):
+        Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit(overwrite=True)
+    assert (tmp_path / "metrics.csv").read_text() == "epoch\n" and (tmp_path / "config.yaml").is_file()
+
+
+def test_a_run_from_before_the_marker_is_still_overwritten(tmp_path):
+    config = TrainConfig(epochs=1, batch_size=16, grid_size=8, progress=False, tensorboard=False)
+    Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit()
+    (tmp_path / MARKER).unlink()
+    (tmp_path / "data.bin").write_bytes(b"1")
+    Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit(overwrite=True)
+    assert (tmp_path / "data.bin").read_bytes() == b"1" and (tmp_path / MARKER).is_file()
+
+
+def test_nan_advice_names_only_what_exists_and_what_is_not_in_use(tmp_path):
+    assert "last.pt" not in non_finite_advice(tmp_path, "32")
+    assert "precision" not in non_finite_advice(tmp_path, "32")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.pt").write_bytes(b"x")
+    advice = non_finite_advice(tmp_path, "bf16")
+    assert "last.pt" in advice and "train.precision=32" in advice
+
+
+# -- --resume with a changed config ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (["--set", "model.lr=0.01"], "model.lr"),
+        (["--set", "train.seed=7"], "train.seed"),
+        (["--set", "train.batch_size=8"], "train.batch_size"),
+        (["--set", "data.val_size=24"], "data.val_size"),
+    ],
+)
+def test_resume_refuses_a_changed_config_and_names_the_keys(tmp_path, capsys, change, key):
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    before = (run / "config.yaml").read_text()
+    assert train(config, run, "--epochs", "2", "--resume", *change) == 2
+    err = capsys.readouterr().err
+    assert key in err and "->" in err and "--accept-changes" in err and len(err.strip().splitlines()) == 1
+    assert (run / "config.yaml").read_text() == before
+    assert not (run / "epoch002_fakes.png").exists()
+
+
+def test_resume_ignores_epochs_device_progress_and_tensorboard(tmp_path):
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    extra = ["--set", "train.progress=true", "--set", "train.tensorboard=false", "--device", "cpu"]
+    assert train(config, run, "--epochs", "2", "--resume", *extra) == 0
+
+
+def test_accepted_changes_are_recorded_and_config_yaml_rewritten(tmp_path):
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    assert train(config, run, "--epochs", "2", "--resume", "--set", "model.lr=0.01", "--accept-changes") == 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["lr"] == 0.01
+    changes = yaml.safe_load((run / "config_changes.yaml").read_text())
+    assert changes[0]["epoch"] == 1 and changes[0]["changes"]["model.lr"]["new"] == 0.01
+    assert train(config, run, "--epochs", "3", "--resume", "--set", "model.lr=0.01") == 0  # now the run's own
+
+
+def test_an_accepted_change_the_checkpoint_cannot_take_is_not_recorded(tmp_path, capsys):
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    before = (run / "config.yaml").read_text()
+    code = train(config, run, "--epochs", "2", "--resume", "--set", "model.latent_dim=5", "--accept-changes")
+    assert code == 2 and "does not match" in capsys.readouterr().err
+    assert (run / "config.yaml").read_text() == before and not (run / "config_changes.yaml").exists()
+
+
+# -- files written atomically ------------------------------------------------------------------------------
+
+
+def test_report_and_evaluation_json_are_written_atomically(tmp_path, monkeypatch):
+    from vaegan.evaluation.results import Evaluation
+    from vaegan.visualization import write_report
+
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    renamed = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (renamed.append(os.path.basename(b)), real(a, b)))
+    write_report(run)
+    Evaluation("vae", "test-blobs").write(run / "evaluation.json")
+    assert renamed == ["report.html", "evaluation.json"]

@@ -1,0 +1,110 @@
+"""A study folder belongs to one study in one storage: a new study (or a fresh database) in an old folder is
+refused before its trial_NNNN folders overwrite the old ones; storage URLs never show their password;
+a failed trial keeps its traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.tuning.conftest import tiny_study, write_yaml
+from vaegan.cli import main
+from vaegan.config import build_config
+from vaegan.foundation.errors import ConfigError
+from vaegan.tuning.identity import mask_password
+from vaegan.tuning.study import Tuner
+
+LR = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
+
+
+@pytest.fixture
+def config(tmp_path):
+    return build_config(tiny_study(tmp_path / "no-data-needed", LR))
+
+
+def old_trial(out):
+    (out / "trial_0000").mkdir(parents=True)
+    (out / "trial_0000" / "metrics.csv").write_text("epoch,val/loss\n1,0.5\n")
+
+
+def test_study_json_records_the_study_and_a_rerun_joins_it(config, tmp_path):
+    out = tmp_path / "study"
+    Tuner(config, out=out)
+    record = json.loads((out / "study.json").read_text())
+    assert record["study"] == "tiny" and record["study_id"] >= 1 and record["created"] and record["uid"]
+    assert "study.db" in record["storage"]
+    Tuner(config, out=out)
+    assert json.loads((out / "study.json").read_text()) == record
+
+
+def test_a_fresh_storage_in_an_old_study_folder_is_refused(config, tmp_path):
+    out = tmp_path / "study"
+    Tuner(config, out=out)
+    old_trial(out)
+    (out / "study.db").unlink()  # the database is gone; a new study 'tiny' would number its trials from 0 again
+    with pytest.raises(ConfigError, match=r"created .* would overwrite"):
+        Tuner(config, out=out)
+    assert (out / "trial_0000" / "metrics.csv").is_file()
+
+
+def test_another_storage_for_the_same_folder_is_refused(config, tmp_path):
+    out = tmp_path / "study"
+    Tuner(config, out=out)
+    with pytest.raises(ConfigError, match="--storage"):
+        Tuner(config, out=out, storage=f"sqlite:///{tmp_path / 'other.db'}")
+
+
+def test_trial_folders_without_a_study_record_are_not_overwritten(config, tmp_path):
+    out = tmp_path / "study"
+    old_trial(out)
+    with pytest.raises(ConfigError, match="trial folders"):
+        Tuner(config, out=out)
+    assert (out / "trial_0000" / "metrics.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://me:s3cret@db:5432/x", "postgresql://me:***@db:5432/x"),
+        ("postgresql//me:s3cret@db/x", "postgresql//me:***@db/x"),
+        ("me:s3cret@db", "me:***@db"),
+        ("sqlite:///study.db", "sqlite:///study.db"),
+    ],
+)
+def test_password_masking(url, shown):
+    assert mask_password(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://me:s3cret@db:notaport/x", "postgresql//me:s3cret@db/x", "postgresql://me:s3cret@db:99999999/x"],
+)
+def test_a_bad_storage_url_is_one_line_without_the_password(tmp_path, capsys, url):
+    path = write_yaml(tiny_study(tmp_path / "no-data-needed", LR), tmp_path / "tiny.yaml")
+    code = main(["tune", "--config", str(path), "--storage", url, "--out", str(tmp_path / "s"), "--trials", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "s3cret" not in err and "***" in err and "--storage" in err
+
+
+def test_a_failed_trial_keeps_its_traceback(config, tmp_path, monkeypatch):
+    import vaegan.experiment
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom in the model")
+
+    monkeypatch.setattr(vaegan.experiment, "train_from_config", crash)
+    tuner = Tuner(config, out=tmp_path / "study")
+    tuner.run(1)
+    text = (tmp_path / "study" / "trial_0000" / "traceback.txt").read_text()
+    assert "Traceback" in text and "RuntimeError: boom in the model" in text
+
+
+def test_a_study_name_that_would_leave_outputs_is_refused(tmp_path, capsys, monkeypatch):
+    path = write_yaml(tiny_study(tmp_path / "no-data-needed", LR), tmp_path / "tiny.yaml")
+    monkeypatch.chdir(tmp_path)
+    code = main(["tune", "--config", str(path), "--study", "../../escaped", "--trials", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--study" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path.parent / "escaped_tune").exists()
