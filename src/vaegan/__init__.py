@@ -21,48 +21,80 @@ Example:
     >>> history = fit(model, data, epochs=5, out_dir="outputs/my_vae")
 """
 
-from vaegan.config import RunConfig, load_config
-from vaegan.data import DataSplits, ImageDataset, list_datasets, load_dataset
-from vaegan.experiment import fit
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from vaegan.foundation.files import package_version
-from vaegan.models import (
-    ACGAN,
-    CVAEGAN,
-    GAN,
-    VAE,
-    AutoEncoder,
-    AutoEncoderConfig,
-    ConditionalVAE,
-    GenerativeModel,
-    VAEConfig,
-    build_model,
-    list_models,
-    register_model,
-)
-from vaegan.training import TrainConfig, Trainer
 
-__version__ = package_version()
+# The public API, imported on first use: `import vaegan` (and so `vaegan --help`) must not pay
+# for torch and the plotting stack (PEP 562). Name -> the module that defines it.
+_EXPORTS = {
+    "RunConfig": "vaegan.config",
+    "load_config": "vaegan.config",
+    "DataSplits": "vaegan.data",
+    "ImageDataset": "vaegan.data",
+    "list_datasets": "vaegan.data",
+    "load_dataset": "vaegan.data",
+    "fit": "vaegan.experiment",
+    "TrainConfig": "vaegan.training",
+    "Trainer": "vaegan.training",
+    **dict.fromkeys(
+        [
+            "ACGAN",
+            "CVAEGAN",
+            "GAN",
+            "VAE",
+            "WGANGP",
+            "AutoEncoder",
+            "AutoEncoderConfig",
+            "BetaTCVAE",
+            "ConditionalVAE",
+            "GenerativeModel",
+            "VAEConfig",
+            "build_model",
+            "list_models",
+            "register_model",
+        ],
+        "vaegan.models",
+    ),
+}
 
-__all__ = [
-    "ACGAN",
-    "CVAEGAN",
-    "GAN",
-    "VAE",
-    "AutoEncoder",
-    "AutoEncoderConfig",
-    "ConditionalVAE",
-    "DataSplits",
-    "GenerativeModel",
-    "ImageDataset",
-    "RunConfig",
-    "TrainConfig",
-    "Trainer",
-    "VAEConfig",
-    "build_model",
-    "fit",
-    "list_datasets",
-    "list_models",
-    "load_config",
-    "load_dataset",
-    "register_model",
-]
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
+    from vaegan.config import RunConfig, load_config  # noqa: F401
+    from vaegan.data import DataSplits, ImageDataset, list_datasets, load_dataset  # noqa: F401
+    from vaegan.experiment import fit  # noqa: F401
+    from vaegan.models import (  # noqa: F401
+        ACGAN,
+        CVAEGAN,
+        GAN,
+        VAE,
+        WGANGP,
+        AutoEncoder,
+        AutoEncoderConfig,
+        BetaTCVAE,
+        ConditionalVAE,
+        GenerativeModel,
+        VAEConfig,
+        build_model,
+        list_models,
+        register_model,
+    )
+    from vaegan.training import TrainConfig, Trainer  # noqa: F401
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":  # reading the installed metadata takes a few hundred ms: only when asked
+        return package_version()
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # next time, a plain attribute
+        return value
+    raise AttributeError(f"module 'vaegan' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -211,3 +211,31 @@ def test_resuming_into_a_different_model_is_a_clear_error(tmp_path, capsys, mode
     err = capsys.readouterr().err
     assert "last.pt" in err and "does not match this model" in err and "Traceback" not in err
     assert (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_help_of_every_command_imports_neither_torch_nor_matplotlib():
+    """`vaegan --help` and `vaegan <cmd> --help` stay fast: the heavy stack loads only when a command runs."""
+    import subprocess
+    import sys
+
+    from vaegan.cli import COMMANDS
+
+    code = (
+        "import contextlib, io, sys\n"
+        "from vaegan.cli import main\n"
+        f"for command in [[], *[[c] for c in {[name.rsplit('.', 1)[1] for name in COMMANDS]!r}]]:\n"
+        "    command = [c.replace('_', '-') if c in ('check_model',) else c for c in command]\n"
+        "    command = ['train-classifier'] if command == ['classifier'] else command\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main([*command, '--help'])\n"
+        "print(sorted(m for m in ('torch', 'matplotlib', 'optuna', 'monai') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_visualize_command_offers_exactly_the_projections_there_are():
+    from vaegan.cli.visualize import METHODS as offered
+    from vaegan.visualization.scatter import METHODS
+
+    assert tuple(offered) == tuple(METHODS)

@@ -13,11 +13,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import yaml
-
-from vaegan.exercises.contract import run_contract
 from vaegan.foundation.errors import VaeganError
-from vaegan.models import GenerativeModel, get_model_class, list_models
 
 
 def add_parser(subparsers) -> None:
@@ -45,8 +41,10 @@ def _module(spec: str):
         raise VaeganError(f"{spec}: cannot import it ({error}); is its folder on PYTHONPATH?") from None
 
 
-def resolve(target: str) -> type[GenerativeModel]:
+def resolve(target: str) -> type:
     """The class ``module:Class`` names, or the registered model of that name."""
+    from vaegan.models import GenerativeModel, get_model_class, list_models
+
     if ":" not in target:
         if target not in list_models():
             raise VaeganError(f"{target!r}: not module:Class, and no registered model of that name")
@@ -61,6 +59,8 @@ def resolve(target: str) -> type[GenerativeModel]:
 
 
 def parse_sets(items: list[str]) -> dict:
+    import yaml
+
     overrides: dict = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -75,6 +75,8 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def run_check_model(args: argparse.Namespace) -> int:
+    from vaegan.exercises.contract import run_contract
+
     cls = resolve(args.target)
     results = run_contract(cls, parse_sets(args.set))
     for result in results:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from vaegan.exercises.workspace import grade, init_workspace, scoreboard
-
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("exercises", help="the course's graded exercises: init a workspace, check it")
@@ -21,6 +19,8 @@ def add_parser(subparsers) -> None:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    from vaegan.exercises.workspace import init_workspace
+
     written = init_workspace(args.dir, force=args.force)
     print(f"wrote {len(written)} exercises to {args.dir}/ (see its README.md); grade them with:")
     print(f"  vaegan exercises check {args.dir}")
@@ -28,6 +28,8 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from vaegan.exercises.workspace import grade, scoreboard
+
     results = grade(args.dir)
     print(scoreboard(results, verbose=args.verbose))
     return 0 if all(r.passed for r in results) else 1

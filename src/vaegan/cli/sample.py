@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import math
-from pathlib import Path
 
-import numpy as np
-import torch
-
-from vaegan.cli.encode import add_input_arguments, input_labels, open_encoder_run, read_inputs
-from vaegan.foundation.errors import VaeganError
-from vaegan.foundation.files import atomic_write
-from vaegan.runs import load_run, parse_labels
-from vaegan.visualization import save_grid
-from vaegan.visualization.grids import layout_grid
+from vaegan.cli.encode import add_input_arguments
 
 
 def add_parser(subparsers) -> None:
@@ -27,7 +17,7 @@ def add_parser(subparsers) -> None:
     sample.add_argument("--labels", help="classes for conditional models, e.g. 0-9 or 1,3,5 (N spread over them)")
     sample.add_argument("--seed", type=int, default=0)
     _add_common(sample)
-    sample.set_defaults(func=run_sample)
+    sample.set_defaults(func=lambda args: _run("run_sample", args))
 
     recon = subparsers.add_parser("reconstruct", help="test images (or your own) above their reconstructions")
     recon.add_argument("run", help="run folder")
@@ -35,7 +25,7 @@ def add_parser(subparsers) -> None:
     recon.add_argument("--out", required=True, help="recon.png, or recon.npz (arrays inputs, recons, files)")
     recon.add_argument("--n", type=int, default=32, help="how many test images, when no INPUTS are given")
     _add_common(recon)
-    recon.set_defaults(func=run_reconstruct)
+    recon.set_defaults(func=lambda args: _run("run_reconstruct", args))
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -43,77 +33,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
 
 
-def _suffix(path: Path, allowed: tuple[str, ...]) -> str:
-    if path.suffix.lower() not in allowed:
-        raise VaeganError(f"--out {path}: unknown file type; use one of {', '.join(allowed)}")
-    return path.suffix.lower()
+def _run(name: str, args: argparse.Namespace) -> int:
+    from vaegan.cli import samples  # torch and the data stack: only when a command runs
 
-
-def run_sample(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    is_nifti = out.name.lower().endswith((".nii", ".nii.gz"))
-    suffix = ".nii.gz" if is_nifti else _suffix(out, (".png", ".npz", ".nii.gz"))
-    if args.n < 1:
-        raise VaeganError(f"--n {args.n}: must be at least 1")
-    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device)
-    model = run.model
-    labels = None
-    if model.conditional:
-        classes = parse_labels(args.labels or f"0-{model.config.num_classes - 1}", model.config.num_classes)
-        # N spread evenly over the classes, in blocks: [0,0,...,1,1,...]
-        labels = torch.tensor(classes).repeat_interleave(math.ceil(args.n / len(classes)))[: args.n]
-    elif args.labels:
-        raise VaeganError(f"{args.run} holds an unconditional {model.name}; it takes no --labels")
-    generator = torch.Generator().manual_seed(args.seed)
-    images = torch.cat(
-        [
-            model.sample(len(chunk), chunk if labels is not None else None, generator)
-            for chunk in _chunks(args.n, labels)
-        ]
-    ).cpu()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".nii.gz":  # labels go to a JSON sidecar, as BIDS does
-        from vaegan.data.mri_transforms import save_nifti
-
-        data = run.config.data
-        class_names = list(data.mri.classes) if data.dataset in ("mri", "phantoms") else None
-        save_nifti(images, out, spacing=data.mri.spacing, labels=labels, class_names=class_names)
-    elif suffix == ".png":
-        save_grid(images, out, columns=math.ceil(math.sqrt(args.n)))
-    else:
-        arrays = {"images": images.numpy().astype(np.float32)}
-        if labels is not None:
-            arrays["labels"] = labels.numpy().astype(np.int64)
-        atomic_write(out, lambda tmp: np.savez_compressed(tmp.open("wb"), **arrays))
-    print(f"wrote {args.n} samples to {out}")
-    return 0
-
-
-def _chunks(n: int, labels: torch.Tensor | None, size: int = 1000):
-    for start in range(0, n, size):
-        yield labels[start : start + size] if labels is not None else torch.empty(min(size, n - start))
-
-
-def run_reconstruct(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    suffix = _suffix(out, (".png", ".npz"))
-    run = open_encoder_run(args)
-    if args.inputs:
-        x, files = read_inputs(args.inputs, run, invert=args.invert)
-        labels = input_labels(run.model, args.labels, len(x), args.run)
-        what = "images"
-    else:
-        test = run.load_data().test
-        x, labels, files = test.images[: args.n], test.labels[: args.n], []
-        labels = labels if run.model.conditional else None
-        what = "test images"
-    recons = run.model.reconstruct(x, labels).cpu()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".npz":
-        arrays = {"inputs": x.numpy(), "recons": recons.numpy(), "files": np.array([str(f) for f in files])}
-        atomic_write(out, lambda tmp: np.savez_compressed(tmp.open("wb"), **arrays))
-    else:
-        batch, columns = layout_grid(torch.stack([x.cpu(), recons]), image_dims=x.dim() - 1)
-        save_grid(batch, out, columns)
-    print(f"wrote {len(x)} {what} and their reconstructions to {out}")
-    return 0
+    return getattr(samples, name)(args)

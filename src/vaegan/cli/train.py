@@ -1,11 +1,14 @@
-"""``vaegan train --config configs/mnist_vae.yaml [--epochs N] [--out DIR] [--set key=value ...]``."""
+"""``vaegan train --config mnist_vae [--epochs N] [--out DIR] [--set key=value ...]``."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from vaegan.config import RunConfig, load_config
 from vaegan.foundation.errors import VaeganError
+
+if TYPE_CHECKING:  # the config stack imports torch: only when a command runs, so --help is instant
+    from vaegan.config import RunConfig
 
 
 def add_parser(subparsers) -> None:
@@ -46,6 +49,8 @@ def config_from_args(args: argparse.Namespace, **shortcuts: str | None) -> RunCo
     for key, value in {"data.data_dir": args.data_dir, "train.device": args.device, **shortcuts}.items():
         if value is not None:
             overrides.append(f"{key}={value}")
+    from vaegan.config import load_config
+
     return load_config(args.config, overrides)
 
 

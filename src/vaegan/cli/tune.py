@@ -13,7 +13,6 @@ from pathlib import Path
 
 from vaegan.cli.train import add_override_arguments, config_from_args
 from vaegan.foundation.errors import ConfigError
-from vaegan.training.run_folder import check_name
 
 
 def add_parser(subparsers) -> None:
@@ -46,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         optuna.logging.set_verbosity(optuna.logging.ERROR)
     if args.study is not None and args.out is None:  # the study's name becomes its folder's
         try:
+            from vaegan.training.run_folder import check_name
+
             check_name(args.study)
         except ValueError as error:
             raise ConfigError(f"--study: {error}") from None

@@ -12,10 +12,10 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 
@@ -72,8 +72,11 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
+@functools.cache
 def package_version() -> str:
     """vaegan's installed version, part of every cache key (a new version never reads an old cache)."""
+    from importlib.metadata import PackageNotFoundError, version  # slow to import: only when asked
+
     try:
         return version("vaegan")
     except PackageNotFoundError:  # running from a source tree that was never installed

@@ -1,0 +1,128 @@
+"""Reading your own images for ``vaegan encode`` and ``vaegan reconstruct``, and encoding them.
+
+See :mod:`vaegan.cli.encode` for what is accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vaegan.data.bad_inputs import BadFile
+from vaegan.data.config import MRIConfig
+from vaegan.data.imagefolder import read_image
+from vaegan.data.mri_sources import IMAGE_SUFFIXES, NIFTI_SUFFIXES
+from vaegan.foundation.errors import VaeganError
+from vaegan.foundation.files import atomic_write
+from vaegan.models import GenerativeModel
+from vaegan.runs import Run, load_run, parse_labels
+
+SUFFIXES = (*IMAGE_SUFFIXES, *NIFTI_SUFFIXES)
+
+
+def input_files(inputs: list[Path]) -> list[Path]:
+    """The files named, and the image files inside the folders named (sorted); errors name the path."""
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(SUFFIXES))
+            if not found:
+                raise VaeganError(f"{path}: the folder holds no images ({', '.join(SUFFIXES)})")
+            files.extend(found)
+        elif not path.is_file():
+            raise VaeganError(f"{path}: no such file or folder")
+        elif not path.name.lower().endswith(SUFFIXES):
+            raise VaeganError(f"{path}: unsupported file type; use {', '.join(SUFFIXES)}")
+        else:
+            files.append(path)
+    return files
+
+
+def _resize(x: Tensor, spatial: tuple[int, ...]) -> Tensor:
+    """(C, *S) -> (C, *spatial), anti-aliased where it shrinks."""
+    if tuple(x.shape[1:]) == spatial:
+        return x
+    mode = "bilinear" if len(spatial) == 2 else "trilinear"
+    antialias = len(spatial) == 2
+    return F.interpolate(x[None], size=spatial, mode=mode, antialias=antialias, align_corners=False)[0]
+
+
+def _channels(x: Tensor, channels: int) -> Tensor:
+    if x.shape[0] == channels:
+        return x
+    return x.expand(channels, *x.shape[1:]) if x.shape[0] == 1 else x.mean(0, keepdim=True)
+
+
+def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig) -> Tensor:
+    """One file as the model's input (C, *S) in [0, 1]; BadFile says why it cannot be."""
+    channels, *spatial = image_shape
+    if path.name.lower().endswith(NIFTI_SUFFIXES):
+        from vaegan.data.mri_transforms import preprocess, read_volume, to_slices  # MONAI: only for NIfTI
+
+        data, affine = read_volume(path)
+        volume, _ = preprocess(data, affine, mri)  # (1, D, H, W), as the run's MRI data was prepared
+        if len(spatial) == 2:
+            slices, _ = to_slices(volume[None], mri.slice_axis, (0.5, 0.5))  # the middle slice: (1, 1, H, W)
+            volume = slices[0]
+        return _channels(_resize(volume, tuple(spatial)), channels).clamp(0.0, 1.0)
+    if len(spatial) != 2:
+        raise BadFile(f"is a 2-D image, but this run's model takes 3-D volumes of shape {tuple(image_shape)}")
+    image = torch.from_numpy(np.ascontiguousarray(read_image(path).transpose(2, 0, 1)))  # (C, H, W)
+    return _channels(_resize(image, tuple(spatial)), channels).clamp(0.0, 1.0)
+
+
+def read_inputs(inputs: list[Path], run: Run, *, invert: bool = False) -> tuple[Tensor, list[Path]]:
+    """Every input file as one batch (N, C, *S) shaped for the run's model, and the files in order."""
+    files = input_files(inputs)
+    shape = tuple(run.model.config.image_shape)
+    images = []
+    for path in files:
+        try:
+            images.append(read_input(path, shape, run.config.data.mri))
+        except BadFile as reason:
+            raise VaeganError(f"{path}: {reason}") from None
+    x = torch.stack(images)
+    return (1.0 - x if invert else x), files
+
+
+def input_labels(model: GenerativeModel, spec: str | None, n: int, run: str) -> Tensor | None:
+    """Labels for a conditional model's inputs: one class for all, or one per input."""
+    if not model.conditional:
+        if spec:
+            raise VaeganError(f"{run} holds an unconditional {model.name}; it takes no --labels")
+        return None
+    if not spec:
+        raise VaeganError(f"{run} holds a conditional {model.name}: give --labels (one class, or one per input)")
+    labels = parse_labels(spec, model.config.num_classes)
+    if len(labels) not in (1, n):
+        raise VaeganError(f"--labels {spec!r}: {len(labels)} labels for {n} inputs; give one, or one per input")
+    return torch.tensor(labels * (n if len(labels) == 1 else 1))
+
+
+def open_encoder_run(args: argparse.Namespace) -> Run:
+    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device)
+    if not run.model.has_encoder:
+        raise VaeganError(f"{args.run} holds a {run.model.name}, which has no encoder")
+    return run
+
+
+def encode_inputs(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() != ".npz":
+        raise VaeganError(f"--out {out}: codes are written as .npz")
+    run = open_encoder_run(args)
+    x, files = read_inputs(args.inputs, run, invert=args.invert)
+    labels = input_labels(run.model, args.labels, len(x), args.run)
+    codes = run.model.encode(x, labels).cpu()
+    arrays = {"codes": codes.numpy().astype(np.float32), "files": np.array([str(f) for f in files])}
+    if labels is not None:
+        arrays["labels"] = labels.numpy().astype(np.int64)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, lambda tmp: np.savez_compressed(tmp.open("wb"), **arrays))
+    print(f"wrote the codes of {len(files)} images ({codes.shape[1]} numbers each) to {out}")
+    return 0
