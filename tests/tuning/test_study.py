@@ -140,3 +140,20 @@ def test_a_study_folder_refuses_a_second_study(tmp_path):
     Tuner(config, out=tmp_path / "study")  # the same study joins again
     with pytest.raises(ConfigError, match=r"holds study 'tiny', not 'other'"):
         Tuner(config, out=tmp_path / "study", study_name="other")
+
+
+def test_a_trial_started_after_other_workers_claimed_the_budget_never_trains(mnist_dir, tmp_path):
+    """Two workers, --trials 2: one finished trial, and another worker's trial running. This worker's
+    next trial comes third in the storage, so it is surplus: it stops at once and trains nothing."""
+    data = tiny_study(mnist_dir, LR, seed=0)
+    tuner = Tuner(build_config(data), out=tmp_path / "study")
+    finished = tuner.study.ask()
+    tuner.study.tell(finished, 1.0)
+    running_elsewhere = tuner.study.ask()  # another worker's trial, RUNNING in the shared storage
+    study = tuner.run(trials=2)
+    mine = max(study.trials, key=lambda t: t.number)
+    assert mine.number == 2 and mine.user_attrs.get("surplus") and mine.state.name == "PRUNED"
+    assert not (tmp_path / "study" / "trial_0002").exists()  # nothing trained
+    assert tuner.counted() == 1  # the surplus trial does not count: the budget is exactly 2
+    study.tell(running_elsewhere, 0.5)
+    assert tuner.counted() == 2

@@ -41,6 +41,7 @@ PRUNERS = {
     "none": "NopPruner",
 }
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+CLAIMED = (*FINISHED, TrialState.RUNNING)  # a running trial holds its place in the budget
 
 
 class TrialFailed(VaeganError):
@@ -168,6 +169,7 @@ class Tuner:
         self.config, self.tune = config, config.tune
         self.out = Path(out)
         self.max_epochs = max_epochs
+        self.budget: int | None = None  # the study's total trials, set by run()
         name = study_name or config.name
         if storage is not None:
             database_url(storage)  # a malformed URL is refused before anything is written
@@ -180,9 +182,28 @@ class Tuner:
             self.study.sampler = make_sampler(self.tune, self.tune.seed + len(self.study.trials))
 
     def counted(self) -> int:
-        """Finished trials of every worker and every run, except those stopped by Ctrl-C (a rerun redoes them)."""
-        trials = self.study.get_trials(deepcopy=False, states=FINISHED)
-        return sum(trial.user_attrs.get("fail_reason") != "interrupted" for trial in trials)
+        """Finished trials of every worker and every run, except those stopped by Ctrl-C (a rerun redoes
+        them) and surplus ones (started by a worker after the budget was spent, never run)."""
+        return len(self._budgeted(FINISHED))
+
+    def _budgeted(self, states: tuple[TrialState, ...]) -> list[int]:
+        """Numbers of the trials in ``states`` that count against the budget, in creation order."""
+        trials = self.study.get_trials(deepcopy=False, states=states)
+        counts = [t for t in trials if t.user_attrs.get("fail_reason") != "interrupted"]
+        counts = [t for t in counts if not t.user_attrs.get("surplus")]
+        return sorted(t.number for t in counts)
+
+    def _claim(self, trial: optuna.Trial) -> None:
+        """Run ``trial`` only if it is among the first ``budget`` trials the storage holds.
+
+        Optuna writes a trial into the storage (as RUNNING) before its objective runs, so every
+        worker sees the others' claims; the one whose trial came too late stops without training.
+        """
+        if self.budget is None or trial.number in self._budgeted(CLAIMED)[: self.budget]:
+            return
+        trial.set_user_attr("surplus", True)
+        trial.study.stop()
+        raise optuna.TrialPruned(f"the study's budget of {self.budget} trials is spent (other workers took it)")
 
     def run(
         self,
@@ -204,6 +225,7 @@ class Tuner:
             if self.counted() >= trials:
                 study.stop()
 
+        self.budget = trials
         remaining = trials - self.counted()
         if remaining > 0:
             self.study.optimize(
@@ -227,6 +249,7 @@ class Tuner:
     def objective(self, trial: optuna.Trial) -> float:
         from vaegan.experiment import train_from_config
 
+        self._claim(trial)
         config = self.trial_config(self.tune.suggest(trial), trial.number)
         trial.set_user_attr("run_dir", str(config.out_dir))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
