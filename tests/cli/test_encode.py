@@ -102,7 +102,7 @@ def test_nifti_volume_is_cut_to_its_middle_slice_for_a_2d_model(run, tmp_path):
 def test_a_bad_input_is_one_line_naming_the_file_and_exit_2(run, images, tmp_path, capsys, name, content, reason):
     bad = tmp_path / name
     if content is None:
-        nib.save(nib.Nifti1Image(np.zeros((8, 8, 8), np.float32), np.eye(4)), bad)
+        nib.save(nib.Nifti1Image(np.zeros((32, 32, 32), np.float32), np.eye(4)), bad)
     else:
         bad.write_bytes(content)
     assert main(["encode", str(run), str(images / "a.png"), str(bad), "--out", str(tmp_path / "c.npz")]) == 2
