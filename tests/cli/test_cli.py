@@ -207,7 +207,11 @@ def test_exit_codes_for_nan_interrupt_and_refused_arguments(tmp_path, capsys, mo
 def test_resuming_into_a_different_model_is_a_clear_error(tmp_path, capsys, model, change):
     assert train(tmp_path, "--epochs", "1") == 0
     before = (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes()
-    assert train(tmp_path, "--resume", *change, model=model) == 2
+    assert train(tmp_path, "--resume", *change, model=model) == 2  # refused: the config changed
+    err = capsys.readouterr().err
+    assert "trained under another config" in err and "model." in err and "Traceback" not in err
+    # accepting the change cannot make the checkpoint fit another model: a clear error again
+    assert train(tmp_path, "--resume", "--accept-changes", *change, model=model) == 2
     err = capsys.readouterr().err
     assert "last.pt" in err and "does not match this model" in err and "Traceback" not in err
     assert (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes() == before

@@ -85,9 +85,11 @@ def test_reconstruct_without_inputs_still_uses_the_test_images(run, tmp_path):
 def test_nifti_volume_is_cut_to_its_middle_slice_for_a_2d_model(run, tmp_path):
     volume = np.zeros((20, 24, 20), np.float32)
     volume[4:16, 4:20, 4:16] = np.random.default_rng(1).uniform(50, 100, (12, 16, 12))
-    nib.save(nib.Nifti1Image(volume, np.diag([2.0, 2.0, 2.0, 1.0])), tmp_path / "brain.nii.gz")
+    # already in template space (space-MNI*): registration's auto setting leaves it as it is
+    brain = tmp_path / "sub-01_space-MNI152_T1w.nii.gz"
+    nib.save(nib.Nifti1Image(volume, np.diag([2.0, 2.0, 2.0, 1.0])), brain)
     out = tmp_path / "codes.npz"
-    assert main(["encode", str(run), str(tmp_path / "brain.nii.gz"), "--out", str(out)]) == 0
+    assert main(["encode", str(run), str(brain), "--out", str(out)]) == 0
     assert np.load(out)["codes"].shape == (1, 3)
 
 

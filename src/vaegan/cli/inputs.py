@@ -65,7 +65,7 @@ def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig) -> Tens
         from vaegan.data.mri_transforms import preprocess, read_volume, to_slices  # MONAI: only for NIfTI
 
         data, affine = read_volume(path)
-        volume, _ = preprocess(data, affine, mri)  # (1, D, H, W), as the run's MRI data was prepared
+        volume, _ = preprocess(data, affine, mri, source=path)  # (1, D, H, W), as the run's MRI data was prepared
         if len(spatial) == 2:
             slices, _ = to_slices(volume[None], mri.slice_axis, (0.5, 0.5))  # the middle slice: (1, 1, H, W)
             volume = slices[0]
