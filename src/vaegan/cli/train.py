@@ -1,10 +1,14 @@
-"""``vaegan train --config configs/mnist_vae.yaml [--epochs N] [--out DIR] [--set key=value ...]``."""
+"""``vaegan train --config configs/mnist_vae.yaml [--epochs N] [--out DIR] [--set key=value ...] [--nproc N]``."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 
 from vaegan.config import RunConfig, load_config
+from vaegan.foundation.errors import ConfigError
 
 
 def add_parser(subparsers) -> None:
@@ -16,6 +20,12 @@ def add_parser(subparsers) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
     group.add_argument("--overwrite", action="store_true", help="replace an existing run in the folder")
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train on N processes of this machine (torchrun --standalone); multi-node: see docs/distributed.md",
+    )
     parser.set_defaults(func=run)
 
 
@@ -38,9 +48,30 @@ def config_from_args(args: argparse.Namespace, **shortcuts: str | None) -> RunCo
 def run(args: argparse.Namespace) -> int:
     from vaegan.experiment import train_from_config
 
-    config = config_from_args(args, **{"train.epochs": args.epochs, "out": args.out})
+    config = config_from_args(args, **{"train.epochs": args.epochs, "out": args.out})  # fails early on a bad key
+    if args.nproc is not None:
+        return launch(args.nproc, args)
     history = train_from_config(config, resume=args.resume, overwrite=args.overwrite)
     last = history[-1] if history else {}
     summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k.startswith("val/"))
-    print(f"{config.out_dir}: {len(history)} epochs; {summary}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"{config.out_dir}: {len(history)} epochs; {summary}")
     return 0
+
+
+def launch(nproc: int, args: argparse.Namespace) -> int:
+    """Run this same ``train`` command (less ``--nproc``) under ``torchrun --standalone --nproc-per-node=N``."""
+    if nproc < 1:
+        raise ConfigError(f"--nproc {nproc}: give the number of processes, 1 or more")
+    argv = ["train", "--config", args.config]
+    for flag, value in {"--epochs": args.epochs, "--out": args.out, "--data-dir": args.data_dir}.items():
+        if value is not None:
+            argv += [flag, str(value)]
+    if args.device is not None:
+        argv += ["--device", args.device]
+    for override in args.overrides:
+        argv += ["--set", override]
+    argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    verbose = ["-v"] if getattr(args, "verbose", False) else []
+    return subprocess.call([*torchrun, "-m", "vaegan", *verbose, *argv])
