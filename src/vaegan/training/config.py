@@ -25,6 +25,8 @@ class TrainConfig(Section):
     check_finite_every: NonNegativeInt = Field(
         0, description="check the losses for NaN/inf every N steps (0: every step on the CPU, every 25 on CUDA)"
     )
+    compile: bool = Field(False, description="torch.compile each top-level network (slow first steps)")
+    channels_last: bool = Field(False, description="channels-last memory layout for 2-D and 3-D convolutions")
     # distributed (torchrun): see docs/distributed.md
     sync_batchnorm: bool = Field(False, description="batch norm over the global batch under torchrun (CUDA only)")
     dist_timeout_s: PositiveFloat = Field(600.0, description="a collective waiting longer fails the job")

@@ -65,6 +65,11 @@ class Trainer:
         model = model.to(self.device)
         if config.sync_batchnorm and self.ranks.active:
             model = sync_batchnorm(model, self.device)
+        self.memory_format = memory_format(config, len(data.image_shape))
+        model = model.to(memory_format=self.memory_format)
+        if config.compile:  # in place, per network: the state_dict keys (and checkpoints) stay the same
+            for network in model.children():
+                network.compile()
         self.model = model
         self.optimizers = self.model.configure_optimizers()
         self.ranks.hook_optimizers(self.optimizers)
@@ -161,7 +166,7 @@ class Trainer:
             if len(index) < 2 * self.ranks.world_size:  # batch norm cannot train on a single image (per rank)
                 continue
             index = self.ranks.shard(index)  # this rank's part of the global batch
-            x = self.train_x.index_select(0, index)
+            x = self.train_x.index_select(0, index).contiguous(memory_format=self.memory_format)
             if self.binarize:
                 x = torch.bernoulli(x)  # dynamic binarization: a fresh binary image every time
             yield Batch(x, self.train_y.index_select(0, index))
@@ -217,7 +222,7 @@ class Trainer:
             torch.manual_seed(self.config.seed + 1 + ranks.rank)
             for start in range(low, high, self.config.eval_batch_size):
                 stop = min(start + self.config.eval_batch_size, high)
-                x = dataset.images[start:stop].to(self.device)
+                x = dataset.images[start:stop].to(self.device).contiguous(memory_format=self.memory_format)
                 y = dataset.labels[start:stop].to(self.device)
                 if self.binarize:
                     x = torch.bernoulli(x)
@@ -263,6 +268,13 @@ class Trainer:
         self.epoch, self.best, self.history = payload["epoch"], payload["best"], payload["history"]
         set_rng_state(payload["rng"])
         log.info("resumed %s at epoch %d", path, self.epoch)
+
+
+def memory_format(config: TrainConfig, image_dims: int) -> torch.memory_format:
+    """``train.channels_last`` -> the layout for (B, C, H, W) or (B, C, D, H, W) tensors."""
+    if not config.channels_last:
+        return torch.contiguous_format
+    return {3: torch.channels_last, 4: torch.channels_last_3d}.get(image_dims, torch.contiguous_format)
 
 
 class FiniteGuard:
