@@ -15,6 +15,8 @@ Files:
                  preprocessing, slicing), cache.py, bad_inputs.py.
     imagefolder.py  2-D PNG/JPEG/TIFF images in one folder per class.
     anatomy.py, phantoms.py  synthetic CN/AD brains with known atrophy.
+    streaming.py  images larger than memory: a raw .npy written atomically,
+                 memory-mapped, read in batches with prefetch.
 
 Example:
     >>> from vaegan.data import load_dataset

@@ -25,6 +25,11 @@ class TrainConfig(Section):
     check_finite_every: NonNegativeInt = Field(
         0, description="check the losses for NaN/inf every N steps (0: every step on the CPU, every 25 on CUDA)"
     )
+    data_on_device: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="keep the training images on the device (always), stream them in batches from RAM or a "
+        "memory-mapped file (never), or decide by size (auto: on the device if they fit in half its free memory)",
+    )
     compile: bool = Field(False, description="torch.compile each top-level network (slow first steps)")
     channels_last: bool = Field(False, description="channels-last memory layout for 2-D and 3-D convolutions")
     # distributed (torchrun): see docs/distributed.md

@@ -147,13 +147,12 @@ class Ranks:
         for optimizer in optimizers.values():
             optimizer.register_step_pre_hook(average_then_step)
 
-    def shard(self, index: Tensor) -> Tensor:
-        """This rank's contiguous part of a global batch's ``index``; sets ``grad_weight`` for it."""
+    def shard(self, index: Tensor) -> tuple[Tensor, float]:
+        """This rank's contiguous part of a global batch's ``index``, and the ``grad_weight`` that goes with it."""
         if not self.active:
-            return index
+            return index, 1.0
         local = index.tensor_split(self.world_size)[self.rank]
-        self.grad_weight = self.world_size * len(local) / len(index)
-        return local
+        return local, self.world_size * len(local) / len(index)
 
 
 def setup(device: str, *, timeout_s: float) -> tuple[Ranks, torch.device]:

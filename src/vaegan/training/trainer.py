@@ -16,6 +16,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from vaegan.data import DataSplits, ImageDataset
+from vaegan.data.streaming import RowReader, prefetch
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import TrainingError, VaeganError
 from vaegan.foundation.files import write_text_atomic
@@ -24,6 +25,8 @@ from vaegan.training.callbacks import Callback, default_callbacks
 from vaegan.training.checkpoint import rng_state, set_rng_state
 from vaegan.training.config import TrainConfig
 from vaegan.training.distributed import Ranks, resolve_device, setup, sync_batchnorm
+from vaegan.training.finite import FiniteGuard
+from vaegan.training.placement import memory_format, placement
 
 History = list[dict[str, float]]
 log = logging.getLogger(__name__)
@@ -74,7 +77,12 @@ class Trainer:
         self.optimizers = self.model.configure_optimizers()
         self.ranks.hook_optimizers(self.optimizers)
         self.data = data
-        self.train_x, self.train_y = data.train.images.to(self.device), data.train.labels.to(self.device)
+        self.placement = placement(config.data_on_device, data.train.images, self.device)
+        # the fast path: all training images on the device, batches are index_select on it
+        images = data.train.images
+        self.train_x = images.to(self.device, torch.float32) if self.placement == "device" else None
+        self.reader = RowReader.of(images) if self.placement == "stream" else None
+        self.train_y = data.train.labels.to(self.device)
         self.out_dir = Path(out_dir)
         self.run_config = run_config
         self.binarize = binarize
@@ -157,26 +165,40 @@ class Trainer:
         torch.manual_seed(self.config.seed)
 
     def batches(self, epoch: int):
-        """Shuffled in-memory batches; the order depends only on (seed, epoch), so resume is exact."""
-        n, size = len(self.train_x), self.config.batch_size
+        """Shuffled batches; the order depends only on (seed, epoch), so resume is exact.
+
+        Each rank takes its part of every global batch. On the fast path the
+        images are sliced on the device; streamed, they are read a few batches
+        ahead from RAM or from their memory-mapped file.
+        """
+        n, size = len(self.data.train), self.config.batch_size
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed * 100_003 + epoch))
-        order = order.to(self.device)
-        for start in range(0, n, size):
-            index = order[start : start + size]
-            if len(index) < 2 * self.ranks.world_size:  # batch norm cannot train on a single image (per rank)
-                continue
-            index = self.ranks.shard(index)  # this rank's part of the global batch
-            x = self.train_x.index_select(0, index).contiguous(memory_format=self.memory_format)
-            if self.binarize:
-                x = torch.bernoulli(x)  # dynamic binarization: a fresh binary image every time
-            yield Batch(x, self.train_y.index_select(0, index))
+        # batch norm cannot train on a single image (per rank)
+        spans = [(s, min(s + size, n)) for s in range(0, n, size) if min(s + size, n) - s >= 2 * self.ranks.world_size]
+        if self.train_x is not None:
+            order = order.to(self.device)
+            for start, stop in spans:
+                index, self.ranks.grad_weight = self.ranks.shard(order[start:stop])
+                yield self._batch(self.train_x.index_select(0, index), index)
+        else:
+            shards = [self.ranks.shard(order[start:stop]) for start, stop in spans]
+            images = prefetch(self.reader, [index for index, _ in shards], self.device)
+            for (index, weight), x in zip(shards, images):
+                self.ranks.grad_weight = weight
+                yield self._batch(x, index.to(self.device))
+
+    def _batch(self, x: torch.Tensor, index: torch.Tensor) -> Batch:
+        x = x.contiguous(memory_format=self.memory_format)
+        if self.binarize:
+            x = torch.bernoulli(x)  # dynamic binarization: a fresh binary image every time
+        return Batch(x, self.train_y.index_select(0, index))
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the training set; the mean of each loss term over all ranks' images."""
         self.model.train()
         sums: dict[str, torch.Tensor] = {}
         seen = 0
-        steps = -(-len(self.train_x) // self.config.batch_size)
+        steps = -(-len(self.data.train) // self.config.batch_size)
         bar = tqdm(
             self.batches(epoch),
             total=steps,
@@ -268,49 +290,3 @@ class Trainer:
         self.epoch, self.best, self.history = payload["epoch"], payload["best"], payload["history"]
         set_rng_state(payload["rng"])
         log.info("resumed %s at epoch %d", path, self.epoch)
-
-
-def memory_format(config: TrainConfig, image_dims: int) -> torch.memory_format:
-    """``train.channels_last`` -> the layout for (B, C, H, W) or (B, C, D, H, W) tensors."""
-    if not config.channels_last:
-        return torch.contiguous_format
-    return {3: torch.channels_last, 4: torch.channels_last_3d}.get(image_dims, torch.contiguous_format)
-
-
-class FiniteGuard:
-    """Raises when a loss term turns NaN or inf, checking every ``train.check_finite_every`` steps.
-
-    The check reads a flag back from the device, which on CUDA waits for the
-    GPU; so there it runs every 25 steps by default, on a flag accumulated on
-    the device, and the error names the range of steps. The last check runs
-    before the epoch ends, so no checkpoint is ever written from bad weights.
-    """
-
-    def __init__(self, trainer: Trainer, epoch: int):
-        self.trainer, self.epoch = trainer, epoch
-        every = trainer.config.check_finite_every
-        self.every = every or (25 if trainer.device.type == "cuda" else 1)
-        self.bad: torch.Tensor | None = None  # (T,) bool: term t was non-finite since the last check
-        self.names: list[str] = []
-        self.first = self.last = 1
-
-    def update(self, step: int, terms: dict[str, torch.Tensor]) -> None:
-        flags = ~torch.isfinite(torch.stack([v.detach().float() for v in terms.values()]))  # (T,)
-        self.bad = flags if self.bad is None else self.bad | flags
-        self.names, self.last = list(terms), step
-        if step % self.every == 0:
-            self.check()
-
-    def check(self) -> None:
-        if self.bad is None:
-            return
-        bad, self.bad = self.bad, None
-        if self.trainer.ranks.any(bad.any()):
-            terms = [name for name, flag in zip(self.names, bad.tolist()) if flag] or ["on another rank"]
-            steps = f"step {self.last}" if self.first == self.last else f"steps {self.first}-{self.last}"
-            raise TrainingError(
-                f"loss became non-finite at epoch {self.epoch}, {steps} ({', '.join(terms)}); stopped. "
-                f"The last good checkpoint is {self.trainer.out_dir / 'checkpoints' / 'last.pt'}; "
-                "try a lower model.lr or train.precision=32"
-            )
-        self.first = self.last + 1
