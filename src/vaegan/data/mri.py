@@ -29,9 +29,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from vaegan.data.bad_inputs import BadFile, BadInput, BadInputs
+from vaegan.data.bad_inputs import BadInput, BadInputs
 from vaegan.data.cache import cache_path, load_cached, save_cached
 from vaegan.data.config import MRIConfig
 from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset, split_subjects
@@ -147,40 +146,9 @@ def _preprocessed(
 
 
 def _compute(records: list[Record], options: MRIConfig, maps_suffix: str | None) -> dict:
-    from vaegan.data.mri_transforms import preprocess, read_volume
+    from vaegan.data.mri_parallel import preprocess_records  # several processes (data.mri.workers)
 
-    volumes, maps, paths, failed, reasons = [], [], [], [], []
-    bar = tqdm(records, desc="preprocessing MRI", disable=not options.progress, dynamic_ncols=True)
-    for record in bar:
-        try:
-            image, affine = read_volume(record.path)
-            extra = None
-            if maps_suffix:
-                map_file = _map_path(record.path, maps_suffix)
-                if not map_file.is_file():
-                    raise BadFile(f"has no map {map_file.name} beside it")
-                try:
-                    extra, _ = read_volume(map_file, allow_blank=True)
-                except BadFile as error:
-                    raise BadFile(f"its map {map_file.name} {error}") from None
-            volume, extra_volume = preprocess(image, affine, options, extra)
-        except BadFile as error:
-            failed.append(str(record.path))
-            reasons.append(str(error))
-            continue
-        volumes.append(volume.half())
-        maps.append(extra_volume.half() if extra_volume is not None else None)
-        paths.append(str(record.path))
-    size = options.size
-    payload = {
-        "volumes": torch.stack(volumes) if volumes else torch.zeros(0, 1, size, size, size, dtype=torch.half),
-        "paths": paths,
-        "failed": failed,
-        "reasons": reasons,
-    }
-    if maps_suffix and volumes:
-        payload["maps"] = torch.stack(maps)
-    return payload
+    return preprocess_records(records, options, maps_suffix)
 
 
 def as_dataset(data: MRIVolumes, options: MRIConfig, name: str) -> ImageDataset:
