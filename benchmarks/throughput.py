@@ -81,10 +81,10 @@ def hand_gan_epoch(generator, discriminator, optimizers, x, batch: int, latent: 
     """One epoch of the DCGAN written out by hand (D step, then G step through a frozen D); returns seconds."""
     g_opt, d_opt = optimizers
     start = time.perf_counter()
-    order = torch.randperm(len(x))
+    order = torch.randperm(len(x), device=x.device)
     for i in range(0, len(x), batch):
         real = x[order[i : i + batch]]
-        fake = torch.sigmoid(generator(torch.randn(len(real), latent)))
+        fake = torch.sigmoid(generator(torch.randn(len(real), latent, device=x.device)))
         d_opt.zero_grad(set_to_none=True)
         real_logits, fake_logits = discriminator(real)[:, 0], discriminator(fake.detach())[:, 0]
         d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
@@ -97,7 +97,13 @@ def hand_gan_epoch(generator, discriminator, optimizers, x, batch: int, latent: 
         F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)).backward()
         discriminator.requires_grad_(True)
         g_opt.step()
+    synchronize(x.device)
     return time.perf_counter() - start
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":  # timings must include the queued GPU work
+        torch.cuda.synchronize(device)
 
 
 def timed(trainer: Trainer) -> Callable[[int], float]:
@@ -105,6 +111,7 @@ def timed(trainer: Trainer) -> Callable[[int], float]:
         start = time.perf_counter()
         trainer.model.on_epoch_start(number)
         trainer.train_epoch(number)
+        synchronize(trainer.device)
         return time.perf_counter() - start
 
     return epoch
@@ -184,9 +191,9 @@ def shipped(name: str, args) -> tuple:
     return config, DataSplits(data.train.subset(list(range(min(args.limit, len(data.train))))), val, data.test)
 
 
-def shipped_trainer(config, data: DataSplits, **train: object) -> Trainer:
+def shipped_trainer(config, data: DataSplits, device: str, **train: object) -> Trainer:
     torch.manual_seed(config.train.seed)  # the same initial weights for every variant
-    options = {"progress": False, "tensorboard": False, "device": "cpu", **train}
+    options = {"progress": False, "tensorboard": False, "device": device, **train}
     train_config = config.train.model_copy(update=options)
     return Trainer(build_model(config.model), data, train_config, out_dir="/tmp/vaegan-throughput", callbacks=[])
 
@@ -194,7 +201,9 @@ def shipped_trainer(config, data: DataSplits, **train: object) -> Trainer:
 def precision_section(args) -> None:
     for name in ("mnist_vae", "mnist_gan"):
         config, data = shipped(name, args)
-        trainers = {precision: shipped_trainer(config, data, precision=precision) for precision in ("32", "bf16")}
+        trainers = {
+            precision: shipped_trainer(config, data, args.device, precision=precision) for precision in ("32", "bf16")
+        }
         seconds = alternate({p: timed(t) for p, t in trainers.items()}, args.epochs)
         rows = []
         for precision, trainer in trainers.items():
@@ -216,21 +225,22 @@ def precision_section(args) -> None:
 def dcgan_section(args) -> None:
     config, data = shipped("mnist_gan", args)
     torch.manual_seed(config.train.seed)
-    hand = build_model(config.model)  # the same networks, trained by the loop above
+    device = torch.device(args.device)
+    hand = build_model(config.model).to(device)  # the same networks, trained by the loop above
     hand_optimizers = [
         torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True) for m in hand.children()
     ]
-    x, batch, latent = data.train.images, config.train.batch_size, config.model.latent_dim
+    x, batch, latent = data.train.images.to(device), config.train.batch_size, config.model.latent_dim
     variants = {
         "hand loop (same G and D, fused Adam)": lambda e: hand_gan_epoch(
             *hand.children(), hand_optimizers, x, batch, latent
         ),
-        "vaegan Trainer, fp32": timed(shipped_trainer(config, data)),
-        "vaegan Trainer, channels_last": timed(shipped_trainer(config, data, channels_last=True)),
-        "vaegan Trainer, bf16 autocast": timed(shipped_trainer(config, data, precision="bf16")),
+        "vaegan Trainer, fp32": timed(shipped_trainer(config, data, args.device)),
+        "vaegan Trainer, channels_last": timed(shipped_trainer(config, data, args.device, channels_last=True)),
+        "vaegan Trainer, bf16 autocast": timed(shipped_trainer(config, data, args.device, precision="bf16")),
     }
     if args.compile:
-        variants["vaegan Trainer, torch.compile"] = timed(shipped_trainer(config, data, compile=True))
+        variants["vaegan Trainer, torch.compile"] = timed(shipped_trainer(config, data, args.device, compile=True))
     seconds = alternate(variants, args.epochs)
     speed = {name: len(x) / min(times) for name, times in seconds.items()}
     reference = speed["hand loop (same G and D, fused Adam)"]
@@ -247,6 +257,7 @@ def main() -> None:
     parser.add_argument("--val-limit", type=int, default=2000, help="validation images (precision)")
     parser.add_argument("--compile", action="store_true", help="also time train.compile (slow to start)")
     parser.add_argument("--out-dir", default="/tmp/vaegan-throughput", help="sample grids of the precision section")
+    parser.add_argument("--device", default="cpu", help="for the precision and dcgan sections: cpu or cuda")
     parser.add_argument("--data-dir")
     parser.add_argument("--memory-probe", choices=["vaegan", "hand"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -254,8 +265,9 @@ def main() -> None:
         return memory_probe(args.memory_probe, args.data_dir)
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load:.1f}, ")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load:.1f}")
+    gpu = f", {torch.cuda.get_device_name()}" if args.device.startswith("cuda") else ""
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}{gpu}")
     sections = {"mlp": mlp_section, "precision": precision_section, "dcgan": dcgan_section}
     for name in args.sections.split(","):
         torch.manual_seed(0)

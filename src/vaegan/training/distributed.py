@@ -30,17 +30,22 @@ log = logging.getLogger(__name__)
 
 
 def launched() -> bool:
-    """Whether this process was started by torchrun (or another launcher) as one of several ranks."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Whether torchrun (or another launcher setting RANK and WORLD_SIZE) started this process.
+
+    Then the Trainer joins the process group, also with a single rank
+    (``--nproc-per-node=1``: NCCL or gloo with one member, what the GPU check runs).
+    """
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
 @dataclass
 class Ranks:
-    """Where this process stands among the ranks; ``world_size == 1`` means plain single-process training."""
+    """Where this process stands among the ranks; outside a process group, plain single-process training."""
 
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    grouped: bool = False  # in a process group: the collectives run (also with one rank)
     owns_group: bool = False  # we initialised the process group, so we destroy it
     grad_weight: float = field(default=1.0)  # this rank's share of the global batch * world_size
 
@@ -50,7 +55,7 @@ class Ranks:
 
     @property
     def active(self) -> bool:
-        return self.world_size > 1
+        return self.grouped
 
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:
@@ -178,7 +183,7 @@ def setup(device: str, *, timeout_s: float) -> tuple[Ranks, torch.device]:
         backend = "nccl" if cuda else "gloo"
         kwargs: dict[str, Any] = {"device_id": chosen} if cuda else {}
         dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s), **kwargs)
-    ranks = Ranks(dist.get_rank(), dist.get_world_size(), local_rank, owns_group=owns)
+    ranks = Ranks(dist.get_rank(), dist.get_world_size(), local_rank, grouped=True, owns_group=owns)
     log.info("rank %d of %d on %s", ranks.rank, ranks.world_size, chosen)
     return ranks, chosen
 
