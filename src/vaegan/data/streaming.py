@@ -23,7 +23,7 @@ import queue
 import threading
 import warnings
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +115,7 @@ class RowReader:
 
     def __init__(self, images: Tensor, rows: FileRows | None):
         self.images, self.rows = images, rows
+        self._slots: list[Slot] = []
         self.fd = os.open(rows.path, os.O_RDONLY) if rows is not None else None
         if self.fd is not None:
             weakref.finalize(self, os.close, self.fd)
@@ -123,42 +124,73 @@ class RowReader:
     def of(cls, images: Tensor) -> RowReader:
         return cls(images, file_rows(images))
 
-    def read(self, index: Tensor, *, pin: bool = False) -> Tensor:
-        """Rows ``index`` (B,) as a float32 tensor (B, *row), in pinned memory if ``pin``."""
+    def buffer(self, n: int, *, pin: bool = False) -> Slot:
+        """Room for ``n`` rows, reused batch after batch (pinned for fast copies to a GPU if ``pin``)."""
+        out = torch.empty((n, *self.images.shape[1:]), dtype=torch.float32, pin_memory=pin)
+        raw = np.empty((n, self.rows.row_bytes), dtype=np.uint8) if self.rows is not None else None
+        return Slot(out, raw)
+
+    def slots(self, count: int, n: int, *, pin: bool = False) -> list[Slot]:
+        """``count`` buffers of ``n`` rows, kept from one epoch to the next (allocated once)."""
+        have = self._slots
+        if len(have) != count or len(have[0].out) < n or have[0].out.is_pinned() != pin:
+            self._slots = [self.buffer(n, pin=pin) for _ in range(count)]
+        return self._slots
+
+    def read(self, index: Tensor, slot: Slot | None = None) -> Tensor:
+        """Rows ``index`` (B,) as float32 (B, *row): a view of ``slot`` if given, else a new tensor."""
         index = index.cpu()
+        slot = slot or self.buffer(len(index))
+        out = slot.out[: len(index)]
         if self.rows is None:
-            out = self.images.index_select(0, index)
-        else:
-            rows, size = self.rows, self.rows.row_bytes
-            raw = np.empty((len(index), size), dtype=np.uint8)
-            for i, row in enumerate(index.tolist()):  # positioned reads: nothing is mapped into the process
-                got = os.preadv(self.fd, [memoryview(raw[i])], rows.offset + row * size)
-                if got != size:
-                    raise OSError(
-                        f"{rows.path}: short read of row {row} ({got} of {size} bytes); is the file complete?"
-                    )
-            out = torch.from_numpy(raw.view(rows.dtype).reshape(len(index), *rows.shape[1:]))
-        out = out.float()
-        return out.pin_memory() if pin else out
+            out.copy_(self.images.index_select(0, index))
+            return out
+        rows, size = self.rows, self.rows.row_bytes
+        raw = slot.raw[: len(index)]
+        for i, row in enumerate(index.tolist()):  # positioned reads: nothing is mapped into the process
+            got = os.preadv(self.fd, [memoryview(raw[i])], rows.offset + row * size)
+            if got != size:
+                raise OSError(f"{rows.path}: short read of row {row} ({got} of {size} bytes); is the file complete?")
+        out.copy_(torch.from_numpy(raw.view(rows.dtype).reshape(out.shape)))  # to float32
+        return out
 
 
-def prefetch(reader: RowReader, indices: Iterable[Tensor], device: torch.device, depth: int = 2) -> Iterator[Tensor]:
+@dataclass
+class Slot:
+    """One reusable batch buffer: float32 rows (B, *row) and, for a file, their raw bytes (B, row_bytes)."""
+
+    out: Tensor
+    raw: np.ndarray | None
+    copied: torch.cuda.Event | None = None  # on CUDA: the copy out of ``out`` has finished
+
+
+def prefetch(reader: RowReader, indices: list[Tensor], device: torch.device, depth: int = 2) -> Iterator[Tensor]:
     """The rows of each index batch, on ``device``, read ``depth`` batches ahead in a background thread.
 
     File reads and the float conversion release the GIL, so they overlap with
-    training; on CUDA the batches come from pinned memory with non-blocking copies.
+    training. The batches live in ``depth + 2`` buffers allocated once (pinned
+    on CUDA, copied with non-blocking transfers): a buffer is refilled only
+    after the consumer has moved two batches on and its GPU copy is done. On
+    the CPU the batch handed out *is* the buffer, so use it before asking for
+    the next-but-one.
     """
+    if not indices:
+        return
     cuda = device.type == "cuda"
+    slots = reader.slots(depth + 2, max(len(index) for index in indices), pin=cuda)
     ready: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
     def produce() -> None:
         try:
-            for index in indices:
+            for k, index in enumerate(indices):
                 if stop.is_set():
                     return
-                ready.put(reader.read(index, pin=cuda))
+                slot = slots[k % len(slots)]
+                if slot.copied is not None:
+                    slot.copied.synchronize()
+                ready.put((slot, reader.read(index, slot)))
             ready.put(done)
         except BaseException as error:  # handed to the consumer, raised there
             ready.put(error)
@@ -172,7 +204,12 @@ def prefetch(reader: RowReader, indices: Iterable[Tensor], device: torch.device,
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item.to(device, non_blocking=True)
+            slot, rows = item
+            batch = rows.to(device, non_blocking=True)
+            if cuda:
+                slot.copied = torch.cuda.Event()
+                slot.copied.record()
+            yield batch
     finally:
         stop.set()
         while worker.is_alive():  # unblock a producer waiting on a full queue

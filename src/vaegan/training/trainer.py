@@ -37,7 +37,9 @@ __all__ = ["History", "Trainer", "resolve_device"]
 class Trainer:
     """Fits any :class:`GenerativeModel` on in-memory data and writes a run folder.
 
-    Batches are slices of one tensor on the device (no per-item Python work).
+    Batches are slices of one tensor on the device (no per-item Python work),
+    or, for data too large for the device (``train.data_on_device``), read a
+    few batches ahead from RAM or a memory-mapped file.
     Each epoch: train, validate, then callbacks write grids, metrics, curves,
     TensorBoard events and checkpoints. ``fit(resume=True)`` continues from
     ``checkpoints/last.pt`` and ends bit-identical to an uninterrupted run.
@@ -65,6 +67,23 @@ class Trainer:
         self.config = config
         self.ranks: Ranks
         self.ranks, self.device = setup(config.device, timeout_s=config.dist_timeout_s)
+        try:
+            self._build(model, data)
+        except BaseException:
+            self.ranks.close()  # a refused setting must not leave the process group behind
+            raise
+        self.out_dir = Path(out_dir)
+        self.run_config = run_config
+        self.binarize = binarize
+        callbacks = default_callbacks(config) if callbacks is None else callbacks
+        self.callbacks = callbacks if self.ranks.is_main else []  # one set of outputs, from rank 0
+        self.history: History = []
+        self.epoch = 0
+        self.best = math.inf
+
+    def _build(self, model: GenerativeModel, data: DataSplits) -> None:
+        """The model on this rank's device (synced batch norm, memory layout, compiled), its optimizers, the data."""
+        config = self.config
         model = model.to(self.device)
         if config.sync_batchnorm and self.ranks.active:
             model = sync_batchnorm(model, self.device)
@@ -83,14 +102,6 @@ class Trainer:
         self.train_x = images.to(self.device, torch.float32) if self.placement == "device" else None
         self.reader = RowReader.of(images) if self.placement == "stream" else None
         self.train_y = data.train.labels.to(self.device)
-        self.out_dir = Path(out_dir)
-        self.run_config = run_config
-        self.binarize = binarize
-        callbacks = default_callbacks(config) if callbacks is None else callbacks
-        self.callbacks = callbacks if self.ranks.is_main else []  # one set of outputs, from rank 0
-        self.history: History = []
-        self.epoch = 0
-        self.best = math.inf
 
     # -- the loop ---------------------------------------------------------
     def fit(self, *, resume: bool = False, overwrite: bool = False) -> History:
@@ -216,7 +227,7 @@ class Trainer:
             for key, value in terms.items():
                 sums[key] = sums[key] + value.float() * b if key in sums else value.float() * b
             seen += b
-            if step % 25 == 0 or step == steps:
+            if not bar.disable and (step % 25 == 0 or step == steps):  # reading the sums back waits for the GPU
                 bar.set_postfix({k: f"{float(v) / seen:.4g}" for k, v in sums.items()}, refresh=False)
         guard.check()
         bar.close()
