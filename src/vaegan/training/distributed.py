@@ -92,9 +92,15 @@ class Ranks:
         """Copy rank 0's parameters and buffers to every rank, so all start from the same weights."""
         if not self.active:
             return
+        by_dtype: dict[torch.dtype, list[Tensor]] = {}
+        for tensor in module.state_dict(keep_vars=True).values():
+            by_dtype.setdefault(tensor.dtype, []).append(tensor.data)
         with torch.no_grad():
-            for tensor in module.state_dict(keep_vars=True).values():
-                dist.broadcast(tensor.data, src=0)
+            for group in by_dtype.values():  # one flat, contiguous buffer per dtype (any memory layout)
+                flat = torch.cat([t.reshape(-1) for t in group])
+                dist.broadcast(flat, src=0)
+                for tensor, value in zip(group, flat.split([t.numel() for t in group])):
+                    tensor.copy_(value.view_as(tensor))
 
     def average_buffers(self, module: nn.Module) -> None:
         """Average floating-point buffers (batch-norm running statistics) over the ranks.
