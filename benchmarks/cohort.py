@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -78,7 +77,7 @@ def train_probe(path: Path, placement: str, channels: list[int], batch: int) -> 
     start = time.perf_counter()
     trainer.train_epoch(1)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     print(json.dumps({"samples_per_s": len(train) / seconds, "peak_mb": peak, "placement": trainer.placement}))
 
 
@@ -89,6 +88,15 @@ def run_probe(path: Path, placement: str, args) -> dict:
     if result.returncode != 0:
         raise RuntimeError(f"training probe {path} {placement} failed ({result.returncode}):\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that over from the
+    parent through fork and exec, so a probe started by a large parent would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
 
 
 def main() -> None:

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -180,7 +179,7 @@ def memory_probe(variant: str, data_dir: str | None) -> None:
     else:
         model = ExampleVAE()
         hand_loop_epoch(model, torch.optim.Adam(model.parameters(), lr=LR, fused=True), data.train.images.flatten(1))
-    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"peak_mb": peak_rss_mb()}))
 
 
 # -- the shipped conv VAE and DCGAN ------------------------------------------
@@ -247,6 +246,15 @@ def dcgan_section(args) -> None:
     seconds_per_epoch = {name: f"{60_000 * 11 / 12 / value:.0f}" for name, value in speed.items()}  # 55,000 images
     rows = [(name, value, value / reference, seconds_per_epoch[name]) for name, value in speed.items()]
     table(f"DCGAN (configs/mnist_gan.yaml), batch {batch}, {len(x)} images/epoch", rows, "s per MNIST epoch")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that over from the
+    parent through fork and exec, so a probe started by a large parent would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
 
 
 def main() -> None:
