@@ -24,7 +24,7 @@ from vaegan.foundation.errors import TrainingError
 from vaegan.models import list_models
 from vaegan.models.distributions import DiagonalGaussian
 from vaegan.training import TrainConfig, Trainer
-from vaegan.training.distributed import sync_batchnorm
+from vaegan.training.distributed import Ranks, sync_batchnorm
 
 WORLD = 2
 # The global batch 15 splits unevenly (8 + 7 images), so the test also covers the
@@ -91,6 +91,12 @@ def _train_every_model(rank: int, port: int, root: str) -> None:
             again.fit()
         except TrainingError as error:
             (Path(root) / f"refused{rank}.txt").write_text(str(error))
+        # gradients present on every rank, on one rank only, on none
+        every, some, none = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
+        every.grad = torch.full((2,), float(rank + 1))
+        some.grad = torch.ones(2) if rank == 0 else None
+        Ranks(rank, WORLD, grouped=True).average_gradients([every, some, none])
+        torch.save([every.grad, some.grad, none.grad], Path(root) / f"grads{rank}.pt")
     finally:
         torch.distributed.destroy_process_group()
 
@@ -129,6 +135,10 @@ def test_every_model_trains_on_two_ranks_and_writes_one_set_of_outputs(tmp_path)
         assert not list(run.rglob("*.tmp")), name
     for rank in range(WORLD):
         assert "--resume" in (tmp_path / f"refused{rank}.txt").read_text()
+        every, some, none = torch.load(tmp_path / f"grads{rank}.pt")
+        assert every.tolist() == [1.5, 1.5]  # the mean of 1 and 2
+        assert some.tolist() == [0.5, 0.5]  # the sum over the world size: zeros where a rank had none
+        assert none is None  # no gradient anywhere stays None (Adam must not move it)
 
 
 def test_sync_batchnorm_is_refused_on_the_cpu_with_the_fix():
