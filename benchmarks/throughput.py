@@ -1,13 +1,21 @@
-"""Training throughput: vaegan's Trainer vs a hand-written PyTorch loop, same process, same tensors.
+"""Training throughput: vaegan's Trainer against hand-written loops, and fp32 against bf16, in one run.
 
-The model is the PyTorch example's MLP VAE (784-400-20, batch 128, Adam 1e-3,
-Bernoulli likelihood). The reference loop is what an expert writes over
-in-memory tensors: randperm batches, fused Adam, BCE on logits. Epochs
-alternate between the two so background load hits both alike; the best epoch
-of each counts. Peak resident memory is measured in a fresh subprocess per
-variant (the hand loop, a whole ``vaegan train`` run).
+Three sections; in each, the variants' epochs alternate so background load hits
+them alike, and the best epoch of each counts (ratios are within one section).
 
-    python benchmarks/throughput.py [--epochs 3] [--data-dir DIR]
+- ``mlp``: the PyTorch example's MLP VAE (784-400-20, batch 128, Adam 1e-3,
+  Bernoulli likelihood). The reference loop is what an expert writes over
+  in-memory tensors: randperm batches, fused Adam, BCE on logits. Peak resident
+  memory: a fresh subprocess per variant running one epoch of that same model
+  (like with like); a probe that fails stops the benchmark.
+- ``precision``: the shipped conv VAE (configs/mnist_vae.yaml) and DCGAN
+  (configs/mnist_gan.yaml) with ``train.precision`` 32 and bf16: samples/s,
+  their ratio, and quality at equal epochs (validation -ELBO for the VAE; the
+  losses and a sample grid, written to --out-dir, for the GAN).
+- ``dcgan``: the DCGAN in the Trainer (fp32, channels_last, bf16, and with
+  --compile torch.compile) against a hand-written loop of the same networks.
+
+    python benchmarks/throughput.py [--sections mlp,precision,dcgan] [--epochs 3] [--limit 6400] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -16,18 +24,23 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaegan import VAE, TrainConfig, Trainer, VAEConfig, load_dataset
+from vaegan import VAE, DataSplits, TrainConfig, Trainer, VAEConfig, build_model, load_config, load_dataset
+from vaegan.experiment import prepare
+from vaegan.visualization import save_grid
 
 BATCH, LR = 128, 1e-3
+REPO = Path(__file__).resolve().parents[1]
+HAND, TRAINER = "hand loop (fused Adam, BCE on logits)", "vaegan Trainer"
 
 
 class ExampleVAE(nn.Module):
@@ -46,7 +59,7 @@ class ExampleVAE(nn.Module):
 
 
 def hand_loop_epoch(model, optimizer, x, *, logits: bool = True) -> float:
-    """One epoch; returns seconds."""
+    """One epoch of the MLP VAE; returns seconds."""
     start = time.perf_counter()
     order = torch.randperm(len(x))
     for i in range(0, len(x), BATCH):
@@ -63,72 +76,210 @@ def hand_loop_epoch(model, optimizer, x, *, logits: bool = True) -> float:
     return time.perf_counter() - start
 
 
-def vaegan_trainer(data) -> Trainer:
+def hand_gan_epoch(generator, discriminator, optimizers, x, batch: int, latent: int) -> float:
+    """One epoch of the DCGAN written out by hand (D step, then G step through a frozen D); returns seconds."""
+    g_opt, d_opt = optimizers
+    start = time.perf_counter()
+    order = torch.randperm(len(x), device=x.device)
+    for i in range(0, len(x), batch):
+        real = x[order[i : i + batch]]
+        fake = torch.sigmoid(generator(torch.randn(len(real), latent, device=x.device)))
+        d_opt.zero_grad(set_to_none=True)
+        real_logits, fake_logits = discriminator(real)[:, 0], discriminator(fake.detach())[:, 0]
+        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+        d_loss = d_loss + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        d_loss.backward()
+        d_opt.step()
+        g_opt.zero_grad(set_to_none=True)
+        discriminator.requires_grad_(False)
+        logits = discriminator(fake)[:, 0]
+        F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)).backward()
+        discriminator.requires_grad_(True)
+        g_opt.step()
+    synchronize(x.device)
+    return time.perf_counter() - start
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":  # timings must include the queued GPU work
+        torch.cuda.synchronize(device)
+
+
+def timed(trainer: Trainer) -> Callable[[int], float]:
+    def epoch(number: int) -> float:
+        start = time.perf_counter()
+        trainer.model.on_epoch_start(number)
+        trainer.train_epoch(number)
+        synchronize(trainer.device)
+        return time.perf_counter() - start
+
+    return epoch
+
+
+def alternate(variants: dict[str, Callable[[int], float]], epochs: int) -> dict[str, list[float]]:
+    """Seconds per epoch of each variant, the variants taking turns epoch by epoch."""
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for epoch in range(1, epochs + 1):
+        for name, run in variants.items():
+            seconds[name].append(run(epoch))
+    return seconds
+
+
+def table(title: str, rows: list[tuple[str, float, float, str]], extra: str = "") -> None:
+    print(f"\n{title}")
+    print(f"| variant | samples/s | ratio |{f' {extra} |' if extra else ''}")
+    print(f"|---|---:|---:|{'---:|' if extra else ''}")
+    for name, speed, ratio, value in rows:
+        print(f"| {name} | {speed:,.0f} | {ratio:.2f} |{f' {value} |' if extra else ''}")
+
+
+# -- mlp ---------------------------------------------------------------------
+def mlp_trainer(data: DataSplits) -> Trainer:
     config = VAEConfig(latent_dim=20, lr=LR, network={"kind": "mlp", "hidden": [400]})
     train = TrainConfig(epochs=100, batch_size=BATCH, progress=False, tensorboard=False, device="cpu")
     return Trainer(VAE(config), data, train, out_dir="/tmp/vaegan-throughput", callbacks=[])
 
 
-def measure_speed(data, epochs: int) -> dict[str, float]:
+def mlp_section(args) -> None:
+    data = load_dataset("mnist", data_dir=args.data_dir)
     x = data.train.images.flatten(1)
-    ref = ExampleVAE()
+    ref, slow = ExampleVAE(), ExampleVAE()
     ref_opt = torch.optim.Adam(ref.parameters(), lr=LR, fused=True)
-    slow = ExampleVAE()
     slow_opt = torch.optim.Adam(slow.parameters(), lr=LR)
-    trainer = vaegan_trainer(data)
-    best = {"hand loop (fused Adam, BCE on logits)": [], "vaegan Trainer": [], "hand loop (Adam, BCE on probs)": []}
-    for epoch in range(1, epochs + 1):
-        best["hand loop (fused Adam, BCE on logits)"].append(hand_loop_epoch(ref, ref_opt, x))
-        start = time.perf_counter()
-        trainer.train_epoch(epoch)
-        best["vaegan Trainer"].append(time.perf_counter() - start)
-        best["hand loop (Adam, BCE on probs)"].append(hand_loop_epoch(slow, slow_opt, x, logits=False))
-    return {name: len(x) / min(times) for name, times in best.items()}
+    seconds = alternate(
+        {
+            HAND: lambda e: hand_loop_epoch(ref, ref_opt, x),
+            TRAINER: timed(mlp_trainer(data)),
+            "hand loop (Adam, BCE on probs)": lambda e: hand_loop_epoch(slow, slow_opt, x, logits=False),
+        },
+        args.epochs,
+    )
+    speed = {name: len(x) / min(times) for name, times in seconds.items()}
+    memory = {
+        name: f"{peak_memory(probe, args.data_dir):,.0f}" for name, probe in ((HAND, "hand"), (TRAINER, "vaegan"))
+    }
+    rows = [(name, value, value / speed[HAND], memory.get(name, "")) for name, value in speed.items()]
+    table(f"MNIST MLP VAE 784-400-20, batch {BATCH}, {len(x)} images/epoch, best of {args.epochs}", rows, "peak RSS MB")
 
 
 def peak_memory(variant: str, data_dir: str | None) -> float:
-    """Peak RSS (MB) of a fresh process running one epoch of ``variant``."""
-    args = [sys.executable, __file__, "--memory-probe", variant] + (["--data-dir", data_dir] if data_dir else [])
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])["peak_mb"]
+    """Peak RSS (MB) of a fresh process running one epoch of ``variant``; raises if that process fails."""
+    command = [sys.executable, __file__, "--memory-probe", variant] + (["--data-dir", data_dir] if data_dir else [])
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"memory probe {variant!r} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"]
 
 
 def memory_probe(variant: str, data_dir: str | None) -> None:
-    if variant == "vaegan":  # the whole run: data, model, validation, grids, curves, checkpoints
-        from vaegan.cli import main
-
-        main(["train", "--config", "configs/mnist_vae.yaml", "--epochs", "1", "--out", "/tmp/vaegan-mem",
-              "--overwrite", "--set", "train.progress=false", *(["--data-dir", data_dir] if data_dir else [])])
+    """One epoch of the MLP VAE over all of MNIST, by hand or in the Trainer; prints the peak RSS."""
+    data = load_dataset("mnist", data_dir=data_dir)
+    if variant == "vaegan":
+        timed(mlp_trainer(data))(1)
     else:
-        data = load_dataset("mnist", data_dir=data_dir)
         model = ExampleVAE()
         hand_loop_epoch(model, torch.optim.Adam(model.parameters(), lr=LR, fused=True), data.train.images.flatten(1))
-    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"peak_mb": peak_rss_mb()}))
+
+
+# -- the shipped conv VAE and DCGAN ------------------------------------------
+def shipped(name: str, args) -> tuple:
+    overrides = [f"data.data_dir={args.data_dir}"] if args.data_dir else []
+    config, data = prepare(load_config(str(REPO / "configs" / f"{name}.yaml"), overrides))
+    val = data.val.subset(list(range(min(args.val_limit, len(data.val)))))
+    return config, DataSplits(data.train.subset(list(range(min(args.limit, len(data.train))))), val, data.test)
+
+
+def shipped_trainer(config, data: DataSplits, device: str, **train: object) -> Trainer:
+    torch.manual_seed(config.train.seed)  # the same initial weights for every variant
+    options = {"progress": False, "tensorboard": False, "device": device, **train}
+    train_config = config.train.model_copy(update=options)
+    return Trainer(build_model(config.model), data, train_config, out_dir="/tmp/vaegan-throughput", callbacks=[])
+
+
+def precision_section(args) -> None:
+    for name in ("mnist_vae", "mnist_gan"):
+        config, data = shipped(name, args)
+        trainers = {
+            precision: shipped_trainer(config, data, args.device, precision=precision) for precision in ("32", "bf16")
+        }
+        seconds = alternate({p: timed(t) for p, t in trainers.items()}, args.epochs)
+        rows = []
+        for precision, trainer in trainers.items():
+            speed = len(data.train) / min(seconds[precision])
+            quality = trainer.evaluate(data.val)
+            if name == "mnist_vae":
+                value = f"val -ELBO {quality['loss']:.2f}"
+            else:
+                value = ", ".join(f"{k} {v:.3f}" for k, v in quality.items())
+                grid = Path(args.out_dir) / f"{name}_{precision}.png"
+                save_grid(trainer.model.sample(64, generator=torch.Generator().manual_seed(0)), grid, 8)
+                value += f" (grid {grid})"
+            reference = len(data.train) / min(seconds["32"])
+            rows.append((f"{name} precision={precision}", speed, speed / reference, value))
+        title = f"{name}: {len(data.train)} images/epoch, {args.epochs} epochs each, best epoch counts"
+        table(title, rows, f"after {args.epochs} epochs")
+
+
+def dcgan_section(args) -> None:
+    config, data = shipped("mnist_gan", args)
+    torch.manual_seed(config.train.seed)
+    device = torch.device(args.device)
+    hand = build_model(config.model).to(device)  # the same networks, trained by the loop above
+    hand_optimizers = [
+        torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True) for m in hand.children()
+    ]
+    x, batch, latent = data.train.images.to(device), config.train.batch_size, config.model.latent_dim
+    variants = {
+        "hand loop (same G and D, fused Adam)": lambda e: hand_gan_epoch(
+            *hand.children(), hand_optimizers, x, batch, latent
+        ),
+        "vaegan Trainer, fp32": timed(shipped_trainer(config, data, args.device)),
+        "vaegan Trainer, channels_last": timed(shipped_trainer(config, data, args.device, channels_last=True)),
+        "vaegan Trainer, bf16 autocast": timed(shipped_trainer(config, data, args.device, precision="bf16")),
+    }
+    if args.compile:
+        variants["vaegan Trainer, torch.compile"] = timed(shipped_trainer(config, data, args.device, compile=True))
+    seconds = alternate(variants, args.epochs)
+    speed = {name: len(x) / min(times) for name, times in seconds.items()}
+    reference = speed["hand loop (same G and D, fused Adam)"]
+    seconds_per_epoch = {name: f"{60_000 * 11 / 12 / value:.0f}" for name, value in speed.items()}  # 55,000 images
+    rows = [(name, value, value / reference, seconds_per_epoch[name]) for name, value in speed.items()]
+    table(f"DCGAN (configs/mnist_gan.yaml), batch {batch}, {len(x)} images/epoch", rows, "s per MNIST epoch")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that over from the
+    parent through fork and exec, so a probe started by a large parent would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", default="mlp,precision,dcgan", help="comma-separated: mlp, precision, dcgan")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=6400, help="training images per epoch (precision, dcgan)")
+    parser.add_argument("--val-limit", type=int, default=2000, help="validation images (precision)")
+    parser.add_argument("--compile", action="store_true", help="also time train.compile (slow to start)")
+    parser.add_argument("--out-dir", default="/tmp/vaegan-throughput", help="sample grids of the precision section")
+    parser.add_argument("--device", default="cpu", help="for the precision and dcgan sections: cpu or cuda")
     parser.add_argument("--data-dir")
     parser.add_argument("--memory-probe", choices=["vaegan", "hand"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
         return memory_probe(args.memory_probe, args.data_dir)
-    torch.manual_seed(0)
-    data = load_dataset("mnist", data_dir=args.data_dir)
-    speed = measure_speed(data, args.epochs)
-    reference = speed["hand loop (fused Adam, BCE on logits)"]
-    memory = {"hand loop (fused Adam, BCE on logits)": peak_memory("hand", args.data_dir),
-              "vaegan Trainer": peak_memory("vaegan", args.data_dir)}
-    print(f"MNIST MLP VAE 784-400-20, batch {BATCH}, {len(data.train)} images/epoch, best of {args.epochs} epochs")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"| {'variant':<40} | samples/s | ratio | peak RSS MB |")
-    print(f"|{'-' * 42}|----------:|------:|------------:|")
-    for name, value in speed.items():
-        mem = memory.get(name)
-        mem_text = f"{mem:11.0f}" if mem else " " * 11
-        print(f"| {name:<40} | {value:9.0f} | {value / reference:5.2f} | {mem_text} |")
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load:.1f}")
+    gpu = f", {torch.cuda.get_device_name()}" if args.device.startswith("cuda") else ""
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}{gpu}")
+    sections = {"mlp": mlp_section, "precision": precision_section, "dcgan": dcgan_section}
+    for name in args.sections.split(","):
+        torch.manual_seed(0)
+        sections[name](args)
 
 
 if __name__ == "__main__":

@@ -168,7 +168,7 @@ def test_a_nan_from_the_discriminator_stops_each_adversarial_model_and_keeps_las
     for layer in poisoned:
         layer.register_forward_hook(lambda m, args, out: out * float("nan"))
     trainer.config = train_config(2)
-    with pytest.raises(TrainingError, match=r"epoch 2, step 1 \(.*d_loss=nan"):
+    with pytest.raises(TrainingError, match=r"epoch 2, step 1 \(.*d_loss"):
         trainer.fit(resume=True)
     assert last.read_bytes() == before and read_checkpoint(last)["epoch"] == 1
     assert not list((tmp_path / "checkpoints").glob("*.tmp"))

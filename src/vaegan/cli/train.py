@@ -1,11 +1,14 @@
-"""``vaegan train --config mnist_vae [--epochs N] [--out DIR] [--set key=value ...]``."""
+"""``vaegan train --config mnist_vae [--epochs N] [--out DIR] [--set key=value ...] [--nproc N]``."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
-from vaegan.foundation.errors import VaeganError
+from vaegan.foundation.errors import ConfigError, VaeganError
 
 if TYPE_CHECKING:  # the config stack imports torch: only when a command runs, so --help is instant
     from vaegan.config import RunConfig
@@ -28,6 +31,12 @@ def add_parser(subparsers) -> None:
         "--accept-changes",
         action="store_true",
         help="with --resume: go on under a config that differs from the run's (recorded in RUN/config_changes.yaml)",
+    )
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train on N processes of this machine (torchrun --standalone); multi-node: see docs/distributed.md",
     )
     parser.set_defaults(func=run)
 
@@ -57,13 +66,34 @@ def config_from_args(args: argparse.Namespace, **shortcuts: str | None) -> RunCo
 def run(args: argparse.Namespace) -> int:
     from vaegan.experiment import train_from_config
 
-    config = config_from_args(args, **{"train.epochs": args.epochs, "out": args.out})
+    config = config_from_args(args, **{"train.epochs": args.epochs, "out": args.out})  # fails early on a bad key
     if args.accept_changes and not args.resume:
         raise VaeganError("--accept-changes goes with --resume (it accepts a changed config for a resumed run)")
+    if args.nproc is not None:
+        return launch(args.nproc, args)
     history = train_from_config(
         config, resume=args.resume, overwrite=args.overwrite, accept_changes=args.accept_changes
     )
     last = history[-1] if history else {}
     summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k.startswith("val/"))
-    print(f"{config.out_dir}: {len(history)} epochs; {summary}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"{config.out_dir}: {len(history)} epochs; {summary}")
     return 0
+
+
+def launch(nproc: int, args: argparse.Namespace) -> int:
+    """Run this same ``train`` command (less ``--nproc``) under ``torchrun --standalone --nproc-per-node=N``."""
+    if nproc < 1:
+        raise ConfigError(f"--nproc {nproc}: give the number of processes, 1 or more")
+    argv = ["train", "--config", args.config]
+    for flag, value in {"--epochs": args.epochs, "--out": args.out, "--data-dir": args.data_dir}.items():
+        if value is not None:
+            argv += [flag, str(value)]
+    if args.device is not None:
+        argv += ["--device", args.device]
+    for override in args.overrides:
+        argv += ["--set", override]
+    argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite + ["--accept-changes"] * args.accept_changes
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    verbose = ["-v"] if getattr(args, "verbose", False) else []
+    return subprocess.call([*torchrun, "-m", "vaegan", *verbose, *argv])

@@ -21,6 +21,8 @@ Files:
     anatomy.py, phantoms.py  synthetic CN/AD brains with known atrophy.
     shared_folder.py  folders built once and shared by processes (lock,
                  private temporary folder, completion marker).
+    streaming.py  images larger than memory: a raw .npy written atomically,
+                 memory-mapped, read in batches with prefetch.
 
 Example:
     >>> from vaegan.data import load_dataset

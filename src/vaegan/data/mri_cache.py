@@ -14,8 +14,12 @@ path, size and modification time, vaegan's version, and every
 Bad files whose reason is a :class:`BadFile` are cached too (the same file
 fails the same way); other errors (memory, a disk hiccup) are retried next time.
 
+Files missing from the cache are preprocessed by ``data.mri.workers`` spawned processes
+(0: one per core; a handful of files stay in this process, as starting one costs seconds),
+each result cached as it arrives; the result does not depend on the number of workers.
+
 Example:
-    >>> volumes, maps, kept = preprocess_records(records, MRIConfig(size=64), None, bad)  # doctest: +SKIP
+    >>> volumes, maps, kept, seconds = preprocess_records(records, MRIConfig(size=64), None, bad)  # doctest: +SKIP
     >>> volumes.shape  # doctest: +SKIP
     torch.Size([10, 1, 64, 64, 64])
 """
@@ -23,7 +27,11 @@ Example:
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +45,8 @@ from vaegan.data.config import MRIConfig
 from vaegan.data.mri_sources import Record
 
 logger = logging.getLogger(__name__)
+
+SERIAL_BELOW = 16  # files; fewer are preprocessed in this process unless data.mri.workers is set
 
 # MRIConfig fields that never change a preprocessed volume: labels and layout choose the
 # files (which are in the key), slicing and splitting happen after the cache.
@@ -59,6 +69,7 @@ NOT_IN_KEY = frozenset(
         "phantom_seed",
         "session",
         "derivatives",
+        "workers",
     }
 )
 
@@ -84,18 +95,25 @@ def preprocess_records(
     Bad files go to ``bad`` (which raises at the first one when strict).
     """
     settings = preprocessing_settings(options, maps_suffix)
-    volumes, maps, kept, seconds, hits = [], [], [], [], 0
-    bar = tqdm(records, desc="preprocessing MRI", disable=not options.progress, dynamic_ncols=True)
-    for record in bar:
-        files = [record.path] + ([map_path(record.path, maps_suffix)] if maps_suffix else [])
-        path = cache_path("mri", files, settings)
-        entry = _valid(load_cached(path), options.size, maps_suffix) if options.cache else None
-        if entry is None:
-            entry, deterministic = _compute(record, options, maps_suffix)
-            if options.cache and deterministic:
-                save_cached(path, entry)
-        else:
-            hits += 1
+    paths = [cache_path("mri", _files(record, maps_suffix), settings) for record in records]
+    entries = [_valid(load_cached(p), options.size, maps_suffix) if options.cache else None for p in paths]
+    hits = sum(entry is not None for entry in entries)
+    missing = [i for i, entry in enumerate(entries) if entry is None]
+    workers = _workers(options, len(missing))
+    desc = f"preprocessing MRI ({workers} processes)" if workers > 1 else "preprocessing MRI"
+    bar = tqdm(total=len(missing), desc=desc, disable=not options.progress or not missing, dynamic_ncols=True)
+    computed = _computed([records[i] for i in missing], options, maps_suffix, workers)
+    for i, (entry, deterministic) in zip(missing, computed):
+        entries[i] = entry
+        if options.cache and deterministic:
+            save_cached(paths[i], entry)  # at once: an interrupted run loses only what is unfinished
+        bar.update()
+        if options.strict and "reason" in entry:  # stop at the first bad file, naming it
+            bar.close()
+            bad.add(records[i].path, entry["reason"])
+    bar.close()
+    volumes, maps, kept, seconds = [], [], [], []
+    for record, entry in zip(records, entries):
         if "reason" in entry:
             bad.add(record.path, entry["reason"])
             continue
@@ -109,6 +127,38 @@ def preprocess_records(
     stacked = torch.stack(volumes).float() if volumes else torch.zeros(0, 1, size, size, size)
     # stored as float16: half the disk, ~1e-3 precision in [0, 1]
     return stacked, (torch.stack(maps).float() if maps_suffix and volumes else None), kept, seconds
+
+
+def _files(record: Record, maps_suffix: str | None) -> list[Path]:
+    return [record.path] + ([map_path(record.path, maps_suffix)] if maps_suffix else [])
+
+
+def _workers(options: MRIConfig, jobs: int) -> int:
+    workers = options.workers or os.cpu_count() or 1
+    if jobs < SERIAL_BELOW and not options.workers:  # starting processes costs seconds: not for a few files
+        workers = 1
+    return max(1, min(workers, jobs))
+
+
+def _computed(
+    records: list[Record], options: MRIConfig, maps_suffix: str | None, workers: int
+) -> Iterator[tuple[dict[str, Any], bool]]:
+    """``_compute`` of each record, in order; in ``workers`` spawned processes when more than one.
+
+    Spawned, not forked: preprocessing runs torch (MONAI), whose thread pools do not survive a fork.
+    """
+    if workers == 1:
+        for record in records:
+            yield _compute(record, options, maps_suffix)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        jobs = [(record, options, maps_suffix) for record in records]
+        yield from pool.map(_compute_job, jobs, chunksize=max(1, min(8, len(jobs) // (4 * workers))))
+
+
+def _compute_job(job: tuple[Record, MRIConfig, str | None]) -> tuple[dict[str, Any], bool]:
+    return _compute(*job)
 
 
 def _valid(entry: dict[str, Any] | None, size: int, maps_suffix: str | None) -> dict[str, Any] | None:

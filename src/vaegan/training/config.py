@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 
 from vaegan.foundation.section import Section
 
@@ -22,6 +22,19 @@ class TrainConfig(Section):
     progress: bool = True
     tensorboard: bool = True
     visualize_every: int = Field(0, ge=0, description="latent figures into RUN/latent every N epochs (0: off)")
+    check_finite_every: NonNegativeInt = Field(
+        0, description="check the losses for NaN/inf every N steps (0: every step on the CPU, every 25 on CUDA)"
+    )
+    data_on_device: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="keep the training images on the device (always), stream them in batches from RAM or a "
+        "memory-mapped file (never), or decide by size (auto: on the device if they fit in half its free memory)",
+    )
+    compile: bool = Field(False, description="torch.compile each top-level network (slow first steps)")
+    channels_last: bool = Field(False, description="channels-last memory layout for 2-D and 3-D convolutions")
+    # distributed (torchrun): see docs/distributed.md
+    sync_batchnorm: bool = Field(False, description="batch norm over the global batch under torchrun (CUDA only)")
+    dist_timeout_s: PositiveFloat = Field(600.0, description="a collective waiting longer fails the job")
 
     @field_validator("device")
     @classmethod

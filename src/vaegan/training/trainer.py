@@ -15,34 +15,38 @@ import yaml
 from tqdm.auto import tqdm
 
 from vaegan.data import DataSplits, ImageDataset
+from vaegan.data.streaming import RowReader, prefetch
 from vaegan.foundation.checkpoints import read_checkpoint
-from vaegan.foundation.errors import TrainingError
+from vaegan.foundation.errors import TrainingError, VaeganError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models.base import Batch, GenerativeModel
 from vaegan.training.callbacks import Callback, default_callbacks
 from vaegan.training.checkpoint import rng_state, set_rng_state
 from vaegan.training.config import TrainConfig
-from vaegan.training.run_folder import non_finite_advice, prepare_fresh
+from vaegan.training.distributed import Ranks, resolve_device, setup, sync_batchnorm
+from vaegan.training.finite import FiniteGuard
+from vaegan.training.placement import memory_format, placement
+from vaegan.training.run_folder import prepare_fresh
 
 History = list[dict[str, float]]
 log = logging.getLogger(__name__)
 
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError(f"train.device={name!r} but no CUDA device is available; use 'cpu' or 'auto'")
-    return torch.device(name)
+__all__ = ["History", "Trainer", "resolve_device"]
 
 
 class Trainer:
     """Fits any :class:`GenerativeModel` on in-memory data and writes a run folder.
 
-    Batches are slices of one tensor on the device (no per-item Python work).
+    Batches are slices of one tensor on the device (no per-item Python work),
+    or, for data too large for the device (``train.data_on_device``), read a
+    few batches ahead from RAM or a memory-mapped file.
     Each epoch: train, validate, then callbacks write grids, metrics, curves,
     TensorBoard events and checkpoints. ``fit(resume=True)`` continues from
     ``checkpoints/last.pt`` and ends bit-identical to an uninterrupted run.
+
+    Started by ``torchrun``, each process trains on its shard of every global
+    batch and the optimizers average gradients over the ranks before they step;
+    only rank 0 runs the callbacks (see docs/distributed.md).
 
     Example:
         >>> trainer = Trainer(VAE(VAEConfig()), load_dataset("mnist"), TrainConfig(epochs=1), out_dir="outputs/x")
@@ -61,46 +65,103 @@ class Trainer:
         callbacks: list[Callback] | None = None,
     ):
         self.config = config
-        self.device = resolve_device(config.device)
-        self.model = model.to(self.device)
-        self.optimizers = self.model.configure_optimizers()
-        self.data = data
-        self.train_x, self.train_y = data.train.images.to(self.device), data.train.labels.to(self.device)
+        self.ranks: Ranks
+        self.ranks, self.device = setup(config.device, timeout_s=config.dist_timeout_s)
+        try:
+            self._build(model, data)
+        except BaseException:
+            self.ranks.close()  # a refused setting must not leave the process group behind
+            raise
         self.out_dir = Path(out_dir)
         self.run_config = run_config
         self.binarize = binarize
-        self.callbacks = default_callbacks(config) if callbacks is None else callbacks
+        callbacks = default_callbacks(config) if callbacks is None else callbacks
+        self.callbacks = callbacks if self.ranks.is_main else []  # one set of outputs, from rank 0
         self.history: History = []
         self.epoch = 0
         self.best = math.inf
 
+    def _build(self, model: GenerativeModel, data: DataSplits) -> None:
+        """The model on this rank's device (synced batch norm, memory layout, compiled), its optimizers, the data."""
+        config = self.config
+        model = model.to(self.device)
+        if config.sync_batchnorm and self.ranks.active:
+            model = sync_batchnorm(model, self.device)
+        self.memory_format = memory_format(config, len(data.image_shape))
+        model = model.to(memory_format=self.memory_format)
+        if config.compile:  # in place, per network: the state_dict keys (and checkpoints) stay the same
+            for network in model.children():
+                network.compile()
+        self.model = model
+        self.optimizers = self.model.configure_optimizers()
+        self.ranks.hook_optimizers(self.optimizers)
+        self.data = data
+        self.placement = placement(config.data_on_device, data.train.images, self.device)
+        # the fast path: all training images on the device, batches are index_select on it
+        images = data.train.images
+        self.train_x = images.to(self.device, torch.float32) if self.placement == "device" else None
+        self.reader = RowReader.of(images) if self.placement == "stream" else None
+        self.train_y = data.train.labels.to(self.device)
+
     # -- the loop ---------------------------------------------------------
     def fit(self, *, resume: bool = False, overwrite: bool = False) -> History:
-        """Train until ``config.epochs``; returns one row of metrics per epoch."""
-        last = self.out_dir / "checkpoints" / "last.pt"
-        if resume and last.is_file():
-            self.restore(last)
-        else:
-            self._prepare_fresh(last, overwrite)
-        self.model.on_fit_start(len(self.train_x))
-        for callback in self.callbacks:
-            callback.on_fit_start(self)
+        """Train until ``config.epochs``; returns one row of metrics per epoch.
+
+        Under torchrun the process group is destroyed when this returns or raises.
+        """
         try:
-            for epoch in range(self.epoch + 1, self.config.epochs + 1):
-                started = time.perf_counter()
-                self.model.on_epoch_start(epoch)
-                row: dict[str, float] = {"epoch": epoch}
-                row.update({f"train/{k}": v for k, v in self.train_epoch(epoch).items()})
-                row.update({f"val/{k}": v for k, v in self.evaluate(self.data.val).items()})
-                row["seconds"] = round(time.perf_counter() - started, 3)
-                self.history.append(row)
-                self.epoch = epoch
-                for callback in self.callbacks:
-                    callback.on_epoch_end(self, row)
-        finally:
+            self._start(resume, overwrite)
+            self.model.on_fit_start(len(self.data.train))
             for callback in self.callbacks:
-                callback.on_fit_end(self)
+                callback.on_fit_start(self)
+            try:
+                for epoch in range(self.epoch + 1, self.config.epochs + 1):
+                    self._run_epoch(epoch)
+            finally:
+                for callback in self.callbacks:
+                    callback.on_fit_end(self)
+        finally:
+            self.ranks.close()
         return self.history
+
+    def _run_epoch(self, epoch: int) -> None:
+        started = time.perf_counter()
+        self.model.on_epoch_start(epoch)
+        if self.ranks.active:  # each rank its own noise; a function of (seed, epoch, rank), so resume is exact
+            torch.manual_seed((self.config.seed * 1_000_003 + epoch) * 1_009 + self.ranks.rank)
+        row: dict[str, float] = {"epoch": epoch}
+        row.update({f"train/{k}": v for k, v in self.train_epoch(epoch).items()})
+        self.ranks.average_buffers(self.model)  # one set of batch-norm statistics for validation and checkpoints
+        row.update({f"val/{k}": v for k, v in self.evaluate(self.data.val).items()})
+        row["seconds"] = round(time.perf_counter() - started, 3)
+        self.history.append(row)
+        self.epoch = epoch
+        for callback in self.callbacks:
+            callback.on_epoch_end(self, row)
+
+    def _start(self, resume: bool, overwrite: bool) -> None:
+        """Restore ``last.pt`` or start a fresh run folder; rank 0 decides and every rank follows."""
+        last = self.out_dir / "checkpoints" / "last.pt"
+        payload, error = None, None
+        if self.ranks.is_main:
+            try:
+                if resume and last.is_file():
+                    payload = read_checkpoint(last, map_location="cpu" if self.ranks.active else self.device)
+                else:
+                    self._prepare_fresh(last, overwrite)
+            except VaeganError as caught:
+                error = caught
+        if self.ranks.active:  # rank 0's verdict reaches every rank, so none waits for a rank that gave up
+            failure, payload = self.ranks.share((None if error is None else str(error), payload))
+            if error is None and failure is not None:
+                raise TrainingError(f"rank 0 stopped: {failure}")
+        if error is not None:
+            raise error
+        if payload is not None:
+            self._load(payload, last)
+        else:
+            torch.manual_seed(self.config.seed)
+        self.ranks.broadcast_module(self.model)  # identical weights everywhere, whatever each rank built
 
     def _prepare_fresh(self, last: Path, overwrite: bool) -> None:
         prepare_fresh(self.out_dir, overwrite)  # refuses a run there unless overwrite; deletes only the run's files
@@ -109,69 +170,94 @@ class Trainer:
         torch.manual_seed(self.config.seed)
 
     def batches(self, epoch: int):
-        """Shuffled in-memory batches; the order depends only on (seed, epoch), so resume is exact."""
-        n, size = len(self.train_x), self.config.batch_size
+        """Shuffled batches; the order depends only on (seed, epoch), so resume is exact.
+
+        Each rank takes its part of every global batch. On the fast path the
+        images are sliced on the device; streamed, they are read a few batches
+        ahead from RAM or from their memory-mapped file.
+        """
+        n, size = len(self.data.train), self.config.batch_size
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed * 100_003 + epoch))
-        order = order.to(self.device)
-        for start in range(0, n, size):
-            index = order[start : start + size]
-            if len(index) < 2:  # batch norm cannot train on a single image
-                continue
-            x = self.train_x.index_select(0, index)
-            if self.binarize:
-                x = torch.bernoulli(x)  # dynamic binarization: a fresh binary image every time
-            yield Batch(x, self.train_y.index_select(0, index))
+        # batch norm cannot train on a single image (per rank)
+        spans = [(s, min(s + size, n)) for s in range(0, n, size) if min(s + size, n) - s >= 2 * self.ranks.world_size]
+        if self.train_x is not None:
+            order = order.to(self.device)
+            for start, stop in spans:
+                index, self.ranks.grad_weight = self.ranks.shard(order[start:stop])
+                yield self._batch(self.train_x.index_select(0, index), index)
+        else:
+            shards = [self.ranks.shard(order[start:stop]) for start, stop in spans]
+            images = prefetch(self.reader, [index for index, _ in shards], self.device)
+            for (index, weight), x in zip(shards, images):
+                self.ranks.grad_weight = weight
+                yield self._batch(x, index.to(self.device))
+
+    def _batch(self, x: torch.Tensor, index: torch.Tensor) -> Batch:
+        x = x.contiguous(memory_format=self.memory_format)
+        if self.binarize:
+            x = torch.bernoulli(x)  # dynamic binarization: a fresh binary image every time
+        return Batch(x, self.train_y.index_select(0, index))
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the training set; the mean of each loss term over all ranks' images."""
         self.model.train()
         sums: dict[str, torch.Tensor] = {}
         seen = 0
-        steps = -(-len(self.train_x) // self.config.batch_size)
+        steps = -(-len(self.data.train) // self.config.batch_size)
         bar = tqdm(
             self.batches(epoch),
             total=steps,
             desc=f"epoch {epoch}/{self.config.epochs}",
-            disable=not self.config.progress,
+            disable=not (self.config.progress and self.ranks.is_main),
             leave=False,
             dynamic_ncols=True,
         )
+        guard = FiniteGuard(self, epoch)
         for step, batch in enumerate(bar, start=1):
             with self.autocast():
                 terms = self.model.train_step(batch, self.optimizers)
-            values = torch.stack([v.float() for v in terms.values()])
-            if not bool(torch.isfinite(values).all()):
-                bad = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items() if not math.isfinite(float(v)))
-                raise TrainingError(
-                    f"loss became non-finite at epoch {epoch}, step {step} ({bad}); stopped. "
-                    f"{non_finite_advice(self.out_dir, self.config.precision)}"
-                )
+            guard.update(step, terms)
             b = len(batch.x)
             for key, value in terms.items():
                 sums[key] = sums[key] + value.float() * b if key in sums else value.float() * b
             seen += b
-            if step % 25 == 0 or step == steps:
+            if not bar.disable and (step % 25 == 0 or step == steps):  # reading the sums back waits for the GPU
                 bar.set_postfix({k: f"{float(v) / seen:.4g}" for k, v in sums.items()}, refresh=False)
+        guard.check()
         bar.close()
-        return {key: float(value) / seen for key, value in sums.items()}
+        return self._global_means(sums, seen)
+
+    def _global_means(self, sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
+        """Sums and counts from every rank -> means over all of them (one small gather per epoch)."""
+        totals: dict[str, float] = {}
+        n = 0
+        for part, part_count in self.ranks.gather(({k: float(v) for k, v in sums.items()}, count)):
+            n += part_count
+            for key, value in part.items():
+                totals[key] = totals.get(key, 0.0) + value
+        return {key: value / n for key, value in totals.items()}
 
     @torch.no_grad()
     def evaluate(self, dataset: ImageDataset) -> dict[str, float]:
         """Mean eval_step terms over ``dataset``, with fixed noise so epochs compare."""
         self.model.eval()
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}
         devices = [self.device] if self.device.type == "cuda" else []
+        n, ranks = len(dataset), self.ranks
+        low, high = n * ranks.rank // ranks.world_size, n * (ranks.rank + 1) // ranks.world_size  # this rank's part
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.config.seed + 1)
-            for start in range(0, len(dataset), self.config.eval_batch_size):
-                x = dataset.images[start : start + self.config.eval_batch_size].to(self.device)
-                y = dataset.labels[start : start + self.config.eval_batch_size].to(self.device)
+            torch.manual_seed(self.config.seed + 1 + ranks.rank)
+            for start in range(low, high, self.config.eval_batch_size):
+                stop = min(start + self.config.eval_batch_size, high)
+                x = dataset.images[start:stop].to(self.device).contiguous(memory_format=self.memory_format)
+                y = dataset.labels[start:stop].to(self.device)
                 if self.binarize:
                     x = torch.bernoulli(x)
                 with self.autocast():
                     terms = self.model.eval_step(Batch(x, y))
-                for key, value in terms.items():
-                    sums[key] = sums.get(key, 0.0) + float(value) * len(x)
-        return {key: value / len(dataset) for key, value in sums.items()}
+                for key, value in terms.items():  # float64 on the device: no host sync per batch
+                    sums[key] = sums.get(key, 0.0) + value.double() * len(x)
+        return self._global_means(sums, high - low)
 
     def autocast(self):
         if self.config.precision == "bf16":
@@ -197,7 +283,9 @@ class Trainer:
 
     def restore(self, path: Path) -> None:
         """Load model, optimizers, RNG and history from a Trainer checkpoint."""
-        payload = read_checkpoint(path, map_location=self.device)
+        self._load(read_checkpoint(path, map_location=self.device), path)
+
+    def _load(self, payload: dict, path: Path) -> None:
         try:
             self.model.load_state_dict(payload["model"])
             for name, optimizer in self.optimizers.items():

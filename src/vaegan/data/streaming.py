@@ -1,0 +1,219 @@
+"""Images larger than memory: a raw ``.npy`` file on disk, read batch by batch with prefetch.
+
+A preprocessed cohort is written once, row by row, as a plain ``.npy`` file
+(atomically: a temporary file renamed into place), and opened as a read-only
+memory-mapped tensor that costs no memory until read (``np.load(mmap_mode='r')``).
+The Trainer streams such a tensor: a background thread reads each batch's rows
+with positioned reads (so the pages live in the kernel's page cache, not in
+the process), converts them to float32 in pinned memory on CUDA, and the next
+batch is read while the current one trains.
+
+Example:
+    >>> with ImageWriter("cohort.npy", 200, (1, 64, 64, 64)) as writer:  # doctest: +SKIP
+    ...     for i, volume in enumerate(volumes):
+    ...         writer[i] = volume
+    >>> images = open_images("cohort.npy")  # (200, 1, 64, 64, 64) float16, memory-mapped  # doctest: +SKIP
+    >>> reader = RowReader.of(images)  # reads rows from the file, never through the mapping  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import warnings
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+_BACKING: dict[int, FileRows] = {}  # id(tensor) -> where its rows lie on disk, for tensors from open_images
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """Rows of a C-ordered array stored at ``offset`` bytes into ``path``."""
+
+    path: Path
+    offset: int
+    shape: tuple[int, ...]  # (N, *row)
+    dtype: np.dtype
+
+    @property
+    def row_bytes(self) -> int:
+        return int(np.prod(self.shape[1:])) * self.dtype.itemsize
+
+
+class ImageWriter:
+    """Write an (N, *row) array into ``path`` row by row; it appears only when complete.
+
+    Use as a context manager; on an exception the partial file is removed and
+    ``path`` is left as it was.
+    """
+
+    def __init__(self, path: str | Path, n: int, row_shape: tuple[int, ...], dtype=np.float16):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.shape, self.dtype = (n, *row_shape), np.dtype(dtype)
+
+    def __enter__(self) -> ImageWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=self.dtype, shape=self.shape)
+        return self
+
+    def __setitem__(self, index: int | slice, rows: Tensor | np.ndarray) -> None:
+        if isinstance(rows, Tensor):
+            rows = rows.detach().cpu().numpy()
+        self.array[index] = rows
+
+    def __exit__(self, kind, error, traceback) -> None:
+        array, self.array = self.array, None
+        if kind is None:
+            array.flush()
+            del array
+            with open(self.tmp, "rb+") as file:
+                os.fsync(file.fileno())
+            os.replace(self.tmp, self.path)
+        else:
+            del array
+            self.tmp.unlink(missing_ok=True)
+
+
+def open_images(path: str | Path) -> Tensor:
+    """The ``.npy`` at ``path`` as a read-only memory-mapped tensor (no memory used until read).
+
+    The tensor remembers its file, so :class:`RowReader` (and the Trainer's
+    streamed path) can read its rows without mapping them into the process.
+    Do not write to it.
+    """
+    path = Path(path)
+    array = np.load(path, mmap_mode="r")
+    with warnings.catch_warnings():  # read-only on purpose: torch warns that it cannot write to it
+        warnings.simplefilter("ignore", UserWarning)
+        tensor = torch.from_numpy(array)
+    _BACKING[id(tensor)] = FileRows(path, int(array.offset), tuple(array.shape), array.dtype)
+    weakref.finalize(tensor, _BACKING.pop, id(tensor), None)
+    return tensor
+
+
+def file_rows(images: Tensor) -> FileRows | None:
+    """Where ``images`` lies on disk if it came from :func:`open_images` unchanged, else None."""
+    return _BACKING.get(id(images))
+
+
+def nbytes(images: Tensor) -> int:
+    """Bytes ``images`` takes as float32 (what the Trainer's in-memory path holds)."""
+    return images.numel() * 4
+
+
+class RowReader:
+    """Reads rows (images) by index, as float32 (B, *row), from a file or an in-memory tensor."""
+
+    def __init__(self, images: Tensor, rows: FileRows | None):
+        self.images, self.rows = images, rows
+        self._slots: list[Slot] = []
+        self.fd = os.open(rows.path, os.O_RDONLY) if rows is not None else None
+        if self.fd is not None:
+            weakref.finalize(self, os.close, self.fd)
+
+    @classmethod
+    def of(cls, images: Tensor) -> RowReader:
+        return cls(images, file_rows(images))
+
+    def buffer(self, n: int, *, pin: bool = False) -> Slot:
+        """Room for ``n`` rows, reused batch after batch (pinned for fast copies to a GPU if ``pin``)."""
+        out = torch.empty((n, *self.images.shape[1:]), dtype=torch.float32, pin_memory=pin)
+        raw = np.empty((n, self.rows.row_bytes), dtype=np.uint8) if self.rows is not None else None
+        return Slot(out, raw)
+
+    def slots(self, count: int, n: int, *, pin: bool = False) -> list[Slot]:
+        """``count`` buffers of ``n`` rows, kept from one epoch to the next (allocated once)."""
+        have = self._slots
+        if len(have) != count or len(have[0].out) < n or have[0].out.is_pinned() != pin:
+            self._slots = [self.buffer(n, pin=pin) for _ in range(count)]
+        return self._slots
+
+    def read(self, index: Tensor, slot: Slot | None = None) -> Tensor:
+        """Rows ``index`` (B,) as float32 (B, *row): a view of ``slot`` if given, else a new tensor."""
+        index = index.cpu()
+        slot = slot or self.buffer(len(index))
+        out = slot.out[: len(index)]
+        if self.rows is None:
+            out.copy_(self.images.index_select(0, index))
+            return out
+        rows, size = self.rows, self.rows.row_bytes
+        raw = slot.raw[: len(index)]
+        for i, row in enumerate(index.tolist()):  # positioned reads: nothing is mapped into the process
+            got = os.preadv(self.fd, [memoryview(raw[i])], rows.offset + row * size)
+            if got != size:
+                raise OSError(f"{rows.path}: short read of row {row} ({got} of {size} bytes); is the file complete?")
+        out.copy_(torch.from_numpy(raw.view(rows.dtype).reshape(out.shape)))  # to float32
+        return out
+
+
+@dataclass
+class Slot:
+    """One reusable batch buffer: float32 rows (B, *row) and, for a file, their raw bytes (B, row_bytes)."""
+
+    out: Tensor
+    raw: np.ndarray | None
+    copied: torch.cuda.Event | None = None  # on CUDA: the copy out of ``out`` has finished
+
+
+def prefetch(reader: RowReader, indices: list[Tensor], device: torch.device, depth: int = 2) -> Iterator[Tensor]:
+    """The rows of each index batch, on ``device``, read ``depth`` batches ahead in a background thread.
+
+    File reads and the float conversion release the GIL, so they overlap with
+    training. The batches live in ``depth + 2`` buffers allocated once (pinned
+    on CUDA, copied with non-blocking transfers): a buffer is refilled only
+    after the consumer has moved two batches on and its GPU copy is done. On
+    the CPU the batch handed out *is* the buffer, so use it before asking for
+    the next-but-one.
+    """
+    if not indices:
+        return
+    cuda = device.type == "cuda"
+    slots = reader.slots(depth + 2, max(len(index) for index in indices), pin=cuda)
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for k, index in enumerate(indices):
+                if stop.is_set():
+                    return
+                slot = slots[k % len(slots)]
+                if slot.copied is not None:
+                    slot.copied.synchronize()
+                ready.put((slot, reader.read(index, slot)))
+            ready.put(done)
+        except BaseException as error:  # handed to the consumer, raised there
+            ready.put(error)
+
+    worker = threading.Thread(target=produce, name="vaegan-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            slot, rows = item
+            batch = rows.to(device, non_blocking=True)
+            if cuda:
+                slot.copied = torch.cuda.Event()
+                slot.copied.record()
+            yield batch
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                worker.join(0.01)

@@ -1,0 +1,159 @@
+"""Data-parallel training on the CPU (gloo): two spawned ranks against one process.
+
+Each test spawns two processes that join a gloo process group the way torchrun
+would (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT in the environment), so the
+Trainer's own setup and teardown run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from tests.conftest import REPO, tiny_splits
+from tests.models.tiny_configs import tiny_model
+from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.foundation.errors import TrainingError
+from vaegan.models import list_models
+from vaegan.models.distributions import DiagonalGaussian
+from vaegan.training import TrainConfig, Trainer
+from vaegan.training.distributed import Ranks, sync_batchnorm
+
+WORLD = 2
+# The global batch 15 splits unevenly (8 + 7 images), so the test also covers the
+# per-rank gradient weights. Tolerance: the two runs sum the same gradients in a
+# different order (float32 rounding ~1e-7 relative), which Adam's normalised
+# steps carry into the weights at about lr * 1e-3 after a few steps.
+BATCH, ATOL, RTOL = 15, 1e-5, 1e-4
+
+
+def config(**extra) -> TrainConfig:
+    options = {"epochs": 1, "batch_size": BATCH, "grid_size": 4, "progress": False, "tensorboard": False}
+    return TrainConfig(**{**options, **extra})
+
+
+def equivalence_vae():
+    # norm none: batch norm normalises over each rank's shard, not the global batch, which
+    # changes the function itself (documented in docs/distributed.md); everything else is exact
+    return tiny_model("vae", network={"kind": "conv", "channels": [8, 16], "hidden": [32], "norm": "none"})
+
+
+def posterior_mean(self: DiagonalGaussian, n=None, generator=None) -> torch.Tensor:
+    """z = the posterior mean: each rank draws its own reparameterisation noise, which no single
+    process can reproduce, so the equivalence test takes the noise out (the KL term still trains)."""
+    return self.mean
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def as_torchrun(rank: int, port: int) -> None:
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
+    torch.set_num_threads(1)
+
+
+def spawn(worker, *args) -> None:
+    mp.spawn(worker, args=(free_port(), *args), nprocs=WORLD, join=True)
+
+
+# -- workers (module level, so spawn can import them) ----------------------
+def _train_vae(rank: int, port: int, out: str) -> None:
+    as_torchrun(rank, port)
+    DiagonalGaussian.sample = posterior_mean  # a spawned process of its own: nothing to restore
+    trainer = Trainer(equivalence_vae(), tiny_splits(), config(epochs=2), out_dir=out)
+    trainer.fit()
+    torch.save(trainer.model.state_dict(), Path(out).parent / f"rank{rank}.pt")
+
+
+def _train_every_model(rank: int, port: int, root: str) -> None:
+    as_torchrun(rank, port)
+    torch.distributed.init_process_group("gloo")  # one group for all models (the Trainer leaves it open)
+    try:
+        for name in list_models():
+            trainer = Trainer(tiny_model(name), tiny_splits(), config(), out_dir=Path(root) / name)
+            assert (trainer.callbacks == []) == (rank != 0), "only rank 0 writes outputs"
+            trainer.fit()
+        # rank 0 refuses to overwrite; rank 1 must hear of it rather than wait forever
+        again = Trainer(tiny_model("gan"), tiny_splits(), config(), out_dir=Path(root) / "gan")
+        try:
+            again.fit()
+        except TrainingError as error:
+            (Path(root) / f"refused{rank}.txt").write_text(str(error))
+        # gradients present on every rank, on one rank only, on none
+        every, some, none = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
+        every.grad = torch.full((2,), float(rank + 1))
+        some.grad = torch.ones(2) if rank == 0 else None
+        Ranks(rank, WORLD, grouped=True).average_gradients([every, some, none])
+        torch.save([every.grad, some.grad, none.grad], Path(root) / f"grads{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+# -- tests ------------------------------------------------------------------
+def test_two_ranks_match_one_process_at_the_same_global_batch(tmp_path, monkeypatch):
+    spawn(_train_vae, str(tmp_path / "ddp" / "run"))
+    monkeypatch.setattr(DiagonalGaussian, "sample", posterior_mean)
+    single = Trainer(equivalence_vae(), tiny_splits(), config(epochs=2), out_dir=tmp_path / "single")
+    history = single.fit()
+
+    ranks = [torch.load(tmp_path / "ddp" / f"rank{r}.pt") for r in range(WORLD)]
+    for key, value in single.model.state_dict().items():
+        assert torch.equal(ranks[0][key], ranks[1][key]), f"ranks disagree on {key}"
+        torch.testing.assert_close(ranks[0][key], value, atol=ATOL, rtol=RTOL, msg=key)
+    saved = read_checkpoint(tmp_path / "ddp" / "run" / "checkpoints" / "last.pt")
+    for key, value in saved["model"].items():
+        assert torch.equal(value, ranks[0][key])
+    for ddp_row, row in zip(saved["history"], history):  # metrics reduced over ranks = one process's
+        for key in row:
+            if key != "seconds":
+                assert ddp_row[key] == pytest.approx(row[key], rel=1e-4, abs=1e-5), key
+
+    # resume after a change of world size: the 2-rank run continues in one process
+    resumed = Trainer(equivalence_vae(), tiny_splits(), config(epochs=3), out_dir=tmp_path / "ddp" / "run")
+    assert [row["epoch"] for row in resumed.fit(resume=True)] == [1, 2, 3]
+
+
+def test_every_model_trains_on_two_ranks_and_writes_one_set_of_outputs(tmp_path):
+    spawn(_train_every_model, str(tmp_path))
+    for name in list_models():
+        run = tmp_path / name
+        assert (run / "metrics.csv").read_text().count("\n") == 2, name  # header + one epoch
+        assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "last.pt"], name
+        assert list(run.glob("epoch001_*.png")), name
+        assert not list(run.rglob("*.tmp")), name
+    for rank in range(WORLD):
+        assert "--resume" in (tmp_path / f"refused{rank}.txt").read_text()
+        every, some, none = torch.load(tmp_path / f"grads{rank}.pt")
+        assert every.tolist() == [1.5, 1.5]  # the mean of 1 and 2
+        assert some.tolist() == [0.5, 0.5]  # the sum over the world size: zeros where a rank had none
+        assert none is None  # no gradient anywhere stays None (Adam must not move it)
+
+
+def test_sync_batchnorm_is_refused_on_the_cpu_with_the_fix():
+    with pytest.raises(TrainingError, match="needs CUDA.*sync_batchnorm=false"):
+        sync_batchnorm(tiny_model("gan"), torch.device("cpu"))
+
+
+def test_torchrun_trains_from_the_cli(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "vaegan", "train", "--config", "configs/mnist_gan.yaml", "--nproc", "2"]
+    command += ["--epochs", "1", "--out", str(out), "--data-dir", str(mnist_dir)]
+    for override in ("data.limit=300", "data.val_size=100", "train.grid_size=4", "train.tensorboard=false"):
+        command += ["--set", override]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("1 epochs") == 1  # the summary comes from rank 0 only
+    assert (out / "checkpoints" / "last.pt").is_file()

@@ -1,0 +1,75 @@
+"""Streamed training data: a memory-mapped .npy read in batches gives the same run as the in-memory path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import tiny_splits
+from tests.models.tiny_configs import tiny_model
+from vaegan.data import DataSplits, ImageDataset
+from vaegan.data.streaming import ImageWriter, RowReader, file_rows, open_images, prefetch
+from vaegan.training import TrainConfig, Trainer
+from vaegan.training import placement as placement_module
+
+
+def write(path, images: torch.Tensor, dtype=np.float32):
+    with ImageWriter(path, len(images), tuple(images.shape[1:]), dtype) as writer:
+        for i in range(0, len(images), 10):
+            writer[i : i + 10] = images[i : i + 10]
+    return open_images(path)
+
+
+def test_writer_is_atomic_and_the_file_reads_back_row_by_row(tmp_path):
+    images = torch.rand(25, 1, 4, 4)
+    with pytest.raises(RuntimeError), ImageWriter(tmp_path / "x.npy", 25, (1, 4, 4)) as writer:
+        writer[0] = images[0]
+        raise RuntimeError("preprocessing failed half-way")
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary is left
+
+    mapped = write(tmp_path / "x.npy", images, np.float16)
+    assert np.load(tmp_path / "x.npy", mmap_mode="r").shape == (25, 1, 4, 4)
+    assert file_rows(mapped) is not None and file_rows(mapped[1:]) is None  # a copy is not file-backed
+    index = torch.tensor([7, 0, 24, 7])
+    expected = images.half().float()[index]
+    assert torch.equal(RowReader.of(mapped).read(index), expected)
+    batches = list(prefetch(RowReader.of(mapped), [index, index[:2]], torch.device("cpu")))
+    assert torch.equal(batches[0], expected) and torch.equal(batches[1], expected[:2])
+
+
+def test_prefetch_hands_a_read_error_to_the_consumer(tmp_path):
+    mapped = write(tmp_path / "x.npy", torch.rand(4, 1, 2, 2))
+    with pytest.raises(IndexError):
+        list(prefetch(RowReader(mapped, None), [torch.tensor([9])], torch.device("cpu")))
+
+
+@pytest.mark.parametrize("source", ["ram", "file"])
+def test_streamed_training_is_bit_identical_to_the_in_memory_path(tmp_path, source):
+    data = tiny_splits()
+    images = data.train.images if source == "ram" else write(tmp_path / "train.npy", data.train.images)
+    train = ImageDataset(images, data.train.labels, data.train.class_names, "blobs")
+    streamed_data = DataSplits(train, data.val, data.test)
+    options = {"epochs": 2, "batch_size": 16, "grid_size": 4, "progress": False, "tensorboard": False}
+    kept = Trainer(tiny_model("gan"), data, TrainConfig(**options), out_dir=tmp_path / "a", callbacks=[])
+    streamed = Trainer(
+        tiny_model("gan"),
+        streamed_data,
+        TrainConfig(**options, data_on_device="never"),
+        out_dir=tmp_path / "b",
+        callbacks=[],
+    )
+    assert (kept.placement, streamed.placement) == ("device", "stream")
+    assert kept.fit() == [{**row, "seconds": kept.history[i]["seconds"]} for i, row in enumerate(streamed.fit())]
+    for (key, a), b in zip(kept.model.state_dict().items(), streamed.model.state_dict().values()):
+        assert torch.equal(a, b), key
+
+
+def test_auto_streams_a_file_that_does_not_fit_and_loads_one_that_does(tmp_path, monkeypatch):
+    mapped = write(tmp_path / "x.npy", torch.rand(8, 1, 4, 4))
+    cpu = torch.device("cpu")
+    assert placement_module.placement("auto", torch.rand(8, 1, 4, 4), cpu) == "device"  # in RAM already
+    assert placement_module.placement("auto", mapped, cpu) == "device"  # 512 bytes fit
+    monkeypatch.setattr(placement_module, "available_memory", lambda: 1000)
+    assert placement_module.placement("auto", mapped, cpu) == "stream"
+    assert placement_module.placement("always", mapped, cpu) == "device"
