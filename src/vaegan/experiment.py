@@ -7,7 +7,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,13 @@ from vaegan.config import RunConfig
 from vaegan.config.run import config_changes, describe_changes
 from vaegan.data import DataSplits, load_dataset
 from vaegan.foundation.checkpoints import read_checkpoint
-from vaegan.foundation.errors import CheckpointError, ConfigError, DataError, TrainingError
+from vaegan.foundation.errors import CheckpointError, ConfigError, DataError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models import GenerativeModel, build_model
 from vaegan.training import Callback, History, Trainer
 from vaegan.training.callbacks import default_callbacks
 from vaegan.training.config import TrainConfig
-from vaegan.training.run_folder import check_out_dir, non_finite_advice
+from vaegan.training.run_folder import check_out_dir
 
 
 def fit(
@@ -41,7 +40,7 @@ def fit(
         config = TrainConfig(**train_options)
     except ValueError as error:  # pydantic's ValidationError names the field and the allowed values
         raise ConfigError(f"fit(): {error}") from None
-    callbacks = [FiniteValidation(), *default_callbacks(config)]
+    callbacks = default_callbacks(config)
     return Trainer(model, data, config, out_dir=out_dir, callbacks=callbacks).fit(resume=resume, overwrite=overwrite)
 
 
@@ -95,7 +94,7 @@ def train_from_config(
     config, data = prepare(config)
     torch.manual_seed(config.train.seed)  # same initial weights for the same seed
     model = build_model(config.model)
-    callbacks = [FiniteValidation(), *default_callbacks(config.train), *extra_callbacks]
+    callbacks = [*default_callbacks(config.train), *extra_callbacks]
     if resumed is not None and resumed.get("run_config"):
         changes = config_changes(resumed["run_config"], config.to_dict())
         if changes:  # accepted above
@@ -150,16 +149,3 @@ class RecordChanges(Callback):
         entries.append({"epoch": trainer.epoch, "changes": changed})
         write_text_atomic(log_path, yaml.safe_dump(entries, sort_keys=False))
         write_text_atomic(trainer.out_dir / "config.yaml", yaml.safe_dump(trainer.run_config, sort_keys=False))
-
-
-class FiniteValidation(Callback):
-    """Stops the run when a validation loss is NaN or inf, before any callback writes it or a checkpoint."""
-
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
-        bad = {key: value for key, value in row.items() if key.startswith("val/") and not math.isfinite(value)}
-        if bad:
-            terms = ", ".join(f"{key}={value}" for key, value in bad.items())
-            raise TrainingError(
-                f"validation loss became non-finite at epoch {trainer.epoch} ({terms}); stopped. "
-                f"{non_finite_advice(trainer.out_dir, trainer.config.precision)}"
-            )

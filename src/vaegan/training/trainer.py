@@ -26,7 +26,7 @@ from vaegan.training.config import TrainConfig
 from vaegan.training.distributed import Ranks, resolve_device, setup, sync_batchnorm
 from vaegan.training.finite import FiniteGuard
 from vaegan.training.placement import memory_format, placement
-from vaegan.training.run_folder import prepare_fresh
+from vaegan.training.run_folder import non_finite_advice, prepare_fresh
 
 History = list[dict[str, float]]
 log = logging.getLogger(__name__)
@@ -133,6 +133,12 @@ class Trainer:
         row.update({f"train/{k}": v for k, v in self.train_epoch(epoch).items()})
         self.ranks.average_buffers(self.model)  # one set of batch-norm statistics for validation and checkpoints
         row.update({f"val/{k}": v for k, v in self.evaluate(self.data.val).items()})
+        bad = [f"{key}={value}" for key, value in row.items() if key.startswith("val/") and not math.isfinite(value)]
+        if bad:  # before any callback writes the row or a checkpoint
+            raise TrainingError(
+                f"validation loss became non-finite at epoch {epoch} ({', '.join(bad)}); stopped. "
+                f"{non_finite_advice(self.out_dir, self.config.precision)}"
+            )
         row["seconds"] = round(time.perf_counter() - started, 3)
         self.history.append(row)
         self.epoch = epoch
