@@ -17,7 +17,7 @@ from vaegan.config import RunConfig
 from vaegan.config.run import config_changes, describe_changes
 from vaegan.data import DataSplits, load_dataset
 from vaegan.foundation.checkpoints import read_checkpoint
-from vaegan.foundation.errors import CheckpointError, ConfigError, DataError
+from vaegan.foundation.errors import CheckpointError, ConfigError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models import GenerativeModel, build_model
 from vaegan.training import Callback, History, Trainer
@@ -46,15 +46,9 @@ def fit(
 
 def load_data(config: RunConfig) -> DataSplits:
     data = config.data
-    try:
-        return load_dataset(
-            data.dataset, data_dir=data.data_dir, val_size=data.val_size, seed=data.seed, limit=data.limit, mri=data.mri
-        )
-    except StopIteration:  # the CSV reader's next(folder.glob("*.csv")) on a folder without one
-        raise DataError(
-            f"{data.data_dir}: data.mri.layout={data.mri.layout} but the folder holds no .csv of path,label; "
-            "add one, point data.data_dir at the CSV file, or set data.mri.layout=auto"
-        ) from None
+    return load_dataset(
+        data.dataset, data_dir=data.data_dir, val_size=data.val_size, seed=data.seed, limit=data.limit, mri=data.mri
+    )
 
 
 def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:

@@ -217,7 +217,13 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
 def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
     """One record per CSV row whose file exists and whose label maps to a class."""
     if path.is_dir():
-        path = next(path.glob("*.csv"))
+        found = sorted(path.glob("*.csv"))
+        if not found:
+            raise DataError(
+                f"{path}: data.mri.layout=csv but the folder holds no .csv of path,label; add one, point "
+                "data.data_dir at the CSV file, or set data.mri.layout=auto"
+            )
+        path = found[0]
     columns, rows = _read_table(path, ",")
     path_col = _column(path, columns, "path", "the CSV needs columns path,label")
     label_col = _column(path, columns, "label", "the CSV needs columns path,label")
