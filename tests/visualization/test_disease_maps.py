@@ -121,3 +121,16 @@ def test_atrophy_scale_weakens_only_the_disease(phantom_cache):
     assert 0.0 < weak.sum() < 0.5 * truth.sum()
     assert phantom_settings(12, 0, 6.0) == phantom_settings(12, 0, 6.0, 1.0)  # cached sets keep their marker
     assert phantom_settings(12, 0, 6.0, 0.5)["atrophy_scale"] == 0.5
+
+
+def test_individual_figure_is_drawn(volumes, tmp_path):
+    from PIL import Image
+
+    from vaegan.visualization.brain import plot_individual_maps
+
+    mri = options(**MRI)
+    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    maps = individual_maps(Oracle(truth), volumes, mri)
+    path = plot_individual_maps(maps, mri, tmp_path / "individual.png", subjects=2, title="oracle")
+    image = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+    assert image.shape[0] > 400 and image.std() > 20  # four rows

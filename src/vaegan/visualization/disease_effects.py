@@ -195,6 +195,7 @@ class IndividualMaps:
         loss: (N, P, 1, *S) counterfactual control image minus the subject's image
             (the intensity the model says the disease removed; positive = loss).
         baseline: (N, P, 1, *S) the model-free map: mean control image minus the subject's image.
+        images: (N, P, 1, *S) the subjects' images.
         truth: (N, P, 1, *S) the subject's true tissue loss.
         subjects: the N subject ids.
         r: (N,) Pearson r of ``loss`` with ``truth`` inside the brain, per subject.
@@ -209,6 +210,7 @@ class IndividualMaps:
 
     loss: Tensor
     baseline: Tensor
+    images: Tensor
     truth: Tensor
     subjects: list[str]
     r: Tensor
@@ -263,7 +265,9 @@ def individual_maps(
     r = torch.tensor([pearson(m, t, brain) for m, t in zip(loss, truth)])
     r_baseline = torch.tensor([pearson(m, t, brain) for m, t in zip(baseline, truth)])
     subjects = [s for s, keep in zip(data.subjects, is_disease.tolist()) if keep]
-    return IndividualMaps(loss, baseline, truth, subjects, r, r_baseline, pearson(loss.mean(0), truth.mean(0), brain))
+    return IndividualMaps(
+        loss, baseline, patients, truth, subjects, r, r_baseline, pearson(loss.mean(0), truth.mean(0), brain)
+    )
 
 
 def _encode_fixed(model: GenerativeModel, images: Tensor, label: int, chunk: int = 256) -> Tensor:
