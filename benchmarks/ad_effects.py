@@ -68,6 +68,8 @@ READING = [
     "- *r (group difference)*: the same for the raw mean CN image minus mean AD image of the same test "
     "subjects, the model-free baseline; it also carries the subjects' variability (head size, position, bias "
     "field, age).",
+    "- *r (AD maps, mean)*: the mean of the test AD subjects' individual (residual) maps against their mean "
+    "true atrophy: a group map made on the very subjects whose atrophy it is scored against.",
     "- *individual r*: for each test AD subject, r inside the brain of its own map with its own true atrophy; "
     "median [25th-75th percentile] over the subjects. *residual*: the residual counterfactual, encoded with AD, "
     "decoded as CN minus decoded as AD (x + dec(z, CN) - dec(z, AD) - x: the reconstruction error cancels); "
@@ -226,16 +228,17 @@ def table(rows: list[dict], note: str) -> str:
         f"Phantoms (`vaegan phantoms`), train/val/test split by subject; torch {torch.__version__}. {note}",
         "",
         "| config | model | images | test subjects | epochs | r (effect vs truth) | r (group difference) "
-        "| individual r, residual | individual r, plain | individual r, model-free "
+        "| r (AD maps, mean) | individual r, residual | individual r, plain | individual r, model-free "
         "| AUC per image | AUC per subject | samples | train s | settings (`--set`) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         shape = "x".join(str(s) for s in r["image_shape"][1:])
         lines.append(
             f"| {r['name']} | {r['model']} | {r['dims']} {shape} | {r['test_subjects']} | {r['epochs']} "
-            f"| {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} | {_quartiles(r.get('individual'))} "
-            f"| {_quartiles(r.get('individual_plain'))} | {_quartiles(r.get('individual_baseline'))} "
+            f"| {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} | {_fmt(r.get('r_ad_maps'))} "
+            f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_plain'))} "
+            f"| {_quartiles(r.get('individual_baseline'))} "
             f"| {_fmt(r.get('image_auc'))} | {_fmt(r.get('subject_auc'))} | {r.get('samples', 1)} "
             f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
         )
@@ -254,13 +257,14 @@ def curve_table(curves: dict[str, list[dict]]) -> str:
             "",
             CURVE_READING,
             "",
-            "| atrophy scale | r (effect vs truth) | r (group difference) | individual r, residual "
+            "| atrophy scale | r (effect vs truth) | r (group difference) | r (AD maps, mean) | individual r, residual "
             "| individual r, model-free | AUC per subject | epochs | train s | settings (`--set`) |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in sorted(rows, key=lambda row: row["atrophy_scale"]):
             out.append(
                 f"| {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
+                f"| {_fmt(r.get('r_ad_maps'))} "
                 f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_baseline'))} "
                 f"| {_fmt(r.get('subject_auc'))} | {r['epochs']} | {r['train_seconds']:.0f} on {r['device']} "
                 f"| {r['settings']} |"
