@@ -318,6 +318,21 @@ def write_section(readme: Path, body: str) -> None:
     readme.write_text(text)
 
 
+def merge(path: Path, rows: list[dict], curves: dict[str, list[dict]], note: str) -> dict:
+    """``path``'s results with these added, read just before writing, so configs can be run one by one
+    (or at once): a config measured again replaces its row, a strength measured again its point."""
+    saved = json.loads(path.read_text()) if path.is_file() else {"rows": [], "note": ""}
+    by_name = {row["name"]: row for row in saved["rows"]} | {row["name"]: row for row in rows}
+    all_curves = saved.get("curves", {})
+    for name, curve in curves.items():
+        scales = {row["atrophy_scale"] for row in curve}
+        all_curves[name] = [r for r in all_curves.get(name, []) if r["atrophy_scale"] not in scales] + curve
+        plot_curve(name, all_curves[name], path.parent / f"{name}_strength.png")
+    saved = {"note": note or saved["note"], "rows": list(by_name.values()), "curves": all_curves}
+    path.write_text(json.dumps(saved, indent=1))
+    return saved
+
+
 def render(saved: dict) -> str:
     body = table(saved["rows"], saved["note"])
     return body + ("\n\n" + curve_table(saved["curves"]) if saved.get("curves") else "")
@@ -353,27 +368,18 @@ def main(argv: list[str] | None = None) -> int:
     timing = prepare_phantoms(first) if first.data.data_dir is None else ""
     print(timing, flush=True)
     timing = f"{timing} ({device_name()})" if timing else ""
-    # rows of earlier runs stay (a config measured again replaces its row), so configs can be run one by one
-    saved_path = results / "results.json"
-    saved = json.loads(saved_path.read_text()) if saved_path.is_file() else {"rows": [], "note": ""}
-    rows = {row["name"]: row for row in saved["rows"]}
-    curves = saved.get("curves", {})
+    measured, curves = [], {}
     for path in args.configs:
         settings = _for(overrides, Path(path).stem)
         if args.strengths:
             curve = strength_curve(path, settings, args.strengths, args)
-            name = curve[0]["config"]
-            kept = [r for r in curves.get(name, []) if r["atrophy_scale"] not in args.strengths]
-            curves[name] = kept + curve
-            plot_curve(name, curves[name], results / f"{name}_strength.png")
+            curves[curve[0]["config"]] = curve
             continue
         config = load_config(path, settings)
         config = config.model_copy(update={"out": str(Path(args.runs) / config.name)})
-        row = evaluate(config, results.resolve(), settings, reuse=args.reuse, samples=args.samples)
-        rows[row["name"]] = row
-        print(json.dumps(row), flush=True)
-    saved = {"note": timing or saved["note"], "rows": list(rows.values()), "curves": curves}
-    saved_path.write_text(json.dumps(saved, indent=1))
+        measured.append(evaluate(config, results.resolve(), settings, reuse=args.reuse, samples=args.samples))
+        print(json.dumps(measured[-1]), flush=True)
+    saved = merge(results / "results.json", measured, curves, timing)
     if args.readme:
         write_section(Path(args.readme), render(saved))
     print(render(saved))
