@@ -46,13 +46,23 @@ from vaegan.visualization.disease_effects import individual_maps
 
 QUICK = bool(os.environ.get("VAEGAN_QUICK"))
 QUICK_SETTINGS = [
-    "data.mri.phantom_subjects=12", "data.mri.phantom_spacing=5", "data.mri.size=32",
-    "model.network.channels=[8,16]", "model.network.hidden=[64]", "model.latent_dim=8",
-    "train.epochs=1", "train.batch_size=16",
+    "data.mri.phantom_subjects=12",
+    "data.mri.phantom_spacing=5",
+    "data.mri.size=32",
+    "model.network.channels=[8,16]",
+    "model.network.hidden=[64]",
+    "model.latent_dim=8",
+    "train.epochs=1",
+    "train.batch_size=16",
 ]
 OUT = Path(tempfile.mkdtemp()) if QUICK else Path("outputs")  # run from notebooks/AD: notebooks/AD/outputs
-overrides = [*(QUICK_SETTINGS if QUICK else []), "train.progress=false", "data.mri.progress=false",
-             "train.tensorboard=false", f"out={OUT / 'ad_cvae_2d'}"]
+overrides = [
+    *(QUICK_SETTINGS if QUICK else []),
+    "train.progress=false",
+    "data.mri.progress=false",
+    "train.tensorboard=false",
+    f"out={OUT / 'ad_cvae_2d'}",
+]
 
 # %% [markdown]
 # ## A conditional VAE on coronal slices (trained once, reused after)
