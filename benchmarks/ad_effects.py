@@ -152,6 +152,7 @@ def evaluate(config: RunConfig, results: Path, settings: list[str], *, reuse: bo
     if run.model.conditional and run.model.has_encoder:
         summary = summarize_effects(run.model, test, mri, samples=samples)
         row.update(r_model=summary.r_model, r_group=summary.r_group)
+        row["r_model_one_sided"], row["r_group_one_sided"] = summary.one_sided()
         figure = plot_effect_maps(summary, mri, results / f"{config.name}_effects.png", title=config.name)
         row["figure"] = str(figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure)
         maps = individual_maps(run.model, test, mri, samples=samples)
@@ -161,6 +162,8 @@ def evaluate(config: RunConfig, results: Path, settings: list[str], *, reuse: bo
             individual_plain=plain.quartiles(),
             individual_baseline=maps.quartiles(baseline=True),
             r_ad_maps=maps.r_group,
+            individual_one_sided=maps.quartiles(one_sided=True),
+            individual_baseline_one_sided=maps.quartiles(baseline=True, one_sided=True),
         )
         figure = plot_individual_maps(maps, mri, results / f"{config.name}_individual.png", title=config.name)
         row["individual_figure"] = str(figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure)
@@ -242,6 +245,20 @@ def table(rows: list[dict], note: str) -> str:
             f"| {_fmt(r.get('image_auc'))} | {_fmt(r.get('subject_auc'))} | {r.get('samples', 1)} "
             f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
         )
+    lines += [
+        "",
+        "Loss-only maps (negative values set to 0: the disease removes tissue, never adds it; "
+        "`loss_only`), model and model-free alike:",
+        "",
+        "| config | r (effect vs truth) | r (group difference) | individual r, residual | individual r, model-free |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['name']} | {_fmt(r.get('r_model_one_sided'))} | {_fmt(r.get('r_group_one_sided'))} "
+        f"| {_quartiles(r.get('individual_one_sided'))} | {_quartiles(r.get('individual_baseline_one_sided'))} |"
+        for r in rows
+        if r.get("individual_one_sided")
+    ]
     figures = [
         f"![{r['name']}]({_relative(r[key])})" for r in rows for key in ("figure", "individual_figure") if r.get(key)
     ]

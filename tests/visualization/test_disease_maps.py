@@ -23,6 +23,7 @@ from vaegan.visualization.disease_effects import (
     counterfactual,
     disease_effect,
     individual_maps,
+    loss_only,
     summarize_effects,
 )
 
@@ -134,3 +135,13 @@ def test_individual_figure_is_drawn(volumes, tmp_path):
     path = plot_individual_maps(maps, mri, tmp_path / "individual.png", subjects=2, title="oracle")
     image = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
     assert image.shape[0] > 400 and image.std() > 20  # four rows
+
+
+def test_one_sided_maps_keep_an_oracle_perfect_and_drop_gains(volumes):
+    mri = options(**MRI)
+    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    maps = individual_maps(Oracle(truth), volumes, mri)
+    assert maps.quartiles(one_sided=True)[0] > 0.999  # the truth is never negative: nothing to drop
+    assert float(loss_only(torch.tensor([-1.0, 0.5])).min()) == 0.0
+    low, median, high = maps.quartiles(baseline=True, one_sided=True)
+    assert -1.0 <= low <= median <= high <= 1.0

@@ -106,6 +106,16 @@ def counterfactual(
     return total / samples
 
 
+def loss_only(loss: Tensor) -> Tensor:
+    """A tissue-loss map with its negative values set to 0.
+
+    Neurodegeneration removes tissue; it never adds it. Where a map says the
+    disease *adds* intensity, that is noise of the map (the decoder's, or the
+    subjects' variability for the model-free map), so a one-sided map drops it.
+    """
+    return loss.clamp_min(0.0)
+
+
 def pearson(a: Tensor, b: Tensor, mask: Tensor | None = None) -> float:
     """Pearson correlation of two maps of the same shape, over ``mask`` (all voxels if None)."""
     a, b = a.float().flatten(), b.float().flatten()
@@ -141,6 +151,13 @@ class EffectSummary:
     anatomy: Tensor
     r_model: float
     r_group: float
+
+    def one_sided(self) -> tuple[float, float]:
+        """(r_model, r_group) with the loss maps' negative values set to 0 (see :func:`loss_only`)."""
+        brain = self.anatomy > 0.1
+        return pearson(loss_only(-self.effect), self.truth, brain), pearson(
+            loss_only(-self.group_difference), self.truth, brain
+        )
 
 
 def _per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
@@ -201,6 +218,7 @@ class IndividualMaps:
         r: (N,) Pearson r of ``loss`` with ``truth`` inside the brain, per subject.
         r_baseline: (N,) the same for ``baseline``.
         r_group: r of the mean of ``loss`` over the subjects with the mean of ``truth``.
+        brain: (P, 1, *S) the mask the correlations are taken in.
 
     Example:
         >>> maps = individual_maps(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
@@ -216,10 +234,15 @@ class IndividualMaps:
     r: Tensor
     r_baseline: Tensor
     r_group: float
+    brain: Tensor
 
-    def quartiles(self, baseline: bool = False) -> tuple[float, float, float]:
-        """(25th percentile, median, 75th percentile) of the per-subject r."""
-        r = (self.r_baseline if baseline else self.r).double()
+    def quartiles(self, baseline: bool = False, one_sided: bool = False) -> tuple[float, float, float]:
+        """(25th percentile, median, 75th percentile) of the per-subject r; ``one_sided``: of :func:`loss_only` maps."""
+        r = self.r_baseline if baseline else self.r
+        if one_sided:
+            maps = self.baseline if baseline else self.loss
+            r = torch.tensor([pearson(loss_only(m), t, self.brain) for m, t in zip(maps, self.truth)])
+        r = r.double()
         q = torch.quantile(r, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
         return tuple(float(v) for v in q)
 
@@ -265,9 +288,8 @@ def individual_maps(
     r = torch.tensor([pearson(m, t, brain) for m, t in zip(loss, truth)])
     r_baseline = torch.tensor([pearson(m, t, brain) for m, t in zip(baseline, truth)])
     subjects = [s for s, keep in zip(data.subjects, is_disease.tolist()) if keep]
-    return IndividualMaps(
-        loss, baseline, patients, truth, subjects, r, r_baseline, pearson(loss.mean(0), truth.mean(0), brain)
-    )
+    r_group = pearson(loss.mean(0), truth.mean(0), brain)
+    return IndividualMaps(loss, baseline, patients, truth, subjects, r, r_baseline, r_group, brain)
 
 
 def _encode_fixed(model: GenerativeModel, images: Tensor, label: int, chunk: int = 256) -> Tensor:
