@@ -266,9 +266,29 @@ def table(rows: list[dict], note: str) -> str:
 
 
 def curve_table(curves: dict[str, list[dict]]) -> str:
-    """The strength curves as tables, one per config, with their figures."""
+    """The strength curves as tables, one per config, with their figures; one-point curves as experiments."""
     out = []
+    single = [rows[0] for rows in curves.values() if len(rows) == 1]
+    if single:
+        out += [
+            "### Experiments (one phantom set each)",
+            "",
+            "| run | atrophy scale | r (effect vs truth) | r (group difference) | r (AD maps, mean) "
+            "| individual r, residual | individual r, model-free | AUC per subject | epochs | train s "
+            "| settings (`--set`) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {r['config']} | {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
+            f"| {_fmt(r.get('r_ad_maps'))} | {_quartiles(r.get('individual'))} "
+            f"| {_quartiles(r.get('individual_baseline'))} | {_fmt(r.get('subject_auc'))} | {r['epochs']} "
+            f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
+            for r in single
+        ]
+        out.append("")
     for name, rows in curves.items():
+        if len(rows) == 1:
+            continue
         out += [
             f"### {name} against the atrophy strength",
             "",
