@@ -124,8 +124,16 @@ def train_or_reuse(config: RunConfig, reuse: bool) -> tuple[list[dict], float]:
     return history, time.perf_counter() - started
 
 
-def evaluate(config: RunConfig, results: Path, settings: list[str], *, reuse: bool = False, samples: int = 1) -> dict:
-    """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC."""
+def evaluate(
+    config: RunConfig,
+    results: Path,
+    settings: list[str],
+    *,
+    reuse: bool = False,
+    samples: int = 1,
+    figures: bool = True,
+) -> dict:
+    """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC (and draw them)."""
     history, seconds = train_or_reuse(config, reuse)
     run = load_run(config.out_dir, checkpoint="best", device="cuda" if torch.cuda.is_available() else "cpu")
     mri = config.data.mri
@@ -153,8 +161,6 @@ def evaluate(config: RunConfig, results: Path, settings: list[str], *, reuse: bo
         summary = summarize_effects(run.model, test, mri, samples=samples)
         row.update(r_model=summary.r_model, r_group=summary.r_group)
         row["r_model_one_sided"], row["r_group_one_sided"] = summary.one_sided()
-        figure = plot_effect_maps(summary, mri, results / f"{config.name}_effects.png", title=config.name)
-        row["figure"] = str(figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure)
         maps = individual_maps(run.model, test, mri, samples=samples)
         plain = individual_maps(run.model, test, mri, samples=samples, residual=False)
         row.update(
@@ -165,8 +171,12 @@ def evaluate(config: RunConfig, results: Path, settings: list[str], *, reuse: bo
             individual_one_sided=maps.quartiles(one_sided=True),
             individual_baseline_one_sided=maps.quartiles(baseline=True, one_sided=True),
         )
-        figure = plot_individual_maps(maps, mri, results / f"{config.name}_individual.png", title=config.name)
-        row["individual_figure"] = str(figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure)
+        if figures:
+            drawn = [
+                ("figure", plot_effect_maps(summary, mri, results / f"{config.name}_effects.png", title=config.name)),
+                ("individual_figure", plot_individual_maps(maps, mri, results / f"{config.name}_individual.png")),
+            ]
+            row.update({key: str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f) for key, f in drawn})
     return row
 
 
@@ -193,7 +203,9 @@ def strength_curve(path: str, settings: list[str], scales: list[float], args: ar
         folder = strength_folder(base, scale)
         config = base.model_copy(update={"name": name, "out": str(Path(args.runs) / name)})
         config = config.model_copy(update={"data": config.data.model_copy(update={"data_dir": str(folder)})})
-        row = evaluate(config, Path(args.results).resolve(), settings, reuse=args.reuse, samples=args.samples)
+        row = evaluate(
+            config, Path(args.results).resolve(), settings, reuse=args.reuse, samples=args.samples, figures=False
+        )
         row.update(atrophy_scale=scale, config=base.name)
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -332,7 +344,9 @@ def plot_curve(name: str, rows: list[dict], path: Path) -> Path:
                 x, [v[1] for v in q], yerr=[[v[1] - v[0] for v in q], [v[2] - v[1] for v in q]], fmt=style, label=label
             )
     ax.plot(x, [r.get("subject_auc") for r in rows], "^:", label="latent AUC per subject")
-    ax.set(xlabel="atrophy scale (1 = default phantoms)", ylabel="r with the true atrophy / AUC", title=name)
+    shape = "x".join(str(n) for n in rows[0]["image_shape"][1:])
+    title = f"{name}: {rows[0]['dims']} {shape}, {rows[0]['test_subjects']} test subjects"
+    ax.set(xlabel="atrophy scale (1 = default phantoms)", ylabel="r with the true atrophy / AUC", title=title)
     ax.set_ylim(-0.1, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -364,7 +378,8 @@ def merge(path: Path, rows: list[dict], curves: dict[str, list[dict]], note: str
     for name, curve in curves.items():
         scales = {row["atrophy_scale"] for row in curve}
         all_curves[name] = [r for r in all_curves.get(name, []) if r["atrophy_scale"] not in scales] + curve
-        plot_curve(name, all_curves[name], path.parent / f"{name}_strength.png")
+        if len(all_curves[name]) > 1:
+            plot_curve(name, all_curves[name], path.parent / f"{name}_strength.png")
     saved = {"note": note or saved["note"], "rows": list(by_name.values()), "curves": all_curves}
     path.write_text(json.dumps(saved, indent=1))
     return saved
@@ -396,7 +411,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-results", help="a results.json to rewrite the tables from, without training")
     args = parser.parse_args(argv)
     if args.from_results:
-        write_section(Path(args.readme), render(json.loads(Path(args.from_results).read_text())))
+        saved = json.loads(Path(args.from_results).read_text())
+        for name, rows in saved.get("curves", {}).items():
+            if len(rows) > 1:
+                plot_curve(name, rows, Path(args.from_results).parent / f"{name}_strength.png")
+        write_section(Path(args.readme), render(saved))
         return 0
     overrides = [*(QUICK if args.quick else []), *QUIET, *args.overrides]
     results = Path(args.results)
