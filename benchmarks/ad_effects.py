@@ -285,13 +285,14 @@ def curve_table(curves: dict[str, list[dict]]) -> str:
         out += [
             "### Experiments (one phantom set each)",
             "",
-            "| run | atrophy scale | r (effect vs truth) | r (group difference) | r (AD maps, mean) "
+            "| run | images | atrophy scale | r (effect vs truth) | r (group difference) | r (AD maps, mean) "
             "| individual r, residual | individual r, model-free | AUC per subject | epochs | train s "
             "| settings (`--set`) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         out += [
-            f"| {r['config']} | {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
+            f"| {r['config']} | {r['dims']} {'x'.join(str(n) for n in r['image_shape'][1:])} "
+            f"| {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
             f"| {_fmt(r.get('r_ad_maps'))} | {_quartiles(r.get('individual'))} "
             f"| {_quartiles(r.get('individual_baseline'))} | {_fmt(r.get('subject_auc'))} | {r['epochs']} "
             f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
