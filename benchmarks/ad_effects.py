@@ -180,6 +180,32 @@ def evaluate(
     return row
 
 
+def raw_auc(config: RunConfig, size: int = 8) -> dict:
+    """The model-free AUC: the same logistic regression as ``latent_auc`` on the images average-pooled to size^d."""
+    from torch import nn
+
+    from vaegan.models import GenerativeModel
+    from vaegan.models.config import ModelConfig
+
+    splits = load_data(config)
+    pool = nn.functional.adaptive_avg_pool3d if config.data.mri.spatial_dims == 3 else nn.functional.adaptive_avg_pool2d
+
+    class Pooled(GenerativeModel):  # an "encoder" that only shrinks the image: what the raw voxels separate
+        has_encoder = True
+
+        def __init__(self) -> None:
+            super().__init__(ModelConfig(name="pooled", image_shape=splits.image_shape, num_classes=2, latent_dim=1))
+            self.anchor = nn.Parameter(torch.zeros(()))
+
+        def encode(self, x, labels=None):
+            return pool(x, size).flatten(1)
+
+        def synthesize(self, z, labels=None):
+            raise NotImplementedError("draws nothing")
+
+    return latent_auc(Pooled(), splits.train, splits.test)
+
+
 def strength_folder(config: RunConfig, scale: float) -> Path:
     """The config's phantom set with every AD subject's atrophy scaled by ``scale`` (cached; 1: the default set)."""
     mri = config.data.mri
@@ -409,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default="outputs/ad_effects", help="folder of the training runs")
     parser.add_argument("--results", default="benchmarks/ad_effects", help="figures and results.json")
     parser.add_argument("--readme", default="benchmarks/ad_effects.md", help="'' to leave it alone")
+    parser.add_argument("--raw-auc", type=int, metavar="SIZE", help="only print the AUC of raw images pooled to SIZE")
     parser.add_argument("--from-results", help="a results.json to rewrite the tables from, without training")
     args = parser.parse_args(argv)
     if args.from_results:
@@ -419,6 +446,10 @@ def main(argv: list[str] | None = None) -> int:
         write_section(Path(args.readme), render(saved))
         return 0
     overrides = [*(QUICK if args.quick else []), *QUIET, *args.overrides]
+    if args.raw_auc:
+        for path in args.configs:
+            print(path, json.dumps(raw_auc(load_config(path, _for(overrides, Path(path).stem)), args.raw_auc)))
+        return 0
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     first = load_config(args.configs[0], _for(overrides, Path(args.configs[0]).stem))
