@@ -4,7 +4,9 @@ One command (trains each config on the cached phantom set, then measures):
 
     python benchmarks/ad_effects.py                    # 200 subjects, the configs' epochs
     python benchmarks/ad_effects.py --quick            # 12 tiny subjects, 2 epochs: a smoke test
-    python benchmarks/ad_effects.py --from-results benchmarks/ad_effects/results.json   # only the README
+    python benchmarks/ad_effects.py --from-results benchmarks/ad_effects/results.json   # only the tables
+    python benchmarks/ad_effects.py --configs configs/ad_cvae_2d.yaml --reuse   # measure a trained run again
+    python benchmarks/ad_effects.py --configs configs/ad_cvae_2d.yaml --strengths 0.25 0.5 1   # the curve
 
 For each config it reports
 
@@ -18,10 +20,18 @@ For each config it reports
   training subjects and scored on the test subjects (every image encoded with
   the CN label, so a conditional model's label cannot leak), per image and per
   subject (mean over its slices);
+- individual maps: for each test AD subject the residual counterfactual "this
+  subject as CN" minus the subject (encode with AD, decode as CN and as AD,
+  subtract), correlated with that subject's own true atrophy: median and
+  interquartile range over subjects, beside the same for the plain
+  counterfactual (decode as CN minus the image) and for the model-free map
+  (mean CN image minus the subject), all on the same subjects;
 
 writes ``benchmarks/ad_effects/<name>_effects.png`` and ``results.json``, and
 rewrites the section between ``<!-- ad:start -->`` and ``<!-- ad:end -->`` in
-``benchmarks/README.md``.
+``benchmarks/ad_effects.md``. With ``--strengths`` it trains each config on
+phantom sets whose atrophy is scaled (``atrophy_scale``; 1 = the default
+phantoms) and adds the curve ``benchmarks/ad_effects/<name>_strength.png``.
 """
 
 from __future__ import annotations
@@ -37,11 +47,14 @@ import torch
 
 from vaegan.config import RunConfig, load_config
 from vaegan.data.mri import phantom_folder, phantom_path, read_volumes, split_subjects
-from vaegan.data.phantoms import ATROPHY_SUFFIX
+from vaegan.data.phantoms import ATROPHY_SUFFIX, phantom_settings, write_phantoms
+from vaegan.data.shared_folder import build_once
 from vaegan.experiment import load_data, train_from_config
+from vaegan.foundation.files import cache_dir
 from vaegan.runs import load_run
-from vaegan.visualization.brain import plot_effect_maps
-from vaegan.visualization.disease_effects import latent_auc, summarize_effects
+from vaegan.visualization.brain import plot_effect_maps, plot_individual_maps
+from vaegan.visualization.curves import read_history
+from vaegan.visualization.disease_effects import individual_maps, latent_auc, summarize_effects
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["configs/ad_cvae_2d.yaml", "configs/ad_vae_2d.yaml", "configs/ad_cvae_3d.yaml"]
@@ -52,14 +65,29 @@ READING = [
     "- *r (effect vs truth)*: Pearson r, inside the brain, of the mean disease-effect map of the test CN "
     "subjects (encoded with CN, decoded as CN minus decoded as AD: the intensity the model says AD removes) "
     "with the mean true tissue loss of the test AD subjects. 1 = the model puts the atrophy exactly where it is.",
-    "- *r (group difference)*: the same for the raw mean CN image minus mean AD image, the model-free baseline; "
-    "it also carries the subjects' variability (head size, position, bias field, age).",
+    "- *r (group difference)*: the same for the raw mean CN image minus mean AD image of the same test "
+    "subjects, the model-free baseline; it also carries the subjects' variability (head size, position, bias "
+    "field, age).",
+    "- *r (AD maps, mean)*: the mean of the test AD subjects' individual (residual) maps against their mean "
+    "true atrophy: a group map made on the very subjects whose atrophy it is scored against.",
+    "- *individual r*: for each test AD subject, r inside the brain of its own map with its own true atrophy; "
+    "median [25th-75th percentile] over the subjects. *residual*: the residual counterfactual, encoded with AD, "
+    "decoded as CN minus decoded as AD (x + dec(z, CN) - dec(z, AD) - x: the reconstruction error cancels); "
+    "*plain*: decoded as CN minus the image itself (the reconstruction error stays in); *model-free*: mean CN "
+    "image minus the subject.",
     "- *AUC*: AD vs CN by a logistic regression on latent means, fitted on the training subjects, scored on "
     "the test subjects; every image encoded with the CN label. A conditional model is handed the diagnosis "
     "as its label, so its code need not carry it (lower AUC); an unconditional VAE's code must.",
+    "- Maps are averaged over `samples` posterior draws per image (1 = the posterior mean).",
     "- Figures: row 1 the model's map, row 2 the true atrophy, row 3 the raw group difference, "
-    "over the mean CN anatomy (nilearn).",
+    "over the mean CN anatomy (nilearn); `*_individual.png`: three test AD subjects, their map over their "
+    "own true atrophy.",
 ]
+CURVE_READING = (
+    "Each point is a fresh phantom set, the same subjects (seed) with every AD subject's atrophy scaled by "
+    "`atrophy_scale` (1 = the default phantoms; 0.25 = a quarter of the ventricle growth, cortical thinning "
+    "and hippocampal loss), and a model trained on it with the config and settings named."
+)
 
 
 def prepare_phantoms(config: RunConfig) -> str:
@@ -85,11 +113,28 @@ def device_name() -> str:
     return torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or 'x86'})"
 
 
-def evaluate(config: RunConfig, results: Path, settings: list[str]) -> dict:
-    """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC."""
+def train_or_reuse(config: RunConfig, reuse: bool) -> tuple[list[dict], float]:
+    """The run's history and training seconds: trained now, or (``reuse``) read from its metrics.csv."""
+    out = Path(config.out_dir)
+    if reuse and (out / "checkpoints" / "best.pt").is_file():
+        history = read_history(out / "metrics.csv")
+        return history, sum(row.get("seconds", 0.0) for row in history)
     started = time.perf_counter()
     history = train_from_config(config, overwrite=True)
-    seconds = time.perf_counter() - started
+    return history, time.perf_counter() - started
+
+
+def evaluate(
+    config: RunConfig,
+    results: Path,
+    settings: list[str],
+    *,
+    reuse: bool = False,
+    samples: int = 1,
+    figures: bool = True,
+) -> dict:
+    """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC (and draw them)."""
+    history, seconds = train_or_reuse(config, reuse)
     run = load_run(config.out_dir, checkpoint="best", device="cuda" if torch.cuda.is_available() else "cpu")
     mri = config.data.mri
     folder = Path(config.data.data_dir) if config.data.data_dir else phantom_folder(mri)
@@ -107,16 +152,90 @@ def evaluate(config: RunConfig, results: Path, settings: list[str]) -> dict:
         "val_loss": history[-1].get("val/loss"),
         "train_seconds": round(seconds, 1),
         "device": device_name(),
+        "samples": samples,
         "settings": " ".join(f"`{o}`" for o in settings if o not in QUIET) or "as written",
     }
     if run.model.has_encoder:
         row.update(latent_auc(run.model, splits.train, splits.test))
     if run.model.conditional and run.model.has_encoder:
-        summary = summarize_effects(run.model, test, mri)
+        summary = summarize_effects(run.model, test, mri, samples=samples)
         row.update(r_model=summary.r_model, r_group=summary.r_group)
-        figure = plot_effect_maps(summary, mri, results / f"{config.name}_effects.png", title=config.name)
-        row["figure"] = str(figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure)
+        row["r_model_one_sided"], row["r_group_one_sided"] = summary.one_sided()
+        maps = individual_maps(run.model, test, mri, samples=samples)
+        plain = individual_maps(run.model, test, mri, samples=samples, residual=False)
+        row.update(
+            individual=maps.quartiles(),
+            individual_plain=plain.quartiles(),
+            individual_baseline=maps.quartiles(baseline=True),
+            r_ad_maps=maps.r_group,
+            individual_one_sided=maps.quartiles(one_sided=True),
+            individual_baseline_one_sided=maps.quartiles(baseline=True, one_sided=True),
+        )
+        if figures:
+            drawn = [
+                ("figure", plot_effect_maps(summary, mri, results / f"{config.name}_effects.png", title=config.name)),
+                ("individual_figure", plot_individual_maps(maps, mri, results / f"{config.name}_individual.png")),
+            ]
+            row.update({key: str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f) for key, f in drawn})
     return row
+
+
+def raw_auc(config: RunConfig, size: int = 8) -> dict:
+    """The model-free AUC: the same logistic regression as ``latent_auc`` on the images average-pooled to size^d."""
+    from torch import nn
+
+    from vaegan.models import GenerativeModel
+    from vaegan.models.config import ModelConfig
+
+    splits = load_data(config)
+    pool = nn.functional.adaptive_avg_pool3d if config.data.mri.spatial_dims == 3 else nn.functional.adaptive_avg_pool2d
+
+    class Pooled(GenerativeModel):  # an "encoder" that only shrinks the image: what the raw voxels separate
+        has_encoder = True
+
+        def __init__(self) -> None:
+            super().__init__(ModelConfig(name="pooled", image_shape=splits.image_shape, num_classes=2, latent_dim=1))
+            self.anchor = nn.Parameter(torch.zeros(()))
+
+        def encode(self, x, labels=None):
+            return pool(x, size).flatten(1)
+
+        def synthesize(self, z, labels=None):
+            raise NotImplementedError("draws nothing")
+
+    return latent_auc(Pooled(), splits.train, splits.test)
+
+
+def strength_folder(config: RunConfig, scale: float) -> Path:
+    """The config's phantom set with every AD subject's atrophy scaled by ``scale`` (cached; 1: the default set)."""
+    mri = config.data.mri
+    if scale == 1.0:
+        return phantom_folder(mri)
+    n, seed, spacing = mri.phantom_subjects, mri.phantom_seed, mri.phantom_spacing
+    target = cache_dir() / "phantoms" / f"n{n}-seed{seed}-{spacing:g}mm-atrophy{scale:g}"
+
+    def build(folder: Path) -> None:
+        write_phantoms(folder, subjects=n, seed=seed, spacing=spacing, atrophy_scale=scale)
+
+    return build_once(target, phantom_settings(n, seed, spacing, scale), build)
+
+
+def strength_curve(path: str, settings: list[str], scales: list[float], args: argparse.Namespace) -> list[dict]:
+    """One row per atrophy scale: ``path`` trained on that phantom set and measured."""
+    rows = []
+    for scale in scales:
+        base = load_config(path, settings)
+        name = f"{base.name}_atrophy{scale:g}"
+        folder = strength_folder(base, scale)
+        config = base.model_copy(update={"name": name, "out": str(Path(args.runs) / name)})
+        config = config.model_copy(update={"data": config.data.model_copy(update={"data_dir": str(folder)})})
+        row = evaluate(
+            config, Path(args.results).resolve(), settings, reuse=args.reuse, samples=args.samples, figures=False
+        )
+        row.update(atrophy_scale=scale, config=base.name)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
 
 
 def _for(overrides: list[str], name: str) -> list[str]:
@@ -141,35 +260,161 @@ def _relative(figure: str) -> str:
     return str(path.relative_to("benchmarks")) if path.is_relative_to("benchmarks") else str(path)
 
 
+def _quartiles(value) -> str:
+    return "–" if value is None else f"{value[1]:.2f} [{value[0]:.2f}, {value[2]:.2f}]"
+
+
 def table(rows: list[dict], note: str) -> str:
     lines = [
         f"Phantoms (`vaegan phantoms`), train/val/test split by subject; torch {torch.__version__}. {note}",
         "",
         "| config | model | images | test subjects | epochs | r (effect vs truth) | r (group difference) "
-        "| AUC per image | AUC per subject | train s | settings (`--set`) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| r (AD maps, mean) | individual r, residual | individual r, plain | individual r, model-free "
+        "| AUC per image | AUC per subject | samples | train s | settings (`--set`) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         shape = "x".join(str(s) for s in r["image_shape"][1:])
         lines.append(
             f"| {r['name']} | {r['model']} | {r['dims']} {shape} | {r['test_subjects']} | {r['epochs']} "
-            f"| {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} | {_fmt(r.get('image_auc'))} "
-            f"| {_fmt(r.get('subject_auc'))} | {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
+            f"| {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} | {_fmt(r.get('r_ad_maps'))} "
+            f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_plain'))} "
+            f"| {_quartiles(r.get('individual_baseline'))} "
+            f"| {_fmt(r.get('image_auc'))} | {_fmt(r.get('subject_auc'))} | {r.get('samples', 1)} "
+            f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
         )
-    figures = [f"![{r['name']}]({_relative(r['figure'])})" for r in rows if r.get("figure")]
+    lines += [
+        "",
+        "Loss-only maps (negative values set to 0: the disease removes tissue, never adds it; "
+        "`loss_only`), model and model-free alike:",
+        "",
+        "| config | r (effect vs truth) | r (group difference) | individual r, residual | individual r, model-free |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['name']} | {_fmt(r.get('r_model_one_sided'))} | {_fmt(r.get('r_group_one_sided'))} "
+        f"| {_quartiles(r.get('individual_one_sided'))} | {_quartiles(r.get('individual_baseline_one_sided'))} |"
+        for r in rows
+        if r.get("individual_one_sided")
+    ]
+    figures = [
+        f"![{r['name']}]({_relative(r[key])})" for r in rows for key in ("figure", "individual_figure") if r.get(key)
+    ]
     return "\n".join(lines + ["", *READING, ""] + figures)
 
 
+def curve_table(curves: dict[str, list[dict]]) -> str:
+    """The strength curves as tables, one per config, with their figures; one-point curves as experiments."""
+    out = []
+    single = [rows[0] for rows in curves.values() if len(rows) == 1]
+    if single:
+        out += [
+            "### Experiments (one phantom set each)",
+            "",
+            "| run | images | atrophy scale | r (effect vs truth) | r (group difference) | r (AD maps, mean) "
+            "| individual r, residual | individual r, model-free | AUC per subject | epochs | train s "
+            "| settings (`--set`) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {r['config']} | {r['dims']} {'x'.join(str(n) for n in r['image_shape'][1:])} "
+            f"| {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
+            f"| {_fmt(r.get('r_ad_maps'))} | {_quartiles(r.get('individual'))} "
+            f"| {_quartiles(r.get('individual_baseline'))} | {_fmt(r.get('subject_auc'))} | {r['epochs']} "
+            f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
+            for r in single
+        ]
+        out.append("")
+    for name, rows in curves.items():
+        if len(rows) == 1:
+            continue
+        out += [
+            f"### {name} against the atrophy strength",
+            "",
+            CURVE_READING,
+            "",
+            "| atrophy scale | r (effect vs truth) | r (group difference) | r (AD maps, mean) | individual r, residual "
+            "| individual r, model-free | AUC per subject | epochs | train s | settings (`--set`) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(rows, key=lambda row: row["atrophy_scale"]):
+            out.append(
+                f"| {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
+                f"| {_fmt(r.get('r_ad_maps'))} "
+                f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_baseline'))} "
+                f"| {_fmt(r.get('subject_auc'))} | {r['epochs']} | {r['train_seconds']:.0f} on {r['device']} "
+                f"| {r['settings']} |"
+            )
+        out += ["", f"![{name} strength curve](ad_effects/{name}_strength.png)", ""]
+    return "\n".join(out)
+
+
+def plot_curve(name: str, rows: list[dict], path: Path) -> Path:
+    """r of the model's maps, of the model-free maps, and the subject AUC against the atrophy scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda row: row["atrophy_scale"])
+    x = [r["atrophy_scale"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(x, [r.get("r_model") for r in rows], "o-", label="group map, model")
+    ax.plot(x, [r.get("r_group") for r in rows], "o--", label="group map, raw group difference")
+    for key, style, label in (
+        ("individual", "s-", "individual, residual"),
+        ("individual_baseline", "s--", "individual, model-free"),
+    ):
+        if all(r.get(key) for r in rows):
+            q = [r[key] for r in rows]
+            ax.errorbar(
+                x, [v[1] for v in q], yerr=[[v[1] - v[0] for v in q], [v[2] - v[1] for v in q]], fmt=style, label=label
+            )
+    ax.plot(x, [r.get("subject_auc") for r in rows], "^:", label="latent AUC per subject")
+    shape = "x".join(str(n) for n in rows[0]["image_shape"][1:])
+    title = f"{name}: {rows[0]['dims']} {shape}, {rows[0]['test_subjects']} test subjects"
+    ax.set(xlabel="atrophy scale (1 = default phantoms)", ylabel="r with the true atrophy / AUC", title=title)
+    ax.set_ylim(-0.1, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def write_section(readme: Path, body: str) -> None:
-    """Replace the text between the markers (appending them if absent); other sections stay as they are."""
-    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    section = f"{START}\n## Alzheimer's disease effects on phantoms (`benchmarks/ad_effects.py`)\n\n{body}\n{END}"
+    """Replace the text between the markers (appending them if absent); the rest of the file stays as it is."""
+    text = readme.read_text() if readme.exists() else "# Alzheimer's disease effects on phantoms\n"
+    section = f"{START}\n## Results (`benchmarks/ad_effects.py`)\n\n{body}\n{END}"
     if START in text and END in text:
         head, rest = text.split(START, 1)
         text = head + section + rest.split(END, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     readme.write_text(text)
+
+
+def merge(path: Path, rows: list[dict], curves: dict[str, list[dict]], note: str) -> dict:
+    """``path``'s results with these added, read just before writing, so configs can be run one by one
+    (or at once): a config measured again replaces its row, a strength measured again its point."""
+    saved = json.loads(path.read_text()) if path.is_file() else {"rows": [], "note": ""}
+    by_name = {row["name"]: row for row in saved["rows"]} | {row["name"]: row for row in rows}
+    all_curves = saved.get("curves", {})
+    for name, curve in curves.items():
+        scales = {row["atrophy_scale"] for row in curve}
+        all_curves[name] = [r for r in all_curves.get(name, []) if r["atrophy_scale"] not in scales] + curve
+        if len(all_curves[name]) > 1:
+            plot_curve(name, all_curves[name], path.parent / f"{name}_strength.png")
+    saved = {"note": note or saved["note"], "rows": list(by_name.values()), "curves": all_curves}
+    path.write_text(json.dumps(saved, indent=1))
+    return saved
+
+
+def render(saved: dict) -> str:
+    body = table(saved["rows"], saved["note"])
+    return body + ("\n\n" + curve_table(saved["curves"]) if saved.get("curves") else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,38 +429,48 @@ def main(argv: list[str] | None = None) -> int:
         help="config override for every config, or only for config NAME (e.g. ad_cvae_3d:data.mri.size=32)",
     )
     parser.add_argument("--quick", action="store_true", help="12 tiny subjects, 2 epochs")
+    parser.add_argument("--reuse", action="store_true", help="measure a run already trained in --runs again")
+    parser.add_argument("--samples", type=int, default=8, help="posterior draws each map is averaged over")
+    parser.add_argument("--strengths", nargs="+", type=float, help="atrophy scales of the curve (instead of the table)")
     parser.add_argument("--runs", default="outputs/ad_effects", help="folder of the training runs")
     parser.add_argument("--results", default="benchmarks/ad_effects", help="figures and results.json")
-    parser.add_argument("--readme", default="benchmarks/README.md", help="'' to leave it alone")
-    parser.add_argument("--from-results", help="a results.json to rewrite the README section from, without training")
+    parser.add_argument("--readme", default="benchmarks/ad_effects.md", help="'' to leave it alone")
+    parser.add_argument("--raw-auc", type=int, metavar="SIZE", help="only print the AUC of raw images pooled to SIZE")
+    parser.add_argument("--from-results", help="a results.json to rewrite the tables from, without training")
     args = parser.parse_args(argv)
     if args.from_results:
         saved = json.loads(Path(args.from_results).read_text())
-        write_section(Path(args.readme), table(saved["rows"], saved["note"]))
+        for name, rows in saved.get("curves", {}).items():
+            if len(rows) > 1:
+                plot_curve(name, rows, Path(args.from_results).parent / f"{name}_strength.png")
+        write_section(Path(args.readme), render(saved))
         return 0
     overrides = [*(QUICK if args.quick else []), *QUIET, *args.overrides]
+    if args.raw_auc:
+        for path in args.configs:
+            print(path, json.dumps(raw_auc(load_config(path, _for(overrides, Path(path).stem)), args.raw_auc)))
+        return 0
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     first = load_config(args.configs[0], _for(overrides, Path(args.configs[0]).stem))
     timing = prepare_phantoms(first) if first.data.data_dir is None else ""
     print(timing, flush=True)
     timing = f"{timing} ({device_name()})" if timing else ""
-    # rows of earlier runs stay (a config measured again replaces its row), so configs can be run one by one
-    saved_path = results / "results.json"
-    saved = json.loads(saved_path.read_text()) if saved_path.is_file() else {"rows": [], "note": ""}
-    rows = {row["name"]: row for row in saved["rows"]}
+    measured, curves = [], {}
     for path in args.configs:
         settings = _for(overrides, Path(path).stem)
+        if args.strengths:
+            curve = strength_curve(path, settings, args.strengths, args)
+            curves[curve[0]["config"]] = curve
+            continue
         config = load_config(path, settings)
         config = config.model_copy(update={"out": str(Path(args.runs) / config.name)})
-        row = evaluate(config, results.resolve(), settings)
-        rows[row["name"]] = row
-        print(json.dumps(row), flush=True)
-    note = timing or saved["note"]
-    saved_path.write_text(json.dumps({"note": note, "rows": list(rows.values())}, indent=1))
+        measured.append(evaluate(config, results.resolve(), settings, reuse=args.reuse, samples=args.samples))
+        print(json.dumps(measured[-1]), flush=True)
+    saved = merge(results / "results.json", measured, curves, timing)
     if args.readme:
-        write_section(Path(args.readme), table(list(rows.values()), note))
-    print(table(list(rows.values()), note))
+        write_section(Path(args.readme), render(saved))
+    print(render(saved))
     return 0
 
 

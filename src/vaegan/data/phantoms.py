@@ -78,13 +78,18 @@ def draw_subjects(n: int, seed: int = 0, *, ad_fraction: float = 0.5) -> list[Ph
     ]
 
 
-def synthesize(anatomy: Anatomy, subject: PhantomSubject, spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synthesize(
+    anatomy: Anatomy, subject: PhantomSubject, spacing: float, *, atrophy_scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One subject's (image int16 (X, Y, Z), atrophy map float32 (X, Y, Z), affine 4x4) in RAS.
 
     The atrophy map is the disease's tissue loss only (not ageing), warped like the image.
+    ``atrophy_scale`` multiplies the subject's severity (1: the default disease;
+    0.25: a quarter of the ventricle growth, cortical thinning and hippocampal
+    loss), to ask how small an effect a method finds; everything else is unchanged.
     """
     rng = np.random.default_rng(subject.seed)
-    disease = atrophy(anatomy, subject.severity)
+    disease = atrophy(anatomy, subject.severity * atrophy_scale)
     ageing = atrophy(anatomy, 0.35 * (subject.age - 60.0) / 30.0, regional=False, hippocampus=False)
     lost = 1.0 - (1.0 - disease) * (1.0 - ageing)
     template = anatomy.t1 * (1.0 - lost) + anatomy.csf_intensity * lost * anatomy.brain
@@ -103,6 +108,7 @@ def write_phantoms(
     spacing: float = 2.5,
     progress: bool = False,
     workers: int | None = None,
+    atrophy_scale: float = 1.0,
 ) -> Path:
     """Write a BIDS folder of ``subjects`` phantoms into ``out`` (created; must be empty or absent).
 
@@ -111,7 +117,8 @@ def write_phantoms(
     sibling folder and renamed at the end, so ``out`` is complete or absent,
     never half-written; its completion marker (:mod:`vaegan.data.shared_folder`)
     records the settings, the version and every file. The same seed gives the
-    same subjects whatever the number of workers.
+    same subjects whatever the number of workers; ``atrophy_scale`` scales every
+    AD subject's atrophy (see :func:`synthesize`), the same subjects otherwise.
 
     Raises:
         DataError: ``out`` exists and is not empty, or cannot be written.
@@ -121,6 +128,8 @@ def write_phantoms(
         raise DataError(f"{out}: exists and is not empty; choose a new folder for the phantoms")
     if subjects < 2:
         raise DataError(f"subjects={subjects}: need at least 2 (one CN, one AD)")
+    if not 0.0 < atrophy_scale <= 1.6:
+        raise DataError(f"atrophy_scale={atrophy_scale}: use a value in (0, 1.6] (1 = the default disease)")
     load_anatomy()  # built (or read) once here; forked workers inherit it
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +139,7 @@ def write_phantoms(
         raise DataError(f"{out}: cannot write the phantoms: {error}") from None
     try:
         people = draw_subjects(subjects, seed)
-        jobs = [(tmp, subject, spacing) for subject in people]
+        jobs = [(tmp, subject, spacing, atrophy_scale) for subject in people]
         workers = min(workers or os.cpu_count() or 1, 8, len(jobs))
         bar = partial(tqdm, total=len(jobs), desc="phantoms", disable=not progress, leave=False, dynamic_ncols=True)
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
@@ -139,8 +148,8 @@ def write_phantoms(
                 list(bar(pool.map(_make, jobs, chunksize=4)))
         else:
             list(bar(map(_make, jobs)))
-        _write_tables(tmp, people, seed=seed, spacing=spacing)
-        write_manifest(tmp, phantom_settings(subjects, seed, spacing))
+        _write_tables(tmp, people, seed=seed, spacing=spacing, atrophy_scale=atrophy_scale)
+        write_manifest(tmp, phantom_settings(subjects, seed, spacing, atrophy_scale))
         if out.exists():
             out.rmdir()
         tmp.replace(out)
@@ -151,14 +160,17 @@ def write_phantoms(
     return out
 
 
-def phantom_settings(subjects: int, seed: int, spacing: float) -> dict[str, object]:
-    """What a phantom set is made from, as its completion marker records it."""
-    return {"kind": "phantoms", "subjects": subjects, "seed": seed, "spacing": float(spacing)}
+def phantom_settings(subjects: int, seed: int, spacing: float, atrophy_scale: float = 1.0) -> dict[str, object]:
+    """What a phantom set is made from, as its completion marker records it (the scale only when not 1)."""
+    settings: dict[str, object] = {"kind": "phantoms", "subjects": subjects, "seed": seed, "spacing": float(spacing)}
+    if atrophy_scale != 1.0:
+        settings["atrophy_scale"] = float(atrophy_scale)
+    return settings
 
 
-def _make(job: tuple[Path, PhantomSubject, float]) -> None:
-    root, subject, spacing = job
-    image, truth, affine = synthesize(load_anatomy(), subject, spacing)
+def _make(job: tuple[Path, PhantomSubject, float, float]) -> None:
+    root, subject, spacing, atrophy_scale = job
+    image, truth, affine = synthesize(load_anatomy(), subject, spacing, atrophy_scale=atrophy_scale)
     _save(root, subject, image, truth, affine)
 
 
@@ -240,7 +252,9 @@ def _save(root: Path, subject: PhantomSubject, image: np.ndarray, truth: np.ndar
         nib.save(img, anat / f"{subject.subject_id}{name}")
 
 
-def _write_tables(root: Path, people: list[PhantomSubject], *, seed: int, spacing: float) -> None:
+def _write_tables(
+    root: Path, people: list[PhantomSubject], *, seed: int, spacing: float, atrophy_scale: float = 1.0
+) -> None:
     rows = ["participant_id\tdiagnosis\tage\tseverity"]
     rows += [f"{p.subject_id}\t{p.diagnosis}\t{p.age:.1f}\t{p.severity:.3f}" for p in people]
     (root / "participants.tsv").write_text("\n".join(rows) + "\n")
@@ -248,7 +262,13 @@ def _write_tables(root: Path, people: list[PhantomSubject], *, seed: int, spacin
         "Name": "vaegan phantoms: synthetic CN and AD T1w brains with known atrophy",
         "BIDSVersion": "1.9.0",
         "DatasetType": "raw",
-        "GeneratedBy": [{"Name": "vaegan phantoms", "Description": f"seed={seed}, spacing={spacing} mm"}],
+        "GeneratedBy": [{"Name": "vaegan phantoms", "Description": _description(seed, spacing, atrophy_scale)}],
         "License": "CC0; derived from the ICBM 2009 MNI152 templates bundled with nilearn",
     }
     (root / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
+
+
+def _description(seed: int, spacing: float, atrophy_scale: float) -> str:
+    """The settings line of dataset_description.json (the scale only when not 1, as before it existed)."""
+    scale = "" if atrophy_scale == 1.0 else f", atrophy_scale={atrophy_scale:g}"
+    return f"seed={seed}, spacing={spacing} mm{scale}"

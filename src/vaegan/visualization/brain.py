@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import nibabel as nib
 
     from vaegan.data.config import MRIConfig
-    from vaegan.visualization.disease_effects import EffectSummary
+    from vaegan.visualization.disease_effects import EffectSummary, IndividualMaps
 
 DISPLAY_MODES = {"axial": "z", "coronal": "y", "sagittal": "x"}
 
@@ -72,17 +72,46 @@ def plot_effect_maps(
     The model's map and the group difference are drawn as intensity *loss*
     (CN minus AD, so tissue loss is positive, like the true atrophy).
     """
-    from nilearn import plotting
-
-    background = map_to_nifti(summary.anatomy, options)
-    mode, coords = _cuts(map_to_nifti(summary.truth, options), options, cuts)  # the same cuts in every row
     rows = [
         (-summary.effect, f"model: decode(z, AD) vs decode(z, CN), intensity loss (r = {summary.r_model:.2f})"),
         (summary.truth, "true atrophy (mean tissue-loss fraction of AD subjects)"),
         (-summary.group_difference, f"raw group difference, mean CN - mean AD (r = {summary.r_group:.2f})"),
     ]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(11, 2.7 * len(rows)), facecolor="black")
-    for ax, (maps, label) in zip(axes, rows):
+    return _plot_rows(rows, summary.anatomy, summary.truth, options, path, title=title, cuts=cuts)
+
+
+def plot_individual_maps(
+    maps: IndividualMaps, options: MRIConfig, path: str | Path, *, subjects: int = 3, title: str = "", cuts: int = 5
+) -> Path:
+    """For the first ``subjects`` disease subjects: their counterfactual map, then their own true atrophy.
+
+    Drawn over the subjects' mean image, cut where their mean true atrophy is;
+    the map is intensity *loss* (counterfactual control minus the subject), like the true atrophy.
+    """
+    rows = []
+    for name, loss, truth, r in list(zip(maps.subjects, maps.loss, maps.truth, maps.r.tolist()))[:subjects]:
+        rows.append((loss, f"{name}: as CN minus as observed, intensity loss (r = {r:.2f})"))
+        rows.append((truth, f"{name}: own true atrophy (tissue-loss fraction)"))
+    return _plot_rows(rows, maps.images.mean(0), maps.truth.mean(0), options, path, title=title, cuts=cuts)
+
+
+def _plot_rows(
+    rows: list[tuple[Tensor, str]],
+    anatomy: Tensor,
+    cut_map: Tensor,
+    options: MRIConfig,
+    path: str | Path,
+    *,
+    title: str,
+    cuts: int,
+) -> Path:
+    """One nilearn stat map per row over ``anatomy``, all cut where ``cut_map`` is (maps (P, 1, *S))."""
+    from nilearn import plotting
+
+    background = map_to_nifti(anatomy, options)
+    mode, coords = _cuts(map_to_nifti(cut_map, options), options, cuts)  # the same cuts in every row
+    fig, axes = plt.subplots(len(rows), 1, figsize=(11, 2.7 * len(rows)), facecolor="black", squeeze=False)
+    for ax, (maps, label) in zip(axes[:, 0], rows):
         image = map_to_nifti(maps, options)
         peak = float(torch.quantile(maps.abs().flatten().float(), 0.999)) or 1.0
         plotting.plot_stat_map(

@@ -1,14 +1,27 @@
 """What a conditional model learned about a disease: disease-effect maps and latent-code separability.
 
-A disease-effect map encodes a control subject with its own label and decodes
-the same code twice, with the control label and with the disease label:
-``effect = decode(z, AD) - decode(z, CN)``, ``z = encode(x, CN)``. With the
-subject's anatomy held in ``z``, the difference is the model's idea of what
-the disease does to that brain (negative where tissue is lost in T1w). On
-phantoms it can be checked against the true atrophy maps.
+A disease-effect map encodes a subject with one label and decodes the same
+code twice, with the target and the source label:
+``effect = decode(z, target) - decode(z, source)``, ``z ~ q(z | x, source)``.
+With the subject's anatomy held in ``z``, the difference is the model's idea of
+what the disease does to that brain (negative where tissue is lost in T1w).
+
+- Group maps (:func:`summarize_effects`): the mean effect over the control
+  subjects, against the mean true atrophy and the raw group difference of the
+  same subjects.
+- Individual maps (:func:`individual_maps`): each disease subject's
+  counterfactual "this subject without the disease" (encode with AD, decode as
+  CN) minus the subject itself, against that subject's own true atrophy.
+
+The counterfactual is *residual* by default, ``x + decode(z, CN) - decode(z, AD)``:
+the reconstruction error ``x - decode(z, AD)`` is the same in both decodings
+and cancels, so the map holds only what the label changes, not what the model
+failed to reconstruct. Averaging over several posterior samples smooths what a
+single code's decoding adds at random. On phantoms all of it is checked against
+the true atrophy.
 
 Example:
-    >>> effect = disease_effect(cvae, cn_images, source=0, target=1)  # doctest: +SKIP
+    >>> effect = disease_effect(cvae, cn_images, source=0, target=1, samples=8)  # doctest: +SKIP
     >>> effect.shape == cn_images.shape  # doctest: +SKIP
     True
 """
@@ -30,19 +43,77 @@ if TYPE_CHECKING:
     from vaegan.models.base import GenerativeModel
 
 
-def disease_effect(model: GenerativeModel, x: Tensor, *, source: int, target: int, chunk: int = 256) -> Tensor:
-    """Per image: decode(z, target) - decode(z, source) with z = encode(x, source); (N, C, *S) on the CPU."""
-    if not (model.conditional and model.has_encoder):
-        raise ValueError(f"{type(model).__name__} is not a conditional model with an encoder (e.g. cvae, cvaegan)")
-    codes = []
+def _codes(model: GenerativeModel, x: Tensor, label: int, samples: int, seed: int, chunk: int) -> Tensor:
+    """(S, N, D) codes of ``x`` encoded with ``label``: the posterior mean (S = 1), or S posterior draws."""
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    out = []
     with evaluating(model):
         for start in range(0, len(x), chunk):
             batch = x[start : start + chunk].to(model.device)
-            codes.append(model.encode(batch, torch.full((len(batch),), source, device=model.device)).cpu())
-    z = torch.cat(codes)
-    as_target = decode(model, z, torch.full((len(z),), target))
-    as_source = decode(model, z, torch.full((len(z),), source))
-    return as_target - as_source
+            y = torch.full((len(batch),), label, device=model.device)
+            if samples > 1 and model.probabilistic:
+                out.append(model.posterior(batch, y).sample(samples, generator=generator).cpu())
+            else:
+                out.append(model.encode(batch, y).cpu().unsqueeze(0).expand(samples, -1, -1))
+    return torch.cat(out, 1)
+
+
+def disease_effect(
+    model: GenerativeModel, x: Tensor, *, source: int, target: int, samples: int = 1, seed: int = 0, chunk: int = 256
+) -> Tensor:
+    """Per image: decode(z, target) - decode(z, source), z = encode(x, source); (N, C, *S) on the CPU.
+
+    Args:
+        samples: 1 decodes the posterior mean; more average the difference over
+            that many posterior draws (probabilistic models; others use the mean).
+        seed: the draws' seed, so a map is reproducible.
+    """
+    if not (model.conditional and model.has_encoder):
+        raise ValueError(f"{type(model).__name__} is not a conditional model with an encoder (e.g. cvae, cvaegan)")
+    if samples < 1:
+        raise ValueError(f"samples={samples}: need at least 1 posterior draw")
+    total = torch.zeros(x.shape, dtype=torch.float32)
+    for z in _codes(model, x, source, samples, seed, chunk):  # (N, D) each
+        total += decode(model, z, torch.full((len(z),), target)) - decode(model, z, torch.full((len(z),), source))
+    return total / samples
+
+
+def counterfactual(
+    model: GenerativeModel,
+    x: Tensor,
+    *,
+    source: int,
+    target: int,
+    residual: bool = True,
+    samples: int = 1,
+    seed: int = 0,
+) -> Tensor:
+    """``x`` as the model would draw it with label ``target``: (N, C, *S) on the CPU, clipped to [0, 1].
+
+    Residual (default): ``x + decode(z, target) - decode(z, source)``, which keeps
+    everything of ``x`` the label does not explain (its noise, bias field and the
+    detail the decoder cannot reproduce). Otherwise ``decode(z, target)``, which
+    carries the reconstruction error along with the change.
+    """
+    if residual:
+        change = disease_effect(model, x, source=source, target=target, samples=samples, seed=seed)
+        return (x.float() + change).clamp(0.0, 1.0)
+    if not (model.conditional and model.has_encoder):
+        raise ValueError(f"{type(model).__name__} is not a conditional model with an encoder (e.g. cvae, cvaegan)")
+    total = torch.zeros(x.shape, dtype=torch.float32)
+    for z in _codes(model, x, source, samples, seed, 256):
+        total += decode(model, z, torch.full((len(z),), target))
+    return total / samples
+
+
+def loss_only(loss: Tensor) -> Tensor:
+    """A tissue-loss map with its negative values set to 0.
+
+    Neurodegeneration removes tissue; it never adds it. Where a map says the
+    disease *adds* intensity, that is noise of the map (the decoder's, or the
+    subjects' variability for the model-free map), so a one-sided map drops it.
+    """
+    return loss.clamp_min(0.0)
 
 
 def pearson(a: Tensor, b: Tensor, mask: Tensor | None = None) -> float:
@@ -81,6 +152,13 @@ class EffectSummary:
     r_model: float
     r_group: float
 
+    def one_sided(self) -> tuple[float, float]:
+        """(r_model, r_group) with the loss maps' negative values set to 0 (see :func:`loss_only`)."""
+        brain = self.anatomy > 0.1
+        return pearson(loss_only(-self.effect), self.truth, brain), pearson(
+            loss_only(-self.group_difference), self.truth, brain
+        )
+
 
 def _per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
     """(N, 1, D, H, W) -> the images a model of ``options.spatial_dims`` sees, (N, P, 1, *S)."""
@@ -93,7 +171,13 @@ def _per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
 
 
 def summarize_effects(
-    model: GenerativeModel, data: MRIVolumes, options: MRIConfig, *, control: int = 0, disease: int = 1
+    model: GenerativeModel,
+    data: MRIVolumes,
+    options: MRIConfig,
+    *,
+    control: int = 0,
+    disease: int = 1,
+    samples: int = 1,
 ) -> EffectSummary:
     """Mean disease-effect map of the control subjects vs the mean true atrophy of the disease subjects.
 
@@ -102,6 +186,7 @@ def summarize_effects(
         data: volumes with ``maps`` (true tissue loss), e.g. the test subjects of a phantom set.
         options: how volumes become the model's images (2-D slices or 3-D).
         control, disease: the class indices of CN and AD.
+        samples: posterior draws each map is averaged over (see :func:`disease_effect`).
     """
     if data.maps is None:
         raise ValueError("the volumes carry no true maps; read them with maps_suffix (phantoms)")
@@ -110,12 +195,101 @@ def summarize_effects(
     if not (is_control.any() and is_disease.any()):
         raise ValueError("need subjects of both classes to compare")
     controls = images[is_control]  # (Nc, P, 1, *S)
-    effects = disease_effect(model, controls.flatten(0, 1), source=control, target=disease).view_as(controls)
+    effects = disease_effect(model, controls.flatten(0, 1), source=control, target=disease, samples=samples)
+    effects = effects.view_as(controls)
     effect, anatomy = effects.mean(0), controls.mean(0)
     truth = maps[is_disease].mean(0)
     group = images[is_disease].mean(0) - anatomy
     brain = anatomy > 0.1
     return EffectSummary(effect, truth, group, anatomy, pearson(-effect, truth, brain), pearson(-group, truth, brain))
+
+
+@dataclass
+class IndividualMaps:
+    """Each disease subject's map of what the disease took, against its own true atrophy.
+
+    Attributes:
+        loss: (N, P, 1, *S) counterfactual control image minus the subject's image
+            (the intensity the model says the disease removed; positive = loss).
+        baseline: (N, P, 1, *S) the model-free map: mean control image minus the subject's image.
+        images: (N, P, 1, *S) the subjects' images.
+        truth: (N, P, 1, *S) the subject's true tissue loss.
+        subjects: the N subject ids.
+        r: (N,) Pearson r of ``loss`` with ``truth`` inside the brain, per subject.
+        r_baseline: (N,) the same for ``baseline``.
+        r_group: r of the mean of ``loss`` over the subjects with the mean of ``truth``.
+        brain: (P, 1, *S) the mask the correlations are taken in.
+
+    Example:
+        >>> maps = individual_maps(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
+        >>> maps.quartiles()  # doctest: +SKIP
+        (0.41, 0.55, 0.63)
+    """
+
+    loss: Tensor
+    baseline: Tensor
+    images: Tensor
+    truth: Tensor
+    subjects: list[str]
+    r: Tensor
+    r_baseline: Tensor
+    r_group: float
+    brain: Tensor
+
+    def quartiles(self, baseline: bool = False, one_sided: bool = False) -> tuple[float, float, float]:
+        """(25th percentile, median, 75th percentile) of the per-subject r; ``one_sided``: of :func:`loss_only` maps."""
+        r = self.r_baseline if baseline else self.r
+        if one_sided:
+            maps = self.baseline if baseline else self.loss
+            r = torch.tensor([pearson(loss_only(m), t, self.brain) for m, t in zip(maps, self.truth)])
+        r = r.double()
+        q = torch.quantile(r, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+        return tuple(float(v) for v in q)
+
+
+def individual_maps(
+    model: GenerativeModel,
+    data: MRIVolumes,
+    options: MRIConfig,
+    *,
+    control: int = 0,
+    disease: int = 1,
+    residual: bool = True,
+    samples: int = 1,
+) -> IndividualMaps:
+    """For each disease subject: "this subject without the disease" minus the subject, vs its true atrophy.
+
+    Every disease subject is encoded with the disease label and decoded as a
+    control (:func:`counterfactual`). The brain mask (mean image of all
+    subjects > 0.1) and the model-free baseline (mean control image minus the
+    subject) use the same subjects as the model.
+
+    Args:
+        model: a conditional model with an encoder, trained on images shaped like ``options`` gives.
+        data: volumes of both classes with ``maps`` (true tissue loss), e.g. the test subjects.
+        options: how volumes become the model's images (2-D slices or 3-D).
+        control, disease: the class indices of CN and AD.
+        residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
+        samples: posterior draws each map is averaged over.
+    """
+    if data.maps is None:
+        raise ValueError("the volumes carry no true maps; read them with maps_suffix (phantoms)")
+    images, maps = _per_position(data.volumes, options), _per_position(data.maps, options)  # (N, P, 1, *S)
+    is_control, is_disease = data.labels == control, data.labels == disease
+    if not (is_control.any() and is_disease.any()):
+        raise ValueError("need subjects of both classes to compare")
+    patients = images[is_disease]  # (Na, P, 1, *S)
+    flat = patients.flatten(0, 1)
+    healthy = counterfactual(model, flat, source=disease, target=control, residual=residual, samples=samples)
+    loss = (healthy - flat).view_as(patients)
+    baseline = images[is_control].mean(0, keepdim=True) - patients
+    truth = maps[is_disease]
+    brain = images.mean(0) > 0.1
+    r = torch.tensor([pearson(m, t, brain) for m, t in zip(loss, truth)])
+    r_baseline = torch.tensor([pearson(m, t, brain) for m, t in zip(baseline, truth)])
+    subjects = [s for s, keep in zip(data.subjects, is_disease.tolist()) if keep]
+    r_group = pearson(loss.mean(0), truth.mean(0), brain)
+    return IndividualMaps(loss, baseline, patients, truth, subjects, r, r_baseline, r_group, brain)
 
 
 def _encode_fixed(model: GenerativeModel, images: Tensor, label: int, chunk: int = 256) -> Tensor:

@@ -1,0 +1,147 @@
+"""Individual counterfactual maps, residual counterfactuals, posterior averaging, and the atrophy-scale setting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+
+from tests.data.mri_files import (  # noqa: F401  (fixtures)
+    anatomy_cache_fixture,
+    options,
+    phantom_cache_fixture,
+    phantom_set_fixture,
+)
+from vaegan.data.anatomy import load_anatomy
+from vaegan.data.mri import read_volumes
+from vaegan.data.phantoms import ATROPHY_SUFFIX, PhantomSubject, phantom_settings, synthesize
+from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
+from vaegan.models.config import ModelConfig
+from vaegan.visualization.disease_effects import (
+    _per_position,
+    counterfactual,
+    disease_effect,
+    individual_maps,
+    loss_only,
+    summarize_effects,
+)
+
+MRI = {"size": 16, "spacing": 6.0, "spatial_dims": 2, "slice_axis": "coronal", "slice_range": (0.3, 0.7)}
+
+
+class Oracle(GenerativeModel):
+    """Knows each image's own true atrophy: decode(z, CN) - decode(z, AD) = 0.1 * truth[image].
+
+    Its code is the image's index in the order individual_maps encodes them (AD subjects, then positions).
+    """
+
+    conditional = True
+    has_encoder = True
+
+    def __init__(self, truth: Tensor):
+        super().__init__(ModelConfig(name="oracle", image_shape=tuple(truth.shape[1:]), num_classes=2, latent_dim=1))
+        self.register_buffer("truth", truth)  # (N, C, *S)
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return torch.arange(len(x)).float().unsqueeze(1)
+
+    def synthesize(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        lost = self.truth[z[:, 0].long()]
+        return 0.5 - 0.1 * labels.view(-1, *[1] * (lost.dim() - 1)).float() * lost
+
+
+class Blind(ConditionalVAE):
+    """A conditional VAE whose decoder never sees the label: it cannot show a disease."""
+
+    def synthesize(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return super().synthesize(z, torch.zeros_like(labels))
+
+
+@pytest.fixture(scope="module")
+def volumes(phantom_set):
+    return read_volumes(phantom_set, options(size=16, spacing=6.0, cache=False), maps_suffix=ATROPHY_SUFFIX)
+
+
+def tiny(cls=ConditionalVAE) -> ConditionalVAE:
+    torch.manual_seed(0)
+    net = {"channels": [8, 16], "hidden": [32]}
+    return cls(ConditionalVAEConfig(image_shape=(1, 16, 16), num_classes=2, latent_dim=4, network=net))
+
+
+def test_an_oracle_finds_every_subjects_own_atrophy(volumes):
+    mri = options(**MRI)
+    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    maps = individual_maps(Oracle(truth), volumes, mri)
+    assert len(maps.subjects) == int((volumes.labels == 1).sum()) == len(maps.r)
+    assert maps.loss.shape == maps.truth.shape == maps.baseline.shape
+    assert float(maps.r.min()) > 0.999 and maps.r_group > 0.999
+    low, median, high = maps.quartiles()
+    assert low <= median <= high and median > 0.999
+    assert 0.0 < maps.quartiles(baseline=True)[1] < 0.999  # the model-free map is not the truth
+
+
+def test_a_model_that_ignores_the_label_shows_no_effect(volumes):
+    mri = options(**MRI)
+    maps = individual_maps(tiny(Blind), volumes, mri)
+    assert float(maps.loss.abs().max()) == 0.0  # residual: x + dec(z, CN) - dec(z, AD) - x
+    assert float(maps.r.abs().max()) == 0.0
+    assert float(summarize_effects(tiny(Blind), volumes, mri).effect.abs().max()) == 0.0
+
+
+def test_residual_counterfactuals_cancel_the_reconstruction_error():
+    model = tiny().eval()
+    x = torch.rand(4, 1, 16, 16) * 0.5 + 0.25
+    residual = counterfactual(model, x, source=1, target=0)
+    assert torch.allclose(residual, x + disease_effect(model, x, source=1, target=0), atol=1e-6)
+    plain = counterfactual(model, x, source=1, target=0, residual=False)
+    with torch.no_grad():
+        z = model.encode(x, torch.ones(4, dtype=torch.long))
+        assert torch.allclose(plain, model.generate(z, torch.zeros(4, dtype=torch.long)), atol=1e-6)
+
+
+def test_posterior_samples_are_averaged_and_seeded():
+    model = tiny().eval()
+    x = torch.rand(3, 1, 16, 16)
+    one = disease_effect(model, x, source=0, target=1, samples=4, seed=1)
+    assert torch.equal(one, disease_effect(model, x, source=0, target=1, samples=4, seed=1))
+    assert not torch.equal(one, disease_effect(model, x, source=0, target=1, samples=4, seed=2))
+    assert not torch.equal(one, disease_effect(model, x, source=0, target=1))  # 1 = the posterior mean
+    with pytest.raises(ValueError, match="samples=0"):
+        disease_effect(model, x, source=0, target=1, samples=0)
+
+
+def test_atrophy_scale_weakens_only_the_disease(phantom_cache):
+    anatomy = load_anatomy()
+    subject = PhantomSubject("sub-01", "AD", age=70.0, severity=0.8, seed=3)
+    image, truth, _ = synthesize(anatomy, subject, 10.0)
+    same_image, same_truth, _ = synthesize(anatomy, subject, 10.0, atrophy_scale=1.0)
+    assert np.array_equal(image, same_image) and np.array_equal(truth, same_truth)  # the default is unchanged
+    _, weak, _ = synthesize(anatomy, subject, 10.0, atrophy_scale=0.25)
+    assert 0.0 < weak.sum() < 0.5 * truth.sum()
+    assert phantom_settings(12, 0, 6.0) == phantom_settings(12, 0, 6.0, 1.0)  # cached sets keep their marker
+    assert phantom_settings(12, 0, 6.0, 0.5)["atrophy_scale"] == 0.5
+
+
+def test_individual_figure_is_drawn(volumes, tmp_path):
+    from PIL import Image
+
+    from vaegan.visualization.brain import plot_individual_maps
+
+    mri = options(**MRI)
+    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    maps = individual_maps(Oracle(truth), volumes, mri)
+    path = plot_individual_maps(maps, mri, tmp_path / "individual.png", subjects=2, title="oracle")
+    image = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+    assert image.shape[0] > 400 and image.std() > 20  # four rows
+
+
+def test_one_sided_maps_keep_an_oracle_perfect_and_drop_gains(volumes):
+    mri = options(**MRI)
+    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    maps = individual_maps(Oracle(truth), volumes, mri)
+    assert maps.quartiles(one_sided=True)[0] > 0.999  # the truth is never negative: nothing to drop
+    assert float(loss_only(torch.tensor([-1.0, 0.5])).min()) == 0.0
+    low, median, high = maps.quartiles(baseline=True, one_sided=True)
+    assert -1.0 <= low <= median <= high <= 1.0
