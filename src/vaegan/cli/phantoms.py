@@ -16,6 +16,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--spacing", type=float, default=2.5, help="voxel size in mm")
     parser.add_argument("--workers", type=int, help="processes (default: CPU count, at most 8)")
+    parser.add_argument(
+        "--atrophy-scale", type=float, default=1.0, help="disease strength: 1 the default, 0.25 a quarter of it"
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -26,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.spacing <= 0:
         raise VaeganError(f"--spacing {args.spacing}: must be a positive voxel size in mm")
+    if not 0 <= args.atrophy_scale <= 4:
+        raise VaeganError(f"--atrophy-scale {args.atrophy_scale}: must lie in [0, 4] (1 is the default disease)")
     started = time.perf_counter()
     out = write_phantoms(
         Path(args.out),
@@ -34,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
         spacing=args.spacing,
         progress=args.progress,
         workers=args.workers,
+        atrophy_scale=args.atrophy_scale,
     )
     seconds = time.perf_counter() - started
     print(f"wrote {args.subjects} phantom subjects to {out} in {seconds:.0f} s")
-    print(f"train on them: vaegan train --config configs/ad_cvae_2d.yaml --data-dir {out}")
+    print(f"train on them: vaegan train --config ad_cvae_2d --data-dir {out}")
     return 0
