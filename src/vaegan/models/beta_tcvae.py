@@ -35,6 +35,12 @@ def decomposed_kl(q: DiagonalGaussian, z: Tensor, dataset_size: int) -> dict[str
     log q(z_i) ~ logsumexp_j log q(z_i | x_j) - log(N M), and the same per dimension for
     log prod_d q(z_i,d). Then MI = E[log q(z|x) - log q(z)], TC = E[log q(z) - log prod_d q(z_d)],
     dimension-wise KL = E[log prod_d q(z_d) - log p(z)]; their sum is the average KL(q(z|x) || p(z)).
+
+    The estimator is biased for a finite batch: where posteriors barely overlap it puts
+    log q(z) about log M too low, and each log q(z_d) too, so the logged ``tc`` reads about
+    (D - 1) log M too high and ``dwkl`` about D log M too low (it can be negative), while
+    their sum stays the sampled KL. The offsets hardly depend on the weights, so training
+    follows the paper; compare ``tc`` across runs at the same batch size and latent size only.
     """
     m = len(z)
     norm = math.log(dataset_size * m)
