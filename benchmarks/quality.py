@@ -78,6 +78,10 @@ def benchmark_model(name: str, args: argparse.Namespace) -> tuple[Evaluation, st
     own = run_config(name, argparse.Namespace(**{**vars(args), "epochs": None}))[0].train.epochs
     if config.train.epochs != own:
         source += f" (cut: {config.train.epochs} of its {own} epochs)"
+    done = config.out_dir / "evaluation.json"
+    if args.reuse and done.is_file():  # a run this command trained and scored before (e.g. one stopped later)
+        print(f"[{name}] reusing {done}", flush=True)
+        return Evaluation.read(done), source
     print(f"[{name}] training {config.train.epochs} epochs ({source}) into {config.out_dir}", flush=True)
     train_from_config(config, overwrite=True)
     options = EvaluationOptions(
@@ -189,6 +193,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, help="generated images per model (default: as many as test images)")
     parser.add_argument("--out-dir", type=Path, default=Path("outputs/benchmark_quality"))
     parser.add_argument("--no-readme", action="store_true", help="print the table, leave README.md alone")
+    parser.add_argument("--reuse", action="store_true", help="take a model's evaluation.json from --out-dir if there")
     args = parser.parse_args()
     args.device = str(resolve_device(args.device))
     names = list_models() if not args.models else [n.strip() for n in args.models.split(",")]
