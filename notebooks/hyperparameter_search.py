@@ -17,7 +17,7 @@
 #
 # A VAE's validation loss (the negative ELBO, in nats per image) depends on choices the training cannot make for itself: the latent size, the learning rate, the network. This notebook lets Optuna choose them.
 #
-# - The **search space and the objective live in the run config**: the `tune` section of `configs/mnist_vae.yaml` names each dotted config key to search, the metric (`val/loss`) and its direction.
+# - The **search space and the objective live in the run config**: the `tune` section of `configs/mnist_vae.yaml` names each dotted config key to search, the metric (`val/objective`) and its direction.
 # - Each **trial is a normal training run** in `STUDY/trial_NNNN` (config, metrics.csv, image grids). It reports its metric every epoch, so a trial that is clearly worse than the median of earlier trials at the same epoch is **pruned** (stopped early).
 # - The study is kept in a **database** (SQLite in the study folder here), so an interrupted search loses no finished trial (`vaegan tune` run again continues it). This notebook starts a **fresh study** in a new time-stamped folder under `outputs/hyperparameter_search/` beside it on every run, so every run really tunes.
 #
