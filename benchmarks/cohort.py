@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from memory import peak_rss_mb  # benchmarks/memory.py (scripts run from benchmarks/ on sys.path)
 
 from vaegan.data import DataSplits, ImageDataset
 from vaegan.data.config import MRIConfig
@@ -88,15 +89,6 @@ def run_probe(path: Path, placement: str, args) -> dict:
     if result.returncode != 0:
         raise RuntimeError(f"training probe {path} {placement} failed ({result.returncode}):\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that over from the
-    parent through fork and exec, so a probe started by a large parent would report the parent's size."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from memory import peak_rss_mb  # benchmarks/memory.py (scripts run from benchmarks/ on sys.path)
 from torch import nn
 
 from vaegan import VAE, DataSplits, TrainConfig, Trainer, VAEConfig, build_model, load_config, load_dataset
@@ -246,15 +247,6 @@ def dcgan_section(args) -> None:
     seconds_per_epoch = {name: f"{60_000 * 11 / 12 / value:.0f}" for name, value in speed.items()}  # 55,000 images
     rows = [(name, value, value / reference, seconds_per_epoch[name]) for name, value in speed.items()]
     table(f"DCGAN (configs/mnist_gan.yaml), batch {batch}, {len(x)} images/epoch", rows, "s per MNIST epoch")
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that over from the
-    parent through fork and exec, so a probe started by a large parent would report the parent's size."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
 
 
 def main() -> None:
