@@ -140,7 +140,6 @@ def load_anatomy(cache: Path | None = None) -> Anatomy:
         cache: folder of the cached maps; default ``<vaegan cache>/phantoms``.
     """
     if cache is None:
-
         cache = cache_dir() / "phantoms"
     path = cache / f"anatomy-v{ANATOMY_VERSION}.npz"
     anatomy = Anatomy.load(path)

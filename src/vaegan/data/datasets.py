@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaegan.data.streaming import file_rows, take_rows
 from vaegan.foundation.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -94,9 +95,11 @@ class ImageDataset:
             if indices.dtype != torch.bool:
                 indices = indices.long()
         groups = None if self.groups is None else self.groups[indices]
-        return ImageDataset(
-            self.images[indices], self.labels[indices], self.class_names, self.name, groups, self.group_names
-        )
+        if file_rows(self.images) is not None:  # a file-backed dataset's subset stays on disk
+            images = take_rows(self.images, torch.arange(len(self))[indices])
+        else:
+            images = self.images[indices]
+        return ImageDataset(images, self.labels[indices], self.class_names, self.name, groups, self.group_names)
 
 
 @dataclass(eq=False)

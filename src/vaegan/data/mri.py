@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -35,6 +36,7 @@ from vaegan.data.config import MRIConfig
 from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset, split_subjects
 from vaegan.data.mri_cache import preprocess_records
 from vaegan.data.mri_sources import bids_records, csv_records, detect_layout, raw_scans
+from vaegan.data.streaming import ImageWriter, complete, file_rows, open_images, take_rows
 from vaegan.foundation.errors import DataError
 from vaegan.foundation.files import cache_dir
 
@@ -73,15 +75,16 @@ class MRIVolumes:
 
     def select(self, mask: Tensor) -> MRIVolumes:
         """The volumes where ``mask`` (N,) is true."""
-        keep = mask.nonzero().flatten().tolist()
+        rows = mask.nonzero().flatten()
+        keep = rows.tolist()
         return replace(
             self,
-            volumes=self.volumes[mask],
+            volumes=take_rows(self.volumes, rows),  # a cohort file stays a file
             labels=self.labels[mask],
             subjects=[self.subjects[i] for i in keep],
             paths=[self.paths[i] for i in keep],
             seconds=[self.seconds[i] for i in keep] if self.seconds else [],
-            maps=None if self.maps is None else self.maps[mask],
+            maps=None if self.maps is None else take_rows(self.maps, rows),
         )
 
 
@@ -127,10 +130,32 @@ def as_dataset(data: MRIVolumes, options: MRIConfig, name: str) -> ImageDataset:
     groups = torch.tensor([index[s] for s in data.subjects], dtype=torch.long)
     if options.spatial_dims == 3:
         return ImageDataset(data.volumes, data.labels, data.class_names, name, groups, group_names)
+    slices, source = slices_of(data.volumes, options)
+    return ImageDataset(slices, data.labels[source], data.class_names, name, groups[source], group_names)
+
+
+def slices_of(volumes: Tensor, options: MRIConfig) -> tuple[Tensor, Tensor]:
+    """The configured 2-D slices of ``volumes`` and the volume of each; a cohort file's go to a file beside it.
+
+    A file is sliced a few volumes at a time, so no more than those are ever in memory.
+    """
     from vaegan.data.mri_transforms import to_slices
 
-    slices, source = to_slices(data.volumes, options.slice_axis, options.slice_range, options.slice_step)
-    return ImageDataset(slices, data.labels[source], data.class_names, name, groups[source], group_names)
+    cut = partial(to_slices, axis=options.slice_axis, slice_range=options.slice_range, step=options.slice_step)
+    rows = file_rows(volumes)
+    if rows is None:
+        return cut(volumes)
+    per_volume = len(cut(volumes[:1])[0])
+    source = torch.arange(len(volumes)).repeat_interleave(per_volume)
+    spec = f"{options.slice_axis}-{options.slice_range[0]:g}-{options.slice_range[1]:g}-{options.slice_step}"
+    path = rows.path.with_name(f"{rows.path.stem}_slices-{spec}.npy")
+    shape = (len(source), *cut(volumes[:1])[0].shape[1:])
+    if not complete(path, shape, rows.dtype):
+        with ImageWriter(path, shape[0], shape[1:], rows.dtype) as writer:
+            for start in range(0, len(volumes), 16):
+                part = volumes[start : start + 16]
+                writer[start * per_volume : (start + len(part)) * per_volume] = cut(part)[0]
+    return open_images(path), source
 
 
 def split_datasets(data: MRIVolumes, options: MRIConfig, name: str) -> tuple[ImageDataset, ImageDataset]:

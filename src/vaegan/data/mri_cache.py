@@ -18,6 +18,10 @@ Files missing from the cache are preprocessed by ``data.mri.workers`` spawned pr
 (0: one per core; a handful of files stay in this process, as starting one costs seconds),
 each result cached as it arrives; the result does not depend on the number of workers.
 
+A cohort too large for memory (``data.mri.storage``) is then written, entry by
+entry, into one memory-mapped float32 file in the cache (:func:`cohort_files`),
+which training streams; its values are those of the in-memory tensor.
+
 Example:
     >>> volumes, maps, kept, seconds = preprocess_records(records, MRIConfig(size=64), None, bad)  # doctest: +SKIP
     >>> volumes.shape  # doctest: +SKIP
@@ -26,15 +30,19 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import multiprocessing
 import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -43,6 +51,8 @@ from vaegan.data.bad_inputs import BadFile, BadInputs, causes, reason_of
 from vaegan.data.cache import cache_path, cache_root, load_cached, save_cached
 from vaegan.data.config import MRIConfig
 from vaegan.data.mri_sources import Record
+from vaegan.data.streaming import ImageWriter, available_memory, complete, open_images
+from vaegan.foundation.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +80,7 @@ NOT_IN_KEY = frozenset(
         "session",
         "derivatives",
         "workers",
+        "storage",
     }
 )
 
@@ -96,7 +107,9 @@ def preprocess_records(
     """
     settings = preprocessing_settings(options, maps_suffix)
     paths = [cache_path("mri", _files(record, maps_suffix), settings) for record in records]
+    on_disk = in_file(options, len(records), maps_suffix)  # then no volume is held: they are reread to write
     entries = [_valid(load_cached(p), options.size, maps_suffix) if options.cache else None for p in paths]
+    entries = [_lean(entry) if on_disk else entry for entry in entries]
     hits = sum(entry is not None for entry in entries)
     missing = [i for i, entry in enumerate(entries) if entry is None]
     workers = _workers(options, len(missing))
@@ -107,26 +120,69 @@ def preprocess_records(
         entries[i] = entry
         if options.cache and deterministic:
             save_cached(paths[i], entry)  # at once: an interrupted run loses only what is unfinished
+        entries[i] = _lean(entry) if on_disk else entry
         bar.update()
         if options.strict and "reason" in entry:  # stop at the first bad file, naming it
             bar.close()
             bad.add(records[i].path, entry["reason"])
     bar.close()
-    volumes, maps, kept, seconds = [], [], [], []
-    for record, entry in zip(records, entries):
+    volumes, maps, kept, seconds, sources = [], [], [], [], []
+    for record, entry, path in zip(records, entries, paths):
         if "reason" in entry:
             bad.add(record.path, entry["reason"])
             continue
-        volumes.append(entry["volume"])
+        volumes.append(entry.get("volume"))
         maps.append(entry.get("map"))
         kept.append(record)
         seconds.append(float(entry.get("seconds", 0.0)))
+        sources.append(path)
     if hits:
         logger.info("read %d of %d preprocessed volumes from the cache %s", hits, len(records), cache_root() / "mri")
+    if on_disk and kept:
+        return (*cohort_files(sources, options.size, maps_suffix, options.progress), kept, seconds)
     size = options.size
     stacked = torch.stack(volumes).float() if volumes else torch.zeros(0, 1, size, size, size)
     # stored as float16: half the disk, ~1e-3 precision in [0, 1]
     return stacked, (torch.stack(maps).float() if maps_suffix and volumes else None), kept, seconds
+
+
+def in_file(options: MRIConfig, n: int, maps_suffix: str | None) -> bool:
+    """Whether ``n`` volumes go to a cohort file (``data.mri.storage``; auto: over a quarter of the free RAM)."""
+    if options.storage != "auto":
+        return options.storage == "file"
+    needed = n * options.size**3 * 4 * (2 if maps_suffix else 1)  # float32 volumes (and maps)
+    return options.cache and needed > available_memory() // 4
+
+
+def cohort_files(
+    sources: list[Path], size: int, maps_suffix: str | None, progress: bool = False
+) -> tuple[Tensor, Tensor | None]:
+    """The cached volumes ``sources``, in order, as one memory-mapped float32 (N, 1, S, S, S) (and maps).
+
+    Written once, entry by entry (never all in memory), into ``<cache>/mri-cohorts/<key>.npy``
+    whose key names the entries (each already keyed by its file and settings); reused after.
+    """
+    key = hashlib.sha256(json.dumps([str(p) for p in sources] + [maps_suffix]).encode()).hexdigest()[:32]
+    folder = cache_root() / "mri-cohorts"
+    shape = (1, size, size, size)
+    targets = [folder / f"{key}.npy"] + ([folder / f"{key}_maps.npy"] if maps_suffix else [])
+    if not all(complete(path, (len(sources), *shape), np.dtype(np.float32)) for path in targets):
+        with ExitStack() as stack:
+            writers = [stack.enter_context(ImageWriter(path, len(sources), shape, np.float32)) for path in targets]
+            for i, source in enumerate(tqdm(sources, desc="writing the cohort file", disable=not progress)):
+                entry = load_cached(source)
+                if entry is None:
+                    raise DataError(f"{source}: a preprocessed volume left the cache while the cohort was written")
+                for writer, name in zip(writers, ["volume", "map"]):
+                    writer[i] = entry[name].float()
+        logger.info("wrote the preprocessed cohort (%d volumes) to %s", len(sources), targets[0])
+    volumes = open_images(targets[0])
+    return volumes, (open_images(targets[1]) if maps_suffix else None)
+
+
+def _lean(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``entry`` without its tensors (what the cohort-file path keeps of a cached volume)."""
+    return None if entry is None else {k: v for k, v in entry.items() if k not in ("volume", "map")}
 
 
 def _files(record: Record, maps_suffix: str | None) -> list[Path]:

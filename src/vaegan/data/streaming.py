@@ -14,14 +14,15 @@ Example:
     ...         writer[i] = volume
     >>> images = open_images("cohort.npy")  # (200, 1, 64, 64, 64) float16, memory-mapped  # doctest: +SKIP
     >>> reader = RowReader.of(images)  # reads rows from the file, never through the mapping  # doctest: +SKIP
+    >>> train = take_rows(images, torch.arange(0, 200, 2))  # a file-backed subset: rows copied beside  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import threading
-import warnings
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,17 +85,15 @@ class ImageWriter:
 
 
 def open_images(path: str | Path) -> Tensor:
-    """The ``.npy`` at ``path`` as a read-only memory-mapped tensor (no memory used until read).
+    """The ``.npy`` at ``path`` as a memory-mapped tensor (no memory used until read).
 
     The tensor remembers its file, so :class:`RowReader` (and the Trainer's
     streamed path) can read its rows without mapping them into the process.
-    Do not write to it.
+    It is mapped copy-on-write: writing to it changes this process's copy, never the file.
     """
     path = Path(path)
-    array = np.load(path, mmap_mode="r")
-    with warnings.catch_warnings():  # read-only on purpose: torch warns that it cannot write to it
-        warnings.simplefilter("ignore", UserWarning)
-        tensor = torch.from_numpy(array)
+    array = np.load(path, mmap_mode="c")
+    tensor = torch.from_numpy(array)
     _BACKING[id(tensor)] = FileRows(path, int(array.offset), tuple(array.shape), array.dtype)
     weakref.finalize(tensor, _BACKING.pop, id(tensor), None)
     return tensor
@@ -108,6 +107,52 @@ def file_rows(images: Tensor) -> FileRows | None:
 def nbytes(images: Tensor) -> int:
     """Bytes ``images`` takes as float32 (what the Trainer's in-memory path holds)."""
     return images.numel() * 4
+
+
+def available_memory() -> int:
+    """Bytes of RAM the kernel could give this process now (MemAvailable), or all of it where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def complete(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> bool:
+    """Whether ``path`` is a readable ``.npy`` of this shape and dtype (a file to reuse, not rewrite)."""
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return False
+    return tuple(array.shape) == tuple(shape) and array.dtype == dtype
+
+
+def take_rows(images: Tensor, index: Tensor, *, chunk: int = 64) -> Tensor:
+    """``images[index]`` for an index (M,) of rows; a file-backed tensor gives a file-backed one.
+
+    Indexing a memory-mapped tensor would read every selected row into memory.
+    Here the rows of a tensor from :func:`open_images` are copied, ``chunk`` at a
+    time, into a file beside it, named by the source and the index (so the same
+    subset is written once and reused), and that file is opened instead.
+    """
+    rows = file_rows(images)
+    if rows is None:
+        return images[index]
+    index = torch.as_tensor(index).cpu().long()
+    if len(index) == len(images) and torch.equal(index, torch.arange(len(images))):
+        return images
+    digest = hashlib.sha256(rows.path.name.encode() + index.numpy().tobytes()).hexdigest()[:16]
+    path = rows.path.with_name(f"{rows.path.stem.split('-')[0]}-{digest}.npy")
+    shape = (len(index), *rows.shape[1:])
+    if not complete(path, shape, rows.dtype):
+        reader = RowReader(images, rows)
+        with ImageWriter(path, len(index), rows.shape[1:], rows.dtype) as writer:
+            for start in range(0, len(index), chunk):
+                part = index[start : start + chunk]
+                writer[start : start + len(part)] = reader.read(part)
+    return open_images(path)
 
 
 class RowReader:

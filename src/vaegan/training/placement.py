@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import torch
 
-from vaegan.data.streaming import file_rows, nbytes
+from vaegan.data.streaming import available_memory, file_rows, nbytes
 from vaegan.training.config import TrainConfig
 
 
@@ -22,17 +19,6 @@ def placement(setting: str, images: torch.Tensor, device: torch.device) -> str:
     else:
         return "device"  # already in RAM: the CPU's "device" copy is the tensor itself
     return "device" if nbytes(images) <= free // 2 else "stream"
-
-
-def available_memory() -> int:
-    """Bytes of RAM the kernel could give this process now (MemAvailable), or all of it where unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def memory_format(config: TrainConfig, image_dims: int) -> torch.memory_format:

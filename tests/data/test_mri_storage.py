@@ -1,0 +1,123 @@
+"""A cohort kept in a memory-mapped file (data.mri.storage) gives the same splits as one kept in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.data.mri_files import cache_fixture, make_bids, options  # noqa: F401
+from vaegan.data import load_dataset, mri_cache
+from vaegan.data.streaming import ImageWriter, file_rows, open_images, take_rows
+from vaegan.foundation.errors import ConfigError, DataError
+
+
+def eight_subjects(root: Path) -> Path:
+    return make_bids(root, {f"sub-{i:02d}": ("CN" if i % 2 else "AD") for i in range(1, 9)})
+
+
+def splits(folder: Path, **changes):
+    mri = options(test_size=0.25, **changes)
+    return load_dataset("mri", data_dir=folder, val_size=0.25, mri=mri)
+
+
+@pytest.mark.parametrize("dims", [3, 2])
+def test_file_storage_gives_the_memory_splits_and_stays_on_disk(tmp_path, cache, dims):
+    folder = eight_subjects(tmp_path / "bids")
+    memory = splits(folder, storage="memory", spatial_dims=dims, slice_axis="coronal")
+    on_disk = splits(folder, storage="file", spatial_dims=dims, slice_axis="coronal")
+    for name in ("train", "val", "test"):
+        kept, mapped = getattr(memory, name), getattr(on_disk, name)
+        assert file_rows(kept.images) is None
+        assert file_rows(mapped.images) is not None, f"{name} was read into memory"
+        assert mapped.images.dtype == torch.float32
+        assert torch.equal(mapped.images, kept.images), name
+        assert torch.equal(mapped.labels, kept.labels) and torch.equal(mapped.groups, kept.groups)
+    assert list((cache / "preprocessed" / "mri-cohorts").glob("*.npy"))
+
+
+def test_auto_storage_chooses_a_file_when_memory_is_short(tmp_path, cache, monkeypatch):
+    folder = eight_subjects(tmp_path / "bids")
+    assert file_rows(splits(folder).train.images) is None  # 8 volumes of 16^3 fit
+    monkeypatch.setattr(mri_cache, "available_memory", lambda: 1000)
+    assert file_rows(splits(folder).train.images) is not None
+    assert file_rows(splits(folder, cache=False).train.images) is None  # a file needs the cache
+
+
+def test_file_storage_without_the_cache_is_refused():
+    with pytest.raises(ValueError, match="needs cache: true"):
+        options(storage="file", cache=False)
+    from vaegan.config import build_config
+
+    with pytest.raises(ConfigError, match="storage"):
+        build_config({"data": {"dataset": "mri", "mri": {"storage": "file", "cache": False}}}, [])
+
+
+def test_a_cohort_file_is_written_once_and_an_interrupted_one_leaves_nothing(tmp_path, cache, monkeypatch):
+    folder = eight_subjects(tmp_path / "bids")
+    splits(folder, storage="file")
+    cohorts = cache / "preprocessed" / "mri-cohorts"
+    written = {path: path.stat().st_mtime_ns for path in cohorts.glob("*.npy")}
+    splits(folder, storage="file")
+    assert {path: path.stat().st_mtime_ns for path in cohorts.glob("*.npy")} == written  # reused
+
+    for path in written:
+        path.unlink()
+    real, calls = mri_cache.load_cached, []
+
+    def vanishing(path):  # the cache loses an entry after the first pass has seen it
+        calls.append(path)
+        return None if len(calls) == 8 + 3 else real(path)
+
+    monkeypatch.setattr(mri_cache, "load_cached", vanishing)
+    with pytest.raises(DataError, match="left the cache"):
+        splits(folder, storage="file")
+    assert not list(cohorts.iterdir())  # neither the cohort file nor a temporary one
+
+
+def test_take_rows_copies_a_file_subset_beside_it_and_reuses_it(tmp_path):
+    data = torch.rand(10, 1, 3, 3)
+    with ImageWriter(tmp_path / "x.npy", 10, (1, 3, 3), np.float32) as writer:
+        writer[:] = data
+    images = open_images(tmp_path / "x.npy")
+    index = torch.tensor([7, 1, 4])
+    subset = take_rows(images, index, chunk=2)
+    assert torch.equal(subset, data[index]) and file_rows(subset) is not None
+    again = take_rows(images, index)
+    assert file_rows(again).path == file_rows(subset).path
+    assert take_rows(images, torch.arange(10)) is images
+    assert torch.equal(take_rows(data, index), data[index])  # in memory: plain indexing
+
+    path = file_rows(subset).path
+    path.write_bytes(path.read_bytes()[:-8])  # a damaged copy is written again, not read
+    assert torch.equal(take_rows(images, index), data[index])
+
+
+def test_writing_to_a_mapped_cohort_never_changes_its_file(tmp_path):
+    with ImageWriter(tmp_path / "x.npy", 2, (1, 2, 2), np.float32) as writer:
+        writer[:] = torch.zeros(2, 1, 2, 2)
+    images = open_images(tmp_path / "x.npy")
+    images.add_(1)  # copy-on-write: this process's pages only
+    assert float(images.sum()) == 8 and float(open_images(tmp_path / "x.npy").sum()) == 0
+
+
+def test_a_run_trains_from_a_cohort_file_streamed_in_batches(tmp_path, cache):
+    from vaegan.config import build_config
+    from vaegan.experiment import train_from_config
+
+    folder = eight_subjects(tmp_path / "bids")
+    mri = {**options().model_dump(mode="json"), "storage": "file", "spatial_dims": 3, "test_size": 0.25}
+    config = build_config(
+        {
+            "name": "cohort",
+            "data": {"dataset": "mri", "data_dir": str(folder), "val_size": 0.25, "mri": mri},
+            "model": {"name": "vae", "latent_dim": 2, "network": {"kind": "conv", "channels": [4], "hidden": [8]}},
+            "train": {"epochs": 1, "batch_size": 2, "grid_size": 2, "progress": False, "tensorboard": False},
+        },
+        ["train.data_on_device=never", f"out={tmp_path / 'run'}"],
+    )
+    history = train_from_config(config)
+    assert len(history) == 1 and all(np.isfinite(value) for value in history[0].values() if isinstance(value, float))
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file() and list((tmp_path / "run").rglob("*.png"))
