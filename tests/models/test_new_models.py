@@ -28,21 +28,58 @@ def test_mws_estimates_match_a_loop_over_pairs():
     m, n = len(z), 1000
     log_qz, log_prod = [], []
     for i in range(m):  # direct: log (1/(N M)) sum_j q(z_i | x_j), jointly and per dimension
-        per_dim = torch.stack([
-            torch.distributions.Normal(q.mean[j], q.std[j]).log_prob(z[i]) for j in range(m)
-        ])  # (M, D)
+        per_dim = torch.stack(
+            [torch.distributions.Normal(q.mean[j], q.std[j]).log_prob(z[i]) for j in range(m)]
+        )  # (M, D)
         log_qz.append(torch.logsumexp(per_dim.sum(1), 0) - math.log(n * m))
         log_prod.append((torch.logsumexp(per_dim, 0) - math.log(n * m)).sum())
     log_qz, log_prod = torch.stack(log_qz), torch.stack(log_prod)
-    terms = decomposed_kl(q, z, n)
+    terms = decomposed_kl(q, z, n, estimator="mws")
     torch.testing.assert_close(terms["mi"], (q.log_prob(z) - log_qz).mean())
     torch.testing.assert_close(terms["tc"], (log_qz - log_prod).mean())
     torch.testing.assert_close(terms["dwkl"], (log_prod - standard_normal_log_prob(z)).mean())
 
 
-def test_the_three_terms_add_up_to_the_sampled_kl():
+def exact_log_qz(q: DiagonalGaussian, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """log q(z_i) and log prod_d q(z_i,d) when the batch is the whole dataset: (1/N) sum over all of it."""
+    matrix = torch.distributions.Normal(q.mean.unsqueeze(0), q.std.unsqueeze(0)).log_prob(z.unsqueeze(1))
+    n = math.log(len(z))
+    return torch.logsumexp(matrix.sum(2), 1) - n, (torch.logsumexp(matrix, 1) - n).sum(1)
+
+
+def test_mss_is_exact_when_the_batch_is_the_dataset():
+    q, z = _posterior(m=8)
+    log_qz, log_prod = exact_log_qz(q, z)
+    terms = decomposed_kl(q, z, len(z), estimator="mss")
+    torch.testing.assert_close(terms["tc"], (log_qz - log_prod).mean())
+    torch.testing.assert_close(terms["mi"], (q.log_prob(z) - log_qz).mean())
+
+
+def test_mss_removes_the_log_m_offset_of_mws_on_separated_posteriors():
+    """Posteriors far apart (in every dimension): q(z_i) = q(z_i | x_i) / N, so MI = log N and TC = (D - 1) log N.
+
+    MWS reads MI log M too high (the offset its docstring used to warn about); MSS gets both.
+    """
+    m, d, n = 16, 3, 1000
+    mean = 100.0 * torch.arange(m, dtype=torch.float32).unsqueeze(1).repeat(1, d)  # no two overlap, per dimension
+    q = DiagonalGaussian(mean, torch.full((m, d), -2.0))
+    z = q.sample(generator=torch.Generator().manual_seed(0))
+    truth = math.log(n)  # log q(z|x) - log q(z), with q(z) = q(z|x) / N
+    mss, mws = decomposed_kl(q, z, n, estimator="mss"), decomposed_kl(q, z, n, estimator="mws")
+    torch.testing.assert_close(mss["mi"], torch.tensor(truth), atol=1e-4, rtol=0)
+    torch.testing.assert_close(mss["tc"], torch.tensor((d - 1) * truth), atol=1e-4, rtol=0)
+    torch.testing.assert_close(mws["mi"], torch.tensor(truth + math.log(m)), atol=1e-4, rtol=0)
+
+
+def test_mss_of_a_batch_of_one_is_finite():
+    q, z = _posterior(m=1)
+    assert all(torch.isfinite(value) for value in decomposed_kl(q, z, 100, estimator="mss").values())
+
+
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_the_three_terms_add_up_to_the_sampled_kl(estimator):
     q, z = _posterior()
-    terms = decomposed_kl(q, z, 60_000)
+    terms = decomposed_kl(q, z, 60_000, estimator=estimator)
     total = terms["mi"] + terms["tc"] + terms["dwkl"]
     torch.testing.assert_close(total, (q.log_prob(z) - standard_normal_log_prob(z)).mean())
 

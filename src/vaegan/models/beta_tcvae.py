@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -20,6 +21,9 @@ class BetaTCVAEConfig(VAEConfig):
     mi_weight: float = Field(1.0, ge=0.0, description="alpha, on the index-code mutual information")
     tc_weight: float = Field(6.0, ge=0.0, description="beta, on the total correlation")
     dwkl_weight: float = Field(1.0, ge=0.0, description="gamma, on the dimension-wise KL")
+    estimator: Literal["mss", "mws"] = Field(
+        "mss", description="log q(z) from the batch: stratified (unbiased q(z)) or weighted sampling (log M low)"
+    )
 
 
 def log_density_matrix(q: DiagonalGaussian, z: Tensor) -> Tensor:
@@ -28,25 +32,35 @@ def log_density_matrix(q: DiagonalGaussian, z: Tensor) -> Tensor:
     return -0.5 * ((z.unsqueeze(1) - mean).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi))
 
 
-def decomposed_kl(q: DiagonalGaussian, z: Tensor, dataset_size: int) -> dict[str, Tensor]:
-    """Minibatch-weighted-sampling estimates of MI, TC and dimension-wise KL, averaged over the batch.
+def decomposed_kl(q: DiagonalGaussian, z: Tensor, dataset_size: int, estimator: str = "mss") -> dict[str, Tensor]:
+    """Estimates of MI, TC and dimension-wise KL from one batch, averaged over it (Chen et al. 2018, sec. 4.1).
 
-    With M = batch size and N = dataset size (Chen et al. 2018, sec. 4.1 and appendix C.1):
-    log q(z_i) ~ logsumexp_j log q(z_i | x_j) - log(N M), and the same per dimension for
-    log prod_d q(z_i,d). Then MI = E[log q(z|x) - log q(z)], TC = E[log q(z) - log prod_d q(z_d)],
-    dimension-wise KL = E[log prod_d q(z_d) - log p(z)]; their sum is the average KL(q(z|x) || p(z)).
+    Each needs log q(z_i) = log (1/N) sum_n q(z_i | x_n) over all N training points, and the same per
+    dimension for log prod_d q(z_i,d); a batch of M points stands in for the sum. Then
+    MI = E[log q(z|x) - log q(z)], TC = E[log q(z) - log prod_d q(z_d)] and
+    dimension-wise KL = E[log prod_d q(z_d) - log p(z)]: their sum is the sampled KL(q(z|x) || p(z)).
 
-    The estimator is biased for a finite batch: where posteriors barely overlap it puts
-    log q(z) about log M too low, and each log q(z_d) too, so the logged ``tc`` reads about
-    (D - 1) log M too high and ``dwkl`` about D log M too low (it can be negative), while
-    their sum stays the sampled KL. The offsets hardly depend on the weights, so training
-    follows the paper; compare ``tc`` across runs at the same batch size and latent size only.
+    - ``mss`` (minibatch stratified sampling, the default): z_i was drawn from its own x_i, which is
+      one of the N points; the other N - 1 are represented by the batch's other M - 1, so
+      q(z_i) ~ (1/N) q(z_i | x_i) + (N - 1) / (N (M - 1)) sum_{j != i} q(z_i | x_j), an unbiased estimate
+      of q(z_i) (exact when the batch is the dataset).
+    - ``mws`` (minibatch weighted sampling): q(z_i) ~ 1/(N M) sum_j q(z_i | x_j). Where posteriors
+      barely overlap it puts log q(z) about log M too low, so ``tc`` reads about (D - 1) log M too high
+      and ``dwkl`` about D log M too low (it can turn negative).
     """
     m = len(z)
-    norm = math.log(dataset_size * m)
-    matrix = log_density_matrix(q, z)  # (M, M, D)
-    log_qz = torch.logsumexp(matrix.sum(2), dim=1) - norm  # (M,)
-    log_prod_qzd = (torch.logsumexp(matrix, dim=1) - norm).sum(1)  # (M,)
+    matrix = log_density_matrix(q, z)  # (M_i, M_j, D)
+    if estimator == "mss":
+        own = -math.log(dataset_size)
+        others = min(m, dataset_size) - 1  # a batch of one (or a dataset of one) has no one else to ask
+        other = math.log((dataset_size - 1) / (dataset_size * others)) if others else -math.inf
+        weights = torch.full((m, m), other, dtype=z.dtype, device=z.device).fill_diagonal_(own)
+    elif estimator == "mws":
+        weights = torch.full((m, m), -math.log(dataset_size * m), dtype=z.dtype, device=z.device)
+    else:
+        raise ValueError(f"estimator must be 'mss' or 'mws', got {estimator!r}")
+    log_qz = torch.logsumexp(matrix.sum(2) + weights, dim=1)  # (M,)
+    log_prod_qzd = torch.logsumexp(matrix + weights.unsqueeze(2), dim=1).sum(1)  # (M,)
     log_qz_x = q.log_prob(z)  # (M,)
     return {
         "mi": (log_qz_x - log_qz).mean(),
@@ -87,9 +101,10 @@ class BetaTCVAE(VAE):
         self.dataset_size.fill_(dataset_size)
 
     def latent(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
+        c = self.config
         q = self.posterior(x, labels)
         z = q.sample()
-        return z, {"kl": q.kl().mean(), **decomposed_kl(q, z, int(self.dataset_size))}
+        return z, {"kl": q.kl().mean(), **decomposed_kl(q, z, int(self.dataset_size), c.estimator)}
 
     def regularization(self, terms: dict[str, Tensor]) -> Tensor:
         c = self.config
