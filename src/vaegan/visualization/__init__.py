@@ -12,7 +12,8 @@
 - ``latent.py``: ``latent_figures``: every figure a model supports, into ``RUN/latent/``.
 - ``report.py`` (+ ``templates/report.html.j2``): ``RUN/report.html``, one self-contained page.
 - ``disease_effects.py``: disease-effect maps of conditional models (decode a CN code as AD and
-  as CN), their correlation with true atrophy, AD-vs-CN AUC of latent codes.
+  as CN), group and per subject, and their correlation with true atrophy.
+- ``disease_codes.py``: whether a latent code carries the diagnosis (AD-vs-CN AUC on the codes).
 - ``brain.py``: nilearn figures of those maps (imported on use: nilearn is slow to import).
 
 The training callbacks that draw these each epoch live in :mod:`vaegan.training.callbacks`.
