@@ -3,7 +3,8 @@
 - ``grids.py``: image grids (3-D volumes as three orthogonal slices), saved as PNG.
 - ``curves.py``: training curves, one panel per loss term, train and validation;
   ``read_history`` reads ``metrics.csv`` back.
-- ``figures.py``: matplotlib helpers: an image grid on labelled axes, saving.
+- ``figures.py``: matplotlib helpers: an image grid on labelled axes, a row of titled images,
+  a run's last-epoch grids side by side, saving.
 - ``codes.py``: a model's latent codes read through its capabilities: encoding a
   dataset, ranking dimensions by KL, decoding, soft class labels.
 - ``traversal.py``: latent traversals and the 2-D manifold grid.
