@@ -157,5 +157,5 @@ def test_summaries_describe_themselves_in_one_line():
         maps, maps, maps, maps, ["sub-1", "sub-2"], torch.tensor([0.2, 0.6]), torch.tensor([0.1, 0.1]), 0.5, maps[0]
     )
     assert individual.describe() == (
-        "2 disease subjects: median r = 0.40 [IQR 0.30 .. 0.50]; model-free median r = 0.10"
+        "2 disease subject(s): median r = 0.40 [IQR 0.30 .. 0.50]; model-free median r = 0.10"
     )

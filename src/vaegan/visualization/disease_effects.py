@@ -254,7 +254,7 @@ class IndividualMaps:
         """One line: the median and quartiles of the per-subject r, and the model-free map's median r."""
         low, median, high = self.quartiles()
         return (
-            f"{len(self.subjects)} disease subjects: median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
+            f"{len(self.subjects)} disease subject(s): median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
             f"model-free median r = {self.quartiles(baseline=True)[1]:.2f}"
         )
 
