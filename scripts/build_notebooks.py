@@ -1,9 +1,7 @@
 """Build the notebooks from their sources, execute them, and write each .ipynb with its outputs.
 
-Sources, reviewed as plain Python:
-
-- ``notebooks/*.py``: jupytext percent scripts, each paired with the ``.ipynb`` beside it;
-- ``notebooks/AD/build_notebooks.py``: the AD notebooks' cells, in its ``NOTEBOOKS`` dict.
+Sources, reviewed as plain Python: ``notebooks/**/*.py``, jupytext percent scripts, each paired
+with the ``.ipynb`` beside it (``notebooks/AD/`` included).
 
 Each notebook runs with its own folder as working directory (as Jupyter runs it), in
 QUICK mode (``VAEGAN_QUICK=1``: a few hundred images, one epoch) unless ``--full``, and is
@@ -19,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -30,7 +27,6 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-BUILDERS = "build_notebooks.py"  # a folder's notebooks written by a script of cells
 MAX_BYTES = 1_500_000  # keep each committed notebook reviewable
 FIGURE_DPI = 64  # modest PNGs: the figures read well and the notebooks stay small
 NOISE = ("TqdmWarning: IProgress not found",)  # kernel warnings that say nothing about the notebook
@@ -42,13 +38,6 @@ def is_jupytext_script(path: Path) -> bool:
     return path.suffix == ".py" and "jupytext:" in head and "format_name: percent" in head
 
 
-def _builder_notebooks(script: Path) -> dict[str, list]:
-    spec = importlib.util.spec_from_file_location(f"_notebook_builder_{script.parent.name}", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.NOTEBOOKS
-
-
 def sources(root: Path = NOTEBOOKS) -> Iterator[tuple[Path, Path, nbformat.NotebookNode]]:
     """(source, target .ipynb, the notebook built from source, unexecuted) for every notebook under ``root``."""
     import jupytext
@@ -56,12 +45,7 @@ def sources(root: Path = NOTEBOOKS) -> Iterator[tuple[Path, Path, nbformat.Noteb
     for script in sorted(root.resolve().rglob("*.py")):
         if "outputs" in script.parts or ".ipynb_checkpoints" in script.parts:
             continue
-        if script.name == BUILDERS:
-            for name, cells in _builder_notebooks(script).items():
-                notebook = nbformat.v4.new_notebook(cells=cells)
-                notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-                yield script, script.with_name(name), notebook
-        elif is_jupytext_script(script):
+        if is_jupytext_script(script):
             yield script, script.with_suffix(".ipynb"), jupytext.read(script)
 
 

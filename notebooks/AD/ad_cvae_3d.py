@@ -13,99 +13,64 @@
 # %% [markdown]
 # # A conditional VAE on T1w volumes: CN vs AD
 #
-# `ad_cvae_3d` sees whole volumes (three orthogonal slices in the grids)
-# with the diagnosis as its label. The code holds the subject's anatomy, the label the disease:
-# decoding one code with either label shows what the model thinks AD does to that brain, which
-# phantoms, whose atrophy is known, can check.
+# `ad_cvae_3d` sees whole volumes (three orthogonal slices in the grids) with the diagnosis as its label.
+# The code holds the subject's anatomy, the label the disease: decoding one code with either label shows what
+# the model thinks AD does to that brain, which phantoms, whose atrophy is known, can check.
+# `ad_cvae_2d.ipynb` walks through the same steps on slices, with more figures along the way.
 #
-# `VAEGAN_QUICK=1`: 12 phantom subjects at 32^3, a small network, 1 epoch (seconds, what CI runs); what it
-# shows is noise. Without it: the config as shipped, on 200 phantom subjects; `benchmarks/ad_effects.md`
-# has what that run gives. Outputs go to a temporary folder (quick) or `notebooks/AD/outputs/`.
+# `VAEGAN_QUICK=1` (what CI runs): 12 phantom subjects at 32^3, small networks, 1 epoch, seconds; what it
+# shows is noise. Without it: the config as shipped, on 200 phantom subjects, trained once into
+# `outputs/ad_cvae_3d/` beside this notebook and reused after; `benchmarks/ad_effects.md` has what that run gives.
 
 # %%
-import os
-import tempfile
-from pathlib import Path
-
-import matplotlib.pyplot as plt
+# %matplotlib inline
 from IPython.display import Image, display
 
-from vaegan.config import load_config
-from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
-from vaegan.data.phantoms import ATROPHY_SUFFIX
-from vaegan.experiment import load_data, train_from_config
-from vaegan.runs import load_run
+from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_effect_maps
-from vaegan.visualization.disease_effects import individual_maps, latent_auc, summarize_effects
-
-QUICK = bool(os.environ.get("VAEGAN_QUICK"))
-QUICK_SETTINGS = [
-    "data.mri.phantom_subjects=12",
-    "data.mri.phantom_spacing=5",
-    "data.mri.size=32",
-    "model.network.channels=[8,16]",
-    "model.network.hidden=[64]",
-    "model.latent_dim=8",
-    "train.epochs=1",
-    "train.batch_size=16",
-]
-OUT = Path(tempfile.mkdtemp()) if QUICK else Path("outputs")  # run from notebooks/AD: notebooks/AD/outputs
-overrides = [
-    *(QUICK_SETTINGS if QUICK else []),
-    "train.progress=false",
-    "data.mri.progress=false",
-    "train.tensorboard=false",
-    f"out={OUT / 'ad_cvae_3d'}",
-]
+from vaegan.visualization.disease_codes import latent_auc
+from vaegan.visualization.disease_effects import individual_maps, summarize_effects
+from vaegan.visualization.figures import epoch_grids
 
 # %% [markdown]
 # ## Train (or reuse the trained run)
-# The config names the `phantoms` dataset without a folder: the phantoms are generated into the cache on
-# first use. Subjects, not slices, are split into train, validation and test.
+# `ad_run` loads the shipped config by name (made tiny in QUICK mode), trains it unless a finished run is
+# there, and opens it. The phantoms are generated into the cache on first use. Subjects are split into
+# train, validation and test.
 
 # %%
-config = load_config("ad_cvae_3d", overrides)
-if QUICK or not (config.out_dir / "checkpoints" / "best.pt").is_file():
-    train_from_config(config, overwrite=True)
-model = load_run(config.out_dir).model
-mri = config.data.mri
-splits = load_data(config)
-print(model.name, "on", len(splits.train), "training images of shape", splits.image_shape)
+run = ad_run("ad_cvae_3d")
+model, mri, splits = run.model, run.config.data.mri, run.load_data()
+print(model.name, "on", len(splits.train), "training volumes of shape", splits.image_shape)
 
 # %% [markdown]
 # ## What it draws after training
-# Reconstructions; prior samples (row 1 CN, row 2 AD, same noise per column); each input decoded
-# as CN and as AD.
+# Reconstructions; prior samples (row 1 CN, row 2 AD, the same noise down each column); each input
+# decoded as CN and as AD.
 
 # %%
-last = max(int(p.name[5:8]) for p in config.out_dir.glob("epoch*_recons.png"))
-fig, axes = plt.subplots(1, 3, figsize=(15, 5), squeeze=False)
-for ax, name in zip(axes[0], ("recons", "fakes", "analogies")):
-    ax.imshow(plt.imread(config.out_dir / f"epoch{last:03d}_{name}.png"), cmap="gray")
-    ax.set_title(name)
-    ax.axis("off")
-plt.show()
+display(epoch_grids(run.path, ["recons", "fakes", "analogies"]))
 
 # %% [markdown]
 # ## The test subjects, with their true atrophy maps
-# `read_volumes` reads the preprocessed volumes (cached) and, beside each, its true atrophy map,
-# transformed identically; `split_subjects` is the training's subject split.
+# `held_out_subjects` reads the preprocessed volumes (cached) of the training's test subjects and, beside
+# each, its true atrophy map, transformed identically.
 
 # %%
-volumes = read_volumes(phantom_folder(mri), mri, maps_suffix=ATROPHY_SUFFIX)
-test = volumes.select(split_subjects(volumes.subjects, volumes.labels, mri.test_size))
-print(f"{len(test.subjects)} test subjects:", dict(zip(["CN", "AD"], test.labels.bincount().tolist())))
+test = held_out_subjects(mri)
+print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.labels.bincount().tolist())))
 
 # %% [markdown]
 # ## Group map: what AD does, by the model and by the raw data
 # Each test CN subject encoded with CN and decoded as CN and as AD (8 posterior draws), averaged: the
 # model's disease-effect map, against the mean true atrophy of the test AD subjects and the raw group
-# difference of the same subjects. r: Pearson correlation inside the brain.
+# difference of the same subjects. r: Pearson correlation inside the brain; nilearn cuts the volumes
+# through the largest cluster of true atrophy.
 
 # %%
 summary = summarize_effects(model, test, mri, samples=8)
-print(f"r(model map, true atrophy) = {summary.r_model:.2f}; r(raw group difference) = {summary.r_group:.2f}")
-display(Image(str(plot_effect_maps(summary, mri, OUT / "effects.png", title=config.name))))
+print(summary.describe())
+display(Image(str(plot_effect_maps(summary, mri, run.path / "effects.png", title=run.config.name))))
 
 # %% [markdown]
 # ## Individual maps: each AD subject without AD
@@ -114,18 +79,13 @@ display(Image(str(plot_effect_maps(summary, mri, OUT / "effects.png", title=conf
 
 # %%
 maps = individual_maps(model, test, mri, samples=8)
-low, median, high = maps.quartiles()
-print(
-    f"{len(maps.subjects)} AD subjects: median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
-    f"model-free median r = {maps.quartiles(baseline=True)[1]:.2f}"
-)
+print(maps.describe())
 
 # %% [markdown]
 # ## Does the code carry the diagnosis?
 # A logistic regression on the latent means, fitted on the training subjects, scored on the test subjects
-# (never one subject on both sides), per image and per subject (mean over its images).
-# Every image is encoded with the CN label, so the label cannot leak; a conditional VAE
-# gets the diagnosis from its label, so its code need not carry it.
+# (never one subject on both sides). Every volume is encoded with the CN label, so the label cannot leak;
+# a conditional VAE gets the diagnosis from its label, so its code need not carry it.
 
 # %%
 print(latent_auc(model, splits.train, splits.test))

@@ -15,64 +15,31 @@
 #
 # `ad_cvaegan_2d` (Bao et al. 2017) is a conditional VAE whose decoder also matches a discriminator's
 # and a classifier's features. It has an encoder and a label, so its disease maps can be drawn and
-# scored like the conditional VAE's.
+# scored like the conditional VAE's (`ad_cvae_2d.ipynb`).
 #
-# `VAEGAN_QUICK=1`: 12 phantom subjects at 32^3, a small network, 1 epoch (seconds, what CI runs); what it
-# shows is noise. Without it: the config as shipped, on 200 phantom subjects; `benchmarks/ad_effects.md`
-# has what that run gives. Outputs go to a temporary folder (quick) or `notebooks/AD/outputs/`.
+# `VAEGAN_QUICK=1` (what CI runs): 12 phantom subjects at 32^3, small networks, 1 epoch, seconds; what it
+# shows is noise. Without it: the config as shipped, on 200 phantom subjects, trained once into
+# `outputs/ad_cvaegan_2d/` beside this notebook and reused after; `benchmarks/ad_effects.md` has what that
+# run gives.
 
 # %%
-import os
-import tempfile
-from pathlib import Path
-
-import matplotlib.pyplot as plt
+# %matplotlib inline
 from IPython.display import Image, display
 
-from vaegan.config import load_config
-from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
-from vaegan.data.phantoms import ATROPHY_SUFFIX
-from vaegan.experiment import load_data, train_from_config
-from vaegan.runs import load_run
+from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_effect_maps
 from vaegan.visualization.disease_effects import individual_maps, summarize_effects
-
-QUICK = bool(os.environ.get("VAEGAN_QUICK"))
-QUICK_SETTINGS = [
-    "data.mri.phantom_subjects=12",
-    "data.mri.phantom_spacing=5",
-    "data.mri.size=32",
-    "model.network.channels=[8,16]",
-    "model.network.hidden=[64]",
-    "model.latent_dim=8",
-    "model.discriminator.channels=[8,16]",
-    "model.discriminator.hidden=[32]",
-    "model.classifier.channels=[8,16]",
-    "model.classifier.hidden=[32]",
-    "train.epochs=1",
-    "train.batch_size=16",
-]
-OUT = Path(tempfile.mkdtemp()) if QUICK else Path("outputs")  # run from notebooks/AD: notebooks/AD/outputs
-overrides = [
-    *(QUICK_SETTINGS if QUICK else []),
-    "train.progress=false",
-    "data.mri.progress=false",
-    "train.tensorboard=false",
-    f"out={OUT / 'ad_cvaegan_2d'}",
-]
+from vaegan.visualization.figures import epoch_grids
 
 # %% [markdown]
 # ## Train (or reuse the trained run)
-# The config names the `phantoms` dataset without a folder: the phantoms are generated into the cache on
-# first use. Subjects, not slices, are split into train, validation and test.
+# `ad_run` loads the shipped config by name (made tiny in QUICK mode: the discriminator and the classifier
+# shrink too), trains it unless a finished run is there, and opens it. The phantoms are generated into the
+# cache on first use. Subjects, not slices, are split into train, validation and test.
 
 # %%
-config = load_config("ad_cvaegan_2d", overrides)
-if QUICK or not (config.out_dir / "checkpoints" / "best.pt").is_file():
-    train_from_config(config, overwrite=True)
-model = load_run(config.out_dir).model
-mri = config.data.mri
-splits = load_data(config)
+run = ad_run("ad_cvaegan_2d")
+model, mri, splits = run.model, run.config.data.mri, run.load_data()
 print(model.name, "on", len(splits.train), "training images of shape", splits.image_shape)
 
 # %% [markdown]
@@ -80,44 +47,31 @@ print(model.name, "on", len(splits.train), "training images of shape", splits.im
 # Reconstructions; samples, row 1 CN, row 2 AD.
 
 # %%
-last = max(int(p.name[5:8]) for p in config.out_dir.glob("epoch*_recons.png"))
-fig, axes = plt.subplots(1, 2, figsize=(10, 5), squeeze=False)
-for ax, name in zip(axes[0], ("recons", "fakes")):
-    ax.imshow(plt.imread(config.out_dir / f"epoch{last:03d}_{name}.png"), cmap="gray")
-    ax.set_title(name)
-    ax.axis("off")
-plt.show()
+display(epoch_grids(run.path, ["recons", "fakes"]))
 
 # %% [markdown]
 # ## The test subjects, with their true atrophy maps
-# `read_volumes` reads the preprocessed volumes (cached) and, beside each, its true atrophy map,
-# transformed identically; `split_subjects` is the training's subject split.
 
 # %%
-volumes = read_volumes(phantom_folder(mri), mri, maps_suffix=ATROPHY_SUFFIX)
-test = volumes.select(split_subjects(volumes.subjects, volumes.labels, mri.test_size))
-print(f"{len(test.subjects)} test subjects:", dict(zip(["CN", "AD"], test.labels.bincount().tolist())))
+test = held_out_subjects(mri)
+print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.labels.bincount().tolist())))
 
 # %% [markdown]
 # ## Group map: what AD does, by the model and by the raw data
-# Each test CN subject encoded with CN and decoded as CN and as AD (8 posterior draws), averaged: the
-# model's disease-effect map, against the mean true atrophy of the test AD subjects and the raw group
-# difference of the same subjects. r: Pearson correlation inside the brain.
+# Each test CN subject encoded with CN and decoded as CN and as AD (8 posterior draws), averaged, against
+# the mean true atrophy of the test AD subjects and the raw group difference. r: Pearson correlation inside
+# the brain.
 
 # %%
 summary = summarize_effects(model, test, mri, samples=8)
-print(f"r(model map, true atrophy) = {summary.r_model:.2f}; r(raw group difference) = {summary.r_group:.2f}")
-display(Image(str(plot_effect_maps(summary, mri, OUT / "effects.png", title=config.name))))
+print(summary.describe())
+display(Image(str(plot_effect_maps(summary, mri, run.path / "effects.png", title=run.config.name))))
 
 # %% [markdown]
 # ## Individual maps: each AD subject without AD
-# Encode with AD, decode as CN and as AD, subtract (a residual counterfactual: the reconstruction error
-# cancels), and correlate with the subject's own true atrophy. `individual_disease_maps.py` goes further.
+# Encode with AD, decode as CN and as AD, subtract (a residual counterfactual), and correlate with the
+# subject's own true atrophy. `individual_disease_maps.py` goes further.
 
 # %%
 maps = individual_maps(model, test, mri, samples=8)
-low, median, high = maps.quartiles()
-print(
-    f"{len(maps.subjects)} AD subjects: median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
-    f"model-free median r = {maps.quartiles(baseline=True)[1]:.2f}"
-)
+print(maps.describe())

@@ -16,68 +16,35 @@
 # `ad_vae_3d` sees whole volumes (three orthogonal slices in the grids) and never the diagnosis; a
 # classifier on its code measures how much of AD the code holds, per subject.
 #
-# `VAEGAN_QUICK=1`: 12 phantom subjects at 32^3, a small network, 1 epoch (seconds, what CI runs); what it
-# shows is noise. Without it: the config as shipped, on 200 phantom subjects; `benchmarks/ad_effects.md`
-# has what that run gives. Outputs go to a temporary folder (quick) or `notebooks/AD/outputs/`.
+# `VAEGAN_QUICK=1` (what CI runs): 12 phantom subjects at 32^3, small networks, 1 epoch, seconds; what it
+# shows is noise. Without it: the config as shipped, on 200 phantom subjects, trained once into
+# `outputs/ad_vae_3d/` beside this notebook and reused after; `benchmarks/ad_effects.md` has what that run gives.
 
 # %%
-import os
-import tempfile
-from pathlib import Path
+# %matplotlib inline
+from IPython.display import display
 
-import matplotlib.pyplot as plt
-
-from vaegan.config import load_config
-from vaegan.experiment import load_data, train_from_config
-from vaegan.runs import load_run
-from vaegan.visualization.disease_effects import latent_auc
-
-QUICK = bool(os.environ.get("VAEGAN_QUICK"))
-QUICK_SETTINGS = [
-    "data.mri.phantom_subjects=12",
-    "data.mri.phantom_spacing=5",
-    "data.mri.size=32",
-    "model.network.channels=[8,16]",
-    "model.network.hidden=[64]",
-    "model.latent_dim=8",
-    "train.epochs=1",
-    "train.batch_size=16",
-]
-OUT = Path(tempfile.mkdtemp()) if QUICK else Path("outputs")  # run from notebooks/AD: notebooks/AD/outputs
-overrides = [
-    *(QUICK_SETTINGS if QUICK else []),
-    "train.progress=false",
-    "data.mri.progress=false",
-    "train.tensorboard=false",
-    f"out={OUT / 'ad_vae_3d'}",
-]
+from vaegan.exercises.ad_runs import ad_run
+from vaegan.visualization.disease_codes import latent_auc
+from vaegan.visualization.figures import epoch_grids
 
 # %% [markdown]
 # ## Train (or reuse the trained run)
-# The config names the `phantoms` dataset without a folder: the phantoms are generated into the cache on
-# first use. Subjects, not slices, are split into train, validation and test.
+# `ad_run` loads the shipped config by name (made tiny in QUICK mode), trains it unless a finished run is
+# there, and opens it. The config names the `phantoms` dataset without a folder: the phantoms are generated
+# into the cache on first use. Subjects, not slices, are split into train, validation and test.
 
 # %%
-config = load_config("ad_vae_3d", overrides)
-if QUICK or not (config.out_dir / "checkpoints" / "best.pt").is_file():
-    train_from_config(config, overwrite=True)
-model = load_run(config.out_dir).model
-mri = config.data.mri
-splits = load_data(config)
+run = ad_run("ad_vae_3d")
+model, splits = run.model, run.load_data()
 print(model.name, "on", len(splits.train), "training images of shape", splits.image_shape)
 
 # %% [markdown]
 # ## What it draws after training
-# Volumes (three orthogonal slices) above their reconstructions; samples.
+# Volumes (three orthogonal slices) above their reconstructions; samples from the prior.
 
 # %%
-last = max(int(p.name[5:8]) for p in config.out_dir.glob("epoch*_recons.png"))
-fig, axes = plt.subplots(1, 2, figsize=(10, 5), squeeze=False)
-for ax, name in zip(axes[0], ("recons", "fakes")):
-    ax.imshow(plt.imread(config.out_dir / f"epoch{last:03d}_{name}.png"), cmap="gray")
-    ax.set_title(name)
-    ax.axis("off")
-plt.show()
+display(epoch_grids(run.path, ["recons", "fakes"]))
 
 # %% [markdown]
 # ## Does the code carry the diagnosis?

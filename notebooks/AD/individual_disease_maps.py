@@ -23,59 +23,30 @@
 # looks like atrophy (dark, thin structures are what it smooths away), so it can score well for the wrong
 # reason. The model-free baseline is the mean CN image minus the subject.
 #
-# `VAEGAN_QUICK=1`: 12 phantom subjects at 32^3, a small network, 1 epoch (seconds, what CI runs); its
-# maps are noise. Without it: the config as shipped (200 subjects); `benchmarks/ad_effects.md` has the
-# figures that run gives.
+# `VAEGAN_QUICK=1` (what CI runs): 12 phantom subjects at 32^3, small networks, 1 epoch, seconds; its maps
+# are noise. Without it: the config as shipped (200 subjects), the same run as `ad_cvae_2d.ipynb`, trained
+# once into `outputs/ad_cvae_2d/` and reused; `benchmarks/ad_effects.md` has the figures that run gives.
 
 # %%
-import os
-import tempfile
-from pathlib import Path
-
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image, display
 
-from vaegan.config import load_config
-from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
-from vaegan.data.phantoms import ATROPHY_SUFFIX
-from vaegan.experiment import train_from_config
-from vaegan.runs import load_run
+from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_individual_maps
 from vaegan.visualization.disease_effects import individual_maps
-
-QUICK = bool(os.environ.get("VAEGAN_QUICK"))
-QUICK_SETTINGS = [
-    "data.mri.phantom_subjects=12",
-    "data.mri.phantom_spacing=5",
-    "data.mri.size=32",
-    "model.network.channels=[8,16]",
-    "model.network.hidden=[64]",
-    "model.latent_dim=8",
-    "train.epochs=1",
-    "train.batch_size=16",
-]
-OUT = Path(tempfile.mkdtemp()) if QUICK else Path("outputs")  # run from notebooks/AD: notebooks/AD/outputs
-overrides = [
-    *(QUICK_SETTINGS if QUICK else []),
-    "train.progress=false",
-    "data.mri.progress=false",
-    "train.tensorboard=false",
-    f"out={OUT / 'ad_cvae_2d'}",
-]
+from vaegan.visualization.figures import image_row
 
 # %% [markdown]
-# ## A conditional VAE on coronal slices (trained once, reused after)
+# ## A conditional VAE on coronal slices (trained once, reused after), and its test subjects
+# `held_out_subjects` reads the training's test subjects with their true atrophy maps.
 
 # %%
-config = load_config("ad_cvae_2d", overrides)
-if QUICK or not (config.out_dir / "checkpoints" / "best.pt").is_file():
-    train_from_config(config, overwrite=True)
-model = load_run(config.out_dir).model
-mri = config.data.mri
-volumes = read_volumes(phantom_folder(mri), mri, maps_suffix=ATROPHY_SUFFIX)
-test = volumes.select(split_subjects(volumes.subjects, volumes.labels, mri.test_size))  # the training's split
-print(f"{len(test.subjects)} test subjects:", dict(zip(["CN", "AD"], test.labels.bincount().tolist())))
+run = ad_run("ad_cvae_2d")
+model, mri = run.model, run.config.data.mri
+test = held_out_subjects(mri)
+print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.labels.bincount().tolist())))
 
 # %% [markdown]
 # ## Every test AD subject, scored against its own atrophy
@@ -101,23 +72,20 @@ plt.show()
 # ## Three subjects: their map over their own true atrophy
 
 # %%
-display(Image(str(plot_individual_maps(residual, mri, OUT / "individual.png", title="ad_cvae_2d"))))
+display(Image(str(plot_individual_maps(residual, mri, run.path / "individual.png", title=run.config.name))))
 
 # %% [markdown]
 # ## One slice up close: the subject, as CN, and what AD took
+# The best-scored subject, at the slice where its true atrophy is largest.
 
 # %%
-i = int(torch.argmax(residual.r))  # the best-scored subject
-position = residual.truth[i].flatten(1).sum(1).argmax()  # the slice with the most atrophy
+i = int(torch.argmax(residual.r))
+position = residual.truth[i].flatten(1).sum(1).argmax()
+subject = residual.subjects[i]
 panels = [
-    (residual.images[i, position, 0], "AD subject", "gray"),
+    (residual.images[i, position, 0], f"{subject}: AD subject", "gray"),
     ((residual.images + residual.loss)[i, position, 0], "as CN (residual)", "gray"),
     (residual.loss[i, position, 0], "model: tissue loss", "hot"),
     (residual.truth[i, position, 0], "true tissue loss", "hot"),
 ]
-fig, axes = plt.subplots(1, 4, figsize=(14, 3.5))
-for ax, (image, title, cmap) in zip(axes, panels):
-    ax.imshow(image, cmap=cmap, vmin=0 if cmap == "gray" else None, vmax=1 if cmap == "gray" else None)
-    ax.set_title(f"{residual.subjects[i]}: {title}")
-    ax.axis("off")
-plt.show()
+display(image_row(panels))

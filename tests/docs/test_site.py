@@ -50,7 +50,7 @@ MAIN_PAGES = [
     "api/index.html",
     "notebooks/train_vae_mnist/index.html",
     "notebooks/autoencoder_evolution/index.html",
-    "notebooks/AD/train_cvae_ad/index.html",
+    "notebooks/AD/ad_cvae_2d/index.html",
 ]
 # after load: every image's state and every link's resolved URL, as JSON in the DOM
 PROBE = """<script>

@@ -145,3 +145,17 @@ def test_one_sided_maps_keep_an_oracle_perfect_and_drop_gains(volumes):
     assert float(loss_only(torch.tensor([-1.0, 0.5])).min()) == 0.0
     low, median, high = maps.quartiles(baseline=True, one_sided=True)
     assert -1.0 <= low <= median <= high <= 1.0
+
+
+def test_summaries_describe_themselves_in_one_line():
+    from vaegan.visualization.disease_effects import EffectSummary, IndividualMaps
+
+    maps = torch.zeros(2, 1, 1, 4, 4)
+    summary = EffectSummary(maps[0], maps[0], maps[0], maps[0], r_model=0.614, r_group=0.3)
+    assert summary.describe() == "r(model map, true atrophy) = 0.61; r(raw group difference) = 0.30"
+    individual = IndividualMaps(
+        maps, maps, maps, maps, ["sub-1", "sub-2"], torch.tensor([0.2, 0.6]), torch.tensor([0.1, 0.1]), 0.5, maps[0]
+    )
+    assert individual.describe() == (
+        "2 disease subject(s): median r = 0.40 [IQR 0.30 .. 0.50]; model-free median r = 0.10"
+    )

@@ -140,3 +140,67 @@ def test_curves_have_integer_epoch_ticks_units_and_read_back(tmp_path):
     csv.write_text("epoch,train/loss,val/loss\n1,2.5,\n2,2.0,2.1\n")
     assert read_history(csv) == [{"epoch": 1.0, "train/loss": 2.5}, {"epoch": 2.0, "train/loss": 2.0, "val/loss": 2.1}]
     assert_not_blank(plot_curves(read_history(csv), tmp_path / "curves.png"))
+
+
+def write_grids(run, grids: dict[str, list[int]]) -> None:
+    """``RUN/epochNNN_<name>.png`` for each name and epoch: a gradient, brighter for later epochs."""
+    from vaegan.visualization.grids import save_grid
+
+    for name, epochs in grids.items():
+        for epoch in epochs:
+            ramp = torch.linspace(0, epoch / 3, 16 * 16).clamp(0, 1).view(1, 1, 16, 16)
+            save_grid(ramp.expand(4, 1, 16, 16), run / f"epoch{epoch:03d}_{name}.png", 2)
+
+
+def test_grid_files_index_a_run_folders_grids_by_kind_and_epoch(tmp_path):
+    from vaegan.visualization.grids import grid_files
+
+    write_grids(tmp_path, {"recons": [1, 2], "class_fakes": [2]})
+    (tmp_path / "curves.png").write_bytes(b"")  # not a grid
+    files = grid_files(tmp_path)
+    assert {kind: sorted(epochs) for kind, epochs in files.items()} == {"recons": [1, 2], "class_fakes": [2]}
+    assert files["recons"][2] == tmp_path / "epoch002_recons.png"
+
+
+def test_epoch_grids_show_the_last_epoch_that_has_every_grid(tmp_path):
+    from vaegan.visualization.figures import epoch_grids
+
+    write_grids(tmp_path, {"recons": [1, 2, 3], "fakes": [1, 2]})  # epoch 3 has no fakes yet
+    fig = epoch_grids(tmp_path, ["recons", "fakes"])
+    assert [ax.get_title() for ax in fig.axes] == ["recons, epoch 2", "fakes, epoch 2"]
+    assert_not_blank(save_figure(fig, tmp_path / "shown.png"))
+    assert epoch_grids(tmp_path, ["recons"]).axes[0].get_title() == "recons, epoch 3"
+    assert epoch_grids(tmp_path, ["recons"], epoch=1).axes[0].get_title() == "recons, epoch 1"
+
+
+def test_epoch_grids_say_which_grids_a_run_holds(tmp_path):
+    from vaegan.visualization.figures import epoch_grids
+
+    write_grids(tmp_path, {"recons": [1]})
+    with pytest.raises(FileNotFoundError, match=r"\['analogies'\] at any one epoch.*\['recons'\]"):
+        epoch_grids(tmp_path, ["analogies"])
+    with pytest.raises(FileNotFoundError, match="at epoch 5"):
+        epoch_grids(tmp_path, ["recons"], epoch=5)
+
+
+def test_image_row_draws_intensities_on_0_1_and_diverging_maps_symmetric(tmp_path):
+    from vaegan.visualization.figures import image_row
+
+    image, loss = torch.rand(8, 8) * 0.5, torch.linspace(-0.2, 0.6, 64).view(8, 8)
+    fig = image_row([(image, "subject", "gray"), (loss, "loss", "hot"), (loss, "difference", "RdBu_r")])
+    subject, hot, diverging = (ax for ax in fig.axes if ax.get_title())
+    assert [ax.get_title() for ax in (subject, hot, diverging)] == ["subject", "loss", "difference"]
+    assert subject.images[0].get_clim() == (0.0, 1.0)  # not stretched to the image's own 0..0.5
+    assert hot.images[0].get_clim() == pytest.approx((-0.2, 0.6))
+    assert diverging.images[0].get_clim() == pytest.approx((-0.6, 0.6))  # 0 keeps the colormap's middle
+    assert len(fig.axes) == 5  # the two maps have colour bars, the intensities none
+    assert_not_blank(save_figure(fig, tmp_path / "row.png"))
+
+
+def test_image_row_takes_only_2d_images():
+    from vaegan.visualization.figures import image_row
+
+    with pytest.raises(ValueError, match=r"'volume' has shape \(1, 8, 8\)"):
+        image_row([(torch.rand(1, 8, 8), "volume", "gray")])
+    with pytest.raises(ValueError, match="no panels"):
+        image_row([])

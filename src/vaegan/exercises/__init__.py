@@ -1,6 +1,8 @@
 """The course: graded exercises for students and the helpers its notebooks use.
 
 - ``notebook.py``: where a notebook lives and writes (``notebook_dir``, ``notebook_outputs``, ``quick``).
+- ``ad_runs.py``: the AD notebooks' shared steps: a shipped AD config trained once (QUICK: tiny,
+  every time) and reused, and its held-out subjects with their true atrophy maps.
 - ``templates/``: the student workspace, one file per exercise, written by ``vaegan exercises init``.
 - ``workspace.py``: writing a workspace from the templates.
 - ``checks.py``: the numerical checks of each exercise against the shipped implementation.

@@ -3,7 +3,8 @@
 - ``grids.py``: image grids (3-D volumes as three orthogonal slices), saved as PNG.
 - ``curves.py``: training curves, one panel per loss term, train and validation;
   ``read_history`` reads ``metrics.csv`` back.
-- ``figures.py``: matplotlib helpers: an image grid on labelled axes, saving.
+- ``figures.py``: matplotlib helpers: an image grid on labelled axes, a row of titled images,
+  a run's last-epoch grids side by side, saving.
 - ``codes.py``: a model's latent codes read through its capabilities: encoding a
   dataset, ranking dimensions by KL, decoding, soft class labels.
 - ``traversal.py``: latent traversals and the 2-D manifold grid.
@@ -12,7 +13,8 @@
 - ``latent.py``: ``latent_figures``: every figure a model supports, into ``RUN/latent/``.
 - ``report.py`` (+ ``templates/report.html.j2``): ``RUN/report.html``, one self-contained page.
 - ``disease_effects.py``: disease-effect maps of conditional models (decode a CN code as AD and
-  as CN), their correlation with true atrophy, AD-vs-CN AUC of latent codes.
+  as CN), group and per subject, and their correlation with true atrophy.
+- ``disease_codes.py``: whether a latent code carries the diagnosis (AD-vs-CN AUC on the codes).
 - ``brain.py``: nilearn figures of those maps (imported on use: nilearn is slow to import).
 
 The training callbacks that draw these each epoch live in :mod:`vaegan.training.callbacks`.

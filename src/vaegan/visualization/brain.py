@@ -16,15 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure  # the object API: the caller's backend (a notebook's inline one) stays
+from torch import Tensor
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from vaegan.visualization.figures import save_figure  # noqa: E402
+from vaegan.visualization.figures import save_figure
 
 if TYPE_CHECKING:
     import nibabel as nib
@@ -110,7 +107,8 @@ def _plot_rows(
 
     background = map_to_nifti(anatomy, options)
     mode, coords = _cuts(map_to_nifti(cut_map, options), options, cuts)  # the same cuts in every row
-    fig, axes = plt.subplots(len(rows), 1, figsize=(11, 2.7 * len(rows)), facecolor="black", squeeze=False)
+    fig = Figure(figsize=(11, 2.7 * len(rows)), facecolor="black")
+    axes = fig.subplots(len(rows), 1, squeeze=False)
     for ax, (maps, label) in zip(axes[:, 0], rows):
         image = map_to_nifti(maps, options)
         peak = float(torch.quantile(maps.abs().flatten().float(), 0.999)) or 1.0

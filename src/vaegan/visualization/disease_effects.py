@@ -1,4 +1,4 @@
-"""What a conditional model learned about a disease: disease-effect maps and latent-code separability.
+"""What a conditional model learned about a disease: disease-effect maps, scored against true atrophy.
 
 A disease-effect map encodes a subject with one label and decodes the same
 code twice, with the target and the source label:
@@ -18,7 +18,8 @@ the reconstruction error ``x - decode(z, AD)`` is the same in both decodings
 and cancels, so the map holds only what the label changes, not what the model
 failed to reconstruct. Averaging over several posterior samples smooths what a
 single code's decoding adds at random. On phantoms all of it is checked against
-the true atrophy.
+the true atrophy. Whether the latent code itself carries the diagnosis is
+:mod:`vaegan.visualization.disease_codes`.
 
 Example:
     >>> effect = disease_effect(cvae, cn_images, source=0, target=1, samples=8)  # doctest: +SKIP
@@ -37,7 +38,6 @@ from torch import Tensor
 from vaegan.visualization.codes import decode, evaluating
 
 if TYPE_CHECKING:
-    from vaegan.data import ImageDataset
     from vaegan.data.config import MRIConfig
     from vaegan.data.mri import MRIVolumes
     from vaegan.models.base import GenerativeModel
@@ -152,6 +152,10 @@ class EffectSummary:
     r_model: float
     r_group: float
 
+    def describe(self) -> str:
+        """One line: how well the model's map and the raw group difference match the true atrophy."""
+        return f"r(model map, true atrophy) = {self.r_model:.2f}; r(raw group difference) = {self.r_group:.2f}"
+
     def one_sided(self) -> tuple[float, float]:
         """(r_model, r_group) with the loss maps' negative values set to 0 (see :func:`loss_only`)."""
         brain = self.anatomy > 0.1
@@ -246,6 +250,14 @@ class IndividualMaps:
         q = torch.quantile(r, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
         return tuple(float(v) for v in q)
 
+    def describe(self) -> str:
+        """One line: the median and quartiles of the per-subject r, and the model-free map's median r."""
+        low, median, high = self.quartiles()
+        return (
+            f"{len(self.subjects)} disease subject(s): median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
+            f"model-free median r = {self.quartiles(baseline=True)[1]:.2f}"
+        )
+
 
 def individual_maps(
     model: GenerativeModel,
@@ -290,54 +302,3 @@ def individual_maps(
     subjects = [s for s, keep in zip(data.subjects, is_disease.tolist()) if keep]
     r_group = pearson(loss.mean(0), truth.mean(0), brain)
     return IndividualMaps(loss, baseline, patients, truth, subjects, r, r_baseline, r_group, brain)
-
-
-def _encode_fixed(model: GenerativeModel, images: Tensor, label: int, chunk: int = 256) -> Tensor:
-    """Posterior means (N, D) on the CPU, every image encoded with the same ``label`` (conditional models)."""
-    out = []
-    with evaluating(model):
-        for start in range(0, len(images), chunk):
-            x = images[start : start + chunk].to(model.device)
-            y = torch.full((len(x),), label, device=model.device) if model.conditional else None
-            out.append(model.encode(x, y).float().cpu())
-    return torch.cat(out)
-
-
-def latent_auc(
-    model: GenerativeModel, train: ImageDataset, test: ImageDataset, *, control: int = 0, disease: int = 1
-) -> dict:
-    """Disease-vs-control AUC of a logistic regression on latent means, on disjoint subjects.
-
-    Only images of the two classes are used. A conditional model encodes every
-    image with the control label, so the label it is given cannot leak into
-    the code. Slices are scored one by one; a subject's score is the mean over
-    its images.
-
-    Returns:
-        ``{"image_auc": ..., "subject_auc": ..., "subjects": n_test_subjects}``.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if train.groups is not None and test.groups is not None:
-        shared = set(train.group_names[g] for g in train.groups.unique().tolist()) & set(
-            test.group_names[g] for g in test.groups.unique().tolist()
-        )
-        if shared:
-            raise ValueError(f"subjects {sorted(shared)[:3]} are in both splits; split by subject")
-    train, test = (d.subset(torch.isin(d.labels, torch.tensor([control, disease]))) for d in (train, test))
-    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
-    classifier.fit(_encode_fixed(model, train.images, control).numpy(), (train.labels == disease).numpy())
-    scores = torch.from_numpy(classifier.predict_proba(_encode_fixed(model, test.images, control).numpy())[:, 1])
-    is_disease = (test.labels == disease).long()
-    result = {"image_auc": float(roc_auc_score(is_disease.numpy(), scores.numpy()))}
-    groups = test.groups if test.groups is not None else torch.arange(len(test))
-    unique, inverse = torch.unique(groups, return_inverse=True)
-    subject_score = torch.zeros(len(unique), dtype=torch.float64).index_add_(0, inverse, scores.double())
-    subject_score /= torch.bincount(inverse).double()
-    subject_label = torch.zeros(len(unique), dtype=torch.long).index_copy_(0, inverse, is_disease)
-    result["subject_auc"] = float(roc_auc_score(subject_label.numpy(), subject_score.numpy()))
-    result["subjects"] = len(unique)
-    return result

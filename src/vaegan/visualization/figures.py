@@ -1,15 +1,21 @@
-"""Matplotlib helpers the latent-space figures share: an image grid on labelled axes, and saving."""
+"""Matplotlib helpers the figures share: an image grid on labelled axes, a row of titled images, a run's grids, saving.
+
+Example:
+    >>> fig = image_row([(subject, "AD subject", "gray"), (loss, "tissue loss", "hot")])  # doctest: +SKIP
+    >>> fig = epoch_grids("outputs/ad_cvae_2d", ["recons", "fakes"])  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib.image
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure  # the object API: no pyplot state, works headless and in notebooks
 from torch import Tensor
 
-from vaegan.visualization.grids import make_grid
+from vaegan.visualization.grids import grid_files, make_grid
 
 PADDING = 2  # pixels between tiles, as in make_grid
 
@@ -66,3 +72,55 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
+
+
+DIVERGING = ("RdBu_r", "RdBu", "bwr", "seismic", "coolwarm", "cold_hot")  # drawn symmetric about 0
+
+
+def image_row(panels: Sequence[tuple[Tensor, str, str]], *, inches: float = 3.5) -> Figure:
+    """One row of 2-D images, each given as ``(image (H, W), title, colormap)``.
+
+    ``gray`` images are intensities, drawn on [0, 1]; any other colormap draws
+    a map on its own range with a colour bar, symmetric about 0 for a
+    diverging colormap (:data:`DIVERGING`), so that 0 keeps its colour.
+    """
+    if not panels:
+        raise ValueError("image_row: no panels; pass (image, title, colormap) tuples")
+    fig = Figure(figsize=(inches * len(panels), inches))
+    for ax, (image, title, cmap) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        if image.dim() != 2:
+            raise ValueError(f"image_row: {title!r} has shape {tuple(image.shape)}; pass one 2-D image (H, W)")
+        image = image.detach().float().cpu().numpy()
+        if cmap == "gray":
+            ax.imshow(image, cmap=cmap, vmin=0.0, vmax=1.0)
+        else:
+            peak = float(abs(image).max()) or 1.0
+            limits = (-peak, peak) if cmap in DIVERGING else (None, None)
+            fig.colorbar(ax.imshow(image, cmap=cmap, vmin=limits[0], vmax=limits[1]), ax=ax, shrink=0.8)
+        ax.set_title(title)
+        ax.axis("off")
+    return fig
+
+
+def epoch_grids(run: str | Path, names: Sequence[str], *, epoch: int | None = None, inches: float = 5.0) -> Figure:
+    """The grids a run wrote at ``epoch`` (default: the last epoch with every one of ``names``), side by side.
+
+    Args:
+        run: a run folder, holding ``epochNNN_<name>.png`` from the grids callback.
+        names: the grid kinds to show, e.g. ``["recons", "fakes", "analogies"]``.
+    """
+    files = grid_files(run)
+    epochs = set.intersection(*(set(files.get(name, {})) for name in names)) if names else set()
+    if epoch is None and epochs:
+        epoch = max(epochs)
+    if epoch not in epochs:
+        at = f"epoch {epoch}" if epoch is not None else "any one epoch"
+        raise FileNotFoundError(
+            f"{run}: no grids {list(names)} at {at}; it holds {sorted(files) or 'no grids'} (train the run first)"
+        )
+    fig = Figure(figsize=(inches * len(names), inches))
+    for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
+        ax.imshow(matplotlib.image.imread(files[name][epoch]), cmap="gray")
+        ax.set_title(f"{name}, epoch {epoch}")
+        ax.axis("off")
+    return fig

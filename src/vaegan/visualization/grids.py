@@ -1,13 +1,16 @@
-"""Image grids: batches of 2-D images, or three orthogonal mid-slices of 3-D volumes."""
+"""Image grids: batches of 2-D images, or three orthogonal mid-slices of 3-D volumes; a run's grid files."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
+
+GRID_FILE = re.compile(r"epoch(\d+)_(.+)\.png$")  # RUN/epoch003_recons.png, as the grids callback names them
 
 
 def orthogonal_slices(volumes: Tensor) -> Tensor:
@@ -75,3 +78,13 @@ def layout_grid(images: Tensor, image_dims: int) -> tuple[Tensor, int]:
     padded = torch.cat([images, images.new_zeros(rows, pad, *images.shape[2:])], dim=1)  # (R, blocks*width, ...)
     folded = padded.unflatten(1, (blocks, width)).transpose(0, 1)  # (blocks, R, width, ...)
     return folded.flatten(0, 2), width
+
+
+def grid_files(run: str | Path) -> dict[str, dict[int, Path]]:
+    """The per-epoch grids in a run folder, ``{kind: {epoch: path}}``: ``{"recons": {1: RUN/epoch001_recons.png}}``."""
+    kinds: dict[str, dict[int, Path]] = {}
+    for path in Path(run).glob("epoch*_*.png"):
+        match = GRID_FILE.match(path.name)
+        if match:
+            kinds.setdefault(match.group(2), {})[int(match.group(1))] = path
+    return kinds

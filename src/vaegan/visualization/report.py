@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaegan.foundation.files import atomic_write
 from vaegan.visualization.curves import read_history
+from vaegan.visualization.grids import grid_files
 
 SECTIONS = ("overview", "config", "metrics", "curves", "grids", "latent", "evaluation")
-GRID_FILE = re.compile(r"epoch(\d+)_(.+)\.png$")
 LATENT_ORDER = ("traversal", "manifold", "scatter_latent", "scatter_pca", "scatter_tsne", "scatter_umap")
 LATENT_CAPTIONS = {
     "traversal": "Each row sweeps one latent dimension (most informative first) around a base code.",
@@ -112,11 +111,7 @@ def metrics_section(run: Path, monitor: str | None) -> dict[str, Any]:
 
 def grids_section(run: Path, max_epochs: int) -> list[dict[str, Any]]:
     """One entry per grid kind: its epochs (evenly thinned to ``max_epochs``) and their images."""
-    kinds: dict[str, dict[int, Path]] = {}
-    for path in run.glob("epoch*_*.png"):
-        match = GRID_FILE.match(path.name)
-        if match:
-            kinds.setdefault(match.group(2), {})[int(match.group(1))] = path
+    kinds = grid_files(run)
     preferred = ["recons", "fakes", "analogies"]
     order = sorted(kinds, key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
     out = []
