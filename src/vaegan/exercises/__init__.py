@@ -4,9 +4,8 @@
 - ``ad_runs.py``: the AD notebooks' shared steps: a shipped AD config trained once (QUICK: tiny,
   every time) and reused, and its held-out subjects with their true atrophy maps.
 - ``templates/``: the student workspace, one file per exercise, written by ``vaegan exercises init``.
-- ``workspace.py``: writing a workspace from the templates.
-- ``checks.py``: the numerical checks of each exercise against the shipped implementation.
-- ``grading.py``: loading a workspace, running its checks, the scoreboard.
+- ``catalogue.py``: the exercises, each with its numerical checks against the shipped implementation.
+- ``workspace.py``: writing a workspace from the templates, loading it, checking it, the scoreboard.
 - ``contract.py``: the model contract checks (also ``vaegan check-model``).
 """
 
