@@ -159,3 +159,34 @@ def test_summaries_describe_themselves_in_one_line():
     assert individual.describe() == (
         "2 disease subject(s): median r = 0.40 [IQR 0.30 .. 0.50]; model-free median r = 0.10"
     )
+
+
+def test_healthy_twins_are_the_same_subjects_without_their_disease(phantom_set, tmp_path):
+    from vaegan.data.phantoms import write_phantoms
+    from vaegan.visualization.disease_effects import true_counterfactual_maps
+
+    twins_folder = write_phantoms(tmp_path / "twins", subjects=12, seed=0, spacing=6.0, atrophy_scale=0.0)
+    mri = options(**MRI)
+    read = options(size=16, spacing=6.0, cache=False)
+    data = read_volumes(phantom_set, read, maps_suffix=ATROPHY_SUFFIX)
+    twins = read_volumes(twins_folder, read, maps_suffix=ATROPHY_SUFFIX)
+    assert twins.subjects == data.subjects and torch.equal(twins.labels, data.labels)
+    assert float(twins.maps.abs().max()) == 0.0  # nobody has lost tissue
+    control = data.labels == 0
+    assert torch.equal(twins.volumes[control], data.volumes[control])  # a CN subject is its own twin
+    assert not torch.equal(twins.volumes[~control], data.volumes[~control])
+
+    ceiling = true_counterfactual_maps(data, twins, mri)
+    low, median, _ = ceiling.quartiles()
+    assert median > 0.7 and low > ceiling.quartiles(baseline=True)[1]  # far above the model-free map
+    assert ceiling.r_group > 0.7
+    with pytest.raises(ValueError, match="same subjects"):
+        true_counterfactual_maps(data, twins.select(torch.arange(12) < 11), mri)
+
+
+def test_an_impossible_atrophy_scale_is_refused_with_its_range(tmp_path, capsys):
+    from vaegan.cli import main
+
+    assert main(["phantoms", "--out", str(tmp_path / "p"), "--subjects", "4", "--atrophy-scale", "2"]) != 0
+    assert "[0, 1.6]" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()

@@ -119,6 +119,10 @@ def write_phantoms(
     records the settings, the version and every file. The same seed gives the
     same subjects whatever the number of workers; ``atrophy_scale`` scales every
     AD subject's atrophy (see :func:`synthesize`), the same subjects otherwise.
+    At 0 the set holds the *healthy twins* of the default one: every subject as
+    it would be without its disease (the AD subjects keep their label, their
+    atrophy maps are zero), the true counterfactual a model's map can be scored
+    against (:func:`vaegan.visualization.disease_effects.true_counterfactual_maps`).
 
     Raises:
         DataError: ``out`` exists and is not empty, or cannot be written.
@@ -128,8 +132,10 @@ def write_phantoms(
         raise DataError(f"{out}: exists and is not empty; choose a new folder for the phantoms")
     if subjects < 2:
         raise DataError(f"subjects={subjects}: need at least 2 (one CN, one AD)")
-    if not 0.0 < atrophy_scale <= 1.6:
-        raise DataError(f"atrophy_scale={atrophy_scale}: use a value in (0, 1.6] (1 = the default disease)")
+    if not 0.0 <= atrophy_scale <= 1.6:
+        raise DataError(
+            f"atrophy_scale={atrophy_scale}: use a value in [0, 1.6] (1 = the default disease, 0 = healthy twins)"
+        )
     load_anatomy()  # built (or read) once here; forked workers inherit it
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

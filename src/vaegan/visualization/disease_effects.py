@@ -284,6 +284,38 @@ def individual_maps(
         residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
         samples: posterior draws each map is averaged over.
     """
+    def healthy(patients: Tensor) -> Tensor:  # (Na, P, 1, *S) -> their counterfactual control images
+        flat = patients.flatten(0, 1)
+        drawn = counterfactual(model, flat, source=disease, target=control, residual=residual, samples=samples)
+        return drawn.view_as(patients)
+
+    return _scored(data, options, healthy, control, disease)
+
+
+def true_counterfactual_maps(
+    data: MRIVolumes, twins: MRIVolumes, options: MRIConfig, *, control: int = 0, disease: int = 1
+) -> IndividualMaps:
+    """What :func:`individual_maps` would give with a perfect model: the ceiling of its scores, on phantoms.
+
+    Each disease subject's map is its healthy twin (the same phantom generated
+    without its disease, ``write_phantoms(atrophy_scale=0)``, preprocessed
+    alike) minus the subject. Its r is below 1 because a map of intensity is
+    scored against a map of tissue fraction: grey and white matter lose
+    different intensities for the same fraction, and resampling blurs both.
+
+    Args:
+        data: the subjects, with ``maps``, as for :func:`individual_maps`.
+        twins: the same subjects, in the same order, from the twin phantom set.
+    """
+    if twins.subjects != data.subjects:
+        raise ValueError("twins must hold the same subjects as data, in the same order")
+    twin_images = _per_position(twins.volumes, options)
+    disease_rows = (data.labels == disease).nonzero().flatten()
+    return _scored(data, options, lambda patients: twin_images[disease_rows], control, disease)
+
+
+def _scored(data: MRIVolumes, options: MRIConfig, healthy, control: int, disease: int) -> IndividualMaps:
+    """Each disease subject's ``healthy(patients) - patient`` scored against its true atrophy (and the baseline)."""
     if data.maps is None:
         raise ValueError("the volumes carry no true maps; read them with maps_suffix (phantoms)")
     images, maps = _per_position(data.volumes, options), _per_position(data.maps, options)  # (N, P, 1, *S)
@@ -291,9 +323,7 @@ def individual_maps(
     if not (is_control.any() and is_disease.any()):
         raise ValueError("need subjects of both classes to compare")
     patients = images[is_disease]  # (Na, P, 1, *S)
-    flat = patients.flatten(0, 1)
-    healthy = counterfactual(model, flat, source=disease, target=control, residual=residual, samples=samples)
-    loss = (healthy - flat).view_as(patients)
+    loss = healthy(patients) - patients
     baseline = images[is_control].mean(0, keepdim=True) - patients
     truth = maps[is_disease]
     brain = images.mean(0) > 0.1
