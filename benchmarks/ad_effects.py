@@ -46,7 +46,7 @@ from pathlib import Path
 import torch
 
 from vaegan.config import RunConfig, load_config
-from vaegan.data.mri import phantom_folder, phantom_path, read_volumes, split_subjects
+from vaegan.data.mri import MRIVolumes, phantom_folder, phantom_path, read_volumes, split_subjects
 from vaegan.data.phantoms import ATROPHY_SUFFIX, phantom_settings, write_phantoms
 from vaegan.data.shared_folder import build_once
 from vaegan.experiment import load_data, train_from_config
@@ -55,7 +55,7 @@ from vaegan.runs import load_run
 from vaegan.visualization.brain import plot_effect_maps, plot_individual_maps
 from vaegan.visualization.curves import read_history
 from vaegan.visualization.disease_codes import latent_auc
-from vaegan.visualization.disease_effects import individual_maps, summarize_effects
+from vaegan.visualization.disease_effects import individual_maps, summarize_effects, true_counterfactual_maps
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["configs/ad_cvae_2d.yaml", "configs/ad_vae_2d.yaml", "configs/ad_cvae_3d.yaml"]
@@ -76,6 +76,10 @@ READING = [
     "decoded as CN minus decoded as AD (x + dec(z, CN) - dec(z, AD) - x: the reconstruction error cancels); "
     "*plain*: decoded as CN minus the image itself (the reconstruction error stays in); *model-free*: mean CN "
     "image minus the subject.",
+    "- *ceiling*: the same two figures for the true counterfactual, each AD subject's healthy twin (the same "
+    "phantom generated without its disease, `vaegan phantoms --atrophy-scale 0`, preprocessed alike) minus the "
+    "subject: what a perfect model would score. It stays below 1 because an intensity map is scored against a "
+    "tissue-fraction map (grey and white matter lose different intensities for the same fraction).",
     "- *AUC*: AD vs CN by a logistic regression on latent means, fitted on the training subjects, scored on "
     "the test subjects; every image encoded with the CN label. A conditional model is handed the diagnosis "
     "as its label, so its code need not carry it (lower AUC); an unconditional VAE's code must.",
@@ -172,6 +176,11 @@ def evaluate(
             individual_one_sided=maps.quartiles(one_sided=True),
             individual_baseline_one_sided=maps.quartiles(baseline=True, one_sided=True),
         )
+        if config.data.dataset == "phantoms":  # the ceiling: each AD subject's healthy twin minus the subject
+            read = mri.model_copy(update={"layout": "bids"})
+            twins = read_volumes(strength_folder(config, 0.0), read, maps_suffix=ATROPHY_SUFFIX)
+            ceiling = true_counterfactual_maps(test, twins.select(twins_of(twins, test)), mri)
+            row.update(individual_ceiling=ceiling.quartiles(), r_ad_maps_ceiling=ceiling.r_group)
         if figures:
             drawn = [
                 ("figure", plot_effect_maps(summary, mri, results / f"{config.name}_effects.png", title=config.name)),
@@ -179,6 +188,12 @@ def evaluate(
             ]
             row.update({key: str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f) for key, f in drawn})
     return row
+
+
+def twins_of(twins: MRIVolumes, test: MRIVolumes) -> torch.Tensor:
+    """The mask of ``twins`` that holds ``test``'s subjects, in their order (both sets list subjects alike)."""
+    wanted = set(test.subjects)
+    return torch.tensor([subject in wanted for subject in twins.subjects])
 
 
 def raw_auc(config: RunConfig, size: int = 8) -> dict:
@@ -271,8 +286,9 @@ def table(rows: list[dict], note: str) -> str:
         "",
         "| config | model | images | test subjects | epochs | r (effect vs truth) | r (group difference) "
         "| r (AD maps, mean) | individual r, residual | individual r, plain | individual r, model-free "
+        "| ceiling: r (AD maps, mean) | ceiling: individual r "
         "| AUC per image | AUC per subject | samples | train s | settings (`--set`) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         shape = "x".join(str(s) for s in r["image_shape"][1:])
@@ -281,6 +297,7 @@ def table(rows: list[dict], note: str) -> str:
             f"| {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} | {_fmt(r.get('r_ad_maps'))} "
             f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_plain'))} "
             f"| {_quartiles(r.get('individual_baseline'))} "
+            f"| {_fmt(r.get('r_ad_maps_ceiling'))} | {_quartiles(r.get('individual_ceiling'))} "
             f"| {_fmt(r.get('image_auc'))} | {_fmt(r.get('subject_auc'))} | {r.get('samples', 1)} "
             f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
         )
