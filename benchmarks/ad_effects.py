@@ -59,7 +59,13 @@ from vaegan.visualization.disease_effects import individual_maps, summarize_effe
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["configs/ad_cvae_2d.yaml", "configs/ad_vae_2d.yaml", "configs/ad_cvae_3d.yaml"]
-QUICK = ["data.mri.phantom_subjects=12", "data.mri.size=32", "data.mri.phantom_spacing=5", "train.epochs=2"]
+QUICK = [
+    "data.mri.phantom_subjects=12",
+    "data.mri.size=32",
+    "data.mri.phantom_spacing=5",
+    "data.mri.registration=off",
+    "train.epochs=2",
+]
 QUIET = ["train.progress=false", "data.mri.progress=false"]
 START, END = "<!-- ad:start -->", "<!-- ad:end -->"
 READING = [

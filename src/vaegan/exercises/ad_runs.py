@@ -28,10 +28,11 @@ from vaegan.exercises import notebook
 from vaegan.experiment import train_from_config
 from vaegan.runs import Run, load_run
 
-# QUICK: 12 phantom subjects at 5 mm, resized to 32^3, an 8-d code, one epoch (seconds on a CPU)
+# QUICK: 12 phantom subjects at 5 mm, not registered, resized to 32^3, an 8-d code, one epoch (seconds on a CPU)
 QUICK_DATA = (
     "data.mri.phantom_subjects=12",
     "data.mri.phantom_spacing=5",
+    "data.mri.registration=off",
     "data.mri.size=32",
     "model.latent_dim=8",
     "train.epochs=1",
