@@ -8,7 +8,9 @@ Trains ``configs/ad_cvae_2d.yaml`` with the given ``--set`` overrides once into 
   if more codes raised r, the map would be limited by Monte-Carlo noise;
 - each of those, and the raw group difference, smoothed in-plane by a Gaussian of 0.5-1.5
   voxels (as voxel-based morphometry smooths): if smoothing raised r, by voxel noise;
-- the individual maps' median r, raw and smoothed, beside the model-free maps'.
+- the individual maps' median r, raw and smoothed, beside the model-free maps';
+- whether the individual maps are one pattern: each against their mean, and that mean (or the mean
+  true atrophy) used as every subject's map.
 
     python benchmarks/ad_variants.py --out outputs/ad_variants/unregistered \
         --set data.mri.phantom_spacing=5 --set data.mri.size=32 --set train.epochs=30 --set data.mri.registration=off
@@ -96,6 +98,14 @@ def main() -> None:
             "model": round(float(torch.tensor(model_r).median()), 3),
             "model-free": round(float(torch.tensor(free_r).median()), 3),
         }
+    # are the individual maps one pattern? r of each with the maps' mean, and what the means score
+    mean_map, mean_truth, mask = individual.loss.mean(0), individual.truth.mean(0), individual.brain
+    result["individual maps vs their mean, median r"] = round(
+        float(torch.tensor([pearson(m, mean_map, mask) for m in individual.loss]).median()), 3
+    )
+    for name, pattern in (("the maps' mean", mean_map), ("the mean true atrophy", mean_truth)):
+        r = [pearson(pattern, t, mask) for t in individual.truth]
+        result[f"{name} as every subject's map, median r"] = round(float(torch.tensor(r).median()), 3)
     print(json.dumps(result, indent=1))
 
 
