@@ -67,7 +67,7 @@ class LikelihoodProtocol:
 def likelihood_protocol(model: GenerativeModel, images: Tensor, *, binarize: bool) -> LikelihoodProtocol:
     """Which likelihood is valid for ``model`` on these test images (see the module docstring)."""
     if not model.probabilistic:
-        return LikelihoodProtocol(None, f"no likelihood: a {model.name} has no posterior to estimate log p(x) with")
+        return LikelihoodProtocol(None, f"no likelihood: {model.name} has no posterior to estimate log p(x) with")
     if not model.likelihood.continuous:
         if binarize:
             return LikelihoodProtocol("binary", "Bernoulli decoder on the test set binarised once (seeded)")
