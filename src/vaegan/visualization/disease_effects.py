@@ -174,6 +174,19 @@ def _per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
     return slices.view(len(volumes), -1, *slices.shape[1:])
 
 
+def _images_and_maps(
+    data: MRIVolumes, options: MRIConfig, control: int, disease: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The images and true maps (N, P, 1, *S) the model sees, and the control and disease masks (N,)."""
+    if data.maps is None:
+        raise ValueError("the volumes carry no true maps; read them with maps_suffix (phantoms)")
+    images, maps = _per_position(data.volumes, options), _per_position(data.maps, options)
+    is_control, is_disease = data.labels == control, data.labels == disease
+    if not (is_control.any() and is_disease.any()):
+        raise ValueError("need subjects of both classes to compare")
+    return images, maps, is_control, is_disease
+
+
 def summarize_effects(
     model: GenerativeModel,
     data: MRIVolumes,
@@ -192,12 +205,7 @@ def summarize_effects(
         control, disease: the class indices of CN and AD.
         samples: posterior draws each map is averaged over (see :func:`disease_effect`).
     """
-    if data.maps is None:
-        raise ValueError("the volumes carry no true maps; read them with maps_suffix (phantoms)")
-    images, maps = _per_position(data.volumes, options), _per_position(data.maps, options)  # (N, P, 1, *S)
-    is_control, is_disease = data.labels == control, data.labels == disease
-    if not (is_control.any() and is_disease.any()):
-        raise ValueError("need subjects of both classes to compare")
+    images, maps, is_control, is_disease = _images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
     controls = images[is_control]  # (Nc, P, 1, *S)
     effects = disease_effect(model, controls.flatten(0, 1), source=control, target=disease, samples=samples)
     effects = effects.view_as(controls)
@@ -284,6 +292,7 @@ def individual_maps(
         residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
         samples: posterior draws each map is averaged over.
     """
+
     def healthy(patients: Tensor) -> Tensor:  # (Na, P, 1, *S) -> their counterfactual control images
         flat = patients.flatten(0, 1)
         drawn = counterfactual(model, flat, source=disease, target=control, residual=residual, samples=samples)
@@ -316,12 +325,7 @@ def true_counterfactual_maps(
 
 def _scored(data: MRIVolumes, options: MRIConfig, healthy, control: int, disease: int) -> IndividualMaps:
     """Each disease subject's ``healthy(patients) - patient`` scored against its true atrophy (and the baseline)."""
-    if data.maps is None:
-        raise ValueError("the volumes carry no true maps; read them with maps_suffix (phantoms)")
-    images, maps = _per_position(data.volumes, options), _per_position(data.maps, options)  # (N, P, 1, *S)
-    is_control, is_disease = data.labels == control, data.labels == disease
-    if not (is_control.any() and is_disease.any()):
-        raise ValueError("need subjects of both classes to compare")
+    images, maps, is_control, is_disease = _images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
     patients = images[is_disease]  # (Na, P, 1, *S)
     loss = healthy(patients) - patients
     baseline = images[is_control].mean(0, keepdim=True) - patients
