@@ -18,8 +18,10 @@ def test_elbo_is_below_the_importance_weighted_bound(name):
     data = blob_images(24, (1, 16, 16), 3, seed=3)
     x = torch.bernoulli(data.images, generator=torch.Generator().manual_seed(0))
     scores = likelihood_metrics(model, x, data.labels, k=64, batch_size=10)
-    nll, elbo = (scores["nll_given_label"], scores["neg_elbo_given_label"]) if model.conditional else (
-        scores["nll"], scores["neg_elbo"]
+    nll, elbo = (
+        (scores["nll_given_label"], scores["neg_elbo_given_label"])
+        if model.conditional
+        else (scores["nll"], scores["neg_elbo"])
     )
     assert math.isfinite(nll) and nll > 0  # a Bernoulli mass on binary images: -log p(x) > 0
     assert elbo >= nll  # -ELBO >= -IWAE_k

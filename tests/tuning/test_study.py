@@ -155,5 +155,7 @@ def test_a_trial_started_after_other_workers_claimed_the_budget_never_trains(mni
     assert mine.number == 2 and mine.user_attrs.get("surplus") and mine.state.name == "PRUNED"
     assert not (tmp_path / "study" / "trial_0002").exists()  # nothing trained
     assert tuner.counted() == 1  # the surplus trial does not count: the budget is exactly 2
+    with (tmp_path / "study" / "trials.csv").open() as handle:  # nor does trials.csv list it: it never ran
+        assert [int(row["number"]) for row in csv.DictReader(handle)] == [0, 1]
     study.tell(running_elsewhere, 0.5)
     assert tuner.counted() == 2

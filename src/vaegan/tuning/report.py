@@ -70,8 +70,13 @@ def write_best_config(tuner: Tuner) -> Path | None:
 
 
 def write_trials_csv(tuner: Tuner) -> Path:
-    """One row per trial: number, state, value, seconds, each parameter, run_dir, worker, fail_reason."""
+    """One row per trial: number, state, value, seconds, each parameter, run_dir, worker, fail_reason.
+
+    Surplus trials (begun by a worker after others had claimed the whole budget) never ran: no row.
+    """
     frame = tuner.study.trials_dataframe(attrs=("number", "state", "value", "duration", "params", "user_attrs"))
+    if "user_attrs_surplus" in frame:
+        frame = frame[frame["user_attrs_surplus"] != True].drop(columns="user_attrs_surplus")  # noqa: E712 (NaN rows)
     if "duration" in frame:
         frame["duration"] = frame["duration"].dt.total_seconds().round(2)
         frame = frame.rename(columns={"duration": "seconds"})
