@@ -14,6 +14,7 @@ from tests.models.test_contract import batch, make
 from vaegan.config import load_config
 from vaegan.experiment import train_from_config
 from vaegan.models import VAE, Batch, ConditionalVAE, FixedInputs
+from vaegan.models.cvae import gaussian_kernel, label_mmd
 
 K = 3  # classes of the tiny blob data
 
@@ -106,3 +107,57 @@ def test_briefly_trains_on_real_mnist_with_the_default_config(mnist_dir, tmp_pat
         assert grid_content(tmp_path / f"epoch001_{name}.png").mean() < 0.5  # dark background, light strokes
     model = ConditionalVAE.load(tmp_path / "checkpoints" / "last.pt")
     assert model.sample(10, torch.arange(10)).std() > 0.05
+
+
+def test_label_mmd_is_the_sum_over_classes_of_the_distance_of_mean_embeddings():
+    """Against the definition, class by class with explicit kernel means; an absent class adds nothing."""
+    torch.manual_seed(0)
+    z, labels = torch.randn(30, 4), torch.tensor([0] * 10 + [2] * 20)
+    kernel = gaussian_kernel(z)
+    expected = 0.0
+    for c in (0, 2):  # class 1 is absent
+        own = labels == c
+        expected += kernel[own][:, own].mean() - 2 * kernel[own].mean() + kernel.mean()
+    torch.testing.assert_close(label_mmd(z, labels, 3), expected)
+
+
+def test_label_mmd_is_small_when_codes_ignore_the_label_and_large_when_they_carry_it():
+    torch.manual_seed(0)
+    z, labels = torch.randn(400, 8), torch.randint(0, 2, (400,))
+    independent = label_mmd(z, labels, 2)
+    carried = label_mmd(z + 2.0 * labels[:, None], labels, 2)
+    assert 0 <= independent < 0.05 < 0.5 < carried
+
+
+def test_invariance_weight_adds_the_weighted_mmd_to_loss_and_objective():
+    torch.manual_seed(0)
+    plain, invariant = make("cvae", num_classes=K), make("cvae", num_classes=K, invariance_weight=10.0)
+    invariant.load_state_dict(plain.state_dict())
+    data = batch(plain, 16)
+    torch.manual_seed(1)
+    before = plain.losses(data)
+    torch.manual_seed(1)
+    after = invariant.losses(data)
+    assert "mmd" not in before and float(after["mmd"].detach()) > 0
+    torch.testing.assert_close(after["objective"], before["objective"] + 10.0 * after["mmd"])
+    after["mmd"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in invariant.encoder.parameters())
+    assert all(p.grad is None for p in invariant.decoder.parameters())  # the penalty is on the code alone
+
+
+def test_invariance_weight_pushes_the_class_out_of_the_code():
+    """Blob data, where the class is plain in every image: with the penalty the codes of the classes
+    overlap (small MMD of the posterior means); without it the encoder keeps the class in z too."""
+
+    def trained(weight: float) -> float:
+        torch.manual_seed(0)
+        model = make("cvae", num_classes=K, invariance_weight=weight)
+        data = tiny_splits(n=96).train
+        optimizers = model.configure_optimizers()
+        for step in range(150):
+            index = torch.randperm(96, generator=torch.Generator().manual_seed(step))[:32]
+            model.train_step(Batch(data.images[index], data.labels[index]), optimizers)
+        return float(label_mmd(model.encode(data.images, data.labels), data.labels, K))
+
+    free, invariant = trained(0.0), trained(100.0)
+    assert invariant < 0.5 * free, (free, invariant)
