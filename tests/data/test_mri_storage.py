@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 
 from tests.data.mri_files import cache_fixture, make_bids, options  # noqa: F401
 from vaegan.data import load_dataset, mri_cache
-from vaegan.data.streaming import ImageWriter, file_rows, open_images, take_rows
+from vaegan.data.streaming import ImageWriter, RowReader, file_rows, open_images, take_rows
 from vaegan.foundation.errors import ConfigError, DataError
 
 
@@ -44,6 +45,24 @@ def test_auto_storage_chooses_a_file_when_memory_is_short(tmp_path, cache, monke
     monkeypatch.setattr(mri_cache, "available_memory", lambda: 1000)
     assert file_rows(splits(folder).train.images) is not None
     assert file_rows(splits(folder, cache=False).train.images) is None  # a file needs the cache
+
+
+def test_file_storage_never_holds_more_than_a_volume_or_two_of_the_cache(tmp_path, cache, monkeypatch):
+    """Loading a cached cohort into a file reads each cache entry and lets it go: never all of them at once."""
+    folder = eight_subjects(tmp_path / "bids")
+    splits(folder, storage="memory")  # fills the per-file cache
+    alive, most, load = weakref.WeakSet(), [0], mri_cache.load_cached
+
+    def tracked(path):
+        entry = load(path)
+        if entry is not None and "volume" in entry:
+            alive.add(entry["volume"])
+        most[0] = max(most[0], len(alive))
+        return entry
+
+    monkeypatch.setattr(mri_cache, "load_cached", tracked)
+    splits(folder, storage="file")
+    assert 0 < most[0] <= 2, f"{most[0]} cached volumes were held at once"
 
 
 def test_file_storage_without_the_cache_is_refused():
@@ -93,6 +112,24 @@ def test_take_rows_copies_a_file_subset_beside_it_and_reuses_it(tmp_path):
     path = file_rows(subset).path
     path.write_bytes(path.read_bytes()[:-8])  # a damaged copy is written again, not read
     assert torch.equal(take_rows(images, index), data[index])
+
+
+def resident_mb() -> float:
+    status = Path("/proc/self/status").read_text().splitlines()
+    return sum(int(line.split()[1]) for line in status if line.startswith(("RssAnon:", "RssFile:"))) / 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="resident memory is read from Linux's /proc")
+def test_writing_a_cohort_file_does_not_grow_the_process(tmp_path):
+    """96 MB written row by row: the rows go to the page cache, not into this process's resident memory."""
+    row = torch.rand(1, 64, 64, 64)  # 1 MB as float32
+    before = resident_mb()
+    with ImageWriter(tmp_path / "big.npy", 96, (1, 64, 64, 64), np.float32) as writer:
+        for i in range(96):
+            writer[i] = row + i
+        assert resident_mb() - before < 32  # while the writer is open, too
+    images = open_images(tmp_path / "big.npy")
+    assert torch.equal(RowReader.of(images).read(torch.tensor([5, 90])), torch.stack([row + 5, row + 90]))
 
 
 def test_writing_to_a_mapped_cohort_never_changes_its_file(tmp_path):

@@ -97,6 +97,14 @@ def map_path(image: Path, suffix: str) -> Path:
     return image.with_name(stem + suffix)
 
 
+def _cached_entry(path: Path, options: MRIConfig, maps_suffix: str | None, lean: bool) -> dict[str, Any] | None:
+    """The valid cache entry at ``path`` (None: compute it), without its tensors if ``lean``."""
+    if not options.cache:
+        return None
+    entry = _valid(load_cached(path), options.size, maps_suffix)
+    return _lean(entry) if lean else entry
+
+
 def preprocess_records(
     records: list[Record], options: MRIConfig, maps_suffix: str | None, bad: BadInputs
 ) -> tuple[Tensor, Tensor | None, list[Record], list[float]]:
@@ -108,8 +116,8 @@ def preprocess_records(
     settings = preprocessing_settings(options, maps_suffix)
     paths = [cache_path("mri", _files(record, maps_suffix), settings) for record in records]
     on_disk = in_file(options, len(records), maps_suffix)  # then no volume is held: they are reread to write
-    entries = [_valid(load_cached(p), options.size, maps_suffix) if options.cache else None for p in paths]
-    entries = [_lean(entry) if on_disk else entry for entry in entries]
+    # on disk, each entry is checked and its tensors let go at once (the cohort file rereads them)
+    entries = [_cached_entry(path, options, maps_suffix, lean=on_disk) for path in paths]
     hits = sum(entry is not None for entry in entries)
     missing = [i for i, entry in enumerate(entries) if entry is None]
     workers = _workers(options, len(missing))

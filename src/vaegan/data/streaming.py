@@ -52,6 +52,9 @@ class FileRows:
 class ImageWriter:
     """Write an (N, *row) array into ``path`` row by row; it appears only when complete.
 
+    Rows go to the file with positioned writes, not through a mapping, so the
+    written pages stay in the kernel's page cache and never count as this
+    process's memory (a mapping would hold every written page until closed).
     Use as a context manager; on an exception the partial file is removed and
     ``path`` is left as it was.
     """
@@ -60,27 +63,38 @@ class ImageWriter:
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self.shape, self.dtype = (n, *row_shape), np.dtype(dtype)
+        self.row_bytes = int(np.prod(row_shape)) * self.dtype.itemsize
 
     def __enter__(self) -> ImageWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=self.dtype, shape=self.shape)
+        # the header and the file's full (sparse) length, then rows by offset
+        header = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=self.dtype, shape=self.shape)
+        self.offset = int(header.offset)
+        del header
+        self.fd = os.open(self.tmp, os.O_WRONLY)
         return self
 
     def __setitem__(self, index: int | slice, rows: Tensor | np.ndarray) -> None:
         if isinstance(rows, Tensor):
             rows = rows.detach().cpu().numpy()
-        self.array[index] = rows
+        start, stop, step = index.indices(self.shape[0]) if isinstance(index, slice) else (index, index + 1, 1)
+        if step != 1:
+            raise ValueError("ImageWriter writes contiguous rows: a slice with step 1 or one row")
+        data = np.ascontiguousarray(rows, dtype=self.dtype).reshape(stop - start, *self.shape[1:])
+        view, at = memoryview(data).cast("B"), self.offset + start * self.row_bytes
+        while view:  # a regular file takes it all at once, but a write may legally stop short
+            done = os.pwrite(self.fd, view, at)
+            view, at = view[done:], at + done
 
     def __exit__(self, kind, error, traceback) -> None:
-        array, self.array = self.array, None
+        try:
+            if kind is None:
+                os.fsync(self.fd)
+        finally:
+            os.close(self.fd)
         if kind is None:
-            array.flush()
-            del array
-            with open(self.tmp, "rb+") as file:
-                os.fsync(file.fileno())
             os.replace(self.tmp, self.path)
         else:
-            del array
             self.tmp.unlink(missing_ok=True)
 
 
