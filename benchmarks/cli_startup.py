@@ -17,8 +17,23 @@ import sys
 import time
 from pathlib import Path
 
-COMMANDS = ["", "train", "tune", "sample", "reconstruct", "encode", "evaluate", "visualize", "report", "configs",
-            "datasets", "phantoms", "train-classifier", "exercises", "check-model"]
+COMMANDS = [
+    "",
+    "train",
+    "tune",
+    "sample",
+    "reconstruct",
+    "encode",
+    "evaluate",
+    "visualize",
+    "report",
+    "configs",
+    "datasets",
+    "phantoms",
+    "train-classifier",
+    "exercises",
+    "check-model",
+]
 
 
 def median_seconds(argv: list[str], repeat: int) -> float:

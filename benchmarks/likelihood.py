@@ -56,22 +56,36 @@ def main() -> None:
 
     torch.manual_seed(0)
     data = load_dataset("mnist", data_dir=args.data_dir)
-    model = VAE(VAEConfig(latent_dim=50, likelihood="bernoulli",
-                          network={"kind": "mlp", "hidden": [200, 200], "activation": "tanh"}))
+    model = VAE(
+        VAEConfig(
+            latent_dim=50, likelihood="bernoulli", network={"kind": "mlp", "hidden": [200, 200], "activation": "tanh"}
+        )
+    )
     plan = stages(args)
-    config = TrainConfig(epochs=sum(p for p, _, _ in plan), batch_size=args.batch_size, device=args.device,
-                         progress=False, tensorboard=False)
+    config = TrainConfig(
+        epochs=sum(p for p, _, _ in plan),
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=False,
+        tensorboard=False,
+    )
     trainer = Trainer(model, data, config, out_dir=args.out, binarize=True, callbacks=[])
     model.on_fit_start(len(data.train))
     test = data.test.images[: args.test_size]
     binary = torch.bernoulli(test, generator=torch.Generator().manual_seed(123))
 
-    print(f"IWAE-paper VAE (784-200-200-50, tanh, Bernoulli), dynamically binarized MNIST, schedule {args.schedule}, "
-          f"batch {args.batch_size}; test images {len(test)} (binarized once, seed 123), k={args.k}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
-          f"device {args.device}, torch {torch.__version__}")
-    print(f"| passes | lr | -ELBO (nats) | -log p(x), IWAE k={args.k} (nats) | vs paper ({PAPER_NATS}) "
-          "| train s (absolute) | score s (absolute) |")
+    print(
+        f"IWAE-paper VAE (784-200-200-50, tanh, Bernoulli), dynamically binarized MNIST, schedule {args.schedule}, "
+        f"batch {args.batch_size}; test images {len(test)} (binarized once, seed 123), k={args.k}"
+    )
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+        f"device {args.device}, torch {torch.__version__}"
+    )
+    print(
+        f"| passes | lr | -ELBO (nats) | -log p(x), IWAE k={args.k} (nats) | vs paper ({PAPER_NATS}) "
+        "| train s (absolute) | score s (absolute) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     epoch = 0
     for passes, lr, eps in plan:
@@ -86,8 +100,11 @@ def main() -> None:
         started = time.perf_counter()
         metrics = likelihood_metrics(model.eval(), binary, k=args.k, batch_size=args.batch_size)
         score_seconds = time.perf_counter() - started
-        print(f"| {epoch} | {lr:.2e} | {metrics['neg_elbo']:.2f} | {metrics['nll']:.2f} "
-              f"| {metrics['nll'] / PAPER_NATS:.3f}x | {train_seconds:.0f} | {score_seconds:.0f} |", flush=True)
+        print(
+            f"| {epoch} | {lr:.2e} | {metrics['neg_elbo']:.2f} | {metrics['nll']:.2f} "
+            f"| {metrics['nll'] / PAPER_NATS:.3f}x | {train_seconds:.0f} | {score_seconds:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
