@@ -103,6 +103,22 @@ def test_phantoms_dataset_generates_into_the_cache_once(phantom_cache, monkeypat
     assert torch.equal(again.test.images, splits.test.images)
 
 
+def test_training_on_phantoms_then_reading_their_maps_preprocesses_each_scan_once(phantom_cache, monkeypatch):
+    """The AD benchmark trains on the phantoms, then reads them again with their atrophy maps: one cache
+    entry serves both, so a registered scan is not registered twice (2-5 s a scan)."""
+    from vaegan.data import mri_transforms
+    from vaegan.data.mri import phantom_folder
+
+    mri = options(phantom_subjects=6, phantom_spacing=8.0, spacing=8.0, size=12, test_size=0.34, spatial_dims=3)
+    splits = load_dataset("phantoms", val_size=0.25, mri=mri)
+    real, calls = mri_transforms.preprocess, []
+    monkeypatch.setattr(mri_transforms, "preprocess", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with_maps = read_volumes(phantom_folder(mri), mri.model_copy(update={"layout": "bids"}), maps_suffix=ATROPHY_SUFFIX)
+    assert calls == [] and with_maps.maps is not None and len(with_maps.maps) == 6
+    assert torch.equal(load_dataset("phantoms", val_size=0.25, mri=mri).test.images, splits.test.images)
+    assert calls == []
+
+
 def test_ad_cvae_2d_trains_one_epoch_on_tiny_phantoms(tmp_path, phantom_cache, capsys):
     from vaegan.experiment import train_from_config
 

@@ -218,9 +218,18 @@ def phantom_folder(options: MRIConfig) -> Path:
 
 
 def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
-    """The ``phantoms`` dataset: ``data_dir`` (written by ``vaegan phantoms``) or the cached set."""
+    """The ``phantoms`` dataset: ``data_dir`` (written by ``vaegan phantoms``) or the cached set.
+
+    Read with their true atrophy maps (dropped here) where the folder has them: the cache then holds one
+    entry per scan that also serves whoever reads the maps later (benchmarks/ad_effects.py, the AD
+    notebooks), so a registered phantom is registered once, not twice.
+    """
+    from vaegan.data.phantoms import ATROPHY_SUFFIX
+
     folder = data_dir if data_dir is not None else phantom_folder(mri)
-    return split_datasets(read_volumes(folder, mri.model_copy(update={"layout": "bids"})), mri, "phantoms")
+    suffix = ATROPHY_SUFFIX if next(folder.rglob(f"*{ATROPHY_SUFFIX}"), None) is not None else None
+    volumes = read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=suffix)
+    return split_datasets(replace(volumes, maps=None), mri, "phantoms")
 
 
 def locate_mri(data_dir: Path | None) -> DataLocation:
