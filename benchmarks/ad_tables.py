@@ -1,0 +1,214 @@
+"""The tables, curve figure and results file of ``benchmarks/ad_effects.py``.
+
+``results.json`` keeps every measured row and strength curve; ``render`` turns it into the
+section of ``benchmarks/ad_effects.md`` between the markers, which ``write_section`` replaces.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+START, END = "<!-- ad:start -->", "<!-- ad:end -->"
+READING = [
+    "- *r (effect vs truth)*: Pearson r, inside the brain, of the mean disease-effect map of the test CN "
+    "subjects (encoded with CN, decoded as CN minus decoded as AD: the intensity the model says AD removes) "
+    "with the mean true tissue loss of the test AD subjects. 1 = the model puts the atrophy exactly where it is.",
+    "- *r (group difference)*: the same for the raw mean CN image minus mean AD image of the same test "
+    "subjects, the model-free baseline; it also carries the subjects' variability (head size, position, bias "
+    "field, age).",
+    "- *r (AD maps, mean)*: the mean of the test AD subjects' individual (residual) maps against their mean "
+    "true atrophy: a group map made on the very subjects whose atrophy it is scored against.",
+    "- *individual r*: for each test AD subject, r inside the brain of its own map with its own true atrophy; "
+    "median [25th-75th percentile] over the subjects. *residual*: the residual counterfactual, encoded with AD, "
+    "decoded as CN minus decoded as AD (x + dec(z, CN) - dec(z, AD) - x: the reconstruction error cancels); "
+    "*plain*: decoded as CN minus the image itself (the reconstruction error stays in); *model-free*: mean CN "
+    "image minus the subject.",
+    "- *ceiling*: the same two figures for the true counterfactual, each AD subject's healthy twin (the same "
+    "phantom generated without its disease, `vaegan phantoms --atrophy-scale 0`, preprocessed alike) minus the "
+    "subject: what a perfect model would score. It stays below 1 because an intensity map is scored against a "
+    "tissue-fraction map (grey and white matter lose different intensities for the same fraction).",
+    "- *AUC*: AD vs CN by a logistic regression on latent means, fitted on the training subjects, scored on "
+    "the test subjects; every image encoded with the CN label. A conditional model is handed the diagnosis "
+    "as its label, so its code need not carry it (lower AUC); an unconditional VAE's code must.",
+    "- Maps are averaged over `samples` posterior draws per image (1 = the posterior mean).",
+    "- Figures: row 1 the model's map, row 2 the true atrophy, row 3 the raw group difference, "
+    "over the mean CN anatomy (nilearn); `*_individual.png`: three test AD subjects, their map over their "
+    "own true atrophy.",
+]
+CURVE_READING = (
+    "Each point is a fresh phantom set, the same subjects (seed) with every AD subject's atrophy scaled by "
+    "`atrophy_scale` (1 = the default phantoms; 0.25 = a quarter of the ventricle growth, cortical thinning "
+    "and hippocampal loss), and a model trained on it with the config and settings named."
+)
+
+
+def _fmt(value, spec: str = ".2f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _relative(figure: str) -> str:
+    """A figure's path as the README (in benchmarks/) links it."""
+    path = Path(figure)
+    return str(path.relative_to("benchmarks")) if path.is_relative_to("benchmarks") else str(path)
+
+
+def _quartiles(value) -> str:
+    return "–" if value is None else f"{value[1]:.2f} [{value[0]:.2f}, {value[2]:.2f}]"
+
+
+def table(rows: list[dict], note: str) -> str:
+    lines = [
+        f"Phantoms (`vaegan phantoms`), train/val/test split by subject; torch {torch.__version__}. {note}",
+        "",
+        "| config | model | images | test subjects | epochs | r (effect vs truth) | r (group difference) "
+        "| r (AD maps, mean) | individual r, residual | individual r, plain | individual r, model-free "
+        "| ceiling: r (AD maps, mean) | ceiling: individual r "
+        "| AUC per image | AUC per subject | samples | train s | settings (`--set`) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        shape = "x".join(str(s) for s in r["image_shape"][1:])
+        lines.append(
+            f"| {r['name']} | {r['model']} | {r['dims']} {shape} | {r['test_subjects']} | {r['epochs']} "
+            f"| {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} | {_fmt(r.get('r_ad_maps'))} "
+            f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_plain'))} "
+            f"| {_quartiles(r.get('individual_baseline'))} "
+            f"| {_fmt(r.get('r_ad_maps_ceiling'))} | {_quartiles(r.get('individual_ceiling'))} "
+            f"| {_fmt(r.get('image_auc'))} | {_fmt(r.get('subject_auc'))} | {r.get('samples', 1)} "
+            f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
+        )
+    lines += [
+        "",
+        "Loss-only maps (negative values set to 0: the disease removes tissue, never adds it; "
+        "`loss_only`), model and model-free alike:",
+        "",
+        "| config | r (effect vs truth) | r (group difference) | individual r, residual | individual r, model-free |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['name']} | {_fmt(r.get('r_model_one_sided'))} | {_fmt(r.get('r_group_one_sided'))} "
+        f"| {_quartiles(r.get('individual_one_sided'))} | {_quartiles(r.get('individual_baseline_one_sided'))} |"
+        for r in rows
+        if r.get("individual_one_sided")
+    ]
+    figures = [
+        f"![{r['name']}]({_relative(r[key])})" for r in rows for key in ("figure", "individual_figure") if r.get(key)
+    ]
+    return "\n".join(lines + ["", *READING, ""] + figures)
+
+
+def curve_table(curves: dict[str, list[dict]]) -> str:
+    """The strength curves as tables, one per config, with their figures; one-point curves as experiments."""
+    out = []
+    single = [rows[0] for rows in curves.values() if len(rows) == 1]
+    if single:
+        out += [
+            "### Experiments (one phantom set each)",
+            "",
+            "| run | images | atrophy scale | r (effect vs truth) | r (group difference) | r (AD maps, mean) "
+            "| individual r, residual | individual r, model-free | AUC per subject | epochs | train s "
+            "| settings (`--set`) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {r['config']} | {r['dims']} {'x'.join(str(n) for n in r['image_shape'][1:])} "
+            f"| {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
+            f"| {_fmt(r.get('r_ad_maps'))} | {_quartiles(r.get('individual'))} "
+            f"| {_quartiles(r.get('individual_baseline'))} | {_fmt(r.get('subject_auc'))} | {r['epochs']} "
+            f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
+            for r in single
+        ]
+        out.append("")
+    for name, rows in curves.items():
+        if len(rows) == 1:
+            continue
+        out += [
+            f"### {name} against the atrophy strength",
+            "",
+            CURVE_READING,
+            "",
+            "| atrophy scale | r (effect vs truth) | r (group difference) | r (AD maps, mean) | individual r, residual "
+            "| individual r, model-free | AUC per subject | epochs | train s | settings (`--set`) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(rows, key=lambda row: row["atrophy_scale"]):
+            out.append(
+                f"| {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
+                f"| {_fmt(r.get('r_ad_maps'))} "
+                f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_baseline'))} "
+                f"| {_fmt(r.get('subject_auc'))} | {r['epochs']} | {r['train_seconds']:.0f} on {r['device']} "
+                f"| {r['settings']} |"
+            )
+        out += ["", f"![{name} strength curve](ad_effects/{name}_strength.png)", ""]
+    return "\n".join(out)
+
+
+def plot_curve(name: str, rows: list[dict], path: Path) -> Path:
+    """r of the model's maps, of the model-free maps, and the subject AUC against the atrophy scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda row: row["atrophy_scale"])
+    x = [r["atrophy_scale"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(x, [r.get("r_model") for r in rows], "o-", label="group map, model")
+    ax.plot(x, [r.get("r_group") for r in rows], "o--", label="group map, raw group difference")
+    for key, style, label in (
+        ("individual", "s-", "individual, residual"),
+        ("individual_baseline", "s--", "individual, model-free"),
+    ):
+        if all(r.get(key) for r in rows):
+            q = [r[key] for r in rows]
+            ax.errorbar(
+                x, [v[1] for v in q], yerr=[[v[1] - v[0] for v in q], [v[2] - v[1] for v in q]], fmt=style, label=label
+            )
+    ax.plot(x, [r.get("subject_auc") for r in rows], "^:", label="latent AUC per subject")
+    shape = "x".join(str(n) for n in rows[0]["image_shape"][1:])
+    title = f"{name}: {rows[0]['dims']} {shape}, {rows[0]['test_subjects']} test subjects"
+    ax.set(xlabel="atrophy scale (1 = default phantoms)", ylabel="r with the true atrophy / AUC", title=title)
+    ax.set_ylim(-0.1, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_section(readme: Path, body: str) -> None:
+    """Replace the text between the markers (appending them if absent); the rest of the file stays as it is."""
+    text = readme.read_text() if readme.exists() else "# Alzheimer's disease effects on phantoms\n"
+    section = f"{START}\n## Results (`benchmarks/ad_effects.py`)\n\n{body}\n{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    readme.write_text(text)
+
+
+def merge(path: Path, rows: list[dict], curves: dict[str, list[dict]], note: str) -> dict:
+    """``path``'s results with these added, read just before writing, so configs can be run one by one
+    (or at once): a config measured again replaces its row, a strength measured again its point."""
+    saved = json.loads(path.read_text()) if path.is_file() else {"rows": [], "note": ""}
+    by_name = {row["name"]: row for row in saved["rows"]} | {row["name"]: row for row in rows}
+    all_curves = saved.get("curves", {})
+    for name, curve in curves.items():
+        scales = {row["atrophy_scale"] for row in curve}
+        all_curves[name] = [r for r in all_curves.get(name, []) if r["atrophy_scale"] not in scales] + curve
+        if len(all_curves[name]) > 1:
+            plot_curve(name, all_curves[name], path.parent / f"{name}_strength.png")
+    saved = {"note": note or saved["note"], "rows": list(by_name.values()), "curves": all_curves}
+    path.write_text(json.dumps(saved, indent=1))
+    return saved
+
+
+def render(saved: dict) -> str:
+    body = table(saved["rows"], saved["note"])
+    return body + ("\n\n" + curve_table(saved["curves"]) if saved.get("curves") else "")

@@ -1,0 +1,67 @@
+"""benchmarks/ad_tables.py: results.json merged run by run, its tables, and the edit of ad_effects.md."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.ad_tables import END, START, merge, render, write_section
+
+
+def row(name: str, r_model: float | None = 0.7, **extra) -> dict:
+    return {
+        "name": name,
+        "model": "cvae",
+        "dims": "2-D",
+        "image_shape": [1, 32, 32],
+        "test_subjects": 40,
+        "epochs": 30,
+        "r_model": r_model,
+        "r_group": 0.5,
+        "individual": [0.5, 0.6, 0.7],
+        "individual_baseline": [0.2, 0.3, 0.4],
+        "subject_auc": 0.9,
+        "train_seconds": 45.2,
+        "device": "CPU",
+        "settings": "as shipped",
+        **extra,
+    }
+
+
+def point(scale: float, r_model: float) -> dict:
+    return row("ad_cvae_2d_atrophy", r_model, config="ad_cvae_2d", atrophy_scale=scale)
+
+
+def test_a_row_measured_again_replaces_its_own_and_keeps_the_others(tmp_path):
+    path = tmp_path / "results.json"
+    merge(path, [row("a", 0.1), row("b", 0.2)], {}, "first note")
+    saved = merge(path, [row("a", 0.9)], {}, "")
+    assert {r["name"]: r["r_model"] for r in saved["rows"]} == {"a": 0.9, "b": 0.2}
+    assert saved["note"] == "first note"  # an empty note keeps the one on file
+    assert json.loads(path.read_text()) == saved
+
+
+def test_a_strength_measured_again_replaces_its_point_and_draws_the_curve(tmp_path):
+    path = tmp_path / "results.json"
+    merge(path, [], {"ad_cvae_2d": [point(0.5, 0.3), point(1.0, 0.6)]}, "")
+    saved = merge(path, [], {"ad_cvae_2d": [point(1.0, 0.8)]}, "")
+    assert sorted((r["atrophy_scale"], r["r_model"]) for r in saved["curves"]["ad_cvae_2d"]) == [(0.5, 0.3), (1.0, 0.8)]
+    assert (tmp_path / "ad_cvae_2d_strength.png").stat().st_size > 0
+
+
+def test_render_has_a_row_per_run_a_curve_table_and_dashes_for_what_was_not_measured():
+    text = render({"note": "n", "rows": [row("a", None)], "curves": {"c": [point(0.5, 0.31), point(1.0, 0.62)]}})
+    lines = text.splitlines()
+    (line,) = [line for line in lines if line.startswith("| a |")]
+    assert "| 2-D 32x32 | 40 | 30 | – | 0.50 |" in line and "0.60 [0.50, 0.70]" in line and "45 on CPU" in line
+    assert "### c against the atrophy strength" in text
+    assert any(line.startswith("| 0.5 | 0.31 |") for line in lines)
+    assert any(line.startswith("| 1 | 0.62 |") for line in lines)
+
+
+def test_the_section_is_replaced_between_its_markers_and_the_rest_kept(tmp_path):
+    readme = tmp_path / "ad_effects.md"
+    readme.write_text(f"# AD\n\nby hand\n\n{START}\nold\n{END}\n\n## After\nkept\n")
+    write_section(readme, "new table")
+    text = readme.read_text()
+    assert text.startswith("# AD\n\nby hand\n\n") and text.endswith(f"{END}\n\n## After\nkept\n")
+    assert "old" not in text and "new table" in text
