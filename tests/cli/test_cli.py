@@ -9,7 +9,7 @@ from PIL import Image
 
 from tests.conftest import blob_images
 from vaegan.cli import main
-from vaegan.data import datasets, register_dataset
+from vaegan.data import register_dataset, registry
 from vaegan.data.datasets import DataLocation
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.training import Trainer
@@ -106,7 +106,7 @@ def test_errors_are_one_line_messages(tmp_path, capsys):
 
 
 def test_datasets_lists_what_is_found_or_missing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     here, nowhere = tmp_path / "toy", tmp_path / "nowhere"
     register_dataset("toy-found", lambda data_dir=None: None, locate=lambda d: DataLocation(d / "toy", [], [d]))
     missing = DataLocation(None, ["toy.gz"], [nowhere], "apt-get install toy")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaegan.data import datasets, idx, mnist
+from vaegan.data import idx, mnist, registry
 from vaegan.data.mnist import IdxFamily, IdxFile
 
 IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D}
@@ -88,6 +88,6 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def toy(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Toy:
     """The toy family, registered as dataset "toy" for the duration of a test."""
     family = Toy()
-    entry = datasets._Entry(partial(mnist.load, family.spec), partial(mnist.locate, family.spec))
-    monkeypatch.setitem(datasets._REGISTRY, family.name, entry)
+    entry = registry._Entry(partial(mnist.load, family.spec), partial(mnist.locate, family.spec))
+    monkeypatch.setitem(registry._REGISTRY, family.name, entry)
     return family

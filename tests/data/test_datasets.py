@@ -169,9 +169,9 @@ def test_describe_datasets(toy: Toy, tmp_path: Path) -> None:
 
 
 def test_registry_is_generic(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vaegan.data import datasets, register_dataset
+    from vaegan.data import register_dataset, registry
 
-    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     seen = []
 
     def volumes(data_dir: Path | None) -> tuple[ImageDataset, ImageDataset]:

@@ -10,7 +10,7 @@ import torch
 from tests.conftest import blob_images
 from tests.models import tiny_configs
 from vaegan.config import RunConfig
-from vaegan.data import datasets, register_dataset
+from vaegan.data import register_dataset, registry
 from vaegan.data.config import DataConfig
 from vaegan.models import GenerativeModel
 from vaegan.training.config import TrainConfig
@@ -44,7 +44,7 @@ def cache(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def blobs(monkeypatch) -> str:
     """The name of a registered tiny dataset, unregistered again after the test."""
-    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     register_dataset(BLOBS, blob_loader)
     return BLOBS
 

@@ -161,3 +161,49 @@ def test_invariance_weight_pushes_the_class_out_of_the_code():
 
     free, invariant = trained(0.0), trained(100.0)
     assert invariant < 0.5 * free, (free, invariant)
+
+
+def test_class_offsets_start_at_zero_and_add_one_image_per_class_to_the_decoder_output():
+    torch.manual_seed(0)
+    plain, offset = make("cvae", num_classes=K), make("cvae", num_classes=K, class_offsets=True)
+    offset.decoder.decoder.load_state_dict(plain.decoder.state_dict())
+    offset.encoder.load_state_dict(plain.encoder.state_dict())
+    z, labels = torch.randn(4, plain.config.latent_dim), torch.tensor([0, 1, 2, 1])
+    torch.testing.assert_close(offset.decode(z, labels), plain.decode(z, labels))  # zero at the start
+    with torch.no_grad():
+        offset.decoder.offsets.copy_(torch.randn_like(offset.decoder.offsets))
+    shift = offset.decode(z, labels) - plain.decode(z, labels)
+    torch.testing.assert_close(shift, offset.decoder.offsets[labels])
+    weights = torch.tensor([[0.25, 0.75, 0.0]])  # class weights (interpolation figures) mix the offsets
+    mixed = offset.decode(z[:1], weights) - plain.decode(z[:1], weights)
+    torch.testing.assert_close(mixed[0], 0.25 * offset.decoder.offsets[0] + 0.75 * offset.decoder.offsets[1])
+
+
+def test_class_offsets_learn_a_fine_class_effect_and_survive_a_checkpoint(tmp_path):
+    """Class 1 is class 0 minus a sparse, pixel-fine pattern; the offsets' difference draws it."""
+    torch.manual_seed(0)
+    model = make("cvae", num_classes=2, class_offsets=True)
+    shape = tuple(model.config.image_shape)
+    generator = torch.Generator().manual_seed(1)
+    pattern = (torch.rand(shape, generator=generator) < 0.2).float() * 0.3
+    labels = torch.arange(128) % 2
+    images = torch.rand(128, *shape, generator=generator) * 0.4 + 0.3 - labels.view(-1, 1, 1, 1) * pattern
+    optimizers = model.configure_optimizers()
+    for step in range(60):
+        index = torch.randperm(128, generator=torch.Generator().manual_seed(step))[:32]
+        model.train_step(Batch(images[index], labels[index]), optimizers)
+    learned = (model.decoder.offsets[0] - model.decoder.offsets[1]).detach()
+    assert torch.corrcoef(torch.stack([learned.flatten(), pattern.flatten()]))[0, 1] > 0.5
+    model.save(tmp_path / "model.pt")
+    again = ConditionalVAE.load(tmp_path / "model.pt")
+    torch.testing.assert_close(again.decoder.offsets, model.decoder.offsets)
+
+
+def test_class_offsets_belong_to_the_cvaegan_generator_and_its_optimizer():
+    model = make("cvaegan", num_classes=K, class_offsets=True)
+    owned = {id(p) for p in model.component_parameters("encoder_generator")}
+    assert id(model.decoder.offsets) in owned
+    assert all(
+        id(model.decoder.offsets) not in {id(p) for p in model.component_parameters(name)}
+        for name in ("discriminator", "classifier")
+    )

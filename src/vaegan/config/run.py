@@ -25,7 +25,7 @@ from pydantic import SerializeAsAny, ValidationError, field_validator
 
 from vaegan.config.search import TuneConfig, as_overrides
 from vaegan.data.config import DataConfig
-from vaegan.data.datasets import takes_option
+from vaegan.data.registry import takes_option
 from vaegan.foundation.errors import ConfigError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.foundation.section import Section

@@ -1,9 +1,11 @@
 """Datasets: images as in-memory tensors in [0, 1], integer labels, class names.
 
 Files:
-    datasets.py  ``ImageDataset``, ``DataSplits``, the registry by name
-                 (``register_dataset``, ``list_datasets``, ``load_dataset``,
-                 ``describe_datasets``) and the seeded train/val split.
+    datasets.py  ``ImageDataset``, ``DataSplits``, ``DataLocation``, and
+                 ``split_subjects`` (stratified, by subject).
+    registry.py  datasets by name (``register_dataset``, ``list_datasets``,
+                 ``load_dataset``, ``describe_datasets``) and the seeded
+                 train/val split.
     idx.py       ``read_idx``: IDX files (raw or gzipped) with every check.
     mnist.py     MNIST and Fashion-MNIST: file names, md5s, lookup order
                  (data_dir, ``$VAEGAN_DATA_DIR``, user cache, Debian's
@@ -35,16 +37,9 @@ from vaegan.data import (
     mnist,  # noqa: F401  (registers mnist and fashion-mnist)
     mri,  # noqa: F401  (registers mri, phantoms and image-folder)
 )
-from vaegan.data.datasets import (
-    DataLocation,
-    DataSplits,
-    ImageDataset,
-    describe_datasets,
-    list_datasets,
-    load_dataset,
-    register_dataset,
-)
+from vaegan.data.datasets import DataLocation, DataSplits, ImageDataset
 from vaegan.data.idx import read_idx
+from vaegan.data.registry import describe_datasets, list_datasets, load_dataset, register_dataset
 
 __all__ = [
     "DataLocation",

@@ -25,8 +25,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset
+from vaegan.data.datasets import DataLocation, ImageDataset
 from vaegan.data.idx import download_idx, read_idx
+from vaegan.data.registry import register_dataset
 from vaegan.foundation.errors import DataError
 from vaegan.foundation.files import cache_dir
 

@@ -33,9 +33,10 @@ from torch import Tensor
 
 from vaegan.data.bad_inputs import BadInput, BadInputs
 from vaegan.data.config import MRIConfig
-from vaegan.data.datasets import DataLocation, ImageDataset, register_dataset, split_subjects
+from vaegan.data.datasets import DataLocation, ImageDataset, split_subjects
 from vaegan.data.mri_cache import preprocess_records
 from vaegan.data.mri_sources import bids_records, csv_records, detect_layout, raw_scans
+from vaegan.data.registry import register_dataset
 from vaegan.data.streaming import ImageWriter, complete, file_rows, open_images, take_rows
 from vaegan.foundation.errors import DataError
 from vaegan.foundation.files import cache_dir

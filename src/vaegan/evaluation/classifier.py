@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from vaegan.data import ImageDataset, load_dataset
 from vaegan.data.config import MRIConfig
-from vaegan.data.datasets import takes_option
+from vaegan.data.registry import takes_option
 from vaegan.foundation.checkpoints import atomic_save, read_checkpoint
 from vaegan.foundation.errors import TrainingError
 from vaegan.foundation.files import cache_dir

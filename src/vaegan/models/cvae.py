@@ -9,6 +9,7 @@ from torch import Tensor
 from vaegan.models.base import FixedInputs, LabelConditioned, inference
 from vaegan.models.registry import register_model
 from vaegan.models.vae import VAE, VAEConfig
+from vaegan.networks.layers import ClassOffsets
 
 
 class ConditionalVAEConfig(VAEConfig):
@@ -17,6 +18,9 @@ class ConditionalVAEConfig(VAEConfig):
     name: str = "cvae"
     invariance_weight: float = Field(
         0.0, ge=0.0, description="weight of the MMD between each class's codes and all codes (0: off)"
+    )
+    class_offsets: bool = Field(
+        False, description="add a learned image per class to the decoder's output (voxel-wise class effect)"
     )
 
 
@@ -61,6 +65,9 @@ class ConditionalVAE(LabelConditioned, VAE):
     label changes only part of what the class changes (a disease effect map misses what z kept).
     ``invariance_weight`` > 0 adds lambda * sum_c MMD^2 between each class's codes and all codes
     (:func:`label_mmd`), which pushes the class out of z and into the label (Louizos et al. 2016).
+    ``class_offsets`` adds a learned image per class to the decoder's output
+    (:class:`~vaegan.networks.layers.ClassOffsets`), so a class effect finer than the decoder's
+    upsampling can draw (a thin cortical ribbon) is still learned, voxel by voxel.
 
     Example:
         >>> cvae = ConditionalVAE(ConditionalVAEConfig(latent_dim=8))
@@ -72,6 +79,13 @@ class ConditionalVAE(LabelConditioned, VAE):
 
     config_class = ConditionalVAEConfig
     config: ConditionalVAEConfig
+
+    def __init__(self, config: ConditionalVAEConfig):
+        super().__init__(config)
+        if config.class_offsets:  # the decoder's output shape: the likelihood's parameters per voxel
+            shape = tuple(config.image_shape)
+            out_shape = (shape[0] * self.likelihood.params_per_channel, *shape[1:])
+            self.decoder = ClassOffsets(self.decoder, config.num_classes, out_shape)
 
     def latent(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
         z, terms = super().latent(x, labels)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from vaegan.networks.config import NetworkConfig
 
@@ -32,3 +33,24 @@ def dense_stack(sizes: list[int], config: NetworkConfig) -> nn.Sequential:
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(n_in, n_out), activation(config)]
     return nn.Sequential(*layers)
+
+
+class ClassOffsets(nn.Module):
+    """A decoder plus one learned image per class: ``decoder(input) + sum_k c_k * offset_k``.
+
+    The decoder's input ends with the condition ``c`` (B, K), a one-hot label or class weights, as a
+    conditional model joins it (``cat([z, c])``); the offsets (K, C, *S) start at zero. The difference
+    between two classes' offsets is learned voxel by voxel, the way a voxel-wise group model (a GLM)
+    estimates a group effect, so it keeps detail finer than the decoder's upsampling draws; the decoder
+    still models each subject from its code.
+    """
+
+    def __init__(self, decoder: nn.Module, num_classes: int, out_shape: tuple[int, ...]):
+        super().__init__()
+        self.decoder = decoder
+        self.num_classes = num_classes
+        self.offsets = nn.Parameter(torch.zeros(num_classes, *out_shape))
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        condition = inputs[:, -self.num_classes :]  # (B, K)
+        return self.decoder(inputs) + torch.einsum("bk,k...->b...", condition, self.offsets)
