@@ -21,14 +21,14 @@
 # Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does): its hundred-odd steps draw blobs, not digits yet.
 
 # %%
-import matplotlib.pyplot as plt
+# %matplotlib inline
 import torch
 from IPython.display import Image
 
 from vaegan import ACGAN, fit, load_dataset
 from vaegan.exercises import notebook_outputs, quick
 from vaegan.models import ACGANConfig
-from vaegan.visualization import make_grid
+from vaegan.visualization import image_grid, panel_curves
 
 QUICK = quick()
 EPOCHS = 1 if QUICK else 6
@@ -76,11 +76,7 @@ Image(f"{OUT}/epoch{EPOCHS:03d}_fakes.png", width=420)
 
 # %%
 sevens = model.sample(32, labels=torch.full((32,), 7), generator=torch.Generator().manual_seed(1))
-plt.figure(figsize=(8, 4))
-plt.imshow(make_grid(sevens, 8), cmap="gray")
-plt.title("32 sevens: different noise, same class")
-plt.axis("off")
-plt.show()
+image_grid(sevens, 8, "32 sevens: different noise, same class")
 
 # %% [markdown]
 # ## Does an independent classifier agree?
@@ -98,17 +94,9 @@ if not QUICK:
 # ## Training curves
 
 # %%
-epochs = [row["epoch"] for row in history]
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-for key in ("d_loss", "g_loss"):
-    axes[0].plot(epochs, [row[f"train/{key}"] for row in history], "-o", label=key)
-for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
-    axes[1].plot(epochs, [row[f"train/{key}"] for row in history], "-o", label=label)
-axes[0].set_title("losses")
-axes[1].set_title("the discriminator's mean verdicts")
-for ax in axes:
-    ax.set_xlabel("epoch")
-    ax.legend()
-plt.show()
 print("auxiliary classifier accuracy, last epoch:",
       {key: round(history[-1][f"val/{key}"], 3) for key in ("acc_real", "acc_fake")})
+panel_curves(history, {
+    "losses": {"d_loss": "d_loss", "g_loss": "g_loss"},
+    "the discriminator's mean verdicts": {"d_real": "D(x)", "d_fake": "D(G(z))"},
+})

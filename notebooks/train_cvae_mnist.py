@@ -21,9 +21,9 @@
 # Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does).
 
 # %%
-import matplotlib.pyplot as plt
+# %matplotlib inline
 import torch
-from IPython.display import Image, display
+from IPython.display import Image
 
 from vaegan import ConditionalVAE
 from vaegan.config import load_config
@@ -31,7 +31,7 @@ from vaegan.evaluation.sharpness import sharpness
 from vaegan.exercises import notebook_outputs, quick
 from vaegan.experiment import train_from_config
 from vaegan.runs import load_run
-from vaegan.visualization import make_grid
+from vaegan.visualization import epoch_grids, image_grid
 
 torch.manual_seed(0)
 QUICK = quick()
@@ -61,10 +61,7 @@ history[-1]
 # recons: test images above their reconstructions. fakes: row c is class c, the same noise down each column. analogies: column 0 the input, then its code drawn as every class.
 
 # %%
-epochs = config.train.epochs
-for name in ("recons", "fakes", "analogies"):
-    print(f"epoch{epochs:03d}_{name}.png")
-    display(Image(f"{OUT}/epoch{epochs:03d}_{name}.png", width=360))
+epoch_grids(OUT, ["recons", "fakes", "analogies"])
 
 # %% [markdown]
 # ## Ask for a digit
@@ -75,11 +72,7 @@ model, data = run.model, run.load_data()
 # sampling per class: z ~ N(0, I), the label chosen by us
 labels = torch.arange(10).repeat_interleave(8)  # eight of each digit
 samples = model.sample(80, labels, generator=torch.Generator().manual_seed(1))
-plt.figure(figsize=(5, 6))
-plt.imshow(make_grid(samples, 8), cmap="gray")
-plt.title("model.sample(80, labels): one row per class")
-plt.axis("off")
-plt.show()
+image_grid(samples, 8, "model.sample(80, labels): one row per class", row_labels=data.class_names)
 
 # %% [markdown]
 # ## Analogies on test digits
@@ -90,11 +83,7 @@ test = data.test
 x, y = test.images[:6].to(model.device), test.labels[:6].to(model.device)
 table = model.analogies(x, y).view(6, 10, *x.shape[1:])  # (inputs, classes, C, H, W)
 grid = torch.cat([x.unsqueeze(1), table], dim=1).flatten(0, 1)
-plt.figure(figsize=(8, 5))
-plt.imshow(make_grid(grid, 11), cmap="gray")
-plt.title("column 0: test digit; columns 1-10: its code decoded as 0, 1, ..., 9")
-plt.axis("off")
-plt.show()
+image_grid(grid, 11, "column 0: test digit; columns 1-10: its code decoded as 0, 1, ..., 9")
 
 # %% [markdown]
 # ## How sharp are the samples?

@@ -21,9 +21,8 @@
 # Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does).
 
 # %%
-import matplotlib.pyplot as plt
+# %matplotlib inline
 import torch
-from IPython.display import Image, display
 
 from vaegan import CVAEGAN
 from vaegan.config import load_config
@@ -31,7 +30,7 @@ from vaegan.evaluation.sharpness import sharpness
 from vaegan.exercises import notebook_dir, notebook_outputs, quick
 from vaegan.experiment import train_from_config
 from vaegan.runs import load_run
-from vaegan.visualization import make_grid
+from vaegan.visualization import epoch_grids, image_grid, panel_curves
 
 torch.manual_seed(0)
 QUICK = quick()
@@ -75,10 +74,7 @@ history[-1]
 # ## The run folder's grids of the last epoch
 
 # %%
-epochs = config.train.epochs
-for name in ("recons", "fakes", "analogies"):
-    print(f"epoch{epochs:03d}_{name}.png")
-    display(Image(f"{OUT}/epoch{epochs:03d}_{name}.png", width=360))
+epoch_grids(OUT, ["recons", "fakes", "analogies"])
 
 # %% [markdown]
 # ## Ask for a digit
@@ -89,11 +85,7 @@ model, data = run.model, run.load_data()
 # sampling per class: z ~ N(0, I), the label chosen by us
 labels = torch.arange(10).repeat_interleave(8)  # eight of each digit
 samples = model.sample(80, labels, generator=torch.Generator().manual_seed(1))
-plt.figure(figsize=(5, 6))
-plt.imshow(make_grid(samples, 8), cmap="gray")
-plt.title("model.sample(80, labels): one row per class")
-plt.axis("off")
-plt.show()
+image_grid(samples, 8, "model.sample(80, labels): one row per class", row_labels=data.class_names)
 
 # %% [markdown]
 # ## Analogies on test digits
@@ -104,11 +96,7 @@ test = data.test
 x, y = test.images[:6].to(model.device), test.labels[:6].to(model.device)
 table = model.analogies(x, y).view(6, 10, *x.shape[1:])  # (inputs, classes, C, H, W)
 grid = torch.cat([x.unsqueeze(1), table], dim=1).flatten(0, 1)
-plt.figure(figsize=(8, 5))
-plt.imshow(make_grid(grid, 11), cmap="gray")
-plt.title("column 0: test digit; columns 1-10: its code decoded as 0, 1, ..., 9")
-plt.axis("off")
-plt.show()
+image_grid(grid, 11, "column 0: test digit; columns 1-10: its code decoded as 0, 1, ..., 9")
 
 # %% [markdown]
 # ## Sharper than the cVAE?
@@ -127,16 +115,8 @@ if (cvae_run / "checkpoints").is_dir():
 # The generator never tries to fool D directly, so D may win (D(x_p) near 0) without stalling G.
 
 # %%
-epochs = [row["epoch"] for row in history]
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
-for key in ("recon", "pair_d", "pair_c", "kl"):
-    axes[0].plot(epochs, [row[f"train/{key}"] for row in history], "-o", label=key)
-for key in ("d_loss", "c_loss"):
-    axes[1].plot(epochs, [row[f"train/{key}"] for row in history], "-o", label=key)
-for key, label in (("d_real", "D(x)"), ("d_fake", "D(x_p)"), ("c_acc_fake", "C right on x_p")):
-    axes[2].plot(epochs, [row[f"train/{key}"] for row in history], "-o", label=label)
-for ax, title in zip(axes, ("E and G terms", "D and C losses", "D and C on prior samples")):
-    ax.set_title(title)
-    ax.set_xlabel("epoch")
-    ax.legend()
-plt.show()
+panel_curves(history, {
+    "E and G terms": {key: key for key in ("recon", "pair_d", "pair_c", "kl")},
+    "D and C losses": {"d_loss": "d_loss", "c_loss": "c_loss"},
+    "D and C on prior samples": {"d_real": "D(x)", "d_fake": "D(x_p)", "c_acc_fake": "C right on x_p"},
+})

@@ -21,12 +21,13 @@
 # Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does).
 
 # %%
-import matplotlib.pyplot as plt
+# %matplotlib inline
 import torch
+from IPython.display import Image, display
 
 from vaegan import VAE, VAEConfig, fit, load_dataset
 from vaegan.exercises import notebook_outputs, quick
-from vaegan.visualization import make_grid
+from vaegan.visualization import image_grid
 
 QUICK = quick()  # VAEGAN_QUICK=1: a few hundred images, one epoch (what CI runs)
 OUT = notebook_outputs("train_vae_mnist")  # beside this notebook, never the repository's outputs/
@@ -65,21 +66,13 @@ model.eval()
 x = data.test.images[:16].to(model.device)
 recons = model.reconstruct(x)
 samples = model.sample(64, generator=torch.Generator().manual_seed(0))
-fig, axes = plt.subplots(1, 2, figsize=(10, 5))
-axes[0].imshow(make_grid(torch.cat([x[:8], recons[:8], x[8:], recons[8:]]), 8), cmap="gray")
-axes[0].set_title("test images (rows 1, 3) and reconstructions (rows 2, 4)")
-axes[1].imshow(make_grid(samples, 8), cmap="gray")
-axes[1].set_title("samples from the prior")
-for ax in axes:
-    ax.axis("off")
-plt.show()
+display(image_grid(torch.cat([x[:8], recons[:8], x[8:], recons[8:]]), 8, "test images (rows 1, 3) and reconstructions (rows 2, 4)"))
+image_grid(samples, 8, "samples from the prior")
 
 # %% [markdown]
 # ## Training curves
 
 # %%
-from IPython.display import Image
-
 Image(str(OUT / "curves.png"))
 
 # %% [markdown]

@@ -204,3 +204,29 @@ def test_image_row_takes_only_2d_images():
         image_row([(torch.rand(1, 8, 8), "volume", "gray")])
     with pytest.raises(ValueError, match="no panels"):
         image_row([])
+
+
+def test_panel_curves_group_the_chosen_terms_and_name_a_missing_one():
+    from vaegan.visualization import panel_curves
+
+    history = [
+        {"epoch": e, "train/d_real": 0.9 - 0.1 * e, "train/d_fake": 0.1 * e, "train/g_loss": 2.0} for e in (1, 2)
+    ]
+    fig = panel_curves(history, {"verdicts": {"d_real": "D(x)", "d_fake": "D(G(z))"}, "G": {"g_loss": "g_loss"}})
+    verdicts, generator = fig.axes
+    assert verdicts.get_title() == "verdicts" and [line.get_label() for line in verdicts.lines] == ["D(x)", "D(G(z))"]
+    np.testing.assert_allclose(verdicts.lines[1].get_ydata(), [0.1, 0.2])
+    assert len(generator.lines) == 1 and list(generator.get_xticks()) == [1, 2]  # epochs, not fractions
+    with pytest.raises(KeyError, match="'train/kl'"):
+        panel_curves(history, {"VAE": {"kl": "KL"}})
+
+
+def test_image_grid_is_a_titled_figure_of_the_images(tmp_path):
+    from vaegan.visualization import image_grid
+
+    images = torch.rand(12, 1, 8, 8)
+    fig = image_grid(images, 4, "samples", row_labels=["a", "b", "c"])
+    ax = fig.axes[0]
+    assert ax.get_title() == "samples" and [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    assert ax.images[0].get_array().shape == (3 * 10 + 2, 4 * 10 + 2)  # tiles of 8 with 2 pixels of padding
+    assert_not_blank(save_figure(fig, tmp_path / "grid.png"))

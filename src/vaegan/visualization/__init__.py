@@ -1,9 +1,11 @@
 """Visualization: what a run shows a person.
 
 - ``grids.py``: image grids (3-D volumes as three orthogonal slices), saved as PNG.
-- ``curves.py``: training curves, one panel per loss term, train and validation;
+- ``curves.py``: training curves, one panel per loss term, train and validation, or chosen
+  terms grouped (``panel_curves``);
   ``read_history`` reads ``metrics.csv`` back.
-- ``figures.py``: matplotlib helpers: an image grid on labelled axes, a row of titled images,
+- ``figures.py``: matplotlib helpers: an image grid on labelled axes (``image_grid``: as a titled
+  figure), a row of titled images,
   a run's last-epoch grids side by side, saving.
 - ``codes.py``: a model's latent codes read through its capabilities: encoding a
   dataset, ranking dimensions by KL, decoding, soft class labels.
@@ -20,7 +22,8 @@
 The training callbacks that draw these each epoch live in :mod:`vaegan.training.callbacks`.
 """
 
-from vaegan.visualization.curves import plot_curves, read_history
+from vaegan.visualization.curves import panel_curves, plot_curves, read_history
+from vaegan.visualization.figures import epoch_grids, image_grid
 from vaegan.visualization.grids import layout_grid, make_grid, save_grid
 from vaegan.visualization.interpolation import lerp, slerp
 from vaegan.visualization.latent import latent_figures
@@ -30,10 +33,13 @@ from vaegan.visualization.traversal import plot_manifold, plot_traversal
 
 __all__ = [
     "embed",
+    "epoch_grids",
+    "image_grid",
     "latent_figures",
     "lerp",
     "layout_grid",
     "make_grid",
+    "panel_curves",
     "plot_curves",
     "plot_embedding",
     "plot_manifold",

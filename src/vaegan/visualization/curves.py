@@ -86,6 +86,33 @@ def curves_figure(
     return fig
 
 
+def panel_curves(
+    history: list[dict[str, float]], panels: Mapping[str, Mapping[str, str]], split: str = "train"
+) -> Figure:
+    """Chosen terms of one split, grouped: ``{panel title: {term: legend label}}``, a line per term.
+
+    For models whose terms mean more side by side than one to a panel, e.g. a GAN's
+    ``{"the discriminator's mean verdicts": {"d_real": "D(x)", "d_fake": "D(G(z))"}}``.
+    """
+    fig = Figure(figsize=(4.6 * len(panels), 3.5))
+    epochs = [row["epoch"] for row in history]
+    for ax, (title, terms) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels.items()):
+        for term, label in terms.items():
+            key = f"{split}/{term}"
+            if not any(key in row for row in history):
+                raise KeyError(f"panel {title!r}: no {key!r} in the history; it holds {sorted(history[-1])}")
+            ax.plot(epochs, [row.get(key, float("nan")) for row in history], "-o", markersize=3, label=label)
+        ax.set(title=title, xlabel="epoch")
+        if len(epochs) <= 12:
+            ax.set_xticks(epochs)  # MaxNLocator draws fractions around a single epoch
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def plot_curves(
     history: list[dict[str, float]],
     path: str | Path,

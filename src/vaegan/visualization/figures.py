@@ -3,6 +3,7 @@
 Example:
     >>> fig = image_row([(subject, "AD subject", "gray"), (loss, "tissue loss", "hot")])  # doctest: +SKIP
     >>> fig = epoch_grids("outputs/ad_cvae_2d", ["recons", "fakes"])  # doctest: +SKIP
+    >>> fig = image_grid(model.sample(64), 8, "samples")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -64,6 +65,16 @@ def show_grid(
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
+
+
+def image_grid(
+    images: Tensor, columns: int, title: str = "", *, row_labels: Sequence[str] | None = None, cell_inches: float = 0.6
+) -> Figure:
+    """Images (N, C, *S) in [0, 1] as one titled grid, ``columns`` to a row: a figure a notebook shows as it is."""
+    fig, ax = grid_figure(images, columns, cell_inches=cell_inches, extra_inches=(0.8, 0.6))
+    show_grid(ax, images.detach().cpu(), columns, row_labels=row_labels)
+    ax.set_title(title)
+    return fig
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
