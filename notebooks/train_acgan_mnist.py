@@ -84,7 +84,7 @@ image_grid(sevens, 8, "32 sevens: different noise, same class")
 
 # %%
 if not QUICK:
-    from vaegan.evaluation.classifier import classifier_accuracy, load_classifier
+    from vaegan.evaluation import classifier_accuracy, load_classifier
 
     labels = torch.arange(10).repeat_interleave(200)
     fakes = model.sample(len(labels), labels, generator=torch.Generator().manual_seed(2))

@@ -30,7 +30,8 @@ from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_effect_maps
 from vaegan.visualization.disease_codes import latent_auc
 from vaegan.visualization.disease_effects import individual_maps, summarize_effects
-from vaegan.visualization.figures import epoch_grids
+from vaegan.visualization.figures import epoch_grids, image_row
+from vaegan.visualization.grids import orthogonal_slices
 
 # %% [markdown]
 # ## Train (or reuse the trained run)
@@ -50,6 +51,18 @@ print(model.name, "on", len(splits.train), "training volumes of shape", splits.i
 
 # %%
 display(epoch_grids(run.path, ["recons", "fakes", "analogies"]))
+
+# %% [markdown]
+# ## The class offsets
+# The shipped config adds a learned image per class to the decoder's output (`model.class_offsets`; in the
+# decoder's logit units). Their difference, CN minus AD, is the part of the disease effect the model learns
+# voxel by voxel, as a voxel-wise group model would, finer than its transposed convolutions draw; the
+# decoder explains each subject from its code. Positive: AD has less intensity there.
+
+# %%
+offsets = model.decoder.offsets.detach().cpu()  # (classes, channels, D, H, W); class 0 CN, class 1 AD
+difference = orthogonal_slices((offsets[0] - offsets[1])[None])[0, 0]  # axial | coronal | sagittal
+image_row([(difference, "class offsets, CN - AD (axial | coronal | sagittal)", "RdBu_r")], inches=3)
 
 # %% [markdown]
 # ## The test subjects, with their true atrophy maps

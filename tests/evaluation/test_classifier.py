@@ -8,7 +8,8 @@ import torch
 from tests.conftest import blob_images
 from tests.evaluation.conftest import blob_loader
 from vaegan.evaluation import ReferenceClassifier, classifier_accuracy, load_classifier, train_classifier
-from vaegan.evaluation.classifier import classifier_path, fit_classifier, read_classifier
+from vaegan.evaluation.classifier import fit_classifier
+from vaegan.evaluation.classifier_store import classifier_path, read_classifier
 from vaegan.foundation.errors import TrainingError
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.evaluation.conftest import train_tiny_run
 from vaegan.cli import main
-from vaegan.evaluation.classifier import classifier_path, read_classifier
+from vaegan.evaluation.classifier_store import classifier_path, read_classifier
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_train_classifier_command(blobs, cache, capsys):
 
 
 def test_evaluate_on_real_mnist_with_a_quick_classifier(mnist_dir, tmp_path, cache, monkeypatch, capsys):
-    from vaegan.evaluation.classifier import train_classifier
+    from vaegan.evaluation.classifier_store import train_classifier
 
     train_classifier("mnist", data_dir=mnist_dir, epochs=1, limit=2000, device="cpu")
     from vaegan.config import load_config

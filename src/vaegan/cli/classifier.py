@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vaegan.config import load_config
-    from vaegan.evaluation.classifier import classifier_path, read_classifier, train_classifier
+    from vaegan.evaluation.classifier_store import classifier_path, read_classifier, train_classifier
     from vaegan.foundation.errors import ConfigError
 
     dataset, data_dir, mri = args.dataset, args.data_dir, None

@@ -1,8 +1,9 @@
 """Evaluation: how good a trained model is, in numbers, each beside what real data scores.
 
-- ``classifier.py``: the reference classifier per dataset (train, cache in
-  ``~/.cache/vaegan/classifiers/``, load weights-only, accuracy); its features
-  are the space the sample metrics are measured in.
+- ``classifier.py``: the reference classifier (network, training, accuracy); its
+  features are the space the sample metrics are measured in.
+- ``classifier_store.py``: one per dataset, trained once and cached in
+  ``~/.cache/vaegan/classifiers/``, read back weights-only (``load_classifier``).
 - ``likelihood.py``: test NLL (importance-weighted, k samples) and -ELBO, bits/dim.
 - ``reconstruction.py``: reconstruction MSE, PSNR, SSIM (torchmetrics).
 - ``sampling.py``: seeded samples, class-conditional where the model is.
@@ -20,12 +21,8 @@ Example:
     >>> print(result.summary())  # doctest: +SKIP
 """
 
-from vaegan.evaluation.classifier import (
-    ReferenceClassifier,
-    classifier_accuracy,
-    load_classifier,
-    train_classifier,
-)
+from vaegan.evaluation.classifier import ReferenceClassifier, classifier_accuracy
+from vaegan.evaluation.classifier_store import load_classifier, train_classifier
 from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_model, evaluate_run
 from vaegan.evaluation.feature_metrics import (
     extract_features,

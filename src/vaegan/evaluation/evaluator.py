@@ -32,7 +32,8 @@ import torch
 from torch import Tensor
 
 from vaegan.data import DataSplits, ImageDataset
-from vaegan.evaluation.classifier import ReferenceClassifier, classifier_accuracy, classifier_path, load_classifier
+from vaegan.evaluation.classifier import ReferenceClassifier, classifier_accuracy
+from vaegan.evaluation.classifier_store import classifier_path, load_classifier
 from vaegan.evaluation.conditional import train_on_generated_accuracy
 from vaegan.evaluation.feature_metrics import (
     extract_features,

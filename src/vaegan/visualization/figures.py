@@ -97,8 +97,10 @@ def image_row(panels: Sequence[tuple[Tensor, str, str]], *, inches: float = 3.5)
     """
     if not panels:
         raise ValueError("image_row: no panels; pass (image, title, colormap) tuples")
-    fig = Figure(figsize=(inches * len(panels), inches))
-    for ax, (image, title, cmap) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+    widths = [inches * image.shape[-1] / image.shape[0] if image.dim() == 2 else inches for image, _, _ in panels]
+    fig = Figure(figsize=(sum(widths) + 1.2 * sum(cmap != "gray" for _, _, cmap in panels), inches + 0.5))
+    axes = fig.subplots(1, len(panels), squeeze=False, gridspec_kw={"width_ratios": widths})[0]
+    for ax, (image, title, cmap) in zip(axes, panels):  # each panel as wide as its image's aspect asks
         if image.dim() != 2:
             raise ValueError(f"image_row: {title!r} has shape {tuple(image.shape)}; pass one 2-D image (H, W)")
         image = image.detach().float().cpu().numpy()
