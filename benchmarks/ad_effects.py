@@ -56,7 +56,7 @@ from vaegan.runs import load_run
 from vaegan.visualization.brain import plot_effect_maps, plot_individual_maps
 from vaegan.visualization.curves import read_history
 from vaegan.visualization.disease_codes import latent_auc
-from vaegan.visualization.disease_effects import individual_maps, summarize_effects, true_counterfactual_maps
+from vaegan.visualization.disease_maps import individual_maps, summarize_effects, true_counterfactual_maps
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["configs/ad_cvae_2d.yaml", "configs/ad_vae_2d.yaml", "configs/ad_cvae_3d.yaml"]

@@ -32,13 +32,8 @@ from vaegan.data.mri import MRIVolumes, phantom_folder, read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.experiment import train_from_config
 from vaegan.runs import load_run
-from vaegan.visualization.disease_effects import (
-    _per_position,
-    disease_effect,
-    individual_maps,
-    pearson,
-    summarize_effects,
-)
+from vaegan.visualization.disease_effects import disease_effect, pearson
+from vaegan.visualization.disease_maps import _per_position, individual_maps, summarize_effects
 
 QUIET = ["train.progress=false", "data.mri.progress=false", "train.tensorboard=false"]
 

@@ -43,7 +43,8 @@ from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_effect_maps
 from vaegan.visualization.disease_codes import latent_auc
-from vaegan.visualization.disease_effects import counterfactual, disease_effect, individual_maps, summarize_effects
+from vaegan.visualization.disease_effects import counterfactual, disease_effect
+from vaegan.visualization.disease_maps import individual_maps, summarize_effects
 from vaegan.visualization.figures import epoch_grids, image_row
 
 # %% [markdown]

@@ -35,7 +35,7 @@ from IPython.display import Image, display
 
 from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_individual_maps
-from vaegan.visualization.disease_effects import individual_maps
+from vaegan.visualization.disease_maps import individual_maps
 from vaegan.visualization.figures import image_row
 
 # %% [markdown]

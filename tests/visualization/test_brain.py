@@ -19,7 +19,8 @@ from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
 from vaegan.models.config import ModelConfig
 from vaegan.visualization.brain import plot_effect_maps
-from vaegan.visualization.disease_effects import disease_effect, pearson, summarize_effects
+from vaegan.visualization.disease_effects import disease_effect, pearson
+from vaegan.visualization.disease_maps import summarize_effects
 
 NET = {"channels": [8, 16], "hidden": [32]}
 

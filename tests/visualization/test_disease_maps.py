@@ -18,14 +18,8 @@ from vaegan.data.mri import read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX, PhantomSubject, phantom_settings, synthesize
 from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
 from vaegan.models.config import ModelConfig
-from vaegan.visualization.disease_effects import (
-    _per_position,
-    counterfactual,
-    disease_effect,
-    individual_maps,
-    loss_only,
-    summarize_effects,
-)
+from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only
+from vaegan.visualization.disease_maps import _per_position, individual_maps, summarize_effects
 
 MRI = {"size": 16, "spacing": 6.0, "spatial_dims": 2, "slice_axis": "coronal", "slice_range": (0.3, 0.7)}
 
@@ -148,7 +142,7 @@ def test_one_sided_maps_keep_an_oracle_perfect_and_drop_gains(volumes):
 
 
 def test_summaries_describe_themselves_in_one_line():
-    from vaegan.visualization.disease_effects import EffectSummary, IndividualMaps
+    from vaegan.visualization.disease_maps import EffectSummary, IndividualMaps
 
     maps = torch.zeros(2, 1, 1, 4, 4)
     summary = EffectSummary(maps[0], maps[0], maps[0], maps[0], r_model=0.614, r_group=0.3)
@@ -163,7 +157,7 @@ def test_summaries_describe_themselves_in_one_line():
 
 def test_healthy_twins_are_the_same_subjects_without_their_disease(phantom_set, tmp_path):
     from vaegan.data.phantoms import write_phantoms
-    from vaegan.visualization.disease_effects import true_counterfactual_maps
+    from vaegan.visualization.disease_maps import true_counterfactual_maps
 
     twins_folder = write_phantoms(tmp_path / "twins", subjects=12, seed=0, spacing=6.0, atrophy_scale=0.0)
     mri = options(**MRI)

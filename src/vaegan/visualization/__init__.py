@@ -15,7 +15,9 @@
 - ``latent.py``: ``latent_figures``: every figure a model supports, into ``RUN/latent/``.
 - ``report.py`` (+ ``templates/report.html.j2``): ``RUN/report.html``, one self-contained page.
 - ``disease_effects.py``: disease-effect maps of conditional models (decode a CN code as AD and
-  as CN), group and per subject, and their correlation with true atrophy.
+  as CN; residual counterfactuals), and their correlation with a map.
+- ``disease_maps.py``: those maps scored against true atrophy: the group map, each subject's
+  own, and the ceiling of a perfect model (each subject's healthy twin).
 - ``disease_codes.py``: whether a latent code carries the diagnosis (AD-vs-CN AUC on the codes).
 - ``brain.py``: nilearn figures of those maps (imported on use: nilearn is slow to import).
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import nibabel as nib
 
     from vaegan.data.config import MRIConfig
-    from vaegan.visualization.disease_effects import EffectSummary, IndividualMaps
+    from vaegan.visualization.disease_maps import EffectSummary, IndividualMaps
 
 DISPLAY_MODES = {"axial": "z", "coronal": "y", "sagittal": "x"}
 

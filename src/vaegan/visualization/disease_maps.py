@@ -1,0 +1,245 @@
+"""Disease-effect maps scored against true atrophy: the group map and each subject's own.
+
+- Group maps (:func:`summarize_effects`): the mean effect over the control
+  subjects, against the mean true atrophy and the raw group difference of the
+  same subjects.
+- Individual maps (:func:`individual_maps`): each disease subject's
+  counterfactual "this subject without the disease" (encode with AD, decode as
+  CN) minus the subject itself, against that subject's own true atrophy, beside
+  the model-free map (mean control image minus the subject).
+- The ceiling (:func:`true_counterfactual_maps`): each subject's healthy twin
+  minus the subject, scored alike: what a perfect model would reach.
+
+The maps themselves (:func:`~vaegan.visualization.disease_effects.disease_effect`,
+``counterfactual``) are in ``disease_effects.py``.
+
+Example:
+    >>> summary = summarize_effects(cvae, test_volumes, config.data.mri, samples=8)  # doctest: +SKIP
+    >>> print(summary.describe())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only, pearson
+
+if TYPE_CHECKING:
+    from vaegan.data.config import MRIConfig
+    from vaegan.data.mri import MRIVolumes
+    from vaegan.models.base import GenerativeModel
+
+
+@dataclass
+class EffectSummary:
+    """Mean maps over subjects, in the model's image space: (P, 1, *S), P = slice positions (2-D) or 1 (3-D).
+
+    Attributes:
+        effect: mean disease-effect map of the control subjects (decode AD - decode CN).
+        truth: mean true tissue loss of the disease subjects.
+        group_difference: mean disease image - mean control image (what the raw data shows).
+        anatomy: mean control image, the background for figures.
+        r_model: Pearson r of -effect with truth, inside the brain.
+        r_group: Pearson r of -group_difference with truth, inside the brain.
+
+    Example:
+        >>> summary = summarize_effects(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
+        >>> summary.effect.shape, round(summary.r_model, 2)  # doctest: +SKIP
+        (torch.Size([17, 1, 64, 64]), 0.61)
+    """
+
+    effect: Tensor
+    truth: Tensor
+    group_difference: Tensor
+    anatomy: Tensor
+    r_model: float
+    r_group: float
+
+    def describe(self) -> str:
+        """One line: how well the model's map and the raw group difference match the true atrophy."""
+        return f"r(model map, true atrophy) = {self.r_model:.2f}; r(raw group difference) = {self.r_group:.2f}"
+
+    def one_sided(self) -> tuple[float, float]:
+        """(r_model, r_group) with the loss maps' negative values set to 0 (see :func:`loss_only`)."""
+        brain = self.anatomy > 0.1
+        return pearson(loss_only(-self.effect), self.truth, brain), pearson(
+            loss_only(-self.group_difference), self.truth, brain
+        )
+
+
+def _per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
+    """(N, 1, D, H, W) -> the images a model of ``options.spatial_dims`` sees, (N, P, 1, *S)."""
+    if options.spatial_dims == 3:
+        return volumes.unsqueeze(1)
+    from vaegan.data.mri_transforms import to_slices
+
+    slices, _ = to_slices(volumes, options.slice_axis, options.slice_range, options.slice_step)
+    return slices.view(len(volumes), -1, *slices.shape[1:])
+
+
+def _images_and_maps(
+    data: MRIVolumes, options: MRIConfig, control: int, disease: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The images and true maps (N, P, 1, *S) the model sees, and the control and disease masks (N,)."""
+    if data.maps is None:
+        raise ValueError("the volumes carry no true maps; read them with maps_suffix (phantoms)")
+    images, maps = _per_position(data.volumes, options), _per_position(data.maps, options)
+    is_control, is_disease = data.labels == control, data.labels == disease
+    if not (is_control.any() and is_disease.any()):
+        raise ValueError("need subjects of both classes to compare")
+    return images, maps, is_control, is_disease
+
+
+def summarize_effects(
+    model: GenerativeModel,
+    data: MRIVolumes,
+    options: MRIConfig,
+    *,
+    control: int = 0,
+    disease: int = 1,
+    samples: int = 1,
+) -> EffectSummary:
+    """Mean disease-effect map of the control subjects vs the mean true atrophy of the disease subjects.
+
+    Args:
+        model: a conditional model with an encoder, trained on images shaped like ``options`` gives.
+        data: volumes with ``maps`` (true tissue loss), e.g. the test subjects of a phantom set.
+        options: how volumes become the model's images (2-D slices or 3-D).
+        control, disease: the class indices of CN and AD.
+        samples: posterior draws each map is averaged over (see :func:`disease_effect`).
+    """
+    images, maps, is_control, is_disease = _images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
+    controls = images[is_control]  # (Nc, P, 1, *S)
+    effects = disease_effect(model, controls.flatten(0, 1), source=control, target=disease, samples=samples)
+    effects = effects.view_as(controls)
+    effect, anatomy = effects.mean(0), controls.mean(0)
+    truth = maps[is_disease].mean(0)
+    group = images[is_disease].mean(0) - anatomy
+    brain = anatomy > 0.1
+    return EffectSummary(effect, truth, group, anatomy, pearson(-effect, truth, brain), pearson(-group, truth, brain))
+
+
+@dataclass
+class IndividualMaps:
+    """Each disease subject's map of what the disease took, against its own true atrophy.
+
+    Attributes:
+        loss: (N, P, 1, *S) counterfactual control image minus the subject's image
+            (the intensity the model says the disease removed; positive = loss).
+        baseline: (N, P, 1, *S) the model-free map: mean control image minus the subject's image.
+        images: (N, P, 1, *S) the subjects' images.
+        truth: (N, P, 1, *S) the subject's true tissue loss.
+        subjects: the N subject ids.
+        r: (N,) Pearson r of ``loss`` with ``truth`` inside the brain, per subject.
+        r_baseline: (N,) the same for ``baseline``.
+        r_group: r of the mean of ``loss`` over the subjects with the mean of ``truth``.
+        brain: (P, 1, *S) the mask the correlations are taken in.
+
+    Example:
+        >>> maps = individual_maps(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
+        >>> maps.quartiles()  # doctest: +SKIP
+        (0.41, 0.55, 0.63)
+    """
+
+    loss: Tensor
+    baseline: Tensor
+    images: Tensor
+    truth: Tensor
+    subjects: list[str]
+    r: Tensor
+    r_baseline: Tensor
+    r_group: float
+    brain: Tensor
+
+    def quartiles(self, baseline: bool = False, one_sided: bool = False) -> tuple[float, float, float]:
+        """(25th percentile, median, 75th percentile) of the per-subject r; ``one_sided``: of :func:`loss_only` maps."""
+        r = self.r_baseline if baseline else self.r
+        if one_sided:
+            maps = self.baseline if baseline else self.loss
+            r = torch.tensor([pearson(loss_only(m), t, self.brain) for m, t in zip(maps, self.truth)])
+        r = r.double()
+        q = torch.quantile(r, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+        return tuple(float(v) for v in q)
+
+    def describe(self) -> str:
+        """One line: the median and quartiles of the per-subject r, and the model-free map's median r."""
+        low, median, high = self.quartiles()
+        return (
+            f"{len(self.subjects)} disease subject(s): median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
+            f"model-free median r = {self.quartiles(baseline=True)[1]:.2f}"
+        )
+
+
+def individual_maps(
+    model: GenerativeModel,
+    data: MRIVolumes,
+    options: MRIConfig,
+    *,
+    control: int = 0,
+    disease: int = 1,
+    residual: bool = True,
+    samples: int = 1,
+) -> IndividualMaps:
+    """For each disease subject: "this subject without the disease" minus the subject, vs its true atrophy.
+
+    Every disease subject is encoded with the disease label and decoded as a
+    control (:func:`counterfactual`). The brain mask (mean image of all
+    subjects > 0.1) and the model-free baseline (mean control image minus the
+    subject) use the same subjects as the model.
+
+    Args:
+        model: a conditional model with an encoder, trained on images shaped like ``options`` gives.
+        data: volumes of both classes with ``maps`` (true tissue loss), e.g. the test subjects.
+        options: how volumes become the model's images (2-D slices or 3-D).
+        control, disease: the class indices of CN and AD.
+        residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
+        samples: posterior draws each map is averaged over.
+    """
+
+    def healthy(patients: Tensor) -> Tensor:  # (Na, P, 1, *S) -> their counterfactual control images
+        flat = patients.flatten(0, 1)
+        drawn = counterfactual(model, flat, source=disease, target=control, residual=residual, samples=samples)
+        return drawn.view_as(patients)
+
+    return _scored(data, options, healthy, control, disease)
+
+
+def true_counterfactual_maps(
+    data: MRIVolumes, twins: MRIVolumes, options: MRIConfig, *, control: int = 0, disease: int = 1
+) -> IndividualMaps:
+    """What :func:`individual_maps` would give with a perfect model: the ceiling of its scores, on phantoms.
+
+    Each disease subject's map is its healthy twin (the same phantom generated
+    without its disease, ``write_phantoms(atrophy_scale=0)``, preprocessed
+    alike) minus the subject. Its r is below 1 because a map of intensity is
+    scored against a map of tissue fraction: grey and white matter lose
+    different intensities for the same fraction, and resampling blurs both.
+
+    Args:
+        data: the subjects, with ``maps``, as for :func:`individual_maps`.
+        twins: the same subjects, in the same order, from the twin phantom set.
+    """
+    if twins.subjects != data.subjects:
+        raise ValueError("twins must hold the same subjects as data, in the same order")
+    twin_images = _per_position(twins.volumes, options)
+    disease_rows = (data.labels == disease).nonzero().flatten()
+    return _scored(data, options, lambda patients: twin_images[disease_rows], control, disease)
+
+
+def _scored(data: MRIVolumes, options: MRIConfig, healthy, control: int, disease: int) -> IndividualMaps:
+    """Each disease subject's ``healthy(patients) - patient`` scored against its true atrophy (and the baseline)."""
+    images, maps, is_control, is_disease = _images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
+    patients = images[is_disease]  # (Na, P, 1, *S)
+    loss = healthy(patients) - patients
+    baseline = images[is_control].mean(0, keepdim=True) - patients
+    truth = maps[is_disease]
+    brain = images.mean(0) > 0.1
+    r = torch.tensor([pearson(m, t, brain) for m, t in zip(loss, truth)])
+    r_baseline = torch.tensor([pearson(m, t, brain) for m, t in zip(baseline, truth)])
+    subjects = [s for s, keep in zip(data.subjects, is_disease.tolist()) if keep]
+    r_group = pearson(loss.mean(0), truth.mean(0), brain)
+    return IndividualMaps(loss, baseline, patients, truth, subjects, r, r_baseline, r_group, brain)
