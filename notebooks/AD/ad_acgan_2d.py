@@ -26,7 +26,7 @@
 import torch
 from IPython.display import display
 
-from vaegan.data.mri_transforms import to_slices
+from vaegan.data.volumes import to_slices
 from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.disease_effects import pearson
 from vaegan.visualization.figures import epoch_grids, image_row

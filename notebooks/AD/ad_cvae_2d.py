@@ -38,7 +38,7 @@ from nilearn import plotting
 
 from vaegan.cli import main
 from vaegan.data.mri import phantom_folder
-from vaegan.data.mri_transforms import to_slices
+from vaegan.data.volumes import to_slices
 from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_effect_maps

@@ -17,7 +17,7 @@ from tests.data.mri_files import brain, cache_fixture, make_bids, options, six_s
 from vaegan.config import build_config
 from vaegan.data import load_dataset, mri_transforms
 from vaegan.data.mri import read_volumes
-from vaegan.data.mri_transforms import save_nifti, slice_positions, to_slices
+from vaegan.data.volumes import save_nifti, slice_positions, to_slices
 from vaegan.foundation.errors import ConfigError, DataError
 
 
@@ -246,3 +246,22 @@ def test_save_nifti_round_trip(tmp_path):
     assert img.shape == (6, 5, 4, 3) and img.header.get_zooms()[:3] == (2.5, 2.5, 2.5)
     assert np.allclose(img.get_fdata()[2, 1, 3, 0], volumes[0, 0, 3, 1, 2].item(), atol=1e-6)
     assert '"AD"' in (tmp_path / "s.json").read_text()
+
+
+def test_save_nifti_keeps_the_old_files_when_writing_fails(tmp_path, monkeypatch):
+    """A full disk (or a killed process) mid-write must leave the previous samples whole, not half a file."""
+    path = tmp_path / "s.nii.gz"
+    save_nifti(torch.rand(2, 1, 4, 5, 6), path, labels=torch.tensor([0, 1]), class_names=["CN", "AD"])
+    before, sidecar = path.read_bytes(), (tmp_path / "s.json").read_text()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_nifti(torch.rand(3, 1, 4, 5, 6), path, labels=torch.tensor([1, 1, 1]), class_names=["CN", "AD"])
+    assert path.read_bytes() == before and (tmp_path / "s.json").read_text() == sidecar
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json", "s.nii.gz"]  # no temporary file left behind
+    monkeypatch.undo()
+    again = save_nifti(torch.rand(3, 1, 4, 5, 6), tmp_path / "plain.nii")  # uncompressed NIfTI too
+    assert nib.load(again).shape == (6, 5, 4, 3)

@@ -62,7 +62,8 @@ def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig) -> Tens
     """One file as the model's input (C, *S) in [0, 1]; BadFile says why it cannot be."""
     channels, *spatial = image_shape
     if path.name.lower().endswith(NIFTI_SUFFIXES):
-        from vaegan.data.mri_transforms import preprocess, read_volume, to_slices  # MONAI: only for NIfTI
+        from vaegan.data.mri_transforms import preprocess, read_volume  # MONAI: only for NIfTI
+        from vaegan.data.volumes import to_slices
 
         data, affine = read_volume(path)
         volume, _ = preprocess(data, affine, mri, source=path)  # (1, D, H, W), as the run's MRI data was prepared

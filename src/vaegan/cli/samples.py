@@ -47,7 +47,7 @@ def run_sample(args: argparse.Namespace) -> int:
     ).cpu()
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".nii.gz":  # labels go to a JSON sidecar, as BIDS does
-        from vaegan.data.mri_transforms import save_nifti
+        from vaegan.data.volumes import save_nifti
 
         data = run.config.data
         class_names = list(data.mri.classes) if data.dataset in ("mri", "phantoms") else None

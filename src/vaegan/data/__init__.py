@@ -15,7 +15,8 @@ Files:
                  ``phantoms`` and ``image-folder``. Helpers: mri_sources.py
                  (layouts, labels), bids.py (pybids: sessions, runs),
                  registration.py (N4, affine to MNI152, template mask),
-                 mri_transforms.py (checks, MONAI preprocessing, slicing),
+                 mri_transforms.py (checks, MONAI preprocessing),
+                 volumes.py (2-D slices and back, NIfTI out, atomically),
                  mri_cache.py (each file preprocessed once, isolated,
                  cached on its own),
                  cache.py, bad_inputs.py.

@@ -140,7 +140,7 @@ def slices_of(volumes: Tensor, options: MRIConfig) -> tuple[Tensor, Tensor]:
 
     A file is sliced a few volumes at a time, so no more than those are ever in memory.
     """
-    from vaegan.data.mri_transforms import to_slices
+    from vaegan.data.volumes import to_slices
 
     cut = partial(to_slices, axis=options.slice_axis, slice_range=options.slice_range, step=options.slice_step)
     rows = file_rows(volumes)

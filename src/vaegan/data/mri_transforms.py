@@ -1,4 +1,4 @@
-"""From a T1w NIfTI file to a normalised tensor: checks, MONAI transforms, and 2-D slices.
+"""From a T1w NIfTI file to a normalised tensor: checks and MONAI transforms.
 
 Raw scans first go through :func:`vaegan.data.registration.to_template` (N4,
 affine to MNI152, template brain mask; ``data.mri.registration`` and
@@ -11,7 +11,7 @@ or keep the spacing (``fit="pad"``), and pad or crop to ``size``^3.
 
 Volumes come out as (1, D, H, W) = (inferior->superior, posterior->anterior,
 left->right), the layout :func:`vaegan.visualization.grids.orthogonal_slices`
-draws, and 2-D slices with anterior (axial) or superior (coronal, sagittal) up.
+draws; :mod:`vaegan.data.volumes` cuts them into 2-D slices and writes them as NIfTI.
 
 Example:
     >>> image, affine = read_volume(Path("sub-01_T1w.nii.gz"))  # doctest: +SKIP
@@ -47,8 +47,6 @@ from vaegan.data.config import MRIConfig
 
 logger = logging.getLogger(__name__)
 
-# which dimension of (N, 1, D, H, W) each slice direction cuts
-SLICE_DIMS = {"axial": 2, "coronal": 3, "sagittal": 4}
 BRAIN_THRESHOLD = 0.1  # brain = voxels above this fraction of the 99th percentile of positive voxels
 # physically possible heads: a field of view per axis in this range (mm), at most this many voxels
 FOV_MM = (20.0, 500.0)
@@ -244,75 +242,3 @@ def preprocess(
 
     volume = layout(out["image"]).clamp_(0.0, 1.0)
     return volume, (layout(out["extra"]) if extra is not None else None)
-
-
-def slice_positions(depth: int, slice_range: tuple[float, float], step: int = 1) -> Tensor:
-    """Indices of the slices between the ``slice_range`` fractions of an axis of ``depth`` voxels."""
-    low, high = (round(f * (depth - 1)) for f in slice_range)
-    return torch.arange(low, high + 1, step)
-
-
-def to_slices(volumes: Tensor, axis: str, slice_range: tuple[float, float], step: int = 1) -> tuple[Tensor, Tensor]:
-    """Cut (N, 1, D, H, W) volumes into 2-D slices.
-
-    Returns:
-        ``(slices, source)``: (N * S, 1, P, Q) slices, volume by volume, with
-        anterior/superior up; and (N * S,) the volume each came from.
-    """
-    dim = SLICE_DIMS[axis]
-    positions = slice_positions(volumes.shape[dim], slice_range, step)
-    stack = volumes.movedim(dim, 1)[:, positions]  # (N, S, 1, P, Q)
-    slices = stack.flatten(0, 1).flip(-2).contiguous()  # image row 0 = anterior (axial) / superior
-    source = torch.arange(len(volumes)).repeat_interleave(len(positions))
-    return slices, source
-
-
-def from_slices(slices: Tensor, axis: str) -> Tensor:
-    """Undo :func:`to_slices` for one volume: its S slices (S, 1, P, Q) -> a slab (1, D, H, W), S along ``axis``."""
-    stack = slices.flip(-2).unsqueeze(0)  # (1, S, 1, P, Q), rows back in volume order
-    return stack.movedim(1, SLICE_DIMS[axis])[0]
-
-
-def to_nifti(volume: Tensor, zooms: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> nib.Nifti1Image:
-    """A NIfTI image of a volume (D, H, W) or volumes (N, D, H, W) in this module's layout.
-
-    Voxels go back to RAS order (X, Y, Z[, N]); ``zooms`` are the voxel sizes in
-    mm along X, Y, Z; the origin is the volume's centre.
-    """
-    x = volume.detach().float().cpu()
-    data = x.permute(2, 1, 0) if x.dim() == 3 else x.permute(3, 2, 1, 0)  # (D, H, W) = (Z, Y, X) -> (X, Y, Z)
-    affine = np.diag([*zooms, 1.0])
-    affine[:3, 3] = -np.asarray(zooms) * (np.asarray(data.shape[:3]) - 1) / 2
-    img = nib.Nifti1Image(np.ascontiguousarray(data.numpy()), affine)
-    img.header.set_xyzt_units("mm")
-    return img
-
-
-def save_nifti(
-    images: Tensor,
-    path: Path,
-    *,
-    spacing: float = 1.0,
-    labels: Tensor | None = None,
-    class_names: list[str] | None = None,
-) -> Path:
-    """Write images as one 4-D NIfTI, (X, Y, Z, N), with a JSON sidecar of their labels.
-
-    Volumes (N, C, D, H, W) in this module's layout go back to RAS voxel order;
-    2-D images (N, C, H, W), drawn with the first axis up, become one-slice
-    volumes (X, Y, 1, N). The first channel is written; voxels are ``spacing``
-    mm (nominal where preprocessing resized the brain).
-    """
-    import json
-
-    x = images.detach().float().cpu()[:, 0]  # (N, *S)
-    if x.dim() == 3:  # (N, H, W) with row 0 up -> (N, 1, Y, X)
-        x = x.flip(-2).unsqueeze(1)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(to_nifti(x, (spacing, spacing, spacing)), path)
-    if labels is not None:
-        sidecar = path.with_name(path.name.split(".")[0] + ".json")
-        names = [class_names[i] if class_names else str(i) for i in labels.tolist()]
-        sidecar.write_text(json.dumps({"labels": labels.tolist(), "class_names": names}, indent=1) + "\n")
-    return path

@@ -34,7 +34,7 @@ DISPLAY_MODES = {"axial": "z", "coronal": "y", "sagittal": "x"}
 
 def map_to_nifti(maps: Tensor, options: MRIConfig) -> nib.Nifti1Image:
     """Maps (P, 1, *S) as one NIfTI volume: the volume itself (3-D), or the slab of P slices (2-D)."""
-    from vaegan.data.mri_transforms import from_slices, to_nifti
+    from vaegan.data.volumes import from_slices, to_nifti
 
     spacing = options.spacing
     if options.spatial_dims == 3:

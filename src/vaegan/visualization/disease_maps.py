@@ -75,7 +75,7 @@ def _per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
     """(N, 1, D, H, W) -> the images a model of ``options.spatial_dims`` sees, (N, P, 1, *S)."""
     if options.spatial_dims == 3:
         return volumes.unsqueeze(1)
-    from vaegan.data.mri_transforms import to_slices
+    from vaegan.data.volumes import to_slices
 
     slices, _ = to_slices(volumes, options.slice_axis, options.slice_range, options.slice_step)
     return slices.view(len(volumes), -1, *slices.shape[1:])

@@ -1,0 +1,98 @@
+"""Volumes as the models see them, cut into 2-D slices and back, and written out as NIfTI.
+
+Volumes are (N, 1, D, H, W) = (inferior->superior, posterior->anterior, left->right),
+the layout :mod:`vaegan.data.mri_transforms` makes; slices come out with anterior (axial)
+or superior (coronal, sagittal) up. Nothing here imports MONAI, so cutting slices and
+writing samples stay quick to import.
+
+Example:
+    >>> slices, source = to_slices(volumes, "coronal", (0.35, 0.6))  # doctest: +SKIP
+    >>> save_nifti(model.sample(8, labels), Path("samples.nii.gz"), spacing=2.5)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+from torch import Tensor
+
+from vaegan.foundation.files import write_bytes_atomic, write_text_atomic
+
+# which dimension of (N, 1, D, H, W) each slice direction cuts
+SLICE_DIMS = {"axial": 2, "coronal": 3, "sagittal": 4}
+
+
+def slice_positions(depth: int, slice_range: tuple[float, float], step: int = 1) -> Tensor:
+    """Indices of the slices between the ``slice_range`` fractions of an axis of ``depth`` voxels."""
+    low, high = (round(f * (depth - 1)) for f in slice_range)
+    return torch.arange(low, high + 1, step)
+
+
+def to_slices(volumes: Tensor, axis: str, slice_range: tuple[float, float], step: int = 1) -> tuple[Tensor, Tensor]:
+    """Cut (N, 1, D, H, W) volumes into 2-D slices.
+
+    Returns:
+        ``(slices, source)``: (N * S, 1, P, Q) slices, volume by volume, with
+        anterior/superior up; and (N * S,) the volume each came from.
+    """
+    dim = SLICE_DIMS[axis]
+    positions = slice_positions(volumes.shape[dim], slice_range, step)
+    stack = volumes.movedim(dim, 1)[:, positions]  # (N, S, 1, P, Q)
+    slices = stack.flatten(0, 1).flip(-2).contiguous()  # image row 0 = anterior (axial) / superior
+    source = torch.arange(len(volumes)).repeat_interleave(len(positions))
+    return slices, source
+
+
+def from_slices(slices: Tensor, axis: str) -> Tensor:
+    """Undo :func:`to_slices` for one volume: its S slices (S, 1, P, Q) -> a slab (1, D, H, W), S along ``axis``."""
+    stack = slices.flip(-2).unsqueeze(0)  # (1, S, 1, P, Q), rows back in volume order
+    return stack.movedim(1, SLICE_DIMS[axis])[0]
+
+
+def to_nifti(volume: Tensor, zooms: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> nib.Nifti1Image:
+    """A NIfTI image of a volume (D, H, W) or volumes (N, D, H, W) in this module's layout.
+
+    Voxels go back to RAS order (X, Y, Z[, N]); ``zooms`` are the voxel sizes in
+    mm along X, Y, Z; the origin is the volume's centre.
+    """
+    x = volume.detach().float().cpu()
+    data = x.permute(2, 1, 0) if x.dim() == 3 else x.permute(3, 2, 1, 0)  # (D, H, W) = (Z, Y, X) -> (X, Y, Z)
+    affine = np.diag([*zooms, 1.0])
+    affine[:3, 3] = -np.asarray(zooms) * (np.asarray(data.shape[:3]) - 1) / 2
+    img = nib.Nifti1Image(np.ascontiguousarray(data.numpy()), affine)
+    img.header.set_xyzt_units("mm")
+    return img
+
+
+def save_nifti(
+    images: Tensor,
+    path: Path,
+    *,
+    spacing: float = 1.0,
+    labels: Tensor | None = None,
+    class_names: list[str] | None = None,
+) -> Path:
+    """Write images as one 4-D NIfTI, (X, Y, Z, N), with a JSON sidecar of their labels.
+
+    Volumes (N, C, D, H, W) in this module's layout go back to RAS voxel order;
+    2-D images (N, C, H, W), drawn with the first axis up, become one-slice
+    volumes (X, Y, 1, N). The first channel is written; voxels are ``spacing``
+    mm (nominal where preprocessing resized the brain).
+    """
+    x = images.detach().float().cpu()[:, 0]  # (N, *S)
+    if x.dim() == 3:  # (N, H, W) with row 0 up -> (N, 1, Y, X)
+        x = x.flip(-2).unsqueeze(1)
+    path = Path(path)
+    data = to_nifti(x, (spacing, spacing, spacing)).to_bytes()  # a single-file .nii, in memory
+    # each file through a temporary one renamed over it: a failed write leaves the old file whole
+    write_bytes_atomic(path, gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+    if labels is not None:
+        sidecar = path.with_name(path.name.split(".")[0] + ".json")
+        names = [class_names[i] if class_names else str(i) for i in labels.tolist()]
+        write_text_atomic(sidecar, json.dumps({"labels": labels.tolist(), "class_names": names}, indent=1) + "\n")
+    return path
