@@ -230,3 +230,34 @@ def test_image_grid_is_a_titled_figure_of_the_images(tmp_path):
     assert ax.get_title() == "samples" and [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
     assert ax.images[0].get_array().shape == (3 * 10 + 2, 4 * 10 + 2)  # tiles of 8 with 2 pixels of padding
     assert_not_blank(save_figure(fig, tmp_path / "grid.png"))
+
+
+@pytest.mark.parametrize("writer", ["curves", "figure", "grid"])
+def test_pngs_rewritten_every_epoch_keep_the_old_file_when_writing_fails(writer, tmp_path, monkeypatch):
+    """curves.png and the grids are rewritten during training: a full disk or a kill mid-write must leave
+    the previous picture whole, never half a PNG."""
+    import os
+
+    from matplotlib.figure import Figure
+
+    from vaegan.visualization import save_grid
+
+    def write(path):
+        if writer == "curves":
+            return plot_curves([{"epoch": 1, "train/loss": 2.0, "val/loss": 2.1}], path)
+        if writer == "figure":
+            return save_figure(Figure(), path)
+        return save_grid(torch.rand(4, 1, 8, 8), path, columns=2)
+
+    path = tmp_path / "picture.png"
+    write(path)
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["picture.png"]  # no temporary file left behind

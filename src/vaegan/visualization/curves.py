@@ -9,6 +9,8 @@ from pathlib import Path
 from matplotlib.figure import Figure  # the object API: no pyplot state, no backend switching
 from matplotlib.ticker import MaxNLocator
 
+from vaegan.foundation.files import atomic_write
+
 # Units of the terms the built-in models log. Likelihood and KL terms are sums over a
 # whole image (pixels, or latent dimensions) averaged over the batch: nats per image.
 # GAN losses are binary cross-entropies averaged over the batch; d_real/d_fake are D's
@@ -133,5 +135,5 @@ def plot_curves(
     """
     fig = curves_figure(history, title, units=units)
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))  # rewritten every epoch: never half
     return path

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure  # the object API: no pyplot state, works headless and in notebooks
 from torch import Tensor
 
+from vaegan.foundation.files import atomic_write
 from vaegan.visualization.grids import grid_files, make_grid
 
 PADDING = 2  # pixels between tiles, as in make_grid
@@ -78,10 +79,10 @@ def image_grid(
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
-    """Write ``fig`` as PNG (folders created)."""
+    """Write ``fig`` in the format its suffix names (PNG by default), atomically (folders created)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    kind = path.suffix.lstrip(".") or "png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=kind, dpi=dpi, bbox_inches="tight"))
     return path
 
 

@@ -10,6 +10,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from vaegan.foundation.files import atomic_write
+
 GRID_FILE = re.compile(r"epoch(\d+)_(.+)\.png$")  # RUN/epoch003_recons.png, as the grids callback names them
 
 
@@ -53,8 +55,7 @@ def save_grid(images: Tensor, path: str | Path, columns: int, *, min_size: int =
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))  # a grid is never left half-written
     return path
 
 
