@@ -140,6 +140,7 @@ def evaluate(
     if run.model.conditional and run.model.has_encoder:
         summary = summarize_effects(run.model, test, mri, samples=samples)
         row.update(r_model=summary.r_model, r_group=summary.r_group)
+        row.update({f"{key}_interval": interval for key, interval in summary.intervals.items()})
         row["r_model_one_sided"], row["r_group_one_sided"] = summary.one_sided()
         maps = individual_maps(run.model, test, mri, samples=samples)
         plain = individual_maps(run.model, test, mri, samples=samples, residual=False)

@@ -19,6 +19,10 @@ READING = [
     "- *r (group difference)*: the same for the raw mean CN image minus mean AD image of the same test "
     "subjects, the model-free baseline; it also carries the subjects' variability (head size, position, bias "
     "field, age).",
+    "- *model - group difference*: how far the model's map beats the raw difference. In parentheses, here "
+    "and after r and the AUC: the 95% bootstrap interval over the test subjects (1,000 draws of the CN and "
+    "AD subjects with replacement, each group at its size; the margin from the same draws, so paired). "
+    "Rows without one were measured before the intervals were.",
     "- *r (AD maps, mean)*: the mean of the test AD subjects' individual (residual) maps against their mean "
     "true atrophy: a group map made on the very subjects whose atrophy it is scored against.",
     "- *individual r*: for each test AD subject, r inside the brain of its own map with its own true atrophy; "
@@ -55,6 +59,21 @@ def _relative(figure: str) -> str:
     return str(path.relative_to("benchmarks")) if path.is_relative_to("benchmarks") else str(path)
 
 
+def _interval(value, interval, spec: str = ".2f") -> str:
+    """A figure and its 95% bootstrap interval in parentheses, or the figure alone (measured without one)."""
+    if value is None or interval is None:
+        return _fmt(value, spec)
+    low, high = interval
+    return f"{value:{spec}} ({low:{spec}}, {high:{spec}})"
+
+
+def _margin(row: dict) -> str:
+    """r (effect vs truth) - r (group difference), with its paired interval when measured."""
+    if row.get("r_model") is None or row.get("r_group") is None:
+        return "–"
+    return _interval(row["r_model"] - row["r_group"], row.get("margin_interval"), "+.2f")
+
+
 def _quartiles(value) -> str:
     return "–" if value is None else f"{value[1]:.2f} [{value[0]:.2f}, {value[2]:.2f}]"
 
@@ -64,20 +83,23 @@ def table(rows: list[dict], note: str) -> str:
         f"Phantoms (`vaegan phantoms`), train/val/test split by subject; torch {torch.__version__}. {note}",
         "",
         "| config | model | images | test subjects | epochs | r (effect vs truth) | r (group difference) "
-        "| r (AD maps, mean) | individual r, residual | individual r, plain | individual r, model-free "
+        "| model - group difference | r (AD maps, mean) | individual r, residual | individual r, plain "
+        "| individual r, model-free "
         "| ceiling: r (AD maps, mean) | ceiling: individual r "
         "| AUC per image | AUC per subject | samples | train s | settings (`--set`) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         shape = "x".join(str(s) for s in r["image_shape"][1:])
         lines.append(
             f"| {r['name']} | {r['model']} | {r['dims']} {shape} | {r['test_subjects']} | {r['epochs']} "
-            f"| {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} | {_fmt(r.get('r_ad_maps'))} "
+            f"| {_interval(r.get('r_model'), r.get('r_model_interval'))} "
+            f"| {_interval(r.get('r_group'), r.get('r_group_interval'))} | {_margin(r)} | {_fmt(r.get('r_ad_maps'))} "
             f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_plain'))} "
             f"| {_quartiles(r.get('individual_baseline'))} "
             f"| {_fmt(r.get('r_ad_maps_ceiling'))} | {_quartiles(r.get('individual_ceiling'))} "
-            f"| {_fmt(r.get('image_auc'))} | {_fmt(r.get('subject_auc'))} | {r.get('samples', 1)} "
+            f"| {_fmt(r.get('image_auc'))} | {_interval(r.get('subject_auc'), r.get('subject_auc_interval'))} "
+            f"| {r.get('samples', 1)} "
             f"| {r['train_seconds']:.0f} on {r['device']} | {r['settings']} |"
         )
     lines += [

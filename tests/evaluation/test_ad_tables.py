@@ -65,3 +65,27 @@ def test_the_section_is_replaced_between_its_markers_and_the_rest_kept(tmp_path)
     text = readme.read_text()
     assert text.startswith("# AD\n\nby hand\n\n") and text.endswith(f"{END}\n\n## After\nkept\n")
     assert "old" not in text and "new table" in text
+
+
+def test_render_gives_bootstrap_intervals_in_parentheses_and_the_paired_margin():
+    measured = row(
+        "a",
+        0.73,
+        r_model_interval=[0.69, 0.77],
+        r_group_interval=[0.45, 0.55],
+        margin_interval=[0.15, 0.29],
+        subject_auc_interval=[0.74, 0.97],
+    )
+    (line,) = [
+        line
+        for line in render({"note": "", "rows": [measured, row("old")], "curves": {}}).splitlines()
+        if line.startswith("| a |")
+    ]
+    assert "| 0.73 (0.69, 0.77) | 0.50 (0.45, 0.55) | +0.23 (+0.15, +0.29) |" in line
+    assert "| 0.90 (0.74, 0.97) |" in line
+    (old,) = [
+        line
+        for line in render({"note": "", "rows": [row("old")], "curves": {}}).splitlines()
+        if line.startswith("| old |")
+    ]
+    assert "| 0.70 | 0.50 | +0.20 |" in old  # measured before the intervals: the figures alone

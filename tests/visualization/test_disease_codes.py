@@ -44,3 +44,17 @@ def test_latent_auc_on_separable_codes_and_disjoint_subjects():
     assert result["subject_auc"] == 1.0 and result["image_auc"] > 0.9 and result["subjects"] == 6
     with pytest.raises(ValueError, match="both splits"):
         latent_auc(MeanEncoder(), train, groups_dataset(6, 0, 1))
+
+
+def test_the_subject_auc_carries_a_bootstrap_interval_over_test_subjects():
+    train, test = groups_dataset(10, 0, 0), groups_dataset(6, 100, 1)
+    assert latent_auc(MeanEncoder(), train, test)["subject_auc_interval"] == (1.0, 1.0)  # separable at any draw
+
+    class Noisy(MeanEncoder):  # a code that tells the classes apart only weakly
+        def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+            g = torch.Generator().manual_seed(len(x))
+            return super().encode(x) + torch.randn(len(x), 2, generator=g) * 0.3
+
+    result = latent_auc(Noisy(), groups_dataset(40, 0, 0), groups_dataset(30, 100, 1))
+    low, high = result["subject_auc_interval"]
+    assert low < result["subject_auc"] < high and high - low > 0.05

@@ -84,6 +84,29 @@ def test_a_model_that_ignores_the_label_shows_no_effect(volumes):
     assert float(summarize_effects(tiny(Blind), volumes, mri).effect.abs().max()) == 0.0
 
 
+class GroupOracle(Oracle):
+    """Knows the mean true atrophy of all disease subjects and draws it into every image: a perfect group map."""
+
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return torch.zeros(len(x), 1)
+
+
+def test_group_maps_carry_bootstrap_intervals_over_subjects(volumes):
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].mean(0, keepdim=True).flatten(0, 1)
+    summary = summarize_effects(GroupOracle(truth), volumes, mri)
+    assert summary.r_model > 0.999
+    low, high = summary.intervals["r_model"]
+    assert 0.5 < low < high < 1.0  # drawing other disease subjects moves their mean atrophy
+    low, high = summary.intervals["r_group"]
+    assert low < summary.r_group < high and high - low > 0.02
+    low, high = summary.intervals["margin"]  # paired: the same draws for the model and the raw difference
+    assert 0.0 < low < 1.0 - summary.r_group < high
+    assert summary.intervals == summarize_effects(GroupOracle(truth), volumes, mri).intervals  # seeded
+    assert "95% interval" in summary.describe()
+    assert summarize_effects(GroupOracle(truth), volumes, mri, resamples=0).intervals == {}
+
+
 def test_residual_counterfactuals_cancel_the_reconstruction_error():
     model = tiny().eval()
     x = torch.rand(4, 1, 16, 16) * 0.5 + 0.25

@@ -20,12 +20,19 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from vaegan.visualization.bootstrap import (
+    RESAMPLES,
+    percentile_interval,
+    resample_weights,
+    row_pearson,
+    stratified_resamples,
+)
 from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only, pearson
 
 if TYPE_CHECKING:
@@ -45,6 +52,8 @@ class EffectSummary:
         anatomy: mean control image, the background for figures.
         r_model: Pearson r of -effect with truth, inside the brain.
         r_group: Pearson r of -group_difference with truth, inside the brain.
+        intervals: 95% bootstrap intervals over the subjects of ``r_model``, ``r_group`` and
+            ``margin`` (r_model - r_group, from the same draws); empty when none were drawn.
 
     Example:
         >>> summary = summarize_effects(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
@@ -58,10 +67,15 @@ class EffectSummary:
     anatomy: Tensor
     r_model: float
     r_group: float
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def describe(self) -> str:
         """One line: how well the model's map and the raw group difference match the true atrophy."""
-        return f"r(model map, true atrophy) = {self.r_model:.2f}; r(raw group difference) = {self.r_group:.2f}"
+        line = f"r(model map, true atrophy) = {self.r_model:.2f}; r(raw group difference) = {self.r_group:.2f}"
+        if "margin" in self.intervals:
+            low, high = self.intervals["margin"]
+            line += f"; model - raw = {self.r_model - self.r_group:+.2f} (95% interval {low:+.2f} .. {high:+.2f})"
+        return line
 
     def one_sided(self) -> tuple[float, float]:
         """(r_model, r_group) with the loss maps' negative values set to 0 (see :func:`loss_only`)."""
@@ -102,6 +116,7 @@ def summarize_effects(
     control: int = 0,
     disease: int = 1,
     samples: int = 1,
+    resamples: int = RESAMPLES,
 ) -> EffectSummary:
     """Mean disease-effect map of the control subjects vs the mean true atrophy of the disease subjects.
 
@@ -111,6 +126,7 @@ def summarize_effects(
         options: how volumes become the model's images (2-D slices or 3-D).
         control, disease: the class indices of CN and AD.
         samples: posterior draws each map is averaged over (see :func:`disease_effect`).
+        resamples: bootstrap draws of the subjects for the intervals (0: none).
     """
     images, maps, is_control, is_disease = _images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
     controls = images[is_control]  # (Nc, P, 1, *S)
@@ -120,7 +136,39 @@ def summarize_effects(
     truth = maps[is_disease].mean(0)
     group = images[is_disease].mean(0) - anatomy
     brain = anatomy > 0.1
-    return EffectSummary(effect, truth, group, anatomy, pearson(-effect, truth, brain), pearson(-group, truth, brain))
+    r_model, r_group = pearson(-effect, truth, brain), pearson(-group, truth, brain)
+    summary = EffectSummary(effect, truth, group, anatomy, r_model, r_group)
+    if resamples:
+        subjects = [t[:, brain] for t in (effects, controls, images[is_disease], maps[is_disease])]  # (N, V) each
+        summary.intervals = _group_intervals(*subjects, resamples)
+    return summary
+
+
+def _group_intervals(
+    effects: Tensor, controls: Tensor, patients: Tensor, losses: Tensor, resamples: int, chunk: int = 50
+) -> dict[str, tuple[float, float]]:
+    """Bootstrap intervals of r_model, r_group and their difference: both groups' subjects drawn again.
+
+    Each draw takes the control subjects (their effects and images) and the disease subjects (their
+    images and true losses) with replacement, within each group, and recomputes both group maps from
+    the same draw, so the margin's interval is paired. Arguments are (N, V), the brain's voxels.
+    """
+    n_control, n_disease = len(effects), len(patients)
+    labels = torch.cat([torch.zeros(n_control), torch.ones(n_disease)]).long()
+    draws = stratified_resamples(labels, resamples)
+    r_model, r_group = [], []
+    for block in draws.split(chunk):
+        on_control = resample_weights(block[:, :n_control], n_control).float()  # (b, Nc)
+        on_disease = resample_weights(block[:, n_control:] - n_control, n_disease).float()  # (b, Na)
+        truth = on_disease @ losses
+        r_model.append(row_pearson(-(on_control @ effects), truth))
+        r_group.append(row_pearson(on_control @ controls - on_disease @ patients, truth))
+    model, group = torch.cat(r_model), torch.cat(r_group)
+    return {
+        "r_model": percentile_interval(model),
+        "r_group": percentile_interval(group),
+        "margin": percentile_interval(model - group),
+    }
 
 
 @dataclass
