@@ -89,6 +89,8 @@ def train_from_config(
     torch.manual_seed(config.train.seed)  # same initial weights for the same seed
     model = build_model(config.model)
     callbacks = [*default_callbacks(config.train), *extra_callbacks]
+    if config.train.score_maps_every:  # first: the callbacks after it write the row it adds to
+        callbacks.insert(0, _map_score(config, data))
     if resumed is not None and resumed.get("run_config"):
         changes = config_changes(resumed["run_config"], config.to_dict())
         if changes:  # accepted above
@@ -103,6 +105,18 @@ def train_from_config(
         callbacks=callbacks,
     )
     return trainer.fit(resume=resume, overwrite=overwrite)
+
+
+def _map_score(config: RunConfig, data: DataSplits) -> Callback:
+    """``val/map_r`` for a phantom run (``train.score_maps_every``): its volumes read again with their maps."""
+    from vaegan.data.mri import phantom_folder, read_volumes
+    from vaegan.data.phantoms import ATROPHY_SUFFIX
+    from vaegan.training.map_score import map_score
+
+    mri = config.data.mri
+    folder = Path(config.data.data_dir) if config.data.data_dir else phantom_folder(mri)
+    volumes = read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=ATROPHY_SUFFIX)
+    return map_score(volumes, data.val, mri, config.train.score_maps_every)
 
 
 def read_resume_point(last: Path) -> dict[str, Any]:

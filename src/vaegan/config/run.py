@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import SerializeAsAny, ValidationError, field_validator
+from pydantic import SerializeAsAny, ValidationError, field_validator, model_validator
 
 from vaegan.config.search import TuneConfig, as_overrides
 from vaegan.data.config import DataConfig
@@ -43,6 +43,7 @@ RESUMABLE_KEYS = (
     "train.progress",
     "train.tensorboard",
     "train.visualize_every",
+    "train.score_maps_every",
 )
 
 
@@ -79,6 +80,22 @@ class RunConfig(Section):
                 raise ValueError("missing key 'name' (which model to build)")
             return get_model_class(value["name"]).config_class.model_validate(value)
         return value
+
+    @model_validator(mode="after")
+    def _maps_scored_against_truth(self) -> RunConfig:
+        if self.train.score_maps_every:
+            model = get_model_class(self.model.name)
+            if self.data.dataset != "phantoms":
+                raise ValueError(
+                    "train.score_maps_every scores disease maps against the true atrophy, which only phantoms "
+                    f"carry (data.dataset: phantoms), not {self.data.dataset}"
+                )
+            if not (model.conditional and model.has_encoder):
+                raise ValueError(
+                    "train.score_maps_every needs a conditional model with an encoder (cvae, cvaegan), "
+                    f"not {self.model.name}"
+                )
+        return self
 
     @property
     def out_dir(self) -> Path:

@@ -22,6 +22,11 @@ class TrainConfig(Section):
     progress: bool = True
     tensorboard: bool = True
     visualize_every: int = Field(0, ge=0, description="latent figures into RUN/latent every N epochs (0: off)")
+    score_maps_every: NonNegativeInt = Field(
+        0,
+        description="phantoms: r of the validation subjects' group disease map with their true atrophy, as "
+        "val/map_r, every N epochs and at the last (0: off; conditional models with an encoder)",
+    )
     check_finite_every: NonNegativeInt = Field(
         0, description="check the losses for NaN/inf every N steps (0: every step on the CPU, every 25 on CUDA)"
     )

@@ -26,6 +26,7 @@ UNITS: dict[str, str] = {
     "d_fake": "probability",
     "class_real": "nats / image",  # ACGAN's class cross-entropies
     "class_fake": "nats / image",
+    "map_r": "Pearson r with the true atrophy",  # train.score_maps_every, on phantoms
 }
 
 

@@ -1,0 +1,58 @@
+"""``val/map_r``: on phantoms, how well the model's disease map matches the true atrophy, during training.
+
+Phantoms save each subject's true tissue loss, so a conditional model's group disease map
+(:func:`~vaegan.visualization.disease_maps.summarize_effects`: the validation CN subjects encoded
+with CN, decoded as AD minus decoded as CN) can be scored while it trains, against the validation AD
+subjects' mean true atrophy. The test subjects stay untouched, so the figure can choose an epoch or
+drive ``vaegan tune`` (``tune.metric: val/map_r``, ``direction: maximize``) without reaching the
+test set. Scoring decodes the posterior means only: it draws no random numbers, and a run trains
+exactly as it would without it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from vaegan.foundation.errors import ConfigError
+from vaegan.training.callbacks import Callback
+from vaegan.visualization.disease_maps import summarize_effects
+
+if TYPE_CHECKING:
+    from vaegan.data import ImageDataset
+    from vaegan.data.config import MRIConfig
+    from vaegan.data.mri import MRIVolumes
+    from vaegan.training.trainer import Trainer
+
+
+class MapScore(Callback):
+    """Adds ``val/map_r`` to the epoch's row every ``every`` epochs and at the last one.
+
+    It runs before the callbacks that write the row (metrics.csv, curves.png, TensorBoard).
+    """
+
+    def __init__(self, volumes: MRIVolumes, options: MRIConfig, every: int):
+        self.volumes, self.options, self.every = volumes, options, every
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+        if trainer.epoch % self.every and trainer.epoch != trainer.config.epochs:
+            return
+        summary = summarize_effects(trainer.model, self.volumes, self.options, resamples=0)
+        row["val/map_r"] = summary.r_model
+
+
+def map_score(volumes: MRIVolumes, val: ImageDataset, options: MRIConfig, every: int) -> MapScore:
+    """The callback scoring the subjects of ``val`` among ``volumes`` (read with their true maps).
+
+    Raises:
+        ConfigError: the validation split lacks a class (a group map compares the two).
+    """
+    subjects = {val.group_names[g] for g in val.groups.unique().tolist()}
+    scored = volumes.select(torch.tensor([subject in subjects for subject in volumes.subjects]))
+    if len(scored.labels.unique()) < 2:
+        raise ConfigError(
+            f"train.score_maps_every needs validation subjects of both classes; the {len(subjects)} validation "
+            "subject(s) hold one: raise data.val_size"
+        )
+    return MapScore(scored, options, every)
