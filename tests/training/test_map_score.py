@@ -70,6 +70,9 @@ def test_a_run_that_cannot_be_scored_is_refused_before_training(tmp_path, phanto
         tiny_run(tmp_path, "train.score_maps_every=1", config="ad_vae_3d")
     with pytest.raises(ConfigError, match="only phantoms"):
         load_config("mnist_cvae", ["data.dataset=mnist", "train.score_maps_every=1"])
+    with pytest.raises(ConfigError, match="set train.score_maps_every=1"):
+        load_config(REPO / "benchmarks" / "tune" / "ad_cvae_3d_32.yaml", ["train.score_maps_every=5"])
+    assert load_config(REPO / "benchmarks" / "tune" / "ad_cvae_3d_32.yaml").tune.metric == "val/map_r"
     with pytest.raises(ConfigError, match="validation subjects of both classes"):
         train_from_config(tiny_run(tmp_path, "train.epochs=1", "train.score_maps_every=1", "data.val_size=0.34"))
     assert not (tmp_path / "run" / "metrics.csv").exists()

@@ -95,6 +95,11 @@ class RunConfig(Section):
                     "train.score_maps_every needs a conditional model with an encoder (cvae, cvaegan), "
                     f"not {self.model.name}"
                 )
+        if self.tune is not None and self.tune.metric == "val/map_r" and self.train.score_maps_every != 1:
+            raise ValueError(
+                "tune.metric val/map_r is reported to the tuner every epoch: set train.score_maps_every=1 "
+                f"(it is {self.train.score_maps_every})"
+            )
         return self
 
     @property
