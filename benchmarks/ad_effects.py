@@ -151,12 +151,15 @@ def evaluate(
             r_ad_maps=maps.r_group,
             individual_one_sided=maps.quartiles(one_sided=True),
             individual_baseline_one_sided=maps.quartiles(baseline=True, one_sided=True),
+            individual_specific=maps.quartiles(specific=True),
+            individual_baseline_specific=maps.quartiles(baseline=True, specific=True),
         )
         if config.data.dataset == "phantoms":  # the ceiling: each AD subject's healthy twin minus the subject
             read = mri.model_copy(update={"layout": "bids"})
             twins = read_volumes(strength_folder(config, 0.0), read, maps_suffix=ATROPHY_SUFFIX)
             ceiling = true_counterfactual_maps(test, twins.select(twins_of(twins, test)), mri)
             row.update(individual_ceiling=ceiling.quartiles(), r_ad_maps_ceiling=ceiling.r_group)
+            row["individual_ceiling_specific"] = ceiling.quartiles(specific=True)
         if figures:
             drawn = [
                 ("figure", plot_effect_maps(summary, mri, results / f"{config.name}_effects.png", title=config.name)),

@@ -116,6 +116,22 @@ def table(rows: list[dict], note: str) -> str:
         for r in rows
         if r.get("individual_one_sided")
     ]
+    lines += [
+        "",
+        "What is individual: each AD subject's map minus the mean map of the test AD subjects, against its true "
+        "atrophy minus their mean atrophy (`quartiles(specific=True)`); a map that draws the group pattern "
+        "into every subject scores well in the main table and about 0 here:",
+        "",
+        "| config | individual r | beyond the group, residual | beyond the group, model-free "
+        "| beyond the group, ceiling |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['name']} | {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_specific'))} "
+        f"| {_quartiles(r.get('individual_baseline_specific'))} | {_quartiles(r.get('individual_ceiling_specific'))} |"
+        for r in rows
+        if r.get("individual_specific")
+    ]
     figures = [
         f"![{r['name']}]({_relative(r[key])})" for r in rows for key in ("figure", "individual_figure") if r.get(key)
     ]

@@ -89,3 +89,16 @@ def test_render_gives_bootstrap_intervals_in_parentheses_and_the_paired_margin()
         if line.startswith("| old |")
     ]
     assert "| 0.70 | 0.50 | +0.20 |" in old  # measured before the intervals: the figures alone
+
+
+def test_render_has_a_table_of_what_is_individual_for_the_rows_that_measured_it():
+    measured = row(
+        "a",
+        individual_specific=[0.1, 0.2, 0.3],
+        individual_baseline_specific=[0.0, 0.05, 0.1],
+        individual_ceiling_specific=[0.8, 0.85, 0.9],
+    )
+    lines = render({"note": "", "rows": [measured, row("old")], "curves": {}}).splitlines()
+    head = lines.index(next(line for line in lines if line.startswith("| config | individual r | beyond the group")))
+    assert lines[head + 2] == "| a | 0.60 [0.50, 0.70] | 0.20 [0.10, 0.30] | 0.05 [0.00, 0.10] | 0.85 [0.80, 0.90] |"
+    assert not any(line.startswith("| old |") for line in lines[head:])

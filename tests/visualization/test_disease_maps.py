@@ -107,6 +107,22 @@ def test_group_maps_carry_bootstrap_intervals_over_subjects(volumes):
     assert summarize_effects(GroupOracle(truth), volumes, mri, resamples=0).intervals == {}
 
 
+def test_what_is_individual_scores_each_map_beyond_the_group_mean(volumes):
+    """An oracle of each subject's own atrophy keeps r 1 beyond the group mean; a map that draws the
+    group's mean atrophy into everyone scores high per subject and about nothing beyond the group."""
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    own = individual_maps(Oracle(truth), volumes, mri)
+    assert own.quartiles(specific=True)[0] > 0.999
+    shared = individual_maps(GroupOracle(truth.mean(0, keepdim=True)), volumes, mri)
+    assert shared.quartiles()[1] > 0.5
+    assert abs(shared.quartiles(specific=True)[1]) < 0.2
+    low, median, high = own.quartiles(baseline=True, specific=True)
+    assert -1.0 <= low <= median <= high < 0.999
+    with pytest.raises(ValueError, match="one_sided or specific"):
+        own.quartiles(one_sided=True, specific=True)
+
+
 def test_residual_counterfactuals_cancel_the_reconstruction_error():
     model = tiny().eval()
     x = torch.rand(4, 1, 16, 16) * 0.5 + 0.25

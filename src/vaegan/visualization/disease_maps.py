@@ -26,13 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from vaegan.visualization.bootstrap import (
-    RESAMPLES,
-    percentile_interval,
-    resample_weights,
-    row_pearson,
-    stratified_resamples,
-)
+from vaegan.visualization.bootstrap import RESAMPLES, group_map_intervals
 from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only, pearson
 
 if TYPE_CHECKING:
@@ -140,35 +134,8 @@ def summarize_effects(
     summary = EffectSummary(effect, truth, group, anatomy, r_model, r_group)
     if resamples:
         subjects = [t[:, brain] for t in (effects, controls, images[is_disease], maps[is_disease])]  # (N, V) each
-        summary.intervals = _group_intervals(*subjects, resamples)
+        summary.intervals = group_map_intervals(*subjects, resamples)
     return summary
-
-
-def _group_intervals(
-    effects: Tensor, controls: Tensor, patients: Tensor, losses: Tensor, resamples: int, chunk: int = 50
-) -> dict[str, tuple[float, float]]:
-    """Bootstrap intervals of r_model, r_group and their difference: both groups' subjects drawn again.
-
-    Each draw takes the control subjects (their effects and images) and the disease subjects (their
-    images and true losses) with replacement, within each group, and recomputes both group maps from
-    the same draw, so the margin's interval is paired. Arguments are (N, V), the brain's voxels.
-    """
-    n_control, n_disease = len(effects), len(patients)
-    labels = torch.cat([torch.zeros(n_control), torch.ones(n_disease)]).long()
-    draws = stratified_resamples(labels, resamples)
-    r_model, r_group = [], []
-    for block in draws.split(chunk):
-        on_control = resample_weights(block[:, :n_control], n_control).float()  # (b, Nc)
-        on_disease = resample_weights(block[:, n_control:] - n_control, n_disease).float()  # (b, Na)
-        truth = on_disease @ losses
-        r_model.append(row_pearson(-(on_control @ effects), truth))
-        r_group.append(row_pearson(on_control @ controls - on_disease @ patients, truth))
-    model, group = torch.cat(r_model), torch.cat(r_group)
-    return {
-        "r_model": percentile_interval(model),
-        "r_group": percentile_interval(group),
-        "margin": percentile_interval(model - group),
-    }
 
 
 @dataclass
@@ -203,12 +170,27 @@ class IndividualMaps:
     r_group: float
     brain: Tensor
 
-    def quartiles(self, baseline: bool = False, one_sided: bool = False) -> tuple[float, float, float]:
-        """(25th percentile, median, 75th percentile) of the per-subject r; ``one_sided``: of :func:`loss_only` maps."""
+    def quartiles(
+        self, baseline: bool = False, one_sided: bool = False, specific: bool = False
+    ) -> tuple[float, float, float]:
+        """(25th percentile, median, 75th percentile) of the per-subject r.
+
+        Args:
+            baseline: of the model-free maps instead of the model's.
+            one_sided: of :func:`loss_only` maps.
+            specific: of what is individual: each map minus the subjects' mean map, against each true
+                atrophy minus their mean atrophy. A map that draws the group pattern into every subject
+                scores well per subject and about 0 here.
+        """
+        if one_sided and specific:
+            raise ValueError("choose one_sided or specific, not both")
         r = self.r_baseline if baseline else self.r
+        maps = self.baseline if baseline else self.loss
         if one_sided:
-            maps = self.baseline if baseline else self.loss
             r = torch.tensor([pearson(loss_only(m), t, self.brain) for m, t in zip(maps, self.truth)])
+        if specific:
+            own, truth = maps - maps.mean(0, keepdim=True), self.truth - self.truth.mean(0, keepdim=True)
+            r = torch.tensor([pearson(m, t, self.brain) for m, t in zip(own, truth)])
         r = r.double()
         q = torch.quantile(r, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
         return tuple(float(v) for v in q)
