@@ -69,6 +69,20 @@ ax.set_ylabel("r with own true atrophy")
 plt.show()
 
 # %% [markdown]
+# ## What is individual in these maps?
+# A map that drew the group's pattern into every subject would still score well above: AD subjects
+# share much of their atrophy. Subtract the mean map of the AD subjects from each map, and their mean
+# atrophy from each true atrophy, and score what is left: only what the map says about this subject
+# and not the others. (A QUICK run holds one AD test subject, its own mean: r is nan.)
+
+# %%
+for name, (low, median, high) in {
+    "residual counterfactual": residual.quartiles(specific=True),
+    "model-free (mean CN - subject)": residual.quartiles(baseline=True, specific=True),
+}.items():
+    print(f"{name:32s} beyond the group: median r = {median:.2f}  [IQR {low:.2f} .. {high:.2f}]")
+
+# %% [markdown]
 # ## Three subjects: their map over their own true atrophy
 
 # %%

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -19,7 +21,7 @@ from vaegan.data.phantoms import ATROPHY_SUFFIX, PhantomSubject, phantom_setting
 from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
 from vaegan.models.config import ModelConfig
 from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only
-from vaegan.visualization.disease_maps import _per_position, individual_maps, summarize_effects
+from vaegan.visualization.disease_maps import IndividualMaps, _per_position, individual_maps, summarize_effects
 
 MRI = {"size": 16, "spacing": 6.0, "spatial_dims": 2, "slice_axis": "coronal", "slice_range": (0.3, 0.7)}
 
@@ -121,6 +123,9 @@ def test_what_is_individual_scores_each_map_beyond_the_group_mean(volumes):
     assert -1.0 <= low <= median <= high < 0.999
     with pytest.raises(ValueError, match="one_sided or specific"):
         own.quartiles(one_sided=True, specific=True)
+    one = own.loss[:1]
+    alone = IndividualMaps(one, one, one, one, ["sub-1"], own.r[:1], own.r[:1], 1.0, own.brain)
+    assert all(math.isnan(q) for q in alone.quartiles(specific=True))  # its own mean: nothing left
 
 
 def test_residual_counterfactuals_cancel_the_reconstruction_error():

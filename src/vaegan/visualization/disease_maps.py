@@ -180,7 +180,8 @@ class IndividualMaps:
             one_sided: of :func:`loss_only` maps.
             specific: of what is individual: each map minus the subjects' mean map, against each true
                 atrophy minus their mean atrophy. A map that draws the group pattern into every subject
-                scores well per subject and about 0 here.
+                scores well per subject and about 0 here. NaN with fewer than two subjects: one
+                subject is its own mean, and nothing is left to score.
         """
         if one_sided and specific:
             raise ValueError("choose one_sided or specific, not both")
@@ -188,6 +189,8 @@ class IndividualMaps:
         maps = self.baseline if baseline else self.loss
         if one_sided:
             r = torch.tensor([pearson(loss_only(m), t, self.brain) for m, t in zip(maps, self.truth)])
+        if specific and len(maps) < 2:
+            return (float("nan"),) * 3
         if specific:
             own, truth = maps - maps.mean(0, keepdim=True), self.truth - self.truth.mean(0, keepdim=True)
             r = torch.tensor([pearson(m, t, self.brain) for m, t in zip(own, truth)])
