@@ -67,7 +67,7 @@ def test_the_section_is_replaced_between_its_markers_and_the_rest_kept(tmp_path)
     assert "old" not in text and "new table" in text
 
 
-def test_render_gives_bootstrap_intervals_in_parentheses_and_the_paired_margin():
+def test_render_gives_jackknife_intervals_in_parentheses_and_the_paired_margin():
     measured = row(
         "a",
         0.73,

@@ -46,7 +46,7 @@ def test_latent_auc_on_separable_codes_and_disjoint_subjects():
         latent_auc(MeanEncoder(), train, groups_dataset(6, 0, 1))
 
 
-def test_the_subject_auc_carries_a_bootstrap_interval_over_test_subjects():
+def test_the_subject_auc_carries_a_jackknife_interval_over_test_subjects():
     train, test = groups_dataset(10, 0, 0), groups_dataset(6, 100, 1)
     assert latent_auc(MeanEncoder(), train, test)["subject_auc_interval"] == (1.0, 1.0)  # separable at any draw
 

@@ -38,7 +38,7 @@ class MapScore(Callback):
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
         if trainer.epoch % self.every and trainer.epoch != trainer.config.epochs:
             return
-        summary = summarize_effects(trainer.model, self.volumes, self.options, resamples=0)
+        summary = summarize_effects(trainer.model, self.volumes, self.options, intervals=False)
         row["val/map_r"] = summary.r_model
 
 

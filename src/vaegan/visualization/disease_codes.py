@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from vaegan.visualization.bootstrap import percentile_interval, stratified_resamples
 from vaegan.visualization.codes import evaluating
+from vaegan.visualization.intervals import auc, subject_interval
 
 if TYPE_CHECKING:
     from vaegan.data import ImageDataset
@@ -45,8 +45,8 @@ def latent_auc(
     Only images of the two classes are used. A conditional model encodes every
     image with the control label, so the label it is given cannot leak into
     the code. Slices are scored one by one; a subject's score is the mean over
-    its images. ``subject_auc_interval`` is the 95% bootstrap interval of the subject AUC over the
-    test subjects (drawn again within each class; the classifier stays as fitted).
+    its images. ``subject_auc_interval`` is the 95% jackknife interval of the subject AUC over the
+    test subjects (one subject left out at a time; the classifier stays as fitted).
 
     Returns:
         ``{"image_auc": ..., "subject_auc": ..., "subject_auc_interval": (low, high), "subjects": n_test_subjects}``.
@@ -74,8 +74,8 @@ def latent_auc(
     subject_score /= torch.bincount(inverse).double()
     subject_label = torch.zeros(len(unique), dtype=torch.long).index_copy_(0, inverse, is_disease)
     result["subject_auc"] = float(roc_auc_score(subject_label.numpy(), subject_score.numpy()))
-    draws = stratified_resamples(subject_label)
-    aucs = [roc_auc_score(subject_label[d].numpy(), subject_score[d].numpy()) for d in draws]
-    result["subject_auc_interval"] = percentile_interval(torch.tensor(aucs))
+    negatives, positives = subject_score[subject_label == 0], subject_score[subject_label == 1]
+    low, high = subject_interval(lambda cn, ad: auc(negatives[cn], positives[ad]), (len(negatives), len(positives)))
+    result["subject_auc_interval"] = (max(low, 0.0), min(high, 1.0))
     result["subjects"] = len(unique)
     return result

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from vaegan.visualization.bootstrap import RESAMPLES, group_map_intervals
 from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only, pearson
+from vaegan.visualization.intervals import group_map_intervals
 
 if TYPE_CHECKING:
     from vaegan.data.config import MRIConfig
@@ -46,8 +46,8 @@ class EffectSummary:
         anatomy: mean control image, the background for figures.
         r_model: Pearson r of -effect with truth, inside the brain.
         r_group: Pearson r of -group_difference with truth, inside the brain.
-        intervals: 95% bootstrap intervals over the subjects of ``r_model``, ``r_group`` and
-            ``margin`` (r_model - r_group, from the same draws); empty when none were drawn.
+        intervals: 95% jackknife intervals over the subjects of ``r_model``, ``r_group`` and
+            ``margin`` (r_model - r_group, paired); empty when not asked for.
 
     Example:
         >>> summary = summarize_effects(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
@@ -110,7 +110,7 @@ def summarize_effects(
     control: int = 0,
     disease: int = 1,
     samples: int = 1,
-    resamples: int = RESAMPLES,
+    intervals: bool = True,
 ) -> EffectSummary:
     """Mean disease-effect map of the control subjects vs the mean true atrophy of the disease subjects.
 
@@ -120,7 +120,7 @@ def summarize_effects(
         options: how volumes become the model's images (2-D slices or 3-D).
         control, disease: the class indices of CN and AD.
         samples: posterior draws each map is averaged over (see :func:`disease_effect`).
-        resamples: bootstrap draws of the subjects for the intervals (0: none).
+        intervals: the 95% jackknife intervals over subjects (:mod:`~vaegan.visualization.intervals`).
     """
     images, maps, is_control, is_disease = _images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
     controls = images[is_control]  # (Nc, P, 1, *S)
@@ -132,9 +132,9 @@ def summarize_effects(
     brain = anatomy > 0.1
     r_model, r_group = pearson(-effect, truth, brain), pearson(-group, truth, brain)
     summary = EffectSummary(effect, truth, group, anatomy, r_model, r_group)
-    if resamples:
+    if intervals:
         subjects = [t[:, brain] for t in (effects, controls, images[is_disease], maps[is_disease])]  # (N, V) each
-        summary.intervals = group_map_intervals(*subjects, resamples)
+        summary.intervals = group_map_intervals(*subjects)
     return summary
 
 
