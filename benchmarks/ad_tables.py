@@ -20,8 +20,8 @@ READING = [
     "subjects, the model-free baseline; it also carries the subjects' variability (head size, position, bias "
     "field, age).",
     "- *model - group difference*: how far the model's map beats the raw difference. In parentheses, here "
-    "and after r and the AUC: the 95% bootstrap interval over the test subjects (1,000 draws of the CN and "
-    "AD subjects with replacement, each group at its size; the margin from the same draws, so paired). "
+    "and after r and the AUC: the 95% jackknife interval over the test subjects (the figure +- 1.96 standard "
+    "errors from leaving out one CN or AD subject at a time; the margin from the same subjects, so paired). "
     "Rows without one were measured before the intervals were.",
     "- *r (AD maps, mean)*: the mean of the test AD subjects' individual (residual) maps against their mean "
     "true atrophy: a group map made on the very subjects whose atrophy it is scored against.",
@@ -60,7 +60,7 @@ def _relative(figure: str) -> str:
 
 
 def _interval(value, interval, spec: str = ".2f") -> str:
-    """A figure and its 95% bootstrap interval in parentheses, or the figure alone (measured without one)."""
+    """A figure and its 95% jackknife interval in parentheses, or the figure alone (measured without one)."""
     if value is None or interval is None:
         return _fmt(value, spec)
     low, high = interval
