@@ -66,8 +66,8 @@ class EffectSummary:
     def describe(self) -> str:
         """One line: how well the model's map and the raw group difference match the true atrophy."""
         line = f"r(model map, true atrophy) = {self.r_model:.2f}; r(raw group difference) = {self.r_group:.2f}"
-        if "margin" in self.intervals:
-            low, high = self.intervals["margin"]
+        low, high = self.intervals.get("margin", (float("nan"),) * 2)
+        if low == low and high == high:  # measured, and not NaN (a group of one subject)
             line += f"; model - raw = {self.r_model - self.r_group:+.2f} (95% interval {low:+.2f} .. {high:+.2f})"
         return line
 

@@ -38,14 +38,16 @@ def subject_intervals(statistic: Callable[..., Tensor], sizes: Sequence[int]) ->
     Args:
         statistic: takes one index tensor per group, each (..., m) with broadcastable leading
             dimensions, and returns the figures (K, ...) computed from those subjects.
-        sizes: the number of subjects in each group (each at least 2).
+        sizes: the number of subjects in each group.
+
+    Returns (NaN, NaN) for every figure when a group holds fewer than 2 subjects: nothing can be left out.
     """
     everyone = [torch.arange(n) for n in sizes]
     measured = statistic(*everyone).double()  # (K,)
+    if min(sizes) < 2:
+        return [(float("nan"), float("nan"))] * len(measured)
     variance = torch.zeros_like(measured)
     for g, n in enumerate(sizes):
-        if n < 2:
-            raise ValueError(f"group {g} holds {n} subject(s): a jackknife needs at least 2")
         keep = ~torch.eye(n, dtype=torch.bool)
         left_out = torch.arange(n).expand(n, n)[keep].view(n, n - 1)  # row i: every subject but i
         replicates = statistic(*everyone[:g], left_out, *everyone[g + 1 :]).double()  # (K, n)
