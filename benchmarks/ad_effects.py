@@ -154,6 +154,9 @@ def evaluate(
             individual_specific=maps.quartiles(specific=True),
             individual_baseline_specific=maps.quartiles(baseline=True, specific=True),
         )
+        if run.model.soft_labels:  # each subject's own amount of AD removed, not the class's average
+            scaled = individual_maps(run.model, test, mri, samples=samples, scaled=True)
+            row.update(individual_scaled=scaled.quartiles(), individual_scaled_specific=scaled.quartiles(specific=True))
         if config.data.dataset == "phantoms":  # the ceiling: each AD subject's healthy twin minus the subject
             read = mri.model_copy(update={"layout": "bids"})
             twins = read_volumes(strength_folder(config, 0.0), read, maps_suffix=ATROPHY_SUFFIX)

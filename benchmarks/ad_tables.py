@@ -120,15 +120,18 @@ def table(rows: list[dict], note: str) -> str:
         "",
         "What is individual: each AD subject's map minus the mean map of the test AD subjects, against its true "
         "atrophy minus their mean atrophy (`quartiles(specific=True)`); a map that draws the group pattern "
-        "into every subject scores well in the main table and about 0 here:",
+        "into every subject scores well in the main table and about 0 here. *Scaled*: each subject's own "
+        "amount of AD removed (`individual_maps(scaled=True)`: the label mix that reconstructs the subject best, "
+        "`disease_amount`), not the class's average:",
         "",
         "| config | individual r | beyond the group, residual | beyond the group, model-free "
-        "| beyond the group, ceiling |",
-        "|---|---|---|---|---|",
+        "| beyond the group, ceiling | individual r, scaled | beyond the group, scaled |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['name']} | {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_specific'))} "
-        f"| {_quartiles(r.get('individual_baseline_specific'))} | {_quartiles(r.get('individual_ceiling_specific'))} |"
+        f"| {_quartiles(r.get('individual_baseline_specific'))} | {_quartiles(r.get('individual_ceiling_specific'))} "
+        f"| {_quartiles(r.get('individual_scaled'))} | {_quartiles(r.get('individual_scaled_specific'))} |"
         for r in rows
         if r.get("individual_specific")
     ]

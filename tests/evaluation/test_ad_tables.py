@@ -100,5 +100,7 @@ def test_render_has_a_table_of_what_is_individual_for_the_rows_that_measured_it(
     )
     lines = render({"note": "", "rows": [measured, row("old")], "curves": {}}).splitlines()
     head = lines.index(next(line for line in lines if line.startswith("| config | individual r | beyond the group")))
-    assert lines[head + 2] == "| a | 0.60 [0.50, 0.70] | 0.20 [0.10, 0.30] | 0.05 [0.00, 0.10] | 0.85 [0.80, 0.90] |"
+    assert lines[head + 2] == (
+        "| a | 0.60 [0.50, 0.70] | 0.20 [0.10, 0.30] | 0.05 [0.00, 0.10] | 0.85 [0.80, 0.90] | – | – |"
+    )
     assert not any(line.startswith("| old |") for line in lines[head:])

@@ -128,6 +128,43 @@ def test_what_is_individual_scores_each_map_beyond_the_group_mean(volumes):
     assert all(math.isnan(q) for q in alone.quartiles(specific=True))  # its own mean: nothing left
 
 
+class SeverityOracle(GroupOracle):
+    """Draws the group's atrophy scaled by the label's weight on AD: a subject shows its own amount of it."""
+
+    soft_labels = True
+
+    def synthesize(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        weight = labels[:, 1] if labels.dim() == 2 else labels.float()
+        return 0.5 - 0.1 * weight.view(-1, *[1] * (self.truth.dim() - 1)) * self.truth[:1]
+
+
+def test_the_disease_amount_is_the_label_mix_that_reconstructs_each_subject_best():
+    from vaegan.visualization.disease_effects import disease_amount
+
+    pattern = torch.rand(1, 1, 4, 4, 4)
+    model = SeverityOracle(pattern)
+    x = torch.stack([0.5 - 0.1 * a * pattern[0] for a in (0.3, 1.0, 1.6)])
+    assert torch.allclose(disease_amount(model, x, source=1, target=0), torch.tensor([0.3, 1.0, 1.6]), atol=0.051)
+    groups = torch.tensor([0, 0, 1])  # images of one subject share one amount
+    both = disease_amount(model, x, source=1, target=0, groups=groups)
+    assert both[0] == both[1] and abs(float(both[2]) - 1.6) < 0.051
+    with pytest.raises(ValueError, match="soft labels"):
+        disease_amount(Oracle(torch.zeros(2, 1, 16, 16)), torch.rand(2, 1, 16, 16), source=1, target=0)
+
+
+def test_scaled_individual_maps_remove_each_subjects_own_amount_of_disease(volumes):
+    """Subjects differ in how much atrophy they show; scaled maps follow it, the plain ones cannot."""
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].mean(0, keepdim=True).flatten(0, 1)
+    model = SeverityOracle(truth)
+    plain = individual_maps(model, volumes, mri)
+    scaled = individual_maps(model, volumes, mri, scaled=True)
+    assert len(scaled.amounts) == len(scaled.subjects) and plain.amounts is None
+    patients = _per_position(volumes.volumes, mri)[volumes.labels == 1]
+    assert scaled.loss.abs().sum() != plain.loss.abs().sum()  # the amounts differ from 1
+    assert torch.allclose(scaled.images, patients)
+
+
 def test_residual_counterfactuals_cancel_the_reconstruction_error():
     model = tiny().eval()
     x = torch.rand(4, 1, 16, 16) * 0.5 + 0.25

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only, pearson
+from vaegan.visualization.disease_effects import counterfactual, disease_amount, disease_effect, loss_only, pearson
 from vaegan.visualization.intervals import group_map_intervals
 
 if TYPE_CHECKING:
@@ -153,6 +153,7 @@ class IndividualMaps:
         r_baseline: (N,) the same for ``baseline``.
         r_group: r of the mean of ``loss`` over the subjects with the mean of ``truth``.
         brain: (P, 1, *S) the mask the correlations are taken in.
+        amounts: (N,) each subject's amount of the disease (``scaled`` maps), else None.
 
     Example:
         >>> maps = individual_maps(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
@@ -169,6 +170,7 @@ class IndividualMaps:
     r_baseline: Tensor
     r_group: float
     brain: Tensor
+    amounts: Tensor | None = None
 
     def quartiles(
         self, baseline: bool = False, one_sided: bool = False, specific: bool = False
@@ -216,6 +218,7 @@ def individual_maps(
     disease: int = 1,
     residual: bool = True,
     samples: int = 1,
+    scaled: bool = False,
 ) -> IndividualMaps:
     """For each disease subject: "this subject without the disease" minus the subject, vs its true atrophy.
 
@@ -231,14 +234,27 @@ def individual_maps(
         control, disease: the class indices of CN and AD.
         residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
         samples: posterior draws each map is averaged over.
+        scaled: remove each subject's own amount of the disease (:func:`disease_amount`, fitted over
+            all of its images) instead of the class's average amount: a mildly affected subject's
+            map is then weaker than a severe one's (models with soft labels; residual maps).
     """
+    amounts: list[Tensor] = []
 
     def healthy(patients: Tensor) -> Tensor:  # (Na, P, 1, *S) -> their counterfactual control images
         flat = patients.flatten(0, 1)
-        drawn = counterfactual(model, flat, source=disease, target=control, residual=residual, samples=samples)
+        amount = None
+        if scaled:
+            subject = torch.arange(len(patients)).repeat_interleave(patients.shape[1])
+            amount = disease_amount(model, flat, source=disease, target=control, groups=subject)
+            amounts.append(amount.view(len(patients), -1)[:, 0])
+        drawn = counterfactual(
+            model, flat, source=disease, target=control, residual=residual, samples=samples, amount=amount
+        )
         return drawn.view_as(patients)
 
-    return _scored(data, options, healthy, control, disease)
+    maps = _scored(data, options, healthy, control, disease)
+    maps.amounts = amounts[0] if amounts else None
+    return maps
 
 
 def true_counterfactual_maps(
