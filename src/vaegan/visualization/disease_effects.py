@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from vaegan.visualization.codes import decode, evaluating
+from vaegan.visualization.intervals import row_pearson
 
 if TYPE_CHECKING:
     from vaegan.models.base import GenerativeModel
@@ -169,6 +170,4 @@ def pearson(a: Tensor, b: Tensor, mask: Tensor | None = None) -> float:
     if mask is not None:
         keep = mask.flatten().bool()
         a, b = a[keep], b[keep]
-    a, b = a - a.mean(), b - b.mean()
-    denominator = (a.norm() * b.norm()).clamp_min(1e-12)
-    return float((a * b).sum() / denominator)
+    return float(row_pearson(a, b))
