@@ -74,10 +74,15 @@ plt.show()
 # share much of their atrophy. Subtract the mean map of the AD subjects from each map, and their mean
 # atrophy from each true atrophy, and score what is left: only what the map says about this subject
 # and not the others. (A QUICK run holds one AD test subject, its own mean: r is nan.)
+# A binary label removes the class's *average* disease; `scaled=True` fits how much of it each
+# subject shows (the label mix that reconstructs the subject best) and removes that amount instead.
 
 # %%
+scaled = individual_maps(model, test, mri, samples=8, scaled=True)
+print("each subject's amount of AD (1 = the class's average):", [round(a, 2) for a in scaled.amounts.tolist()])
 for name, (low, median, high) in {
     "residual counterfactual": residual.quartiles(specific=True),
+    "residual, scaled to the subject": scaled.quartiles(specific=True),
     "model-free (mean CN - subject)": residual.quartiles(baseline=True, specific=True),
 }.items():
     print(f"{name:32s} beyond the group: median r = {median:.2f}  [IQR {low:.2f} .. {high:.2f}]")
