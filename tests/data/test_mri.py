@@ -64,6 +64,16 @@ def test_splits_never_share_a_subject(tmp_path, cache):
     assert sorted(splits.test.labels.unique().tolist()) == [0, 1]  # stratified: both classes tested
 
 
+def test_the_validation_subjects_are_stratified_by_class(tmp_path, cache):
+    diagnoses = {f"sub-{i:02d}": ("AD" if i % 4 == 0 else "CN") for i in range(1, 17)}  # 12 CN, 4 AD
+    folder = make_bids(tmp_path / "bids", diagnoses)
+    for seed in range(6):
+        splits = load_dataset("mri", data_dir=folder, val_size=0.2, seed=seed, mri=options(test_size=0.25))
+        val = {splits.val.group_names[g]: int(y) for g, y in zip(splits.val.groups.tolist(), splits.val.labels)}
+        assert sorted(val.values()) == [0, 0, 1], f"seed {seed}: {val}"  # 9 CN and 3 AD left, a fifth of each
+        assert not subjects_of(splits.val) & subjects_of(splits.train)
+
+
 def test_3d_datasets_and_groups(tmp_path, cache):
     splits = load_dataset(
         "mri", data_dir=six_subjects(tmp_path / "bids"), val_size=0.2, mri=options(spatial_dims=3, test_size=0.34)

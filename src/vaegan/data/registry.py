@@ -158,18 +158,34 @@ def _accepted(loader: Loader, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _group_val_mask(dataset: ImageDataset, n_val: int, seed: int) -> torch.Tensor:
-    """Validation mask of whole groups, drawn in seeded order until they hold ``n_val`` images."""
+    """Validation mask of whole groups (subjects), stratified by class, drawn in seeded order.
+
+    Each class gives its share of ``n_val`` images (its fraction of the images), at least one
+    subject where it has two or more, so a small or unbalanced cohort still validates on both.
+    A group's class is its first image's label.
+    """
     groups = dataset.groups
-    unique, counts = torch.unique(groups, return_counts=True)
-    order = torch.randperm(len(unique), generator=torch.Generator().manual_seed(seed))
-    cumulative = counts[order].cumsum(0)
-    taken = int((cumulative < n_val).sum()) + 1 if n_val > 0 else 0  # the group that reaches n_val too
-    if taken >= len(unique):
+    unique, inverse, counts = torch.unique(groups, return_inverse=True, return_counts=True)
+    rows = torch.arange(len(groups))
+    first = torch.full((len(unique),), len(groups)).scatter_reduce_(0, inverse, rows, reduce="amin")
+    group_label = dataset.labels[first]
+    generator = torch.Generator().manual_seed(seed)
+    chosen: list[torch.Tensor] = []
+    for label in group_label.unique().tolist():
+        members = (group_label == label).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        share = round(n_val * int(counts[members].sum()) / len(groups)) if n_val > 0 else 0
+        taken = int((counts[members].cumsum(0) < share).sum()) + 1 if share > 0 else 0  # the one reaching it too
+        if n_val > 0 and len(members) >= 2:
+            taken = max(taken, 1)
+        chosen.append(members[:taken])
+    picked = torch.cat(chosen)
+    if len(picked) >= len(unique):
         raise ConfigError(
             f"{dataset.name}: val_size asks for {n_val} images, which takes all {len(unique)} subjects "
             "(images of one subject stay in one split); give a smaller val_size"
         )
-    return torch.isin(groups, unique[order[:taken]])
+    return torch.isin(groups, unique[picked])
 
 
 def _val_count(val_size: int | float, n: int, n_full: int) -> int:
