@@ -40,23 +40,22 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
-from ad_tables import merge, plot_curve, render, write_section  # benchmarks/ad_tables.py (run from benchmarks/)
+from ad_phantom_sets import prepare_phantoms, strength_folder, twins_of  # benchmarks/ (run from there)
+from ad_tables import merge, plot_curve, render, write_section
 
 from vaegan.config import RunConfig, load_config
-from vaegan.data.mri import MRIVolumes, phantom_folder, phantom_path, read_volumes, split_subjects
-from vaegan.data.phantoms import ATROPHY_SUFFIX, phantom_settings, write_phantoms
-from vaegan.data.shared_folder import build_once
+from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
+from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.experiment import load_data, train_from_config
-from vaegan.foundation.files import cache_dir
 from vaegan.runs import load_run
 from vaegan.visualization.brain import plot_effect_maps, plot_individual_maps
 from vaegan.visualization.curves import read_history
 from vaegan.visualization.disease_codes import latent_auc
-from vaegan.visualization.disease_maps import individual_maps, summarize_effects, true_counterfactual_maps
+from vaegan.visualization.disease_maps import summarize_effects
+from vaegan.visualization.subject_maps import individual_maps, true_counterfactual_maps
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["configs/ad_cvae_2d.yaml", "configs/ad_vae_2d.yaml", "configs/ad_cvae_3d.yaml"]
@@ -68,25 +67,6 @@ QUICK = [
     "train.epochs=2",
 ]
 QUIET = ["train.progress=false", "data.mri.progress=false"]
-
-
-def prepare_phantoms(config: RunConfig) -> str:
-    """Generate and preprocess the phantom set up front (cached for every run after), timed.
-
-    Returns "" when the set was already in the cache: there was nothing to time.
-    """
-    mri = config.data.mri
-    if (phantom_path(mri) / "participants.tsv").is_file():
-        return ""
-    started = time.perf_counter()
-    folder = phantom_folder(mri)
-    generated = time.perf_counter() - started
-    read_volumes(folder, mri)
-    preprocessed = time.perf_counter() - started - generated
-    return (
-        f"Phantoms: {mri.phantom_subjects} subjects at {mri.phantom_spacing:g} mm, generated in {generated:.0f} s "
-        f"and preprocessed to {mri.size}^3 in {preprocessed:.0f} s on first use (0 s when cached)."
-    )
 
 
 def device_name() -> str:
@@ -119,7 +99,8 @@ def evaluate(
     mri = config.data.mri
     folder = Path(config.data.data_dir) if config.data.data_dir else phantom_folder(mri)
     volumes = read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=ATROPHY_SUFFIX)
-    test = volumes.select(split_subjects(volumes.subjects, volumes.labels, mri.test_size))  # the loader's split
+    test_mask = split_subjects(volumes.subjects, volumes.labels, mri.test_size)  # the loader's split
+    test = volumes.select(test_mask)
     splits = load_data(config)
     row = {
         "name": config.name,
@@ -138,8 +119,9 @@ def evaluate(
     if run.model.has_encoder:
         row.update(latent_auc(run.model, splits.train, splits.test))
     if run.model.conditional and run.model.has_encoder:
-        summary = summarize_effects(run.model, test, mri, samples=samples)
-        row.update(r_model=summary.r_model, r_group=summary.r_group)
+        training = volumes.select(~test_mask)  # every non-test subject: the training and validation subjects
+        summary = summarize_effects(run.model, test, mri, samples=samples, reference=training)
+        row.update(r_model=summary.r_model, r_group=summary.r_group, r_reference=summary.r_reference)
         row.update({f"{key}_interval": interval for key, interval in summary.intervals.items()})
         row["r_model_one_sided"], row["r_group_one_sided"] = summary.one_sided()
         maps = individual_maps(run.model, test, mri, samples=samples)
@@ -172,12 +154,6 @@ def evaluate(
     return row
 
 
-def twins_of(twins: MRIVolumes, test: MRIVolumes) -> torch.Tensor:
-    """The mask of ``twins`` that holds ``test``'s subjects, in their order (both sets list subjects alike)."""
-    wanted = set(test.subjects)
-    return torch.tensor([subject in wanted for subject in twins.subjects])
-
-
 def raw_auc(config: RunConfig, size: int = 8) -> dict:
     """The model-free AUC: the same logistic regression as ``latent_auc`` on the images average-pooled to size^d."""
     from torch import nn
@@ -202,20 +178,6 @@ def raw_auc(config: RunConfig, size: int = 8) -> dict:
             raise NotImplementedError("draws nothing")
 
     return latent_auc(Pooled(), splits.train, splits.test)
-
-
-def strength_folder(config: RunConfig, scale: float) -> Path:
-    """The config's phantom set with every AD subject's atrophy scaled by ``scale`` (cached; 1: the default set)."""
-    mri = config.data.mri
-    if scale == 1.0:
-        return phantom_folder(mri)
-    n, seed, spacing = mri.phantom_subjects, mri.phantom_seed, mri.phantom_spacing
-    target = cache_dir() / "phantoms" / f"n{n}-seed{seed}-{spacing:g}mm-atrophy{scale:g}"
-
-    def build(folder: Path) -> None:
-        write_phantoms(folder, subjects=n, seed=seed, spacing=spacing, atrophy_scale=scale)
-
-    return build_once(target, phantom_settings(n, seed, spacing, scale), build)
 
 
 def strength_curve(path: str, settings: list[str], scales: list[float], args: argparse.Namespace) -> list[dict]:

@@ -118,6 +118,25 @@ def table(rows: list[dict], note: str) -> str:
     ]
     lines += [
         "",
+        "Against the data the model learned from: the voxel-wise group difference (mean CN image minus mean AD "
+        "image, a GLM of the group alone) of every non-test subject, the model's training and validation "
+        "subjects, scored against the same truth (`summarize_effects(reference=...)`). A model adds to its data "
+        "only where it beats this map; the test subjects' own raw difference averages 40 brains and is noisier. "
+        "Its interval moves only the test AD subjects (the truth); the margin is paired:",
+        "",
+        "| config | r (effect vs truth) | r (training subjects' group difference) "
+        "| model - training group difference | ceiling: r (AD maps, mean) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['name']} | {_fmt(r.get('r_model'))} | {_interval(r['r_reference'], r.get('r_reference_interval'))} "
+        f"| {_interval(r['r_model'] - r['r_reference'], r.get('margin_reference_interval'), '+.2f')} "
+        f"| {_fmt(r.get('r_ad_maps_ceiling'))} |"
+        for r in rows
+        if r.get("r_reference") is not None and r.get("r_model") is not None
+    ]
+    lines += [
+        "",
         "What is individual: each AD subject's map minus the mean map of the test AD subjects, against its true "
         "atrophy minus their mean atrophy (`quartiles(specific=True)`); a map that draws the group pattern "
         "into every subject scores well in the main table and about 0 here. *Scaled*: each subject's own "

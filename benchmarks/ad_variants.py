@@ -33,14 +33,15 @@ from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.experiment import train_from_config
 from vaegan.runs import load_run
 from vaegan.visualization.disease_effects import disease_effect, pearson
-from vaegan.visualization.disease_maps import _per_position, individual_maps, summarize_effects
+from vaegan.visualization.disease_maps import per_position, summarize_effects
+from vaegan.visualization.subject_maps import individual_maps
 
 QUIET = ["train.progress=false", "data.mri.progress=false", "train.tensorboard=false"]
 
 
 def mean_effect(model, data: MRIVolumes, mri, samples: int) -> torch.Tensor:
     """The mean AD-minus-CN effect over every subject of ``data``, each encoded with its own label."""
-    images = _per_position(data.volumes, mri)
+    images = per_position(data.volumes, mri)
     total, count = 0.0, 0
     for label in (0, 1):
         own = images[data.labels == label]

@@ -38,14 +38,15 @@ from nilearn import plotting
 
 from vaegan.cli import main
 from vaegan.data.mri import phantom_folder
-from vaegan.data.volumes import to_slices
 from vaegan.data.phantoms import ATROPHY_SUFFIX
+from vaegan.data.volumes import to_slices
 from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_effect_maps
 from vaegan.visualization.disease_codes import latent_auc
 from vaegan.visualization.disease_effects import counterfactual, disease_effect
-from vaegan.visualization.disease_maps import individual_maps, summarize_effects
+from vaegan.visualization.disease_maps import summarize_effects
 from vaegan.visualization.figures import epoch_grids, image_row
+from vaegan.visualization.subject_maps import individual_maps
 
 # %% [markdown]
 # ## Train (or reuse the trained run)

@@ -28,8 +28,9 @@ from IPython.display import Image, display
 
 from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_effect_maps
-from vaegan.visualization.disease_maps import individual_maps, summarize_effects
+from vaegan.visualization.disease_maps import summarize_effects
 from vaegan.visualization.figures import epoch_grids
+from vaegan.visualization.subject_maps import individual_maps
 
 # %% [markdown]
 # ## Train (or reuse the trained run)

@@ -35,8 +35,8 @@ from IPython.display import Image, display
 
 from vaegan.exercises.ad_runs import ad_run, held_out_subjects
 from vaegan.visualization.brain import plot_individual_maps
-from vaegan.visualization.disease_maps import individual_maps
 from vaegan.visualization.figures import image_row
+from vaegan.visualization.subject_maps import individual_maps
 
 # %% [markdown]
 # ## A conditional VAE on coronal slices (trained once, reused after), and its test subjects

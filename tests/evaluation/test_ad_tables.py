@@ -104,3 +104,18 @@ def test_render_has_a_table_of_what_is_individual_for_the_rows_that_measured_it(
         "| a | 0.60 [0.50, 0.70] | 0.20 [0.10, 0.30] | 0.05 [0.00, 0.10] | 0.85 [0.80, 0.90] | – | – |"
     )
     assert not any(line.startswith("| old |") for line in lines[head:])
+
+
+def test_render_scores_the_model_against_its_training_subjects_group_difference():
+    measured = row(
+        "a",
+        0.73,
+        r_reference=0.76,
+        r_reference_interval=[0.72, 0.80],
+        margin_reference_interval=[-0.06, 0.00],
+        r_ad_maps_ceiling=0.86,
+    )
+    lines = render({"note": "", "rows": [measured, row("old")], "curves": {}}).splitlines()
+    head = lines.index(next(line for line in lines if line.startswith("| config | r (effect vs truth) | r (training")))
+    assert lines[head + 2] == "| a | 0.73 | 0.76 (0.72, 0.80) | -0.03 (-0.06, +0.00) | 0.86 |"
+    assert not any(line.startswith("| old |") for line in lines[head:])  # measured before the reference was

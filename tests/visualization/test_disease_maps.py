@@ -20,8 +20,9 @@ from vaegan.data.mri import read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX, PhantomSubject, phantom_settings, synthesize
 from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
 from vaegan.models.config import ModelConfig
-from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only
-from vaegan.visualization.disease_maps import IndividualMaps, _per_position, individual_maps, summarize_effects
+from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only, pearson
+from vaegan.visualization.disease_maps import per_position, summarize_effects
+from vaegan.visualization.subject_maps import IndividualMaps, individual_maps
 
 MRI = {"size": 16, "spacing": 6.0, "spatial_dims": 2, "slice_axis": "coronal", "slice_range": (0.3, 0.7)}
 
@@ -68,7 +69,7 @@ def tiny(cls=ConditionalVAE) -> ConditionalVAE:
 
 def test_an_oracle_finds_every_subjects_own_atrophy(volumes):
     mri = options(**MRI)
-    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    truth = per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
     maps = individual_maps(Oracle(truth), volumes, mri)
     assert len(maps.subjects) == int((volumes.labels == 1).sum()) == len(maps.r)
     assert maps.loss.shape == maps.truth.shape == maps.baseline.shape
@@ -95,7 +96,7 @@ class GroupOracle(Oracle):
 
 def test_group_maps_carry_jackknife_intervals_over_subjects(volumes):
     mri = options(size=16, spacing=6.0, spatial_dims=3)
-    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].mean(0, keepdim=True).flatten(0, 1)
+    truth = per_position(volumes.maps, mri)[volumes.labels == 1].mean(0, keepdim=True).flatten(0, 1)
     summary = summarize_effects(GroupOracle(truth), volumes, mri)
     assert summary.r_model > 0.999
     low, high = summary.intervals["r_model"]
@@ -109,11 +110,37 @@ def test_group_maps_carry_jackknife_intervals_over_subjects(volumes):
     assert summarize_effects(GroupOracle(truth), volumes, mri, intervals=False).intervals == {}
 
 
+def test_the_reference_is_the_voxelwise_group_difference_of_other_subjects(volumes):
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    truth = per_position(volumes.maps, mri)[volumes.labels == 1].mean(0, keepdim=True).flatten(0, 1)
+    model = GroupOracle(truth)
+    itself = summarize_effects(model, volumes, mri, reference=volumes)
+    assert itself.r_reference == pytest.approx(itself.r_group)  # the same subjects: the raw group difference
+    assert torch.equal(itself.reference, itself.group_difference)
+    held = torch.arange(len(volumes.labels)) % 2 == 0
+    test, train = volumes.select(held), volumes.select(~held)
+    summary = summarize_effects(model, test, mri, reference=train)
+    images = per_position(train.volumes, mri)
+    difference = images[train.labels == 1].mean(0) - images[train.labels == 0].mean(0)
+    assert torch.allclose(summary.reference, difference)
+    assert summary.r_reference == pytest.approx(pearson(-difference, summary.truth, summary.anatomy > 0.1), abs=1e-6)
+    assert summary.r_reference != pytest.approx(summary.r_group, abs=1e-3)  # other subjects, another map
+    low, high = summary.intervals["r_reference"]
+    assert low < summary.r_reference < high  # the test disease subjects left out move the truth it is scored on
+    low, high = summary.intervals["margin_reference"]
+    assert low < summary.r_model - summary.r_reference < high
+    assert "training subjects' group difference" in summary.describe()
+    plain = summarize_effects(model, test, mri)
+    assert math.isnan(plain.r_reference) and plain.reference is None and "margin_reference" not in plain.intervals
+    with pytest.raises(ValueError, match="reference"):
+        summarize_effects(model, test, mri, reference=train.select(train.labels == 0))
+
+
 def test_what_is_individual_scores_each_map_beyond_the_group_mean(volumes):
     """An oracle of each subject's own atrophy keeps r 1 beyond the group mean; a map that draws the
     group's mean atrophy into everyone scores high per subject and about nothing beyond the group."""
     mri = options(size=16, spacing=6.0, spatial_dims=3)
-    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    truth = per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
     own = individual_maps(Oracle(truth), volumes, mri)
     assert own.quartiles(specific=True)[0] > 0.999
     shared = individual_maps(GroupOracle(truth.mean(0, keepdim=True)), volumes, mri)
@@ -155,12 +182,12 @@ def test_the_disease_amount_is_the_label_mix_that_reconstructs_each_subject_best
 def test_scaled_individual_maps_remove_each_subjects_own_amount_of_disease(volumes):
     """Subjects differ in how much atrophy they show; scaled maps follow it, the plain ones cannot."""
     mri = options(size=16, spacing=6.0, spatial_dims=3)
-    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].mean(0, keepdim=True).flatten(0, 1)
+    truth = per_position(volumes.maps, mri)[volumes.labels == 1].mean(0, keepdim=True).flatten(0, 1)
     model = SeverityOracle(truth)
     plain = individual_maps(model, volumes, mri)
     scaled = individual_maps(model, volumes, mri, scaled=True)
     assert len(scaled.amounts) == len(scaled.subjects) and plain.amounts is None
-    patients = _per_position(volumes.volumes, mri)[volumes.labels == 1]
+    patients = per_position(volumes.volumes, mri)[volumes.labels == 1]
     assert scaled.loss.abs().sum() != plain.loss.abs().sum()  # the amounts differ from 1
     assert torch.allclose(scaled.images, patients)
 
@@ -205,7 +232,7 @@ def test_individual_figure_is_drawn(volumes, tmp_path):
     from vaegan.visualization.brain import plot_individual_maps
 
     mri = options(**MRI)
-    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    truth = per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
     maps = individual_maps(Oracle(truth), volumes, mri)
     path = plot_individual_maps(maps, mri, tmp_path / "individual.png", subjects=2, title="oracle")
     image = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
@@ -214,7 +241,7 @@ def test_individual_figure_is_drawn(volumes, tmp_path):
 
 def test_one_sided_maps_keep_an_oracle_perfect_and_drop_gains(volumes):
     mri = options(**MRI)
-    truth = _per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
+    truth = per_position(volumes.maps, mri)[volumes.labels == 1].flatten(0, 1)
     maps = individual_maps(Oracle(truth), volumes, mri)
     assert maps.quartiles(one_sided=True)[0] > 0.999  # the truth is never negative: nothing to drop
     assert float(loss_only(torch.tensor([-1.0, 0.5])).min()) == 0.0
@@ -223,7 +250,8 @@ def test_one_sided_maps_keep_an_oracle_perfect_and_drop_gains(volumes):
 
 
 def test_summaries_describe_themselves_in_one_line():
-    from vaegan.visualization.disease_maps import EffectSummary, IndividualMaps
+    from vaegan.visualization.disease_maps import EffectSummary
+    from vaegan.visualization.subject_maps import IndividualMaps
 
     maps = torch.zeros(2, 1, 1, 4, 4)
     summary = EffectSummary(maps[0], maps[0], maps[0], maps[0], r_model=0.614, r_group=0.3)
@@ -238,7 +266,7 @@ def test_summaries_describe_themselves_in_one_line():
 
 def test_healthy_twins_are_the_same_subjects_without_their_disease(phantom_set, tmp_path):
     from vaegan.data.phantoms import write_phantoms
-    from vaegan.visualization.disease_maps import true_counterfactual_maps
+    from vaegan.visualization.subject_maps import true_counterfactual_maps
 
     twins_folder = write_phantoms(tmp_path / "twins", subjects=12, seed=0, spacing=6.0, atrophy_scale=0.0)
     mri = options(**MRI)

@@ -122,7 +122,7 @@ def write_phantoms(
     At 0 the set holds the *healthy twins* of the default one: every subject as
     it would be without its disease (the AD subjects keep their label, their
     atrophy maps are zero), the true counterfactual a model's map can be scored
-    against (:func:`vaegan.visualization.disease_maps.true_counterfactual_maps`).
+    against (:func:`vaegan.visualization.subject_maps.true_counterfactual_maps`).
 
     Raises:
         DataError: ``out`` exists and is not empty, or cannot be written.

@@ -16,8 +16,9 @@
 - ``report.py`` (+ ``templates/report.html.j2``): ``RUN/report.html``, one self-contained page.
 - ``disease_effects.py``: disease-effect maps of conditional models (decode a CN code as AD and
   as CN; residual counterfactuals), and their correlation with a map.
-- ``disease_maps.py``: those maps scored against true atrophy: the group map, each subject's
-  own, and the ceiling of a perfect model (each subject's healthy twin).
+- ``disease_maps.py``: the group map scored against true atrophy, beside the raw group difference.
+- ``subject_maps.py``: each disease subject's own map scored against its own atrophy, and the
+  ceiling of a perfect model (each subject's healthy twin).
 - ``disease_codes.py``: whether a latent code carries the diagnosis (AD-vs-CN AUC on the codes).
 - ``brain.py``: nilearn figures of those maps (imported on use: nilearn is slow to import).
 

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     import nibabel as nib
 
     from vaegan.data.config import MRIConfig
-    from vaegan.visualization.disease_maps import EffectSummary, IndividualMaps
+    from vaegan.visualization.disease_maps import EffectSummary
+    from vaegan.visualization.subject_maps import IndividualMaps
 
 DISPLAY_MODES = {"axial": "z", "coronal": "y", "sagittal": "x"}
 

@@ -7,8 +7,8 @@ With the subject's anatomy held in ``z``, the difference is the model's idea of
 what the disease does to that brain (negative where tissue is lost in T1w).
 
 Group and individual maps, scored against the phantoms' true atrophy, are in
-``disease_maps.py`` (:func:`~vaegan.visualization.disease_maps.summarize_effects`,
-:func:`~vaegan.visualization.disease_maps.individual_maps`).
+``disease_maps.py`` and ``subject_maps.py`` (:func:`~vaegan.visualization.disease_maps.summarize_effects`,
+:func:`~vaegan.visualization.subject_maps.individual_maps`).
 
 The counterfactual is *residual* by default, ``x + decode(z, CN) - decode(z, AD)``:
 the reconstruction error ``x - decode(z, AD)`` is the same in both decodings

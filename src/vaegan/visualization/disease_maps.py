@@ -1,17 +1,10 @@
-"""Disease-effect maps scored against true atrophy: the group map and each subject's own.
+"""The group disease-effect map scored against true atrophy (:func:`summarize_effects`).
 
-- Group maps (:func:`summarize_effects`): the mean effect over the control
-  subjects, against the mean true atrophy and the raw group difference of the
-  same subjects.
-- Individual maps (:func:`individual_maps`): each disease subject's
-  counterfactual "this subject without the disease" (encode with AD, decode as
-  CN) minus the subject itself, against that subject's own true atrophy, beside
-  the model-free map (mean control image minus the subject).
-- The ceiling (:func:`true_counterfactual_maps`): each subject's healthy twin
-  minus the subject, scored alike: what a perfect model would reach.
-
-The maps themselves (:func:`~vaegan.visualization.disease_effects.disease_effect`,
-``counterfactual``) are in ``disease_effects.py``.
+The mean effect over the control subjects, against the mean true atrophy of the
+disease subjects and the raw group difference of the same subjects. Each
+subject's own map is :mod:`vaegan.visualization.subject_maps`; the maps themselves
+(:func:`~vaegan.visualization.disease_effects.disease_effect`, ``counterfactual``)
+are in ``disease_effects.py``.
 
 Example:
     >>> summary = summarize_effects(cvae, test_volumes, config.data.mri, samples=8)  # doctest: +SKIP
@@ -23,10 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import torch
 from torch import Tensor
 
-from vaegan.visualization.disease_effects import counterfactual, disease_amount, disease_effect, loss_only, pearson
+from vaegan.visualization.disease_effects import disease_effect, loss_only, pearson
 from vaegan.visualization.intervals import group_map_intervals
 
 if TYPE_CHECKING:
@@ -47,7 +39,12 @@ class EffectSummary:
         r_model: Pearson r of -effect with truth, inside the brain.
         r_group: Pearson r of -group_difference with truth, inside the brain.
         intervals: 95% jackknife intervals over the subjects of ``r_model``, ``r_group`` and
-            ``margin`` (r_model - r_group, paired); empty when not asked for.
+            ``margin`` (r_model - r_group, paired), and with a reference of ``r_reference`` and
+            ``margin_reference`` (r_model - r_reference); empty when not asked for.
+        reference: the reference subjects' (e.g. the training subjects') mean disease image minus
+            their mean control image, the voxel-wise group difference (a GLM of the group alone);
+            None without reference subjects.
+        r_reference: Pearson r of -reference with truth, inside the brain (NaN without one).
 
     Example:
         >>> summary = summarize_effects(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
@@ -62,6 +59,8 @@ class EffectSummary:
     r_model: float
     r_group: float
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    reference: Tensor | None = None
+    r_reference: float = float("nan")
 
     def describe(self) -> str:
         """One line: how well the model's map and the raw group difference match the true atrophy."""
@@ -69,6 +68,8 @@ class EffectSummary:
         low, high = self.intervals.get("margin", (float("nan"),) * 2)
         if low == low and high == high:  # measured, and not NaN (a group of one subject)
             line += f"; model - raw = {self.r_model - self.r_group:+.2f} (95% interval {low:+.2f} .. {high:+.2f})"
+        if self.reference is not None:
+            line += f"; r(the training subjects' group difference) = {self.r_reference:.2f}"
         return line
 
     def one_sided(self) -> tuple[float, float]:
@@ -79,7 +80,7 @@ class EffectSummary:
         )
 
 
-def _per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
+def per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
     """(N, 1, D, H, W) -> the images a model of ``options.spatial_dims`` sees, (N, P, 1, *S)."""
     if options.spatial_dims == 3:
         return volumes.unsqueeze(1)
@@ -89,13 +90,13 @@ def _per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
     return slices.view(len(volumes), -1, *slices.shape[1:])
 
 
-def _images_and_maps(
+def images_and_maps(
     data: MRIVolumes, options: MRIConfig, control: int, disease: int
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The images and true maps (N, P, 1, *S) the model sees, and the control and disease masks (N,)."""
     if data.maps is None:
         raise ValueError("the volumes carry no true maps; read them with maps_suffix (phantoms)")
-    images, maps = _per_position(data.volumes, options), _per_position(data.maps, options)
+    images, maps = per_position(data.volumes, options), per_position(data.maps, options)
     is_control, is_disease = data.labels == control, data.labels == disease
     if not (is_control.any() and is_disease.any()):
         raise ValueError("need subjects of both classes to compare")
@@ -111,6 +112,7 @@ def summarize_effects(
     disease: int = 1,
     samples: int = 1,
     intervals: bool = True,
+    reference: MRIVolumes | None = None,
 ) -> EffectSummary:
     """Mean disease-effect map of the control subjects vs the mean true atrophy of the disease subjects.
 
@@ -121,8 +123,12 @@ def summarize_effects(
         control, disease: the class indices of CN and AD.
         samples: posterior draws each map is averaged over (see :func:`disease_effect`).
         intervals: the 95% jackknife intervals over subjects (:mod:`~vaegan.visualization.intervals`).
+        reference: other subjects of both classes, e.g. the ones the model was trained on. Their
+            voxel-wise group difference is what a model learned from them must beat to add anything
+            to its data: ``r_reference``. (The raw difference of the test subjects, ``r_group``, is
+            noisier: it averages fewer subjects.)
     """
-    images, maps, is_control, is_disease = _images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
+    images, maps, is_control, is_disease = images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
     controls = images[is_control]  # (Nc, P, 1, *S)
     effects = disease_effect(model, controls.flatten(0, 1), source=control, target=disease, samples=samples)
     effects = effects.view_as(controls)
@@ -132,163 +138,20 @@ def summarize_effects(
     brain = anatomy > 0.1
     r_model, r_group = pearson(-effect, truth, brain), pearson(-group, truth, brain)
     summary = EffectSummary(effect, truth, group, anatomy, r_model, r_group)
+    if reference is not None:
+        summary.reference = group_difference(reference, options, control, disease)
+        summary.r_reference = pearson(-summary.reference, truth, brain)
     if intervals:
         subjects = [t[:, brain] for t in (effects, controls, images[is_disease], maps[is_disease])]  # (N, V) each
-        summary.intervals = group_map_intervals(*subjects)
+        fixed = None if summary.reference is None else summary.reference[brain]
+        summary.intervals = group_map_intervals(*subjects, reference=fixed)
     return summary
 
 
-@dataclass
-class IndividualMaps:
-    """Each disease subject's map of what the disease took, against its own true atrophy.
-
-    Attributes:
-        loss: (N, P, 1, *S) counterfactual control image minus the subject's image
-            (the intensity the model says the disease removed; positive = loss).
-        baseline: (N, P, 1, *S) the model-free map: mean control image minus the subject's image.
-        images: (N, P, 1, *S) the subjects' images.
-        truth: (N, P, 1, *S) the subject's true tissue loss.
-        subjects: the N subject ids.
-        r: (N,) Pearson r of ``loss`` with ``truth`` inside the brain, per subject.
-        r_baseline: (N,) the same for ``baseline``.
-        r_group: r of the mean of ``loss`` over the subjects with the mean of ``truth``.
-        brain: (P, 1, *S) the mask the correlations are taken in.
-        amounts: (N,) each subject's amount of the disease (``scaled`` maps), else None.
-
-    Example:
-        >>> maps = individual_maps(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
-        >>> maps.quartiles()  # doctest: +SKIP
-        (0.41, 0.55, 0.63)
-    """
-
-    loss: Tensor
-    baseline: Tensor
-    images: Tensor
-    truth: Tensor
-    subjects: list[str]
-    r: Tensor
-    r_baseline: Tensor
-    r_group: float
-    brain: Tensor
-    amounts: Tensor | None = None
-
-    def quartiles(
-        self, baseline: bool = False, one_sided: bool = False, specific: bool = False
-    ) -> tuple[float, float, float]:
-        """(25th percentile, median, 75th percentile) of the per-subject r.
-
-        Args:
-            baseline: of the model-free maps instead of the model's.
-            one_sided: of :func:`loss_only` maps.
-            specific: of what is individual: each map minus the subjects' mean map, against each true
-                atrophy minus their mean atrophy. A map that draws the group pattern into every subject
-                scores well per subject and about 0 here. NaN with fewer than two subjects: one
-                subject is its own mean, and nothing is left to score.
-        """
-        if one_sided and specific:
-            raise ValueError("choose one_sided or specific, not both")
-        r = self.r_baseline if baseline else self.r
-        maps = self.baseline if baseline else self.loss
-        if one_sided:
-            r = torch.tensor([pearson(loss_only(m), t, self.brain) for m, t in zip(maps, self.truth)])
-        if specific and len(maps) < 2:
-            return (float("nan"),) * 3
-        if specific:
-            own, truth = maps - maps.mean(0, keepdim=True), self.truth - self.truth.mean(0, keepdim=True)
-            r = torch.tensor([pearson(m, t, self.brain) for m, t in zip(own, truth)])
-        r = r.double()
-        q = torch.quantile(r, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
-        return tuple(float(v) for v in q)
-
-    def describe(self) -> str:
-        """One line: the median and quartiles of the per-subject r, and the model-free map's median r."""
-        low, median, high = self.quartiles()
-        return (
-            f"{len(self.subjects)} disease subject(s): median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
-            f"model-free median r = {self.quartiles(baseline=True)[1]:.2f}"
-        )
-
-
-def individual_maps(
-    model: GenerativeModel,
-    data: MRIVolumes,
-    options: MRIConfig,
-    *,
-    control: int = 0,
-    disease: int = 1,
-    residual: bool = True,
-    samples: int = 1,
-    scaled: bool = False,
-) -> IndividualMaps:
-    """For each disease subject: "this subject without the disease" minus the subject, vs its true atrophy.
-
-    Every disease subject is encoded with the disease label and decoded as a
-    control (:func:`counterfactual`). The brain mask (mean image of all
-    subjects > 0.1) and the model-free baseline (mean control image minus the
-    subject) use the same subjects as the model.
-
-    Args:
-        model: a conditional model with an encoder, trained on images shaped like ``options`` gives.
-        data: volumes of both classes with ``maps`` (true tissue loss), e.g. the test subjects.
-        options: how volumes become the model's images (2-D slices or 3-D).
-        control, disease: the class indices of CN and AD.
-        residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
-        samples: posterior draws each map is averaged over.
-        scaled: remove each subject's own amount of the disease (:func:`disease_amount`, fitted over
-            all of its images) instead of the class's average amount: a mildly affected subject's
-            map is then weaker than a severe one's (models with soft labels; residual maps).
-    """
-    amounts: list[Tensor] = []
-
-    def healthy(patients: Tensor) -> Tensor:  # (Na, P, 1, *S) -> their counterfactual control images
-        flat = patients.flatten(0, 1)
-        amount = None
-        if scaled:
-            subject = torch.arange(len(patients)).repeat_interleave(patients.shape[1])
-            amount = disease_amount(model, flat, source=disease, target=control, groups=subject)
-            amounts.append(amount.view(len(patients), -1)[:, 0])
-        drawn = counterfactual(
-            model, flat, source=disease, target=control, residual=residual, samples=samples, amount=amount
-        )
-        return drawn.view_as(patients)
-
-    maps = _scored(data, options, healthy, control, disease)
-    maps.amounts = amounts[0] if amounts else None
-    return maps
-
-
-def true_counterfactual_maps(
-    data: MRIVolumes, twins: MRIVolumes, options: MRIConfig, *, control: int = 0, disease: int = 1
-) -> IndividualMaps:
-    """What :func:`individual_maps` would give with a perfect model: the ceiling of its scores, on phantoms.
-
-    Each disease subject's map is its healthy twin (the same phantom generated
-    without its disease, ``write_phantoms(atrophy_scale=0)``, preprocessed
-    alike) minus the subject. Its r is below 1 because a map of intensity is
-    scored against a map of tissue fraction: grey and white matter lose
-    different intensities for the same fraction, and resampling blurs both.
-
-    Args:
-        data: the subjects, with ``maps``, as for :func:`individual_maps`.
-        twins: the same subjects, in the same order, from the twin phantom set.
-    """
-    if twins.subjects != data.subjects:
-        raise ValueError("twins must hold the same subjects as data, in the same order")
-    twin_images = _per_position(twins.volumes, options)
-    disease_rows = (data.labels == disease).nonzero().flatten()
-    return _scored(data, options, lambda patients: twin_images[disease_rows], control, disease)
-
-
-def _scored(data: MRIVolumes, options: MRIConfig, healthy, control: int, disease: int) -> IndividualMaps:
-    """Each disease subject's ``healthy(patients) - patient`` scored against its true atrophy (and the baseline)."""
-    images, maps, is_control, is_disease = _images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
-    patients = images[is_disease]  # (Na, P, 1, *S)
-    loss = healthy(patients) - patients
-    baseline = images[is_control].mean(0, keepdim=True) - patients
-    truth = maps[is_disease]
-    brain = images.mean(0) > 0.1
-    r = torch.tensor([pearson(m, t, brain) for m, t in zip(loss, truth)])
-    r_baseline = torch.tensor([pearson(m, t, brain) for m, t in zip(baseline, truth)])
-    subjects = [s for s, keep in zip(data.subjects, is_disease.tolist()) if keep]
-    r_group = pearson(loss.mean(0), truth.mean(0), brain)
-    return IndividualMaps(loss, baseline, patients, truth, subjects, r, r_baseline, r_group, brain)
+def group_difference(data: MRIVolumes, options: MRIConfig, control: int = 0, disease: int = 1) -> Tensor:
+    """(P, 1, *S) the mean disease image minus the mean control image of ``data``: the voxel-wise group effect."""
+    images = per_position(data.volumes, options)
+    is_control, is_disease = data.labels == control, data.labels == disease
+    if not (is_control.any() and is_disease.any()):
+        raise ValueError(f"the reference subjects need both classes ({control} and {disease}) for a group difference")
+    return images[is_disease].mean(0) - images[is_control].mean(0)

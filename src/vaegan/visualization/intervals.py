@@ -78,12 +78,16 @@ def auc(negatives: Tensor, positives: Tensor) -> Tensor:
     return ((difference > 0).double() + 0.5 * (difference == 0).double()).mean((-2, -1))
 
 
-def group_map_intervals(effects: Tensor, controls: Tensor, patients: Tensor, losses: Tensor) -> dict[str, Interval]:
+def group_map_intervals(
+    effects: Tensor, controls: Tensor, patients: Tensor, losses: Tensor, reference: Tensor | None = None
+) -> dict[str, Interval]:
     """Intervals of r_model, r_group and their difference, subjects of either group left out in turn.
 
     Leaving out a control subject drops its effect and its image; a disease subject, its image and
     its true loss. Both group maps are recomputed from the same subjects, so the margin's interval
-    is paired. Arguments are (N, V), the brain's voxels.
+    is paired. Arguments are (N, V), the brain's voxels. ``reference`` (V,): a fixed map made from
+    other subjects (the training subjects' group difference); only the truth it is scored against
+    moves, and ``r_reference`` and ``margin_reference`` (r_model - r_reference) join the intervals.
     """
 
     def figures(control: Tensor, disease: Tensor) -> Tensor:
@@ -91,11 +95,16 @@ def group_map_intervals(effects: Tensor, controls: Tensor, patients: Tensor, los
         truth = on_disease @ losses
         model = row_pearson(-(on_control @ effects), truth)
         group = row_pearson(on_control @ controls - on_disease @ patients, truth)
-        model, group = torch.broadcast_tensors(model, group)
-        return torch.stack([fisher(model), fisher(group), model - group])
+        shown = [model, group] if reference is None else [model, group, row_pearson(-reference, truth)]
+        model, group, *fixed = torch.broadcast_tensors(*shown)
+        rows = [fisher(model), fisher(group), model - group]
+        return torch.stack(rows + [t for f in fixed for t in (fisher(f), model - f)])
 
-    model, group, margin = subject_intervals(figures, (len(effects), len(patients)))
-    return {"r_model": from_fisher(model), "r_group": from_fisher(group), "margin": margin}
+    model, group, margin, *fixed = subject_intervals(figures, (len(effects), len(patients)))
+    out = {"r_model": from_fisher(model), "r_group": from_fisher(group), "margin": margin}
+    if fixed:
+        out.update(r_reference=from_fisher(fixed[0]), margin_reference=fixed[1])
+    return out
 
 
 def fisher(r: Tensor) -> Tensor:
