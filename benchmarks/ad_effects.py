@@ -17,7 +17,7 @@ For each config it reports
 - r (group difference): the same for the raw mean CN image minus mean AD
   image, what a model-free look at the data shows;
 - AUC: AD vs CN by a logistic regression on latent means, trained on the
-  training subjects and scored on the test subjects (every image encoded with
+  non-test (training and validation) subjects and scored on the test subjects (every image encoded with
   the CN label, so a conditional model's label cannot leak), per image and per
   subject (mean over its slices);
 - individual maps: for each test AD subject the residual counterfactual "this
@@ -117,7 +117,7 @@ def evaluate(
         "settings": " ".join(f"`{o}`" for o in settings if o not in QUIET) or "as written",
     }
     if run.model.has_encoder:
-        row.update(latent_auc(run.model, splits.train, splits.test))
+        row.update(latent_auc(run.model, splits.train_and_val(), splits.test))  # all 160 non-test subjects
     if run.model.conditional and run.model.has_encoder:
         training = volumes.select(~test_mask)  # every non-test subject: the training and validation subjects
         summary = summarize_effects(run.model, test, mri, samples=samples, reference=training)
@@ -177,7 +177,7 @@ def raw_auc(config: RunConfig, size: int = 8) -> dict:
         def synthesize(self, z, labels=None):
             raise NotImplementedError("draws nothing")
 
-    return latent_auc(Pooled(), splits.train, splits.test)
+    return latent_auc(Pooled(), splits.train_and_val(), splits.test)
 
 
 def strength_curve(path: str, settings: list[str], scales: list[float], args: argparse.Namespace) -> list[dict]:

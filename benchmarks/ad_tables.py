@@ -34,8 +34,9 @@ READING = [
     "phantom generated without its disease, `vaegan phantoms --atrophy-scale 0`, preprocessed alike) minus the "
     "subject: what a perfect model would score. It stays below 1 because an intensity map is scored against a "
     "tissue-fraction map (grey and white matter lose different intensities for the same fraction).",
-    "- *AUC*: AD vs CN by a logistic regression on latent means, fitted on the training subjects, scored on "
-    "the test subjects; every image encoded with the CN label. A conditional model is handed the diagnosis "
+    "- *AUC*: AD vs CN by a logistic regression on latent means, fitted on every non-test subject (training "
+    "and validation; rows measured before 2026-11-30 on the training subjects alone), scored on the test "
+    "subjects; every image encoded with the CN label. A conditional model is handed the diagnosis "
     "as its label, so its code need not carry it (lower AUC); an unconditional VAE's code must.",
     "- Maps are averaged over `samples` posterior draws per image (1 = the posterior mean).",
     "- Figures: row 1 the model's map, row 2 the true atrophy, row 3 the raw group difference, "

@@ -66,6 +66,14 @@ def test_split_sizes_determinism_and_disjointness(toy: Toy, tmp_path: Path) -> N
     assert not torch.equal(other.val.images, splits.val.images)
 
 
+def test_train_and_val_is_every_image_outside_the_test_split(toy: Toy, tmp_path: Path) -> None:
+    splits = load_dataset("toy", data_dir=toy.write(tmp_path / "d" / "toy"), val_size=8, seed=3)
+    both = splits.train_and_val()
+    assert len(both) == len(splits.train) + len(splits.val) == 40
+    assert torch.equal(both.images[32:], splits.val.images) and torch.equal(both.labels[:32], splits.train.labels)
+    assert both.class_names == splits.train.class_names and both.groups is None
+
+
 @pytest.mark.parametrize(("val_size", "n_val"), [(0, 0), (1, 1), (0.25, 10), (39, 39)])
 def test_val_size_count_or_fraction(toy: Toy, tmp_path: Path, val_size: float, n_val: int) -> None:
     splits = load_dataset("toy", data_dir=toy.write(tmp_path / "toy"), val_size=val_size)

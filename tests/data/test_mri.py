@@ -72,6 +72,7 @@ def test_the_validation_subjects_are_stratified_by_class(tmp_path, cache):
         val = {splits.val.group_names[g]: int(y) for g, y in zip(splits.val.groups.tolist(), splits.val.labels)}
         assert sorted(val.values()) == [0, 0, 1], f"seed {seed}: {val}"  # 9 CN and 3 AD left, a fifth of each
         assert not subjects_of(splits.val) & subjects_of(splits.train)
+        assert subjects_of(splits.train_and_val()) == subjects_of(splits.train) | subjects_of(splits.val)
 
 
 def test_3d_datasets_and_groups(tmp_path, cache):

@@ -109,6 +109,17 @@ class DataSplits:
         """Number of classes."""
         return self.train.num_classes
 
+    def train_and_val(self) -> ImageDataset:
+        """Every image outside the test split, in memory: train then val (e.g. to fit a probe on the codes).
+
+        A measurement fitted on it does not depend on which subjects the validation split drew.
+        """
+        train, val = self.train, self.val
+        groups = None if train.groups is None or val.groups is None else torch.cat([train.groups, val.groups])
+        images = torch.cat([torch.as_tensor(train.images), torch.as_tensor(val.images)])
+        labels = torch.cat([train.labels, val.labels])
+        return ImageDataset(images, labels, train.class_names, train.name, groups, train.group_names)
+
     @property
     def class_names(self) -> list[str]:
         """Class names, index = label."""
