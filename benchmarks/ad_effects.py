@@ -49,6 +49,7 @@ from ad_tables import merge, plot_curve, render, write_section
 from vaegan.config import RunConfig, load_config
 from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
 from vaegan.data.phantoms import ATROPHY_SUFFIX
+from vaegan.evaluation.reconstruction import explained_variance
 from vaegan.experiment import load_data, train_from_config
 from vaegan.runs import load_run
 from vaegan.visualization.brain import plot_effect_maps, plot_individual_maps
@@ -118,6 +119,12 @@ def evaluate(
     }
     if run.model.has_encoder:
         row.update(latent_auc(run.model, splits.train_and_val(), splits.test))  # all 160 non-test subjects
+        known = splits.train_and_val()
+        row.update(
+            explained_variance(
+                run.model, torch.as_tensor(known.images), torch.as_tensor(splits.test.images), splits.test.labels
+            )
+        )
     if run.model.conditional and run.model.has_encoder:
         training = volumes.select(~test_mask)  # every non-test subject: the training and validation subjects
         summary = summarize_effects(run.model, test, mri, samples=samples, reference=training)

@@ -138,6 +138,22 @@ def table(rows: list[dict], note: str) -> str:
     ]
     lines += [
         "",
+        "How much of each test subject the model reproduces: the explained variance of its reconstructions "
+        "(posterior mean) around the mean image of the non-test subjects, 1 - MSE(reconstruction) / "
+        "MSE(mean image), beside a PCA of the non-test images with as many components as the model's code "
+        "(`explained_variance`). 0 draws every subject as the mean brain:",
+        "",
+        "| config | model | explained variance | PCA of the same size |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['name']} | {r['model']} | {r['explained']:.2f} "
+        f"| {r['pca_explained']:.2f} ({r['pca_components']} components) |"
+        for r in rows
+        if r.get("explained") is not None
+    ]
+    lines += [
+        "",
         "What is individual: each AD subject's map minus the mean map of the test AD subjects, against its true "
         "atrophy minus their mean atrophy (`quartiles(specific=True)`); a map that draws the group pattern "
         "into every subject scores well in the main table and about 0 here. *Scaled*: each subject's own "

@@ -119,3 +119,11 @@ def test_render_scores_the_model_against_its_training_subjects_group_difference(
     head = lines.index(next(line for line in lines if line.startswith("| config | r (effect vs truth) | r (training")))
     assert lines[head + 2] == "| a | 0.73 | 0.76 (0.72, 0.80) | -0.03 (-0.06, +0.00) | 0.86 |"
     assert not any(line.startswith("| old |") for line in lines[head:])  # measured before the reference was
+
+
+def test_render_says_how_much_of_each_subject_the_model_reproduces():
+    measured = row("a", explained=0.06, pca_explained=0.62, pca_components=64)
+    lines = render({"note": "", "rows": [measured, row("old")], "curves": {}}).splitlines()
+    head = lines.index(next(line for line in lines if line.startswith("| config | model | explained variance")))
+    assert lines[head + 2] == "| a | cvae | 0.06 | 0.62 (64 components) |"
+    assert not any(line.startswith("| old |") for line in lines[head:])

@@ -8,6 +8,9 @@ Example:
     >>> ae = AutoEncoder(AutoEncoderConfig(latent_dim=8))  # doctest: +SKIP
     >>> reconstruction_metrics(ae, test.images[:500], test.labels[:500])  # doctest: +SKIP
     {'mse': 0.0061, 'psnr': 23.1, 'ssim': 0.89}
+
+:func:`explained_variance` asks how much of each subject a model reproduces beyond the mean
+image, beside a PCA with as many components as the model's code.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from vaegan.models.base import GenerativeModel
 
-__all__ = ["reconstruction_metrics"]
+__all__ = ["explained_variance", "reconstruction_metrics"]
 
 
 def _metrics(image_shape: tuple[int, ...]) -> dict[str, object]:
@@ -63,3 +66,41 @@ def reconstruction_metrics(
             yield model.reconstruct(x, y), x
 
     return _score(pairs(), tuple(images.shape[1:]))
+
+
+@torch.no_grad()
+def explained_variance(
+    model: GenerativeModel, reference: Tensor, test: Tensor, labels: Tensor | None = None, *, batch_size: int = 16
+) -> dict[str, float]:
+    """How much of the test images' variation around the mean image the reconstructions reproduce.
+
+    ``explained`` = 1 - MSE(reconstruction, x) / MSE(mean reference image, x) on ``test``: 0 draws
+    every subject as the mean brain, 1 reproduces it exactly, below 0 is worse than the mean.
+    ``pca_explained`` is the same for a PCA of ``reference`` with as many components as the model's
+    code (``pca_components``): a linear code of that size, the floor a deep model should clear.
+
+    Args:
+        reference: (M, C, *S) the images the model learned from (their mean and PCA).
+        test: (N, C, *S) other images to score on; ``labels`` (N,) for conditional models.
+    """
+    from sklearn.decomposition import PCA
+
+    if not model.has_encoder:
+        raise ValueError(f"{type(model).__name__} has no encoder, so nothing to reconstruct")
+    model.eval()
+    x = test.float().flatten(1)
+    mean = reference.float().flatten(1).mean(0)
+    around_mean = (x - mean).pow(2).mean()
+    drawn = []
+    for start in range(0, len(test), batch_size):
+        batch = test[start : start + batch_size].float().to(model.device)
+        y = labels[start : start + batch_size].to(model.device) if model.conditional else None
+        drawn.append(model.reconstruct(batch, y).float().cpu().flatten(1))
+    k = min(model.config.latent_dim, len(reference) - 1)
+    pca = PCA(k, svd_solver="randomized", random_state=0).fit(reference.float().flatten(1).numpy())
+    linear = torch.from_numpy(pca.inverse_transform(pca.transform(x.numpy()))).float()
+    return {
+        "explained": float(1 - (torch.cat(drawn) - x).pow(2).mean() / around_mean),
+        "pca_explained": float(1 - (linear - x).pow(2).mean() / around_mean),
+        "pca_components": k,
+    }
