@@ -141,7 +141,8 @@ def table(rows: list[dict], note: str) -> str:
         "How much of each test subject the model reproduces: the explained variance of its reconstructions "
         "(posterior mean) around the mean image of the non-test subjects, 1 - MSE(reconstruction) / "
         "MSE(mean image), beside a PCA of the non-test images with as many components as the model's code "
-        "(`explained_variance`). 0 draws every subject as the mean brain:",
+        "(`explained_variance`). 0 draws every subject as the mean brain. In 2-D the mean image is that of "
+        "slices from every position, so most of what a 2-D model explains is which slice it was given:",
         "",
         "| config | model | explained variance | PCA of the same size |",
         "|---|---|---|---|",
