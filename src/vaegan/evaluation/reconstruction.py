@@ -88,6 +88,7 @@ def explained_variance(
     if not model.has_encoder:
         raise ValueError(f"{type(model).__name__} has no encoder, so nothing to reconstruct")
     model.eval()
+    reference, test = torch.as_tensor(reference), torch.as_tensor(test)  # file-backed images too
     x = test.float().flatten(1)
     mean = reference.float().flatten(1).mean(0)
     around_mean = (x - mean).pow(2).mean()
