@@ -73,6 +73,8 @@ def test_the_validation_subjects_are_stratified_by_class(tmp_path, cache):
         assert sorted(val.values()) == [0, 0, 1], f"seed {seed}: {val}"  # 9 CN and 3 AD left, a fifth of each
         assert not subjects_of(splits.val) & subjects_of(splits.train)
         assert subjects_of(splits.train_and_val()) == subjects_of(splits.train) | subjects_of(splits.val)
+    with pytest.raises(ConfigError, match="leaves no training subject of class"):  # a val_size that takes a class whole
+        load_dataset("mri", data_dir=folder, val_size=0.9, mri=options(test_size=0.25))
 
 
 def test_3d_datasets_and_groups(tmp_path, cache):

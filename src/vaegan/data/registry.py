@@ -161,8 +161,8 @@ def _group_val_mask(dataset: ImageDataset, n_val: int, seed: int) -> torch.Tenso
     """Validation mask of whole groups (subjects), stratified by class, drawn in seeded order.
 
     Each class gives its share of ``n_val`` images (its fraction of the images), at least one
-    subject where it has two or more, so a small or unbalanced cohort still validates on both.
-    A group's class is its first image's label.
+    subject where it has two or more, so a small or unbalanced cohort still validates on both, and
+    keeps at least one training subject (else ConfigError). A group's class is its first image's label.
     """
     groups = dataset.groups
     unique, inverse, counts = torch.unique(groups, return_inverse=True, return_counts=True)
@@ -176,16 +176,14 @@ def _group_val_mask(dataset: ImageDataset, n_val: int, seed: int) -> torch.Tenso
         members = members[torch.randperm(len(members), generator=generator)]
         share = round(n_val * int(counts[members].sum()) / len(groups)) if n_val > 0 else 0
         taken = int((counts[members].cumsum(0) < share).sum()) + 1 if share > 0 else 0  # the one reaching it too
-        if n_val > 0 and len(members) >= 2:
-            taken = max(taken, 1)
+        taken = 0 if len(members) < 2 else max(taken, 1 if n_val > 0 else 0)  # a lone subject trains
+        if taken and taken >= len(members):
+            raise ConfigError(
+                f"{dataset.name}: val_size asks for {n_val} images, which leaves no training subject of class "
+                f"{label} (images of one subject stay in one split); give a smaller val_size"
+            )
         chosen.append(members[:taken])
-    picked = torch.cat(chosen)
-    if len(picked) >= len(unique):
-        raise ConfigError(
-            f"{dataset.name}: val_size asks for {n_val} images, which takes all {len(unique)} subjects "
-            "(images of one subject stay in one split); give a smaller val_size"
-        )
-    return torch.isin(groups, unique[picked])
+    return torch.isin(groups, unique[torch.cat(chosen)])
 
 
 def _val_count(val_size: int | float, n: int, n_full: int) -> int:
