@@ -134,7 +134,7 @@ def summarize_effects(
     effects = effects.view_as(controls)
     effect, anatomy = effects.mean(0), controls.mean(0)
     truth = maps[is_disease].mean(0)
-    group = images[is_disease].mean(0) - anatomy
+    group = group_difference(data, options, control, disease)  # the same subjects, model-free
     brain = anatomy > 0.1
     r_model, r_group = pearson(-effect, truth, brain), pearson(-group, truth, brain)
     summary = EffectSummary(effect, truth, group, anatomy, r_model, r_group)
