@@ -52,3 +52,18 @@ def test_a_model_without_an_encoder_is_refused():
     gan = GAN(GANConfig(image_shape=(1, 6, 6), latent_dim=2, network={"kind": "mlp", "hidden": [8]}))
     with pytest.raises(ValueError, match="no encoder"):
         explained_variance(gan, low_rank(4, 0), low_rank(2, 1))
+
+
+def test_a_conditional_model_without_labels_is_refused_with_the_reason():
+    from vaegan.models import ConditionalVAE, ConditionalVAEConfig
+
+    cvae = ConditionalVAE(
+        ConditionalVAEConfig(image_shape=(1, 6, 6), num_classes=2, latent_dim=2, network={"kind": "mlp", "hidden": [8]})
+    )
+    with pytest.raises(ValueError, match="conditional: give the test images' labels"):
+        explained_variance(cvae, low_rank(4, 0), low_rank(2, 1))
+    assert set(explained_variance(cvae, low_rank(4, 0), low_rank(2, 1), torch.tensor([0, 1]))) == {
+        "explained",
+        "pca_explained",
+        "pca_components",
+    }

@@ -87,6 +87,8 @@ def explained_variance(
 
     if not model.has_encoder:
         raise ValueError(f"{type(model).__name__} has no encoder, so nothing to reconstruct")
+    if model.conditional and labels is None:
+        raise ValueError(f"{type(model).__name__} is conditional: give the test images' labels to reconstruct them")
     model.eval()
     reference, test = torch.as_tensor(reference), torch.as_tensor(test)  # file-backed images too
     x = test.float().flatten(1)
