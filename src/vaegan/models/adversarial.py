@@ -20,7 +20,6 @@ from pydantic import PositiveInt
 from torch import Tensor, nn
 
 from vaegan.networks.config import NetworkConfig
-from vaegan.networks.warp import Warped
 
 # the activations any network accepts, so the discriminator's choices never drift from them
 Activation = NetworkConfig.model_fields["activation"].annotation
@@ -133,13 +132,9 @@ def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
 def dcgan_init(module: nn.Module) -> None:
     """Weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), biases 0 (Radford et al. 2016, section 4).
 
-    Use as ``network.apply(dcgan_init)``. A deformable template's displacement stays zero (no warp at
-    the start): ``apply`` reaches the :class:`~vaegan.networks.warp.Warped` after its layers.
+    Use as ``network.apply(dcgan_init)``.
     """
-    if isinstance(module, Warped):
-        nn.init.zeros_(module.displacement.weight)
-        nn.init.zeros_(module.displacement.bias)
-    elif isinstance(module, nn.Linear | nn.modules.conv._ConvNd):
+    if isinstance(module, nn.Linear | nn.modules.conv._ConvNd):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)

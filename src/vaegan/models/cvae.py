@@ -9,7 +9,6 @@ from torch import Tensor
 from vaegan.models.base import FixedInputs, LabelConditioned, inference
 from vaegan.models.registry import register_model
 from vaegan.models.vae import VAE, VAEConfig
-from vaegan.networks import Warped
 from vaegan.networks.layers import ClassOffsets
 
 
@@ -68,9 +67,7 @@ class ConditionalVAE(LabelConditioned, VAE):
     (:func:`label_mmd`), which pushes the class out of z and into the label (Louizos et al. 2016).
     ``class_offsets`` adds a learned image per class to the decoder's output
     (:class:`~vaegan.networks.layers.ClassOffsets`), so a class effect finer than the decoder's
-    upsampling can draw (a thin cortical ribbon) is still learned, voxel by voxel. With a deformable
-    template (``network.warp_grid``) they are added before the warp, so each subject's warp carries
-    the class effect onto its own anatomy.
+    upsampling can draw (a thin cortical ribbon) is still learned, voxel by voxel.
 
     Example:
         >>> cvae = ConditionalVAE(ConditionalVAEConfig(latent_dim=8))
@@ -88,10 +85,7 @@ class ConditionalVAE(LabelConditioned, VAE):
         if config.class_offsets:  # the decoder's output shape: the likelihood's parameters per voxel
             shape = tuple(config.image_shape)
             out_shape = (shape[0] * self.likelihood.params_per_channel, *shape[1:])
-            if isinstance(self.decoder, Warped):  # in template space: the warp moves them onto each subject
-                self.decoder.image = ClassOffsets(self.decoder.image, config.num_classes, out_shape)
-            else:
-                self.decoder = ClassOffsets(self.decoder, config.num_classes, out_shape)
+            self.decoder = ClassOffsets(self.decoder, config.num_classes, out_shape)
 
     def latent(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
         z, terms = super().latent(x, labels)

@@ -3,7 +3,6 @@
 - ``layers.py``: dimension-agnostic layer factories (conv, transposed conv, norm, activation).
 - ``conv.py``: strided convolutional encoder and its mirrored transposed-conv decoder.
 - ``mlp.py``: fully connected encoder and decoder.
-- ``warp.py``: a deformable template around either decoder (``warp_grid``).
 - ``build_encoder`` / ``build_decoder`` pick one from a :class:`~vaegan.config.NetworkConfig`.
 
 An encoder maps images (B, C, *S) to features (B, out_features), optionally
@@ -14,9 +13,8 @@ decoder maps (B, in_features) to an image-shaped tensor (B, out_channels, *S).
 from vaegan.networks.config import NetworkConfig
 from vaegan.networks.conv import ConvDecoder, ConvEncoder
 from vaegan.networks.mlp import MLPDecoder, MLPEncoder
-from vaegan.networks.warp import Warped
 
-__all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "Warped", "build_decoder", "build_encoder"]
+__all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "build_decoder", "build_encoder"]
 
 
 def build_encoder(
@@ -29,11 +27,7 @@ def build_encoder(
 
 def build_decoder(
     config: NetworkConfig, in_features: int, image_shape: tuple[int, ...], *, out_channels: int | None = None
-) -> ConvDecoder | MLPDecoder | Warped:
-    """Decoder of the configured kind: (B, in_features) -> (B, out_channels, *S); warped if ``warp_grid``."""
+) -> ConvDecoder | MLPDecoder:
+    """Decoder of the configured kind: (B, in_features) -> (B, out_channels, *S)."""
     cls = ConvDecoder if config.kind == "conv" else MLPDecoder
-    channels = out_channels or image_shape[0]
-    decoder = cls(in_features, image_shape, config, out_channels=channels)
-    if config.warp_grid:
-        return Warped(decoder, in_features, (channels, *image_shape[1:]), config.warp_grid)
-    return decoder
+    return cls(in_features, image_shape, config, out_channels=out_channels or image_shape[0])
