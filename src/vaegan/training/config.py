@@ -19,6 +19,11 @@ class TrainConfig(Section):
     device: str = "auto"
     precision: Literal["32", "bf16"] = "32"
     grid_size: PositiveInt = 64
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant",
+        description="cosine: the learning rate falls step by step over train.epochs to lr_final_fraction of it",
+    )
+    lr_final_fraction: float = Field(0.01, ge=0.0, le=1.0, description="cosine: the rate at the end, as a fraction")
     progress: bool = True
     tensorboard: bool = True
     visualize_every: int = Field(0, ge=0, description="latent figures into RUN/latent every N epochs (0: off)")

@@ -27,6 +27,7 @@ from vaegan.training.distributed import Ranks, resolve_device, setup, sync_batch
 from vaegan.training.finite import FiniteGuard
 from vaegan.training.placement import memory_format, placement
 from vaegan.training.run_folder import non_finite_advice, prepare_fresh
+from vaegan.training.schedule import LearningRate
 
 History = list[dict[str, float]]
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class Trainer:
         self.model = model
         self.optimizers = self.model.configure_optimizers()
         self.ranks.hook_optimizers(self.optimizers)
+        self.rate = LearningRate(self.optimizers, config.lr_schedule, config.lr_final_fraction)
         self.data = data
         self.placement = placement(config.data_on_device, data.train.images, self.device)
         # the fast path: all training images on the device, batches are index_select on it
@@ -218,8 +220,9 @@ class Trainer:
             leave=False,
             dynamic_ncols=True,
         )
-        guard = FiniteGuard(self, epoch)
+        guard, lr = FiniteGuard(self, epoch), None
         for step, batch in enumerate(bar, start=1):
+            lr = self.rate.step((epoch - 1 + (step - 1) / steps) / self.config.epochs)
             with self.autocast():
                 terms = self.model.train_step(batch, self.optimizers)
             guard.update(step, terms)
@@ -231,7 +234,8 @@ class Trainer:
                 bar.set_postfix({k: f"{float(v) / seen:.4g}" for k, v in sums.items()}, refresh=False)
         guard.check()
         bar.close()
-        return self._global_means(sums, seen)
+        means = self._global_means(sums, seen)
+        return means if lr is None else {**means, "lr": lr}  # the rate of the epoch's last step
 
     def _global_means(self, sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
         """Sums and counts from every rank -> means over all of them (one small gather per epoch)."""
