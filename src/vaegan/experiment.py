@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from vaegan.config import RunConfig
-from vaegan.config.run import config_changes, describe_changes
+from vaegan.config.run import RESUMABLE_KEYS, config_changes, describe_changes
 from vaegan.data import DataSplits, load_dataset
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, ConfigError
@@ -78,10 +78,11 @@ def train_from_config(
     resumed = read_resume_point(last) if resume and last.is_file() else None
     if resumed is not None and resumed.get("run_config"):
         config = _with_shape_of(config, resumed["run_config"])
-        changes = config_changes(resumed["run_config"], config.to_dict())
+        changes = _resume_changes(resumed["run_config"], config)
         if changes and not accept_changes:
+            spans = " (the cosine learning-rate schedule spans train.epochs)" if "train.epochs" in changes else ""
             raise ConfigError(
-                f"{config.out_dir} was trained under another config: {describe_changes(changes)}; "
+                f"{config.out_dir} was trained under another config: {describe_changes(changes)}{spans}; "
                 "resume with the run's own config (its config.yaml), pass --accept-changes to go on under the "
                 "new one, or --out to start a new run"
             )
@@ -92,7 +93,7 @@ def train_from_config(
     if config.train.score_maps_every:  # first: the callbacks after it write the row it adds to
         callbacks.insert(0, _map_score(config, data))
     if resumed is not None and resumed.get("run_config"):
-        changes = config_changes(resumed["run_config"], config.to_dict())
+        changes = _resume_changes(resumed["run_config"], config)
         if changes:  # accepted above
             callbacks.insert(0, RecordChanges(changes))
     trainer = Trainer(
@@ -105,6 +106,14 @@ def train_from_config(
         callbacks=callbacks,
     )
     return trainer.fit(resume=resume, overwrite=overwrite)
+
+
+def _resume_changes(old: dict, config: RunConfig) -> dict:
+    """What differs from the run's own config; more epochs too when a cosine schedule spans them."""
+    ignored = RESUMABLE_KEYS
+    if config.train.lr_schedule != "constant":
+        ignored = tuple(key for key in RESUMABLE_KEYS if key != "train.epochs")
+    return config_changes(old, config.to_dict(), ignore=ignored)
 
 
 def _map_score(config: RunConfig, data: DataSplits) -> Callback:

@@ -132,6 +132,17 @@ def test_resume_ignores_epochs_device_progress_and_tensorboard(tmp_path):
     assert train(config, run, "--epochs", "2", "--resume", *extra) == 0
 
 
+def test_more_epochs_for_a_cosine_run_are_a_change_to_accept(tmp_path, capsys):
+    """The cosine schedule spans train.epochs: more of them would raise a decayed rate again."""
+    config, run = write_config(tmp_path), tmp_path / "run"
+    cosine = ["--set", "train.lr_schedule=cosine"]
+    assert train(config, run, "--epochs", "1", *cosine) == 0
+    assert train(config, run, "--epochs", "2", "--resume", *cosine) == 2
+    err = capsys.readouterr().err
+    assert "train.epochs" in err and "schedule" in err and "--accept-changes" in err
+    assert train(config, run, "--epochs", "2", "--resume", *cosine, "--accept-changes") == 0
+
+
 def test_accepted_changes_are_recorded_and_config_yaml_rewritten(tmp_path):
     config, run = write_config(tmp_path), tmp_path / "run"
     assert train(config, run, "--epochs", "1") == 0
