@@ -93,8 +93,10 @@ def evaluate(
     reuse: bool = False,
     samples: int = 1,
     figures: bool = True,
+    refine: int = 0,
 ) -> dict:
-    """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC (and draw them)."""
+    """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC (and draw them);
+    ``refine`` > 0: a VAE's AUC and explained variance on its MAP codes after that many steps too."""
     history, seconds = train_or_reuse(config, reuse)
     run = load_run(config.out_dir, checkpoint="best", device="cuda" if torch.cuda.is_available() else "cpu")
     mri = config.data.mri
@@ -125,6 +127,16 @@ def evaluate(
                 run.model, torch.as_tensor(known.images), torch.as_tensor(splits.test.images), splits.test.labels
             )
         )
+    if refine and hasattr(run.model, "map_code"):  # the codes that best explain each image (VAE.map_code)
+        refined = latent_auc(run.model, known, splits.test, refine=refine)
+        row.update(
+            subject_auc_refined=refined["subject_auc"], subject_auc_refined_interval=refined["subject_auc_interval"]
+        )
+        images = torch.as_tensor(known.images), torch.as_tensor(splits.test.images)
+        row["explained_refined"] = explained_variance(run.model, *images, splits.test.labels, refine=refine)[
+            "explained"
+        ]
+        row["refine_steps"] = refine
     if run.model.conditional and run.model.has_encoder:
         training = volumes.select(~test_mask)  # every non-test subject: the training and validation subjects
         summary = summarize_effects(run.model, test, mri, samples=samples, reference=training)
@@ -232,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="measure a run already trained in --runs again")
     parser.add_argument("--samples", type=int, default=8, help="posterior draws each map is averaged over")
     parser.add_argument("--strengths", nargs="+", type=float, help="atrophy scales of the curve (instead of the table)")
+    parser.add_argument("--refine", type=int, default=100, help="VAEs: MAP-code steps for the refined AUC (0: skip)")
     parser.add_argument("--runs", default="outputs/ad_effects", help="folder of the training runs")
     parser.add_argument("--results", default="benchmarks/ad_effects", help="figures and results.json")
     parser.add_argument("--readme", default="benchmarks/ad_effects.md", help="'' to leave it alone")
@@ -265,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         config = load_config(path, settings)
         config = config.model_copy(update={"out": str(Path(args.runs) / config.name)})
-        measured.append(evaluate(config, results.resolve(), settings, reuse=args.reuse, samples=args.samples))
+        measured.append(
+            evaluate(config, results.resolve(), settings, reuse=args.reuse, samples=args.samples, refine=args.refine)
+        )
         print(json.dumps(measured[-1]), flush=True)
     saved = merge(results / "results.json", measured, curves, timing)
     if args.readme:

@@ -142,13 +142,18 @@ def table(rows: list[dict], note: str) -> str:
         "(posterior mean) around the mean image of the non-test subjects, 1 - MSE(reconstruction) / "
         "MSE(mean image), beside a PCA of the non-test images with as many components as the model's code "
         "(`explained_variance`). 0 draws every subject as the mean brain. In 2-D the mean image is that of "
-        "slices from every position, so most of what a 2-D model explains is which slice it was given:",
+        "slices from every position, so most of what a 2-D model explains is which slice it was given. "
+        "*MAP codes*: each image's code refined from the encoder's guess by 100 Adam steps on "
+        "-log p(x|z) - log p(z) (`VAE.map_code`, `--refine`), the same decoder, and the latent AUC on those codes "
+        "(the probe's training and test subjects refined alike):",
         "",
-        "| config | model | explained variance | PCA of the same size |",
-        "|---|---|---|---|",
+        "| config | model | explained variance | explained, MAP codes | AUC per subject, MAP codes "
+        "| PCA of the same size |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['name']} | {r['model']} | {r['explained']:.2f} "
+        f"| {r['name']} | {r['model']} | {r['explained']:.2f} | {_fmt(r.get('explained_refined'))} "
+        f"| {_interval(r.get('subject_auc_refined'), r.get('subject_auc_refined_interval'))} "
         f"| {r['pca_explained']:.2f} ({r['pca_components']} components) |"
         for r in rows
         if r.get("explained") is not None

@@ -125,5 +125,9 @@ def test_render_says_how_much_of_each_subject_the_model_reproduces():
     measured = row("a", explained=0.06, pca_explained=0.62, pca_components=64)
     lines = render({"note": "", "rows": [measured, row("old")], "curves": {}}).splitlines()
     head = lines.index(next(line for line in lines if line.startswith("| config | model | explained variance")))
-    assert lines[head + 2] == "| a | cvae | 0.06 | 0.62 (64 components) |"
+    assert lines[head + 2] == "| a | cvae | 0.06 | – | – | 0.62 (64 components) |"  # measured before MAP codes
     assert not any(line.startswith("| old |") for line in lines[head:])
+    refined = row("b", explained=0.06, pca_explained=0.62, pca_components=64, explained_refined=0.15)
+    refined.update(subject_auc_refined=0.965, subject_auc_refined_interval=(0.91, 1.0))
+    lines = render({"note": "", "rows": [refined], "curves": {}}).splitlines()
+    assert "| b | cvae | 0.06 | 0.15 | 0.96 (0.91, 1.00) | 0.62 (64 components) |" in lines

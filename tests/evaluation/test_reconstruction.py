@@ -67,3 +67,17 @@ def test_a_conditional_model_without_labels_is_refused_with_the_reason():
         "pca_explained",
         "pca_components",
     }
+
+
+def test_refined_codes_reproduce_a_subject_better_than_the_encoders_guess():
+    """An untrained encoder guesses badly; MAP codes under the same decoder fit the test images closer."""
+    from tests.models.tiny_configs import tiny_model
+
+    vae = tiny_model("vae", (1, 16, 16), likelihood="gaussian", sigma=0.1)
+    reference, test = low_rank(40, 0), low_rank(8, 1)
+    reference, test = (t.repeat(1, 1, 3, 3)[:, :, :16, :16] for t in (reference, test))
+    guessed = explained_variance(vae, reference, test)["explained"]
+    refined = explained_variance(vae, reference, test, refine=100)["explained"]
+    assert refined > guessed + 0.1, (guessed, refined)
+    with pytest.raises(ValueError, match="no prior to refine"):
+        explained_variance(tiny_model("ae", (1, 16, 16)), reference, test, refine=5)

@@ -58,3 +58,23 @@ def test_the_subject_auc_carries_a_jackknife_interval_over_test_subjects():
     result = latent_auc(Noisy(), groups_dataset(40, 0, 0), groups_dataset(30, 100, 1))
     low, high = result["subject_auc_interval"]
     assert low < result["subject_auc"] < high and high - low > 0.05
+
+
+def test_refined_codes_are_scored_for_both_splits_and_a_model_without_a_prior_is_refused(monkeypatch):
+    from tests.models.tiny_configs import tiny_model
+
+    vae = tiny_model("vae", (1, 8, 8), num_classes=2)
+    asked = []
+    original = type(vae).map_code
+
+    def spy(self, x, labels=None, *, steps=100, lr=0.05):
+        asked.append((len(x), steps))
+        return original(self, x, labels, steps=steps, lr=lr)
+
+    monkeypatch.setattr(type(vae), "map_code", spy)
+    train, test = groups_dataset(10, 0, 0), groups_dataset(6, 100, 1)
+    result = latent_auc(vae, train, test, refine=3)
+    assert 0.0 <= result["subject_auc"] <= 1.0
+    assert sum(n for n, _ in asked) == len(train) + len(test) and {s for _, s in asked} == {3}
+    with pytest.raises(ValueError, match="no prior to refine"):
+        latent_auc(MeanEncoder(), train, test, refine=3)

@@ -70,7 +70,13 @@ def reconstruction_metrics(
 
 @torch.no_grad()
 def explained_variance(
-    model: GenerativeModel, reference: Tensor, test: Tensor, labels: Tensor | None = None, *, batch_size: int = 16
+    model: GenerativeModel,
+    reference: Tensor,
+    test: Tensor,
+    labels: Tensor | None = None,
+    *,
+    batch_size: int = 16,
+    refine: int = 0,
 ) -> dict[str, float]:
     """How much of the test images' variation around the mean image the reconstructions reproduce.
 
@@ -82,11 +88,15 @@ def explained_variance(
     Args:
         reference: (M, C, *S) the images the model learned from (their mean and PCA).
         test: (N, C, *S) other images to score on; ``labels`` (N,) for conditional models.
+        refine: decode the VAE's MAP codes after that many steps (:meth:`~vaegan.models.VAE.map_code`)
+            instead of the encoder's means.
     """
     from sklearn.decomposition import PCA
 
     if not model.has_encoder:
         raise ValueError(f"{type(model).__name__} has no encoder, so nothing to reconstruct")
+    if refine and not hasattr(model, "map_code"):
+        raise ValueError(f"{type(model).__name__} has no prior to refine its codes under; use refine=0")
     if model.conditional and labels is None:
         raise ValueError(f"{type(model).__name__} is conditional: give the test images' labels to reconstruct them")
     model.eval()
@@ -98,7 +108,10 @@ def explained_variance(
     for start in range(0, len(test), batch_size):
         batch = test[start : start + batch_size].float().to(model.device)
         y = labels[start : start + batch_size].to(model.device) if model.conditional else None
-        drawn.append(model.reconstruct(batch, y).float().cpu().flatten(1))
+        if refine:
+            drawn.append(model.generate(model.map_code(batch, y, steps=refine), y).float().cpu().flatten(1))
+        else:
+            drawn.append(model.reconstruct(batch, y).float().cpu().flatten(1))
     k = min(model.config.latent_dim, len(reference) - 1)
     pca = PCA(k, svd_solver="randomized", random_state=0).fit(reference.float().flatten(1).numpy())
     linear = torch.from_numpy(pca.inverse_transform(pca.transform(x.numpy()))).float()

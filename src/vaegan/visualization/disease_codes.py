@@ -26,19 +26,30 @@ if TYPE_CHECKING:
     from vaegan.models.base import GenerativeModel
 
 
-def _encode_fixed(model: GenerativeModel, images: Tensor, label: int, chunk: int = 256) -> Tensor:
-    """Posterior means (N, D) on the CPU, every image encoded with the same ``label`` (conditional models)."""
+def _encode_fixed(model: GenerativeModel, images: Tensor, label: int, chunk: int = 256, refine: int = 0) -> Tensor:
+    """Posterior means (N, D) on the CPU, every image encoded with the same ``label`` (conditional models);
+    with ``refine`` > 0 the MAP codes after that many steps (:meth:`~vaegan.models.VAE.map_code`)."""
+    if refine and not hasattr(model, "map_code"):
+        raise ValueError(f"{type(model).__name__} has no prior to refine its codes under; use refine=0")
+    chunk = min(chunk, 16) if refine else chunk  # refining backpropagates through the decoder
     out = []
     with evaluating(model):
         for start in range(0, len(images), chunk):
             x = images[start : start + chunk].to(model.device)
             y = torch.full((len(x),), label, device=model.device) if model.conditional else None
-            out.append(model.encode(x, y).float().cpu())
+            z = model.map_code(x, y, steps=refine) if refine else model.encode(x, y)
+            out.append(z.float().cpu())
     return torch.cat(out)
 
 
 def latent_auc(
-    model: GenerativeModel, train: ImageDataset, test: ImageDataset, *, control: int = 0, disease: int = 1
+    model: GenerativeModel,
+    train: ImageDataset,
+    test: ImageDataset,
+    *,
+    control: int = 0,
+    disease: int = 1,
+    refine: int = 0,
 ) -> dict:
     """Disease-vs-control AUC of a logistic regression on latent means, on disjoint subjects.
 
@@ -46,7 +57,9 @@ def latent_auc(
     image with the control label, so the label it is given cannot leak into
     the code. Slices are scored one by one; a subject's score is the mean over
     its images. ``subject_auc_interval`` is the 95% jackknife interval of the subject AUC over the
-    test subjects (one subject left out at a time; the classifier stays as fitted).
+    test subjects (one subject left out at a time; the classifier stays as fitted). ``refine`` > 0
+    scores the VAE's MAP codes after that many steps (:meth:`~vaegan.models.VAE.map_code`), for the
+    probe's training and test images alike, instead of the encoder's means.
 
     Returns:
         ``{"image_auc": ..., "subject_auc": ..., "subject_auc_interval": (low, high), "subjects": n_test_subjects}``.
@@ -64,8 +77,12 @@ def latent_auc(
             raise ValueError(f"subjects {sorted(shared)[:3]} are in both splits; split by subject")
     train, test = (d.subset(torch.isin(d.labels, torch.tensor([control, disease]))) for d in (train, test))
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
-    classifier.fit(_encode_fixed(model, train.images, control).numpy(), (train.labels == disease).numpy())
-    scores = torch.from_numpy(classifier.predict_proba(_encode_fixed(model, test.images, control).numpy())[:, 1])
+    codes = {
+        name: _encode_fixed(model, d.images, control, refine=refine).numpy()
+        for name, d in (("train", train), ("test", test))
+    }
+    classifier.fit(codes["train"], (train.labels == disease).numpy())
+    scores = torch.from_numpy(classifier.predict_proba(codes["test"])[:, 1])
     is_disease = (test.labels == disease).long()
     result = {"image_auc": float(roc_auc_score(is_disease.numpy(), scores.numpy()))}
     groups = test.groups if test.groups is not None else torch.arange(len(test))
