@@ -124,3 +124,22 @@ def test_missing_input_and_empty_folder_are_named(run, tmp_path, capsys):
 def test_labels_are_refused_by_an_unconditional_model(run, images, tmp_path, capsys):
     assert main(["encode", str(run), str(images), "--labels", "1", "--out", str(tmp_path / "c.npz")]) == 2
     assert "takes no --labels" in capsys.readouterr().err
+
+
+def test_encode_refine_writes_the_map_codes(run, images, tmp_path):
+    from vaegan.cli.inputs import read_inputs
+    from vaegan.runs import load_run
+
+    plain, refined = tmp_path / "plain.npz", tmp_path / "refined.npz"
+    assert main(["encode", str(run), str(images), "--out", str(plain)]) == 0
+    assert main(["encode", str(run), str(images), "--out", str(refined), "--refine", "20"]) == 0
+    loaded = load_run(run)
+    x, _ = read_inputs([images], loaded, invert=False)
+    codes = np.load(refined)["codes"]
+    assert np.allclose(codes, loaded.model.map_code(x, steps=20).numpy(), atol=1e-5)
+    assert not np.allclose(codes, np.load(plain)["codes"])
+
+
+def test_encode_refine_refuses_a_negative_count(run, images, tmp_path, capsys):
+    assert main(["encode", str(run), str(images), "--out", str(tmp_path / "c.npz"), "--refine", "-1"]) == 2
+    assert "--refine" in capsys.readouterr().err

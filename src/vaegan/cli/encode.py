@@ -23,6 +23,13 @@ def add_parser(subparsers) -> None:
     encode.add_argument("--out", required=True, help="codes.npz (arrays codes (N, latent_dim) and files (N,))")
     encode.add_argument("--checkpoint", choices=["best", "last"], default="best")
     encode.add_argument("--device", default="cpu")
+    encode.add_argument(
+        "--refine",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="VAEs: refine each code from the encoder's guess to the MAP code by STEPS Adam steps (VAE.map_code)",
+    )
     encode.set_defaults(func=run)
 
 
