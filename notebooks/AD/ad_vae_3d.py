@@ -26,6 +26,7 @@ from IPython.display import display
 
 from vaegan.evaluation.reconstruction import explained_variance
 from vaegan.exercises.ad_runs import ad_run
+from vaegan.exercises.notebook import quick
 from vaegan.visualization.disease_codes import latent_auc
 from vaegan.visualization.figures import epoch_grids
 
@@ -63,9 +64,24 @@ print(latent_auc(model, known, splits.test))
 # volume from its code and asks how much of its difference from the mean brain comes back (0: every
 # subject drawn as the mean brain, 1: exactly), beside a PCA with as many components as the code. The
 # shipped run explains 0.06 where the PCA explains 0.71 (`benchmarks/ad_effects.md`): with 136 training
-# volumes, this decoder reproduces a subject worse than a linear code of the same size, which is why its
-# code tells AD from CN less well (AUC 0.85) than the raw voxels do (0.95). In QUICK mode, after one epoch,
-# the figure is far below 0: the untrained decoder draws worse than the mean brain would.
+# volumes, its code tells AD from CN less well (AUC 0.85) than the raw voxels do (0.95). In QUICK mode,
+# after one epoch, the figure is far below 0: the untrained decoder draws worse than the mean brain would.
 
 # %%
 print(explained_variance(model, known.images, splits.test.images))
+
+# %% [markdown]
+# ## The encoder's guess, and the best code
+# The encoder *guesses* each volume's code in one pass; trained on 136 volumes, its guess for a new brain
+# is far from the code this decoder draws that brain best with (the amortization gap, Cremer et al.
+# 2018). `model.map_code(x, steps=100)` starts at the guess and takes Adam steps on the code alone,
+# towards the most probable code under the model, -log p(x|z) - log p(z) (semi-amortized inference, Kim
+# et al. 2018); the weights stay as trained, and no label is used. On the shipped run (100 steps) the
+# explained variance rises from 0.06 to 0.15 and the subject AUC from 0.85 to 0.96 (0.91, 1.00): the
+# disease was within reach of the decoder, the encoder did not find it. `vaegan encode --refine 100`
+# writes these codes for your own scans. QUICK mode takes 5 steps, to stay quick.
+
+# %%
+steps = 5 if quick() else 100
+print(latent_auc(model, known, splits.test, refine=steps))
+print(explained_variance(model, known.images, splits.test.images, refine=steps))
