@@ -81,6 +81,16 @@ class Ranks:
         dist.all_gather_object(out, value)
         return out
 
+    def means(self, sums: dict[str, Tensor], count: int) -> dict[str, float]:
+        """Per-rank sums over ``count`` items -> the means over every rank's items (one small gather)."""
+        totals: dict[str, float] = {}
+        n = 0
+        for part, part_count in self.gather(({k: float(v) for k, v in sums.items()}, count)):
+            n += part_count
+            for key, value in part.items():
+                totals[key] = totals.get(key, 0.0) + value
+        return {key: value / n for key, value in totals.items()}
+
     def any(self, flag: Tensor) -> bool:
         """True if ``flag`` (a 0-d bool tensor on the device) is true on any rank; one host sync."""
         if self.active:

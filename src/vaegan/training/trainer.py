@@ -234,18 +234,8 @@ class Trainer:
                 bar.set_postfix({k: f"{float(v) / seen:.4g}" for k, v in sums.items()}, refresh=False)
         guard.check()
         bar.close()
-        means = self._global_means(sums, seen)
+        means = self.ranks.means(sums, seen)
         return means if lr is None else {**means, "lr": lr}  # the rate of the epoch's last step
-
-    def _global_means(self, sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
-        """Sums and counts from every rank -> means over all of them (one small gather per epoch)."""
-        totals: dict[str, float] = {}
-        n = 0
-        for part, part_count in self.ranks.gather(({k: float(v) for k, v in sums.items()}, count)):
-            n += part_count
-            for key, value in part.items():
-                totals[key] = totals.get(key, 0.0) + value
-        return {key: value / n for key, value in totals.items()}
 
     @torch.no_grad()
     def evaluate(self, dataset: ImageDataset) -> dict[str, float]:
@@ -267,7 +257,7 @@ class Trainer:
                     terms = self.model.eval_step(Batch(x, y))
                 for key, value in terms.items():  # float64 on the device: no host sync per batch
                     sums[key] = sums.get(key, 0.0) + value.double() * len(x)
-        return self._global_means(sums, high - low)
+        return self.ranks.means(sums, high - low)
 
     def autocast(self):
         if self.config.precision == "bf16":
