@@ -142,4 +142,4 @@ def test_encode_refine_writes_the_map_codes(run, images, tmp_path):
 
 def test_encode_refine_refuses_a_negative_count(run, images, tmp_path, capsys):
     assert main(["encode", str(run), str(images), "--out", str(tmp_path / "c.npz"), "--refine", "-1"]) == 2
-    assert "--refine" in capsys.readouterr().err
+    assert "refine=-1" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from vaegan.data.mri_sources import IMAGE_SUFFIXES, NIFTI_SUFFIXES
 from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import atomic_write
 from vaegan.models import GenerativeModel
+from vaegan.models.vae import map_codes
 from vaegan.runs import Run, load_run, parse_labels
 
 SUFFIXES = (*IMAGE_SUFFIXES, *NIFTI_SUFFIXES)
@@ -112,21 +113,6 @@ def open_encoder_run(args: argparse.Namespace) -> Run:
     return run
 
 
-def _codes(model, x, labels, refine: int):
-    """The encoder's codes, or (``refine`` steps) the MAP codes, 16 images at a time."""
-    if refine < 0:
-        raise VaeganError(f"--refine {refine}: give a number of steps, 0 (the encoder's codes) or more")
-    if not refine:
-        return model.encode(x, labels).cpu()
-    if not hasattr(model, "map_code"):
-        raise VaeganError(f"--refine: a {type(model).__name__} has no prior to refine its codes under; leave it out")
-    parts = [
-        model.map_code(x[i : i + 16], None if labels is None else labels[i : i + 16], steps=refine).cpu()
-        for i in range(0, len(x), 16)
-    ]
-    return torch.cat(parts)
-
-
 def encode_inputs(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".npz":
@@ -134,7 +120,8 @@ def encode_inputs(args: argparse.Namespace) -> int:
     run = open_encoder_run(args)
     x, files = read_inputs(args.inputs, run, invert=args.invert)
     labels = input_labels(run.model, args.labels, len(x), args.run)
-    codes = _codes(run.model, x, labels, getattr(args, "refine", 0))
+    refine = getattr(args, "refine", 0)
+    codes = map_codes(run.model, x, labels, steps=refine) if refine else run.model.encode(x, labels).cpu()
     arrays = {"codes": codes.numpy().astype(np.float32), "files": np.array([str(f) for f in files])}
     if labels is not None:
         arrays["labels"] = labels.numpy().astype(np.int64)

@@ -21,6 +21,7 @@ from torchmetrics import MeanSquaredError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from vaegan.models.base import GenerativeModel
+from vaegan.models.vae import map_codes
 
 __all__ = ["explained_variance", "reconstruction_metrics"]
 
@@ -95,8 +96,6 @@ def explained_variance(
 
     if not model.has_encoder:
         raise ValueError(f"{type(model).__name__} has no encoder, so nothing to reconstruct")
-    if refine and not hasattr(model, "map_code"):
-        raise ValueError(f"{type(model).__name__} has no prior to refine its codes under; use refine=0")
     if model.conditional and labels is None:
         raise ValueError(f"{type(model).__name__} is conditional: give the test images' labels to reconstruct them")
     model.eval()
@@ -109,7 +108,7 @@ def explained_variance(
         batch = test[start : start + batch_size].float().to(model.device)
         y = labels[start : start + batch_size].to(model.device) if model.conditional else None
         if refine:
-            drawn.append(model.generate(model.map_code(batch, y, steps=refine), y).float().cpu().flatten(1))
+            drawn.append(model.generate(map_codes(model, batch, y, steps=refine), y).float().cpu().flatten(1))
         else:
             drawn.append(model.reconstruct(batch, y).float().cpu().flatten(1))
     k = min(model.config.latent_dim, len(reference) - 1)

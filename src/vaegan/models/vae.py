@@ -8,8 +8,9 @@ import torch
 from pydantic import Field, NonNegativeInt
 from torch import Tensor
 
+from vaegan.foundation.errors import ConfigError
 from vaegan.models.autoencoder import AutoEncoder, AutoEncoderConfig
-from vaegan.models.base import inference
+from vaegan.models.base import GenerativeModel, inference
 from vaegan.models.distributions import DiagonalGaussian, standard_normal_log_prob
 from vaegan.models.registry import register_model
 
@@ -126,3 +127,20 @@ class VAE(AutoEncoder):
             log_w = log_px + standard_normal_log_prob(z) - q.log_prob(z)  # (m, B)
             total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
         return total - math.log(k)
+
+
+def map_codes(
+    model: GenerativeModel, x: Tensor, labels: Tensor | None = None, *, steps: int, chunk: int = 16
+) -> Tensor:
+    """:meth:`VAE.map_code` for many images, ``chunk`` at a time (each step backpropagates through the
+    decoder): (N, latent_dim) on the CPU. A model without a prior (an autoencoder, a GAN) or a negative
+    step count is refused, saying why."""
+    if steps < 0:
+        raise ConfigError(f"refine={steps}: give a number of steps, 0 (the encoder's codes) or more")
+    if not isinstance(model, VAE):
+        raise ConfigError(f"a {type(model).__name__} has no prior to refine its codes under; refine a VAE's codes only")
+    parts = [
+        model.map_code(x[i : i + chunk], None if labels is None else labels[i : i + chunk], steps=steps).cpu()
+        for i in range(0, len(x), chunk)
+    ]
+    return torch.cat(parts)

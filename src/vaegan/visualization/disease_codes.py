@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from vaegan.models.vae import map_codes
 from vaegan.visualization.codes import evaluating
 from vaegan.visualization.intervals import auc, subject_interval
 
@@ -28,17 +29,16 @@ if TYPE_CHECKING:
 
 def _encode_fixed(model: GenerativeModel, images: Tensor, label: int, chunk: int = 256, refine: int = 0) -> Tensor:
     """Posterior means (N, D) on the CPU, every image encoded with the same ``label`` (conditional models);
-    with ``refine`` > 0 the MAP codes after that many steps (:meth:`~vaegan.models.VAE.map_code`)."""
-    if refine and not hasattr(model, "map_code"):
-        raise ValueError(f"{type(model).__name__} has no prior to refine its codes under; use refine=0")
-    chunk = min(chunk, 16) if refine else chunk  # refining backpropagates through the decoder
+    with ``refine`` > 0 the MAP codes after that many steps (:func:`~vaegan.models.vae.map_codes`)."""
+    if refine:
+        labels = torch.full((len(images),), label) if model.conditional else None
+        return map_codes(model, images, labels, steps=refine).float()
     out = []
     with evaluating(model):
         for start in range(0, len(images), chunk):
             x = images[start : start + chunk].to(model.device)
             y = torch.full((len(x),), label, device=model.device) if model.conditional else None
-            z = model.map_code(x, y, steps=refine) if refine else model.encode(x, y)
-            out.append(z.float().cpu())
+            out.append(model.encode(x, y).float().cpu())
     return torch.cat(out)
 
 
