@@ -94,9 +94,11 @@ def evaluate(
     samples: int = 1,
     figures: bool = True,
     refine: int = 0,
+    ceiling: bool = True,
 ) -> dict:
     """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC (and draw them);
-    ``refine`` > 0: a VAE's AUC and explained variance on its MAP codes after that many steps too."""
+    ``refine`` > 0: a VAE's AUC and explained variance on its MAP codes after that many steps too;
+    ``ceiling``: on phantoms, the healthy twins' maps too (their set is generated on first use)."""
     history, seconds = train_or_reuse(config, reuse)
     run = load_run(config.out_dir, checkpoint="best", device="cuda" if torch.cuda.is_available() else "cpu")
     mri = config.data.mri
@@ -158,7 +160,7 @@ def evaluate(
         if run.model.soft_labels:  # each subject's own amount of AD removed, not the class's average
             scaled = individual_maps(run.model, test, mri, samples=samples, scaled=True)
             row.update(individual_scaled=scaled.quartiles(), individual_scaled_specific=scaled.quartiles(specific=True))
-        if config.data.dataset == "phantoms":  # the ceiling: each AD subject's healthy twin minus the subject
+        if ceiling and config.data.dataset == "phantoms":  # the ceiling: each AD subject's twin minus the subject
             read = mri.model_copy(update={"layout": "bids"})
             twins = read_volumes(strength_folder(config, 0.0), read, maps_suffix=ATROPHY_SUFFIX)
             ceiling = true_counterfactual_maps(test, twins.select(twins_of(twins, test)), mri)
@@ -245,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=8, help="posterior draws each map is averaged over")
     parser.add_argument("--strengths", nargs="+", type=float, help="atrophy scales of the curve (instead of the table)")
     parser.add_argument("--refine", type=int, default=100, help="VAEs: MAP-code steps for the refined AUC (0: skip)")
+    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false", help="skip the healthy twins' maps")
     parser.add_argument("--runs", default="outputs/ad_effects", help="folder of the training runs")
     parser.add_argument("--results", default="benchmarks/ad_effects", help="figures and results.json")
     parser.add_argument("--readme", default="benchmarks/ad_effects.md", help="'' to leave it alone")
@@ -279,7 +282,15 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(path, settings)
         config = config.model_copy(update={"out": str(Path(args.runs) / config.name)})
         measured.append(
-            evaluate(config, results.resolve(), settings, reuse=args.reuse, samples=args.samples, refine=args.refine)
+            evaluate(
+                config,
+                results.resolve(),
+                settings,
+                reuse=args.reuse,
+                samples=args.samples,
+                refine=args.refine,
+                ceiling=args.ceiling,
+            )
         )
         print(json.dumps(measured[-1]), flush=True)
     saved = merge(results / "results.json", measured, curves, timing)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 
@@ -108,20 +109,18 @@ def bspline_warped(volumes: np.ndarray, maps: np.ndarray, target: np.ndarray, me
     return out_volumes, out_maps
 
 
-def rows(images: np.ndarray, maps: np.ndarray, labels: np.ndarray, test: np.ndarray, args) -> dict:
-    """{row name: (fit, test raw r)} for ``images``/``maps`` (N, P, *S), as read and left-right symmetrised."""
+def rows(images: np.ndarray, maps: np.ndarray, labels: np.ndarray, test: np.ndarray, sizes, repeats: int) -> dict:
+    """{row name: (fit, the test subjects' own r)} for ``images``/``maps`` (N, P, *S), as read and
+    left-right symmetrised; ``sizes`` of non-test subjects, all of them last."""
     brain = images[test & (labels == 0)].mean(0) > 0.1
-    truth = maps[test & (labels == 1)].mean(0)
+    truth = maps[test & (labels == 1)].mean(0)[brain]
     known = ~test
-    sizes = [*args.sizes, int(known.sum())]
     out = {}
-    variants = {"as read": (images, truth)}
     axis, shift = mirror(images[known].mean(0))
-    variants["left-right symmetrised"] = (symmetrised(images, axis, shift), truth)
-    for name, (data, target) in variants.items():
+    for name, data in (("as read", images), ("left-right symmetrised", symmetrised(images, axis, shift))):
         flat = data[:, brain]
-        fit = sample_size_curve(flat[known], labels[known], target[brain], sizes, args.repeats)
-        out[name] = (fit, group_r(flat[test], labels[test], target[brain]))
+        fit = sample_size_curve(flat[known], labels[known], truth, sizes, repeats)
+        out[name] = (fit, group_r(flat[test], labels[test], truth))
     return out
 
 
@@ -141,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     labels = volumes.labels.numpy()
     images, maps, _, _ = images_and_maps(volumes, mri, 0, 1)  # (N, P, 1, *S)
     images, maps = images[:, :, 0].numpy(), maps[:, :, 0].numpy()
-    found = rows(images, maps, labels, test, args)
+    sizes = [*args.sizes, int((~test).sum())]
+    found = rows(images, maps, labels, test, sizes, args.repeats)
     if args.bspline:
         if mri.spatial_dims != 3:
             parser.error("--bspline warps 3-D volumes; use a 3-D config")
@@ -149,9 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         vols, truths = volumes.volumes[:, 0].numpy(), volumes.maps[:, 0].numpy()
         warped = bspline_warped(vols, truths, vols[~test].mean(0), args.bspline)
         seconds = (time.perf_counter() - start) / len(vols)
-        for name, value in rows(warped[0][:, None], warped[1][:, None], labels, test, args).items():
+        for name, value in rows(warped[0][:, None], warped[1][:, None], labels, test, sizes, args.repeats).items():
             found[f"B-spline {args.bspline}^3 ({seconds:.1f} s a volume), {name}"] = value
-    sizes = [*args.sizes, int((~test).sum())]
     print(f"{config.name}: {int(test.sum())} test subjects, group difference of n non-test subjects (mean r)\n")
     head = " | ".join(f"n = {n}" for n in sizes)
     need = " | ".join(f"n for r {t:.2f}" for t in args.targets)
@@ -159,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|" + "---|" * (len(sizes) + 2 + len(args.targets)))
     for name, (fit, raw) in found.items():
         cells = " | ".join(f"{fit['r'][n]:.3f}" for n in sizes)
-        needed = " | ".join(f"{subjects_needed(fit, t):.0f}" for t in args.targets)
+        needed = " | ".join(
+            f"{n:.0f}" if np.isfinite(n) else "never" for n in map(partial(subjects_needed, fit), args.targets)
+        )
         print(f"| {name} | {raw:.3f} | {cells} | {fit['r_limit']:.3f} | {needed} |")
     return 0
 
