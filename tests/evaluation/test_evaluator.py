@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -146,10 +147,28 @@ def test_conditional_accuracy_of_an_oracle_is_the_floor_and_of_permuted_labels_z
     metrics = evaluate_model(Oracle(shift), splits(), classifier, options=options).metrics
     cond, tstr = metrics["cond_accuracy"], metrics["tstr_accuracy"]
     assert cond.floor >= 0.9 and tstr.floor >= 0.9  # the classifier knows the blobs; real data teach them
+    assert not any("tstr" in note for note in metrics_notes(shift, classifier))
     if expected == "the floor":  # real images of the asked class: as recognisable as the test set
         assert abs(cond.value - cond.floor) <= 0.05 and abs(tstr.value - tstr.floor) <= 0.1
     else:  # every sample shows the next class: recognised, but never as the class asked for
         assert cond.value <= 0.05 and tstr.value <= 0.1
+
+
+def metrics_notes(shift, classifier) -> list[str]:
+    options = EvaluationOptions(k=4, nll_images=8, n_samples=60, tstr_epochs=3)
+    return evaluate_model(Oracle(shift), splits(), classifier, options=options).info["notes"]
+
+
+def test_a_train_on_real_floor_at_chance_is_said_to_say_nothing(classifier):
+    # labels that the images do not show (as CN vs AD slices are for a small classifier trained 3
+    # epochs): the floor sits at chance, and "tstr 0.5 (floor 0.5)" would read as a perfect model
+    data = splits()
+    shuffled = data.train.labels[torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))]
+    data = DataSplits(dataclasses.replace(data.train, labels=shuffled), data.val, data.test)
+    result = evaluate_model(tiny_model("cvae"), data, classifier, options=QUICK)
+    notes = [note for note in result.info["notes"] if note.startswith("tstr")]
+    floor = result.metrics["tstr_accuracy"].floor
+    assert len(notes) == 1 and f"{floor:.2f}" in notes[0] and "chance 0.33" in notes[0] and "--tstr-epochs" in notes[0]
 
 
 def test_a_bernoulli_vae_trained_on_grey_levels_gets_no_nll_and_a_note(classifier):

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         tstr_epochs=args.tstr_epochs,
         seed=args.seed,
         device=str(resolve_device(args.device)),
+        progress=True,
     )
     result = evaluate_run(args.run, options=options, checkpoint=args.checkpoint, data_dir=args.data_dir)
     written = [result.write(Path(args.run) / "evaluation.json")]

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from scipy.stats import binomtest
 from torch import Tensor
 
 from vaegan.data import DataSplits, ImageDataset
@@ -66,6 +67,7 @@ class EvaluationOptions:
         tstr_epochs: epochs of the classifier trained on generated images.
         seed: seed of sampling, subsets and classifier training.
         device: where the model and classifiers run.
+        progress: a bar for the NLL, the slow part on large images (its decoder passes and time left).
     """
 
     k: int = 5000
@@ -74,6 +76,7 @@ class EvaluationOptions:
     tstr_epochs: int = 3
     seed: int = 0
     device: str = "cpu"
+    progress: bool = False
 
 
 @dataclass
@@ -112,7 +115,13 @@ def likelihood_section(
     images = protocol.prepare(test.images, options.seed)
     prior = torch.bincount(data.train.labels.long(), minlength=model.config.num_classes).double()
     scores = likelihood_metrics(
-        model, images, test.labels, class_prior=prior / prior.sum(), k=options.k, seed=options.seed
+        model,
+        images,
+        test.labels,
+        class_prior=prior / prior.sum(),
+        k=options.k,
+        seed=options.seed,
+        progress=options.progress,
     )
     if protocol.kind == "dequantized":  # bound on the 256-level data: + D log 256 (Theis et al. 2016)
         offset = math.prod(data.image_shape) * math.log(256.0)
@@ -153,13 +162,14 @@ def conditional_section(
     real_train: ImageDataset,
     data: DataSplits,
     options: EvaluationOptions,
+    notes: list[str],
 ) -> dict[str, Metric]:
     test = data.test
     tstr = [
         train_on_generated_accuracy(x, y, test, epochs=options.tstr_epochs, device=options.device, seed=options.seed)
         for x, y in ((samples.images, samples.labels), (real_train.images, real_train.labels))
     ]
-    return {
+    metrics = {
         "cond_accuracy": Metric(
             classifier_accuracy(classifier, samples.images, samples.labels),
             floor=classifier_accuracy(classifier, test.images, test.labels),
@@ -168,6 +178,19 @@ def conditional_section(
         ),
         "tstr_accuracy": Metric(tstr[0], floor=tstr[1], unit="fraction", better="higher"),
     }
+    chance = float(torch.bincount(test.labels.long()).max()) / len(test)  # the majority class's share
+    if not above_chance(tstr[1], chance, len(test)):  # "tstr 0.5 (floor 0.5)" would read as a perfect model
+        notes.append(
+            f"tstr: the classifier trained on {len(real_train)} real images for {options.tstr_epochs} epochs scores "
+            f"{tstr[1]:.2f}, chance {chance:.2f}: its floor is at chance, so tstr_accuracy says nothing; "
+            "raise --tstr-epochs or --samples"
+        )
+    return metrics
+
+
+def above_chance(accuracy: float, chance: float, n: int) -> bool:
+    """Whether ``accuracy`` on ``n`` test images beats ``chance`` (one-sided binomial test, p < 0.05)."""
+    return binomtest(round(accuracy * n), n, chance, alternative="greater").pvalue < 0.05
 
 
 def evaluate_model(
@@ -222,7 +245,7 @@ def evaluate_model(
     )
     if model.conditional:
         metrics.update(
-            timed("conditional", lambda: conditional_section(classifier, samples, real_train, data, options))
+            timed("conditional", lambda: conditional_section(classifier, samples, real_train, data, options, notes))
         )
     info = {"options": asdict(options), "n_samples": n, "n_test": len(data.test), "seconds": seconds, "notes": notes}
     return Evaluation(model.name, data.train.name, metrics, info)

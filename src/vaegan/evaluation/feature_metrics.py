@@ -70,11 +70,12 @@ def kernel_distance(
 ) -> tuple[float, float]:
     """Squared MMD with the cubic polynomial kernel, mean and std over random subsets (KID).
 
-    ``subset_size`` is cut to the smaller set's size; the subsets are drawn with
-    a fixed ``seed`` so the value is reproducible. The estimate is unbiased, so
+    ``subset_size`` is cut to half the smaller set (at least 2), so that the subsets differ and
+    their std is a spread (subsets as large as the set are all the set, std 0); the subsets are
+    drawn with a fixed ``seed`` so the value is reproducible. The estimate is unbiased, so
     for two samples of one distribution it scatters around zero, below it too.
     """
-    size = min(subset_size, len(real), len(fake))
+    size = max(2, min(subset_size, len(real) // 2, len(fake) // 2))
     with warnings.catch_warnings():  # "will save all extracted features": we pass them in anyway
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
         metric = KernelInceptionDistance(feature=_Precomputed(real.shape[1]), subsets=subsets, subset_size=size)
