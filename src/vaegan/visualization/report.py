@@ -150,14 +150,22 @@ def evaluation_section(run: Path) -> dict[str, Any]:
         rows.append(
             {
                 "name": str(name),
-                "value": fmt(entry.get("value")),
+                "value": fmt(entry.get("value")) + (f" ± {fmt(entry['std'])}" if entry.get("std") is not None else ""),
                 "floor": fmt(entry.get("floor")),
                 "unit": fmt(entry.get("unit")) if entry.get("unit") else "",
             }
         )
     fields = [(str(k), fmt(v)) for k, v in data.items() if k != "metrics" and not isinstance(v, dict | list)]
     error = None if isinstance(metrics, dict) or metrics is None else "'metrics' is not an object; shown as is"
-    return {"present": True, "rows": rows, "fields": fields, "error": error, "raw": None if rows else fmt(metrics)}
+    notes = data.get("notes")  # what a figure does not say by itself (which likelihood, a floor at chance)
+    return {
+        "present": True,
+        "rows": rows,
+        "fields": fields,
+        "error": error,
+        "raw": None if rows else fmt(metrics),
+        "notes": [str(note) for note in notes] if isinstance(notes, list) else [],
+    }
 
 
 def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
