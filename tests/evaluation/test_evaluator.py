@@ -12,7 +12,7 @@ import torch
 from tests.conftest import blob_images
 from tests.evaluation.conftest import tiny_model
 from vaegan.data import DataSplits
-from vaegan.evaluation.classifier import fit_classifier
+from vaegan.evaluation.classifier import ReferenceClassifier, fit_classifier
 from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_model
 from vaegan.evaluation.results import Evaluation, Metric
 from vaegan.models import GenerativeModel, list_models
@@ -60,7 +60,8 @@ def test_three_d_models_are_evaluated_too():
     shape = (1, 8, 16, 12)
     data = splits(shape)
     model = tiny_model("vae", shape)
-    result = evaluate_model(model, data, fit_classifier(data.train, epochs=1), options=QUICK, binarize=True)
+    classifier = fit_classifier(data.train, epochs=2)  # 1 epoch leaves it at chance: no sample metrics then
+    result = evaluate_model(model, data, classifier, options=QUICK, binarize=True)
     assert {"recon_ssim", "nll", "fid"} <= set(result.metrics)
 
 
@@ -196,3 +197,15 @@ def test_nll_scores_the_kind_of_images_the_model_was_trained_on(binarize, classi
     assert set(images.unique().tolist()) == {0.0, 1.0} and torch.equal(images, scored[1])
     assert ((images == 1) <= (grey > 0)).all()
     assert first == again
+
+
+def test_a_reference_classifier_at_chance_scores_no_samples():
+    # the 3-D phantoms' classifier (5 epochs on 160 volumes) stayed at 0.50: its features were constant,
+    # and "fid 0.15 (floor 0)", "precision 0 (floor 1)" were printed as measurements
+    blind = ReferenceClassifier((1, 16, 16), 3)
+    torch.nn.init.zeros_(blind.head[1].weight), torch.nn.init.zeros_(blind.head[1].bias)  # always class 0
+    result = evaluate_model(tiny_model("cvae"), splits(), blind, options=QUICK)
+    assert not {"fid", "kid", "precision", "recall", "diversity", "cond_accuracy"} & set(result.metrics)
+    assert {"sharpness", "tstr_accuracy", "recon_mse"} <= set(result.metrics)  # they need no reference features
+    (note,) = [note for note in result.info["notes"] if note.startswith("reference classifier")]
+    assert "0.33 on the test images, chance 0.33" in note and "vaegan train-classifier" in note
