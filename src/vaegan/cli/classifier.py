@@ -20,7 +20,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key of --config, e.g. --set data.mri.size=48 (repeatable)")  # fmt: skip
     parser.add_argument("--data-dir", help="folder holding the dataset files")
-    parser.add_argument("--epochs", type=int, default=5, help="passes over the training set (default 5)")
+    parser.add_argument(
+        "--epochs", type=int, help="passes over the training set (default 5, more on small sets: at least 150 steps)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--limit", type=int, help="train on the first N images only (quick tries)")
     parser.add_argument("--force", action="store_true", help="retrain even if a cached classifier exists")
@@ -38,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         dataset, data_dir, mri = dataset or data.dataset, data_dir or data.data_dir, data.mri
     if not dataset:
         raise ConfigError("train-classifier: give --dataset NAME or --config RUN_CONFIG.yaml")
+    if args.epochs is not None and args.epochs < 1:
+        raise ConfigError(f"train-classifier: --epochs {args.epochs}: must be at least 1")
     path = classifier_path(dataset, data_dir=data_dir, mri=mri)
     if path.is_file() and not args.force:
         print(f"{path} exists; pass --force to retrain it")
