@@ -132,3 +132,16 @@ def test_small_sets_get_enough_steps_by_default(cache, blobs):
     n = len(blob_loader()[0])
     path = train_classifier(blobs, device="cpu")
     assert read_classifier(path).metadata["epochs"] == default_epochs(n) > 5
+
+
+def test_the_cached_phantoms_classifier_does_not_depend_on_the_data_root(monkeypatch, cache):
+    # cached phantoms are made from their options, not read from $VAEGAN_DATA_DIR: a shell with it set
+    # and one without retrained the 64^3 classifier (9 minutes) under a second name
+    from vaegan.data.config import MRIConfig
+
+    mri = MRIConfig(spatial_dims=3, size=64)
+    monkeypatch.delenv("VAEGAN_DATA_DIR", raising=False)
+    without = classifier_path("phantoms", mri=mri)
+    monkeypatch.setenv("VAEGAN_DATA_DIR", "/somewhere/else")
+    assert classifier_path("phantoms", mri=mri) == without
+    assert classifier_path("mri", mri=mri) != classifier_path("mri", mri=mri, data_dir="/a/bids/folder")

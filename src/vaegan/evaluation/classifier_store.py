@@ -69,7 +69,9 @@ def data_source(dataset: str, data_dir: str | Path | None, mri: Any = None) -> d
         return None
     folder = str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None
     options = (mri or MRIConfig()).model_dump(mode="json", exclude={"progress", "cache", "strict"})
-    return {"data_dir": folder, "data_root": None if folder else os.environ.get("VAEGAN_DATA_DIR"), "mri": options}
+    # without a folder, MRI is read under $VAEGAN_DATA_DIR; phantoms come from the cache, made from their options
+    root = None if folder or dataset == "phantoms" else os.environ.get("VAEGAN_DATA_DIR")
+    return {"data_dir": folder, "data_root": root, "mri": options}
 
 
 def train_classifier(
