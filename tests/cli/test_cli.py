@@ -87,6 +87,22 @@ def test_conditional_sample_spreads_labels(tmp_path):
     assert main(["sample", str(tmp_path / "run"), "--n", "6", "--labels", "7", "--out", str(tmp_path / "x.npz")]) == 2
 
 
+def test_samples_from_the_fitted_codes(tmp_path, capsys):
+    assert train(tmp_path, model="cvae") == 0
+    args = ["sample", str(tmp_path / "run"), "--n", "6", "--labels", "0-2", "--latent", "fitted"]
+    assert main([*args, "--out", str(tmp_path / "s.npz")]) == 0
+    drawn = np.load(tmp_path / "s.npz")
+    assert drawn["labels"].tolist() == [0, 0, 1, 1, 2, 2]
+    assert drawn["images"].shape == (6, 1, 16, 16) and 0 <= drawn["images"].min() <= drawn["images"].max() <= 1
+    assert main([*args, "--out", str(tmp_path / "again.npz")]) == 0
+    assert np.array_equal(np.load(tmp_path / "again.npz")["images"], drawn["images"])  # seeded
+    gan = tmp_path / "gan"
+    gan.mkdir()
+    assert train(gan, model="gan") == 0
+    assert main(["sample", str(gan / "run"), "--latent", "fitted", "--out", str(gan / "g.png")]) == 2
+    assert "no encoder" in capsys.readouterr().err
+
+
 def test_reconstruct(tmp_path):
     train(tmp_path)
     assert main(["reconstruct", str(tmp_path / "run"), "--n", "8", "--out", str(tmp_path / "r.png")]) == 0

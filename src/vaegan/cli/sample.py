@@ -16,6 +16,13 @@ def add_parser(subparsers) -> None:
     )
     sample.add_argument("--labels", help="classes for conditional models, e.g. 0-9 or 1,3,5 (N spread over them)")
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument(
+        "--latent",
+        choices=["prior", "fitted"],
+        default="prior",
+        help="codes from the prior N(0, I), or from a Gaussian fitted to the training images' codes (models "
+        "with an encoder; for one whose prior draws look wrong while its reconstructions look right)",
+    )
     _add_common(sample)
     sample.set_defaults(func=lambda args: _run("run_sample", args))
 

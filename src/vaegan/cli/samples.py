@@ -14,6 +14,7 @@ from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import atomic_write
 from vaegan.runs import load_run, parse_labels
 from vaegan.visualization import save_grid
+from vaegan.visualization.codes import decode, fit_code_density
 from vaegan.visualization.grids import layout_grid
 
 
@@ -39,12 +40,18 @@ def run_sample(args: argparse.Namespace) -> int:
     elif args.labels:
         raise VaeganError(f"{args.run} holds an unconditional {model.name}; it takes no --labels")
     generator = torch.Generator().manual_seed(args.seed)
-    images = torch.cat(
-        [
-            model.sample(len(chunk), chunk if labels is not None else None, generator)
-            for chunk in _chunks(args.n, labels)
-        ]
-    ).cpu()
+    if args.latent == "fitted":  # ex-post: a Gaussian fitted to the training codes (CodeDensity)
+        if not model.has_encoder:
+            raise VaeganError(f"{args.run} holds a {model.name}, which has no encoder: --latent fitted needs codes")
+        density = fit_code_density(model, run.load_data().train)
+        images = decode(model, density.sample(labels, args.n, generator=generator), labels)
+    else:
+        images = torch.cat(
+            [
+                model.sample(len(chunk), chunk if labels is not None else None, generator)
+                for chunk in _chunks(args.n, labels)
+            ]
+        ).cpu()
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".nii.gz":  # labels go to a JSON sidecar, as BIDS does
         from vaegan.data.volumes import save_nifti

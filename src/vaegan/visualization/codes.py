@@ -112,6 +112,58 @@ def sweep_scale(model: GenerativeModel, codes: LatentCodes | None) -> tuple[Tens
     return codes.codes.std(0).clamp_min(1e-6), "sd of test codes"
 
 
+@dataclass
+class CodeDensity:
+    """A Gaussian fitted to the codes of training images, one per class: a sampler for a model whose
+    codes do not fill its N(0, I) prior (ex-post density estimation, Ghosh et al. 2020).
+
+    The shipped 64^3 cVAE's prior draws decode to near-black volumes (mean intensity 0.01 against the
+    data's 0.20) while its reconstructions are sharp: its 136 training codes sit apart from the prior.
+    Draws from this density decode to brains. The model's own density (its NLL) is still the prior's.
+
+    Attributes:
+        means: (K, D), one row per class (K = 1 for an unconditional model).
+        factors: (K, D, D) Cholesky factors of the Ledoit-Wolf shrunk covariances (fewer codes than
+            dimensions still give a proper Gaussian).
+    """
+
+    means: Tensor
+    factors: Tensor
+
+    def sample(self, labels: Tensor | None, n: int | None = None, *, generator: torch.Generator) -> Tensor:
+        """(N, D) codes on the CPU: one per label from its class's Gaussian, or ``n`` from the only one."""
+        rows = labels.long().cpu() if labels is not None else torch.zeros(n or 0, dtype=torch.long)
+        noise = torch.randn(len(rows), self.means.shape[1], generator=generator, dtype=self.means.dtype)
+        return self.means[rows] + torch.einsum("nij,nj->ni", self.factors[rows], noise)
+
+
+def fit_code_density(model: GenerativeModel, dataset: ImageDataset, *, chunk: int = 16) -> CodeDensity:
+    """Fit :class:`CodeDensity` to the codes (``model.encode``) of every image of ``dataset``, per class
+    for a conditional model (each image encoded with its own label)."""
+    from sklearn.covariance import LedoitWolf
+
+    if not model.has_encoder:
+        raise ValueError(f"{type(model).__name__} has no encoder: no codes to fit a density to")
+    with evaluating(model):
+        codes = torch.cat(
+            [
+                model.encode(dataset.images[i : i + chunk], labels_or_none(model, dataset.labels[i : i + chunk])).cpu()
+                for i in range(0, len(dataset), chunk)
+            ]
+        ).double()
+    everyone = [torch.ones(len(dataset), dtype=torch.bool)]
+    groups = [dataset.labels == c for c in range(model.config.num_classes)] if model.conditional else everyone
+    means, factors = [], []
+    for rows in groups:
+        picked = codes[rows]
+        if len(picked) < 2:
+            raise ValueError(f"{dataset.name}: fewer than 2 images of a class to fit its codes' Gaussian to")
+        covariance = torch.from_numpy(LedoitWolf().fit(picked.numpy()).covariance_)
+        means.append(picked.mean(0))
+        factors.append(torch.linalg.cholesky(covariance + 1e-9 * torch.eye(len(covariance), dtype=torch.float64)))
+    return CodeDensity(torch.stack(means).float(), torch.stack(factors).float())
+
+
 def prior_codes(model: GenerativeModel, n: int, seed: int = 0) -> Tensor:
     """``n`` seeded draws from the model's prior, shape (n, D), on the CPU."""
     return model.prior_noise(n, torch.Generator().manual_seed(seed)).cpu()
