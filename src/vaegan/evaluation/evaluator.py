@@ -182,7 +182,7 @@ def conditional_section(
         ),
         "tstr_accuracy": Metric(tstr[0], floor=tstr[1], unit="fraction", better="higher"),
     }
-    chance = float(torch.bincount(test.labels.long()).max()) / len(test)  # the majority class's share
+    chance = chance_level(test.labels)
     if not above_chance(tstr[1], chance, len(test)):  # "tstr 0.5 (floor 0.5)" would read as a perfect model
         notes.append(
             f"tstr: the classifier trained on {len(real_train)} real images for {options.tstr_epochs} epochs scores "
@@ -190,6 +190,11 @@ def conditional_section(
             "raise --tstr-epochs or --samples"
         )
     return metrics
+
+
+def chance_level(labels: Tensor) -> float:
+    """The accuracy of always answering the most frequent class of ``labels`` (N,)."""
+    return float(torch.bincount(labels.long()).max()) / len(labels)
 
 
 def above_chance(accuracy: float, chance: float, n: int) -> bool:
@@ -205,7 +210,7 @@ def _sighted(classifier: ReferenceClassifier, data: DataSplits, notes: list[str]
     """
     test = data.test
     accuracy = classifier_accuracy(classifier, test.images, test.labels)
-    chance = float(torch.bincount(test.labels.long()).max()) / len(test)  # the majority class's share
+    chance = chance_level(test.labels)
     if above_chance(accuracy, chance, len(test)):
         return True
     notes.append(
