@@ -18,6 +18,7 @@ def shifted_codes(model, offsets: dict[int, float]):
         return centre[:, None] + 0.1 * noise
 
     model.encode = encode
+    model.probabilistic = False  # encode_dataset then reads model.encode, not the posterior's mean
     return model
 
 

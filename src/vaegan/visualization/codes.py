@@ -67,16 +67,19 @@ def labels_or_none(model: GenerativeModel, labels: Tensor) -> Tensor | None:
     return labels.to(model.device) if model.conditional else None
 
 
-def encode_dataset(model: GenerativeModel, dataset: ImageDataset, n: int = 2000, *, seed: int = 0) -> LatentCodes:
-    """Encode up to ``n`` images of ``dataset`` (in chunks of 500) with a model that has an encoder."""
+def encode_dataset(
+    model: GenerativeModel, dataset: ImageDataset, n: int = 2000, *, seed: int = 0, chunk: int = 500
+) -> LatentCodes:
+    """Encode up to ``n`` images of ``dataset`` (``chunk`` at a time: fewer for 64^3 volumes) with a model
+    that has an encoder."""
     if not model.has_encoder:
         raise ValueError(f"{type(model).__name__} has no encoder; its codes come from the prior")
     images, labels = subsample(dataset, n, seed)
     codes, kls = [], []
     with evaluating(model):
-        for start in range(0, len(images), 500):
-            x = images[start : start + 500].to(model.device)
-            y = labels_or_none(model, labels[start : start + 500])
+        for start in range(0, len(images), chunk):
+            x = images[start : start + chunk].to(model.device)
+            y = labels_or_none(model, labels[start : start + chunk])
             if model.probabilistic:
                 q = model.posterior(x, y)
                 kls.append(q.kl_per_dim().cpu())  # (B, D)
@@ -142,15 +145,7 @@ def fit_code_density(model: GenerativeModel, dataset: ImageDataset, *, chunk: in
     for a conditional model (each image encoded with its own label)."""
     from sklearn.covariance import LedoitWolf
 
-    if not model.has_encoder:
-        raise ValueError(f"{type(model).__name__} has no encoder: no codes to fit a density to")
-    with evaluating(model):
-        codes = torch.cat(
-            [
-                model.encode(dataset.images[i : i + chunk], labels_or_none(model, dataset.labels[i : i + chunk])).cpu()
-                for i in range(0, len(dataset), chunk)
-            ]
-        ).double()
+    codes = encode_dataset(model, dataset, len(dataset), chunk=chunk).codes.double()  # every image, file order
     everyone = [torch.ones(len(dataset), dtype=torch.bool)]
     groups = [dataset.labels == c for c in range(model.config.num_classes)] if model.conditional else everyone
     means, factors = [], []
