@@ -209,3 +209,20 @@ def test_a_reference_classifier_at_chance_scores_no_samples():
     assert {"sharpness", "tstr_accuracy", "recon_mse"} <= set(result.metrics)  # they need no reference features
     (note,) = [note for note in result.info["notes"] if note.startswith("reference classifier")]
     assert "0.33 on the test images, chance 0.33" in note and "vaegan train-classifier" in note
+
+
+def test_train_on_generated_gets_the_steps_a_small_set_needs(classifier, monkeypatch):
+    # 40 test volumes made 5 steps an epoch: 3 epochs (15 steps) left the real floor at chance on MRI
+    from vaegan.evaluation import conditional
+    from vaegan.evaluation.classifier import MIN_STEPS, batch_for
+
+    epochs = []
+    fit = conditional.fit_classifier
+    monkeypatch.setattr(
+        conditional, "fit_classifier", lambda train, **kw: epochs.append(kw["epochs"]) or fit(train, **kw)
+    )
+    options = EvaluationOptions(k=4, nll_images=8, n_samples=30)
+    evaluate_model(tiny_model("cvae"), splits(), classifier, options=options)
+    steps = math.ceil(30 / batch_for(30))
+    assert len(epochs) == 2 and all(e * steps >= MIN_STEPS for e in epochs)
+    assert EvaluationOptions(n_samples=10000).tstr_epochs is None  # MNIST's 79 steps an epoch keep 3 epochs

@@ -17,7 +17,12 @@ def add_parser(subparsers) -> None:
         "--nll-images", type=int, default=1000, help="test images for the NLL, 0 for all (default 1000)"
     )
     parser.add_argument("--samples", type=int, help="generated images for FID/KID/PR (default: as many as test images)")
-    parser.add_argument("--tstr-epochs", type=int, default=3, help="epochs of the train-on-generated classifier")
+    parser.add_argument(
+        "--tstr-epochs",
+        type=int,
+        help="epochs of the train-on-generated classifier and its floor (default 3, more on small sets: "
+        "at least 150 optimiser steps)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
     parser.add_argument("--data-dir", help="folder holding the dataset files")

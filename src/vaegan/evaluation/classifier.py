@@ -146,10 +146,10 @@ def batch_for(n: int, batch_size: int = 128) -> int:
     return min(batch_size, max(8, n // 10))
 
 
-def default_epochs(n: int) -> int:
-    """Epochs of the reference classifier on ``n`` images: 5 (MNIST: 2,345 steps), or as many as
-    :data:`MIN_STEPS` optimiser steps take (the 64^3 phantoms' 160 volumes: 15; 5 left it at chance)."""
-    return max(5, math.ceil(MIN_STEPS / math.ceil(n / batch_for(n))))
+def default_epochs(n: int, least: int = 5) -> int:
+    """Epochs of a classifier on ``n`` images: ``least`` (the reference one's 5: MNIST 2,345 steps), or as
+    many as :data:`MIN_STEPS` optimiser steps take (the 64^3 phantoms' 160 volumes: 15; 5 left it at chance)."""
+    return max(least, math.ceil(MIN_STEPS / math.ceil(n / batch_for(n))))
 
 
 def _train(

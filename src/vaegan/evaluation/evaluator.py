@@ -37,7 +37,7 @@ from scipy.stats import binomtest
 from torch import Tensor
 
 from vaegan.data import DataSplits, ImageDataset
-from vaegan.evaluation.classifier import ReferenceClassifier, classifier_accuracy
+from vaegan.evaluation.classifier import ReferenceClassifier, classifier_accuracy, default_epochs
 from vaegan.evaluation.classifier_store import classifier_path, load_classifier
 from vaegan.evaluation.conditional import train_on_generated_accuracy
 from vaegan.evaluation.feature_metrics import (
@@ -68,7 +68,8 @@ class EvaluationOptions:
         k: importance samples per image for the NLL.
         nll_images: test images the NLL is estimated on (None: all; k * N decoder passes).
         n_samples: generated images for FID/KID/PR (None: as many as test images).
-        tstr_epochs: epochs of the classifier trained on generated images.
+        tstr_epochs: epochs of the classifier trained on generated images (and of its floor, trained on as
+            many real ones); None: 3, or enough for 150 optimiser steps on a small set (MRI).
         seed: seed of sampling, subsets and classifier training.
         device: where the model and classifiers run.
         progress: a bar for the NLL, the slow part on large images (its decoder passes and time left).
@@ -77,7 +78,7 @@ class EvaluationOptions:
     k: int = 5000
     nll_images: int | None = 1000
     n_samples: int | None = None
-    tstr_epochs: int = 3
+    tstr_epochs: int | None = None
     seed: int = 0
     device: str = "cpu"
     progress: bool = False
@@ -169,8 +170,9 @@ def conditional_section(
     notes: list[str],
 ) -> dict[str, Metric]:
     test = data.test
+    epochs = options.tstr_epochs or default_epochs(len(real_train), least=3)
     tstr = [
-        train_on_generated_accuracy(x, y, test, epochs=options.tstr_epochs, device=options.device, seed=options.seed)
+        train_on_generated_accuracy(x, y, test, epochs=epochs, device=options.device, seed=options.seed)
         for x, y in ((samples.images, samples.labels), (real_train.images, real_train.labels))
     ]
     metrics = {
@@ -185,7 +187,7 @@ def conditional_section(
     chance = chance_level(test.labels)
     if not above_chance(tstr[1], chance, len(test)):  # "tstr 0.5 (floor 0.5)" would read as a perfect model
         notes.append(
-            f"tstr: the classifier trained on {len(real_train)} real images for {options.tstr_epochs} epochs scores "
+            f"tstr: the classifier trained on {len(real_train)} real images for {epochs} epochs scores "
             f"{tstr[1]:.2f}, chance {chance:.2f}: its floor is at chance, so tstr_accuracy says nothing; "
             "raise --tstr-epochs or --samples"
         )
