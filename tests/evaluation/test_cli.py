@@ -89,3 +89,21 @@ def test_evaluate_on_real_mnist_with_a_quick_classifier(mnist_dir, tmp_path, cac
     assert data["dataset"] == "mnist" and data["n_test"] == 600 and data["classifier"]["limit"] == 2000
     # one epoch on 500 images draws blurry digits: far from the data, while real vs real is close
     assert data["metrics"]["fid"]["value"] > data["metrics"]["fid"]["floor"]
+
+
+def test_evaluate_scores_samples_from_the_fitted_codes(vae_run, capsys):
+    args = ["evaluate", str(vae_run), "--k", "4", "--nll-images", "8", "--samples", "30", "--tstr-epochs", "1"]
+    assert main([*args, "--latent", "fitted", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "not the prior" in printed  # the notes are printed with the figures
+    data = json.loads((vae_run / "evaluation.json").read_text())
+    assert data["options"]["latent"] == "fitted" and "fid" in data["metrics"]
+
+
+def test_evaluate_refuses_fitted_codes_for_a_model_without_an_encoder(tmp_path, blobs, cache, capsys):
+    run = train_tiny_run("gan", tmp_path / "gan")
+    args = ["evaluate", str(run), "--k", "4", "--nll-images", "8", "--samples", "30", "--latent", "fitted"]
+    assert main([*args, "--device", "cpu"]) == 2
+    assert "no encoder" in capsys.readouterr().err
+    assert not (run / "evaluation.json").exists()
+    assert not classifier_path(blobs).exists()  # refused before minutes of classifier training, not after

@@ -226,3 +226,26 @@ def test_train_on_generated_gets_the_steps_a_small_set_needs(classifier, monkeyp
     steps = math.ceil(30 / batch_for(30))
     assert len(epochs) == 2 and all(e * steps >= MIN_STEPS for e in epochs)
     assert EvaluationOptions(n_samples=10000).tstr_epochs is None  # MNIST's 79 steps an epoch keep 3 epochs
+
+
+def test_samples_from_the_fitted_codes_are_scored_and_said_to_be(classifier):
+    # the shipped 64^3 cVAE's prior draws are near-black; its fitted-code draws are brains, and a user
+    # wants their FID too, labelled as such
+    options = dataclasses.replace(QUICK, latent="fitted")
+    prior = evaluate_model(tiny_model("cvae"), splits(), classifier, options=QUICK)
+    fitted = evaluate_model(tiny_model("cvae"), splits(), classifier, options=options)
+    assert fitted.metrics["fid"].value != prior.metrics["fid"].value
+    assert fitted.metrics["fid"].floor == prior.metrics["fid"].floor  # the floor has no model in it
+    (note,) = [note for note in fitted.info["notes"] if note.startswith("samples")]
+    assert "90 training images" in note and "not the prior" in note
+    assert fitted.info["options"]["latent"] == "fitted"
+    assert not any(note.startswith("samples") for note in prior.info["notes"])
+
+
+def test_fitted_codes_need_an_encoder(classifier):
+    from vaegan.foundation.errors import VaeganError
+
+    with pytest.raises(VaeganError, match="no encoder"):
+        evaluate_model(tiny_model("gan"), splits(), classifier, options=dataclasses.replace(QUICK, latent="fitted"))
+    with pytest.raises(ValueError, match="latent"):
+        EvaluationOptions(latent="posterior")

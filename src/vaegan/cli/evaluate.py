@@ -23,6 +23,13 @@ def add_parser(subparsers) -> None:
         help="epochs of the train-on-generated classifier and its floor (default 3, more on small sets: "
         "at least 150 optimiser steps)",
     )
+    parser.add_argument(
+        "--latent",
+        choices=["prior", "fitted"],
+        default="prior",
+        help="codes of the scored samples: the prior N(0, I), or a Gaussian fitted to the training images' "
+        "codes (models with an encoder; as vaegan sample --latent fitted). The NLL is the prior's either way",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
     parser.add_argument("--data-dir", help="folder holding the dataset files")
@@ -51,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=str(resolve_device(args.device)),
         progress=True,
+        latent=args.latent,
     )
     result = evaluate_run(args.run, options=options, checkpoint=args.checkpoint, data_dir=args.data_dir)
     written = [result.write(Path(args.run) / "evaluation.json")]

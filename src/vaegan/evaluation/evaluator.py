@@ -54,6 +54,7 @@ from vaegan.evaluation.sampling import Samples, draw_samples
 from vaegan.evaluation.sharpness import sharpness
 from vaegan.foundation.errors import VaeganError
 from vaegan.models.base import GenerativeModel
+from vaegan.visualization.codes import fit_code_density
 
 __all__ = ["EvaluationOptions", "evaluate_model", "evaluate_run"]
 
@@ -73,6 +74,10 @@ class EvaluationOptions:
         seed: seed of sampling, subsets and classifier training.
         device: where the model and classifiers run.
         progress: a bar for the NLL, the slow part on large images (its decoder passes and time left).
+        latent: where the sample metrics' codes come from: ``prior`` (the model's own N(0, I)) or
+            ``fitted`` (a Gaussian per class fitted to the training images' codes, models with an
+            encoder: what :class:`~vaegan.visualization.codes.CodeDensity` draws). The NLL is the prior's
+            either way.
     """
 
     k: int = 5000
@@ -82,6 +87,14 @@ class EvaluationOptions:
     seed: int = 0
     device: str = "cpu"
     progress: bool = False
+    latent: str = "prior"
+
+    def __post_init__(self) -> None:
+        if self.latent not in LATENTS:
+            raise ValueError(f"latent={self.latent!r}: use one of {', '.join(LATENTS)}")
+
+
+LATENTS = ("prior", "fitted")
 
 
 @dataclass
@@ -223,6 +236,12 @@ def _sighted(classifier: ReferenceClassifier, data: DataSplits, notes: list[str]
     return False
 
 
+def _check_latent(model: GenerativeModel, options: EvaluationOptions) -> None:
+    """Refuse fitted codes for a model without an encoder: before the minutes of NLL, not after."""
+    if options.latent == "fitted" and not model.has_encoder:
+        raise VaeganError(f"{model.name} has no encoder: samples from fitted codes need the training images' codes")
+
+
 def evaluate_model(
     model: GenerativeModel,
     data: DataSplits,
@@ -241,6 +260,7 @@ def evaluate_model(
         binarize: the model was trained on binarised images (NLL on a fixed binarisation).
     """
     options = options or EvaluationOptions()
+    _check_latent(model, options)
     device = torch.device(options.device)
     model, classifier = model.to(device).eval(), classifier.to(device).eval()
     metrics: dict[str, Metric] = {}
@@ -261,7 +281,15 @@ def evaluate_model(
     n = options.n_samples or len(data.test)
     order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(options.seed))
     real_train = data.train.subset(order[:n])
-    samples = timed("sampling", lambda: draw_samples(model, n, class_labels=data.test.labels, seed=options.seed))
+    density = None
+    if options.latent == "fitted":
+        density = timed("code_density", lambda: fit_code_density(model, data.train))
+        notes.append(
+            f"samples: codes from a Gaussian fitted to the {len(data.train)} training images' codes (latent "
+            "fitted), not the prior N(0, I): the sample metrics score those draws; the nll is the prior's"
+        )
+    draw = lambda: draw_samples(model, n, class_labels=data.test.labels, seed=options.seed, density=density)  # noqa: E731
+    samples = timed("sampling", draw)
     sighted = _sighted(classifier, data, notes)
     if sighted:
         features = timed(
@@ -315,6 +343,7 @@ def evaluate_run(
 
     options = options or EvaluationOptions()
     run = load_run(run_dir, checkpoint=checkpoint, device=options.device)
+    _check_latent(run.model, options)  # before a reference classifier is trained
     config = run.config
     if data_dir is not None:
         config = config.model_copy(update={"data": config.data.model_copy(update={"data_dir": str(data_dir)})})

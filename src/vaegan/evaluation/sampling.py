@@ -2,7 +2,9 @@
 
 Conditional models are asked for the class labels of the real test set (so
 real and generated sets hold the classes in the same proportions); the others
-draw ``n`` images from the prior.
+draw ``n`` images. Codes come from the prior, or from a
+:class:`~vaegan.visualization.codes.CodeDensity` fitted to the training images'
+codes (ex-post density estimation, for a model whose codes do not fill its prior).
 
 Example:
     >>> images, labels = draw_samples(model, 1000, class_labels=test.labels, seed=0)  # doctest: +SKIP
@@ -17,6 +19,7 @@ import torch
 from torch import Tensor
 
 from vaegan.models.base import GenerativeModel
+from vaegan.visualization.codes import CodeDensity, decode
 
 __all__ = ["Samples", "draw_samples"]
 
@@ -36,12 +39,22 @@ def draw_samples(
     class_labels: Tensor | None = None,
     seed: int = 0,
     batch_size: int = 1000,
+    density: CodeDensity | None = None,
 ) -> Samples:
     """``n`` samples; a conditional model gets ``class_labels`` repeated or cut to length ``n``.
 
+    With a ``density``, each image decodes a code drawn from it (its class's Gaussian) instead of
+    from the prior; the noise is seeded alike.
+
     Raises:
-        ValueError: the model is conditional and no ``class_labels`` are given.
+        ValueError: the model is conditional and no ``class_labels`` are given, or ``density`` was
+            fitted to codes of another size.
     """
+    if density is not None and density.means.shape[1] != model.config.latent_dim:
+        raise ValueError(
+            f"the code density has {density.means.shape[1]} dimensions, the model's latent code "
+            f"{model.config.latent_dim}: fit it to this model's codes"
+        )
     labels = None
     if model.conditional:
         if class_labels is None or len(class_labels) == 0:
@@ -52,5 +65,8 @@ def draw_samples(
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
         chunk_labels = None if labels is None else labels[start : start + size]
-        chunks.append(model.sample(size, chunk_labels, generator).float().cpu())
+        if density is None:
+            chunks.append(model.sample(size, chunk_labels, generator).float().cpu())
+        else:
+            chunks.append(decode(model, density.sample(chunk_labels, size, generator=generator), chunk_labels))
     return Samples(torch.cat(chunks), labels)
