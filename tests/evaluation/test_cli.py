@@ -50,6 +50,8 @@ def test_evaluate_rejects_bad_arguments_and_missing_runs(tmp_path, capsys):
     assert "no such run folder" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path), "--k", "0"]) == 2
     assert "--k 0" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path), "--samples", "3"]) == 2  # not after the minutes of NLL
+    assert "--samples 3: must be at least 4" in capsys.readouterr().err
 
 
 def test_train_classifier_command(blobs, cache, capsys):

@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     check_device(args.device)
 
-    for name in ("k", "samples", "tstr_epochs"):
+    for name, least in (("k", 1), ("samples", 4), ("tstr_epochs", 1)):  # samples: 3 neighbours each in PR
         value = getattr(args, name)
-        if value is not None and value < 1:
-            raise VaeganError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+        if value is not None and value < least:
+            raise VaeganError(f"--{name.replace('_', '-')} {value}: must be at least {least}")
     if args.nll_images < 0:
         raise VaeganError(f"--nll-images {args.nll_images}: give a count, or 0 for the whole test set")
     options = EvaluationOptions(

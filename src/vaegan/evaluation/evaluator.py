@@ -90,6 +90,11 @@ class EvaluationOptions:
     latent: str = "prior"
 
     def __post_init__(self) -> None:
+        if self.n_samples is not None and self.n_samples < 4:
+            raise ValueError(
+                f"n_samples={self.n_samples}: give at least 4 (precision/recall compares each image with its "
+                "3 nearest neighbours)"
+            )
         if self.latent not in LATENTS:
             raise ValueError(f"latent={self.latent!r}: use one of {', '.join(LATENTS)}")
 
@@ -153,8 +158,12 @@ def likelihood_section(
     return metrics
 
 
-def sample_section(features: _Features, fake_classes: Tensor, test_labels: Tensor, seed: int) -> dict[str, Metric]:
-    """FID, KID, precision/recall and diversity of the fakes, each beside real train vs real test."""
+def sample_section(features: _Features, fake_classes: Tensor, real_classes: Tensor, seed: int) -> dict[str, Metric]:
+    """FID, KID, precision/recall and diversity of the fakes, each beside real train vs real test.
+
+    Diversity is within classes: ``fake_classes`` and ``real_classes`` group the fakes and the test images,
+    alike (asked-for and true labels, or the classifier's predictions for both).
+    """
     f = features
     kid, kid_std = kernel_distance(f.test, f.fake, seed=seed)
     kid_floor, _ = kernel_distance(f.test, f.train, seed=seed)
@@ -167,7 +176,7 @@ def sample_section(features: _Features, fake_classes: Tensor, test_labels: Tenso
         "recall": Metric(recall, floor=recall_floor, unit="fraction", better="higher"),
         "diversity": Metric(
             within_class_diversity(f.fake, fake_classes),
-            floor=within_class_diversity(f.test, test_labels),
+            floor=within_class_diversity(f.test, real_classes),
             unit="feature distance",
             better="closer",
         ),
@@ -202,7 +211,7 @@ def conditional_section(
         notes.append(
             f"tstr: the classifier trained on {len(real_train)} real images for {epochs} epochs scores "
             f"{tstr[1]:.2f}, chance {chance:.2f}: its floor is at chance, so tstr_accuracy says nothing; "
-            "raise --tstr-epochs or --samples"
+            f"raise --tstr-epochs, or --samples (up to {len(data.train)})"
         )
     return metrics
 
@@ -279,6 +288,12 @@ def evaluate_model(
     section = lambda: likelihood_section(model, data, options, binarize=binarize, notes=notes)  # noqa: E731
     metrics.update(timed("likelihood", section))
     n = options.n_samples or len(data.test)
+    if n > len(data.train):  # the floors compare as many real training images as samples: no more exist
+        notes.append(
+            f"samples: {n} asked, {len(data.train)} drawn, as many as the {len(data.train)} training images "
+            "the floors compare them with"
+        )
+        n = len(data.train)
     order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(options.seed))
     real_train = data.train.subset(order[:n])
     density = None
@@ -298,9 +313,12 @@ def evaluate_model(
                 *(extract_features(classifier.features, s.images) for s in (data.test, real_train, samples))
             ),
         )
-        fake_classes = samples.labels if model.conditional else _predicted_classes(classifier, features.fake)
+        if model.conditional:  # the classes asked for, beside the real images' own
+            fake_classes, real_classes = samples.labels, data.test.labels
+        else:  # what the classifier sees in each set alike: a perfect model then meets the floor
+            fake_classes, real_classes = (_predicted_classes(classifier, f) for f in (features.fake, features.test))
         metrics.update(
-            timed("sample_metrics", lambda: sample_section(features, fake_classes, data.test.labels, options.seed))
+            timed("sample_metrics", lambda: sample_section(features, fake_classes, real_classes, options.seed))
         )
     metrics["sharpness"] = Metric(
         sharpness(samples.images), floor=sharpness(real_train.images), unit="Laplacian variance", better="closer"
