@@ -14,6 +14,7 @@ from tests.conftest import tiny_splits
 from tests.models.tiny_configs import tiny_model
 from vaegan.cli import main
 from vaegan.config import build_config
+from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import ConfigError, TrainingError
 from vaegan.training import Trainer
 from vaegan.training.config import TrainConfig
@@ -150,6 +151,9 @@ def test_accepted_changes_are_recorded_and_config_yaml_rewritten(tmp_path):
     assert yaml.safe_load((run / "config.yaml").read_text())["model"]["lr"] == 0.01
     changes = yaml.safe_load((run / "config_changes.yaml").read_text())
     assert changes[0]["epoch"] == 1 and changes[0]["changes"]["model.lr"]["new"] == 0.01
+    # and used: loading the optimizer's state brought back the old rate with it, under a config saying 0.01
+    (group,) = read_checkpoint(run / "checkpoints" / "last.pt")["optimizers"]["model"]["param_groups"]
+    assert group["lr"] == group["initial_lr"] == 0.01
     assert train(config, run, "--epochs", "3", "--resume", "--set", "model.lr=0.01") == 0  # now the run's own
 
 

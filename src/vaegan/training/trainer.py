@@ -289,7 +289,12 @@ class Trainer:
         try:
             self.model.load_state_dict(payload["model"])
             for name, optimizer in self.optimizers.items():
+                # the moments come from the checkpoint; the rate, betas and decay from this config (an
+                # accepted --set model.lr=... is then used, not only written into config.yaml)
+                settings = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
                 optimizer.load_state_dict(payload["optimizers"][name])
+                for group, setting in zip(optimizer.param_groups, settings):
+                    group.update(setting)
         except (KeyError, RuntimeError, ValueError) as error:
             raise TrainingError(f"{path}: does not match this model/config: {error}") from None
         self.epoch, self.best, self.history = payload["epoch"], payload["best"], payload["history"]
