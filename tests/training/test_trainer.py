@@ -172,3 +172,23 @@ def test_a_nan_from_the_discriminator_stops_each_adversarial_model_and_keeps_las
         trainer.fit(resume=True)
     assert last.read_bytes() == before and read_checkpoint(last)["epoch"] == 1
     assert not list((tmp_path / "checkpoints").glob("*.tmp"))
+
+
+def test_a_failed_best_pt_write_leaves_last_pt_agreeing_with_best_pt(tmp_path, monkeypatch):
+    # last.pt was written with the new best before best.pt: when best.pt's write then failed (a full
+    # disk), last.pt claimed a best no best.pt held, and after a resume only a better one rewrote it
+    from vaegan.training import callbacks
+
+    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
+    real = callbacks.atomic_save
+
+    def full_disk_for_best(payload, path):
+        if path.name == "best.pt":
+            raise OSError(28, "No space left on device", str(path))
+        return real(payload, path)
+
+    monkeypatch.setattr(callbacks, "atomic_save", full_disk_for_best)
+    with pytest.raises(OSError, match="No space"):  # epoch 2 improves on an untrained epoch 1
+        Trainer(tiny_vae(), tiny_splits(), train_config(2), out_dir=tmp_path).fit(resume=True)
+    folder = tmp_path / "checkpoints"
+    assert read_checkpoint(folder / "last.pt")["best"] == read_checkpoint(folder / "best.pt")["best"]

@@ -105,12 +105,17 @@ class Checkpoints(Callback):
         monitor = trainer.model.monitor
         value = row.get(f"val/{monitor}") if monitor else None
         improved = value is None or value < trainer.best
+        previous = trainer.best
         if value is not None and improved:
             trainer.best = value
         payload = trainer.checkpoint_payload()
+        if improved:  # best.pt first: if its write fails, last.pt still names the best that best.pt holds
+            try:
+                atomic_save(payload, folder / "best.pt")
+            except BaseException:
+                trainer.best = previous
+                raise
         atomic_save(payload, folder / "last.pt")
-        if improved:
-            atomic_save(payload, folder / "best.pt")
 
 
 class LatentFigures(Callback):
