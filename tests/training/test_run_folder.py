@@ -181,3 +181,19 @@ def test_report_and_evaluation_json_are_written_atomically(tmp_path, monkeypatch
     write_report(run)
     Evaluation("vae", "test-blobs").write(run / "evaluation.json")
     assert renamed == ["report.html", "evaluation.json"]
+
+
+def test_a_fresh_run_refuses_to_write_over_files_of_the_users_own_names(tmp_path, capsys):
+    # holds_run looked only for metrics.csv or last.pt: a folder holding the user's own config.yaml and
+    # curves.png counted as empty, both were replaced, and the marker then claimed them for --overwrite
+    config, run = write_config(tmp_path), tmp_path / "mine"
+    run.mkdir()
+    (run / "config.yaml").write_text("mine: true\n")
+    (run / "curves.png").write_bytes(b"mine")
+    assert train(config, run, "--epochs", "1") == 2
+    err = capsys.readouterr().err
+    assert "config.yaml" in err and "curves.png" in err and "vaegan did not write" in err
+    assert (run / "config.yaml").read_text() == "mine: true\n" and (run / "curves.png").read_bytes() == b"mine"
+    assert not (run / MARKER).exists()
+    assert train(config, run, "--epochs", "1", "--overwrite") == 2  # nor with --overwrite: they are not a run's
+    assert (run / "config.yaml").read_text() == "mine: true\n"

@@ -148,6 +148,13 @@ def prepare_fresh(folder: Path, overwrite: bool) -> None:
                 "vaegan did not write it, so --overwrite leaves it alone; move those files away or choose another --out"
             )
         clear_run(folder)
+    elif folder.is_dir() and not is_vaegan_run(folder):
+        foreign = [path.name for path in run_entries(folder) if path.parent == folder]
+        if foreign:  # a run would write over them, and its marker would then claim them for --overwrite
+            raise TrainingError(
+                f"{folder} holds {', '.join(foreign)}, which a run writes, but no {MARKER}: vaegan did not "
+                "write them, so a run there would replace them; move them away or choose another --out"
+            )
     folder.mkdir(parents=True, exist_ok=True)
     write_marker(folder)
 
