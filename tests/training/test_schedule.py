@@ -83,3 +83,14 @@ def test_an_interrupted_cosine_run_resumes_exactly_where_its_rate_stopped(tmp_pa
 def test_an_impossible_final_fraction_is_refused():
     with pytest.raises(ValidationError, match="lr_final_fraction"):
         config(1, lr_schedule="cosine", lr_final_fraction=1.5)
+
+
+def test_a_dropped_last_batch_is_not_counted_as_a_step(tmp_path):
+    # 65 images in batches of 16: the 1-image rest is dropped (batch norm), so 4 steps an epoch, not 5;
+    # counted as 5, the rate jumped at every epoch's end and the progress bar never reached its total
+    data = tiny_splits(n=65)
+    history = Trainer(tiny_model("vae"), data, config(2, lr_schedule="cosine"), out_dir=tmp_path).fit()
+    lr = tiny_model("vae").config.lr
+    assert [row["train/lr"] for row in history] == pytest.approx(
+        [lr * cosine_fraction(p, 0.01) for p in (3 / 8, 7 / 8)]
+    )

@@ -192,3 +192,14 @@ def test_a_failed_best_pt_write_leaves_last_pt_agreeing_with_best_pt(tmp_path, m
         Trainer(tiny_vae(), tiny_splits(), train_config(2), out_dir=tmp_path).fit(resume=True)
     folder = tmp_path / "checkpoints"
     assert read_checkpoint(folder / "last.pt")["best"] == read_checkpoint(folder / "best.pt")["best"]
+
+
+def test_resume_without_a_checkpoint_says_so_rather_than_asking_for_resume(tmp_path):
+    # the state a failed first checkpoint leaves: metrics.csv written, no last.pt
+    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
+    for name in ("last.pt", "best.pt"):
+        (tmp_path / "checkpoints" / name).unlink()
+    with pytest.raises(TrainingError, match="no checkpoints/last.pt") as caught:
+        Trainer(tiny_vae(), tiny_splits(), train_config(2), out_dir=tmp_path).fit(resume=True)
+    assert "pass --resume" not in str(caught.value) and "--overwrite" in str(caught.value)
+    assert (tmp_path / "metrics.csv").is_file()  # nothing deleted

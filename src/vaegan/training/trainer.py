@@ -26,7 +26,7 @@ from vaegan.training.config import TrainConfig
 from vaegan.training.distributed import Ranks, resolve_device, setup, sync_batchnorm
 from vaegan.training.finite import FiniteGuard
 from vaegan.training.placement import memory_format, placement
-from vaegan.training.run_folder import non_finite_advice, prepare_fresh
+from vaegan.training.run_folder import holds_run, non_finite_advice, prepare_fresh
 from vaegan.training.schedule import LearningRate
 
 History = list[dict[str, float]]
@@ -155,6 +155,11 @@ class Trainer:
             try:
                 if resume and last.is_file():
                     payload = read_checkpoint(last, map_location="cpu" if self.ranks.active else self.device)
+                elif resume and holds_run(self.out_dir):  # it stopped before its first checkpoint
+                    raise TrainingError(
+                        f"{self.out_dir} holds a run but no checkpoints/last.pt to resume from (it stopped before "
+                        "its first checkpoint, or the file was moved); --overwrite starts it again"
+                    )
                 else:
                     self._prepare_fresh(last, overwrite)
             except VaeganError as caught:
@@ -177,6 +182,12 @@ class Trainer:
             write_text_atomic(self.out_dir / "config.yaml", yaml.safe_dump(self.run_config, sort_keys=False))
         torch.manual_seed(self.config.seed)
 
+    def spans(self) -> list[tuple[int, int]]:
+        """(start, stop) of each global batch in an epoch's order; a rest too small for batch norm (under
+        2 images a rank) is left out, and so is not counted as a step of the learning-rate schedule."""
+        n, size = len(self.data.train), self.config.batch_size
+        return [(s, min(s + size, n)) for s in range(0, n, size) if min(s + size, n) - s >= 2 * self.ranks.world_size]
+
     def batches(self, epoch: int):
         """Shuffled batches; the order depends only on (seed, epoch), so resume is exact.
 
@@ -184,10 +195,9 @@ class Trainer:
         images are sliced on the device; streamed, they are read a few batches
         ahead from RAM or from their memory-mapped file.
         """
-        n, size = len(self.data.train), self.config.batch_size
+        n = len(self.data.train)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed * 100_003 + epoch))
-        # batch norm cannot train on a single image (per rank)
-        spans = [(s, min(s + size, n)) for s in range(0, n, size) if min(s + size, n) - s >= 2 * self.ranks.world_size]
+        spans = self.spans()
         if self.train_x is not None:
             order = order.to(self.device)
             for start, stop in spans:
@@ -211,7 +221,7 @@ class Trainer:
         self.model.train()
         sums: dict[str, torch.Tensor] = {}
         seen = 0
-        steps = -(-len(self.data.train) // self.config.batch_size)
+        steps = len(self.spans())
         bar = tqdm(
             self.batches(epoch),
             total=steps,
