@@ -8,7 +8,10 @@ file that holds anything else is refused, never loaded another way.
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,26 @@ FORMAT = "vaegan-checkpoint-1"
 
 
 def atomic_save(payload: dict[str, Any], path: Path) -> None:
-    """``torch.save`` the payload (tagged with the format) so that no reader ever sees half of it."""
-    atomic_write(Path(path), lambda tmp: torch.save({"format": FORMAT, **payload}, tmp))
+    """``torch.save`` the payload (tagged with the format) so that no reader ever sees half of it.
+
+    Raises:
+        OSError: ENOSPC, naming ``path``, where the disk filled up: torch's writer reports a short write
+            as a RuntimeError ("unexpected pos ..."), which would reach the user as a traceback.
+    """
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        try:
+            torch.save({"format": FORMAT, **payload}, tmp)
+        except RuntimeError as error:
+            if shutil.disk_usage(tmp.parent).free >= FULL_BELOW:
+                raise
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from error
+
+    atomic_write(path, write)
+
+
+FULL_BELOW = 1 << 20  # bytes: a disk with less room than this is taken as full
 
 
 def _first_line(error: BaseException) -> str:
