@@ -261,3 +261,16 @@ def test_pngs_rewritten_every_epoch_keep_the_old_file_when_writing_fails(writer,
         write(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["picture.png"]  # no temporary file left behind
+
+
+def test_epoch_grids_keep_the_grids_own_grey_levels(tmp_path):
+    # drawn with matplotlib's default range (each grid's own min to max), a near-black grid of prior
+    # draws (the 64^3 cVAE's) was stretched to look like a normal one
+    from PIL import Image
+
+    from vaegan.visualization.figures import epoch_grids
+
+    for name in ("recons", "fakes"):
+        Image.fromarray(np.full((20, 20), 26, dtype=np.uint8)).save(tmp_path / f"epoch001_{name}.png")
+    fig = epoch_grids(tmp_path, ["recons", "fakes"])
+    assert [ax.images[0].get_clim() for ax in fig.axes] == [(0.0, 1.0)] * 2

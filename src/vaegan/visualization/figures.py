@@ -134,7 +134,7 @@ def epoch_grids(run: str | Path, names: Sequence[str], *, epoch: int | None = No
         )
     fig = Figure(figsize=(inches * len(names), inches))
     for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
-        ax.imshow(matplotlib.image.imread(files[name][epoch]), cmap="gray")
+        ax.imshow(matplotlib.image.imread(files[name][epoch]), cmap="gray", vmin=0.0, vmax=1.0)  # as saved
         ax.set_title(f"{name}, epoch {epoch}")
         ax.axis("off")
     return fig
