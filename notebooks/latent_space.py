@@ -20,7 +20,7 @@
 # **2-D latent space** on MNIST (briefly), then look at what its code means:
 #
 # 1. test images encoded and coloured by digit, on the code's own axes and after t-SNE / UMAP,
-# 2. the **manifold**: decoded images on a regular grid over the 2-D code,
+# 2. the **manifold**: decoded images on a grid of prior quantiles over the 2-D code (evenly spaced in probability),
 # 3. **traversals**: one latent dimension swept from -3 to +3 prior standard deviations,
 # 4. **interpolations** between two test images, straight (linear) and along the great circle (spherical),
 # 5. everything at once with `latent_figures`, and a self-contained HTML report of the run.

@@ -136,3 +136,23 @@ def test_visualize_every_adds_a_callback_that_draws_during_training(data, tmp_pa
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0}).Reload()
     steps = [event.step for event in events.Images("latent/traversal")]
     assert steps == [2, 3]  # epoch 2 (every 2) and the last epoch
+
+
+@pytest.mark.parametrize("name", ["ae", "cvae"])
+def test_figures_name_the_split_they_encode(name, trained, data, tmp_path, monkeypatch):
+    # the training callback encodes the validation images and `visualize --split train` the training
+    # ones, yet every title said "test image", "test-code quantiles", "sd of test codes"
+    import matplotlib.text
+
+    from vaegan.visualization import latent
+
+    texts: list[str] = []
+    save = latent.save_figure
+    monkeypatch.setattr(
+        latent,
+        "save_figure",
+        lambda fig, path: texts.extend(t.get_text() for t in fig.findobj(matplotlib.text.Text)) or save(fig, path),
+    )
+    latent_figures(trained(name, 2), data.val, tmp_path, methods=("pca",), n_points=16, k=2, steps=3, split="val")
+    words = " ".join(texts)
+    assert "val" in words and "test" not in words

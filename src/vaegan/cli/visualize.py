@@ -49,7 +49,15 @@ def run(args: argparse.Namespace) -> int:
     dataset = getattr(run_.load_data(), args.split)
     out = Path(args.out) if args.out else run_.path / "latent"
     paths = latent_figures(
-        run_.model, dataset, out, methods=methods, n_points=args.n_points, k=args.k, steps=args.steps, seed=args.seed
+        run_.model,
+        dataset,
+        out,
+        methods=methods,
+        n_points=args.n_points,
+        k=args.k,
+        steps=args.steps,
+        seed=args.seed,
+        split=args.split,
     )
     metrics = run_.path / "metrics.csv"
     if metrics.is_file():

@@ -148,6 +148,7 @@ class LatentFigures(Callback):
             methods=self.methods,
             n_points=self.n_points,
             seed=trainer.config.seed,
+            split="val",
         )
         log.info("epoch %d: latent figures in %s", trainer.epoch, folder)
         for name, path in paths.items():

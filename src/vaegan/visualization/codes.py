@@ -108,11 +108,12 @@ def rank_dimensions(model: GenerativeModel, codes: LatentCodes | None, k: int) -
     return list(range(k)), [f"z{i}" for i in range(k)]
 
 
-def sweep_scale(model: GenerativeModel, codes: LatentCodes | None) -> tuple[Tensor, str]:
-    """Per-dimension step unit (D,) and its name: prior sd where codes have a prior, else the codes' sd."""
+def sweep_scale(model: GenerativeModel, codes: LatentCodes | None, split: str = "test") -> tuple[Tensor, str]:
+    """Per-dimension step unit (D,) and its name: prior sd where codes have a prior, else the sd of the
+    codes (of the ``split`` images encoded)."""
     if codes is None or codes.kl is not None:
         return torch.ones(model.config.latent_dim), "prior sd"
-    return codes.codes.std(0).clamp_min(1e-6), "sd of test codes"
+    return codes.codes.std(0).clamp_min(1e-6), f"sd of {split} codes"
 
 
 @dataclass

@@ -53,11 +53,11 @@ log = logging.getLogger(__name__)
 class _Context:
     """What every figure of one call shares: the model, its codes (or None), names, a base code."""
 
-    def __init__(self, model: GenerativeModel, dataset: ImageDataset, codes: LatentCodes | None, seed: int):
-        self.model, self.codes, self.seed = model, codes, seed
+    def __init__(self, model: GenerativeModel, dataset: ImageDataset, codes: LatentCodes | None, seed: int, split: str):
+        self.model, self.codes, self.seed, self.split = model, codes, seed, split
         self.class_names = list(dataset.class_names)
         if codes is not None:
-            self.base, self.label, self.origin = codes.codes[0], int(codes.labels[0]), "a test image"
+            self.base, self.label, self.origin = codes.codes[0], int(codes.labels[0]), f"a {split} image"
         else:
             self.base, self.label, self.origin = prior_codes(model, 1, seed)[0], 0, "a prior sample"
 
@@ -74,7 +74,7 @@ class _Context:
 
 def traversal_figure(ctx: _Context, k: int, steps: int, span: float = 3.0) -> Figure:
     dims, row_labels = rank_dimensions(ctx.model, ctx.codes, k)
-    scale, unit = sweep_scale(ctx.model, ctx.codes)
+    scale, unit = sweep_scale(ctx.model, ctx.codes, ctx.split)
     offsets = torch.linspace(-span, span, steps)
     label = ctx.label if ctx.model.conditional else None
     images = traversal_images(ctx.model, ctx.base, dims, offsets, scale, label)
@@ -87,10 +87,10 @@ def manifold_figure(ctx: _Context, n: int = 15) -> Figure:
     if codes is None or codes.kl is not None:  # a N(0, I) prior: evenly spaced quantiles of it
         axes = (gaussian_axis(n), gaussian_axis(n))
         what = "2-D latent manifold (N(0, I) quantiles 2.5%-97.5%)"
-    else:  # a deterministic code: the range the test codes actually occupy
+    else:  # a deterministic code: the range the encoded images' codes actually occupy
         q = torch.linspace(0.025, 0.975, n)
         axes = (torch.quantile(codes.codes[:, 0], q), torch.quantile(codes.codes[:, 1], q))
-        what = "2-D latent manifold (test-code quantiles 2.5%-97.5%)"
+        what = f"2-D latent manifold ({ctx.split}-code quantiles 2.5%-97.5%)"
     grid = manifold_codes(axes)
     images = decode(ctx.model, grid, ctx.labels(len(grid), ctx.label))
     return plot_manifold(images, axes, title=ctx.title(what, ctx.label))
@@ -98,7 +98,7 @@ def manifold_figure(ctx: _Context, n: int = 15) -> Figure:
 
 def scatter_figure(ctx: _Context, method: str) -> Figure:
     points, axis_names = embed(ctx.codes.codes, method, seed=ctx.seed)
-    what = f"{len(points)} encodings by class, {LONG_NAMES[method]}"
+    what = f"{len(points)} {ctx.split} encodings by class, {LONG_NAMES[method]}"
     return plot_embedding(points, ctx.codes.labels, axis_names, class_names=ctx.class_names, title=ctx.title(what))
 
 
@@ -118,7 +118,7 @@ def interpolation_figure(ctx: _Context, steps: int) -> Figure:
         i, j = _pair(codes, same_class=model.conditional)
         a, b = codes.codes[i], codes.codes[j]
         endpoints, names = (codes.images[i], codes.images[j]), ("image A", "image B")
-        what, label = "interpolation between two test images", int(codes.labels[i])
+        what, label = f"interpolation between two {ctx.split} images", int(codes.labels[i])
     else:
         a, b = prior_codes(model, 2, ctx.seed + 1)
         endpoints, names, what, label = None, ("z_A", "z_B"), "interpolation between two prior draws", 0
@@ -168,6 +168,7 @@ def latent_figures(
     k: int = 8,
     steps: int = 9,
     seed: int = 0,
+    split: str = "test",
 ) -> dict[str, Path]:
     """Write every latent figure that ``model`` supports into ``out_dir``; returns name -> path.
 
@@ -180,6 +181,7 @@ def latent_figures(
         k: how many latent dimensions the traversal shows (the most informative).
         steps: images per traversal and interpolation row.
         seed: seed of the subsample, the prior draws and the projections.
+        split: which images ``dataset`` holds (``test``, ``val``, ``train``), as the titles name them.
 
     Example:
         >>> paths = latent_figures(run.model, run.load_data().test, "outputs/mnist_vae/latent")  # doctest: +SKIP
@@ -189,7 +191,7 @@ def latent_figures(
     out_dir = Path(out_dir)
     d = model.config.latent_dim
     codes = encode_dataset(model, dataset, n_points, seed=seed) if model.has_encoder else None
-    ctx = _Context(model, dataset, codes, seed)
+    ctx = _Context(model, dataset, codes, seed, split)
     figures = {"traversal": lambda: traversal_figure(ctx, k, steps)}
     if d == 2:
         figures["manifold"] = lambda: manifold_figure(ctx)

@@ -27,11 +27,11 @@ SECTIONS = ("overview", "config", "metrics", "curves", "grids", "latent", "evalu
 LATENT_ORDER = ("traversal", "manifold", "scatter_latent", "scatter_pca", "scatter_tsne", "scatter_umap")
 LATENT_CAPTIONS = {
     "traversal": "Each row sweeps one latent dimension (most informative first) around a base code.",
-    "manifold": "Decoded images on a regular grid over the 2-D latent space.",
-    "scatter_latent": "Test encodings on the code's own two axes, coloured by class.",
-    "scatter_pca": "Test encodings projected by PCA, coloured by class.",
-    "scatter_tsne": "Test encodings embedded by t-SNE, coloured by class.",
-    "scatter_umap": "Test encodings embedded by UMAP, coloured by class.",
+    "manifold": "Decoded images on a grid of quantiles over the 2-D latent space (evenly spaced in probability).",
+    "scatter_latent": "Encodings on the code's own two axes, coloured by class (the title names the split).",
+    "scatter_pca": "Encodings projected by PCA, coloured by class (the title names the split).",
+    "scatter_tsne": "Encodings embedded by t-SNE, coloured by class (the title names the split).",
+    "scatter_umap": "Encodings embedded by UMAP, coloured by class (the title names the split).",
     "interpolation": "Linear and spherical paths between two codes, decoded.",
     "class_interpolation": "The code (style) fixed per row while the class label changes.",
 }
