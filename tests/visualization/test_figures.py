@@ -274,3 +274,28 @@ def test_epoch_grids_keep_the_grids_own_grey_levels(tmp_path):
         Image.fromarray(np.full((20, 20), 26, dtype=np.uint8)).save(tmp_path / f"epoch001_{name}.png")
     fig = epoch_grids(tmp_path, ["recons", "fakes"])
     assert [ax.images[0].get_clim() for ax in fig.axes] == [(0.0, 1.0)] * 2
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "term", "shown"),
+    [
+        ("wgan_gp", {}, "d_loss", "critic score"),  # a critic's score plus 10 x its penalty: no cross-entropy
+        ("wgan_gp", {}, "g_loss", "critic score"),
+        ("cvae", {"invariance_weight": 1000.0}, "loss", None),  # nats plus 1000 x an MMD
+        ("cvaegan", {}, "loss", None),  # nats plus feature distances
+        ("vae", {}, "loss", "nats / image"),
+        ("gan", {}, "d_loss", "nats / image"),
+    ],
+)
+def test_curve_units_are_the_models_not_only_the_terms_name(name, settings, term, shown, tmp_path, monkeypatch):
+    from tests.models.tiny_configs import tiny_model
+    from vaegan.training import callbacks
+
+    model = tiny_model(name, **settings)
+    history = [{"epoch": 1, f"train/{term}": 1.0}]
+    drawn = {}
+    monkeypatch.setattr(callbacks, "plot_curves", lambda history, path, title, units=None: drawn.update(units or {}))
+    trainer = type("T", (), {"model": model, "history": history, "out_dir": tmp_path})()
+    callbacks.MetricsLog().on_epoch_end(trainer, history[0])
+    ylabel = curves_figure(history, units=drawn).axes[0].get_ylabel()
+    assert ylabel == (term if shown is None else f"{term} ({shown})")

@@ -62,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     metrics = run_.path / "metrics.csv"
     if metrics.is_file():
         paths["curves"] = plot_curves(
-            read_history(metrics), run_.path / "curves.png", title=f"{run_.model.name}: training curves"
+            read_history(metrics),
+            run_.path / "curves.png",
+            title=f"{run_.model.name}: training curves",
+            units=run_.model.curve_units(),
         )
     for name, path in paths.items():
         print(f"{name:<22} {path}")

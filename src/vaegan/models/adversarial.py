@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +65,7 @@ class AdversarialObjective:
     """How the two players of a GAN score each other (a strategy the GAN family is composed with)."""
 
     critic_steps: int = 1  # critic updates per generator update
+    units: ClassVar[dict[str, str | None]] = {}  # of its logged terms, where not nats per image (curves)
 
     def critic_terms(self, real: Tensor, fake: Tensor, critic: Critic, real_scores: Tensor, fake_scores: Tensor):
         """The critic's loss under ``"d_loss"`` and named metrics, from its scores (B,) of real and fake."""
@@ -103,6 +105,11 @@ class WassersteinGP(AdversarialObjective):
 
     gp_weight: float = 10.0
     critic_steps: int = 5
+    units: ClassVar[dict[str, str | None]] = {
+        "d_loss": "critic score",  # -(W estimate) + lambda * penalty
+        "g_loss": "critic score",
+        "wasserstein": "critic score",
+    }
 
     def critic_terms(self, real, fake, critic, real_scores, fake_scores) -> dict[str, Tensor]:
         distance = real_scores.float().mean() - fake_scores.float().mean()  # the Wasserstein estimate

@@ -155,6 +155,15 @@ class GenerativeModel(nn.Module, ABC):
             return {"fakes": self.class_fakes(fixed.z[: max(1, min(self.config.num_classes, len(fixed.z)))])}
         return {"fakes": self.generate(fixed.z)}
 
+    def curve_units(self) -> dict[str, str | None]:
+        """Units of logged terms where the curves' default table is wrong for this model (None: no unit).
+
+        The table (``vaegan.visualization.curves.UNITS``) reads ``loss``, ``d_loss``, ``g_loss`` as
+        nats per image; a model whose loss adds terms of other units (an MMD, feature distances, a
+        critic's score) says so here.
+        """
+        return {}
+
     # -- persistence ------------------------------------------------------
     def checkpoint_payload(self) -> dict[str, Any]:
         """Plain data + tensors only, readable with ``torch.load(weights_only=True)``."""

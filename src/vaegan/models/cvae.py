@@ -98,6 +98,9 @@ class ConditionalVAE(LabelConditioned, VAE):
         penalty = super().regularization(terms)
         return penalty + self.config.invariance_weight * terms["mmd"] if "mmd" in terms else penalty
 
+    def curve_units(self) -> dict[str, str | None]:
+        return {"loss": None} if self.config.invariance_weight > 0 else {}  # nats + lambda * an MMD
+
     @inference
     def analogies(self, x: Tensor, labels: Tensor) -> Tensor:
         """Encode each image with its own label, then decode its code z with every class.

@@ -95,6 +95,9 @@ class GAN(GenerativeModel):
         """How D scores real against fake and how G answers: the non-saturating GAN loss."""
         return NonSaturating(smoothing=self.config.label_smoothing)
 
+    def curve_units(self) -> dict[str, str | None]:
+        return dict(self.objective.units)
+
     @property
     def cond_dim(self) -> int:
         """Length of the conditioning vector joined to the generator's noise (0: none)."""

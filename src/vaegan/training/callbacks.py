@@ -73,7 +73,12 @@ class MetricsLog(Callback):
         writer.writeheader()
         writer.writerows(trainer.history)
         write_text_atomic(trainer.out_dir / "metrics.csv", buffer.getvalue())
-        plot_curves(trainer.history, trainer.out_dir / "curves.png", title=f"{trainer.model.name}: training curves")
+        plot_curves(
+            trainer.history,
+            trainer.out_dir / "curves.png",
+            title=f"{trainer.model.name}: training curves",
+            units=trainer.model.curve_units(),
+        )
 
 
 class TensorBoard(Callback):
