@@ -290,3 +290,14 @@ def test_more_samples_than_training_images_are_capped_and_said_to_be(classifier)
 def test_too_few_samples_are_refused_before_any_work():
     with pytest.raises(ValueError, match="n_samples=3"):
         EvaluationOptions(n_samples=3)  # precision/recall's k = 3 neighbours need 4 images
+
+
+def test_the_summary_says_which_way_each_metric_is_better():
+    result = Evaluation(
+        "vae",
+        "mnist",
+        {"fid": Metric(47.0, floor=1.9), "precision": Metric(0.65, floor=0.91, better="higher")},
+    )
+    lines = result.summary().splitlines()
+    assert lines[0].startswith("fid ↓") and lines[1].startswith("precision ↑")
+    assert any("↑ higher is better" in line and "floor: what real images score" in line for line in lines)

@@ -214,3 +214,18 @@ def test_the_evaluation_keeps_its_spreads_and_notes(tmp_path):
     (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
     text = " ".join(Page(write_report(tmp_path).read_text()).text)
     assert "4610 ± 565.8" in text and note in text and "likelihood: <density> & more" in text
+
+
+def test_the_evaluation_says_which_way_each_metric_is_better(tmp_path):
+    # precision 0.65 beside a "floor" of 0.91: for a higher-is-better metric the real images' figure is
+    # a ceiling, and nothing said which way was better
+    evaluation = {
+        "metrics": {
+            "fid": {"value": 47.0, "floor": 1.9, "better": "lower"},
+            "precision": {"value": 0.65, "floor": 0.91, "better": "higher"},
+            "diversity": {"value": 20.0, "floor": 16.4, "better": "closer"},
+        }
+    }
+    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
+    cells = Page(write_report(tmp_path).read_text()).text
+    assert "better" in cells and {"lower", "higher", "closer to real"} <= set(cells)

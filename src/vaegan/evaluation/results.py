@@ -102,10 +102,19 @@ class Evaluation:
             raise VaeganError(f"{path}: not an evaluation written by vaegan evaluate ({error})") from None
 
     def summary(self) -> str:
-        """One line per metric: ``name  value (floor f)  unit``."""
-        width = max((len(name) for name in self.metrics), default=0)
-        lines = [f"{name:<{width}}  {m.format()}  {m.unit}".rstrip() for name, m in self.metrics.items()]
-        return "\n".join([*lines, *self.info.get("notes", [])])
+        """One line per metric, ``name ↓  value (floor f)  unit`` (the arrow: which way is better), a legend."""
+        named = {f"{name} {ARROWS[m.better]}": m for name, m in self.metrics.items()}
+        width = max((len(name) for name in named), default=0)
+        lines = [f"{name:<{width}}  {m.format()}  {m.unit}".rstrip() for name, m in named.items()]
+        legend = [LEGEND] if lines else []
+        return "\n".join([*lines, *legend, *self.info.get("notes", [])])
+
+
+ARROWS = {"lower": "↓", "higher": "↑", "closer": "≈"}
+LEGEND = (
+    "↓ lower is better, ↑ higher is better, ≈ closest to the floor is best; "
+    "floor: what real images score (real training against real test images)"
+)
 
 
 def _finite(value: float | None) -> float | None:

@@ -37,6 +37,9 @@ LATENT_CAPTIONS = {
 }
 
 
+BETTER = {"lower": "lower", "higher": "higher", "closer": "closer to real"}  # a metric's better direction
+
+
 def data_uri(path: Path) -> str:
     """A PNG file as a ``data:`` URI, so the page needs no other files."""
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
@@ -153,6 +156,7 @@ def evaluation_section(run: Path) -> dict[str, Any]:
                 "value": fmt(entry.get("value")) + (f" ± {fmt(entry['std'])}" if entry.get("std") is not None else ""),
                 "floor": fmt(entry.get("floor")),
                 "unit": fmt(entry.get("unit")) if entry.get("unit") else "",
+                "better": BETTER.get(entry.get("better"), ""),
             }
         )
     fields = [(str(k), fmt(v)) for k, v in data.items() if k != "metrics" and not isinstance(v, dict | list)]
