@@ -118,3 +118,26 @@ def test_effect_figure_is_drawn(volumes, tmp_path, dims):
     path = plot_effect_maps(summary, mri, tmp_path / "effects.png", title="oracle")
     image = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
     assert image.shape[0] > 300 and image.std() > 20
+
+
+def test_effect_figure_says_its_orientation_and_where_its_colours_stop(volumes, tmp_path, monkeypatch):
+    # the colour scale ends at the 99.9th percentile of |map| (565 voxels of one subject's atrophy above
+    # it) and the slices had no L/R letters: neither was said
+    import matplotlib.text
+
+    from vaegan.visualization import brain
+
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    truth = summarize_effects(tiny_cvae((1, 16, 16, 16)), volumes, mri).truth
+    summary = summarize_effects(Oracle(truth), volumes, mri)
+    texts: list[str] = []
+    save = brain.save_figure
+    monkeypatch.setattr(
+        brain,
+        "save_figure",
+        lambda fig, path: texts.extend(t.get_text() for t in fig.findobj(matplotlib.text.Text)) or save(fig, path),
+    )
+    plot_effect_maps(summary, mri, tmp_path / "effects.png")
+    assert {"L", "R"} <= set(texts)
+    titles = [t for t in texts if t.startswith(("model:", "true atrophy", "raw group difference"))]
+    assert len(titles) == 3 and all("99.9th percentile" in t and "max" in t for t in titles)

@@ -103,16 +103,20 @@ def _plot_rows(
     title: str,
     cuts: int,
 ) -> Path:
-    """One nilearn stat map per row over ``anatomy``, all cut where ``cut_map`` is (maps (P, 1, *S))."""
+    """One nilearn stat map per row over ``anatomy``, all cut where ``cut_map`` is (maps (P, 1, *S)).
+
+    Drawn as nilearn draws: neurological orientation (the subject's left on the left, lettered L/R)."""
     from nilearn import plotting
 
     background = map_to_nifti(anatomy, options)
     mode, coords = _cuts(map_to_nifti(cut_map, options), options, cuts)  # the same cuts in every row
-    fig = Figure(figsize=(11, 2.7 * len(rows)), facecolor="black")
-    axes = fig.subplots(len(rows), 1, squeeze=False)
+    fig = Figure(figsize=(11, 3.0 * len(rows)), facecolor="black")
+    axes = fig.subplots(len(rows), 1, squeeze=False, gridspec_kw={"hspace": 0.45})
     for ax, (maps, label) in zip(axes[:, 0], rows):
         image = map_to_nifti(maps, options)
-        peak = float(torch.quantile(maps.abs().flatten().float(), 0.999)) or 1.0
+        size = maps.abs().flatten().float()
+        peak = float(torch.quantile(size, 0.999)) or 1.0  # a few extreme voxels would wash out the rest
+        label += f"\ncolours to ±{peak:.2g} (99.9th percentile of |map|; max {float(size.max()):.2g}), hidden below 10%"
         plotting.plot_stat_map(
             image,
             bg_img=background,
@@ -125,10 +129,10 @@ def _plot_rows(
             threshold=0.1 * peak,
             black_bg=True,
             dim=0,
-            annotate=False,
+            annotate=True,  # L/R letters (neurological: the subject's left on the left) and cut positions
             draw_cross=False,
-            title=label,
         )
+        ax.set_title(label, color="white", fontsize=10, loc="left")  # above the slices, not over them
     if title:
         fig.suptitle(title, color="white")
     return save_figure(fig, path)
