@@ -156,3 +156,29 @@ def test_figures_name_the_split_they_encode(name, trained, data, tmp_path, monke
     latent_figures(trained(name, 2), data.val, tmp_path, methods=("pca",), n_points=16, k=2, steps=3, split="val")
     words = " ".join(texts)
     assert "val" in words and "test" not in words
+
+
+def test_hard_label_class_interpolation_columns_are_class_names_and_traversal_offsets_exact(
+    trained, data, tmp_path, monkeypatch
+):
+    # a conditional model without soft labels had its class columns labelled 0.00, 1.00, 2.00, and the
+    # traversal's -2.25 and -0.75 showed as -2.2 and -0.8
+    import dataclasses
+
+    import matplotlib.text
+
+    from vaegan.visualization import latent
+
+    renamed = dataclasses.replace(data.test, class_names=["CN", "MCI", "AD"])
+    model = trained("cvae", 2)
+    monkeypatch.setattr(type(model), "soft_labels", False)
+    texts: list[str] = []
+    save = latent.save_figure
+    monkeypatch.setattr(
+        latent,
+        "save_figure",
+        lambda fig, path: texts.extend(t.get_text() for t in fig.findobj(matplotlib.text.Text)) or save(fig, path),
+    )
+    latent_figures(model, renamed, tmp_path, methods=("pca",), n_points=16, k=2, steps=9)
+    assert {"CN", "MCI", "AD"} <= set(texts) and "2.00" not in texts  # t of the image interpolation stops at 1
+    assert {"-2.25", "-0.75", "+0", "+3"} <= set(texts)

@@ -48,10 +48,14 @@ def plot_interpolation(
     endpoint_labels: tuple[str, str] = ("image A", "image B"),
     title: str = "Interpolation",
     xlabel: str = "fraction t of the way from A to B",
+    column_labels: Sequence[str] | None = None,
 ) -> Figure:
-    """One row per path (each (T, C, *S) images); optional endpoint images framing every row."""
+    """One row per path (each (T, C, *S) images); optional endpoint images framing every row.
+
+    Columns are labelled by ``t`` (two decimals) unless ``column_labels`` names them (e.g. classes).
+    """
     columns = len(t)
-    labels = [f"{v:.2f}" for v in t.tolist()]
+    labels = list(column_labels) if column_labels is not None else [f"{v:.2f}" for v in t.tolist()]
     tiles = []
     for images in rows:
         if endpoints is not None:

@@ -149,13 +149,14 @@ def class_interpolation_figure(ctx: _Context, steps: int, rows: int = 4) -> Figu
             decode(model, zi.expand(steps, -1), class_mixtures(s, d, k, t)) for zi, s, d in zip(z, sources, targets)
         ]
         row_labels = [f"{ctx.name_of(s)} \u2192 {ctx.name_of(d)}" for s, d in zip(sources, targets)]
-        xlabel, columns = "weight t of the target class in the one-hot label", t
+        xlabel, columns, names = "weight t of the target class in the one-hot label", t, None
     else:
         images = [decode(model, zi.expand(k, -1), torch.arange(k)) for zi in z]
         row_labels = [f"style {r + 1}" for r in range(len(z))]
-        xlabel, columns = "class index", torch.arange(k, dtype=torch.float32)
+        xlabel, columns = "class", torch.arange(k, dtype=torch.float32)
+        names = [ctx.name_of(c) for c in range(k)]
     title = ctx.title(f"class interpolation, style fixed per row ({ctx.origin.replace('a ', '')}s)")
-    return plot_interpolation(images, row_labels, columns, title=title, xlabel=xlabel)
+    return plot_interpolation(images, row_labels, columns, title=title, xlabel=xlabel, column_labels=names)
 
 
 def latent_figures(

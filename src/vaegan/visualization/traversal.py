@@ -59,7 +59,7 @@ def plot_traversal(
     """One row per swept dimension, one column per offset from the base code."""
     columns = len(offsets)
     fig, ax = grid_figure(images, columns, extra_inches=(2.8, 1.4))
-    show_grid(ax, images, columns, column_labels=[f"{v:+.1f}" for v in offsets.tolist()], row_labels=row_labels)
+    show_grid(ax, images, columns, column_labels=[f"{v:+.3g}" for v in offsets.tolist()], row_labels=row_labels)
     ax.set_xlabel(f"offset from the base code ({unit})")
     ax.set_ylabel("latent dimension swept")
     ax.set_title(title)
