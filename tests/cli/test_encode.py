@@ -5,10 +5,12 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
 from tests.conftest import blob_images
+from tests.data.mri_files import brain
 from vaegan.cli import main
 from vaegan.data import register_dataset
 
@@ -143,3 +145,44 @@ def test_encode_refine_writes_the_map_codes(run, images, tmp_path):
 def test_encode_refine_refuses_a_negative_count(run, images, tmp_path, capsys):
     assert main(["encode", str(run), str(images), "--out", str(tmp_path / "c.npz"), "--refine", "-1"]) == 2
     assert "refine=-1" in capsys.readouterr().err
+
+
+def rgb_brain() -> np.ndarray:
+    rgb = np.zeros(brain(0).shape, dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    rgb["R"] = brain(0).clip(0, 255).astype("u1")
+    return rgb
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("negative.nii.gz", lambda: -brain(0) - 1),  # MONAI wraps the BadFile it meets in a RuntimeError
+        ("rgb.nii.gz", rgb_brain),  # numpy cannot promote the structured voxels
+    ],
+)
+def test_a_nifti_that_preprocessing_refuses_is_one_line_not_a_traceback(run, tmp_path, capsys, name, make):
+    path = tmp_path / name
+    nib.save(nib.Nifti1Image(make(), np.diag([2.0, 2.0, 2.0, 1.0])), path)
+    assert main(["encode", str(run), str(path), "--out", str(tmp_path / "codes.npz")]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "codes.npz").exists()
+
+
+def test_a_folder_skips_hidden_files_as_training_does(run, images, tmp_path):
+    (images / "._a.png").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")  # what a copy from a Mac leaves
+    assert main(["encode", str(run), str(images), "--out", str(tmp_path / "codes.npz")]) == 0
+    assert len(np.load(tmp_path / "codes.npz")["codes"]) == 3
+
+
+def test_a_non_square_image_is_letterboxed_as_training_does_not_stretched(tmp_path):
+    from vaegan.cli.inputs import read_input
+    from vaegan.data.config import MRIConfig
+    from vaegan.data.imagefolder import fit_square, read_image
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(1, 255, (20, 40), dtype=np.uint8)).save(tmp_path / "wide.png")
+    mine = read_input(tmp_path / "wide.png", (1, 16, 16), MRIConfig())
+    trained = fit_square(read_image(tmp_path / "wide.png"), 16, 1)
+    assert torch.allclose(mine, trained, atol=1e-6)
+    assert (mine[:, :4] == 0).all()  # the padding above the wide image

@@ -126,3 +126,32 @@ def test_a_damaged_cache_entry_is_recomputed(tmp_path, cache, counted):
 def test_cache_false_writes_nothing(tmp_path, cache):
     read_volumes(four_subjects(tmp_path / "bids"), options(cache=False))
     assert not entries(cache)
+
+
+@pytest.mark.parametrize("where", ["load", "read"])
+def test_a_file_that_could_not_be_opened_once_is_not_cached_as_bad(tmp_path, cache, monkeypatch, where):
+    # a permission error (or an I/O error) was cached as "cannot be read as NIfTI"; chmod changes neither
+    # size nor time, so the scan stayed skipped for good after the user fixed it
+    import errno
+
+    import nibabel as nib
+
+    folder = four_subjects(tmp_path / "bids")
+    locked = folder / "sub-03" / "anat" / "sub-03_T1w.nii.gz"
+    real_load = nib.load
+
+    def load(path, *args, **kwargs):
+        if Path(path) == locked:
+            if where == "load":
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            image = real_load(path, *args, **kwargs)
+            image.get_fdata = lambda **_: (_ for _ in ()).throw(OSError(errno.EIO, "Input/output error"))
+            return image
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(mri_transforms.nib, "load", load)
+    first = read_volumes(folder, options())
+    assert [item.path for item in first.skipped] == [str(locked)]
+    monkeypatch.setattr(mri_transforms.nib, "load", real_load)
+    again = read_volumes(folder, options())
+    assert not again.skipped and "sub-03" in again.subjects

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vaegan.data.bad_inputs import BadFile
+from vaegan.data.bad_inputs import BadFile, reason_of
 from vaegan.data.config import MRIConfig
-from vaegan.data.imagefolder import read_image
+from vaegan.data.imagefolder import fit_square, read_image
 from vaegan.data.mri_sources import IMAGE_SUFFIXES, NIFTI_SUFFIXES
 from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import atomic_write
@@ -31,7 +31,11 @@ def input_files(inputs: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in inputs:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(SUFFIXES))
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(SUFFIXES)
+            )  # hidden files (a Mac's ._a.png) are skipped, as training skips them
             if not found:
                 raise VaeganError(f"{path}: the folder holds no images ({', '.join(SUFFIXES)})")
             files.extend(found)
@@ -74,8 +78,11 @@ def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig) -> Tens
         return _channels(_resize(volume, tuple(spatial)), channels).clamp(0.0, 1.0)
     if len(spatial) != 2:
         raise BadFile(f"is a 2-D image, but this run's model takes 3-D volumes of shape {tuple(image_shape)}")
-    image = torch.from_numpy(np.ascontiguousarray(read_image(path).transpose(2, 0, 1)))  # (C, H, W)
-    return _channels(_resize(image, tuple(spatial)), channels).clamp(0.0, 1.0)
+    image = read_image(path)
+    if spatial[0] == spatial[1] and image.shape[0] != image.shape[1]:  # as an image folder's run was prepared
+        return fit_square(image, spatial[0], channels)  # the longest side to size, padded: not stretched
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))  # (C, H, W)
+    return _channels(_resize(x, tuple(spatial)), channels).clamp(0.0, 1.0)
 
 
 def read_inputs(inputs: list[Path], run: Run, *, invert: bool = False) -> tuple[Tensor, list[Path]]:
@@ -86,8 +93,8 @@ def read_inputs(inputs: list[Path], run: Run, *, invert: bool = False) -> tuple[
     for path in files:
         try:
             images.append(read_input(path, shape, run.config.data.mri))
-        except BadFile as reason:
-            raise VaeganError(f"{path}: {reason}") from None
+        except Exception as error:  # a BadFile, or one that MONAI wrapped on the way: one line naming the file
+            raise VaeganError(f"{path}: {reason_of(error, 'could not be read')}") from None
     x = torch.stack(images)
     return (1.0 - x if invert else x), files
 

@@ -77,7 +77,7 @@ def read_image(path: Path) -> np.ndarray:
     return (array - low) / max(high - low, 1e-6)
 
 
-def _fit(image: np.ndarray, size: int, channels: int) -> Tensor:
+def fit_square(image: np.ndarray, size: int, channels: int) -> Tensor:
     """(C, size, size): longest side resized to ``size`` (MONAI, anti-aliased), then padded square."""
     from monai.transforms import Resize, ResizeWithPadOrCrop
 
@@ -141,7 +141,7 @@ def _fit_all(arrays: list[np.ndarray], files: list[Path], size: int, bad: BadInp
     fitted, kept = [], []
     for i, (array, path) in enumerate(zip(arrays, files)):
         try:
-            fitted.append(_fit(array, size, channels))
+            fitted.append(fit_square(array, size, channels))
             kept.append(i)
         except Exception as error:  # e.g. a 2 x 5000 sliver: one odd image must not cost the others
             bad.add(path, reason_of(error, f"failed in resizing to {size} x {size}"))

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import logging
 import zlib
 from pathlib import Path
@@ -59,6 +60,17 @@ def _reason(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+# errors of the machine, not of the file: permissions, I/O, a vanished mount, exhausted handles
+PASSING_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT, errno.EBUSY, errno.ESTALE, errno.EMFILE, errno.ENFILE}
+)
+
+
+def passing(error: BaseException) -> bool:
+    """Whether reading failed for a reason outside the file, which a retry (or a chmod) may cure."""
+    return isinstance(error, OSError) and error.errno in PASSING_ERRNOS
+
+
 def read_volume(path: Path, *, allow_blank: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A 3-D NIfTI file as (float32 array (X, Y, Z), affine 4x4).
 
@@ -71,6 +83,8 @@ def read_volume(path: Path, *, allow_blank: bool = False) -> tuple[np.ndarray, n
     try:
         img = nib.load(path)
     except Exception as error:  # nibabel raises many types for foreign or damaged headers
+        if passing(error):  # the file may be fine: not a BadFile, so the cache does not keep the verdict
+            raise
         raise BadFile(f"cannot be read as NIfTI ({_reason(error)})") from None
     shape = tuple(int(s) for s in img.shape)
     if len(shape) == 4 and shape[3] == 1:
@@ -80,9 +94,14 @@ def read_volume(path: Path, *, allow_blank: bool = False) -> tuple[np.ndarray, n
     if len(shape) < 3 or min(shape) < 2:
         raise BadFile(f"is 2-D (shape {shape}); expected a 3-D T1w volume")
     affine = check_header(img, shape)
+    kind = img.get_data_dtype()
+    if kind.fields is not None or np.issubdtype(kind, np.complexfloating):
+        raise BadFile(f"holds {kind} voxels (RGB or complex); save the T1w image as one grey channel")
     try:
         data = np.asarray(img.get_fdata(dtype=np.float32)).reshape(shape)
     except (EOFError, OSError, ValueError, zlib.error) as error:
+        if passing(error):
+            raise
         raise BadFile(f"is truncated or corrupt ({_reason(error)})") from None
     bad = int(np.count_nonzero(~np.isfinite(data)))
     if bad:
