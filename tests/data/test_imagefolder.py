@@ -76,8 +76,33 @@ def test_strict_mode_stops_at_the_first_bad_file(tmp_path):
 def test_an_image_that_cannot_be_resized_costs_only_itself(tmp_path, caplog):
     root = good_folder(tmp_path / "slices")
     sliver = root / "AD" / "sub-sliver_slice-1.png"
-    Image.fromarray(np.full((2, 5000), 128, np.uint8)).save(sliver)  # resized to 16 wide: 0 rows
+    stripes = np.random.default_rng(0).integers(0, 256, (2, 5000), dtype=np.uint8)
+    Image.fromarray(stripes).save(sliver)  # resized to 16 wide: 0 rows
     with caplog.at_level(logging.WARNING, logger="vaegan"):
         train, test = load_image_folder(root, mri=options(size=16))
     assert len(train) + len(test) == 8
     assert "sub-sliver_slice-1.png: failed in resizing to 16 x 16 (OverflowError" in caplog.text
+
+
+def test_sixteen_bit_pngs_are_scaled_by_their_depth_not_their_content(tmp_path):
+    # the scale was chosen by the brightest pixel: the same stored 200 read 0.78 in an image whose
+    # maximum was 250 and 0.003 in one whose maximum was 300
+    values = []
+    for top in (250, 300):
+        pixels = np.full((8, 8), 200, dtype=np.uint16)
+        pixels[0, 0] = top
+        Image.fromarray(pixels).save(tmp_path / f"max{top}.png")
+        values.append(float(read_image(tmp_path / f"max{top}.png")[1, 1, 0]))
+    assert values[0] == values[1] == pytest.approx(200 / 65535)
+
+
+def test_ink_on_a_transparent_background_is_not_read_as_blank(tmp_path):
+    # convert("RGB") dropped the alpha: black ink on a transparent (black) background read as all zeros
+    rgba = np.zeros((16, 16, 4), dtype=np.uint8)
+    rgba[4:12, 7:9, 3] = 255  # opaque black strokes; everything else transparent
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "ink.png")
+    image = read_image(tmp_path / "ink.png")
+    assert image.std() > 0.1 and image[8, 8].max() < image[0, 0].min()  # the ink darker than the background
+    Image.fromarray(np.zeros((16, 16, 4), dtype=np.uint8), mode="RGBA").save(tmp_path / "empty.png")
+    with pytest.raises(BadFile, match="blank"):
+        read_image(tmp_path / "empty.png")

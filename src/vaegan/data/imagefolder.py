@@ -54,8 +54,8 @@ def read_image(path: Path) -> np.ndarray:
                 img.load()
                 if img.mode in GRAY_MODES:
                     array = np.asarray(img)
-                else:  # palette, alpha and colour modes
-                    array = np.asarray(img.convert("L" if img.mode == "LA" else "RGB"))
+                else:  # palette, alpha and colour modes; transparency shows the white a viewer shows
+                    array = np.asarray(_on_white(img).convert("L" if img.mode in ("LA", "La") else "RGB"))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise BadFile(
             f"is a decompression bomb or a huge image ({first_line(error)}); "
@@ -67,14 +67,30 @@ def read_image(path: Path) -> np.ndarray:
         array = array[:, :, None]
     if array.ndim != 3 or min(array.shape[:2]) < 2:
         raise BadFile(f"is not a 2-D image (array shape {array.shape})")
-    if np.issubdtype(array.dtype, np.integer):
-        top = 65535.0 if array.max() > 255 else 255.0
-        return (array.astype(np.float32) / top).clip(0.0, 1.0)
+    if array.max() == array.min():
+        raise BadFile(f"is blank (every pixel is {array.flat[0]})")
+    if array.dtype == bool:
+        return array.astype(np.float32)
+    if np.issubdtype(array.dtype, np.integer):  # by the depth it was stored at, not by its brightest pixel
+        top = 255.0 if array.dtype == np.uint8 else 65535.0
+        if array.max() > top or array.min() < 0:
+            raise BadFile(f"has pixel values {array.min()}..{array.max()}, outside 0..{top:g} for its depth")
+        return array.astype(np.float32) / top
     array = array.astype(np.float32)
     if not np.all(np.isfinite(array)):
         raise BadFile("contains NaN or infinite pixels")
     low, high = float(array.min()), float(array.max())
     return (array - low) / max(high - low, 1e-6)
+
+
+def _on_white(img):
+    """An image with transparency composited onto white (as a viewer shows it); others unchanged."""
+    from PIL import Image
+
+    if img.mode in ("RGBA", "LA", "La", "RGBa", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    return img
 
 
 def fit_square(image: np.ndarray, size: int, channels: int) -> Tensor:
