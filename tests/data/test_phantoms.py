@@ -156,3 +156,19 @@ def test_other_2d_ad_configs_train_one_tiny_epoch(name, tmp_path, phantom_cache)
     history = train_from_config(config)
     assert len(history) == 1 and all(np.isfinite(v) for v in history[0].values())
     assert (tmp_path / "run" / "epoch001_fakes.png").is_file()
+
+
+@pytest.mark.parametrize("spacing", ["nan", "inf", "1000", "0.001"])
+def test_an_impossible_voxel_size_is_refused_before_anything_is_written(spacing, tmp_path, capsys):
+    # nan and inf crashed with tracebacks, 1000 wrote empty volumes and said it wrote subjects,
+    # 0.001 asked for 10^15 bytes a volume
+    from pydantic import ValidationError
+
+    from vaegan.data.config import MRIConfig
+
+    out = tmp_path / "phantoms"
+    assert main(["phantoms", "--out", str(out), "--subjects", "2", "--spacing", spacing, "--no-progress"]) == 2
+    assert "--spacing" in capsys.readouterr().err and not out.exists()
+    for key in ("spacing", "phantom_spacing"):
+        with pytest.raises(ValidationError, match=key):
+            MRIConfig(**{key: float(spacing)})

@@ -27,11 +27,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaegan.data.config import SPACING_MM
     from vaegan.data.phantoms import write_phantoms
     from vaegan.foundation.errors import VaeganError
 
-    if args.spacing <= 0:
-        raise VaeganError(f"--spacing {args.spacing}: must be a positive voxel size in mm")
+    low, high = SPACING_MM
+    if not low <= args.spacing <= high:  # also NaN, which every comparison refuses
+        raise VaeganError(f"--spacing {args.spacing}: give a voxel size from {low:g} to {high:g} mm")
     started = time.perf_counter()
     out = write_phantoms(
         Path(args.out),

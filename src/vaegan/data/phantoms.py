@@ -39,6 +39,7 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from vaegan.data.anatomy import TEMPLATE_MM, Anatomy, atrophy, load_anatomy
+from vaegan.data.config import SPACING_MM
 from vaegan.data.shared_folder import write_manifest
 from vaegan.foundation.errors import DataError
 
@@ -132,6 +133,8 @@ def write_phantoms(
         raise DataError(f"{out}: exists and is not empty; choose a new folder for the phantoms")
     if subjects < 2:
         raise DataError(f"subjects={subjects}: need at least 2 (one CN, one AD)")
+    if not SPACING_MM[0] <= spacing <= SPACING_MM[1]:  # NaN too
+        raise DataError(f"spacing={spacing}: give a voxel size from {SPACING_MM[0]:g} to {SPACING_MM[1]:g} mm")
     if not 0.0 <= atrophy_scale <= 1.6:
         raise DataError(
             f"atrophy_scale={atrophy_scale}: use a value in [0, 1.6] (1 = the default disease, 0 = healthy twins)"
