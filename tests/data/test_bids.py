@@ -116,3 +116,37 @@ def test_session_diagnoses_win_over_participants(tmp_path, cache):
     assert [b.reason for b in data.skipped if b.path.endswith("sub-04")] == [
         "has no 'diagnosis': not a column of participants.tsv, and not in its sessions.tsv"
     ]
+
+
+def test_a_subject_listed_twice_with_two_diagnoses_is_named_not_silently_relabelled(tmp_path):
+    # the later row won: sub-02 AD, then "02 CN" made it CN
+    from vaegan.data.bad_inputs import BadInputs
+    from vaegan.data.mri_sources import bids_records
+
+    root = make_bids(tmp_path / "bids", {"sub-01": "CN", "sub-02": "AD", "sub-03": "CN"})
+    with (root / "participants.tsv").open("a") as table:
+        table.write("02\tCN\t71\nsub-03\tCN\t70\n")  # sub-02 contradicted; sub-03 merely repeated
+    bad = BadInputs(strict=False)
+    records = bids_records(root, options(), bad)
+    assert sorted(r.subject for r in records) == ["sub-01", "sub-03"]
+    (item,) = bad.items
+    assert "sub-02" in item.path and "lines 3 and 5" in item.reason and "AD" in item.reason and "CN" in item.reason
+
+
+def test_a_scan_listed_twice_in_a_csv_is_named_and_kept_once(tmp_path):
+    # the same scan as CN and as AD was kept twice with both labels; spelled two ways, kept twice
+    from vaegan.data.bad_inputs import BadInputs
+    from vaegan.data.mri_sources import csv_records
+
+    for i in range(3):
+        write_nifti(tmp_path / "img" / f"scan{i}.nii.gz", brain(i))
+    rows = ["path,label", "img/scan0.nii.gz,CN", "img/scan1.nii.gz,AD", "img/../img/scan1.nii.gz,AD"]
+    rows += ["img/scan2.nii.gz,CN", "img/scan2.nii.gz,AD"]
+    (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
+    bad = BadInputs(strict=False)
+    records = csv_records(tmp_path / "list.csv", options(), bad)
+    assert [r.path.name for r in records] == ["scan0.nii.gz", "scan1.nii.gz"]
+    reasons = {item.path.rsplit(" ", 1)[-1]: item.reason for item in bad.items}
+    assert "repeats line 3" in reasons["4"]
+    assert "line 5" in reasons["6"] and "CN" in reasons["6"] and "AD" in reasons["6"]
+    assert all("scan2" not in r.path.name for r in records)  # which label is right is not for vaegan to guess

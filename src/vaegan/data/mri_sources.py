@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,11 +173,23 @@ def _subject_labels(table: Path, options: MRIConfig, required: bool) -> dict[str
         dx_col = _column(table, columns, options.diagnosis_column, hint)
     absent = f"has no {options.diagnosis_column!r}: not a column of {table.name}, and not in its sessions.tsv"
     labels: dict[str, int | str] = {}
-    for row in rows:
+    seen: dict[str, tuple[int, str]] = {}  # subject -> (line, raw diagnosis) of its first row
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
         subject = row.get(id_col) or ""
-        if subject:
-            subject = subject if subject.startswith("sub-") else f"sub-{subject}"
-            labels[subject] = map_label(row.get(dx_col) or "", options) if dx_col else absent
+        if not subject:
+            continue
+        subject = subject if subject.startswith("sub-") else f"sub-{subject}"
+        raw = (row.get(dx_col) or "").strip() if dx_col else ""
+        if subject in seen:
+            line, first = seen[subject]
+            if first.lower() != raw.lower():  # which one is right is not for vaegan to guess
+                labels[subject] = (
+                    f"is listed twice in {table.name} (lines {line} and {number}) with the diagnoses {first!r} "
+                    f"and {raw!r}; keep one row"
+                )
+            continue
+        seen[subject] = (number, raw)
+        labels[subject] = map_label(raw, options) if dx_col else absent
     return labels
 
 
@@ -228,7 +241,8 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
     path_col = _column(path, columns, "path", "the CSV needs columns path,label")
     label_col = _column(path, columns, "label", "the CSV needs columns path,label")
     subject_col = next((c for c in columns if c.lower() == "subject"), None)
-    records = []
+    records: dict[Path, Record] = {}
+    seen: dict[Path, tuple[int, str]] = {}  # each file (resolved) -> (line, raw label) of its first row
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         where = f"{path}, line {number}"
         file = (row.get(path_col) or "").strip()
@@ -236,15 +250,26 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
             bad.add(where, "has an empty path")
             continue
         image = Path(file) if Path(file).is_absolute() else path.parent / file
-        label = map_label(row.get(label_col) or "", options)
+        raw = (row.get(label_col) or "").strip()
+        label = map_label(raw, options)
+        key = Path(os.path.normpath(image.absolute()))  # img/../img/a and img/a alike, without touching the disk
+        if key in seen:  # one scan is one sample, whatever its spelling
+            line, first = seen[key]
+            if first.lower() == raw.lower():
+                bad.add(where, f"{image.name} repeats line {line} (the same file); each scan counts once")
+            else:
+                records.pop(key, None)
+                bad.add(where, f"{image.name} is labelled {raw!r} here and {first!r} on line {line}: both left out")
+            continue
+        seen[key] = (number, raw)
         if not image.is_file():
             bad.add(where, f"file {image} does not exist")
         elif isinstance(label, str):
             bad.add(where, f"{image.name} {label}")
         else:
             subject = (row.get(subject_col) or "").strip() if subject_col else ""
-            records.append(Record(image, subject or subject_of(image), label))
-    return records
+            records[key] = Record(image, subject or subject_of(image), label)
+    return list(records.values())
 
 
 def subject_of(path: Path) -> str:
