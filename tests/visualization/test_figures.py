@@ -75,7 +75,7 @@ def test_traversal_of_a_trained_vae_changes_the_images_along_each_row(trained, t
     fig = plot_traversal(images, offsets, ["z0", "z1"], title="vae traversal")
     title, xlabel, ylabel = labelled(fig)
     assert title == "vae traversal" and "prior sd" in xlabel and ylabel
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [f"{v:+.1f}" for v in offsets.tolist()]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [f"{v:+.3g}" for v in offsets.tolist()]
     assert_not_blank(save_figure(fig, tmp_path / "t.png"))
 
 
