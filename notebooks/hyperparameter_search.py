@@ -98,7 +98,7 @@ for name in ["optimization_history", "intermediate_values", "param_importances",
 # %% [markdown]
 # ## Train the best configuration
 #
-# `best_config.yaml` is the base config with the best trial's values and the config's own number of epochs (not the cap the trials ran under). It is what `vaegan train --config outputs/hyperparameter_search/best_config.yaml` trains; here it is trained in the notebook. (In quick mode it would repeat the best trial's single epoch, so that trial's run folder is shown.)
+# `best_config.yaml` is the base config with the best trial's values and the config's own number of epochs (not the cap the trials ran under). It is what `vaegan train --config outputs/hyperparameter_search/<time stamp>/best_config.yaml` (the study's own folder) trains; here it is trained in the notebook. (In quick mode it would repeat the best trial's single epoch, so that trial's run folder is shown.)
 
 # %%
 best = best_config(tuner)
@@ -126,5 +126,5 @@ display(Image(filename=str(best_run / f"epoch{len(history):03d}_fakes.png")))
 # Watch a study live in the browser with optuna-dashboard (`pip install optuna-dashboard`):
 #
 # ```bash
-# optuna-dashboard sqlite:///outputs/hyperparameter_search/study.db
+# optuna-dashboard sqlite:///outputs/hyperparameter_search/<time stamp>/study.db
 # ```

@@ -55,7 +55,7 @@ model
 # `fit` hands the model to the `Trainer`, which writes a run folder: metrics.csv, curves.png, per-epoch grids, checkpoints.
 
 # %%
-history = fit(model, data, epochs=1 if QUICK else 5, out_dir=OUT, overwrite=True, progress=not QUICK)
+history = fit(model, data, epochs=1 if QUICK else 5, out_dir=OUT, overwrite=True, progress=not QUICK, binarize=True)
 history[-1]
 
 # %% [markdown]

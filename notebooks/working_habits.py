@@ -90,7 +90,7 @@ print(result.stdout[-600:])
 # - **VS Code**: open `src/vaegan/models/base.py`, right-click the margin at the line
 #   `terms["loss"].backward()` in `train_step`, *Add Conditional Breakpoint*, type
 #   `terms["kl"].item() > 2` (or any expression of the local variables), and start the "vaegan train (quick)" launch configuration.
-# - **pdb from the terminal**: `python -m pdb -m vaegan.cli train --config mnist_vae`, then
+# - **pdb from the terminal**: `python -m pdb -m vaegan train --config mnist_vae`, then
 #   `b vaegan/models/base.py:<line>, terms["kl"].item() > 2` and `c`.
 # - **In code**: `if terms["kl"].item() > 2: breakpoint()`. Python calls
 #   `sys.breakpointhook`, which is pdb unless `PYTHONBREAKPOINT` says otherwise

@@ -33,15 +33,21 @@ def fit(
     out_dir: str | Path = "outputs/fit",
     resume: bool = False,
     overwrite: bool = False,
+    binarize: bool = False,
     **train_options: Any,
 ) -> History:
-    """Train ``model`` with the generic Trainer; ``train_options`` are TrainConfig fields (epochs=5, ...)."""
+    """Train ``model`` with the generic Trainer; ``train_options`` are TrainConfig fields (epochs=5, ...).
+
+    ``binarize`` draws a fresh binary image from each grey one every time it is seen (``data.binarize``
+    of a config): what a Bernoulli decoder's likelihood is a likelihood of.
+    """
     try:
         config = TrainConfig(**train_options)
     except ValueError as error:  # pydantic's ValidationError names the field and the allowed values
         raise ConfigError(f"fit(): {error}") from None
     callbacks = default_callbacks(config)
-    return Trainer(model, data, config, out_dir=out_dir, callbacks=callbacks).fit(resume=resume, overwrite=overwrite)
+    trainer = Trainer(model, data, config, out_dir=out_dir, callbacks=callbacks, binarize=binarize)
+    return trainer.fit(resume=resume, overwrite=overwrite)
 
 
 def load_data(config: RunConfig) -> DataSplits:

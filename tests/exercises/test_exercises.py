@@ -97,3 +97,42 @@ def test_a_wrong_answer_fails_with_the_check_in_words(workspace):
 def test_check_on_a_missing_folder_says_how_to_start(tmp_path, capsys):
     assert main(["exercises", "check", str(tmp_path / "nope")]) == 2
     assert "vaegan exercises init" in capsys.readouterr().err
+
+
+def test_answers_wrong_beyond_one_fresh_step_fail_too(workspace):
+    # each scored 8/8: a loss without the KL warm-up, a train_step that never zeroes its gradients,
+    # and ACGAN class terms without class_weight; the tiny configs had no warm-up, weight 1 and one step
+    for path in SOLUTIONS.glob("*.py"):
+        shutil.copy(path, workspace / path.name)
+    append = {
+        "ex03_elbo.py": "\n    def losses(self, batch):\n"
+        "        z, terms = self.latent(batch.x, None)\n"
+        "        recon = -self.likelihood.log_prob(self.decode(z, None), batch.x).mean()\n"
+        "        kl = terms['kl']\n"
+        "        loss = recon + self.config.kl_weight * kl  # the warm-up forgotten\n"
+        "        return {'loss': loss, 'objective': loss, 'recon': recon, 'kl': kl}\n",
+        "ex05_gan_train_step.py": "\n    def train_step(self, batch, optimizers):\n"
+        "        fake, labels = self.fake_batch(len(batch.x))\n"
+        "        d = self.discriminator_terms(batch, fake.detach(), labels)\n"
+        "        d['d_loss'].backward()  # no zero_grad: gradients pile up from step to step\n"
+        "        optimizers['discriminator'].step()\n"
+        "        from vaegan.models.adversarial import frozen\n"
+        "        with frozen(self.discriminator):\n"
+        "            g = self.generator_terms(fake, labels)\n"
+        "            g['g_loss'].backward()\n"
+        "        optimizers['generator'].step()\n"
+        "        return {k: v.detach() for k, v in {**d, **g}.items()}\n",
+        "ex06_acgan_hooks.py": "\n    def auxiliary_loss(self, terms, player):\n"
+        "        loss = terms['class_fake']\n"
+        "        if player == 'discriminator':\n"
+        "            loss = terms['class_real'] + (loss if self.config.classify_fakes else 0.0)\n"
+        "        return loss  # class_weight forgotten\n",
+    }
+    for name, code in append.items():
+        (workspace / name).write_text((workspace / name).read_text() + code)
+    results = {r.exercise.key: r for r in grade(workspace)}
+    assert [k for k, r in results.items() if not r.passed] == [
+        "ex03_elbo",
+        "ex05_gan_train_step",
+        "ex06_acgan_hooks",
+    ], {k: (r.first_failure.name, r.first_failure.message[:300]) for k, r in results.items() if not r.passed}

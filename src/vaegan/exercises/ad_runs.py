@@ -11,7 +11,7 @@ Example:
     >>> run = ad_run("ad_cvae_2d")  # doctest: +SKIP
     >>> test = held_out_subjects(run.config.data.mri)  # doctest: +SKIP
     >>> len(test.subjects), test.maps.shape  # doctest: +SKIP
-    (30, torch.Size([30, 1, 64, 64, 64]))
+    (40, torch.Size([40, 1, 64, 64, 64]))
 """
 
 from __future__ import annotations

@@ -102,6 +102,18 @@ def _elbo_beta(cls) -> None:
     compare_terms(seeded(2, lambda: mine.losses(batch)), seeded(2, lambda: theirs.losses(batch)), "with kl_weight=0.25")
 
 
+def _elbo_warmup(cls) -> None:
+    mine, theirs = twins(cls, VAE, VAE_TINY, kl_warmup_epochs=4)
+    for model in (mine, theirs):
+        model.on_epoch_start(1)  # a quarter of the way up the ramp: loss = recon + kl / 4
+    batch = synthetic_batch(theirs)
+    compare_terms(
+        seeded(2, lambda: mine.losses(batch)),
+        seeded(2, lambda: theirs.losses(batch)),
+        "in epoch 1 of a 4-epoch warm-up",
+    )
+
+
 def _elbo_gradients(cls) -> None:
     mine, _ = twins(cls, VAE, VAE_TINY)
     seeded(1, lambda: mine.losses(synthetic_batch(mine))["loss"]).backward()
@@ -120,17 +132,20 @@ def _iwae_numbers(k: int) -> Check:
 
 
 # -- 5, 6: the GAN family ----------------------------------------------------
-def _one_step(cls, shipped, overrides) -> None:
+def _two_steps(cls, shipped, overrides) -> None:
+    """Two steps with the same optimisers: a second step shows gradients left over from the first."""
     mine, theirs = twins(cls, shipped, overrides)
     batch = synthetic_batch(theirs)
-    got = seeded(4, lambda: mine.train_step(batch, mine.configure_optimizers()))
-    compare_terms(got, seeded(4, lambda: theirs.train_step(batch, theirs.configure_optimizers())), "train_step")
-    for (name, a), b in zip(mine.named_parameters(), theirs.parameters()):
-        same(a, b, f"the weights {name} after one step")
+    ours, yours = theirs.configure_optimizers(), mine.configure_optimizers()
+    for step in (1, 2):
+        got = seeded(4 + step, lambda: mine.train_step(batch, yours))
+        compare_terms(got, seeded(4 + step, lambda: theirs.train_step(batch, ours)), f"train_step, step {step}")
+        for (name, a), b in zip(mine.named_parameters(), theirs.parameters()):
+            same(a, b, f"the weights {name} after step {step} (zero each optimiser's gradients before its step)")
 
 
 def _gan_step(cls) -> None:
-    _one_step(cls, GAN, GAN_TINY)
+    _two_steps(cls, GAN, GAN_TINY)
 
 
 def _gan_discriminator_gradients(cls) -> None:
@@ -152,7 +167,7 @@ def _acgan_head(cls) -> None:
 
 
 def _acgan_step(cls) -> None:
-    _one_step(cls, ACGAN, GAN_TINY)
+    _two_steps(cls, ACGAN, {**GAN_TINY, "class_weight": 0.5})  # the class terms weighted, as configured
 
 
 # -- 7: the conditional VAE --------------------------------------------------
@@ -228,6 +243,7 @@ EXERCISES = [
         {
             "losses give vaegan's recon, kl and loss": _elbo_numbers,
             "kl_weight (beta) scales the KL term": _elbo_beta,
+            "the KL warm-up ramps beta up over its epochs": _elbo_warmup,
             "the loss trains the encoder (reparameterised z)": _elbo_gradients,
         },
         shipped=VAE,
@@ -246,7 +262,7 @@ EXERCISES = [
         "GAN: train_step with two optimisers",
         "MyGAN",
         {
-            "one step gives vaegan's losses and weights": _gan_step,
+            "two steps give vaegan's losses and weights": _gan_step,
             "D's gradients come from D's loss alone": _gan_discriminator_gradients,
         },
         shipped=GAN,
@@ -256,7 +272,10 @@ EXERCISES = [
         "ex06_acgan_hooks",
         "ACGAN: the auxiliary-classifier hooks",
         "MyACGAN",
-        {"D's head: 1 source + K class logits": _acgan_head, "one step gives vaegan's losses and weights": _acgan_step},
+        {
+            "D's head: 1 source + K class logits": _acgan_head,
+            "two steps with class_weight 0.5 give vaegan's losses and weights": _acgan_step,
+        },
         shipped=ACGAN,
         overrides=GAN_TINY,
     ),

@@ -1,7 +1,8 @@
 """Exercise 4: the importance-weighted bound on log p(x) (Burda et al. 2015, eq. 8).
 
-Graded by ``vaegan exercises check``: shape (B,), k = 1 gives the ELBO's estimate, more
-samples never lower the bound on average, and the same numbers as vaegan's for the same seed.
+Graded by ``vaegan exercises check``: the model contract, and vaegan's numbers for the same seed
+at k = 1 (the ELBO's one-sample estimate) and at k = 16. (More samples never lower the bound on
+average: try it on your own.)
 """
 
 from __future__ import annotations
