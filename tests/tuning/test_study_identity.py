@@ -108,3 +108,18 @@ def test_a_study_name_that_would_leave_outputs_is_refused(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert code == 2 and "--study" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path.parent / "escaped_tune").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://vaegan@/postgres?host=/tmp/sock&password=hunter2",  # libpq's keyword form
+        "postgresql://me:hunter2@ss@127.0.0.1/db",  # an '@' in the password: all of it up to the last '@'
+        "postgresql://me:hunter2@127.0.0.1:5432/db?sslmode=require&PASSWD=hunter2",
+    ],
+)
+def test_no_part_of_a_password_is_ever_shown(url):
+    from vaegan.tuning.identity import shown_url
+
+    shown = shown_url(url)
+    assert "hunter2" not in shown and "ss@" not in shown.replace("://", "") and "***" in shown

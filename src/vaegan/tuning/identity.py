@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -43,13 +44,15 @@ def mask_password(url: str) -> str:
 
 
 def shown_url(url: str) -> str:
-    """``url`` fit to print: the password replaced by ***, also when SQLAlchemy cannot parse it."""
-    from sqlalchemy.engine import make_url
+    """``url`` fit to print: the password (up to the host's '@', and in libpq's ``password=`` keyword) ***.
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # ArgumentError, or ValueError for a port that is not a number
-        return mask_password(url)
+    SQLAlchemy's own masking splits at the first '@', so a password holding '@' was half shown, and it
+    leaves ``?password=`` alone.
+    """
+    return PASSWORD_KEYWORD.sub(r"\1***", mask_password(url))
+
+
+PASSWORD_KEYWORD = re.compile(r"(?i)([?&](?:password|passwd|sslpassword)=)[^&#]*")
 
 
 def storage_label(storage: str | None, out: Path) -> str:
