@@ -186,3 +186,10 @@ def test_a_non_square_image_is_letterboxed_as_training_does_not_stretched(tmp_pa
     trained = fit_square(read_image(tmp_path / "wide.png"), 16, 1)
     assert torch.allclose(mine, trained, atol=1e-6)
     assert (mine[:, :4] == 0).all()  # the padding above the wide image
+
+
+@pytest.mark.parametrize("n", ["0", "-3"])
+def test_reconstruct_refuses_an_impossible_count(run, tmp_path, capsys, n):
+    # --n 0 divided by zero in the grid; --n -3 sliced [:-3] and wrote every test image but three
+    assert main(["reconstruct", str(run), "--n", n, "--out", str(tmp_path / "r.png")]) == 2
+    assert f"--n {n}" in capsys.readouterr().err and not (tmp_path / "r.png").exists()

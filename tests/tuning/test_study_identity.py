@@ -123,3 +123,16 @@ def test_no_part_of_a_password_is_ever_shown(url):
 
     shown = shown_url(url)
     assert "hunter2" not in shown and "ss@" not in shown.replace("://", "") and "***" in shown
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--trials", "0"), ("--trials", "-3"), ("--timeout", "-1"), ("--epochs", "0")]
+)
+def test_impossible_counts_are_refused_before_a_study_is_made(flag, value, tmp_path, capsys):
+    # --epochs 0 was a traceback that left a failed trial counted against the budget; --trials -3
+    # printed "0 of -3 trials done" and exited 0, claiming a best_config.yaml it never wrote
+    path = write_yaml(tiny_study(tmp_path / "no-data-needed", LR), tmp_path / "tiny.yaml")
+    code = main(["tune", "--config", str(path), "--out", str(tmp_path / "s"), flag, value])
+    err = capsys.readouterr().err
+    assert code == 2 and flag in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s").exists()

@@ -78,6 +78,8 @@ def _chunks(n: int, labels: torch.Tensor | None, size: int = 1000):
 def run_reconstruct(args: argparse.Namespace) -> int:
     out = Path(args.out)
     suffix = _suffix(out, (".png", ".npz"))
+    if args.n < 1:
+        raise VaeganError(f"--n {args.n}: must be at least 1")
     run = open_encoder_run(args)
     if args.inputs:
         x, files = read_inputs(args.inputs, run, invert=args.invert)

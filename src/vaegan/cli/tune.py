@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.tuning.report import write_outputs
     from vaegan.tuning.study import Tuner, shown_url
 
+    for flag, value in (("--trials", args.trials), ("--epochs", args.epochs), ("--timeout", args.timeout)):
+        if value is not None and not value > 0:  # before a study exists: a bad count must not cost a trial
+            raise ConfigError(f"{flag} {value}: must be above 0")
     config = config_from_args(args)
     if not args.verbose:  # one line per trial below replaces Optuna's log (and its tracebacks)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         best = tuner.study.best_trial
         print(f"best: trial {best.number}, {config.tune.metric}={best.value:.5g}, {best.params}")
         print(f"train it: vaegan train --config {out / 'best_config.yaml'}")
-    print(f"{out}: trials.csv, best_config.yaml and plots; {tuner.counted()} trials finished")
+    names = ", ".join(path.name for path in files) or "nothing yet"
+    print(f"{out}: {names}; {tuner.counted()} trials finished")
     return 0
 
 
