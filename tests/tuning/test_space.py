@@ -46,6 +46,10 @@ def test_a_range_the_field_cannot_take_is_an_error_naming_key_and_value():
         ({"type": "int", "low": 9, "high": 2}, "above high"),
         ({"type": "uniform", "low": 0, "high": 1}, "tune.space.model.lr"),
         ({"type": "categorical", "choices": []}, "choices"),
+        # Optuna only warned and collapsed these to low: every trial drew latent_dim 2
+        ({"type": "int", "low": 2, "high": 5, "step": 10}, "step 10 does not fit"),
+        ({"type": "float", "low": 0.1, "high": 0.3, "step": 0.15}, "step 0.15 does not fit"),
+        ({"type": "int", "low": 2, "high": 8, "step": 0}, "step"),
     ],
 )
 def test_impossible_params_are_rejected_when_the_config_loads(param, message):

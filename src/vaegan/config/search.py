@@ -121,6 +121,12 @@ def _check_range(low: float, high: float, log: bool, step: float | None) -> None
         raise ValueError(f"a log scale needs low > 0, got low={low}")
     if log and step is not None:
         raise ValueError("log and step cannot be combined; drop one of them")
+    if step is not None and low < high:  # Optuna only warns, and draws from a grid cut short
+        count = (high - low) / step
+        if count < 1 - 1e-9 or abs(count - round(count)) > 1e-9 * max(1.0, count):
+            raise ValueError(
+                f"step {step} does not fit between low={low} and high={high}: high - low must be a multiple of it"
+            )
 
 
 def _yaml_value(value: Choice) -> str:
