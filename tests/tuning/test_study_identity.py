@@ -136,3 +136,14 @@ def test_impossible_counts_are_refused_before_a_study_is_made(flag, value, tmp_p
     err = capsys.readouterr().err
     assert code == 2 and flag in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(("key", "value"), [("metric", "val/kl"), ("direction", "maximize")])
+def test_a_study_is_not_continued_under_another_metric_or_direction(config, tmp_path, key, value):
+    # the rerun's trials were scored by val/kl beside the old val/loss ones, and the best still minimised
+    out = tmp_path / "study"
+    Tuner(config, out=out)
+    changed = config.model_copy(update={"tune": config.tune.model_copy(update={key: value})})
+    with pytest.raises(ConfigError, match=rf"{key}.*own --out"):
+        Tuner(changed, out=out)
+    Tuner(config, out=out)  # the study's own metric and direction still continue it

@@ -100,6 +100,21 @@ def database_url(url: str) -> str:
     return url
 
 
+METRIC = "vaegan_metric"  # the study's user attribute: the metric its trials are scored by
+
+
+def _check_objective(study: optuna.Study, tune: TuneConfig) -> None:
+    """Refuse to continue a study under another metric or direction: its trials' values would not compare."""
+    metric = study.user_attrs.get(METRIC, tune.metric)  # a study from before the attribute: taken on trust
+    direction = study.direction.name.lower()
+    for key, old, new in (("metric", metric, tune.metric), ("direction", direction, tune.direction)):
+        if old != new:
+            raise ConfigError(
+                f"study {study.study_name!r} scores its trials by tune.{key} {old}, this config by {new}: their "
+                "values would not compare; give this search its own --study and its own --out folder"
+            )
+
+
 def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optuna.Study:
     """Create the study, or load it if it exists (a rerun, or a worker on another machine joining).
 
@@ -124,8 +139,11 @@ def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optu
                     storage=storage, study_name=name, direction=tune.direction, sampler=sampler, pruner=pruner
                 )
             except optuna.exceptions.DuplicatedStudyError:  # a rerun, or another worker created it first
-                return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+                study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+                _check_objective(study, tune)
+                return study
             stamp(study)  # only the creator stamps it: what tells this study from an older one of its name
+            study.set_user_attr(METRIC, tune.metric)
             return study
         except (SQLAlchemyError, ValueError) as error:  # ValueError: e.g. a port out of range
             if attempt == attempts - 1 or isinstance(error, ValueError):
