@@ -147,3 +147,38 @@ def test_a_study_is_not_continued_under_another_metric_or_direction(config, tmp_
     with pytest.raises(ConfigError, match=rf"{key}.*own --out"):
         Tuner(changed, out=out)
     Tuner(config, out=out)  # the study's own metric and direction still continue it
+
+
+def test_best_config_is_what_the_best_trial_trained_not_todays_base_config(config, tmp_path):
+    # a rerun with --set model.latent_dim=7 wrote latent_dim 7 into best_config.yaml, while the best
+    # trial (trained before) had latent_dim 2
+    import optuna
+    import yaml
+
+    from vaegan.tuning.report import best_config
+
+    out = tmp_path / "study"
+    tuner = Tuner(config, out=out)
+    run_dir = out / "trial_0000"
+    run_dir.mkdir()
+    trained = {**config.to_dict(), "out": str(run_dir)}
+    trained["train"] = {**trained["train"], "epochs": 1}  # under an --epochs cap
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(trained))
+    tuner.study.add_trial(
+        optuna.trial.create_trial(
+            params={"model.lr": 3e-3},
+            distributions={"model.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)},
+            value=1.0,
+            user_attrs={"run_dir": str(run_dir)},
+        )
+    )
+    rerun = config.model_copy(
+        update={
+            "model": config.model.model_copy(update={"latent_dim": 7}),
+            "train": config.train.model_copy(update={"epochs": 9}),
+        }
+    )
+    tuner.config = rerun
+    best = best_config(tuner)
+    assert best.model.latent_dim == 2 and best.model.lr == pytest.approx(3e-3)
+    assert best.train.epochs == 9 and best.name == "tiny_best" and best.tune is None  # uncapped, as the config asks

@@ -44,14 +44,28 @@ def _epochs_axis(axes, metric: str):
 
 
 def best_config(tuner: Tuner) -> RunConfig | None:
-    """The base config with the best trial's values, its own name, and no ``out`` or ``tune``; None before any
-    trial completes. Its ``train.epochs`` is the config's, not the ``--epochs`` cap the trials ran under."""
+    """The config the best trial trained under (its ``config.yaml``; the base config with its values where that
+    file is not here), its own name, and no ``out`` or ``tune``; None before any trial completes. Its
+    ``train.epochs`` is the config's, not the ``--epochs`` cap the trials ran under."""
     try:
         best = tuner.study.best_trial
     except ValueError:  # no complete trial yet
         return None
-    data = {**tuner.config.to_dict(), "name": f"{tuner.config.name}_best", "out": None, "tune": None}
+    data = {**_trained(best, tuner.config), "name": f"{tuner.config.name}_best", "out": None, "tune": None}
     return build_config(data, as_overrides(best.params), source=f"best trial {best.number}")
+
+
+def _trained(trial: optuna.trial.FrozenTrial, base: RunConfig) -> dict:
+    """The trial's own resolved config (a rerun may have changed the base config since), uncapped."""
+    run_dir = trial.user_attrs.get("run_dir")
+    if run_dir:
+        try:
+            data = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
+        except (OSError, yaml.YAMLError):  # a worker on another machine, or a folder moved: the base config
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("train"), dict):
+            return {**data, "train": {**data["train"], "epochs": base.train.epochs}}
+    return base.to_dict()
 
 
 def write_best_config(tuner: Tuner) -> Path | None:
