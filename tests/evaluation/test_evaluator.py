@@ -301,3 +301,14 @@ def test_the_summary_says_which_way_each_metric_is_better():
     lines = result.summary().splitlines()
     assert lines[0].startswith("fid ↓") and lines[1].startswith("precision ↑")
     assert any("↑ higher is better" in line and "floor: what real images score" in line for line in lines)
+
+
+def test_the_retrain_command_names_the_runs_config_where_data_options_pick_the_classifier(tmp_path):
+    # "vaegan train-classifier --dataset phantoms --force" trains the classifier of the default data.mri
+    # options (phantoms-c374...), not the one evaluation loads for the run's own (phantoms-8939...)
+    from vaegan.evaluation.evaluator import retrain_command
+
+    run = tmp_path / "ad_run"
+    assert retrain_command("phantoms", run, None) == f"vaegan train-classifier --config {run / 'config.yaml'} --force"
+    assert retrain_command("mri", run, "/data/bids").endswith("--data-dir /data/bids --force")
+    assert retrain_command("mnist", run, None) == "vaegan train-classifier --dataset mnist --force"

@@ -38,7 +38,7 @@ from torch import Tensor
 
 from vaegan.data import DataSplits, ImageDataset
 from vaegan.evaluation.classifier import ReferenceClassifier, classifier_accuracy, default_epochs
-from vaegan.evaluation.classifier_store import classifier_path, load_classifier
+from vaegan.evaluation.classifier_store import classifier_path, data_source, load_classifier
 from vaegan.evaluation.conditional import train_on_generated_accuracy
 from vaegan.evaluation.feature_metrics import (
     extract_features,
@@ -226,7 +226,19 @@ def above_chance(accuracy: float, chance: float, n: int) -> bool:
     return binomtest(round(accuracy * n), n, chance, alternative="greater").pvalue < 0.05
 
 
-def _sighted(classifier: ReferenceClassifier, data: DataSplits, notes: list[str]) -> bool:
+def retrain_command(dataset: str, run_dir: str | Path, data_dir: str | Path | None) -> str:
+    """The command that (re)trains the reference classifier a run's evaluation loads.
+
+    Where data options pick the classifier (MRI, phantoms: one per folder and ``data.mri``), ``--dataset``
+    alone would train the default options' one: the run's own config names them.
+    """
+    if data_source(dataset, data_dir) is None:
+        return f"vaegan train-classifier --dataset {dataset} --force"
+    folder = f" --data-dir {data_dir}" if data_dir is not None else ""
+    return f"vaegan train-classifier --config {Path(run_dir) / 'config.yaml'}{folder} --force"
+
+
+def _sighted(classifier: ReferenceClassifier, data: DataSplits, notes: list[str], retrain: str) -> bool:
     """Whether the reference classifier tells the test images' classes apart better than chance; a note if not.
 
     One that does not (the 3-D phantoms' after 5 epochs on 160 volumes: 0.50) has learned nothing its
@@ -240,7 +252,7 @@ def _sighted(classifier: ReferenceClassifier, data: DataSplits, notes: list[str]
     notes.append(
         f"reference classifier: {accuracy:.2f} on the test images, chance {chance:.2f}: its features tell nothing "
         "apart, so FID, KID, precision/recall, diversity and class accuracy are not scored; train a better one "
-        f"(vaegan train-classifier --dataset {test.name} --force --epochs N)"
+        f"({retrain} --epochs N)"
     )
     return False
 
@@ -258,6 +270,7 @@ def evaluate_model(
     *,
     options: EvaluationOptions | None = None,
     binarize: bool = False,
+    retrain: str | None = None,
 ) -> Evaluation:
     """Every metric that ``model``'s capabilities allow, on ``data``'s test split.
 
@@ -267,6 +280,7 @@ def evaluate_model(
         classifier: the dataset's reference classifier (:func:`load_classifier`).
         options: sample counts, k, seed, device.
         binarize: the model was trained on binarised images (NLL on a fixed binarisation).
+        retrain: the command that trains a better reference classifier, for a note (default: by dataset name).
     """
     options = options or EvaluationOptions()
     _check_latent(model, options)
@@ -305,7 +319,8 @@ def evaluate_model(
         )
     draw = lambda: draw_samples(model, n, class_labels=data.test.labels, seed=options.seed, density=density)  # noqa: E731
     samples = timed("sampling", draw)
-    sighted = _sighted(classifier, data, notes)
+    retrain = retrain or f"vaegan train-classifier --dataset {data.test.name} --force"
+    sighted = _sighted(classifier, data, notes, retrain)
     if sighted:
         features = timed(
             "features",
@@ -369,14 +384,15 @@ def evaluate_run(
     dataset = config.data.dataset
     source = {"data_dir": config.data.data_dir, "mri": config.data.mri}  # MRI: one classifier per folder and options
     classifier = load_classifier(dataset, device=options.device, **source)
+    retrain = retrain_command(dataset, run_dir, data_dir)
     if classifier.image_shape != data.image_shape or classifier.num_classes != data.num_classes:
         where = classifier_path(dataset, **source)
         raise VaeganError(
             f"{where} classifies {classifier.num_classes} classes of {classifier.image_shape} "
-            f"images, but {run_dir} uses {data.num_classes} classes of {data.image_shape}; retrain it with "
-            f"vaegan train-classifier --dataset {dataset} --force"
+            f"images, but {run_dir} uses {data.num_classes} classes of {data.image_shape}; retrain it with {retrain}"
         )
-    result = evaluate_model(run.model, data, classifier, options=options, binarize=config.data.binarize)
+    binarize = config.data.binarize
+    result = evaluate_model(run.model, data, classifier, options=options, binarize=binarize, retrain=retrain)
     result.dataset = dataset  # the registry name the run was trained on
     meta = classifier.metadata
     result.info = {
