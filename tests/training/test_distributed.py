@@ -95,8 +95,13 @@ def _train_every_model(rank: int, port: int, root: str) -> None:
         every, some, none = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
         every.grad = torch.full((2,), float(rank + 1))
         some.grad = torch.ones(2) if rank == 0 else None
-        Ranks(rank, WORLD, grouped=True).average_gradients([every, some, none])
-        torch.save([every.grad, some.grad, none.grad], Path(root) / f"grads{rank}.pt")
+        # a channels-last conv weight: its averaged gradient must keep that layout, since fused Adam walks
+        # the raw memory of weight and gradient together (a standard-layout gradient moved other weights)
+        conv = torch.nn.Parameter(torch.zeros(2, 3, 2, 2).contiguous(memory_format=torch.channels_last))
+        conv.grad = torch.arange(24.0).view(2, 3, 2, 2).contiguous(memory_format=torch.channels_last) * (rank + 1)
+        Ranks(rank, WORLD, grouped=True).average_gradients([every, some, none, conv])
+        layout = conv.grad.stride() == conv.stride()
+        torch.save([every.grad, some.grad, none.grad, conv.grad.contiguous(), layout], Path(root) / f"grads{rank}.pt")
     finally:
         torch.distributed.destroy_process_group()
 
@@ -135,7 +140,8 @@ def test_every_model_trains_on_two_ranks_and_writes_one_set_of_outputs(tmp_path)
         assert not list(run.rglob("*.tmp")), name
     for rank in range(WORLD):
         assert "--resume" in (tmp_path / f"refused{rank}.txt").read_text()
-        every, some, none = torch.load(tmp_path / f"grads{rank}.pt")
+        every, some, none, conv, layout = torch.load(tmp_path / f"grads{rank}.pt")
+        assert layout and torch.equal(conv, torch.arange(24.0).view(2, 3, 2, 2) * 1.5)
         assert every.tolist() == [1.5, 1.5]  # the mean of 1 and 2
         assert some.tolist() == [0.5, 0.5]  # the sum over the world size: zeros where a rank had none
         assert none is None  # no gradient anywhere stays None (Adam must not move it)

@@ -155,7 +155,10 @@ class Ranks:
             # a rank holding every gradient knows each count > 0 without reading it back (no host sync)
             counts = [1.0] * len(group) if all(p.grad is not None for p in group) else values[-1].tolist()
             for p, value, count in zip(group, values[:-1], counts):
-                p.grad = value.view_as(p) if count > 0 else None
+                if count > 0:  # in the parameter's own layout (channels-last): fused Adam walks both memories
+                    p.grad = torch.empty_like(p).copy_(value.view(p.shape))
+                else:
+                    p.grad = None
 
     def hook_optimizers(self, optimizers: dict[str, torch.optim.Optimizer]) -> None:
         """Make every ``optimizer.step()`` average its own parameters' gradients over the ranks first."""
