@@ -213,3 +213,11 @@ def test_fit_binarizes_when_asked_as_the_config_path_does(tmp_path, monkeypatch)
     monkeypatch.setattr(VAE, "train_step", lambda self, b, o: seen.append(b.x) or train_step(self, b, o))
     experiment.fit(tiny_vae(), tiny_splits(), out_dir=tmp_path, binarize=True, **train_config(1).model_dump())
     assert set(torch.cat(seen).unique().tolist()) == {0.0, 1.0}
+
+
+def test_a_batch_too_small_for_batch_norm_is_refused_not_silently_skipped(tmp_path):
+    # every batch under 2 images a rank was dropped: the epoch took no step, yet wrote best.pt and last.pt
+    config = train_config(1).model_copy(update={"batch_size": 1})
+    with pytest.raises(TrainingError, match="train.batch_size 1"):
+        Trainer(tiny_vae(), tiny_splits(), config, out_dir=tmp_path).fit()
+    assert not (tmp_path / "checkpoints").exists()

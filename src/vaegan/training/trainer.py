@@ -112,6 +112,13 @@ class Trainer:
         Under torchrun the process group is destroyed when this returns or raises.
         """
         try:
+            if not self.spans():  # before anything is written: an epoch of no steps would still save checkpoints
+                least = 2 * self.ranks.world_size
+                raise TrainingError(
+                    f"train.batch_size {self.config.batch_size} with {len(self.data.train)} training images on "
+                    f"{self.ranks.world_size} process(es): every batch needs at least {least} images (2 a "
+                    f"process, for batch norm); set train.batch_size to {least} or more"
+                )
             self._start(resume, overwrite)
             self.model.on_fit_start(len(self.data.train))
             for callback in self.callbacks:
