@@ -73,3 +73,20 @@ def test_auto_streams_a_file_that_does_not_fit_and_loads_one_that_does(tmp_path,
     monkeypatch.setattr(placement_module, "available_memory", lambda: 1000)
     assert placement_module.placement("auto", mapped, cpu) == "stream"
     assert placement_module.placement("always", mapped, cpu) == "device"
+
+
+def test_a_half_precision_file_trains_and_validates(tmp_path):
+    # training read its rows as float32, validation passed the file's float16 to the float32 model
+    data = tiny_splits()
+    half = {name: write(tmp_path / f"{name}.npy", getattr(data, name).images, np.float16) for name in ("train", "val")}
+    splits = DataSplits(
+        *(
+            ImageDataset(half[name], getattr(data, name).labels, data.train.class_names, "blobs")
+            for name in ("train", "val")
+        ),
+        data.test,
+    )
+    options = {"epochs": 1, "batch_size": 16, "grid_size": 4, "progress": False, "tensorboard": False}
+    trainer = Trainer(tiny_model("vae"), splits, TrainConfig(**options, data_on_device="never"), out_dir=tmp_path / "r")
+    (row,) = trainer.fit()
+    assert np.isfinite(row["val/loss"])

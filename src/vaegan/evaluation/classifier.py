@@ -166,7 +166,7 @@ def _train(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * math.ceil(len(train) / batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
-    x_all, y_all = train.images.to(device), train.labels.to(device)
+    x_all, y_all = train.images.to(device, torch.float32), train.labels.to(device)
     model.train()
     for epoch in range(1, epochs + 1):
         started, total = time.perf_counter(), 0.0
@@ -195,7 +195,7 @@ def classifier_accuracy(classifier: nn.Module, images: Tensor, labels: Tensor, *
     correct = 0
     try:
         for start in range(0, len(images), batch_size):
-            logits = classifier(images[start : start + batch_size].to(device))
+            logits = classifier(images[start : start + batch_size].to(device, torch.float32))
             correct += int((logits.argmax(1).cpu() == labels[start : start + batch_size].cpu()).sum())
     finally:
         classifier.train(was_training)

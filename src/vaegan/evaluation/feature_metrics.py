@@ -53,7 +53,10 @@ def extract_features(features: Callable[[Tensor], Tensor], images: Tensor, *, ba
     """
     owner = getattr(features, "__self__", None)
     device = next(owner.parameters()).device if isinstance(owner, nn.Module) else images.device
-    chunks = [features(images[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
+    chunks = [
+        features(images[i : i + batch_size].to(device, torch.float32)).float().cpu()
+        for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(chunks)
 
 

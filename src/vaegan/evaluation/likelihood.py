@@ -89,7 +89,7 @@ def _log_likelihoods(
     """Per-image k-sample importance-weighted log p(x) (or log p(x|y)), shape (N,), in nats."""
     out = []
     for start in range(0, len(images), batch):
-        x = images[start : start + batch].to(model.device)
+        x = images[start : start + batch].to(model.device, torch.float32)
         y = None if labels is None else labels[start : start + batch].to(model.device)
         out.append(model.log_likelihood(x, y, k=k).double().cpu())
         bar.update(len(x) * k)

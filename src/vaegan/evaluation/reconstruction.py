@@ -62,7 +62,7 @@ def reconstruction_metrics(
 
     def pairs():
         for start in range(0, len(images), batch_size):
-            x = images[start : start + batch_size].to(model.device)
+            x = images[start : start + batch_size].to(model.device, torch.float32)
             y = labels[start : start + batch_size].to(model.device) if model.conditional else None
             yield model.reconstruct(x, y), x
 

@@ -42,7 +42,7 @@ def fixed_inputs(trainer: Trainer, size: int) -> FixedInputs:
     val, model = trainer.data.val, trainer.model
     noise = model.prior_noise(size, torch.Generator().manual_seed(trainer.config.seed + 2))
     device = trainer.device
-    return FixedInputs(val.images[:size].to(device), val.labels[:size].to(device), noise)
+    return FixedInputs(val.images[:size].to(device, torch.float32), val.labels[:size].to(device), noise)
 
 
 class ImageGrids(Callback):

@@ -266,7 +266,8 @@ class Trainer:
             torch.manual_seed(self.config.seed + 1 + ranks.rank)
             for start in range(low, high, self.config.eval_batch_size):
                 stop = min(start + self.config.eval_batch_size, high)
-                x = dataset.images[start:stop].to(self.device).contiguous(memory_format=self.memory_format)
+                x = dataset.images[start:stop].to(self.device, torch.float32)  # a file may hold float16
+                x = x.contiguous(memory_format=self.memory_format)
                 y = dataset.labels[start:stop].to(self.device)
                 if self.binarize:
                     x = torch.bernoulli(x)

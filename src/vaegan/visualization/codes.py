@@ -78,7 +78,7 @@ def encode_dataset(
     codes, kls = [], []
     with evaluating(model):
         for start in range(0, len(images), chunk):
-            x = images[start : start + chunk].to(model.device)
+            x = images[start : start + chunk].to(model.device, torch.float32)
             y = labels_or_none(model, labels[start : start + chunk])
             if model.probabilistic:
                 q = model.posterior(x, y)

@@ -36,7 +36,7 @@ def _encode_fixed(model: GenerativeModel, images: Tensor, label: int, chunk: int
     out = []
     with evaluating(model):
         for start in range(0, len(images), chunk):
-            x = images[start : start + chunk].to(model.device)
+            x = images[start : start + chunk].to(model.device, torch.float32)
             y = torch.full((len(x),), label, device=model.device) if model.conditional else None
             out.append(model.encode(x, y).float().cpu())
     return torch.cat(out)
