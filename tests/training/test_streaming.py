@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -90,3 +92,26 @@ def test_a_half_precision_file_trains_and_validates(tmp_path):
     trainer = Trainer(tiny_model("vae"), splits, TrainConfig(**options, data_on_device="never"), out_dir=tmp_path / "r")
     (row,) = trainer.fit()
     assert np.isfinite(row["val/loss"])
+
+
+def test_a_fortran_order_file_is_read_in_memory_not_row_by_row(tmp_path):
+    # the positioned reads assume C order: a Fortran-order .npy gave rows [3, 9, 15, 21] for [6, 7, 8, 9]
+    array = np.asfortranarray(np.arange(24 * 4, dtype=np.float32).reshape(24, 1, 2, 2))
+    np.save(tmp_path / "f.npy", array)
+    images = open_images(tmp_path / "f.npy")
+    rows = torch.tensor([6, 7, 8, 9])
+    (read,) = list(prefetch(RowReader(images, file_rows(images)), [rows], torch.device("cpu")))
+    assert torch.equal(read, torch.from_numpy(np.ascontiguousarray(array[6:10])))
+
+
+def test_a_subset_of_a_rewritten_file_is_taken_anew(tmp_path):
+    # the subset's file was named by the source's name and the rows only: after the source was rewritten
+    # in place, the old subset came back
+    from vaegan.data.streaming import take_rows
+
+    source = tmp_path / "train.npy"
+    write(source, torch.ones(20, 1, 2, 2))
+    assert float(take_rows(open_images(source), torch.arange(5)).sum()) == 20.0
+    os.utime(source, (1, 1))  # the rewrite below must not depend on the clock's resolution
+    write(source, torch.full((20, 1, 2, 2), 2.0))
+    assert float(take_rows(open_images(source), torch.arange(5)).sum()) == 40.0

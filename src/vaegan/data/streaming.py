@@ -108,8 +108,9 @@ def open_images(path: str | Path) -> Tensor:
     path = Path(path)
     array = np.load(path, mmap_mode="c")
     tensor = torch.from_numpy(array)
-    _BACKING[id(tensor)] = FileRows(path, int(array.offset), tuple(array.shape), array.dtype)
-    weakref.finalize(tensor, _BACKING.pop, id(tensor), None)
+    if array.flags.c_contiguous:  # row-by-row reads assume C order; a Fortran-order file is read as mapped
+        _BACKING[id(tensor)] = FileRows(path, int(array.offset), tuple(array.shape), array.dtype)
+        weakref.finalize(tensor, _BACKING.pop, id(tensor), None)
     return tensor
 
 
@@ -148,8 +149,9 @@ def take_rows(images: Tensor, index: Tensor, *, chunk: int = 64) -> Tensor:
 
     Indexing a memory-mapped tensor would read every selected row into memory.
     Here the rows of a tensor from :func:`open_images` are copied, ``chunk`` at a
-    time, into a file beside it, named by the source and the index (so the same
-    subset is written once and reused), and that file is opened instead.
+    time, into a file beside it, named by the source (its name, size and time) and
+    the index (so the same subset is written once and reused), and that file is
+    opened instead.
     """
     rows = file_rows(images)
     if rows is None:
@@ -157,7 +159,9 @@ def take_rows(images: Tensor, index: Tensor, *, chunk: int = 64) -> Tensor:
     index = torch.as_tensor(index).cpu().long()
     if len(index) == len(images) and torch.equal(index, torch.arange(len(images))):
         return images
-    digest = hashlib.sha256(rows.path.name.encode() + index.numpy().tobytes()).hexdigest()[:16]
+    stat = rows.path.stat()  # the source's version too: a file rewritten in place gets a new subset
+    source = f"{rows.path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+    digest = hashlib.sha256(source + index.numpy().tobytes()).hexdigest()[:16]
     path = rows.path.with_name(f"{rows.path.stem.split('-')[0]}-{digest}.npy")
     shape = (len(index), *rows.shape[1:])
     if not complete(path, shape, rows.dtype):
