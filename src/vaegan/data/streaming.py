@@ -232,10 +232,10 @@ def prefetch(reader: RowReader, indices: list[Tensor], device: torch.device, dep
 
     File reads and the float conversion release the GIL, so they overlap with
     training. The batches live in ``depth + 2`` buffers allocated once (pinned
-    on CUDA, copied with non-blocking transfers): a buffer is refilled only
-    after the consumer has moved two batches on and its GPU copy is done. On
-    the CPU the batch handed out *is* the buffer, so use it before asking for
-    the next-but-one.
+    on CUDA, copied with non-blocking transfers): a buffer may be refilled as
+    soon as the consumer asks for the next batch (on CUDA, once its GPU copy is
+    done). On the CPU the batch handed out *is* the buffer, so use it (or copy
+    it) before asking for the next one, as the Trainer's step does.
     """
     if not indices:
         return
