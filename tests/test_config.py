@@ -38,6 +38,7 @@ def test_dotted_overrides_reach_nested_keys():
         ("data.val_size=1.5", "data.val_size"),
         ("model.betas=[0.5,1.2]", "model.betas"),
         ("model.network.kind=rnn", "model.network.kind: .*'conv' or 'mlp'"),
+        ("model.network.channels=[]", "model.network: .*no channels.*kind: mlp"),  # was an IndexError, late
         ("latent_dim", "not of the form"),
     ],
 )

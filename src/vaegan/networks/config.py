@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from vaegan.foundation.section import Section
 
@@ -22,3 +22,9 @@ class NetworkConfig(Section):
     norm: Literal["batch", "instance", "none"] = "batch"
     activation: Literal["relu", "leaky_relu", "elu", "silu", "tanh"] = "relu"
     project_norm: bool = Field(False, description="conv decoders: norm the projected first feature map too (DCGAN)")
+
+    @model_validator(mode="after")
+    def _stages(self) -> NetworkConfig:
+        if self.kind == "conv" and not self.channels:
+            raise ValueError("a conv network with no channels has no stage; give channels, e.g. [32, 64], or kind: mlp")
+        return self
