@@ -18,6 +18,21 @@ CLASSES = 3
 DATASET = "vis-blobs"
 
 
+def saved_texts(monkeypatch: pytest.MonkeyPatch, module) -> list[str]:
+    """Every text (titles, labels, tick labels) of every figure that ``module`` saves from now on."""
+    import matplotlib.text
+
+    texts: list[str] = []
+    save = module.save_figure
+
+    def recording(fig, path):
+        texts.extend(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+        return save(fig, path)
+
+    monkeypatch.setattr(module, "save_figure", recording)
+    return texts
+
+
 def quick_config(**options) -> TrainConfig:
     return TrainConfig(
         **{"epochs": 2, "batch_size": 16, "grid_size": 9, "progress": False, "tensorboard": False, **options}

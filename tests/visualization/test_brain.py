@@ -14,6 +14,7 @@ from tests.data.mri_files import (  # noqa: F401  (fixtures)
     phantom_cache_fixture,
     phantom_set_fixture,
 )
+from tests.visualization.conftest import saved_texts
 from vaegan.data.mri import read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
@@ -123,20 +124,12 @@ def test_effect_figure_is_drawn(volumes, tmp_path, dims):
 def test_effect_figure_says_its_orientation_and_where_its_colours_stop(volumes, tmp_path, monkeypatch):
     # the colour scale ends at the 99.9th percentile of |map| (565 voxels of one subject's atrophy above
     # it) and the slices had no L/R letters: neither was said
-    import matplotlib.text
-
     from vaegan.visualization import brain
 
     mri = options(size=16, spacing=6.0, spatial_dims=3)
     truth = summarize_effects(tiny_cvae((1, 16, 16, 16)), volumes, mri).truth
     summary = summarize_effects(Oracle(truth), volumes, mri)
-    texts: list[str] = []
-    save = brain.save_figure
-    monkeypatch.setattr(
-        brain,
-        "save_figure",
-        lambda fig, path: texts.extend(t.get_text() for t in fig.findobj(matplotlib.text.Text)) or save(fig, path),
-    )
+    texts = saved_texts(monkeypatch, brain)
     plot_effect_maps(summary, mri, tmp_path / "effects.png")
     assert {"L", "R"} <= set(texts)
     titles = [t for t in texts if t.startswith(("model:", "true atrophy", "raw group difference"))]

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from tests.conftest import tiny_splits
-from tests.visualization.conftest import CLASSES, quick_config, tiny_model
+from tests.visualization.conftest import CLASSES, quick_config, saved_texts, tiny_model
 from vaegan.models import get_model_class, list_models
 from vaegan.training import Trainer
 from vaegan.training.callbacks import default_callbacks
@@ -142,17 +142,9 @@ def test_visualize_every_adds_a_callback_that_draws_during_training(data, tmp_pa
 def test_figures_name_the_split_they_encode(name, trained, data, tmp_path, monkeypatch):
     # the training callback encodes the validation images and `visualize --split train` the training
     # ones, yet every title said "test image", "test-code quantiles", "sd of test codes"
-    import matplotlib.text
-
     from vaegan.visualization import latent
 
-    texts: list[str] = []
-    save = latent.save_figure
-    monkeypatch.setattr(
-        latent,
-        "save_figure",
-        lambda fig, path: texts.extend(t.get_text() for t in fig.findobj(matplotlib.text.Text)) or save(fig, path),
-    )
+    texts = saved_texts(monkeypatch, latent)
     latent_figures(trained(name, 2), data.val, tmp_path, methods=("pca",), n_points=16, k=2, steps=3, split="val")
     words = " ".join(texts)
     assert "val" in words and "test" not in words
@@ -165,20 +157,12 @@ def test_hard_label_class_interpolation_columns_are_class_names_and_traversal_of
     # traversal's -2.25 and -0.75 showed as -2.2 and -0.8
     import dataclasses
 
-    import matplotlib.text
-
     from vaegan.visualization import latent
 
     renamed = dataclasses.replace(data.test, class_names=["CN", "MCI", "AD"])
     model = trained("cvae", 2)
     monkeypatch.setattr(type(model), "soft_labels", False)
-    texts: list[str] = []
-    save = latent.save_figure
-    monkeypatch.setattr(
-        latent,
-        "save_figure",
-        lambda fig, path: texts.extend(t.get_text() for t in fig.findobj(matplotlib.text.Text)) or save(fig, path),
-    )
+    texts = saved_texts(monkeypatch, latent)
     latent_figures(model, renamed, tmp_path, methods=("pca",), n_points=16, k=2, steps=9)
     assert {"CN", "MCI", "AD"} <= set(texts) and "2.00" not in texts  # t of the image interpolation stops at 1
     assert {"-2.25", "-0.75", "+0", "+3"} <= set(texts)
