@@ -284,6 +284,8 @@ def test_epoch_grids_keep_the_grids_own_grey_levels(tmp_path):
         ("cvae", {"invariance_weight": 1000.0}, "loss", None),  # nats plus 1000 x an MMD
         ("cvaegan", {}, "loss", None),  # nats plus feature distances
         ("vae", {}, "loss", "nats / image"),
+        ("vae", {}, "objective", "nats / image"),  # the same sum at the configured beta
+        ("cvae", {"invariance_weight": 1000.0}, "objective", None),
         ("gan", {}, "d_loss", "nats / image"),
     ],
 )

@@ -99,7 +99,8 @@ class ConditionalVAE(LabelConditioned, VAE):
         return penalty + self.config.invariance_weight * terms["mmd"] if "mmd" in terms else penalty
 
     def curve_units(self) -> dict[str, str | None]:
-        return {"loss": None} if self.config.invariance_weight > 0 else {}  # nats + lambda * an MMD
+        mixed = {"loss": None, "objective": None}  # nats + lambda * an MMD
+        return mixed if self.config.invariance_weight > 0 else {}
 
     @inference
     def analogies(self, x: Tensor, labels: Tensor) -> Tensor:

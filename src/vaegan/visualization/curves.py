@@ -17,6 +17,7 @@ from vaegan.foundation.files import atomic_write
 # mean probability that an image is real.
 UNITS: dict[str, str] = {
     "loss": "nats / image",
+    "objective": "nats / image",  # the loss at the configured weights, without a warm-up
     "recon": "nats / image",
     "kl": "nats / image",
     "nll": "nats / image",
