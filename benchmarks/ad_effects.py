@@ -211,7 +211,14 @@ def strength_curve(path: str, settings: list[str], scales: list[float], args: ar
         config = base.model_copy(update={"name": name, "out": str(Path(args.runs) / name)})
         config = config.model_copy(update={"data": config.data.model_copy(update={"data_dir": str(folder)})})
         row = evaluate(
-            config, Path(args.results).resolve(), settings, reuse=args.reuse, samples=args.samples, figures=False
+            config,
+            Path(args.results).resolve(),
+            settings,
+            reuse=args.reuse,
+            samples=args.samples,
+            figures=False,
+            refine=args.refine,
+            ceiling=args.ceiling,
         )
         row.update(atrophy_scale=scale, config=base.name)
         rows.append(row)

@@ -52,6 +52,22 @@ def strength_folder(config: RunConfig, scale: float) -> Path:
 
 
 def twins_of(twins: MRIVolumes, test: MRIVolumes) -> torch.Tensor:
-    """The mask of ``twins`` that holds ``test``'s subjects, in their order (both sets list subjects alike)."""
+    """The mask of ``twins`` that holds ``test``'s subjects, in their order (both sets list subjects alike).
+
+    Raises:
+        ValueError: the twins' controls are not ``test``'s controls (another seed's or size's phantoms,
+            whose subject ids look the same): twins differ from their subjects only where there is atrophy.
+    """
     wanted = set(test.subjects)
-    return torch.tensor([subject in wanted for subject in twins.subjects])
+    mask = torch.tensor([subject in wanted for subject in twins.subjects])
+    matched = twins.select(mask)
+    controls = test.labels == 0
+    apart = (
+        (matched.volumes[controls] - test.volumes[controls]).abs().mean() if matched.subjects == test.subjects else 1
+    )
+    if apart > 0.01:  # not exact: a registration's multithreaded metric may differ in the last bits
+        raise ValueError(
+            f"{Path(twins.paths[0]).parent.parent}: not the healthy twins of the measured phantoms (their "
+            "controls differ); the ceiling needs the same --subjects, --seed and --spacing with --atrophy-scale 0"
+        )
+    return mask

@@ -190,6 +190,10 @@ def test_scaled_individual_maps_remove_each_subjects_own_amount_of_disease(volum
     patients = per_position(volumes.volumes, mri)[volumes.labels == 1]
     assert scaled.loss.abs().sum() != plain.loss.abs().sum()  # the amounts differ from 1
     assert torch.allclose(scaled.images, patients)
+    with pytest.raises(ValueError, match="residual"):  # decode(z, CN) - x has no amount to scale
+        individual_maps(model, volumes, mri, scaled=True, residual=False)
+    with pytest.raises(ValueError, match="residual"):
+        counterfactual(model, patients[:1].flatten(0, 1), source=1, target=0, residual=False, amount=torch.ones(1))
 
 
 def test_residual_counterfactuals_cancel_the_reconstruction_error():

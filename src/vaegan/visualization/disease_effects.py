@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -39,15 +40,19 @@ if TYPE_CHECKING:
 
 
 def _codes(model: GenerativeModel, x: Tensor, label: int, samples: int, seed: int, chunk: int) -> Tensor:
-    """(S, N, D) codes of ``x`` encoded with ``label``: the posterior mean (S = 1), or S posterior draws."""
-    generator = torch.Generator(device=model.device).manual_seed(seed)
+    """(S, N, D) codes of ``x`` encoded with ``label``: the posterior mean (S = 1), or S posterior draws.
+
+    The draws are made on the CPU, as the models' prior noise is, so a seed gives the same maps on any device.
+    """
+    generator = torch.Generator().manual_seed(seed)
     out = []
     with evaluating(model):
         for start in range(0, len(x), chunk):
             batch = x[start : start + chunk].to(model.device)
             y = torch.full((len(batch),), label, device=model.device)
             if samples > 1 and model.probabilistic:
-                out.append(model.posterior(batch, y).sample(samples, generator=generator).cpu())
+                q = model.posterior(batch, y)
+                out.append(replace(q, mean=q.mean.cpu(), logvar=q.logvar.cpu()).sample(samples, generator=generator))
             else:
                 out.append(model.encode(batch, y).cpu().unsqueeze(0).expand(samples, -1, -1))
     return torch.cat(out, 1)
@@ -113,6 +118,7 @@ def disease_amount(
     """
     grid = torch.linspace(0.0, 2.0, 41) if grid is None else grid
     _mix(model, grid[:1], source, target)  # refuses a model without soft labels before any work
+    x = x.detach().cpu()  # compared with decodings, which come back on the CPU
     (z,) = _codes(model, x, source, 1, 0, 256)  # (N, D) posterior means
     errors = torch.stack(
         [(decode(model, z, _mix(model, a.expand(len(z)), source, target)) - x).pow(2).flatten(1).sum(1) for a in grid],
@@ -143,9 +149,12 @@ def counterfactual(
     carries the reconstruction error along with the change. ``amount``: see :func:`disease_effect`
     (residual counterfactuals only).
     """
+    x = x.detach().cpu()  # the maps come back on the CPU, so the image they are added to must be there
     if residual:
         change = disease_effect(model, x, source=source, target=target, samples=samples, seed=seed, amount=amount)
         return (x.float() + change).clamp(0.0, 1.0)
+    if amount is not None:
+        raise ValueError("an amount of the disease scales residual counterfactuals only; decode(z, target) has none")
     if not (model.conditional and model.has_encoder):
         raise ValueError(f"{type(model).__name__} is not a conditional model with an encoder (e.g. cvae, cvaegan)")
     total = torch.zeros(x.shape, dtype=torch.float32)

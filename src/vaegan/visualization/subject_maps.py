@@ -131,6 +131,8 @@ def individual_maps(
             all of its images) instead of the class's average amount: a mildly affected subject's
             map is then weaker than a severe one's (models with soft labels; residual maps).
     """
+    if scaled and not residual:
+        raise ValueError("scaled=True scales residual counterfactuals only: pass residual=True")
     amounts: list[Tensor] = []
 
     def healthy(patients: Tensor) -> Tensor:  # (Na, P, 1, *S) -> their counterfactual control images
