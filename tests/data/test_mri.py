@@ -126,6 +126,44 @@ def test_reorientation_to_ras(tmp_path, cache):
     assert float(data.volumes[0, 0, :, :, :3].mean()) > float(data.volumes[0, 0, :, :, -3:].mean())
 
 
+def test_a_map_not_on_its_images_grid_is_refused_not_mirrored(tmp_path, cache):
+    """A map is used voxel by voxel with its image: one stored in another orientation would come out flipped."""
+    array = brain(0)
+    image = write_nifti(tmp_path / "a_T1w.nii.gz", array)
+    write_nifti(tmp_path / "a_atrophy.nii.gz", np.zeros_like(array))  # the same grid: read with it
+    other = write_nifti(tmp_path / "b_T1w.nii.gz", array)
+    las = np.diag([-2.0, 2.0, 2.0, 1.0])
+    las[0, 3] = 2.0 * (array.shape[0] - 1)
+    write_nifti(tmp_path / "b_atrophy.nii.gz", np.zeros_like(array), las)  # the same place, stored mirrored
+    csv = tmp_path / "images.csv"
+    csv.write_text(f"path,label\n{image.name},CN\n{other.name},AD\n")
+    data = read_volumes(csv, options(), maps_suffix="_atrophy.nii.gz")
+    assert data.paths == [str(image)] and data.maps is not None
+    (reason,) = [bad.reason for bad in data.skipped]
+    assert "b_atrophy.nii.gz" in reason and "grid" in reason
+
+
+def test_a_csv_that_names_no_subjects_is_warned_about(tmp_path, caplog):
+    """Without a subject column or sub-XX paths, each file is its own subject: visits could cross the split."""
+    from vaegan.data.bad_inputs import BadInputs
+    from vaegan.data.mri_sources import csv_records
+
+    for name in ("ADNI_002_S_0295_2006.nii.gz", "ADNI_002_S_0295_2007.nii.gz"):
+        write_nifti(tmp_path / name, brain(0))
+    csv = tmp_path / "scans.csv"
+    csv.write_text("path,label\nADNI_002_S_0295_2006.nii.gz,CN\nADNI_002_S_0295_2007.nii.gz,CN\n")
+    with caplog.at_level(logging.WARNING):
+        records = csv_records(csv, options(), BadInputs(strict=False))
+    assert len({r.subject for r in records}) == 2
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(csv) in warning and "subject column" in warning and "2 files" in warning
+    caplog.clear()
+    csv.write_text("path,label,subject\nADNI_002_S_0295_2006.nii.gz,CN,002_S_0295\n")
+    with caplog.at_level(logging.WARNING):
+        csv_records(csv, options(), BadInputs(strict=False))
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
 def _bad_image(anat: Path, subject: str, kind: str) -> None:
     path = anat / f"{subject}_T1w.nii.gz"
     anat.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import vaegan.data.cache
+import vaegan.data.mri_cache
 from tests.data.mri_files import brain, cache_fixture, make_bids, options, write_nifti  # noqa: F401
 from vaegan.data import mri_transforms
 from vaegan.data.mri import read_volumes
@@ -103,6 +104,11 @@ def test_every_setting_and_the_version_key_the_cache(tmp_path, cache, counted, m
     monkeypatch.setattr(vaegan.data.cache, "package_version", lambda: "99.0.0")
     read_volumes(folder, options())
     assert len(counted) == 16 and len(entries(cache)) == 16
+    # the template and the resampling come from libraries: a new version is a new volume
+    real = vaegan.data.mri_cache.version
+    monkeypatch.setattr(vaegan.data.mri_cache, "version", lambda name: "0.7" if name == "nilearn" else real(name))
+    read_volumes(folder, options())
+    assert len(counted) == 20
 
 
 def test_an_edited_file_recomputes_only_itself(tmp_path, cache, counted):

@@ -39,6 +39,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,14 @@ NOT_IN_KEY = frozenset(
     }
 )
 
+PREPROCESSING_LIBRARIES = ("nibabel", "monai", "SimpleITK", "nilearn")
+
 
 def preprocessing_settings(options: MRIConfig, maps_suffix: str | None) -> dict[str, Any]:
-    """Every setting that can change a preprocessed volume (all of ``options`` but :data:`NOT_IN_KEY`)."""
-    return options.model_dump(mode="json", exclude=set(NOT_IN_KEY)) | {"maps": maps_suffix}
+    """Every setting that can change a preprocessed volume (all of ``options`` but :data:`NOT_IN_KEY`), and
+    the versions of the libraries that preprocess it (nilearn's MNI152 template changed in 0.8)."""
+    libraries = {name: version(name) for name in PREPROCESSING_LIBRARIES}
+    return options.model_dump(mode="json", exclude=set(NOT_IN_KEY)) | {"maps": maps_suffix, "libraries": libraries}
 
 
 def map_path(image: Path, suffix: str) -> Path:
@@ -251,9 +256,14 @@ def _compute(record: Record, options: MRIConfig, maps_suffix: str | None) -> tup
             if not map_file.is_file():
                 raise BadFile(f"has no map {map_file.name} beside it")
             try:
-                extra, _ = mri_transforms.read_volume(map_file, allow_blank=True)
+                extra, map_affine = mri_transforms.read_volume(map_file, allow_blank=True)
             except BadFile as error:
                 raise BadFile(f"its map {map_file.name} {error}") from None
+            if extra.shape != image.shape or not np.allclose(map_affine, affine, atol=1e-3):
+                raise BadFile(  # used voxel by voxel with the image: another grid would misplace or mirror it
+                    f"its map {map_file.name} is not on the image's grid (shape {extra.shape} vs {image.shape}, "
+                    "or another affine); save the map with the image's header"
+                )
         volume, extra_volume = mri_transforms.preprocess(image, affine, options, extra, source=record.path)
     except Exception as error:  # one file's failure, whatever it is, must not cost the others
         reason = reason_of(error, "failed in preprocessing")

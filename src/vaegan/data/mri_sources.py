@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MISSING = {"", "n/a", "na", "nan", "none"}
 _SUBJECT = re.compile(r"sub-[A-Za-z0-9]+")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,14 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
         else:
             subject = (row.get(subject_col) or "").strip() if subject_col else ""
             records[key] = Record(image, subject or subject_of(image), label)
+    alone = [r for r in records.values() if not any(_SUBJECT.match(part) for part in r.path.parts)]
+    if not subject_col and alone:  # the subject is then the file name: splits by subject split by file
+        logger.warning(
+            "%s: no subject column, and %d files have no sub-XX in their path: each counts as its own subject, so "
+            "one person's scans (visits, runs) may land in both training and test; add a subject column",
+            path,
+            len(alone),
+        )
     return list(records.values())
 
 
