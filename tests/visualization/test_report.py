@@ -16,6 +16,7 @@ from tests.models.tiny_configs import TINY
 from tests.visualization.test_latent import assert_not_blank
 from vaegan.cli import main
 from vaegan.foundation.checkpoints import read_checkpoint
+from vaegan.foundation.files import RUN_MARKER
 from vaegan.visualization.report import SECTIONS, build_context, evaluation_section, fmt, spaced, write_report
 
 
@@ -120,7 +121,8 @@ def test_best_epoch_is_the_argmin_of_the_monitored_loss_not_the_last(tmp_path):
     assert table == {"train/loss": ("7", "8"), "val/objective": ("4", "3")}
 
 
-def test_report_of_a_bare_folder_says_what_to_run(tmp_path):
+def test_report_of_an_empty_run_says_what_to_run(tmp_path):
+    (tmp_path / RUN_MARKER).write_text("{}")  # a run folder, though nothing else is in it yet
     path = write_report(tmp_path)
     html = path.read_text()
     assert Page(html).ids == list(SECTIONS)
@@ -136,6 +138,7 @@ def test_report_of_a_bare_folder_says_what_to_run(tmp_path):
     ],
 )
 def test_broken_evaluation_json_is_reported_not_raised(tmp_path, content, expected):
+    (tmp_path / RUN_MARKER).write_text("{}")  # a run folder, though nothing else is in it yet
     (tmp_path / "evaluation.json").write_text(content)
     section = evaluation_section(tmp_path)
     assert section["present"] and expected in section["error"]
@@ -202,6 +205,7 @@ def test_report_of_an_mri_run_on_tiny_phantoms(tmp_path):
 
 
 def test_the_evaluation_keeps_its_spreads_and_notes(tmp_path):
+    (tmp_path / RUN_MARKER).write_text("{}")  # a run folder, though nothing else is in it yet
     # the CLI prints "kid 4610 ± 566" and why tstr says nothing; the report showed "4610" and "0.5 (floor 0.5)"
     note = "tstr: the classifier trained on 680 real images for 3 epochs scores 0.50, chance 0.50"
     evaluation = {
@@ -217,6 +221,7 @@ def test_the_evaluation_keeps_its_spreads_and_notes(tmp_path):
 
 
 def test_the_evaluation_says_which_way_each_metric_is_better(tmp_path):
+    (tmp_path / RUN_MARKER).write_text("{}")  # a run folder, though nothing else is in it yet
     # precision 0.65 beside a "floor" of 0.91: for a higher-is-better metric the real images' figure is
     # a ceiling, and nothing said which way was better
     evaluation = {
@@ -229,3 +234,48 @@ def test_the_evaluation_says_which_way_each_metric_is_better(tmp_path):
     (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
     cells = Page(write_report(tmp_path).read_text()).text
     assert "better" in cells and {"lower", "higher", "closer to real"} <= set(cells)
+
+
+def test_a_folder_that_holds_no_run_is_refused_and_its_files_kept(tmp_path, capsys):
+    mine = tmp_path / "report.html"
+    mine.write_text("<h1>my own report</h1>")
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a vaegan run folder" in capsys.readouterr().err
+    assert mine.read_text() == "<h1>my own report</h1>"
+
+
+def test_an_evaluation_of_an_earlier_epoch_says_so(tmp_path):
+    # evaluated at epoch 2, then resumed to epoch 3: the table showed epoch 2's figures as the run's
+    (tmp_path / "config.yaml").write_text("model:\n  name: vae\n")
+    rows = ["epoch,train/loss,val/objective", "1,9.0,5.0", "2,8.0,3.0", "3,7.0,2.0"]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    evaluation = {"checkpoint": "best", "train": {"epochs": 2}, "metrics": {"fid": {"value": 3.0}}}
+    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
+    text = " ".join(" ".join(Page(write_report(tmp_path).read_text()).text).split())
+    assert "train.epochs" in text and "evaluated after epoch 2 of the 3 now trained" in text
+
+
+def test_metrics_carry_their_units_and_a_gan_names_no_best_loss(tmp_path):
+    (tmp_path / "config.yaml").write_text("model:\n  name: vae\n")
+    (tmp_path / "metrics.csv").write_text("epoch,train/objective,val/kl,val/acc\n1,9.0,2.0,0.5\n")
+    units = {row["name"]: row["unit"] for row in build_context(tmp_path)["metrics"]["rows"]}
+    assert units == {"train/objective": "nats / image", "val/kl": "nats / image", "val/acc": "fraction correct"}
+    (tmp_path / "config.yaml").write_text("model:\n  name: gan\n")
+    (tmp_path / "metrics.csv").write_text("epoch,train/d_loss,val/d_loss\n1,1.0,1.1\n")
+    text = " ".join(" ".join(Page(write_report(tmp_path).read_text()).text).split())
+    assert "none recorded" not in text and "no validation metric to choose by" in text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("metrics.csv", "epoch,train/loss\n1,abc\n", "metrics.csv"),
+        ("config.yaml", b"\xff\xfe\x00", "config.yaml"),
+        ("config.yaml", "model: {name: [1]}\n", "No metrics.csv"),
+    ],
+)
+def test_damaged_run_files_are_named_in_the_report_not_raised(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    text = " ".join(Page(write_report(tmp_path).read_text()).text)
+    assert expected in text

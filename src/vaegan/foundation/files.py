@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+RUN_MARKER = ".vaegan-run.json"  # written first into every run folder (vaegan.training.run_folder)
+
 
 def _umask() -> int:
     mask = os.umask(0)

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, ConfigError, TrainingError
-from vaegan.foundation.files import package_version, write_text_atomic
+from vaegan.foundation.files import RUN_MARKER, package_version, write_text_atomic
 
-MARKER = ".vaegan-run.json"
+MARKER = RUN_MARKER
 # What a run (and the commands run on it later) writes at the top of its folder; folders end in "/".
 RUN_FILES = (
     MARKER,

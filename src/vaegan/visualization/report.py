@@ -10,17 +10,20 @@ Every piece of text is HTML-escaped by the template engine (Jinja2, autoescape o
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from vaegan.foundation.files import atomic_write
-from vaegan.visualization.curves import read_history
+from vaegan.foundation.errors import VaeganError
+from vaegan.foundation.files import RUN_MARKER, atomic_write
+from vaegan.visualization.curves import read_history, unit_of
 from vaegan.visualization.grids import grid_files
 
 SECTIONS = ("overview", "config", "metrics", "curves", "grids", "latent", "evaluation")
@@ -66,12 +69,20 @@ def spaced(epochs: list[int], most: int) -> list[int]:
     return [epochs[i] for i in sorted(picks)]
 
 
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a run (its marker, or any file a run writes first)."""
+    return any((folder / name).exists() for name in (RUN_MARKER, "config.yaml", "metrics.csv", "checkpoints"))
+
+
 def read_config(run: Path) -> tuple[str | None, dict[str, Any]]:
-    """``config.yaml`` as text and as data (empty if absent or unreadable)."""
+    """``config.yaml`` as text and as data (empty if absent or unreadable; the text then says why)."""
     path = run / "config.yaml"
     if not path.is_file():
         return None, {}
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return f"{path.name} cannot be read: {error}", {}
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -79,36 +90,57 @@ def read_config(run: Path) -> tuple[str | None, dict[str, Any]]:
     return text, data if isinstance(data, dict) else {}
 
 
-def monitored_metric(model_name: str | None) -> str | None:
-    """The validation metric the model's best.pt is chosen by (``model.monitor``), via the registry."""
-    if not model_name:
-        return "loss"
-    from vaegan.foundation.errors import ConfigError
+def model_facts(model: dict[str, Any]) -> tuple[str | None, dict[str, str | None]]:
+    """The metric the model's best.pt is chosen by (``model.monitor``) and its curves' units, from its config.
+
+    The model is built on the ``meta`` device (no memory) to ask it; a config that builds nothing gives
+    the defaults, so a report is always written.
+    """
     from vaegan.models.registry import get_model_class
 
     try:
-        return get_model_class(model_name).monitor
-    except ConfigError:
-        return "loss"
+        cls = get_model_class(model["name"])
+    except Exception:  # no name, an unknown one, or not a name at all: a report is still written
+        return "loss", {}
+    try:
+        with torch.device("meta"):
+            units = cls(cls.config_class.model_validate(model)).curve_units()
+    except Exception:  # an old or hand-edited config: the default units
+        units = {}
+    return cls.monitor, units
 
 
-def metrics_section(run: Path, monitor: str | None) -> dict[str, Any]:
-    """Rows (metric, last, best) and which epochs those are, from ``metrics.csv``."""
+def metrics_section(run: Path, monitor: str | None, units: dict[str, str | None]) -> dict[str, Any]:
+    """Rows (metric, last, best, unit) and which epochs those are, from ``metrics.csv``."""
     path = run / "metrics.csv"
-    history = read_history(path) if path.is_file() else []
+    empty = {"rows": [], "last_epoch": None, "best_epoch": None, "monitor": monitor, "error": None}
+    try:
+        history = read_history(path) if path.is_file() else []
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:
+        return empty | {"error": f"{path.name} cannot be read: {error}"}
     if not history:
-        return {"rows": [], "last_epoch": None, "best_epoch": None, "monitor": monitor}
+        return empty
     last = history[-1]
     key = f"val/{monitor}" if monitor else None
     scored = [row for row in history if key and isinstance(row.get(key), float) and math.isfinite(row[key])]
     best = min(scored, key=lambda row: row[key]) if scored else last
     names = list(dict.fromkeys(k for row in history for k in row if k != "epoch"))
-    rows = [{"name": n, "last": fmt(last.get(n)), "best": fmt(best.get(n)), "is_key": n == key} for n in names]
+    rows = [
+        {
+            "name": n,
+            "last": fmt(last.get(n)),
+            "best": fmt(best.get(n)),
+            "is_key": n == key,
+            "unit": "s" if n == "seconds" else unit_of(n.split("/", 1)[-1], units) or "",
+        }
+        for n in names
+    ]
     return {
         "rows": rows,
         "last_epoch": int(last.get("epoch", len(history))),
         "best_epoch": int(best.get("epoch", len(history))),
         "monitor": key if scored else None,
+        "error": None,
     }
 
 
@@ -135,14 +167,17 @@ def latent_section(run: Path) -> list[dict[str, str]]:
     ]
 
 
-def evaluation_section(run: Path) -> dict[str, Any]:
-    """``evaluation.json`` rendered robustly: whatever fields are there, an error note if it is unreadable."""
+def evaluation_section(run: Path, trained: int | None = None) -> dict[str, Any]:
+    """``evaluation.json`` rendered robustly: whatever fields are there, an error note if it is unreadable.
+
+    ``trained``: the epochs in ``metrics.csv`` now; an evaluation made after fewer says it is out of date.
+    """
     path = run / "evaluation.json"
     if not path.is_file():
         return {"present": False}
     try:
         data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         return {"present": True, "error": f"{path.name} is not valid JSON: {error}", "rows": [], "fields": []}
     if not isinstance(data, dict):
         return {"present": True, "error": f"{path.name}: expected an object, got {type(data).__name__}", "rows": []}
@@ -159,16 +194,30 @@ def evaluation_section(run: Path) -> dict[str, Any]:
                 "better": BETTER.get(entry.get("better"), ""),
             }
         )
-    fields = [(str(k), fmt(v)) for k, v in data.items() if k != "metrics" and not isinstance(v, dict | list)]
+    fields = []  # how it was measured: plain values, and one level of nested ones (train.epochs, options.k)
+    for k, v in data.items():
+        if k in ("metrics", "notes") or isinstance(v, list):
+            continue
+        items = v.items() if isinstance(v, dict) else [(None, v)]
+        fields += [(f"{k}.{sub}" if sub else str(k), fmt(x)) for sub, x in items if not isinstance(x, dict | list)]
     error = None if isinstance(metrics, dict) or metrics is None else "'metrics' is not an object; shown as is"
     notes = data.get("notes")  # what a figure does not say by itself (which likelihood, a floor at chance)
+    notes = [str(note) for note in notes] if isinstance(notes, list) else []
+    train = data.get("train")
+    evaluated = train.get("epochs") if isinstance(train, dict) else None
+    if isinstance(evaluated, int) and trained is not None and evaluated != trained:
+        notes.insert(
+            0,
+            f"evaluated after epoch {evaluated} of the {trained} now trained: these figures are of an earlier "
+            f"model; run vaegan evaluate {run} again",
+        )
     return {
         "present": True,
         "rows": rows,
         "fields": fields,
         "error": error,
         "raw": None if rows else fmt(metrics),
-        "notes": [str(note) for note in notes] if isinstance(notes, list) else [],
+        "notes": notes,
     }
 
 
@@ -178,12 +227,12 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
     config_text, config = read_config(run)
     model = config.get("model") if isinstance(config.get("model"), dict) else {}
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
-    metrics = metrics_section(run, monitored_metric(model.get("name")))
+    metrics = metrics_section(run, *model_facts(model))
     curves = run / "curves.png"
     return {
         "title": f"vaegan report: {config.get('name') or run.name}",
         "run": str(run),
-        "model": model.get("name", "unknown"),
+        "model": fmt(model.get("name", "unknown")),
         "dataset": data.get("dataset", "unknown"),
         "latent_dim": model.get("latent_dim"),
         "generated": datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -192,7 +241,7 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
         "curves": data_uri(curves) if curves.is_file() else None,
         "grids": grids_section(run, max_epochs),
         "latent": latent_section(run),
-        "evaluation": evaluation_section(run),
+        "evaluation": evaluation_section(run, metrics["last_epoch"]),
         "tensorboard": (run / "tensorboard").is_dir(),
         "sections": SECTIONS,
     }
@@ -220,9 +269,12 @@ def write_report(run: str | Path, out: str | Path | None = None, *, max_epochs: 
     """
     run = Path(run)
     if not run.is_dir():
-        from vaegan.foundation.errors import VaeganError
-
         raise VaeganError(f"{run}: no such run folder")
+    if not is_run_folder(run):  # a typo (outputs/) or another folder: its own report.html is not ours to replace
+        raise VaeganError(
+            f"{run}: not a vaegan run folder (no {RUN_MARKER}, config.yaml, metrics.csv or checkpoints/); "
+            "give a run folder such as outputs/mnist_vae"
+        )
     out = Path(out) if out else run / "report.html"
     page = render_report(build_context(run, max_epochs=max_epochs))
     atomic_write(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))  # never half a page, even on a crash
