@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,30 +16,48 @@ from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, VaeganError
 from vaegan.models import GenerativeModel, model_from_checkpoint
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class Run:
-    """A trained model with the config it was trained under."""
+    """A trained model with the config it was trained under, and the checkpoint (and epoch) it came from."""
 
     path: Path
     config: RunConfig
     model: GenerativeModel
+    checkpoint: Path | None = None
+    epoch: int | None = None
 
     def load_data(self) -> DataSplits:
         """The run's dataset splits, as configured."""
         return load_data(self.config)
 
 
+DEVICES = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
 def check_device(device: str) -> str:
-    """Refuse a CUDA ``--device`` where there is none (instead of failing later as an unreadable checkpoint)."""
+    """The device ``--device`` names (``auto``: CUDA if there is one, else the CPU).
+
+    Refuses a CUDA device where there is none, and a name torch does not know, here rather than
+    later as an unreadable checkpoint.
+    """
+    if not DEVICES.fullmatch(device):
+        raise VaeganError(f"--device {device}: not a device; use cpu, cuda, cuda:N, mps or auto")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise VaeganError(f"--device {device}: no CUDA device is available on this machine; use --device cpu")
     return device
 
 
-def load_run(path: str | Path, *, checkpoint: str = "best", device: str = "cpu") -> Run:
-    """Open ``RUN/checkpoints/{best,last}.pt`` (falling back to the other) on ``device``."""
-    check_device(device)
+def load_run(
+    path: str | Path, *, checkpoint: str = "best", device: str = "cpu", data_dir: str | Path | None = None
+) -> Run:
+    """Open ``RUN/checkpoints/{best,last}.pt`` (falling back to the other, with a warning) on ``device``;
+    ``data_dir``: read the run's dataset from there instead of where its config says."""
+    device = check_device(device)
     path = Path(path)
     if not path.is_dir():
         raise VaeganError(f"{path}: no such run folder")
@@ -46,20 +66,28 @@ def load_run(path: str | Path, *, checkpoint: str = "best", device: str = "cpu")
     candidates = [folder / f"{name}.pt" for name in order if (folder / f"{name}.pt").is_file()]
     if not candidates:
         raise VaeganError(f"{path}: no checkpoints/best.pt or checkpoints/last.pt; train it first")
+    if candidates[0].stem != checkpoint:
+        logger.warning("%s has no %s.pt: using %s", folder, checkpoint, candidates[0].name)
     try:
         payload = read_checkpoint(candidates[0], map_location=device)
     except CheckpointError as error:
-        other = "best" if candidates[0].stem == "last" else "last"
-        if (folder / f"{other}.pt").is_file():
-            raise CheckpointError(f"{error}; {folder / f'{other}.pt'} exists: try --checkpoint {other}") from None
-        raise
+        if len(candidates) < 2:
+            raise
+        try:  # suggest the other only if it can be read
+            read_checkpoint(candidates[1], map_location="cpu")
+        except CheckpointError:
+            raise CheckpointError(f"{error}; {candidates[1].name} cannot be read either: train the run again") from None
+        raise CheckpointError(f"{error}; {candidates[1]} exists: try --checkpoint {candidates[1].stem}") from None
     model = model_from_checkpoint(payload, source=str(candidates[0])).to(torch.device(device)).eval()
     if payload.get("run_config"):
         # the run is at ``path`` now: its recorded out (another machine's, or '.' from an older vaegan) is moot
         config = build_config({**payload["run_config"], "out": None}, source=str(candidates[0]))
     else:
         config = build_config({"model": payload["model_config"]}, source=str(candidates[0]))
-    return Run(path, config, model)
+    if data_dir is not None:
+        config = config.model_copy(update={"data": config.data.model_copy(update={"data_dir": str(data_dir)})})
+    epoch = payload.get("epoch")
+    return Run(path, config, model, candidates[0], epoch if isinstance(epoch, int) else None)
 
 
 def parse_labels(spec: str, num_classes: int) -> list[int]:

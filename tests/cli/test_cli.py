@@ -85,6 +85,9 @@ def test_conditional_sample_spreads_labels(tmp_path):
     assert main(["sample", str(tmp_path / "run"), "--n", "6", "--labels", "0-2", "--out", str(tmp_path / "s.npz")]) == 0
     assert np.load(tmp_path / "s.npz")["labels"].tolist() == [0, 0, 1, 1, 2, 2]
     assert main(["sample", str(tmp_path / "run"), "--n", "6", "--labels", "7", "--out", str(tmp_path / "x.npz")]) == 2
+    # 8 over 3 classes were [0,0,0,1,1,1,2,2], 4 over 3 [0,0,1,1]: every class gets its share, within one
+    assert main(["sample", str(tmp_path / "run"), "--n", "4", "--labels", "0-2", "--out", str(tmp_path / "y.npz")]) == 0
+    assert np.bincount(np.load(tmp_path / "y.npz")["labels"], minlength=3).tolist() in ([2, 1, 1], [1, 2, 1], [1, 1, 2])
 
 
 def test_samples_from_the_fitted_codes(tmp_path, capsys):
@@ -259,3 +262,16 @@ def test_the_visualize_command_offers_exactly_the_projections_there_are():
     from vaegan.visualization.scatter import METHODS
 
     assert tuple(offered) == tuple(METHODS)
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "visualize", "sample"])
+def test_commands_that_read_the_data_take_data_dir(tmp_path, command):
+    """Their error for a missing dataset says "pass --data-dir"; each must take it."""
+    assert train(tmp_path, model="cvae") == 0
+    run, out = str(tmp_path / "run"), str(tmp_path / "out.png")
+    args = {
+        "reconstruct": ["reconstruct", run, "--out", out],
+        "visualize": ["visualize", run, "--methods", "pca", "--out", str(tmp_path / "figures")],
+        "sample": ["sample", run, "--latent", "fitted", "--out", out],
+    }[command]
+    assert main([*args, "--data-dir", str(tmp_path)]) == 0

@@ -159,3 +159,33 @@ def test_a_run_can_be_sampled_from_inside_its_folder(run, monkeypatch):
     """Its recorded out is then the working directory, which a config to train with may not name."""
     monkeypatch.chdir(run)
     assert main(["sample", ".", "--n", "4", "--out", "inside.png"]) == 0
+
+
+def test_both_checkpoints_unreadable_suggests_neither(run, tmp_path, capsys):
+    truncate(run / "checkpoints" / "best.pt")
+    truncate(run / "checkpoints" / "last.pt")
+    line = one_line_error(capsys, main(["sample", str(run), "--out", str(tmp_path / "g.png")]))
+    assert "best.pt" in line and "--checkpoint last" not in line and "last.pt" in line
+
+
+def test_device_auto_is_what_train_takes_and_nonsense_is_named(run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["sample", str(run), "--device", "auto", "--out", str(tmp_path / "g.png")]) == 0
+    capsys.readouterr()
+    line = one_line_error(capsys, main(["sample", str(run), "--device", "gpu", "--out", str(tmp_path / "g.png")]))
+    assert "--device gpu" in line and "cpu" in line and "corrupt" not in line
+
+
+def test_an_out_that_is_a_folder_names_it(run, tmp_path, capsys):
+    folder = tmp_path / "figures.png"
+    folder.mkdir()
+    line = one_line_error(capsys, main(["sample", str(run), "--out", str(folder)]))
+    assert str(folder) in line and "folder" in line and ".tmp" not in line
+
+
+def test_latent_figures_of_too_few_images_are_refused_in_one_line(tmp_path, capsys):
+    config = write_config(tmp_path)
+    out = tmp_path / "small"
+    assert main(["train", "--config", str(config), "--out", str(out), "--set", "data.val_size=2"]) == 0
+    line = one_line_error(capsys, main(["visualize", str(out), "--split", "val", "--methods", "pca,tsne"]))
+    assert "2 images" in line and "--split" in line

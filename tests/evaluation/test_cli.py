@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from tests.evaluation.conftest import train_tiny_run
 from vaegan.cli import main
@@ -26,6 +27,8 @@ def test_evaluate_writes_run_json_and_out_and_prints_floors(vae_run, tmp_path, b
     assert data == json.loads(out.read_text())
     assert data["model"] == "cvae" and data["dataset"] == blobs
     assert data["train"]["epochs"] == 2 and data["train"]["seconds_per_epoch"] > 0
+    best = torch.load(vae_run / "checkpoints" / "best.pt", weights_only=True)["epoch"]
+    assert data["checkpoint"] == "best" and data["checkpoint_epoch"] == best  # the model the figures are of
     assert classifier_path(blobs).is_file()  # trained on first use, into the (test's) user cache
     assert data["classifier"]["path"] == str(classifier_path(blobs))
     metrics = data["metrics"]  # a binarised cVAE: -log p(x|y), and the marginal over classes

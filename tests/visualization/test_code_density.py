@@ -42,3 +42,18 @@ def test_an_unconditional_model_gets_one_gaussian():
     density = fit_code_density(model, ImageDataset(images, torch.zeros(40, dtype=torch.long), ["a"], "toy"))
     z = density.sample(None, n=100, generator=torch.Generator().manual_seed(1))
     assert abs(z.mean() - 5.0) < 0.05
+
+
+def test_a_class_with_one_image_is_named_in_the_error():
+    from vaegan.foundation.errors import VaeganError
+
+    model = tiny_model("cvae")
+    images = torch.rand(5, *model.config.image_shape)
+    labels = torch.tensor([0, 0, 0, 0, 1])
+    data = ImageDataset(images, labels, [str(c) for c in range(model.config.num_classes)], "toy")
+    try:
+        fit_code_density(model, data)
+    except VaeganError as error:
+        assert "class 1" in str(error) and "1 image" in str(error)
+    else:
+        raise AssertionError("a class of one image cannot give a Gaussian")

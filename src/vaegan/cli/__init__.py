@@ -91,6 +91,7 @@ def _file_problem(error: OSError) -> str:
         errno.EROFS: "the file system is read-only; choose another folder (--out)",
         errno.ENOSPC: "the disk is full; free some space or write elsewhere (--out)",
         errno.EDQUOT: "your disk quota is used up; free some space or write elsewhere (--out)",
+        errno.EISDIR: "give a file name, not a folder (--out)",
     }
     fix = fixes.get(error.errno, "check the path and try again")
     return f"{error.filename}: {error.strerror or type(error).__name__}; {fix}"

@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
     add_input_arguments(encode)
     encode.add_argument("--out", required=True, help="codes.npz (arrays codes (N, latent_dim) and files (N,))")
     encode.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    encode.add_argument("--device", default="cpu")
+    encode.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     encode.add_argument(
         "--refine",
         type=int,

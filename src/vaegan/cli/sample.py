@@ -37,7 +37,8 @@ def add_parser(subparsers) -> None:
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--data-dir", help="where the run's dataset is, if not where its config says")
 
 
 def _run(name: str, args: argparse.Namespace) -> int:

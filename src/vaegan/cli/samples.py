@@ -30,13 +30,13 @@ def run_sample(args: argparse.Namespace) -> int:
     suffix = ".nii.gz" if is_nifti else _suffix(out, (".png", ".npz", ".nii.gz"))
     if args.n < 1:
         raise VaeganError(f"--n {args.n}: must be at least 1")
-    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device)
+    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
     model = run.model
     labels = None
     if model.conditional:
         classes = parse_labels(args.labels or f"0-{model.config.num_classes - 1}", model.config.num_classes)
-        # N spread evenly over the classes, in blocks: [0,0,...,1,1,...]
-        labels = torch.tensor(classes).repeat_interleave(math.ceil(args.n / len(classes)))[: args.n]
+        # N spread over the classes in blocks, each class's share within one: [0,0,...,1,1,...]
+        labels = torch.tensor(classes)[torch.arange(args.n) * len(classes) // args.n]
     elif args.labels:
         raise VaeganError(f"{args.run} holds an unconditional {model.name}; it takes no --labels")
     generator = torch.Generator().manual_seed(args.seed)

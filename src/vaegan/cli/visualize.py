@@ -25,7 +25,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--split", choices=["test", "val", "train"], default="test", help="images to encode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--data-dir", help="where the run's dataset is, if not where its config says")
     parser.set_defaults(func=run)
 
 
@@ -45,8 +46,13 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--n-points", args.n_points), ("--k", args.k), ("--steps", args.steps)):
         if value < (4 if flag == "--n-points" else 1):
             raise VaeganError(f"{flag} {value}: too small (at least {4 if flag == '--n-points' else 1})")
-    run_ = load_run(args.run, checkpoint=args.checkpoint, device=args.device)
+    run_ = load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
     dataset = getattr(run_.load_data(), args.split)
+    if len(dataset) < 4:  # the scatter projections need 4 points (PCA 3, t-SNE and UMAP 4)
+        raise VaeganError(
+            f"--split {args.split}: only {len(dataset)} images; the latent figures need at least 4 "
+            "(choose another --split, or train with a larger data.val_size)"
+        )
     out = Path(args.out) if args.out else run_.path / "latent"
     paths = latent_figures(
         run_.model,

@@ -397,7 +397,8 @@ def evaluate_run(
     meta = classifier.metadata
     result.info = {
         "run": str(run_dir),
-        "checkpoint": checkpoint,
+        "checkpoint": run.checkpoint.stem if run.checkpoint else checkpoint,  # the one read (best falls to last)
+        "checkpoint_epoch": run.epoch,
         "train": training_summary(Path(run_dir)),
         "classifier": {key: meta.get(key) for key in ("path", "test_accuracy", "epochs", "limit")},
         **result.info,

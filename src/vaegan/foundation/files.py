@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import tempfile
@@ -48,8 +49,13 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     ``write`` fails or the process dies.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:  # named after the file asked for, not the hidden temporary one
+        raise type(error)(error.errno, error.strerror, str(path)) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -58,6 +64,11 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        if error.filename in (tmp_name, str(tmp)):
+            raise type(error)(error.errno, error.strerror, str(path)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from vaegan.data import ImageDataset
+from vaegan.foundation.errors import VaeganError
 from vaegan.models.base import GenerativeModel
 
 
@@ -150,10 +151,13 @@ def fit_code_density(model: GenerativeModel, dataset: ImageDataset, *, chunk: in
     everyone = [torch.ones(len(dataset), dtype=torch.bool)]
     groups = [dataset.labels == c for c in range(model.config.num_classes)] if model.conditional else everyone
     means, factors = [], []
-    for rows in groups:
+    for index, rows in enumerate(groups):
         picked = codes[rows]
         if len(picked) < 2:
-            raise ValueError(f"{dataset.name}: fewer than 2 images of a class to fit its codes' Gaussian to")
+            which = f"class {index}" if model.conditional else "the set"
+            raise VaeganError(
+                f"{dataset.name}: {which} has {len(picked)} image(s); a Gaussian of its codes needs at least 2"
+            )
         covariance = torch.from_numpy(LedoitWolf().fit(picked.numpy()).covariance_)
         means.append(picked.mean(0))
         factors.append(torch.linalg.cholesky(covariance + 1e-9 * torch.eye(len(covariance), dtype=torch.float64)))
