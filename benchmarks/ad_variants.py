@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import torch
@@ -32,6 +31,7 @@ from vaegan.data.mri import MRIVolumes, phantom_folder, read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.experiment import train_from_config
 from vaegan.runs import load_run
+from vaegan.visualization.curves import read_history
 from vaegan.visualization.disease_effects import disease_effect, pearson
 from vaegan.visualization.disease_maps import per_position, summarize_effects
 from vaegan.visualization.subject_maps import individual_maps
@@ -64,10 +64,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=8, help="posterior draws per map")
     args = parser.parse_args()
     config = load_config("ad_cvae_2d", [*QUIET, *args.overrides, f"out={args.out}"])
-    started = time.perf_counter()
     if not (Path(args.out) / "checkpoints" / "best.pt").is_file():
         train_from_config(config, overwrite=True)
-    trained = time.perf_counter() - started
+    trained = sum(row.get("seconds", 0.0) for row in read_history(Path(args.out) / "metrics.csv"))  # reused too
     model, mri, s = load_run(args.out).model, config.data.mri, args.samples
     volumes = read_volumes(phantom_folder(mri), mri, maps_suffix=ATROPHY_SUFFIX)
     is_test = split_subjects(volumes.subjects, volumes.labels, mri.test_size)

@@ -76,12 +76,16 @@ def run_config(name: str, args: argparse.Namespace):
 def benchmark_model(name: str, args: argparse.Namespace) -> tuple[Evaluation, str]:
     config, source = run_config(name, args)
     own = run_config(name, argparse.Namespace(**{**vars(args), "epochs": None}))[0].train.epochs
-    if config.train.epochs != own:
-        source += f" (cut: {config.train.epochs} of its {own} epochs)"
     done = config.out_dir / "evaluation.json"
     if args.reuse and done.is_file():  # a run this command trained and scored before (e.g. one stopped later)
         print(f"[{name}] reusing {done}", flush=True)
-        return Evaluation.read(done), source
+        result = Evaluation.read(done)
+        trained = (result.info.get("train") or {}).get("epochs")  # the epochs it had when it was scored
+        if isinstance(trained, int) and trained != own:
+            source += f" (cut: {trained} of its {own} epochs)"
+        return result, source
+    if config.train.epochs != own:
+        source += f" (cut: {config.train.epochs} of its {own} epochs)"
     print(f"[{name}] training {config.train.epochs} epochs ({source}) into {config.out_dir}", flush=True)
     train_from_config(config, overwrite=True)
     options = EvaluationOptions(

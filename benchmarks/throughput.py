@@ -195,7 +195,14 @@ def shipped_trainer(config, data: DataSplits, device: str, **train: object) -> T
     torch.manual_seed(config.train.seed)  # the same initial weights for every variant
     options = {"progress": False, "tensorboard": False, "device": device, **train}
     train_config = config.train.model_copy(update=options)
-    return Trainer(build_model(config.model), data, train_config, out_dir="/tmp/vaegan-throughput", callbacks=[])
+    return Trainer(  # binarize as the config trains (the VAE's ELBO is one on binary pixels only)
+        build_model(config.model),
+        data,
+        train_config,
+        out_dir="/tmp/vaegan-throughput",
+        callbacks=[],
+        binarize=config.data.binarize,
+    )
 
 
 def precision_section(args) -> None:

@@ -1,0 +1,43 @@
+"""benchmarks/: the scripts train and label what they measure as the shipped configs say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vaegan import DataSplits, load_config
+from vaegan.data import ImageDataset
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_vae_is_benchmarked_on_binarized_digits_as_its_config_trains(monkeypatch):
+    """Its "val -ELBO" is only an ELBO on binary pixels, which the config's data.binarize asks for."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import throughput
+    import torch
+
+    seen = {}
+    monkeypatch.setattr(throughput, "Trainer", lambda *args, **kwargs: seen.update(kwargs))
+    config = load_config(str(ROOT / "configs" / "mnist_vae.yaml"), ["model.image_shape=[1,28,28]"])
+    assert config.data.binarize
+    images = ImageDataset(torch.rand(4, 1, 28, 28), torch.zeros(4, dtype=torch.long), ["0"], "toy")
+    throughput.shipped_trainer(config, DataSplits(images, images, images), "cpu")
+    assert seen.get("binarize") is True
+
+
+def test_a_reused_run_that_stopped_early_is_labelled_cut(monkeypatch, tmp_path):
+    """The table named a run stopped after 3 of its 14 epochs by its bare config, as if it had finished."""
+    import argparse
+    import json
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import quality
+
+    args = argparse.Namespace(device="cpu", out_dir=tmp_path, epochs=None, data_dir=None, limit=None, reuse=True)
+    config, _ = quality.run_config("cvaegan", args)
+    own = config.train.epochs
+    config.out_dir.mkdir(parents=True)
+    evaluation = {"model": "cvaegan", "dataset": "mnist", "train": {"epochs": 3}, "metrics": {}}
+    (config.out_dir / "evaluation.json").write_text(json.dumps(evaluation))
+    _, source = quality.benchmark_model("cvaegan", args)
+    assert f"cut: 3 of its {own} epochs" in source
