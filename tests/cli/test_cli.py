@@ -275,3 +275,14 @@ def test_commands_that_read_the_data_take_data_dir(tmp_path, command):
         "sample": ["sample", run, "--latent", "fitted", "--out", out],
     }[command]
     assert main([*args, "--data-dir", str(tmp_path)]) == 0
+
+
+def test_visualize_out_leaves_the_run_folder_alone(tmp_path):
+    assert train(tmp_path) == 0
+    run, elsewhere = tmp_path / "run", tmp_path / "figures"
+    before = (run / "curves.png").read_bytes()
+    (run / "curves.png").touch()
+    stamp = (run / "curves.png").stat().st_mtime_ns
+    assert main(["visualize", str(run), "--methods", "pca", "--out", str(elsewhere)]) == 0
+    assert (elsewhere / "curves.png").is_file() and (elsewhere / "scatter_pca.png").is_file()
+    assert (run / "curves.png").stat().st_mtime_ns == stamp and (run / "curves.png").read_bytes() == before

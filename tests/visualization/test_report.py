@@ -279,3 +279,15 @@ def test_damaged_run_files_are_named_in_the_report_not_raised(tmp_path, name, co
     path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
     text = " ".join(Page(write_report(tmp_path).read_text()).text)
     assert expected in text
+
+
+def test_the_config_changes_accepted_on_resume_are_shown_and_the_folder_named(tmp_path):
+    run = tmp_path / "vae2"
+    run.mkdir()
+    (run / "config.yaml").write_text("name: mnist_vae\nmodel:\n  name: vae\n  lr: 0.002\n")
+    changes = "- epoch: 1\n  changes:\n    model.lr: [0.001, 0.002]\n"
+    (run / "config_changes.yaml").write_text(changes)
+    context = build_context(run)
+    assert "vae2" in context["title"] and "mnist_vae" in context["title"]  # two runs of one config differ
+    text = " ".join(Page(write_report(run).read_text()).text)
+    assert "config_changes.yaml" in text and "model.lr" in text

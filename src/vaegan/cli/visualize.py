@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
         "visualize", help="latent traversal, manifold, scatter (PCA/t-SNE/UMAP) and interpolation figures"
     )
     parser.add_argument("run", help="run folder, e.g. outputs/mnist_vae")
-    parser.add_argument("--out", help="folder for the figures (default RUN/latent)")
+    parser.add_argument("--out", help="folder for the figures and curves.png (default RUN/latent and RUN/curves.png)")
     parser.add_argument(
         "--methods", default="pca,tsne,umap", help=f"scatter projections, comma-separated from {', '.join(METHODS)}"
     )
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if metrics.is_file():
         paths["curves"] = plot_curves(
             read_history(metrics),
-            run_.path / "curves.png",
+            out / "curves.png" if args.out else run_.path / "curves.png",  # --out: nothing in the run is rewritten
             title=f"{run_.model.name}: training curves",
             units=run_.model.curve_units(),
         )

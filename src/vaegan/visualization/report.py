@@ -229,8 +229,15 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     metrics = metrics_section(run, *model_facts(model))
     curves = run / "curves.png"
+    name = fmt(config.get("name") or run.name)
+    changes = run / "config_changes.yaml"
+    try:  # changes accepted on resume (--accept-changes): config.yaml holds only the latest values
+        changes_text = changes.read_text(encoding="utf-8") if changes.is_file() else None
+    except (OSError, UnicodeDecodeError) as error:
+        changes_text = f"{changes.name} cannot be read: {error}"
     return {
-        "title": f"vaegan report: {config.get('name') or run.name}",
+        "title": f"vaegan report: {name}" + (f" ({run.resolve().name})" if run.resolve().name != name else ""),
+        "config_changes": changes_text,
         "run": str(run),
         "model": fmt(model.get("name", "unknown")),
         "dataset": data.get("dataset", "unknown"),
