@@ -266,15 +266,23 @@ def test_the_visualize_command_offers_exactly_the_projections_there_are():
 
 @pytest.mark.parametrize("command", ["reconstruct", "visualize", "sample"])
 def test_commands_that_read_the_data_take_data_dir(tmp_path, command):
-    """Their error for a missing dataset says "pass --data-dir"; each must take it."""
+    """Their error for a missing dataset says "pass --data-dir"; each must take it, and read from there."""
     assert train(tmp_path, model="cvae") == 0
+    asked = []
+
+    def blobs(data_dir=None, **_):
+        asked.append(data_dir)
+        return blob_images(96, (1, 16, 16)), blob_images(32, (1, 16, 16), seed=5)
+
+    register_dataset("test-blobs", blobs, replace=True)
     run, out = str(tmp_path / "run"), str(tmp_path / "out.png")
     args = {
         "reconstruct": ["reconstruct", run, "--out", out],
         "visualize": ["visualize", run, "--methods", "pca", "--out", str(tmp_path / "figures")],
         "sample": ["sample", run, "--latent", "fitted", "--out", out],
     }[command]
-    assert main([*args, "--data-dir", str(tmp_path)]) == 0
+    assert main([*args, "--data-dir", str(tmp_path / "elsewhere")]) == 0
+    assert asked and all(str(tmp_path / "elsewhere") == str(d) for d in asked)
 
 
 def test_visualize_out_leaves_the_run_folder_alone(tmp_path):

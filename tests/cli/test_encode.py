@@ -92,7 +92,19 @@ def test_nifti_volume_is_cut_to_its_middle_slice_for_a_2d_model(run, tmp_path):
     nib.save(nib.Nifti1Image(volume, np.diag([2.0, 2.0, 2.0, 1.0])), brain)
     out = tmp_path / "codes.npz"
     assert main(["encode", str(run), str(brain), "--out", str(out)]) == 0
-    assert np.load(out)["codes"].shape == (1, 3)
+    from vaegan.cli.inputs import _resize
+    from vaegan.data.mri_transforms import preprocess, read_volume
+    from vaegan.data.volumes import to_slices
+    from vaegan.runs import load_run
+
+    model, mri = load_run(run).model, load_run(run).config.data.mri
+    prepared, _ = preprocess(*read_volume(brain), mri, source=brain)  # space-MNI: not registered
+    middle = to_slices(prepared[None], mri.slice_axis, (0.5, 0.5))[0][0]  # the slice halfway along the axis
+    first = to_slices(prepared[None], mri.slice_axis, (0.0, 0.0))[0][0]
+    spatial = tuple(model.config.image_shape[1:])
+    expected = model.encode(_resize(middle, spatial).clamp(0, 1)[None]).numpy()
+    assert np.allclose(np.load(out)["codes"], expected, atol=1e-5)
+    assert not np.allclose(expected, model.encode(_resize(first, spatial).clamp(0, 1)[None]).numpy(), atol=1e-3)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -32,7 +35,7 @@ def test_learns_a_synthetic_task_and_scores_it():
     assert not clf.training  # left in eval mode
 
 
-def test_train_caches_atomically_and_load_round_trips(cache, blobs):
+def test_train_caches_atomically_and_load_round_trips(cache, blobs, monkeypatch):
     path = train_classifier(blobs, epochs=2, device="cpu")
     assert path == cache / "classifiers" / f"{blobs}.pt" == classifier_path(blobs)
     assert not list(path.parent.glob("*.tmp"))  # no half-written leftovers
@@ -49,6 +52,16 @@ def test_train_caches_atomically_and_load_round_trips(cache, blobs):
     assert train_classifier(blobs, epochs=2) == path and path.stat().st_mtime_ns == mtime
     train_classifier(blobs, epochs=1, force=True)
     assert read_classifier(path).metadata["epochs"] == 1
+
+    def full_disk(obj, f, *args, **kwargs):  # half a file, then the disk is full
+        Path(f).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(f))
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError):
+        train_classifier(blobs, epochs=2, force=True)
+    assert read_classifier(path).metadata["epochs"] == 1  # the cached one is whole and unchanged
+    assert not list(path.parent.glob("*.tmp"))
 
 
 def test_missing_classifier_is_trained_on_first_use_or_named_in_the_error(cache, blobs):

@@ -42,7 +42,8 @@ def test_evaluate_prints_no_nll_for_a_bernoulli_decoder_trained_on_grey_levels(t
     args = ["evaluate", str(run), "--k", "4", "--nll-images", "8", "--samples", "30", "--tstr-epochs", "1"]
     assert main([*args, "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
-    assert "nll" not in printed.replace("data.binarize", "") or "no likelihood" in printed
+    scored = [line.split()[0] for line in printed.splitlines() if line.strip()]  # "nll ↓  93.1 ..." rows
+    assert not {"nll", "neg_elbo", "bits_per_dim"} & set(scored), printed
     assert "no likelihood" in printed and "data.binarize=true" in printed
     metrics = json.loads((run / "evaluation.json").read_text())["metrics"]
     assert not {"nll", "neg_elbo", "bits_per_dim"} & set(metrics)
@@ -112,3 +113,18 @@ def test_evaluate_refuses_fitted_codes_for_a_model_without_an_encoder(tmp_path, 
     assert "no encoder" in capsys.readouterr().err
     assert not (run / "evaluation.json").exists()
     assert not classifier_path(blobs).exists()  # refused before minutes of classifier training, not after
+
+
+def test_evaluate_reads_the_data_from_data_dir(vae_run, tmp_path, monkeypatch, capsys):
+    import vaegan.experiment
+    from vaegan.foundation.errors import VaeganError
+
+    asked = []
+
+    def load_data(config):
+        asked.append(config.data.data_dir)
+        raise VaeganError("stopped here: the data was asked for")
+
+    monkeypatch.setattr(vaegan.experiment, "load_data", load_data)
+    assert main(["evaluate", str(vae_run), "--data-dir", str(tmp_path / "moved")]) == 2
+    assert asked == [str(tmp_path / "moved")] and "stopped here" in capsys.readouterr().err

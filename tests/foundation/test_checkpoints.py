@@ -1,4 +1,4 @@
-"""atomic_save on a full disk: torch's writer reports it as a RuntimeError, the user gets 'the disk is full'."""
+"""Checkpoints: a full disk during atomic_save is 'the disk is full'; files vaegan did not write are named."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import torch
 
 from vaegan.cli import _file_problem
 from vaegan.foundation import checkpoints
-from vaegan.foundation.checkpoints import atomic_save
+from vaegan.foundation.checkpoints import atomic_save, read_checkpoint
+from vaegan.foundation.errors import CheckpointError
 
 Usage = namedtuple("Usage", "total used free")
 SHORT_WRITE = "[enforce fail at inline_container.cc:672] . unexpected pos 190784 vs 190676"
@@ -35,3 +36,23 @@ def test_a_short_write_with_room_left_stays_what_it_was(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints.torch, "save", failing_save)
     with pytest.raises(RuntimeError, match="unexpected pos"):
         atomic_save({"x": torch.zeros(3)}, tmp_path / "last.pt")
+
+
+@pytest.mark.parametrize("payload", [{"model": {"w": torch.zeros(2)}}, {"format": "other-1"}, [torch.zeros(2)]])
+def test_a_file_torch_reads_but_vaegan_did_not_write_is_named(tmp_path, payload):
+    path = tmp_path / "foreign.pt"
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="foreign.pt: not a vaegan checkpoint"):
+        read_checkpoint(path)
+
+
+def test_cuda_tensors_without_cuda_say_so(tmp_path, monkeypatch):
+    path = tmp_path / "gpu.pt"
+    path.write_bytes(b"x")
+
+    def cuda_only(*args, **kwargs):
+        raise RuntimeError("Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False")
+
+    monkeypatch.setattr(torch, "load", cuda_only)
+    with pytest.raises(CheckpointError, match="gpu.pt: holds CUDA tensors"):
+        read_checkpoint(path, map_location=None)

@@ -155,8 +155,10 @@ def test_inference_entry_points_run_in_eval_mode_and_restore_the_callers_mode(na
     labels = x.y if model.conditional else None
     before = _norm_statistics(model)
     assert before, "the tiny configs use batch norm, so this test can see a leak"
-    seen_modes = []
-    hook = model.register_forward_pre_hook(lambda module, args: seen_modes.append(module.training))
+    seen_modes = []  # every submodule's mode when it runs (the model's own forward is never called)
+    hooks = [
+        m.register_forward_pre_hook(lambda module, args: seen_modes.append(module.training)) for m in model.modules()
+    ]
     model.sample(4, labels=labels[:4] if labels is not None else None)
     model.generate(model.prior_noise(4), labels[:4] if labels is not None else None)
     if model.has_encoder:
@@ -164,9 +166,10 @@ def test_inference_entry_points_run_in_eval_mode_and_restore_the_callers_mode(na
         model.reconstruct(x.x, labels)
     if model.probabilistic:
         model.log_likelihood(x.x, labels, k=4)
-    hook.remove()
+    for hook in hooks:
+        hook.remove()
     assert model.training, "the caller's train mode must be restored"
-    assert not any(seen_modes), "inference ran in train mode"
+    assert seen_modes and not any(seen_modes), "inference ran in train mode"
     for key, value in _norm_statistics(model).items():
         assert torch.equal(value, before[key]), f"{key} changed during inference"
 

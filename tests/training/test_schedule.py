@@ -30,7 +30,9 @@ def test_the_cosine_starts_at_one_ends_at_the_final_fraction_and_halves_the_way_
 def test_every_optimizer_gets_its_own_starting_rate_times_the_fraction():
     gan = tiny_model("gan")
     optimizers = gan.configure_optimizers()
+    optimizers["discriminator"].param_groups[0]["lr"] = 4 * optimizers["generator"].param_groups[0]["lr"]  # TTUR
     starts = {name: o.param_groups[0]["lr"] for name, o in optimizers.items()}
+    assert len(set(starts.values())) == 2
     rate = LearningRate(optimizers, "cosine", 0.0)
     assert rate.step(0.5) == pytest.approx(0.5 * next(iter(starts.values())))
     for name, optimizer in optimizers.items():

@@ -81,5 +81,8 @@ def test_unknown_pruner_options_name_the_pruner():
 
 
 def test_loading_a_config_does_not_import_optuna():
-    code = "import sys; from vaegan.cli import build_parser; build_parser(); sys.exit('optuna' in sys.modules)"
+    code = (
+        "import sys; from vaegan.cli import build_parser; from vaegan.config import load_config; build_parser(); "
+        "config = load_config('mnist_vae'); assert config.tune is not None; sys.exit('optuna' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
