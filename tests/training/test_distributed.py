@@ -128,6 +128,11 @@ def test_two_ranks_match_one_process_at_the_same_global_batch(tmp_path, monkeypa
     # resume after a change of world size: the 2-rank run continues in one process
     resumed = Trainer(equivalence_vae(), tiny_splits(), config(epochs=3), out_dir=tmp_path / "ddp" / "run")
     assert [row["epoch"] for row in resumed.fit(resume=True)] == [1, 2, 3]
+    # and from all the state it saved (weights, Adam's moments): it ends where 3 uninterrupted epochs end
+    straight = Trainer(equivalence_vae(), tiny_splits(), config(epochs=3), out_dir=tmp_path / "straight")
+    straight.fit()
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, atol=ATOL, rtol=RTOL, msg=key)
 
 
 def test_every_model_trains_on_two_ranks_and_writes_one_set_of_outputs(tmp_path):
