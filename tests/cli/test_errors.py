@@ -189,3 +189,16 @@ def test_latent_figures_of_too_few_images_are_refused_in_one_line(tmp_path, caps
     assert main(["train", "--config", str(config), "--out", str(out), "--set", "data.val_size=2"]) == 0
     line = one_line_error(capsys, main(["visualize", str(out), "--split", "val", "--methods", "pca,tsne"]))
     assert "2 images" in line and "--split" in line
+
+
+def test_labels_take_the_runs_class_names_and_the_error_lists_them():
+    from vaegan.foundation.errors import VaeganError
+    from vaegan.runs import parse_labels
+
+    names = ["CN", "AD"]
+    assert parse_labels("AD", 2, names) == [1] and parse_labels("cn, AD", 2, names) == [0, 1]
+    assert parse_labels("0-1", 2, names) == [0, 1]
+    with pytest.raises(VaeganError, match="0=CN, 1=AD"):
+        parse_labels("MCI", 2, names)
+    with pytest.raises(VaeganError, match="0=CN, 1=AD"):
+        parse_labels("5", 2, names)

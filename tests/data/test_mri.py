@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import os
 from pathlib import Path
@@ -164,6 +165,27 @@ def test_a_csv_that_names_no_subjects_is_warned_about(tmp_path, caplog):
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
 
 
+def test_a_class_with_no_image_is_an_error_that_names_the_diagnoses_left_out(tmp_path, cache):
+    """'Dementia' outside the default label_map left a CN-only 'CN vs AD' set, which trained with a warning."""
+    folder = make_bids(tmp_path / "bids", {"sub-01": "CN", "sub-02": "Dementia", "sub-03": "CN", "sub-04": "Dementia"})
+    with pytest.raises(DataError, match="no image of class AD") as error:
+        read_volumes(folder, options())
+    assert "'Dementia'" in str(error.value) and "label_map" in str(error.value)
+
+
+def test_phantoms_from_a_folder_vaegan_phantoms_did_not_write_are_refused(tmp_path, cache):
+    """The AD configs say dataset: phantoms; --data-dir at your own scans then needs data.dataset=mri."""
+    from vaegan.data.mri import load_phantoms
+
+    folder = six_subjects(tmp_path / "bids")
+    with pytest.raises(DataError, match="data.dataset=mri"):
+        load_phantoms(folder, mri=options())
+    csv = tmp_path / "scans.csv"
+    csv.write_text("path,label\n")
+    with pytest.raises(DataError, match="data.dataset=mri"):
+        load_phantoms(csv, mri=options())
+
+
 def _bad_image(anat: Path, subject: str, kind: str) -> None:
     path = anat / f"{subject}_T1w.nii.gz"
     anat.mkdir(parents=True, exist_ok=True)
@@ -297,6 +319,22 @@ def test_save_nifti_round_trip(tmp_path):
     assert img.shape == (6, 5, 4, 3) and img.header.get_zooms()[:3] == (2.5, 2.5, 2.5)
     assert np.allclose(img.get_fdata()[2, 1, 3, 0], volumes[0, 0, 3, 1, 2].item(), atol=1e-6)
     assert '"AD"' in (tmp_path / "s.json").read_text()
+
+
+@pytest.mark.parametrize(
+    ("axis", "shape"), [("coronal", (6, 1, 4, 2)), ("axial", (6, 4, 1, 2)), ("sagittal", (1, 6, 4, 2))]
+)
+def test_2d_samples_are_written_as_planes_of_their_slice_axis(tmp_path, axis, shape):
+    """A coronal sample was written as an axial plane: viewers showed superior as anterior."""
+    images = torch.zeros(2, 1, 4, 6)  # (N, C, rows, columns): row 0 is up (superior; anterior for axial)
+    images[:, 0, 0, :] = 1.0
+    path = save_nifti(images, tmp_path / "s.nii.gz", spacing=2.0, slice_axis=axis)
+    img = nib.load(path)
+    assert img.shape == shape and nib.aff2axcodes(img.affine) == ("R", "A", "S")
+    data = img.get_fdata()
+    up = {"coronal": data[:, 0, -1, 0], "axial": data[:, -1, 0, 0], "sagittal": data[0, :, -1, 0]}[axis]
+    assert np.all(up == 1.0)  # the top row lands at the top (S) or the front (A, axial)
+    assert json.loads((tmp_path / "s.json").read_text())["slice_axis"] == axis
 
 
 def test_save_nifti_keeps_the_old_files_when_writing_fails(tmp_path, monkeypatch):

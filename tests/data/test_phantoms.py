@@ -132,7 +132,7 @@ def test_ad_cvae_2d_trains_one_epoch_on_tiny_phantoms(tmp_path, phantom_cache, c
     assert grids["fakes"].shape[0] > 100 and grids["analogies"].shape[0] > 100
     samples = tmp_path / "samples.nii.gz"
     assert main(["sample", str(tmp_path / "run"), "--n", "4", "--out", str(samples)]) == 0
-    assert nib.load(samples).shape == (16, 16, 1, 4)
+    assert nib.load(samples).shape == (16, 1, 16, 4)  # coronal slices: planes of X and Z, one Y thick
     assert (tmp_path / "samples.json").read_text().count('"AD"') == 2
 
 

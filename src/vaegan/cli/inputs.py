@@ -99,15 +99,17 @@ def read_inputs(inputs: list[Path], run: Run, *, invert: bool = False) -> tuple[
     return (1.0 - x if invert else x), files
 
 
-def input_labels(model: GenerativeModel, spec: str | None, n: int, run: str) -> Tensor | None:
-    """Labels for a conditional model's inputs: one class for all, or one per input."""
+def input_labels(
+    model: GenerativeModel, spec: str | None, n: int, run: str, names: list[str] | None = None
+) -> Tensor | None:
+    """Labels for a conditional model's inputs: one class for all, or one per input (numbers or ``names``)."""
     if not model.conditional:
         if spec:
             raise VaeganError(f"{run} holds an unconditional {model.name}; it takes no --labels")
         return None
     if not spec:
         raise VaeganError(f"{run} holds a conditional {model.name}: give --labels (one class, or one per input)")
-    labels = parse_labels(spec, model.config.num_classes)
+    labels = parse_labels(spec, model.config.num_classes, names)
     if len(labels) not in (1, n):
         raise VaeganError(f"--labels {spec!r}: {len(labels)} labels for {n} inputs; give one, or one per input")
     return torch.tensor(labels * (n if len(labels) == 1 else 1))
@@ -127,7 +129,7 @@ def encode_inputs(args: argparse.Namespace) -> int:
         raise VaeganError(f"--out {out}: codes are written as .npz")
     run = open_encoder_run(args)
     x, files = read_inputs(args.inputs, run, invert=args.invert)
-    labels = input_labels(run.model, args.labels, len(x), args.run)
+    labels = input_labels(run.model, args.labels, len(x), args.run, run.class_names)
     refine = getattr(args, "refine", 0)
     codes = map_codes(run.model, x, labels, steps=refine) if refine else run.model.encode(x, labels).cpu()
     arrays = {"codes": codes.numpy().astype(np.float32), "files": np.array([str(f) for f in files])}

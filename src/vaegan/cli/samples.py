@@ -34,7 +34,8 @@ def run_sample(args: argparse.Namespace) -> int:
     model = run.model
     labels = None
     if model.conditional:
-        classes = parse_labels(args.labels or f"0-{model.config.num_classes - 1}", model.config.num_classes)
+        spec = args.labels or f"0-{model.config.num_classes - 1}"
+        classes = parse_labels(spec, model.config.num_classes, run.class_names)
         # N spread over the classes in blocks, each class's share within one: [0,0,...,1,1,...]
         labels = torch.tensor(classes)[torch.arange(args.n) * len(classes) // args.n]
     elif args.labels:
@@ -58,7 +59,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
         data = run.config.data
         class_names = list(data.mri.classes) if data.dataset in ("mri", "phantoms") else None
-        save_nifti(images, out, spacing=data.mri.spacing, labels=labels, class_names=class_names)
+        axis = data.mri.slice_axis if data.dataset in ("mri", "phantoms") else "axial"  # 2-D: the slices' plane
+        save_nifti(images, out, spacing=data.mri.spacing, labels=labels, class_names=class_names, slice_axis=axis)
     elif suffix == ".png":
         save_grid(images, out, columns=math.ceil(math.sqrt(args.n)))
     else:
@@ -83,7 +85,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     run = open_encoder_run(args)
     if args.inputs:
         x, files = read_inputs(args.inputs, run, invert=args.invert)
-        labels = input_labels(run.model, args.labels, len(x), args.run)
+        labels = input_labels(run.model, args.labels, len(x), args.run, run.class_names)
         what = "images"
     else:
         test = run.load_data().test

@@ -8,6 +8,7 @@ from pathlib import Path
 from vaegan.foundation.errors import VaeganError
 
 METHODS = ("latent", "pca", "tsne", "umap")  # vaegan.visualization.scatter.METHODS (a test keeps them equal)
+SPLIT_SETTING = {"train": "training set", "val": "data.val_size", "test": "test set (data.mri.test_size for MRI)"}
 
 
 def add_parser(subparsers) -> None:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if len(dataset) < 4:  # the scatter projections need 4 points (PCA 3, t-SNE and UMAP 4)
         raise VaeganError(
             f"--split {args.split}: only {len(dataset)} images; the latent figures need at least 4 "
-            "(choose another --split, or train with a larger data.val_size)"
+            f"(choose another --split, or a larger {SPLIT_SETTING[args.split]})"
         )
     out = Path(args.out) if args.out else run_.path / "latent"
     paths = latent_figures(

@@ -35,7 +35,7 @@ from vaegan.data.bad_inputs import BadInput, BadInputs
 from vaegan.data.config import MRIConfig
 from vaegan.data.datasets import DataLocation, ImageDataset, split_subjects
 from vaegan.data.mri_cache import preprocess_records
-from vaegan.data.mri_sources import bids_records, csv_records, detect_layout, raw_scans
+from vaegan.data.mri_sources import bids_records, csv_records, detect_layout, is_phantom_folder, raw_scans
 from vaegan.data.registry import register_dataset
 from vaegan.data.streaming import ImageWriter, complete, file_rows, open_images, take_rows
 from vaegan.foundation.errors import DataError
@@ -118,7 +118,14 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
     labels = torch.tensor([r.label for r in kept])
     counts = torch.bincount(labels, minlength=len(options.classes)).tolist()
     missing = [name for name, n in zip(options.classes, counts) if n == 0]
-    if missing:
+    unmapped = [item.reason for item in bad.items if "label_map" in item.reason]
+    if missing and unmapped:  # 'Dementia' unmapped: a CN vs AD model would be trained on CN alone
+        raise DataError(
+            f"{folder}: no image of class {', '.join(missing)}, and {len(unmapped)} left out for their diagnosis, "
+            f"e.g. {unmapped[0]}; map the diagnoses in data.mri.label_map, or list only the classes the data "
+            "holds in data.mri.classes"
+        )
+    if missing:  # one class on purpose (a normative model of controls) is allowed
         logger.warning("%s: no image of class %s; check data.mri.label_map and classes", folder, ", ".join(missing))
     subjects, paths = [r.subject for r in kept], [str(r.path) for r in kept]
     return MRIVolumes(volumes, labels, subjects, paths, list(options.classes), maps, bad.items, seconds)
@@ -228,6 +235,11 @@ def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig())
     from vaegan.data.phantoms import ATROPHY_SUFFIX
 
     folder = data_dir if data_dir is not None else phantom_folder(mri)
+    if data_dir is not None and not is_phantom_folder(folder):  # scans of people: labelled as such, read as such
+        raise DataError(
+            f"{folder}: not a folder written by vaegan phantoms; for your own scans add --set data.dataset=mri "
+            "(the AD configs default to phantoms)"
+        )
     suffix = ATROPHY_SUFFIX if next(folder.rglob(f"*{ATROPHY_SUFFIX}"), None) is not None else None
     volumes = read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=suffix)
     return split_datasets(replace(volumes, maps=None), mri, "phantoms")

@@ -91,15 +91,20 @@ def raw_scans(folder: Path, options: MRIConfig) -> MRIConfig:
     that the intensity percentiles absorb. Elsewhere ``"auto"`` stays, and is
     settled per file (:func:`vaegan.data.registration.raw_steps`).
     """
+    if not is_phantom_folder(folder):
+        return options
+    keys = ("registration", "bias_correction")
+    return options.model_copy(update={key: "off" for key in keys if getattr(options, key) == "auto"})
+
+
+def is_phantom_folder(folder: Path) -> bool:
+    """Whether ``vaegan phantoms`` wrote ``folder`` (its dataset_description.json says so)."""
     description = folder / "dataset_description.json"
     try:
         generators = json.loads(description.read_text()).get("GeneratedBy", []) if description.is_file() else []
     except (OSError, ValueError, AttributeError):
         generators = []
-    if not any(isinstance(g, dict) and g.get("Name") == "vaegan phantoms" for g in generators):
-        return options
-    keys = ("registration", "bias_correction")
-    return options.model_copy(update={key: "off" for key in keys if getattr(options, key) == "auto"})
+    return any(isinstance(g, dict) and g.get("Name") == "vaegan phantoms" for g in generators)
 
 
 def map_label(raw: str, options: MRIConfig) -> int | str:

@@ -76,23 +76,29 @@ def save_nifti(
     spacing: float = 1.0,
     labels: Tensor | None = None,
     class_names: list[str] | None = None,
+    slice_axis: str = "axial",
 ) -> Path:
-    """Write images as one 4-D NIfTI, (X, Y, Z, N), with a JSON sidecar of their labels.
+    """Write images as one 4-D NIfTI, (X, Y, Z, N), with a JSON sidecar of their labels (and slice axis).
 
     Volumes (N, C, D, H, W) in this module's layout go back to RAS voxel order;
-    2-D images (N, C, H, W), drawn with the first axis up, become one-slice
-    volumes (X, Y, 1, N). The first channel is written; voxels are ``spacing``
-    mm (nominal where preprocessing resized the brain).
+    2-D images (N, C, H, W), slices as :func:`to_slices` cuts them (first axis up), become
+    one-plane volumes along ``slice_axis``: (X, 1, Z, N) for coronal slices, (X, Y, 1, N) for
+    axial ones. The first channel is written; voxels are ``spacing`` mm (nominal where
+    preprocessing resized the brain).
     """
     x = images.detach().float().cpu()[:, 0]  # (N, *S)
-    if x.dim() == 3:  # (N, H, W) with row 0 up -> (N, 1, Y, X)
-        x = x.flip(-2).unsqueeze(1)
+    flat = x.dim() == 3
+    if flat:  # (N, P, Q) slices -> (N, D, H, W) volumes one plane thick along the slice axis
+        x = torch.stack([from_slices(image[None, None], slice_axis)[0] for image in x])
     path = Path(path)
     data = to_nifti(x, (spacing, spacing, spacing)).to_bytes()  # a single-file .nii, in memory
     # each file through a temporary one renamed over it: a failed write leaves the old file whole
     write_bytes_atomic(path, gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
-    if labels is not None:
+    if labels is not None or flat:
         sidecar = path.with_name(path.name.split(".")[0] + ".json")
-        names = [class_names[i] if class_names else str(i) for i in labels.tolist()]
-        write_text_atomic(sidecar, json.dumps({"labels": labels.tolist(), "class_names": names}, indent=1) + "\n")
+        about: dict[str, object] = {"slice_axis": slice_axis} if flat else {}
+        if labels is not None:
+            about["labels"] = labels.tolist()
+            about["class_names"] = [class_names[i] if class_names else str(i) for i in labels.tolist()]
+        write_text_atomic(sidecar, json.dumps(about, indent=1) + "\n")
     return path
