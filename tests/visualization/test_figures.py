@@ -134,6 +134,9 @@ def test_curves_have_integer_epoch_ticks_units_and_read_back(tmp_path):
     loss_ax, acc_ax = fig.axes[:2]
     ticks = [t for t in loss_ax.get_xticks() if 1 <= t <= 3]
     assert ticks and all(float(t).is_integer() for t in ticks)
+    one = curves_figure(history[:1])  # a one-epoch run (quick notebooks) drew 0.945 ... 1.050
+    labels = [t.get_text() for t in one.axes[0].get_xticklabels() if t.get_text()]
+    assert labels == ["1"], labels
     assert loss_ax.get_ylabel() == "loss (nats / image)" and acc_ax.get_ylabel() == "acc_real (fraction correct)"
     assert unit_of("mystery") is None and unit_of("mystery", {"mystery": "px"}) == "px"
     csv = tmp_path / "metrics.csv"

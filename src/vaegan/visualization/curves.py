@@ -80,7 +80,7 @@ def curves_figure(
         ax.set_title(term)
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{term} ({unit})" if unit else term)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_ticks(ax, epochs)
         ax.grid(alpha=0.3)
         ax.legend()
     for ax in list(axes.flat)[len(terms) :]:
@@ -88,6 +88,14 @@ def curves_figure(
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _epoch_ticks(ax, epochs: list[float]) -> None:
+    """Whole epochs on the x axis: each one up to 12 (MaxNLocator draws fractions around a single epoch)."""
+    if len(epochs) <= 12:
+        ax.set_xticks(epochs)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def panel_curves(
@@ -107,10 +115,7 @@ def panel_curves(
                 raise KeyError(f"panel {title!r}: no {key!r} in the history; it holds {sorted(history[-1])}")
             ax.plot(epochs, [row.get(key, float("nan")) for row in history], "-o", markersize=3, label=label)
         ax.set(title=title, xlabel="epoch")
-        if len(epochs) <= 12:
-            ax.set_xticks(epochs)  # MaxNLocator draws fractions around a single epoch
-        else:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_ticks(ax, epochs)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
