@@ -35,7 +35,11 @@ def add_parser(subparsers) -> None:
 
 def add_input_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument(
-        "inputs", nargs="+" if required else "*", type=Path, help="PNG/JPEG/TIFF images, NIfTI volumes, or folders"
+        "inputs",
+        nargs="+" if required else "*",
+        type=Path,
+        help="PNG/JPEG/TIFF images, NIfTI volumes (preprocessed as the run's; a 2-D model gets the middle slice "
+        "along data.mri.slice_axis), or folders",
     )
     parser.add_argument("--invert", action="store_true", help="dark strokes on light paper: flip to light on dark")
     parser.add_argument("--labels", help="classes for conditional models: one for all inputs, or one per input")

@@ -108,7 +108,8 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
         raise DataError(f"{folder}: holds 2-D images in class folders, not T1w volumes; use dataset: image-folder")
     records = bids_records(folder, options, bad) if layout == "bids" else csv_records(folder, options, bad)
     volumes, maps, kept, seconds = preprocess_records(records, options, maps_suffix, bad)
-    timing = f"preprocessing {sum(seconds) / len(seconds):.1f} s per scan, max {max(seconds):.1f} s" if seconds else ""
+    mean = sum(seconds) / len(seconds) if seconds else 0.0  # as recorded when each scan was first computed
+    timing = f"preprocessing {mean:.1f} s per scan when first computed, max {max(seconds):.1f} s" if seconds else ""
     bad.report(len(kept), folder, note=timing)
     if timing:
         logger.info("%s: %s (%d scans)", folder, timing, len(seconds))
