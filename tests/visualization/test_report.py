@@ -202,6 +202,7 @@ def test_report_of_an_mri_run_on_tiny_phantoms(tmp_path):
     assert "phantoms" in text and "cvae" in text
     grids = {img["alt"].split(",")[0] for img in page.images if img.get("class") == "grid"}
     assert grids == {"recons", "fakes", "analogies"}
+    assert "row c is class c" in text and "decoded as class 0, 1" in text  # what each grid's rows mean
 
 
 def test_the_evaluation_keeps_its_spreads_and_notes(tmp_path):

@@ -39,6 +39,13 @@ LATENT_CAPTIONS = {
     "class_interpolation": "The code (style) fixed per row while the class label changes.",
 }
 
+GRID_CAPTIONS = {
+    "recons": "Fixed validation images, each row of them above the row of their reconstructions.",
+    "fakes": "Decoded from fixed noise, the same every epoch; conditional models: row c is class c, and each "
+    "column keeps one noise (one style) across the classes.",
+    "analogies": "Column 1: a validation image; the next columns: its code decoded as class 0, 1, ... in "
+    "class order (the style kept, the class changed).",
+}
 
 BETTER = {"lower": "lower", "higher": "higher", "closer": "closer to real"}  # a metric's better direction
 
@@ -153,7 +160,8 @@ def grids_section(run: Path, max_epochs: int) -> list[dict[str, Any]]:
     for kind in order:
         epochs = spaced(sorted(kinds[kind]), max_epochs)
         frames = [{"epoch": e, "src": data_uri(kinds[kind][e])} for e in epochs]
-        out.append({"kind": kind, "frames": frames, "total": len(kinds[kind])})
+        caption = GRID_CAPTIONS.get(kind, kind.replace("_", " "))
+        out.append({"kind": kind, "frames": frames, "total": len(kinds[kind]), "caption": caption})
     return out
 
 
