@@ -16,6 +16,7 @@ import yaml
 from vaegan.config import RunConfig
 from vaegan.config.run import RESUMABLE_KEYS, config_changes, describe_changes
 from vaegan.data import DataSplits, load_dataset
+from vaegan.data.config import DataConfig
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, ConfigError
 from vaegan.foundation.files import write_text_atomic
@@ -46,7 +47,17 @@ def fit(
     except ValueError as error:  # pydantic's ValidationError names the field and the allowed values
         raise ConfigError(f"fit(): {error}") from None
     callbacks = default_callbacks(config)
-    trainer = Trainer(model, data, config, out_dir=out_dir, callbacks=callbacks, binarize=binarize)
+    # recorded as a config run's are (config.yaml, the checkpoints), so vaegan evaluate/sample/report read
+    # the run as it was trained (its binarisation above all), not as the defaults would have it
+    run = RunConfig(
+        name=Path(out_dir).name,
+        data=DataConfig(dataset=data.train.name, binarize=binarize),
+        model=model.config,
+        train=config,
+    )
+    trainer = Trainer(
+        model, data, config, out_dir=out_dir, callbacks=callbacks, binarize=binarize, run_config=run.to_dict()
+    )
     return trainer.fit(resume=resume, overwrite=overwrite)
 
 

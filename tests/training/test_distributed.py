@@ -152,9 +152,11 @@ def test_every_model_trains_on_two_ranks_and_writes_one_set_of_outputs(tmp_path)
         assert none is None  # no gradient anywhere stays None (Adam must not move it)
 
 
-def test_sync_batchnorm_is_refused_on_the_cpu_with_the_fix():
+def test_sync_batchnorm_is_refused_on_the_cpu_with_the_fix(tmp_path):
     with pytest.raises(TrainingError, match="needs CUDA.*sync_batchnorm=false"):
         sync_batchnorm(tiny_model("gan"), torch.device("cpu"))
+    with pytest.raises(TrainingError, match="needs CUDA"):  # in one process too: it trained, silently unsynced
+        Trainer(tiny_model("gan"), tiny_splits(), config(epochs=1, sync_batchnorm=True), out_dir=tmp_path)
 
 
 def test_torchrun_trains_from_the_cli(tmp_path, mnist_dir):

@@ -221,3 +221,15 @@ def test_a_batch_too_small_for_batch_norm_is_refused_not_silently_skipped(tmp_pa
     with pytest.raises(TrainingError, match="train.batch_size 1"):
         Trainer(tiny_vae(), tiny_splits(), config, out_dir=tmp_path).fit()
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_fit_run_folder_records_how_it_was_trained(tmp_path):
+    """fit(binarize=True) wrote no config: load_run fell back to the defaults, and evaluate saw grey levels."""
+    from vaegan.runs import load_run
+
+    out = tmp_path / "my_vae"
+    experiment.fit(tiny_vae(), tiny_splits(), out_dir=out, binarize=True, epochs=1, progress=False, tensorboard=False)
+    assert (out / "config.yaml").is_file()
+    run = load_run(out)
+    assert run.config.data.binarize and run.config.data.dataset == tiny_splits().train.name
+    assert run.config.train.epochs == 1 and run.config.model.latent_dim == tiny_vae().config.latent_dim

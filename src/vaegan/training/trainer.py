@@ -86,8 +86,8 @@ class Trainer:
         """The model on this rank's device (synced batch norm, memory layout, compiled), its optimizers, the data."""
         config = self.config
         model = model.to(self.device)
-        if config.sync_batchnorm and self.ranks.active:
-            model = sync_batchnorm(model, self.device)
+        if config.sync_batchnorm and (self.ranks.active or self.device.type != "cuda"):
+            model = sync_batchnorm(model, self.device)  # refused on the CPU, in one process too
         self.memory_format = memory_format(config, len(data.image_shape))
         model = model.to(memory_format=self.memory_format)
         if config.compile:  # in place, per network: the state_dict keys (and checkpoints) stay the same
