@@ -170,3 +170,16 @@ def test_torchrun_trains_from_the_cli(tmp_path, mnist_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("1 epochs") == 1  # the summary comes from rank 0 only
     assert (out / "checkpoints" / "last.pt").is_file()
+
+
+def test_a_user_error_under_nproc_is_one_line_and_status_2(tmp_path):
+    """Each rank printed its one line, then torchrun added a traceback and exited with status 1."""
+    command = [sys.executable, "-m", "vaegan", "train", "--config", "configs/mnist_gan.yaml", "--nproc", "2"]
+    command += ["--epochs", "1", "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "nowhere")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+    env.pop("VAEGAN_DATA_DIR", None)
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "ChildFailedError" not in result.stderr, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("vaegan train: error:")]
+    assert errors and "nowhere" in errors[0]

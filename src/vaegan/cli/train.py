@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 from vaegan.foundation.errors import ConfigError, VaeganError
@@ -94,6 +92,20 @@ def launch(nproc: int, args: argparse.Namespace) -> int:
     for override in args.overrides:
         argv += ["--set", override]
     argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite + ["--accept-changes"] * args.accept_changes
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args
+    from torch.distributed.run import run as torchrun
+
     verbose = ["-v"] if getattr(args, "verbose", False) else []
-    return subprocess.call([*torchrun, "-m", "vaegan", *verbose, *argv])
+    launcher = ["--standalone", f"--nproc-per-node={nproc}", "--module", "vaegan", *verbose, *argv]
+    try:  # in this process, so a failed rank is a line here, not torchrun's traceback
+        torchrun(parse_args(launcher))
+    except ChildFailedError as error:
+        codes = sorted({failure.exitcode for failure in error.failures.values()})
+        if codes == [2]:  # every failed rank printed its one-line error above (vaegan's status for them)
+            return 2
+        raise VaeganError(
+            f"{len(error.failures)} of {nproc} processes failed (exit status {', '.join(map(str, codes))}); "
+            "their output above says why"
+        ) from None
+    return 0
