@@ -29,7 +29,7 @@ from vaegan import VAE, VAEConfig, fit, load_dataset
 from vaegan.exercises import notebook_outputs, quick
 from vaegan.visualization import image_grid
 
-QUICK = quick()  # VAEGAN_QUICK=1: a few hundred images, one epoch (what CI runs)
+QUICK = quick()  # VAEGAN_QUICK=1: a few thousand images, two epochs (what CI runs)
 OUT = notebook_outputs("train_vae_mnist")  # beside this notebook, never the repository's outputs/
 torch.manual_seed(0)
 
@@ -38,7 +38,7 @@ torch.manual_seed(0)
 # MNIST is looked up in `$VAEGAN_DATA_DIR`, `~/.cache/vaegan`, `/usr/share/datasets`, then downloaded. Everything lives in memory as one tensor.
 
 # %%
-data = load_dataset("mnist", limit=500 if QUICK else None)
+data = load_dataset("mnist", limit=4000 if QUICK else None)  # QUICK: enough steps for digits to show
 print(data.train, data.val, data.test, sep="\n")
 
 # %% [markdown]
@@ -55,7 +55,7 @@ model
 # `fit` hands the model to the `Trainer`, which writes a run folder: metrics.csv, curves.png, per-epoch grids, checkpoints.
 
 # %%
-history = fit(model, data, epochs=1 if QUICK else 5, out_dir=OUT, overwrite=True, progress=not QUICK, binarize=True)
+history = fit(model, data, epochs=2 if QUICK else 5, out_dir=OUT, overwrite=True, progress=not QUICK, binarize=True)
 history[-1]
 
 # %% [markdown]

@@ -32,6 +32,13 @@ FIGURE_DPI = 64  # modest PNGs: the figures read well and the notebooks stay sma
 NOISE = ("TqdmWarning: IProgress not found",)  # kernel warnings that say nothing about the notebook
 
 
+def noise(output: nbformat.NotebookNode) -> bool:
+    """Kernel warnings, and progress bars: a --full build's tqdm redraws, one output per update."""
+    text = "".join(output.get("text", ""))
+    redraw = output.get("name") == "stderr" and text.startswith("\r")
+    return redraw or any(n in text for n in NOISE)
+
+
 def is_jupytext_script(path: Path) -> bool:
     """A percent-format script paired with a notebook (its header names the formats)."""
     head = path.read_text(encoding="utf-8")[:600]
@@ -108,7 +115,7 @@ def build(target: Path, notebook: nbformat.NotebookNode, *, run: bool, quick: bo
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"{target.stem[:40]}-{index}"  # from the source order, so a rebuild changes no ids
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if not any(n in o.get("text", "") for n in NOISE)]
+            cell.outputs = [o for o in cell.outputs if not noise(o)]
     notebook.metadata.pop("widgets", None)
     nbformat.write(notebook, target)
     size = target.stat().st_size
