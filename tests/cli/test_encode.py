@@ -26,7 +26,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("encode")
     config = {
         "name": "tiny",
-        "data": {"dataset": "encode-blobs", "val_size": 16},
+        "data": {"dataset": "encode-blobs", "val_size": 16, "mri": {"registration": "off"}},
         "model": {"name": "vae", "latent_dim": 3, "network": {"kind": "mlp", "hidden": [32]}},
         "train": {"epochs": 1, "batch_size": 16, "grid_size": 4, "progress": False, "tensorboard": False},
     }
@@ -87,8 +87,8 @@ def test_reconstruct_without_inputs_still_uses_the_test_images(run, tmp_path):
 def test_nifti_volume_is_cut_to_its_middle_slice_for_a_2d_model(run, tmp_path):
     volume = np.zeros((20, 24, 20), np.float32)
     volume[4:16, 4:20, 4:16] = np.random.default_rng(1).uniform(50, 100, (12, 16, 12))
-    # already in template space (space-MNI*): registration's auto setting leaves it as it is
-    brain = tmp_path / "sub-01_space-MNI152_T1w.nii.gz"
+    # the run's config takes scans as they are (registration: off)
+    brain = tmp_path / "sub-01_T1w.nii.gz"
     nib.save(nib.Nifti1Image(volume, np.diag([2.0, 2.0, 2.0, 1.0])), brain)
     out = tmp_path / "codes.npz"
     assert main(["encode", str(run), str(brain), "--out", str(out)]) == 0
@@ -98,7 +98,7 @@ def test_nifti_volume_is_cut_to_its_middle_slice_for_a_2d_model(run, tmp_path):
     from vaegan.runs import load_run
 
     model, mri = load_run(run).model, load_run(run).config.data.mri
-    prepared, _ = preprocess(*read_volume(brain), mri, source=brain)  # space-MNI: not registered
+    prepared, _ = preprocess(*read_volume(brain), mri, source=brain)  # not registered
     middle = to_slices(prepared[None], mri.slice_axis, (0.5, 0.5))[0][0]  # the slice halfway along the axis
     first = to_slices(prepared[None], mri.slice_axis, (0.0, 0.0))[0][0]
     spatial = tuple(model.config.image_shape[1:])

@@ -32,7 +32,8 @@ from vaegan.data.bad_inputs import BadFile
 from vaegan.data.config import MRIConfig
 from vaegan.data.mri import read_volumes
 from vaegan.data.mri_sources import raw_scans
-from vaegan.data.mri_transforms import read_volume
+from vaegan.data.mri_transforms import preprocess, read_volume, registered_grid
+from vaegan.data.volumes import to_nifti
 
 TOLERANCE_MM = 2.0
 CORNERS = np.array([[x, y, z, 1.0] for x in (-60, 60) for y in (-90, 60) for z in (-40, 70)]).T  # (4, 8) MNI mm
@@ -159,3 +160,47 @@ def test_raw_scan_settings_are_part_of_the_cache_key(tmp_path, cache, monkeypatc
     assert not torch.allclose(n4.volumes, plain.volumes)  # N4 ran for the first only
     monkeypatch.setattr(mri_cache, "_compute", lambda *a, **k: pytest.fail("recomputed despite the cache"))
     assert torch.allclose(read_volumes(folder, options(bias_correction="on")).volumes, n4.volumes)
+
+
+def cut_below(scan: Path, path: Path, z_mm: float) -> Path:
+    """``scan`` with every voxel below ``z_mm`` (world) blanked: a field of view that misses the cerebellum."""
+    img = nib.load(scan)
+    voxels = np.indices(img.shape, dtype=np.float64).reshape(3, -1)
+    world_z = (img.affine[:3, :3] @ voxels + img.affine[:3, 3:])[2].reshape(img.shape)
+    data = np.where(world_z < z_mm, 0, np.asarray(img.dataobj)).astype(np.int16)
+    nib.save(nib.Nifti1Image(data, img.affine, img.header), path)
+    return path
+
+
+def test_registered_scans_share_the_template_grid(scan, tmp_path):
+    """A registered scan is cropped to the template's brain, not its own: a scan that misses the lower brain
+    keeps every other voxel where the whole scan has it, and the grid is MNI152's (MNI mm in its NIfTI)."""
+    settings = MRIConfig(size=32, spacing=4.0, registration="on", bias_correction="off", progress=False)
+    whole = preprocess(*read_volume(scan), settings)[0][0]  # (D, H, W): inferior -> superior first
+    cut = preprocess(*read_volume(cut_below(scan, tmp_path / "cut_T1w.nii.gz", -45.0)), settings)[0][0]
+    upper = slice(whole.shape[0] // 2, None)  # the top half of the brain, which both scans hold
+    assert np.corrcoef(whole[upper].flatten(), cut[upper].flatten())[0, 1] > 0.98
+    grid = registered_grid(settings)
+    written = to_nifti(whole, affine=grid)
+    from nilearn.image import resample_to_img
+
+    t1 = nib.Nifti1Image(*registration._template()[::2])  # the template on its own 2 mm grid
+    template = resample_to_img(t1, written, interpolation="linear").get_fdata()
+    inside = written.get_fdata() > 0
+    assert np.corrcoef(template[inside], written.get_fdata()[inside])[0, 1] > 0.9
+
+
+def test_a_scan_named_in_mni_space_is_put_on_the_template_grid_unfitted(scan, tmp_path, monkeypatch):
+    """``_space-MNI*`` under auto: resampled onto the same grid as a registered scan, without a fit."""
+    t1, _, template_affine = registration._template()
+    named = tmp_path / "sub-02_space-MNI152_T1w.nii.gz"
+    nib.save(nib.Nifti1Image((t1 * 1000).astype(np.int16), template_affine), named)
+    settings = MRIConfig(size=32, spacing=4.0, progress=False)  # registration: auto
+    registered = preprocess(*read_volume(scan), settings.model_copy(update={"registration": "on"}))[0]
+    monkeypatch.setattr(registration, "register", lambda *a, **k: pytest.fail("a scan in MNI space was registered"))
+    resampled = preprocess(*read_volume(named), settings, source=named)[0]
+    assert np.corrcoef(resampled.flatten(), registered.flatten())[0, 1] > 0.9  # the same voxels, not shifted
+    moved = tmp_path / "sub-03_space-MNI152_T1w.nii.gz"  # misnamed: a raw scan is not in MNI space
+    nib.save(nib.load(scan), moved)
+    with pytest.raises(BadFile, match="does not match MNI152"):
+        preprocess(*read_volume(moved), settings, source=moved)

@@ -38,7 +38,8 @@ class MRIConfig(Section):
     )
     fit: Literal["resize", "pad"] = Field("resize", description="resize the brain to size, or keep spacing and pad")
     percentiles: tuple[float, float] = Field((0.5, 99.5), description="intensity clip inside the brain")
-    # raw scans (vaegan.data.registration); auto: on, but off for phantoms (made from MNI152) and space-MNI* files
+    # raw scans (vaegan.data.registration); auto: on, but off for phantoms (made from MNI152); space-MNI* files
+    # are resampled onto the template grid unfitted. Registered scans share one grid in MNI mm.
     registration: Literal["auto", "on", "off"] = Field("auto", description="affine to MNI152, template brain mask")
     bias_correction: Literal["auto", "on", "off"] = Field("auto", description="N4 bias field; auto: as registration")
     session: Literal["all", "first", "last"] = Field("all", description="BIDS sessions used per subject")

@@ -86,13 +86,17 @@ NOT_IN_KEY = frozenset(
 )
 
 PREPROCESSING_LIBRARIES = ("nibabel", "monai", "SimpleITK", "nilearn")
+# raised when vaegan's preprocessing changes its output; 2: registered scans cropped to the template's brain
+PIPELINE = 2
 
 
 def preprocessing_settings(options: MRIConfig, maps_suffix: str | None) -> dict[str, Any]:
-    """Every setting that can change a preprocessed volume (all of ``options`` but :data:`NOT_IN_KEY`), and
-    the versions of the libraries that preprocess it (nilearn's MNI152 template changed in 0.8)."""
+    """Every setting that can change a preprocessed volume (all of ``options`` but :data:`NOT_IN_KEY`),
+    the versions of the libraries that preprocess it (nilearn's MNI152 template changed in 0.8), and
+    vaegan's own :data:`PIPELINE`."""
     libraries = {name: version(name) for name in PREPROCESSING_LIBRARIES}
-    return options.model_dump(mode="json", exclude=set(NOT_IN_KEY)) | {"maps": maps_suffix, "libraries": libraries}
+    settings = options.model_dump(mode="json", exclude=set(NOT_IN_KEY))
+    return settings | {"maps": maps_suffix, "libraries": libraries, "pipeline": PIPELINE}
 
 
 def map_path(image: Path, suffix: str) -> Path:

@@ -5,7 +5,9 @@ affine to MNI152, template brain mask; ``data.mri.registration`` and
 ``bias_correction``). Then (MONAI dictionary transforms, so an atrophy or label
 map beside the image follows the same geometry): reorient to RAS, resample to ``spacing`` mm,
 normalise intensity inside the brain (clip at the ``percentiles`` of the brain
-voxels, scale to [0, 1], background 0), crop to the brain, then either resize
+voxels, scale to [0, 1], background 0), crop to the brain (a registered scan: to
+the template's brain, so that every registered scan shares one grid in MNI mm,
+:func:`registered_grid`), then either resize
 the brain so its longest side is ``size`` voxels (``fit="resize"``, aspect kept)
 or keep the spacing (``fit="pad"``), and pad or crop to ``size``^3.
 
@@ -39,6 +41,7 @@ from monai.transforms import (
     Resized,
     ResizeWithPadOrCropd,
     Spacingd,
+    SpatialCropd,
 )
 from scipy import ndimage
 from torch import Tensor
@@ -201,18 +204,42 @@ def brain_mask(values: np.ndarray, threshold: float) -> np.ndarray:
     return ndimage.binary_fill_holes(mask) if count else values > threshold
 
 
-def _pipeline(options: MRIConfig, keys: tuple[str, ...]) -> Compose:
-    size = options.size
+def _pipeline(options: MRIConfig, keys: tuple[str, ...], registered: bool) -> Compose:
     steps = [
         Orientationd(keys, axcodes="RAS", labels=(("L", "R"), ("P", "A"), ("I", "S"))),
         Spacingd(keys, pixdim=options.spacing, mode="bilinear", padding_mode="zeros", dtype=np.float32),
         BrainIntensityd("image", tuple(options.percentiles)),
-        CropForegroundd(keys, source_key="image", select_fn=lambda x: x > 0, margin=1),
     ]
+    return Compose(steps + _fitted(options, keys, registered))
+
+
+def _fitted(options: MRIConfig, keys: tuple[str, ...], registered: bool) -> list:
+    """Crop to the brain (a registered scan: the template's, so that all share one grid), then fit ``size``^3."""
+    if registered:
+        from vaegan.data.registration import template_box
+
+        start, end = template_box(options.spacing)
+        steps = [SpatialCropd(keys, roi_start=start, roi_end=end)]
+    else:
+        steps = [CropForegroundd(keys, source_key="image", select_fn=lambda x: x > 0, margin=1)]
+    size = options.size
     if options.fit == "resize":
         steps.append(Resized(keys, spatial_size=size, size_mode="longest", mode="trilinear", anti_aliasing=True))
     steps.append(ResizeWithPadOrCropd(keys, spatial_size=(size, size, size)))
-    return Compose(steps)
+    return steps
+
+
+def registered_grid(options: MRIConfig) -> np.ndarray:
+    """The voxel -> MNI152 mm affine (4x4, RAS voxel order X, Y, Z) of every registered volume.
+
+    Registered scans are all cropped to the template brain's box and fitted to ``size``^3 alike,
+    so one affine holds for all of them; :func:`vaegan.data.volumes.to_nifti` writes it.
+    """
+    from vaegan.data.registration import template_grid
+
+    shape, affine = template_grid(options.spacing)
+    blank = MetaTensor(torch.zeros(1, *shape), affine=torch.as_tensor(affine))
+    return np.asarray(Compose(_fitted(options, ("image",), True))({"image": blank})["image"].affine, np.float64)
 
 
 def preprocess(
@@ -231,29 +258,38 @@ def preprocess(
         options: registration, bias_correction, spacing, size, fit and percentiles.
         extra: an optional (X, Y, Z) map on the image's grid (e.g. true atrophy);
             resampled and cropped like the image, without intensity scaling.
-        source: the file read, for ``registration="auto"`` (``space-MNI*`` files are not registered) and logs.
+        source: the file read, for ``registration="auto"`` (``space-MNI*`` files are resampled onto the
+            template grid, not registered) and logs.
 
     Raises:
         BadFile: a header or a scan that cannot be brought onto the template.
     """
-    from vaegan.data.registration import raw_steps, to_template
+    from vaegan.data.registration import named_mni, raw_steps, to_template
 
     register_scan, n4 = raw_steps(options.registration, options.bias_correction, source)
-    if register_scan or n4:
+    in_mni = not register_scan and options.registration == "auto" and named_mni(source)
+    on_template = register_scan or in_mni
+    if on_template or n4:
         maps = () if extra is None else (extra,)
         done = to_template(
-            image, affine, spacing=options.spacing, register_scan=register_scan, bias_correction=n4, extra=maps
+            image,
+            affine,
+            spacing=options.spacing,
+            register_scan=register_scan,
+            bias_correction=n4,
+            in_mni=in_mni,
+            extra=maps,
         )
         image, affine, extra = done.image, done.affine, (done.extra[0] if maps else None)
         steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in done.seconds.items())
-        fit = f", correlation with MNI152 {done.correlation:.2f}" if register_scan else ""
+        fit = f", correlation with MNI152 {done.correlation:.2f}" if on_template else ""
         logger.info("%s: %s%s", source.name if source else "scan", steps, fit)
     arrays = {"image": image} if extra is None else {"image": image, "extra": extra}
     data = {
         key: MetaTensor(torch.from_numpy(np.array(a, np.float32)[None]), affine=torch.as_tensor(affine))
         for key, a in arrays.items()
     }
-    out = _pipeline(options, tuple(data))(data)
+    out = _pipeline(options, tuple(data), registered=on_template)(data)
 
     def layout(x: Tensor) -> Tensor:  # (1, X, Y, Z) RAS -> (1, Z, Y, X), a plain tensor without MONAI's metadata
         x = x.as_tensor() if isinstance(x, MetaTensor) else torch.as_tensor(x)

@@ -134,6 +134,19 @@ def template_on_grid(spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return out[0], (out[1] > 0.5).astype(np.float32), template_grid(spacing)[1]
 
 
+def template_box(spacing: float) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(start, end) voxels of the template's brain on :func:`template_grid`, one voxel of margin (end exclusive).
+
+    Every registered scan is cropped to this one box, not to its own brain: a scan whose field of
+    view misses the cerebellum keeps each other voxel where every other registered scan has it.
+    """
+    _, mask, _ = template_on_grid(spacing)
+    where = np.argwhere(mask > 0)
+    start = np.maximum(where.min(0) - 1, 0)
+    end = np.minimum(where.max(0) + 2, mask.shape)
+    return tuple(int(i) for i in start), tuple(int(i) for i in end)
+
+
 def _reference(spacing: float):
     shape, affine = template_grid(spacing)
     return to_sitk(np.zeros(shape, np.float32), affine)
@@ -227,13 +240,17 @@ def register(moving, spacing: float = TEMPLATE_MM) -> tuple[object, np.ndarray]:
     return transform, _FLIP @ lps @ _FLIP
 
 
+def named_mni(source: Path | None) -> bool:
+    """Whether a file's name says it is in MNI space already (BIDS ``_space-MNI*``)."""
+    return source is not None and "_space-mni" in source.name.lower()
+
+
 def raw_steps(register_setting: str, bias_setting: str, source: Path | None = None) -> tuple[bool, bool]:
     """(register, N4) for one file: ``"auto"`` registers unless the file name says ``space-MNI*``.
 
     ``bias_setting="auto"`` follows the registration decision.
     """
-    in_template = source is not None and "_space-mni" in source.name.lower()
-    register_scan = register_setting == "on" or (register_setting == "auto" and not in_template)
+    register_scan = register_setting == "on" or (register_setting == "auto" and not named_mni(source))
     n4 = bias_setting == "on" or (bias_setting == "auto" and register_scan)
     return register_scan, n4
 
@@ -245,12 +262,14 @@ def to_template(
     spacing: float,
     register_scan: bool = True,
     bias_correction: bool = True,
+    in_mni: bool = False,
     extra: tuple[np.ndarray, ...] = (),
 ) -> Registered:
     """N4-correct and/or register a scan onto the template grid at ``spacing`` mm (see the module doc).
 
-    With ``register_scan=False`` only N4 runs and the scan keeps its own grid
-    (no template mask either).
+    With ``register_scan=False`` only N4 runs and the scan keeps its own grid (no template mask
+    either), unless ``in_mni``: a scan in MNI space already is resampled onto the template grid as
+    it is (no fit) and masked, and must correlate with the template as a registered one must.
 
     Raises:
         BadFile: a sheared header, a failed registration, or a poor fit (see ``MIN_CORRELATION``).
@@ -263,11 +282,14 @@ def to_template(
     if bias_correction:
         moving = bias_corrected(moving)
         seconds["n4"] = time.perf_counter() - clock
-    if not register_scan:
+    if not register_scan and not in_mni:
         return Registered(from_sitk(moving), affine, list(extra), seconds=seconds)
-    clock = time.perf_counter()
-    transform, matrix = register(moving, spacing)
-    seconds["registration"] = time.perf_counter() - clock
+    if register_scan:
+        clock = time.perf_counter()
+        transform, matrix = register(moving, spacing)
+        seconds["registration"] = time.perf_counter() - clock
+    else:
+        transform, matrix = sitk.Transform(3, sitk.sitkIdentity), np.eye(4)
     clock = time.perf_counter()
     reference = _reference(spacing)
     out = from_sitk(sitk.Resample(moving, reference, transform, sitk.sitkLinear, 0.0))

@@ -54,17 +54,22 @@ def from_slices(slices: Tensor, axis: str) -> Tensor:
     return stack.movedim(1, SLICE_DIMS[axis])[0]
 
 
-def to_nifti(volume: Tensor, zooms: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> nib.Nifti1Image:
+def to_nifti(
+    volume: Tensor, zooms: tuple[float, float, float] = (1.0, 1.0, 1.0), *, affine: np.ndarray | None = None
+) -> nib.Nifti1Image:
     """A NIfTI image of a volume (D, H, W) or volumes (N, D, H, W) in this module's layout.
 
-    Voxels go back to RAS order (X, Y, Z[, N]); ``zooms`` are the voxel sizes in
-    mm along X, Y, Z; the origin is the volume's centre.
+    Voxels go back to RAS order (X, Y, Z[, N]). ``affine`` (voxel X, Y, Z -> mm), where the
+    volumes have one: registered scans' :func:`~vaegan.data.mri_transforms.registered_grid`, in
+    MNI152 mm. Else ``zooms`` are the voxel sizes in mm along X, Y, Z and the origin is the
+    volume's centre (nominal millimetres).
     """
     x = volume.detach().float().cpu()
     data = x.permute(2, 1, 0) if x.dim() == 3 else x.permute(3, 2, 1, 0)  # (D, H, W) = (Z, Y, X) -> (X, Y, Z)
-    affine = np.diag([*zooms, 1.0])
-    affine[:3, 3] = -np.asarray(zooms) * (np.asarray(data.shape[:3]) - 1) / 2
-    img = nib.Nifti1Image(np.ascontiguousarray(data.numpy()), affine)
+    if affine is None:
+        affine = np.diag([*zooms, 1.0])
+        affine[:3, 3] = -np.asarray(zooms) * (np.asarray(data.shape[:3]) - 1) / 2
+    img = nib.Nifti1Image(np.ascontiguousarray(data.numpy()), np.asarray(affine, np.float64))
     img.header.set_xyzt_units("mm")
     return img
 
