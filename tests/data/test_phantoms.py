@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import nibabel as nib
@@ -22,7 +23,9 @@ from vaegan.cli import main
 from vaegan.config import load_config
 from vaegan.data import load_dataset
 from vaegan.data.anatomy import atrophy, load_anatomy
-from vaegan.data.mri import read_volumes
+from vaegan.data.config import DataConfig
+from vaegan.data.mri import model_grid, read_volumes
+from vaegan.data.mri_transforms import registered_grid
 from vaegan.data.phantoms import ATROPHY_SUFFIX, draw_subjects, write_phantoms
 from vaegan.foundation.errors import DataError
 
@@ -132,8 +135,24 @@ def test_ad_cvae_2d_trains_one_epoch_on_tiny_phantoms(tmp_path, phantom_cache, c
     assert grids["fakes"].shape[0] > 100 and grids["analogies"].shape[0] > 100
     samples = tmp_path / "samples.nii.gz"
     assert main(["sample", str(tmp_path / "run"), "--n", "4", "--out", str(samples)]) == 0
-    assert nib.load(samples).shape == (16, 1, 16, 4)  # coronal slices: planes of X and Z, one Y thick
+    written = nib.load(samples)
+    assert written.shape == (16, 1, 16, 4)  # coronal slices: planes of X and Z, one Y thick
     assert (tmp_path / "samples.json").read_text().count('"AD"') == 2
+    # registered phantoms: the samples are in MNI152 mm, on the grid every registered scan shares
+    grid = registered_grid(config.data.mri)
+    assert np.allclose(written.affine[:3, [0, 2]], grid[:3, [0, 2]])
+    assert -60 < written.affine[1, 3] < 40  # the coronal plane (MNI y) lies inside the brain
+    assert "MNI152" in json.loads((tmp_path / "samples.json").read_text())["space"]
+
+
+def test_a_run_knows_whether_its_volumes_are_in_mni_space():
+    mri = options(spacing=6.0, size=16)
+    on = DataConfig(dataset="phantoms", mri=mri.model_copy(update={"registration": "on"}))
+    assert np.allclose(model_grid(on), registered_grid(on.mri))
+    assert model_grid(DataConfig(dataset="phantoms", mri=mri.model_copy(update={"registration": "auto"}))) is None
+    assert model_grid(DataConfig(dataset="mri", mri=mri.model_copy(update={"registration": "auto"}))) is not None
+    assert model_grid(DataConfig(dataset="mri", mri=mri.model_copy(update={"registration": "off"}))) is None
+    assert model_grid(DataConfig(dataset="mnist")) is None
 
 
 def test_every_ad_config_is_valid():

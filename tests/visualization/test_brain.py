@@ -15,11 +15,12 @@ from tests.data.mri_files import (  # noqa: F401  (fixtures)
     phantom_set_fixture,
 )
 from tests.visualization.conftest import saved_texts
+from vaegan.data.config import MRIConfig
 from vaegan.data.mri import read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
 from vaegan.models.config import ModelConfig
-from vaegan.visualization.brain import plot_effect_maps
+from vaegan.visualization.brain import map_to_nifti, plot_effect_maps
 from vaegan.visualization.disease_effects import disease_effect, pearson
 from vaegan.visualization.disease_maps import summarize_effects
 
@@ -134,3 +135,18 @@ def test_effect_figure_says_its_orientation_and_where_its_colours_stop(volumes, 
     assert {"L", "R"} <= set(texts)
     titles = [t for t in texts if t.startswith(("model:", "true atrophy", "raw group difference"))]
     assert len(titles) == 3 and all("99.9th percentile" in t and "max" in t for t in titles)
+
+
+def test_a_slab_of_registered_slices_is_placed_in_mni_mm():
+    """Each plane of a 2-D map lands where its slice was cut from the registered volume."""
+    from vaegan.data.mri_transforms import registered_grid
+    from vaegan.data.volumes import slice_positions
+
+    mri = MRIConfig(size=16, spacing=6.0, spatial_dims=2, slice_axis="coronal", slice_range=(0.3, 0.7), slice_step=2)
+    grid = registered_grid(mri)
+    positions = slice_positions(mri.size, mri.slice_range, mri.slice_step)
+    image = map_to_nifti(torch.rand(len(positions), 1, 16, 16), mri, grid)
+    for j, position in enumerate(positions.tolist()):  # voxel (x, plane j, z) of the slab = (x, position, z)
+        assert np.allclose(image.affine @ [3, j, 5, 1], grid @ [3, position, 5, 1])
+    volume = map_to_nifti(torch.rand(1, 1, 16, 16, 16), mri.model_copy(update={"spatial_dims": 3}), grid)
+    assert np.allclose(volume.affine, grid)

@@ -55,12 +55,24 @@ def run_sample(args: argparse.Namespace) -> int:
         ).cpu()
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".nii.gz":  # labels go to a JSON sidecar, as BIDS does
-        from vaegan.data.volumes import save_nifti
+        from vaegan.data.mri import model_grid
+        from vaegan.data.volumes import save_nifti, slice_positions
 
         data = run.config.data
-        class_names = list(data.mri.classes) if data.dataset in ("mri", "phantoms") else None
-        axis = data.mri.slice_axis if data.dataset in ("mri", "phantoms") else "axial"  # 2-D: the slices' plane
-        save_nifti(images, out, spacing=data.mri.spacing, labels=labels, class_names=class_names, slice_axis=axis)
+        mri = data.mri
+        class_names = list(mri.classes) if data.dataset in ("mri", "phantoms") else None
+        axis = mri.slice_axis if data.dataset in ("mri", "phantoms") else "axial"  # 2-D: the slices' plane
+        positions = slice_positions(mri.size, mri.slice_range, mri.slice_step)
+        save_nifti(
+            images,
+            out,
+            spacing=mri.spacing,
+            labels=labels,
+            class_names=class_names,
+            slice_axis=axis,
+            grid=model_grid(data),  # registered scans: MNI152 mm
+            plane=int(positions[len(positions) // 2]),  # a 2-D sample: the middle of the slices trained on
+        )
     elif suffix == ".png":
         save_grid(images, out, columns=math.ceil(math.sqrt(args.n)))
     else:

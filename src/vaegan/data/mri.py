@@ -28,11 +28,12 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from vaegan.data.bad_inputs import BadInput, BadInputs
-from vaegan.data.config import MRIConfig
+from vaegan.data.config import DataConfig, MRIConfig
 from vaegan.data.datasets import DataLocation, ImageDataset, split_subjects
 from vaegan.data.mri_cache import preprocess_records
 from vaegan.data.mri_sources import bids_records, csv_records, detect_layout, is_phantom_folder, raw_scans
@@ -56,6 +57,8 @@ class MRIVolumes:
         class_names: one name per class.
         maps: (N, 1, D, H, W) maps read beside each image (e.g. true atrophy), or ``None``.
         skipped: the inputs left out, each with its reason.
+        grid: voxel (X, Y, Z) -> MNI152 mm (4x4) of every volume where all are on the template grid
+            (registered), else ``None``: each scan in its own space, millimetres nominal.
         seconds: the preprocessing time of each volume (N4 and registration included), when it was computed.
 
     Example:
@@ -73,6 +76,7 @@ class MRIVolumes:
     maps: Tensor | None = None
     skipped: list[BadInput] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    grid: np.ndarray | None = None
 
     def select(self, mask: Tensor) -> MRIVolumes:
         """The volumes where ``mask`` (N,) is true."""
@@ -129,7 +133,26 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
     if missing:  # one class on purpose (a normative model of controls) is allowed
         logger.warning("%s: no image of class %s; check data.mri.label_map and classes", folder, ", ".join(missing))
     subjects, paths = [r.subject for r in kept], [str(r.path) for r in kept]
-    return MRIVolumes(volumes, labels, subjects, paths, list(options.classes), maps, bad.items, seconds)
+    from vaegan.data.mri_transforms import registered_grid  # MONAI: imported on use
+
+    grid = None if options.registration == "off" else registered_grid(options)  # auto: every file on the grid
+    return MRIVolumes(volumes, labels, subjects, paths, list(options.classes), maps, bad.items, seconds, grid)
+
+
+def model_grid(data: DataConfig) -> np.ndarray | None:
+    """The voxel -> MNI152 mm affine of a run's volumes (:func:`registered_grid`), or ``None`` where its
+    scans are not registered; from the config alone (``registration: auto`` is off for phantoms)."""
+    if data.dataset not in ("mri", "phantoms"):
+        return None
+    setting = data.mri.registration
+    if setting == "auto":
+        phantoms = data.dataset == "phantoms" or (data.data_dir is not None and is_phantom_folder(Path(data.data_dir)))
+        setting = "off" if phantoms else "on"
+    if setting == "off":
+        return None
+    from vaegan.data.mri_transforms import registered_grid
+
+    return registered_grid(data.mri)
 
 
 def as_dataset(data: MRIVolumes, options: MRIConfig, name: str) -> ImageDataset:

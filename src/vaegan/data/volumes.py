@@ -54,6 +54,19 @@ def from_slices(slices: Tensor, axis: str) -> Tensor:
     return stack.movedim(1, SLICE_DIMS[axis])[0]
 
 
+# which axis of RAS voxels (X, Y, Z) each slice direction steps along
+RAS_AXES = {"axial": 2, "coronal": 1, "sagittal": 0}
+
+
+def slab_affine(grid: np.ndarray, axis: str, first: int, step: int = 1) -> np.ndarray:
+    """The affine of planes ``first``, ``first + step``, ... along ``axis`` of volumes on ``grid``."""
+    k = RAS_AXES[axis]
+    slab = np.array(grid, np.float64)
+    slab[:3, 3] += slab[:3, k] * first
+    slab[:3, k] *= step
+    return slab
+
+
 def to_nifti(
     volume: Tensor, zooms: tuple[float, float, float] = (1.0, 1.0, 1.0), *, affine: np.ndarray | None = None
 ) -> nib.Nifti1Image:
@@ -82,26 +95,32 @@ def save_nifti(
     labels: Tensor | None = None,
     class_names: list[str] | None = None,
     slice_axis: str = "axial",
+    grid: np.ndarray | None = None,
+    plane: int = 0,
 ) -> Path:
     """Write images as one 4-D NIfTI, (X, Y, Z, N), with a JSON sidecar of their labels (and slice axis).
 
     Volumes (N, C, D, H, W) in this module's layout go back to RAS voxel order;
     2-D images (N, C, H, W), slices as :func:`to_slices` cuts them (first axis up), become
     one-plane volumes along ``slice_axis``: (X, 1, Z, N) for coronal slices, (X, Y, 1, N) for
-    axial ones. The first channel is written; voxels are ``spacing`` mm (nominal where
-    preprocessing resized the brain).
+    axial ones, placed at ``plane`` of the volume. The first channel is written. With ``grid``
+    (the volumes' voxel -> MNI152 mm affine, registered scans) the file is in MNI mm; else voxels
+    are ``spacing`` mm around the origin (nominal where preprocessing resized the brain).
     """
     x = images.detach().float().cpu()[:, 0]  # (N, *S)
     flat = x.dim() == 3
     if flat:  # (N, P, Q) slices -> (N, D, H, W) volumes one plane thick along the slice axis
         x = torch.stack([from_slices(image[None, None], slice_axis)[0] for image in x])
     path = Path(path)
-    data = to_nifti(x, (spacing, spacing, spacing)).to_bytes()  # a single-file .nii, in memory
+    affine = None if grid is None else slab_affine(grid, slice_axis, plane) if flat else grid
+    data = to_nifti(x, (spacing, spacing, spacing), affine=affine).to_bytes()  # a single-file .nii, in memory
     # each file through a temporary one renamed over it: a failed write leaves the old file whole
     write_bytes_atomic(path, gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
-    if labels is not None or flat:
+    if labels is not None or flat or grid is not None:
         sidecar = path.with_name(path.name.split(".")[0] + ".json")
         about: dict[str, object] = {"slice_axis": slice_axis} if flat else {}
+        if grid is not None:
+            about["space"] = "MNI152 (nilearn's template), affine registration"
         if labels is not None:
             about["labels"] = labels.tolist()
             about["class_names"] = [class_names[i] if class_names else str(i) for i in labels.tolist()]

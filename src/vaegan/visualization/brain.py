@@ -2,8 +2,8 @@
 
 Maps live in the model's image space (see :mod:`vaegan.data.mri_transforms`):
 3-D volumes, or for 2-D models the stack of slices, put back together as a
-slab so that nilearn can draw it at the slices' own positions. Voxel sizes are
-the nominal ``data.mri.spacing``.
+slab so that nilearn can draw it at the slices' own positions. Registered
+scans are drawn in MNI152 mm (their ``grid``); others at the nominal ``data.mri.spacing``.
 
 Example:
     >>> summary = summarize_effects(cvae, test_volumes, cfg.data.mri)  # doctest: +SKIP
@@ -33,14 +33,20 @@ if TYPE_CHECKING:
 DISPLAY_MODES = {"axial": "z", "coronal": "y", "sagittal": "x"}
 
 
-def map_to_nifti(maps: Tensor, options: MRIConfig) -> nib.Nifti1Image:
-    """Maps (P, 1, *S) as one NIfTI volume: the volume itself (3-D), or the slab of P slices (2-D)."""
-    from vaegan.data.volumes import from_slices, to_nifti
+def map_to_nifti(maps: Tensor, options: MRIConfig, grid: np.ndarray | None = None) -> nib.Nifti1Image:
+    """Maps (P, 1, *S) as one NIfTI volume: the volume itself (3-D), or the slab of P slices (2-D).
+
+    ``grid``: the volumes' voxel -> MNI152 mm affine (registered scans); else nominal millimetres.
+    """
+    from vaegan.data.volumes import from_slices, slab_affine, slice_positions, to_nifti
 
     spacing = options.spacing
     if options.spatial_dims == 3:
-        return to_nifti(maps[0, 0], (spacing,) * 3)
+        return to_nifti(maps[0, 0], (spacing,) * 3, affine=grid)
     slab = from_slices(maps, options.slice_axis)[0]  # (D, H, W) with P planes along the slice axis
+    if grid is not None:
+        first = int(slice_positions(options.size, options.slice_range, options.slice_step)[0])
+        return to_nifti(slab, affine=slab_affine(grid, options.slice_axis, first, options.slice_step))
     zooms = [spacing] * 3
     zooms["xyz".index(DISPLAY_MODES[options.slice_axis])] = spacing * options.slice_step
     return to_nifti(slab, tuple(zooms))
@@ -75,7 +81,7 @@ def plot_effect_maps(
         (summary.truth, "true atrophy (mean tissue-loss fraction of AD subjects)"),
         (-summary.group_difference, f"raw group difference, mean CN - mean AD (r = {summary.r_group:.2f})"),
     ]
-    return _plot_rows(rows, summary.anatomy, summary.truth, options, path, title=title, cuts=cuts)
+    return _plot_rows(rows, summary.anatomy, summary.truth, options, path, title=title, cuts=cuts, grid=summary.grid)
 
 
 def plot_individual_maps(
@@ -90,7 +96,8 @@ def plot_individual_maps(
     for name, loss, truth, r in list(zip(maps.subjects, maps.loss, maps.truth, maps.r.tolist()))[:subjects]:
         rows.append((loss, f"{name}: as CN minus as observed, intensity loss (r = {r:.2f})"))
         rows.append((truth, f"{name}: own true atrophy (tissue-loss fraction)"))
-    return _plot_rows(rows, maps.images.mean(0), maps.truth.mean(0), options, path, title=title, cuts=cuts)
+    anatomy, cut_map = maps.images.mean(0), maps.truth.mean(0)
+    return _plot_rows(rows, anatomy, cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
 
 
 def _plot_rows(
@@ -102,18 +109,20 @@ def _plot_rows(
     *,
     title: str,
     cuts: int,
+    grid: np.ndarray | None,
 ) -> Path:
     """One nilearn stat map per row over ``anatomy``, all cut where ``cut_map`` is (maps (P, 1, *S)).
 
-    Drawn as nilearn draws: neurological orientation (the subject's left on the left, lettered L/R)."""
+    Drawn as nilearn draws: neurological orientation (the subject's left on the left, lettered L/R);
+    cut positions in MNI152 mm with a ``grid`` (registered scans), else nominal mm."""
     from nilearn import plotting
 
-    background = map_to_nifti(anatomy, options)
-    mode, coords = _cuts(map_to_nifti(cut_map, options), options, cuts)  # the same cuts in every row
+    background = map_to_nifti(anatomy, options, grid)
+    mode, coords = _cuts(map_to_nifti(cut_map, options, grid), options, cuts)  # the same cuts in every row
     fig = Figure(figsize=(11, 3.0 * len(rows)), facecolor="black")
     axes = fig.subplots(len(rows), 1, squeeze=False, gridspec_kw={"hspace": 0.45})
     for ax, (maps, label) in zip(axes[:, 0], rows):
-        image = map_to_nifti(maps, options)
+        image = map_to_nifti(maps, options, grid)
         size = maps.abs().flatten().float()
         peak = float(torch.quantile(size, 0.999)) or 1.0  # a few extreme voxels would wash out the rest
         label += f"\ncolours to ±{peak:.2g} (99.9th percentile of |map|; max {float(size.max()):.2g}), hidden below 10%"

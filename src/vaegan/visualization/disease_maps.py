@@ -22,6 +22,8 @@ from vaegan.visualization.disease_effects import disease_effect, loss_only, pear
 from vaegan.visualization.intervals import group_map_intervals
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from vaegan.data.config import MRIConfig
     from vaegan.data.mri import MRIVolumes
     from vaegan.models.base import GenerativeModel
@@ -45,6 +47,7 @@ class EffectSummary:
             their mean control image, the voxel-wise group difference (a GLM of the group alone);
             None without reference subjects.
         r_reference: Pearson r of -reference with truth, inside the brain (NaN without one).
+        grid: the volumes' voxel -> MNI152 mm affine (:attr:`MRIVolumes.grid`), or None (nominal mm).
 
     Example:
         >>> summary = summarize_effects(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
@@ -61,6 +64,7 @@ class EffectSummary:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     reference: Tensor | None = None
     r_reference: float = float("nan")
+    grid: np.ndarray | None = None
 
     def describe(self) -> str:
         """One line: how well the model's map and the raw group difference match the true atrophy."""
@@ -137,7 +141,7 @@ def summarize_effects(
     group = group_difference(data, options, control, disease)  # the same subjects, model-free
     brain = anatomy > 0.1
     r_model, r_group = pearson(-effect, truth, brain), pearson(-group, truth, brain)
-    summary = EffectSummary(effect, truth, group, anatomy, r_model, r_group)
+    summary = EffectSummary(effect, truth, group, anatomy, r_model, r_group, grid=data.grid)
     if reference is not None:
         summary.reference = group_difference(reference, options, control, disease)
         summary.r_reference = pearson(-summary.reference, truth, brain)

@@ -26,6 +26,8 @@ from vaegan.visualization.disease_effects import counterfactual, disease_amount,
 from vaegan.visualization.disease_maps import images_and_maps, per_position
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from vaegan.data.config import MRIConfig
     from vaegan.data.mri import MRIVolumes
     from vaegan.models.base import GenerativeModel
@@ -47,6 +49,7 @@ class IndividualMaps:
         r_group: r of the mean of ``loss`` over the subjects with the mean of ``truth``.
         brain: (P, 1, *S) the mask the correlations are taken in.
         amounts: (N,) each subject's amount of the disease (``scaled`` maps), else None.
+        grid: the volumes' voxel -> MNI152 mm affine (:attr:`MRIVolumes.grid`), or None (nominal mm).
 
     Example:
         >>> maps = individual_maps(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
@@ -64,6 +67,7 @@ class IndividualMaps:
     r_group: float
     brain: Tensor
     amounts: Tensor | None = None
+    grid: np.ndarray | None = None
 
     def quartiles(
         self, baseline: bool = False, one_sided: bool = False, specific: bool = False
@@ -186,4 +190,4 @@ def _scored(data: MRIVolumes, options: MRIConfig, healthy, control: int, disease
     r_baseline = torch.tensor([pearson(m, t, brain) for m, t in zip(baseline, truth)])
     subjects = [s for s, keep in zip(data.subjects, is_disease.tolist()) if keep]
     r_group = pearson(loss.mean(0), truth.mean(0), brain)
-    return IndividualMaps(loss, baseline, patients, truth, subjects, r, r_baseline, r_group, brain)
+    return IndividualMaps(loss, baseline, patients, truth, subjects, r, r_baseline, r_group, brain, grid=data.grid)
