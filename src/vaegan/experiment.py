@@ -112,7 +112,7 @@ def train_from_config(
     if resumed is not None and resumed.get("run_config"):
         changes = _resume_changes(resumed["run_config"], config)
         if changes:  # accepted above
-            callbacks.insert(0, RecordChanges(changes))
+            callbacks.append(RecordChanges(changes))  # after the epoch's checkpoint
     trainer = Trainer(
         model,
         data,
@@ -169,17 +169,27 @@ def _with_shape_of(config: RunConfig, trained: dict[str, Any]) -> RunConfig:
 
 
 class RecordChanges(Callback):
-    """Once the run has resumed (its checkpoint fits the new config), record the accepted change:
-    append it to ``config_changes.yaml`` with the epoch it takes effect after, and rewrite ``config.yaml``."""
+    """Once the first epoch under the accepted change is checkpointed, record the change: append it to
+    ``config_changes.yaml`` with the epoch it takes effect after, and rewrite ``config.yaml``.
+
+    Not before: a resume that fails (a NaN, Ctrl-C) in that epoch leaves the run's config as it was.
+    Runs after :class:`~vaegan.training.callbacks.Checkpoints` (put it last)."""
 
     def __init__(self, changes: dict[str, tuple[Any, Any]]):
         self.changes = changes
+        self.since: int | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
+        self.since = trainer.epoch
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+        if self.since is None:
+            return
         log_path = trainer.out_dir / "config_changes.yaml"
         entries = yaml.safe_load(log_path.read_text()) if log_path.is_file() else None
         entries = entries if isinstance(entries, list) else []
         changed = {key: {"old": old, "new": new} for key, (old, new) in self.changes.items()}
-        entries.append({"epoch": trainer.epoch, "changes": changed})
+        entries.append({"epoch": self.since, "changes": changed})
+        self.since = None
         write_text_atomic(log_path, yaml.safe_dump(entries, sort_keys=False))
         write_text_atomic(trainer.out_dir / "config.yaml", yaml.safe_dump(trainer.run_config, sort_keys=False))

@@ -48,7 +48,7 @@ def test_a_file_torch_reads_but_vaegan_did_not_write_is_named(tmp_path, payload)
 
 def test_cuda_tensors_without_cuda_say_so(tmp_path, monkeypatch):
     path = tmp_path / "gpu.pt"
-    path.write_bytes(b"x")
+    torch.save({"format": "stand-in"}, path)  # a zip archive, as torch.save writes; its loading is faked below
 
     def cuda_only(*args, **kwargs):
         raise RuntimeError("Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False")

@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import signal
 import sys
+import threading
 import traceback
 
 from vaegan.foundation.errors import VaeganError
@@ -57,15 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a batch scheduler's time limit) stops as Ctrl-C does: no half-written file
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    handler = (
+        signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
+    )
     try:
         return args.func(args) or 0
     except VaeganError as error:
         return _fail(args.command, str(error))
     except KeyboardInterrupt:
-        print(f"vaegan {args.command}: interrupted; finished epochs are saved in the run folder", file=sys.stderr)
+        print(f"vaegan {args.command}: interrupted", file=sys.stderr)  # train says above which epoch is saved
         return 130
     except OSError as error:
         if error.filename is None:
@@ -75,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         if type(error).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError, without importing torch here
             raise
         return _fail(args.command, _out_of_memory(error))
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
 
 
 def _fail(command: str, message: str) -> int:

@@ -43,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.training.trainer import resolve_device
 
     check_device(args.device)
+    if args.out:  # before the minutes of evaluation
+        from vaegan.cli.outputs import check_out_file
+
+        check_out_file(args.out, suffixes=(".json",), own="evaluation.json")
 
     for name, least in (("k", 1), ("samples", 4), ("tstr_epochs", 1)):  # samples: 3 neighbours each in PR
         value = getattr(args, name)

@@ -124,7 +124,9 @@ def open_encoder_run(args: argparse.Namespace) -> Run:
 
 
 def encode_inputs(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    from vaegan.cli.outputs import check_out_file
+
+    out = check_out_file(args.out, inputs=input_files(args.inputs))
     if out.suffix.lower() != ".npz":
         raise VaeganError(f"--out {out}: codes are written as .npz")
     run = open_encoder_run(args)

@@ -19,6 +19,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_epochs < 1:
         raise VaeganError(f"--max-epochs {args.max_epochs}: must be at least 1")
+    if args.out:
+        from vaegan.cli.outputs import check_out_file
+
+        check_out_file(args.out, suffixes=(".html", ".htm"), own="report.html")
     path = write_report(args.run, args.out, max_epochs=args.max_epochs)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); open it in a browser")
     return 0

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaegan.cli.inputs import input_labels, open_encoder_run, read_inputs
+from vaegan.cli.inputs import input_files, input_labels, open_encoder_run, read_inputs
+from vaegan.cli.outputs import check_out_file
 from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import atomic_write
 from vaegan.runs import load_run, parse_labels
@@ -25,7 +26,7 @@ def _suffix(path: Path, allowed: tuple[str, ...]) -> str:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    out = check_out_file(args.out)
     is_nifti = out.name.lower().endswith((".nii", ".nii.gz"))
     suffix = ".nii.gz" if is_nifti else _suffix(out, (".png", ".npz", ".nii.gz"))
     if args.n < 1:
@@ -90,7 +91,7 @@ def _chunks(n: int, labels: torch.Tensor | None, size: int = 1000):
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    out = check_out_file(args.out, inputs=input_files(args.inputs) if args.inputs else ())
     suffix = _suffix(out, (".png", ".npz"))
     if args.n < 1:
         raise VaeganError(f"--n {args.n}: must be at least 1")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from vaegan.foundation.errors import VaeganError
 
@@ -40,6 +39,7 @@ def parse_methods(spec: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaegan.cli.outputs import check_out_folder
     from vaegan.runs import load_run
     from vaegan.visualization import latent_figures, plot_curves, read_history
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             f"--split {args.split}: only {len(dataset)} images; the latent figures need at least 4 "
             f"(choose another --split, or a larger {SPLIT_SETTING[args.split]})"
         )
-    out = Path(args.out) if args.out else run_.path / "latent"
+    out = check_out_folder(args.out, run_.path) if args.out else run_.path / "latent"
     paths = latent_figures(
         run_.model,
         dataset,

@@ -61,6 +61,12 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; a truncated one has lost its directory
+        with path.open("rb") as file:
+            started_as_zip = file.read(4) == b"PK\x03\x04"
+        if not started_as_zip:
+            raise CheckpointError(f"{path}: not a vaegan checkpoint (not a file torch.save wrote); was it replaced?")
+        raise _unreadable(path, zipfile.BadZipFile("the archive's directory is missing"))
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:

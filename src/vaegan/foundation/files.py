@@ -66,7 +66,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         os.replace(tmp, path)
     except OSError as error:
         tmp.unlink(missing_ok=True)
-        if error.filename in (tmp_name, str(tmp)):
+        if error.filename in (tmp_name, str(tmp), None):  # a failed write() or close() names no file
             raise type(error)(error.errno, error.strerror, str(path)) from None
         raise
     except BaseException:

@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from fnmatch import fnmatch
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, ConfigError, TrainingError
@@ -46,6 +49,11 @@ FOLDER_FILES = {
     "tensorboard": ("events.out.tfevents.*",),
     "latent": ("*.png", "*.npz", "*.csv", ".*.tmp"),
 }
+# held by the process training in the folder (filelock, released when it ends or dies); never deleted,
+# so not among RUN_FILES: a second process would otherwise lock a new file of the same name
+LOCK = ".vaegan-run.lock"
+# what a later command writes into the run (report, evaluate), not training: its temporary files are theirs
+LATER_FILES = ("report.html", "evaluation.json")
 UNSAFE_IN_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")  # path separators and control characters
 
 
@@ -107,6 +115,50 @@ def run_entries(folder: Path) -> list[Path]:
         else:
             found += [p for p in _matches(folder, (pattern,)) if p.is_file() or p.is_symlink()]
     return found
+
+
+def is_run_dir(folder: Path) -> bool:
+    """Whether ``folder`` holds a run (its marker, or any file a run writes first)."""
+    return any((folder / name).exists() for name in (MARKER, "config.yaml", "metrics.csv", "checkpoints"))
+
+
+def is_run_file(path: Path) -> bool:
+    """Whether ``path`` names one of a run's own files (a name a run writes, inside a run folder)."""
+    path = Path(path).absolute()
+    folder, name = path.parent, path.name
+    if folder.name in FOLDER_FILES and is_run_dir(folder.parent):
+        return any(fnmatch(name, pattern) for pattern in FOLDER_FILES[folder.name])
+    return is_run_dir(folder) and any(fnmatch(name, p) for p in RUN_FILES if not p.endswith("/"))
+
+
+def hold(folder: Path) -> FileLock:
+    """The run folder's lock, taken: one training per folder at a time.
+
+    Raises:
+        TrainingError: another process holds it (it is training there).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise TrainingError(
+            f"{folder}: another vaegan process is training in this run folder (it holds {LOCK}); "
+            "wait for it to finish, or choose another --out"
+        ) from None
+    return lock
+
+
+def clear_stale_temporaries(folder: Path) -> None:
+    """Delete the temporary files a killed training left (``.last.pt.x1y2.tmp``); call with the lock held.
+
+    Those of :data:`LATER_FILES` stay: a report or an evaluation may be writing one now.
+    """
+    names = [p for p in RUN_FILES if not p.endswith("/") and p not in LATER_FILES]
+    stale = [path for name in names for path in folder.glob(f".{name}.*.tmp")]
+    stale += [path for path in (folder / "checkpoints").glob(".*.pt.*.tmp")]
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
 def _matches(folder: Path, patterns: tuple[str, ...]) -> list[Path]:

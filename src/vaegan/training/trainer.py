@@ -26,7 +26,14 @@ from vaegan.training.config import TrainConfig
 from vaegan.training.distributed import Ranks, resolve_device, setup, sync_batchnorm
 from vaegan.training.finite import FiniteGuard
 from vaegan.training.placement import memory_format, placement
-from vaegan.training.run_folder import holds_run, non_finite_advice, prepare_fresh
+from vaegan.training.run_folder import (
+    check_out_dir,
+    clear_stale_temporaries,
+    hold,
+    holds_run,
+    non_finite_advice,
+    prepare_fresh,
+)
 from vaegan.training.schedule import LearningRate
 
 History = list[dict[str, float]]
@@ -111,6 +118,7 @@ class Trainer:
 
         Under torchrun the process group is destroyed when this returns or raises.
         """
+        lock = None
         try:
             if not self.spans():  # before anything is written: an epoch of no steps would still save checkpoints
                 least = 2 * self.ranks.world_size
@@ -119,6 +127,9 @@ class Trainer:
                     f"{self.ranks.world_size} process(es): every batch needs at least {least} images (2 a "
                     f"process, for batch norm); set train.batch_size to {least} or more"
                 )
+            if self.ranks.is_main:  # one training per run folder; rank 0 writes for all
+                lock = hold(check_out_dir(self.out_dir))
+                clear_stale_temporaries(self.out_dir)
             self._start(resume, overwrite)
             self.model.on_fit_start(len(self.data.train))
             for callback in self.callbacks:
@@ -126,12 +137,29 @@ class Trainer:
             try:
                 for epoch in range(self.epoch + 1, self.config.epochs + 1):
                     self._run_epoch(epoch)
+            except KeyboardInterrupt:
+                if self.ranks.is_main:
+                    log.warning("%s", self._interrupted())
+                raise
             finally:
                 for callback in self.callbacks:
                     callback.on_fit_end(self)
         finally:
+            if lock is not None:
+                lock.release()
             self.ranks.close()
         return self.history
+
+    def _interrupted(self) -> str:
+        """Where an interrupted run stands: the epoch its last.pt holds, which --resume continues after."""
+        last = self.out_dir / "checkpoints" / "last.pt"
+        try:
+            saved = read_checkpoint(last).get("epoch") if last.is_file() else None
+        except VaeganError:
+            saved = None
+        if saved is None:
+            return f"{self.out_dir}: interrupted in epoch {self.epoch + 1}, before any checkpoint was written"
+        return f"{self.out_dir}: interrupted; checkpoints/last.pt holds epoch {saved}, which --resume continues after"
 
     def _run_epoch(self, epoch: int) -> None:
         started = time.perf_counter()
@@ -162,6 +190,13 @@ class Trainer:
             try:
                 if resume and last.is_file():
                     payload = read_checkpoint(last, map_location="cpu" if self.ranks.active else self.device)
+                elif resume and (self.out_dir / "checkpoints" / "best.pt").is_file():  # killed between the two
+                    best = self.out_dir / "checkpoints" / "best.pt"
+                    raise TrainingError(
+                        f"{self.out_dir} has no checkpoints/last.pt to resume from, but {best} is there (the run "
+                        f"stopped while writing last.pt): copy it, cp {best} {last}, then --resume continues after "
+                        "best.pt's epoch"
+                    )
                 elif resume and holds_run(self.out_dir):  # it stopped before its first checkpoint
                     raise TrainingError(
                         f"{self.out_dir} holds a run but no checkpoints/last.pt to resume from (it stopped before "
