@@ -40,11 +40,42 @@ def test_dotted_overrides_reach_nested_keys():
         ("model.network.kind=rnn", "model.network.kind: .*'conv' or 'mlp'"),
         ("model.network.channels=[]", "model.network: .*no channels.*kind: mlp"),  # was an IndexError, late
         ("latent_dim", "not of the form"),
+        # infinities trained into a NaN (or crashed a rank) after the run folder was written
+        ("model.kl_weight=.inf", "model.kl_weight: .*finite"),
+        ("model.lr=.inf", "model.lr: .*finite"),
+        ("train.dist_timeout_s=.inf", "train.dist_timeout_s: .*finite"),
+        ("model.sigma=1e-300", "model.sigma: .*greater than or equal to 0.001"),
+        # seeds numpy and torch cannot take (a traceback, or a crash after a grid was written)
+        ("train.seed=100000000000000000000000", "train.seed: .*less than 4294967296"),
+        ("train.seed=18446744073709551615", "train.seed: .*less than 4294967296"),
+        ("data.seed=-1", "data.seed: .*greater than or equal to 0"),
+        ("model.latent_dim=true", "model.latent_dim: .*integer"),  # a boolean is not the number 1
     ],
 )
 def test_bad_overrides_name_the_key_and_the_allowed_values(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(REPO / "configs/mnist_vae.yaml", [override])
+
+
+@pytest.mark.parametrize(
+    "config, override, message",
+    [
+        ("mnist_wgan_gp", "model.label_smoothing=0.3", "model.label_smoothing: .*wgan_gp"),
+        ("mnist_wgan_gp", "tune.seed=-1", "tune.seed"),
+    ],
+)
+def test_settings_are_named_by_their_full_key(config, override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(REPO / "configs" / f"{config}.yaml", [override])
+
+
+@pytest.mark.parametrize(("config", "key"), [("mnist_gan", "discriminator"), ("mnist_cvaegan", "classifier")])
+def test_a_network_too_deep_for_the_image_is_named_by_its_key(config, key):
+    from vaegan.models import build_model
+
+    model = load_config(REPO / "configs" / f"{config}.yaml", [f"model.{key}.channels=[4,4,4,4,4,4]"]).model
+    with pytest.raises(ConfigError, match=rf"model\.{key}\.channels has 6 stride-2 stages"):
+        build_model(model.model_copy(update={"image_shape": (1, 28, 28), "num_classes": 10}))
 
 
 def test_missing_model_name_and_bad_files(tmp_path):

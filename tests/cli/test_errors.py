@@ -202,3 +202,31 @@ def test_labels_take_the_runs_class_names_and_the_error_lists_them():
         parse_labels("MCI", 2, names)
     with pytest.raises(VaeganError, match="0=CN, 1=AD"):
         parse_labels("5", 2, names)
+
+
+def test_a_model_too_big_for_the_cpus_memory_is_one_line(tmp_path, capsys):
+    config = write_config(tmp_path)
+    args = ["train", "--config", str(config), "--out", str(tmp_path / "r"), "--set", "model.latent_dim=1000000000"]
+    line = one_line_error(capsys, main(args))
+    assert "out of memory" in line and "model.network" in line
+    assert not (tmp_path / "r" / "config.yaml").exists()  # refused before the run folder was written
+
+
+@pytest.mark.parametrize("command", ["sample", "visualize"])
+def test_a_seed_outside_what_numpy_and_torch_take_is_one_line(run, tmp_path, capsys, command):
+    args = [command, str(run), "--seed", str(10**23)] + (["--out", str(tmp_path / "g.png")] * (command == "sample"))
+    line = one_line_error(capsys, main(args))
+    assert "--seed" in line and "4294967295" in line
+
+
+def test_a_validation_fraction_of_no_image_is_refused_before_training(tmp_path, capsys):
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(tmp_path / "r"), "--set"]
+    line = one_line_error(capsys, main([*args, "data.val_size=0.001"]))
+    assert "val_size=0.001" in line and "no image" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_reconstruct_checks_labels_it_would_ignore(run, tmp_path, capsys):
+    args = ["reconstruct", str(run), "--n", "4", "--out", str(tmp_path / "r.png")]
+    line = one_line_error(capsys, main([*args, "--labels", "1"]))
+    assert "--labels" in line

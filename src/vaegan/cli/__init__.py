@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_seed(seed: int) -> int:
+    """``--seed``, refused outside what numpy and torch both take (0 to 2**32 - 1)."""
+    if not 0 <= seed < 2**32:
+        raise VaeganError(f"--seed {seed}: give a seed from 0 to {2**32 - 1}")
+    return seed
+
+
 def _terminated(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM (a batch scheduler's time limit) stops as Ctrl-C does: no half-written file
 
@@ -81,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return _fail(args.command, _file_problem(error))
     except Exception as error:
-        if type(error).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError, without importing torch here
+        # torch.OutOfMemoryError (CUDA), without importing torch here, or the CPU allocator's RuntimeError
+        if type(error).__name__ != "OutOfMemoryError" and "can't allocate memory" not in str(error):
             raise
         return _fail(args.command, _out_of_memory(error))
     finally:
@@ -109,6 +117,11 @@ def _file_problem(error: OSError) -> str:
     return f"{error.filename}: {error.strerror or type(error).__name__}; {fix}"
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _out_of_memory(error: BaseException) -> str:
     """Which setting to lower: the traceback says whether training or validation ran out."""
     frames = {frame.name for frame in traceback.extract_tb(error.__traceback__)}
@@ -118,6 +131,11 @@ def _out_of_memory(error: BaseException) -> str:
         lower = "train.batch_size (a training step ran out)"
     else:
         lower = "train.batch_size or train.eval_batch_size"
+    if "can't allocate memory" in str(error):  # the CPU allocator: often building a model too big to hold
+        return (
+            f"out of memory on the CPU ({_first_line(error)}); make the model smaller (model.latent_dim, "
+            f"model.network.channels, model.network.hidden) or lower {lower}"
+        )
     return (
         f"out of memory on the device; lower {lower}, or make the model smaller "
         "(model.network.channels, model.network.hidden)"

@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.training.trainer import resolve_device
 
     check_device(args.device)
+    from vaegan.cli import check_seed
+
+    check_seed(args.seed)
     if args.out:  # before the minutes of evaluation
         from vaegan.cli.outputs import check_out_file
 

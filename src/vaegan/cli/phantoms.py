@@ -27,10 +27,12 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaegan.cli import check_seed
     from vaegan.data.config import SPACING_MM
     from vaegan.data.phantoms import write_phantoms
     from vaegan.foundation.errors import VaeganError
 
+    check_seed(args.seed)
     low, high = SPACING_MM
     if not low <= args.spacing <= high:  # also NaN, which every comparison refuses
         raise VaeganError(f"--spacing {args.spacing}: give a voxel size from {low:g} to {high:g} mm")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vaegan.cli import check_seed
 from vaegan.cli.inputs import input_files, input_labels, open_encoder_run, read_inputs
 from vaegan.cli.outputs import check_out_file
 from vaegan.foundation.errors import VaeganError
@@ -31,6 +32,7 @@ def run_sample(args: argparse.Namespace) -> int:
     suffix = ".nii.gz" if is_nifti else _suffix(out, (".png", ".npz", ".nii.gz"))
     if args.n < 1:
         raise VaeganError(f"--n {args.n}: must be at least 1")
+    check_seed(args.seed)
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
     model = run.model
     labels = None
@@ -101,6 +103,8 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         labels = input_labels(run.model, args.labels, len(x), args.run, run.class_names)
         what = "images"
     else:
+        if args.labels:
+            raise VaeganError("--labels go with input images; without inputs the test images keep their own labels")
         test = run.load_data().test
         x, labels, files = test.images[: args.n], test.labels[: args.n], []
         labels = labels if run.model.conditional else None

@@ -39,10 +39,12 @@ def parse_methods(spec: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaegan.cli import check_seed
     from vaegan.cli.outputs import check_out_folder
     from vaegan.runs import load_run
     from vaegan.visualization import latent_figures, plot_curves, read_history
 
+    check_seed(args.seed)
     methods = parse_methods(args.methods)
     for flag, value in (("--n-points", args.n_points), ("--k", args.k), ("--steps", args.steps)):
         if value < (4 if flag == "--n-points" else 1):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import yaml
 from pydantic import Field, model_validator
 
-from vaegan.foundation.section import Section
+from vaegan.foundation.section import Section, Seed
 
 if TYPE_CHECKING:
     import optuna
@@ -107,7 +107,7 @@ class TuneConfig(Section):
     pruner: Literal["median", "percentile", "hyperband", "successive_halving", "none"] = "median"
     pruner_options: dict[str, Any] = {}
     sampler: Literal["tpe", "random"] = "tpe"
-    seed: int | None = None
+    seed: Seed | None = None
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Choice]:
         """Draw one point of the space; Optuna records each value under its dotted key."""

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from vaegan.foundation.section import Section
+from vaegan.foundation.section import Section, Seed
 
 # voxel sizes in mm a head scan is resampled to: under 0.5 a volume outgrows memory, over 20 it holds no brain
 SPACING_MM = (0.5, 20.0)
@@ -62,7 +62,7 @@ class MRIConfig(Section):
     phantom_spacing: float = Field(
         2.5, ge=SPACING_MM[0], le=SPACING_MM[1], description="voxel size in mm of generated phantoms"
     )
-    phantom_seed: int = 0
+    phantom_seed: Seed = 0
 
     @model_validator(mode="after")
     def _consistent(self) -> MRIConfig:
@@ -87,7 +87,7 @@ class DataConfig(Section):
     val_size: PositiveInt | float = 5000
     binarize: bool = Field(False, description="resample binary pixels every batch")
     limit: PositiveInt | None = None
-    seed: int = 0
+    seed: Seed = 0
     mri: MRIConfig = MRIConfig()
 
     @field_validator("val_size")

@@ -195,6 +195,10 @@ def _val_count(val_size: int | float, n: int, n_full: int) -> int:
             count = max(1, round(count * n / n_full))
     elif isinstance(val_size, float) and 0.0 < val_size < 1.0:
         count = round(val_size * n)
+        if count == 0:  # an empty validation set would fail at the first grid, after the run folder is written
+            raise ConfigError(
+                f"val_size={val_size!r} of {n} training images is no image; give a larger fraction or a count"
+            )
     else:
         raise ConfigError(f"val_size={val_size!r}: give a count >= 0 (int) or a fraction in (0, 1)")
     if count >= n:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import Field, PositiveFloat
+from pydantic import Field
 from torch import Tensor
 
 from vaegan.models.base import Batch, FixedInputs, GenerativeModel, inference
@@ -20,8 +20,9 @@ class AutoEncoderConfig(ModelConfig):
 
     name: str = "ae"
     likelihood: Literal["bernoulli", "gaussian", "gaussian_learned"] = "bernoulli"
-    sigma: PositiveFloat = Field(0.1, description="std of the fixed-variance Gaussian likelihood")
-    min_sigma: PositiveFloat = Field(0.01, description="floor of the learned per-pixel std")
+    # below 1e-3 of the [0, 1] intensity range, 1/sigma^2 overflows float32 losses
+    sigma: float = Field(0.1, ge=1e-3, description="std of the fixed-variance Gaussian likelihood")
+    min_sigma: float = Field(0.01, ge=1e-3, description="floor of the learned per-pixel std")
     corruption: Literal["gaussian", "masking"] = "gaussian"
     noise: float = Field(0.0, ge=0.0, le=1.0, description="corruption std, or fraction of pixels masked")
 

@@ -106,8 +106,8 @@ class CVAEGAN(ConditionalVAE):
     def __init__(self, config: CVAEGANConfig):
         super().__init__(config)
         shape = tuple(config.image_shape)
-        self.discriminator = build_encoder(config.discriminator, shape, 1)  # (B, C, *S) -> (B, 1) logit
-        self.classifier = build_encoder(config.classifier, shape, config.num_classes)  # -> (B, K) logits
+        self.discriminator = build_encoder(config.discriminator, shape, 1, key="discriminator")  # -> (B, 1) logit
+        self.classifier = build_encoder(config.classifier, shape, config.num_classes, key="classifier")  # (B, K)
 
     # -- components and their optimizers ----------------------------------
     def components(self) -> dict[str, list[nn.Module]]:

@@ -83,7 +83,7 @@ class GAN(GenerativeModel):
         super().__init__(config)
         shape = tuple(config.image_shape)
         self.generator = build_decoder(config.network, config.latent_dim + self.cond_dim, shape)
-        self.discriminator = build_encoder(config.discriminator, shape, self.discriminator_outputs)
+        self.discriminator = build_encoder(config.discriminator, shape, self.discriminator_outputs, key="discriminator")
         if config.dcgan_init:
             self.apply(dcgan_init)
         # critic updates so far: with several per generator update, resume must know where it was

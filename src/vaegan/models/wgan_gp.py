@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from vaegan.models.adversarial import AdversarialObjective, DiscriminatorConfig, WassersteinGP
 from vaegan.models.gan import GAN, GANConfig
@@ -26,6 +26,13 @@ class WGANGPConfig(GANConfig):
     betas: tuple[float, float] = (0.0, 0.9)
     gp_weight: float = Field(10.0, ge=0.0, description="lambda, weight of the gradient penalty")
     critic_steps: PositiveInt = Field(5, description="critic updates per generator update (n_critic)")
+
+    @field_validator("label_smoothing")
+    @classmethod
+    def _no_targets_to_smooth(cls, value: float) -> float:
+        if value:
+            raise ValueError("the Wasserstein critic has no real/fake targets to smooth; leave it 0 for wgan_gp")
+        return value
 
     @model_validator(mode="after")
     def _no_batch_norm_in_the_critic(self) -> WGANGPConfig:

@@ -10,6 +10,10 @@ conditioned on a vector (a one-hot label) joined to the flattened features; a
 decoder maps (B, in_features) to an image-shaped tensor (B, out_channels, *S).
 """
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from vaegan.foundation.errors import ConfigError
 from vaegan.networks.config import NetworkConfig
 from vaegan.networks.conv import ConvDecoder, ConvEncoder
 from vaegan.networks.mlp import MLPDecoder, MLPEncoder
@@ -17,12 +21,29 @@ from vaegan.networks.mlp import MLPDecoder, MLPEncoder
 __all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "build_decoder", "build_encoder"]
 
 
+Built = TypeVar("Built")
+
+
+def _named(key: str, build: Callable[[], Built]) -> Built:
+    """``build()``, its config errors naming the model's key (``model.discriminator.channels``), not ``network``."""
+    try:
+        return build()
+    except ConfigError as error:
+        raise ConfigError(str(error).replace("network.", f"model.{key}.", 1)) from None
+
+
 def build_encoder(
-    config: NetworkConfig, image_shape: tuple[int, ...], out_features: int, *, cond_dim: int = 0
+    config: NetworkConfig,
+    image_shape: tuple[int, ...],
+    out_features: int,
+    *,
+    cond_dim: int = 0,
+    key: str = "network",
 ) -> ConvEncoder | MLPEncoder:
-    """Encoder of the configured kind: (B, C, *S) [+ (B, cond_dim)] -> (B, out_features)."""
+    """Encoder of the configured kind: (B, C, *S) [+ (B, cond_dim)] -> (B, out_features); ``key``: the
+    model config's key of ``config``, for errors."""
     cls = ConvEncoder if config.kind == "conv" else MLPEncoder
-    return cls(image_shape, out_features, config, cond_dim=cond_dim)
+    return _named(key, lambda: cls(image_shape, out_features, config, cond_dim=cond_dim))
 
 
 def build_decoder(
@@ -30,4 +51,4 @@ def build_decoder(
 ) -> ConvDecoder | MLPDecoder:
     """Decoder of the configured kind: (B, in_features) -> (B, out_channels, *S)."""
     cls = ConvDecoder if config.kind == "conv" else MLPDecoder
-    return cls(in_features, image_shape, config, out_channels=out_channels or image_shape[0])
+    return _named("network", lambda: cls(in_features, image_shape, config, out_channels=out_channels or image_shape[0]))

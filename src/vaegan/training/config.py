@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 
-from vaegan.foundation.section import Section
+from vaegan.foundation.section import Section, Seed
 
 
 class TrainConfig(Section):
@@ -15,7 +15,7 @@ class TrainConfig(Section):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 128
     eval_batch_size: PositiveInt = 1000
-    seed: int = 0
+    seed: Seed = 0
     device: str = "auto"
     precision: Literal["32", "bf16"] = "32"
     grid_size: PositiveInt = 64
@@ -44,7 +44,9 @@ class TrainConfig(Section):
     channels_last: bool = Field(False, description="channels-last memory layout for 2-D and 3-D convolutions")
     # distributed (torchrun): see docs/distributed.md
     sync_batchnorm: bool = Field(False, description="batch norm over the global batch under torchrun (CUDA only)")
-    dist_timeout_s: PositiveFloat = Field(600.0, description="a collective waiting longer fails the job")
+    dist_timeout_s: PositiveFloat = Field(
+        600.0, le=7 * 24 * 3600, description="a collective waiting longer fails the job (at most a week)"
+    )
 
     @field_validator("device")
     @classmethod
