@@ -128,3 +128,16 @@ def test_evaluate_reads_the_data_from_data_dir(vae_run, tmp_path, monkeypatch, c
     monkeypatch.setattr(vaegan.experiment, "load_data", load_data)
     assert main(["evaluate", str(vae_run), "--data-dir", str(tmp_path / "moved")]) == 2
     assert asked == [str(tmp_path / "moved")] and "stopped here" in capsys.readouterr().err
+
+
+def test_evaluate_keeps_its_figures_when_the_run_folder_cannot_take_them(vae_run, tmp_path, capsys):
+    (vae_run / "evaluation.json").mkdir()  # as a read-only or full run folder refuses the file
+    args = ["evaluate", str(vae_run), "--k", "4", "--nll-images", "8", "--samples", "30", "--tstr-epochs", "1"]
+    out = tmp_path / "elsewhere.json"
+    assert main([*args, "--out", str(out), "--device", "cpu"]) == 0  # --out holds them: the run's copy is a warning
+    captured = capsys.readouterr()
+    assert "fid" in captured.out and json.loads(out.read_text())["metrics"]
+    assert "evaluation.json" in captured.err
+    assert main([*args, "--device", "cpu"]) == 2  # no --out: an error, but after the figures were printed
+    captured = capsys.readouterr()
+    assert "fid" in captured.out and "evaluation.json" in captured.err and "--out" in captured.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vaegan.foundation.errors import VaeganError
@@ -68,10 +69,20 @@ def run(args: argparse.Namespace) -> int:
         latent=args.latent,
     )
     result = evaluate_run(args.run, options=options, checkpoint=args.checkpoint, data_dir=args.data_dir)
-    written = [result.write(Path(args.run) / "evaluation.json")]
-    if args.out and Path(args.out).resolve() != written[0].resolve():
-        written.append(result.write(Path(args.out)))
-    print(f"{result.model} on {result.dataset} ({args.run}):")
+    print(f"{result.model} on {result.dataset} ({args.run}):")  # first: minutes of work are never lost to a write
     print(result.summary())
+    own = Path(args.run) / "evaluation.json"
+    targets = [own] + ([Path(args.out)] if args.out and Path(args.out).resolve() != own.resolve() else [])
+    written = []
+    for path in targets:
+        try:
+            written.append(result.write(path))
+        except OSError as error:
+            if path != own or len(targets) == 1:
+                raise VaeganError(
+                    f"{path}: {error.strerror or error}; the figures are printed above; write them "
+                    "elsewhere with --out FILE.json"
+                ) from None
+            print(f"vaegan evaluate: warning: {path} not written ({error.strerror or error})", file=sys.stderr)
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
