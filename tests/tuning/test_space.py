@@ -86,3 +86,20 @@ def test_loading_a_config_does_not_import_optuna():
         "config = load_config('mnist_vae'); assert config.tune is not None; sys.exit('optuna' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("tune", "message"),
+    [
+        ({"pruner_options": {"n_startup_trials": -1}}, "tune.pruner_options"),  # was blamed on --storage
+        ({"metric": "loss"}, r"tune\.metric: .*\(train\|val\)/"),  # found only after a trial had trained
+        ({"space": {"model.lr": {"type": "float", "low": 1e-3, "high": float("inf")}}}, "finite"),
+    ],
+)
+def test_tune_settings_are_refused_by_name_before_the_study_opens(tmp_path, tune, message):
+    from vaegan.tuning.study import Tuner
+
+    space = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}
+    with pytest.raises(ConfigError, match=message):
+        Tuner(build_config({**with_space(space), "tune": {**with_space(space)["tune"], **tune}}), out=tmp_path / "s")
+    assert not (tmp_path / "s" / "study.db").exists()

@@ -101,7 +101,7 @@ class TuneConfig(Section):
         seed: sampler seed; makes a one-worker study repeatable.
     """
 
-    metric: str = "val/loss"
+    metric: str = Field("val/loss", pattern=r"^(train|val)/\S+$", description="a metrics.csv column, val/...")
     direction: Literal["minimize", "maximize"] = "minimize"
     space: dict[str, ParamSpec] = Field(min_length=1)
     pruner: Literal["median", "percentile", "hyperband", "successive_halving", "none"] = "median"

@@ -70,7 +70,7 @@ def make_pruner(tune: TuneConfig) -> optuna.pruners.BasePruner:
     cls = getattr(optuna.pruners, PRUNERS[tune.pruner])
     try:
         return cls(**tune.pruner_options)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:  # an unknown option, or a value the pruner refuses
         raise ConfigError(f"tune.pruner_options={tune.pruner_options} do not fit {cls.__name__}: {error}") from None
 
 
@@ -126,6 +126,7 @@ def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optu
 
     url = database_url(url)
     shown = shown_url(url)
+    sampler, pruner = make_sampler(tune, tune.seed), make_pruner(tune)  # their errors are not the storage's
     for attempt in range(attempts):
         try:
             with warnings.catch_warnings():
@@ -133,7 +134,6 @@ def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optu
                 storage = optuna.storages.RDBStorage(
                     url, engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=60, grace_period=300
                 )
-            sampler, pruner = make_sampler(tune, tune.seed), make_pruner(tune)
             try:
                 study = optuna.create_study(
                     storage=storage, study_name=name, direction=tune.direction, sampler=sampler, pruner=pruner
@@ -184,6 +184,7 @@ class Tuner:
         max_epochs: int | None = None,
     ):
         check_space(config)
+        make_pruner(config.tune)  # refused options, before the study's folder and database exist
         self.config, self.tune = config, config.tune
         self.out = Path(out)
         self.max_epochs = max_epochs
