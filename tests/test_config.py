@@ -50,6 +50,8 @@ def test_dotted_overrides_reach_nested_keys():
         ("train.seed=18446744073709551615", "train.seed: .*less than 4294967296"),
         ("data.seed=-1", "data.seed: .*greater than or equal to 0"),
         ("model.latent_dim=true", "model.latent_dim: .*integer"),  # a boolean is not the number 1
+        ("train.device=cudafoo", "train.device: .*'cuda:N'"),
+        ("train.device=cuda:-1", "train.device: .*'cuda:N'"),
     ],
 )
 def test_bad_overrides_name_the_key_and_the_allowed_values(override, message):

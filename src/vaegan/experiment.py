@@ -20,7 +20,7 @@ from vaegan.data.config import DataConfig
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, ConfigError
 from vaegan.foundation.files import write_text_atomic
-from vaegan.models import GenerativeModel, build_model
+from vaegan.models import GenerativeModel, build_model, get_model_class
 from vaegan.training import Callback, History, Trainer
 from vaegan.training.callbacks import default_callbacks
 from vaegan.training.config import TrainConfig
@@ -69,8 +69,20 @@ def load_data(config: RunConfig) -> DataSplits:
 
 
 def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
-    """Load the data and fill the model's image shape and class count from it."""
+    """Load the data and fill the model's image shape and class count from it.
+
+    Raises:
+        ConfigError: a class-conditional model on data whose images are all of one class.
+    """
     data = load_data(config)
+    if get_model_class(config.model.name).conditional:
+        present = torch.unique(torch.cat([data.train.labels, data.val.labels])).tolist()
+        if len(present) < 2:
+            names = ", ".join(data.class_names[i] for i in present) or "none"
+            raise ConfigError(
+                f"{config.model.name} is class-conditional, but the training images are of one class ({names}); "
+                "give data of two classes or more (check data.mri.label_map), or train an unconditional model"
+            )
     model = config.model.model_copy(update={"image_shape": data.image_shape, "num_classes": data.num_classes})
     return config.model_copy(update={"model": model}), data
 

@@ -230,3 +230,20 @@ def test_reconstruct_checks_labels_it_would_ignore(run, tmp_path, capsys):
     args = ["reconstruct", str(run), "--n", "4", "--out", str(tmp_path / "r.png")]
     line = one_line_error(capsys, main([*args, "--labels", "1"]))
     assert "--labels" in line
+
+
+@pytest.mark.parametrize("model", ["cvae", "acgan"])
+def test_a_conditional_model_on_data_of_one_class_is_refused(tmp_path, capsys, model):
+    from tests.conftest import blob_images
+    from vaegan.data import register_dataset
+
+    def one_class(data_dir=None, **_):
+        train, test = blob_images(96, (1, 16, 16), num_classes=1), blob_images(32, (1, 16, 16), num_classes=1)
+        return train, test
+
+    register_dataset("one-class-blobs", one_class, replace=True)
+    config = write_config(tmp_path, model)
+    args = ["train", "--config", str(config), "--out", str(tmp_path / "r"), "--set", "data.dataset=one-class-blobs"]
+    line = one_line_error(capsys, main(args))
+    assert model in line and "one class" in line
+    assert not (tmp_path / "r").exists()

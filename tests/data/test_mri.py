@@ -63,6 +63,8 @@ def test_splits_never_share_a_subject(tmp_path, cache):
     assert not (train & val) and not (train & test) and not (val & test)
     assert len(train | val | test) == 12
     assert sorted(splits.test.labels.unique().tolist()) == [0, 1]  # stratified: both classes tested
+    with pytest.raises(DataError, match=r"test_size=0\.99 puts all 12 subjects in the test set"):
+        load_dataset("mri", data_dir=folder, val_size=0.25, mri=options(test_size=0.99))  # was blamed on val_size
 
 
 def test_the_validation_subjects_are_stratified_by_class(tmp_path, cache):

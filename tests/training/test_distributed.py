@@ -183,3 +183,13 @@ def test_a_user_error_under_nproc_is_one_line_and_status_2(tmp_path):
     assert "Traceback" not in result.stderr and "ChildFailedError" not in result.stderr, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("vaegan train: error:")]
     assert errors and "nowhere" in errors[0]
+
+
+def test_a_cuda_device_beyond_the_machines_is_named(monkeypatch):
+    from vaegan.foundation.errors import TrainingError
+    from vaegan.training.distributed import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(TrainingError, match=r"cuda:7.*1 CUDA device"):
+        resolve_device("cuda:7")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
@@ -51,6 +52,6 @@ class TrainConfig(Section):
     @field_validator("device")
     @classmethod
     def _known_device(cls, device: str) -> str:
-        if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
             raise ValueError(f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
         return device

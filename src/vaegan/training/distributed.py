@@ -213,7 +213,13 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise TrainingError(f"train.device={name!r} but no CUDA device is available; use 'cpu' or 'auto'")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise TrainingError(
+            f"train.device={name!r} but this machine has {torch.cuda.device_count()} CUDA device(s), "
+            f"cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+        )
+    return device
 
 
 def sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
