@@ -151,3 +151,11 @@ def test_sections_a_run_does_not_use_are_left_out_of_what_is_written():
     assert build_config(mnist).to_dict() == mnist  # read back: the same config
     with_mri = build_config({**mnist, "data": {**mnist["data"], "mri": {"size": 32}}})  # still accepted
     assert with_mri.data.mri.size == 32
+
+
+def test_a_whole_section_check_is_one_message_without_the_section_dumped():
+    with pytest.raises(ConfigError) as caught:
+        load_config(REPO / "configs/mnist_vae.yaml", ["train.score_maps_every=1"])
+    message = str(caught.value)
+    assert "train.score_maps_every scores disease maps" in message
+    assert "got {" not in message and "Value error" not in message and "\n  :" not in message

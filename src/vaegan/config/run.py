@@ -145,7 +145,11 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid configuration"]
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
-        lines.append(f"  {key}: {item['msg']} (got {item.get('input')!r})")
+        message = item["msg"].removeprefix("Value error, ")
+        if isinstance(item.get("input"), dict):  # a whole section's check: its message names the keys itself
+            lines.append(f"  {key + ': ' if key else ''}{message}")
+        else:
+            lines.append(f"  {key}: {message} (got {item.get('input')!r})")
     return "\n".join(lines)
 
 
