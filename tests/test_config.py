@@ -159,3 +159,10 @@ def test_a_whole_section_check_is_one_message_without_the_section_dumped():
     message = str(caught.value)
     assert "train.score_maps_every scores disease maps" in message
     assert "got {" not in message and "Value error" not in message and "\n  :" not in message
+
+
+def test_a_key_given_twice_is_refused_not_overwritten(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("name: t\nmodel:\n  name: vae\n  latent_dim: 4\ntrain:\n  epochs: 2\nmodel:\n  name: gan\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml: .*'model' .*twice.*line 7"):
+        load_config(path)
