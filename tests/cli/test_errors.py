@@ -247,3 +247,11 @@ def test_a_conditional_model_on_data_of_one_class_is_refused(tmp_path, capsys, m
     line = one_line_error(capsys, main(args))
     assert model in line and "one class" in line
     assert not (tmp_path / "r").exists()
+
+
+def test_a_run_folder_that_is_a_file_is_named_so(tmp_path, capsys):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine")
+    line = one_line_error(capsys, main(["train", "--config", str(write_config(tmp_path)), "--out", str(existing)]))
+    assert "notes.txt" in line and "is a file" in line
+    assert existing.read_text() == "mine"

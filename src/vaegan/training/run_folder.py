@@ -75,6 +75,8 @@ def check_out_dir(path: str | Path, what: str = "out") -> Path:
     path = Path(path).expanduser()
     resolved = path.resolve()
     cwd, home = Path.cwd().resolve(), Path.home().resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what}={str(path)!r}: is a file, not a folder; give the run a folder of its own")
     if resolved == Path(resolved.anchor):
         reason = "is the root folder"
     elif resolved == home:
