@@ -166,3 +166,13 @@ def test_a_key_given_twice_is_refused_not_overwritten(tmp_path):
     path.write_text("name: t\nmodel:\n  name: vae\n  latent_dim: 4\ntrain:\n  epochs: 2\nmodel:\n  name: gan\n")
     with pytest.raises(ConfigError, match=r"twice.yaml: .*'model' .*twice.*line 7"):
         load_config(path)
+
+
+def test_yaml_anchors_and_merge_keys_still_load(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        "name: t\nmodel:\n  name: gan\n  network: &net {kind: conv, channels: [32, 64]}\n"
+        "  discriminator: {<<: *net, channels: [16, 32]}\n"
+    )
+    config = load_config(path)
+    assert config.model.discriminator.channels == (16, 32) and config.model.discriminator.kind == "conv"

@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from vaegan.foundation.errors import CheckpointError, ConfigError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models import GenerativeModel, build_model, get_model_class
 from vaegan.training import Callback, History, Trainer
-from vaegan.training.callbacks import default_callbacks
+from vaegan.training.callbacks import Checkpoints, default_callbacks
 from vaegan.training.config import TrainConfig
 from vaegan.training.run_folder import check_out_dir
+
+log = logging.getLogger(__name__)
 
 
 def fit(
@@ -124,7 +127,8 @@ def train_from_config(
     if resumed is not None and resumed.get("run_config"):
         changes = _resume_changes(resumed["run_config"], config)
         if changes:  # accepted above
-            callbacks.append(RecordChanges(changes))  # after the epoch's checkpoint
+            after = next(i for i, c in enumerate(callbacks) if isinstance(c, Checkpoints)) + 1
+            callbacks.insert(after, RecordChanges(changes))  # right after the epoch's checkpoint, before figures
     trainer = Trainer(
         model,
         data,
@@ -185,7 +189,7 @@ class RecordChanges(Callback):
     ``config_changes.yaml`` with the epoch it takes effect after, and rewrite ``config.yaml``.
 
     Not before: a resume that fails (a NaN, Ctrl-C) in that epoch leaves the run's config as it was.
-    Runs after :class:`~vaegan.training.callbacks.Checkpoints` (put it last)."""
+    Runs right after :class:`~vaegan.training.callbacks.Checkpoints`, before anything else can stop the epoch."""
 
     def __init__(self, changes: dict[str, tuple[Any, Any]]):
         self.changes = changes
@@ -205,3 +209,12 @@ class RecordChanges(Callback):
         self.since = None
         write_text_atomic(log_path, yaml.safe_dump(entries, sort_keys=False))
         write_text_atomic(trainer.out_dir / "config.yaml", yaml.safe_dump(trainer.run_config, sort_keys=False))
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self.since is not None and self.since >= trainer.config.epochs:
+            log.warning(
+                "%s: no epoch was left to train under the accepted changes (%s), so they were not applied; "
+                "raise --epochs to train under them",
+                trainer.out_dir,
+                ", ".join(self.changes),
+            )

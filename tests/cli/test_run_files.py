@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
+import yaml
 from filelock import FileLock
 
 from tests.cli.test_cli import blobs_dataset, write_config  # noqa: F401  (the fixture registers test-blobs)
@@ -168,3 +169,43 @@ def _with(extra: Callback):
     from vaegan.training.callbacks import default_callbacks
 
     return lambda config: [*default_callbacks(config), extra]
+
+
+def test_out_may_write_into_a_users_folder_that_holds_a_config(run, tmp_path, capsys):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.yaml").write_text("mine: true\n")  # a folder of the user's, not a run
+    assert main(["sample", str(run), "--n", "4", "--out", str(project / "curves.png")]) == 0
+
+
+def test_out_never_replaces_another_runs_report_or_evaluation(run, tmp_path, capsys):
+    import shutil
+
+    other = Path(shutil.copytree(run, tmp_path / "other"))
+    (other / "report.html").write_text("<html>the other run's page</html>")
+    line = one_line_error(capsys, main(["report", str(run), "--out", str(other / "report.html")]))
+    assert "report.html" in line
+    assert "other run's page" in (other / "report.html").read_text()
+    line = one_line_error(capsys, main(["visualize", str(run), "--out", str(other / "latent")]))
+    assert "another run" in line
+    assert "Curves.png" in one_line_error(capsys, main(["sample", str(run), "--out", str(run / "Curves.png")]))
+
+
+def test_a_refused_training_leaves_no_lock_file_in_the_users_folder(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "metrics.csv").write_text("epoch,loss\n1,0.5\n")
+    one_line_error(capsys, main(["train", "--config", str(write_config(tmp_path)), "--out", str(mine)]))
+    assert sorted(p.name for p in mine.iterdir()) == ["metrics.csv"]
+
+
+def test_accepted_changes_are_recorded_even_when_a_later_callback_stops_the_epoch(run, tmp_path, monkeypatch):
+    class Stop(Callback):
+        def on_epoch_end(self, trainer, row):
+            raise KeyboardInterrupt  # after the epoch's checkpoint, as Ctrl-C while figures are drawn
+
+    monkeypatch.setattr("vaegan.experiment.default_callbacks", _with(Stop()))
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(run), "--resume", "--epochs", "3"]
+    assert main([*args, "--set", "model.lr=0.0005", "--accept-changes"]) == 130
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["lr"] == 0.0005  # as last.pt now says
+    assert (run / "config_changes.yaml").is_file()

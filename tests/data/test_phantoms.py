@@ -145,8 +145,14 @@ def test_ad_cvae_2d_trains_one_epoch_on_tiny_phantoms(tmp_path, phantom_cache, c
     assert "MNI152" in json.loads((tmp_path / "samples.json").read_text())["space"]
 
 
-def test_a_run_knows_whether_its_volumes_are_in_mni_space():
+def test_a_run_knows_whether_its_volumes_are_in_mni_space(tmp_path):
     mri = options(spacing=6.0, size=16)
+    pictures = tmp_path / "pictures"  # 2-D images in class folders: never registered
+    for name in ("CN", "AD"):
+        (pictures / name).mkdir(parents=True)
+        Image.new("L", (8, 8)).save(pictures / name / "a.png")
+    auto = mri.model_copy(update={"registration": "auto"})
+    assert model_grid(DataConfig(dataset="mri", data_dir=str(pictures), mri=auto)) is None
     on = DataConfig(dataset="phantoms", mri=mri.model_copy(update={"registration": "on"}))
     assert np.allclose(model_grid(on), registered_grid(on.mri))
     assert model_grid(DataConfig(dataset="phantoms", mri=mri.model_copy(update={"registration": "auto"}))) is None

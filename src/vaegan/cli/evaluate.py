@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # before the minutes of evaluation
         from vaegan.cli.outputs import check_out_file
 
-        check_out_file(args.out, suffixes=(".json",), own="evaluation.json")
+        check_out_file(args.out, suffixes=(".json",), own="evaluation.json", run=args.run)
 
     for name, least in (("k", 1), ("samples", 4), ("tstr_epochs", 1)):  # samples: 3 neighbours each in PR
         value = getattr(args, name)

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from vaegan.cli.outputs import check_out_file
 
-        check_out_file(args.out, suffixes=(".html", ".htm"), own="report.html")
+        check_out_file(args.out, suffixes=(".html", ".htm"), own="report.html", run=args.run)
     path = write_report(args.run, args.out, max_epochs=args.max_epochs)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); open it in a browser")
     return 0

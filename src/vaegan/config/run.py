@@ -215,8 +215,14 @@ class _UniqueKeys(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: merged keys may be overridden
+                continue
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            try:
+                repeated = key in seen
+            except TypeError:  # an unhashable key: the base loader says what is wrong with it
+                continue
+            if repeated:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"the key {key!r} is given twice (the second, line {key_node.start_mark.line + 1})"
                 )

@@ -144,9 +144,16 @@ def model_grid(data: DataConfig) -> np.ndarray | None:
     scans are not registered; from the config alone (``registration: auto`` is off for phantoms)."""
     if data.dataset not in ("mri", "phantoms"):
         return None
-    setting = data.mri.registration
+    setting, folder = data.mri.registration, None
+    if data.dataset == "mri":  # the folder it read, where it is still there: 2-D images are never registered
+        try:
+            folder = _mri_folder(Path(data.data_dir) if data.data_dir else None)
+            if folder.exists() and detect_layout(folder, data.mri.layout) == "imagefolder":
+                return None
+        except DataError:
+            folder = None
     if setting == "auto":
-        phantoms = data.dataset == "phantoms" or (data.data_dir is not None and is_phantom_folder(Path(data.data_dir)))
+        phantoms = data.dataset == "phantoms" or (folder is not None and is_phantom_folder(folder))
         setting = "off" if phantoms else "on"
     if setting == "off":
         return None

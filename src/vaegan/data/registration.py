@@ -300,7 +300,8 @@ def to_template(
     seconds["resampling"] = time.perf_counter() - clock
     if not correlation >= MIN_CORRELATION:
         raise BadFile(
-            f"does not match MNI152 after registration (correlation {correlation:.2f} < {MIN_CORRELATION}); "
-            "is it a T1w head scan? Else set data.mri.registration=off"
+            f"does not match MNI152 {'after registration' if register_scan else 'although named space-MNI'} "
+            f"(correlation {correlation:.2f} < {MIN_CORRELATION}); is it a T1w head scan? Else set "
+            "data.mri.registration=off"
         )
     return Registered(out * mask, grid, maps, matrix, correlation, seconds)

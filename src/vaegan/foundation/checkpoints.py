@@ -64,7 +64,7 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; a truncated one has lost its directory
         with path.open("rb") as file:
             started_as_zip = file.read(4) == b"PK\x03\x04"
-        if not started_as_zip:
+        if not started_as_zip and path.stat().st_size > 0:  # an empty file is a copy or a write cut short
             raise CheckpointError(f"{path}: not a vaegan checkpoint (not a file torch.save wrote); was it replaced?")
         raise _unreadable(path, zipfile.BadZipFile("the archive's directory is missing"))
     try:

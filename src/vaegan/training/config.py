@@ -53,5 +53,5 @@ class TrainConfig(Section):
     @classmethod
     def _known_device(cls, device: str) -> str:
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
-            raise ValueError(f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+            raise ValueError("must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
         return device

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from fnmatch import fnmatch
@@ -26,6 +27,8 @@ from filelock import FileLock, Timeout
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, ConfigError, TrainingError
 from vaegan.foundation.files import RUN_MARKER, package_version, write_text_atomic
+
+log = logging.getLogger(__name__)
 
 MARKER = RUN_MARKER
 # What a run (and the commands run on it later) writes at the top of its folder; folders end in "/".
@@ -120,35 +123,63 @@ def run_entries(folder: Path) -> list[Path]:
 
 
 def is_run_dir(folder: Path) -> bool:
-    """Whether ``folder`` holds a run (its marker, or any file a run writes first)."""
-    return any((folder / name).exists() for name in (MARKER, "config.yaml", "metrics.csv", "checkpoints"))
+    """Whether vaegan wrote a run into ``folder``: its marker, or (a run from before the marker) a checkpoint.
+
+    A folder of the user's that merely holds a ``config.yaml`` is not one.
+    """
+    checkpoints = folder / "checkpoints"
+    return (folder / MARKER).is_file() or (checkpoints / "last.pt").is_file() or (checkpoints / "best.pt").is_file()
 
 
 def is_run_file(path: Path) -> bool:
-    """Whether ``path`` names one of a run's own files (a name a run writes, inside a run folder)."""
-    path = Path(path).absolute()
-    folder, name = path.parent, path.name
-    if folder.name in FOLDER_FILES and is_run_dir(folder.parent):
-        return any(fnmatch(name, pattern) for pattern in FOLDER_FILES[folder.name])
-    return is_run_dir(folder) and any(fnmatch(name, p) for p in RUN_FILES if not p.endswith("/"))
+    """Whether ``path`` names one of a run's own files (a name a run writes, inside a run folder).
 
-
-def hold(folder: Path) -> FileLock:
-    """The run folder's lock, taken: one training per folder at a time.
-
-    Raises:
-        TrainingError: another process holds it (it is training there).
+    Names are compared without case: on a case-insensitive disk ``Curves.png`` is ``curves.png``.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(folder / LOCK), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise TrainingError(
-            f"{folder}: another vaegan process is training in this run folder (it holds {LOCK}); "
-            "wait for it to finish, or choose another --out"
-        ) from None
-    return lock
+    path = Path(path).absolute()
+    folder, name = path.parent, path.name.lower()
+    if folder.name in FOLDER_FILES and is_run_dir(folder.parent):
+        return any(fnmatch(name, pattern.lower()) for pattern in FOLDER_FILES[folder.name])
+    return is_run_dir(folder) and any(fnmatch(name, p.lower()) for p in RUN_FILES if not p.endswith("/"))
+
+
+class RunLock:
+    """A run folder's lock, held while one process trains there (:data:`LOCK`, a ``filelock``)."""
+
+    def __init__(self, folder: Path, lock: FileLock | None, created: bool):
+        self.folder, self.lock, self.created = folder, lock, created
+
+    @classmethod
+    def take(cls, folder: Path) -> RunLock:
+        """Take ``folder``'s lock (creating the folder if need be).
+
+        Raises:
+            TrainingError: another process holds it (it is training there).
+        """
+        created = not (folder / LOCK).exists()
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder / LOCK), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise TrainingError(
+                f"{folder}: another vaegan process is training in this run folder (it holds {LOCK}); "
+                "wait for it to finish, or choose another --out"
+            ) from None
+        except (NotImplementedError, OSError) as error:  # a file system without locks (some network mounts)
+            log.warning("%s: cannot lock the run folder (%s); make sure one process trains there", folder, error)
+            return cls(folder, None, False)
+        return cls(folder, lock, created)
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+    def give_up(self) -> None:
+        """Release, and remove the lock file if taking the lock made it: a refused run leaves nothing behind."""
+        self.release()
+        if self.created:
+            (self.folder / LOCK).unlink(missing_ok=True)
 
 
 def clear_stale_temporaries(folder: Path) -> None:

@@ -27,9 +27,9 @@ from vaegan.training.distributed import Ranks, resolve_device, setup, sync_batch
 from vaegan.training.finite import FiniteGuard
 from vaegan.training.placement import memory_format, placement
 from vaegan.training.run_folder import (
+    RunLock,
     check_out_dir,
     clear_stale_temporaries,
-    hold,
     holds_run,
     non_finite_advice,
     prepare_fresh,
@@ -127,10 +127,7 @@ class Trainer:
                     f"{self.ranks.world_size} process(es): every batch needs at least {least} images (2 a "
                     f"process, for batch norm); set train.batch_size to {least} or more"
                 )
-            if self.ranks.is_main:  # one training per run folder; rank 0 writes for all
-                lock = hold(check_out_dir(self.out_dir))
-                clear_stale_temporaries(self.out_dir)
-            self._start(resume, overwrite)
+            lock = self._start(resume, overwrite)
             self.model.on_fit_start(len(self.data.train))
             for callback in self.callbacks:
                 callback.on_fit_start(self)
@@ -182,12 +179,18 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_epoch_end(self, row)
 
-    def _start(self, resume: bool, overwrite: bool) -> None:
-        """Restore ``last.pt`` or start a fresh run folder; rank 0 decides and every rank follows."""
+    def _start(self, resume: bool, overwrite: bool) -> RunLock | None:
+        """Restore ``last.pt`` or start a fresh run folder; rank 0 decides and every rank follows.
+
+        Rank 0 first takes the folder's lock (one training per run folder; rank 0 writes for all)
+        and returns it, held.
+        """
         last = self.out_dir / "checkpoints" / "last.pt"
-        payload, error = None, None
+        payload, error, lock = None, None, None
         if self.ranks.is_main:
             try:
+                lock = RunLock.take(check_out_dir(self.out_dir))
+                clear_stale_temporaries(self.out_dir)
                 if resume and last.is_file():
                     payload = read_checkpoint(last, map_location="cpu" if self.ranks.active else self.device)
                 elif resume and (self.out_dir / "checkpoints" / "best.pt").is_file():  # killed between the two
@@ -206,6 +209,8 @@ class Trainer:
                     self._prepare_fresh(last, overwrite)
             except VaeganError as caught:
                 error = caught
+                if lock is not None:  # refused: the folder is left as it was found
+                    lock.give_up()
         if self.ranks.active:  # rank 0's verdict reaches every rank, so none waits for a rank that gave up
             failure, payload = self.ranks.share((None if error is None else str(error), payload))
             if error is None and failure is not None:
@@ -217,6 +222,7 @@ class Trainer:
         else:
             torch.manual_seed(self.config.seed)
         self.ranks.broadcast_module(self.model)  # identical weights everywhere, whatever each rank built
+        return lock
 
     def _prepare_fresh(self, last: Path, overwrite: bool) -> None:
         prepare_fresh(self.out_dir, overwrite)  # refuses a run there unless overwrite; deletes only the run's files

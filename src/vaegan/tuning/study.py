@@ -198,7 +198,7 @@ class Tuner:
         self.study = open_study(self.storage_url, name, self.tune)
         claim_folder(self.out, self.study, label)  # and not a fresh study of that name over old trial folders
         if self.tune.seed is not None and self.study.trials:  # a rerun must not replay the first run's proposals
-            self.study.sampler = make_sampler(self.tune, self.tune.seed + len(self.study.trials))
+            self.study.sampler = make_sampler(self.tune, (self.tune.seed + len(self.study.trials)) % 2**32)
 
     def counted(self) -> int:
         """Finished trials of every worker and every run, except those stopped by Ctrl-C (a rerun redoes
