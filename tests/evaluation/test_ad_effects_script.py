@@ -43,3 +43,33 @@ def test_twins_of_another_phantom_set_are_refused(monkeypatch):
     other = volumes(torch.rand(3, 1, 4, 4, 4))  # same subject ids, another seed's brains
     with pytest.raises(ValueError, match="not the healthy twins"):
         twins_of(other, test)
+
+
+def test_merged_rows_replace_theirs_and_keep_the_old_under_a_new_name(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import ad_merge_results
+
+    into = tmp_path / "kept" / "results.json"
+    into.parent.mkdir()
+    into.write_text(
+        json.dumps(
+            {
+                "note": "",
+                "curves": {},
+                "rows": [{"name": "a", "r_model": 0.7, "settings": "x", "figure": "kept/a_effects.png"}],
+            }
+        )
+    )
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "a_effects.png").write_bytes(b"png")
+    row = {"name": "a", "r_model": 0.8, "settings": "as written", "figure": str(new / "a_effects.png")}
+    (new / "results.json").write_text(json.dumps({"note": "", "rows": [row]}))
+    args = [str(new), "--into", str(into), "--keep-old", "_before", "--note", "older", "--readme", ""]
+    assert ad_merge_results.main(args) == 0
+    rows = {row["name"]: row for row in json.loads(into.read_text())["rows"]}
+    assert rows["a"]["r_model"] == 0.8 and (into.parent / "a_effects.png").read_bytes() == b"png"
+    assert rows["a_before"]["r_model"] == 0.7 and "figure" not in rows["a_before"]
+    assert rows["a_before"]["settings"] == "x (older)"

@@ -1,0 +1,61 @@
+"""Merge rows measured into another results folder into ``benchmarks/ad_effects/results.json``.
+
+    python benchmarks/ad_merge_results.py /tmp/adcrop/ad_cvae_2d /tmp/adcrop/ad_cvae_3d \
+        --keep-old _own_crop --note "each scan cropped to its own brain, before 2026-12-01"
+
+Each folder holds a ``results.json`` (and its figures) written by ``benchmarks/ad_effects.py
+--results FOLDER``. A row of the same name already here is kept under its name plus
+``--keep-old`` (its figures dropped: the new ones take their file names), or replaced without it.
+The figures are copied beside ``results.json`` and the tables of ``benchmarks/ad_effects.md``
+written again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from ad_tables import render, write_section  # benchmarks/ (run from there)
+
+FIGURES = ("figure", "individual_figure")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="--results folders of ad_effects.py")
+    parser.add_argument("--into", type=Path, default=Path("benchmarks/ad_effects/results.json"))
+    parser.add_argument("--keep-old", default="", help="suffix for the rows the new ones replace")
+    parser.add_argument("--note", default="", help="added to the kept rows' settings")
+    parser.add_argument("--readme", default="benchmarks/ad_effects.md", help="'' to leave it alone")
+    args = parser.parse_args(argv)
+    saved = json.loads(args.into.read_text())
+    new = [row for folder in args.folders for row in json.loads((folder / "results.json").read_text())["rows"]]
+    replaced = {row["name"] for row in new}
+    rows = []
+    for row in saved["rows"]:
+        if row["name"] in replaced:
+            if not args.keep_old:
+                continue
+            row = {k: v for k, v in row.items() if k not in FIGURES}
+            row["name"] += args.keep_old
+            row["settings"] = f"{row.get('settings', '')} ({args.note})".strip() if args.note else row["settings"]
+        rows.append(row)
+    for row in new:
+        for key in FIGURES:
+            if row.get(key):
+                target = args.into.parent / Path(row[key]).name
+                shutil.copy(row[key], target)
+                row[key] = str(target)
+        rows.append(row)
+    saved["rows"] = rows
+    args.into.write_text(json.dumps(saved, indent=1))
+    if args.readme:
+        write_section(Path(args.readme), render(saved))
+    print(f"{args.into}: {len(new)} rows merged, {len(rows)} in all")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
