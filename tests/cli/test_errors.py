@@ -255,3 +255,11 @@ def test_a_run_folder_that_is_a_file_is_named_so(tmp_path, capsys):
     line = one_line_error(capsys, main(["train", "--config", str(write_config(tmp_path)), "--out", str(existing)]))
     assert "notes.txt" in line and "is a file" in line
     assert existing.read_text() == "mine"
+
+
+def test_more_critic_steps_than_the_run_has_is_refused_before_training(tmp_path, capsys):
+    config = write_config(tmp_path, "wgan_gp")
+    args = ["train", "--config", str(config), "--out", str(tmp_path / "r"), "--set", "model.critic_steps=1000"]
+    line = one_line_error(capsys, main(args))
+    assert "critic_steps=1000" in line and "10 steps in all" in line  # 80 training images, batches of 16, 2 epochs
+    assert not (tmp_path / "r").exists()

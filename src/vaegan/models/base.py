@@ -106,6 +106,10 @@ class GenerativeModel(nn.Module, ABC):
     def on_fit_start(self, dataset_size: int) -> None:
         """Hook called once before training with the number of training images (beta-TCVAE's estimator needs it)."""
 
+    def check_steps(self, steps: int) -> None:
+        """Hook called before anything is written with the run's training steps in all; raises ConfigError
+        where the model cannot train in so few (a GAN whose generator would never step)."""
+
     def on_epoch_start(self, epoch: int) -> None:
         """Hook for schedules that depend on the epoch (1-based), e.g. KL warm-up."""
 

@@ -8,6 +8,7 @@ import torch
 from pydantic import Field, PositiveFloat, PositiveInt
 from torch import Tensor
 
+from vaegan.foundation.errors import ConfigError
 from vaegan.models.adversarial import AdversarialObjective, DiscriminatorConfig, NonSaturating, dcgan_init, frozen
 from vaegan.models.base import Batch, GenerativeModel, adam
 from vaegan.models.config import ModelConfig
@@ -157,6 +158,14 @@ class GAN(GenerativeModel):
         fake_out = self.discriminate(fake)
         auxiliary = self.auxiliary_loss(self.auxiliary_terms(fake_out, fake_labels, "fake"), "generator")
         return {"g_loss": self.objective.generator_loss(fake_out.source) + auxiliary}
+
+    def check_steps(self, steps: int) -> None:
+        critic_steps = self.objective.critic_steps
+        if critic_steps > steps:
+            raise ConfigError(
+                f"model.critic_steps={critic_steps}: the run has {steps} steps in all, so the generator would "
+                "never be updated; lower model.critic_steps, or train longer (train.epochs) or on more images"
+            )
 
     def train_step(self, batch: Batch, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
         """One D step on this batch; one G step after every ``objective.critic_steps`` D steps.

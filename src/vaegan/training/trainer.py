@@ -127,6 +127,7 @@ class Trainer:
                     f"{self.ranks.world_size} process(es): every batch needs at least {least} images (2 a "
                     f"process, for batch norm); set train.batch_size to {least} or more"
                 )
+            self.model.check_steps(len(self.spans()) * self.config.epochs)  # before anything is written
             lock = self._start(resume, overwrite)
             self.model.on_fit_start(len(self.data.train))
             for callback in self.callbacks:
