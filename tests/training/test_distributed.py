@@ -102,6 +102,7 @@ def _train_every_model(rank: int, port: int, root: str) -> None:
         Ranks(rank, WORLD, grouped=True).average_gradients([every, some, none, conv])
         layout = conv.grad.stride() == conv.stride()
         torch.save([every.grad, some.grad, none.grad, conv.grad.contiguous(), layout], Path(root) / f"grads{rank}.pt")
+        torch.distributed.barrier()  # no rank tears down while the last all_reduce is in flight to another
     finally:
         torch.distributed.destroy_process_group()
 

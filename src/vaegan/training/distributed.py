@@ -58,9 +58,17 @@ class Ranks:
         return self.grouped
 
     # -- lifecycle ---------------------------------------------------------
-    def close(self) -> None:
-        """Destroy the process group if this object created it (on exit, success or failure)."""
+    def close(self, finished: bool = False) -> None:
+        """Destroy the process group if this object created it (on exit, success or failure).
+
+        ``finished``: every rank got to the end, so they meet at a barrier first. Gloo's last
+        collective can return on one rank while its messages are still in flight to another;
+        a rank that tore down its connections then could abort the job at its very end.
+        On failure there is no barrier: a rank that died would hold the others there.
+        """
         if self.owns_group and dist.is_initialized():
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()
         self.owns_group = False
 

@@ -118,7 +118,7 @@ class Trainer:
 
         Under torchrun the process group is destroyed when this returns or raises.
         """
-        lock = None
+        lock, finished = None, False
         try:
             if not self.spans():  # before anything is written: an epoch of no steps would still save checkpoints
                 least = 2 * self.ranks.world_size
@@ -142,10 +142,11 @@ class Trainer:
             finally:
                 for callback in self.callbacks:
                     callback.on_fit_end(self)
+            finished = True
         finally:
             if lock is not None:
                 lock.release()
-            self.ranks.close()
+            self.ranks.close(finished)
         return self.history
 
     def _interrupted(self) -> str:
