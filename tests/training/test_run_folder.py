@@ -18,7 +18,7 @@ from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import ConfigError, TrainingError
 from vaegan.training import Trainer
 from vaegan.training.config import TrainConfig
-from vaegan.training.run_folder import MARKER, check_out_dir, non_finite_advice
+from vaegan.training.run_folder import MARKER, check_out_dir, non_finite_advice, prepare_fresh
 
 
 def train(config, out, *extra):
@@ -197,3 +197,57 @@ def test_a_fresh_run_refuses_to_write_over_files_of_the_users_own_names(tmp_path
     assert not (run / MARKER).exists()
     assert train(config, run, "--epochs", "1", "--overwrite") == 2  # nor with --overwrite: they are not a run's
     assert (run / "config.yaml").read_text() == "mine: true\n"
+
+
+def _fails_in_epoch(model, epoch: int, error: BaseException):
+    """``model`` whose training step raises ``error`` once ``epoch`` has begun."""
+    start, step = model.on_epoch_start, model.train_step
+    model.on_epoch_start = lambda e: (setattr(model, "_epoch", e), start(e))[1]
+    model.train_step = lambda *a, **k: (_ for _ in ()).throw(error) if model._epoch >= epoch else step(*a, **k)
+    return model
+
+
+def _run_files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path, error, caplog):
+    """--overwrite deleted the old run first: a new run that failed in epoch 1 left an empty folder."""
+    config = TrainConfig(epochs=1, batch_size=16, grid_size=8, progress=False, tensorboard=False)
+    Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit()
+    before = {k: v for k, v in _run_files(tmp_path).items() if k != ".vaegan-run.lock"}
+    with pytest.raises(type(error)):
+        Trainer(_fails_in_epoch(tiny_model("vae"), 1, error), tiny_splits(), config, out_dir=tmp_path).fit(
+            overwrite=True
+        )
+    after = {k: v for k, v in _run_files(tmp_path).items() if k != ".vaegan-run.lock"}
+    assert after == before  # every file of the old run back, byte for byte, nothing of the new one
+    assert "run it was to replace is back" in caplog.text
+
+
+def test_overwrite_drops_the_old_run_once_the_new_one_has_a_checkpoint(tmp_path):
+    config = TrainConfig(epochs=2, batch_size=16, grid_size=8, progress=False, tensorboard=False)
+    Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit()
+    with pytest.raises(RuntimeError):
+        failing = _fails_in_epoch(tiny_model("vae"), 2, RuntimeError("boom"))
+        Trainer(failing, tiny_splits(), config, out_dir=tmp_path).fit(overwrite=True)
+    assert read_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 1  # the new run's, resumable
+    assert (tmp_path / "metrics.csv").read_text().count("\n") == 2
+    assert not [p for p in tmp_path.rglob("*") if "replaced" in p.name]
+
+
+def test_a_run_killed_while_overwriting_gets_the_old_run_back_on_the_next_start(tmp_path, caplog):
+    """SIGKILL leaves no finally: the next start in the folder puts the old run back, then does as asked."""
+    config = TrainConfig(epochs=1, batch_size=16, grid_size=8, progress=False, tensorboard=False)
+    Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit()
+    old_epoch = (tmp_path / "metrics.csv").read_text().splitlines()[1]  # its seconds are this run's alone
+    prepare_fresh(tmp_path, overwrite=True)  # what the killed run had done: the old run set aside
+    (tmp_path / "epoch001_samples.png").write_bytes(b"half of the new run's first grid")
+    assert not (tmp_path / "checkpoints" / "last.pt").exists()
+    longer = TrainConfig(**{**config.model_dump(), "epochs": 2})
+    again = Trainer(tiny_model("vae"), tiny_splits(), longer, out_dir=tmp_path)
+    assert [row["epoch"] for row in again.fit(resume=True)] == [1, 2]  # the old run, continued
+    assert "run it was to replace is back" in caplog.text
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[1] == old_epoch
+    assert not [p for p in tmp_path.rglob("*") if "replaced" in p.name]

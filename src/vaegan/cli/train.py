@@ -23,7 +23,10 @@ def add_parser(subparsers) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
     group.add_argument(
-        "--overwrite", action="store_true", help="replace an existing run in the folder (only the run's own files)"
+        "--overwrite",
+        action="store_true",
+        help="replace an existing run in the folder (only the run's own files, kept aside until the new run's "
+        "first checkpoint)",
     )
     parser.add_argument(
         "--accept-changes",

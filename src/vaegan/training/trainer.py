@@ -30,9 +30,12 @@ from vaegan.training.run_folder import (
     RunLock,
     check_out_dir,
     clear_stale_temporaries,
+    drop_aside,
     holds_run,
     non_finite_advice,
     prepare_fresh,
+    recover_aside,
+    restore_aside,
 )
 from vaegan.training.schedule import LearningRate
 
@@ -81,6 +84,7 @@ class Trainer:
             self.ranks.close()  # a refused setting must not leave the process group behind
             raise
         self.out_dir = Path(out_dir)
+        self.replacing = False  # rank 0 set an old run aside for this one (--overwrite), until its first checkpoint
         self.run_config = run_config
         self.binarize = binarize
         callbacks = default_callbacks(config) if callbacks is None else callbacks
@@ -144,10 +148,20 @@ class Trainer:
                     callback.on_fit_end(self)
             finished = True
         finally:
+            if self.replacing:  # the new run ended (or stopped) before its first checkpoint
+                self._settle_replaced(keep_new=finished)
             if lock is not None:
                 lock.release()
             self.ranks.close(finished)
         return self.history
+
+    def _settle_replaced(self, keep_new: bool) -> None:
+        """The run --overwrite set aside goes once the new run has a checkpoint (or finished); else it comes back."""
+        self.replacing, out = False, self.out_dir
+        if keep_new or (self.out_dir / "checkpoints" / "last.pt").is_file():
+            drop_aside(self.out_dir)
+        elif restore_aside(self.out_dir):
+            log.warning("%s: the new run stopped before its first checkpoint; the run it was to replace is back", out)
 
     def _interrupted(self) -> str:
         """Where an interrupted run stands: the epoch its last.pt holds, which --resume continues after."""
@@ -180,6 +194,8 @@ class Trainer:
         self.epoch = epoch
         for callback in self.callbacks:
             callback.on_epoch_end(self, row)
+        if self.replacing and (self.out_dir / "checkpoints" / "last.pt").is_file():
+            self._settle_replaced(keep_new=True)
 
     def _start(self, resume: bool, overwrite: bool) -> RunLock | None:
         """Restore ``last.pt`` or start a fresh run folder; rank 0 decides and every rank follows.
@@ -193,6 +209,7 @@ class Trainer:
             try:
                 lock = RunLock.take(check_out_dir(self.out_dir))
                 clear_stale_temporaries(self.out_dir)
+                recover_aside(self.out_dir)
                 if resume and last.is_file():
                     payload = read_checkpoint(last, map_location="cpu" if self.ranks.active else self.device)
                 elif resume and (self.out_dir / "checkpoints" / "best.pt").is_file():  # killed between the two
@@ -211,6 +228,8 @@ class Trainer:
                     self._prepare_fresh(last, overwrite)
             except VaeganError as caught:
                 error = caught
+                if self.replacing:  # the old run back before the lock goes
+                    self._settle_replaced(keep_new=False)
                 if lock is not None:  # refused: the folder is left as it was found
                     lock.give_up()
         if self.ranks.active:  # rank 0's verdict reaches every rank, so none waits for a rank that gave up
@@ -227,7 +246,8 @@ class Trainer:
         return lock
 
     def _prepare_fresh(self, last: Path, overwrite: bool) -> None:
-        prepare_fresh(self.out_dir, overwrite)  # refuses a run there unless overwrite; deletes only the run's files
+        # refuses a run there unless overwrite; then sets only the run's own files aside until a checkpoint
+        self.replacing = prepare_fresh(self.out_dir, overwrite)
         if self.run_config is not None:  # the resolved config, trainable again with --config
             write_text_atomic(self.out_dir / "config.yaml", yaml.safe_dump(self.run_config, sort_keys=False))
         torch.manual_seed(self.config.seed)
