@@ -148,7 +148,7 @@ def test_encode_refine_writes_the_map_codes(run, images, tmp_path):
     assert main(["encode", str(run), str(images), "--out", str(plain)]) == 0
     assert main(["encode", str(run), str(images), "--out", str(refined), "--refine", "20"]) == 0
     loaded = load_run(run)
-    x, _ = read_inputs([images], loaded, invert=False)
+    x, _, _ = read_inputs([images], loaded, invert=False)
     codes = np.load(refined)["codes"]
     assert np.allclose(codes, loaded.model.map_code(x, steps=20).numpy(), atol=1e-5)
     assert not np.allclose(codes, np.load(plain)["codes"])
@@ -205,3 +205,30 @@ def test_reconstruct_refuses_an_impossible_count(run, tmp_path, capsys, n):
     # --n 0 divided by zero in the grid; --n -3 sliced [:-3] and wrote every test image but three
     assert main(["reconstruct", str(run), "--n", n, "--out", str(tmp_path / "r.png")]) == 2
     assert f"--n {n}" in capsys.readouterr().err and not (tmp_path / "r.png").exists()
+
+
+def test_every_bad_input_is_named_at_once_and_skip_bad_encodes_the_rest(run, images, tmp_path, capsys):
+    """encode stopped at the first bad file: a folder of 400 scans lost its work for one, and named only that one."""
+    (images / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (images / "zz.nii.gz").write_bytes(b"not gzip")
+    out = tmp_path / "codes.npz"
+    assert main(["encode", str(run), str(images), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "2 of 5 inputs" in err and "torn.png" in err and "zz.nii.gz" in err and "--skip-bad" in err
+    assert not out.exists()
+    assert main(["encode", str(run), str(images), "--out", str(out), "--skip-bad"]) == 0
+    captured = capsys.readouterr()
+    assert "torn.png" in captured.err and "zz.nii.gz" in captured.err and "skipped 2" in captured.err
+    saved = np.load(out)
+    assert [name.rsplit("/", 1)[-1] for name in saved["files"]] == ["a.png", "b.jpg", "c.png"]
+    assert [name.rsplit("/", 1)[-1] for name in saved["skipped"]] == ["torn.png", "zz.nii.gz"]
+    assert saved["codes"].shape == (3, 3)
+    recon = tmp_path / "recon.png"
+    assert main(["reconstruct", str(run), str(images), "--out", str(recon), "--skip-bad"]) == 0 and recon.is_file()
+
+
+def test_skip_bad_with_no_good_input_left_is_refused(run, tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nothing")
+    assert main(["encode", str(run), str(bad), "--out", str(tmp_path / "c.npz"), "--skip-bad"]) == 2
+    assert "no input could be used" in capsys.readouterr().err

@@ -2,8 +2,9 @@
 
 INPUTS are PNG/JPEG/TIFF images, NIfTI volumes, or folders of them. Each is read,
 brought to the run's image shape (2-D images resized; NIfTI volumes preprocessed as the
-run's MRI data was, and for a 2-D model cut at their middle slice), and encoded. A file
-that cannot be used stops the command with one line naming it (exit status 2).
+run's MRI data was, and for a 2-D model cut at their middle slice), and encoded. Inputs
+that cannot be used are all named, one line each, and stop the command (exit status 2)
+before anything is written; ``--skip-bad`` leaves them out and goes on.
 ``vaegan reconstruct RUN INPUTS... --out recon.png`` reads its inputs the same way.
 
 Only the parser lives here, so ``vaegan encode --help`` starts at once; the work is in
@@ -43,6 +44,9 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
     )
     parser.add_argument("--invert", action="store_true", help="dark strokes on light paper: flip to light on dark")
     parser.add_argument("--labels", help="classes for conditional models: one for all inputs, or one per input")
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="leave out inputs that cannot be used (named on stderr) and go on"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ See :mod:`vaegan.cli.encode` for what is accepted.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -85,18 +86,38 @@ def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig) -> Tens
     return _channels(_resize(x, tuple(spatial)), channels).clamp(0.0, 1.0)
 
 
-def read_inputs(inputs: list[Path], run: Run, *, invert: bool = False) -> tuple[Tensor, list[Path]]:
-    """Every input file as one batch (N, C, *S) shaped for the run's model, and the files in order."""
+def read_inputs(
+    inputs: list[Path], run: Run, *, invert: bool = False, skip_bad: bool = False
+) -> tuple[Tensor, list[Path], list[int]]:
+    """Every input file as one batch (N, C, *S) shaped for the run's model, the files, and their places.
+
+    Every file is tried, and all that cannot be used are named at once (a folder of scans is not read
+    again for each bad one). ``skip_bad``: they are left out with a warning; the places say which of
+    :func:`input_files` were kept, so per-input labels can follow their files.
+    """
     files = input_files(inputs)
     shape = tuple(run.model.config.image_shape)
-    images = []
-    for path in files:
+    images, kept, bad = [], [], []
+    for place, path in enumerate(files):
         try:
             images.append(read_input(path, shape, run.config.data.mri))
+            kept.append(place)
         except Exception as error:  # a BadFile, or one that MONAI wrapped on the way: one line naming the file
-            raise VaeganError(f"{path}: {reason_of(error, 'could not be read')}") from None
+            bad.append(f"{path}: {reason_of(error, 'could not be read')}")
+    if bad and not skip_bad:
+        if len(bad) == 1:
+            raise VaeganError(f"{bad[0]} (--skip-bad uses the other inputs)")
+        raise VaeganError(
+            f"{len(bad)} of {len(files)} inputs cannot be used (--skip-bad uses the others):\n" + "\n".join(bad)
+        )
+    if not images:
+        raise VaeganError("no input could be used:\n" + "\n".join(bad))
+    for line in bad:
+        print(f"skipped {line}", file=sys.stderr)
+    if bad:
+        print(f"skipped {len(bad)} of {len(files)} inputs", file=sys.stderr)
     x = torch.stack(images)
-    return (1.0 - x if invert else x), files
+    return (1.0 - x if invert else x), [files[place] for place in kept], kept
 
 
 def input_labels(
@@ -130,11 +151,14 @@ def encode_inputs(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".npz":
         raise VaeganError(f"--out {out}: codes are written as .npz")
     run = open_encoder_run(args)
-    x, files = read_inputs(args.inputs, run, invert=args.invert)
-    labels = input_labels(run.model, args.labels, len(x), args.run, run.class_names)
+    x, files, kept = read_inputs(args.inputs, run, invert=args.invert, skip_bad=args.skip_bad)
+    labels = input_labels(run.model, args.labels, len(input_files(args.inputs)), args.run, run.class_names)
+    labels = labels[kept] if labels is not None else None  # per-input labels follow their files
     refine = getattr(args, "refine", 0)
     codes = map_codes(run.model, x, labels, steps=refine) if refine else run.model.encode(x, labels).cpu()
     arrays = {"codes": codes.numpy().astype(np.float32), "files": np.array([str(f) for f in files])}
+    every = input_files(args.inputs)
+    arrays["skipped"] = np.array([str(f) for i, f in enumerate(every) if i not in set(kept)], dtype=str)
     if labels is not None:
         arrays["labels"] = labels.numpy().astype(np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)
