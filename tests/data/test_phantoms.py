@@ -83,11 +83,26 @@ def test_cli_writes_phantoms_and_refuses_a_full_folder(tmp_path, phantom_cache, 
     out = tmp_path / "ph"
     assert main(["phantoms", "--out", str(out), "--subjects", "3", "--spacing", "8", "--no-progress"]) == 0
     assert len(participants(out)) == 3 and "wrote 3 phantom subjects" in capsys.readouterr().out
-    assert not list(tmp_path.glob(".ph.partial"))
+    assert not list(tmp_path.glob(".ph.partial-*"))
     assert main(["phantoms", "--out", str(out), "--subjects", "3"]) == 2
     assert "exists and is not empty" in capsys.readouterr().err
     with pytest.raises(DataError, match="at least 2"):
         write_phantoms(tmp_path / "one", subjects=1)
+
+
+def test_cli_clears_what_a_killed_phantoms_run_left_and_refuses_a_second_writer(tmp_path, phantom_cache, capsys):
+    """A SIGKILLed `vaegan phantoms --out` left its hidden .NAME.partial-* folder for good."""
+    from filelock import FileLock
+
+    stale = tmp_path / ".ph.partial-x1y2"
+    stale.mkdir()
+    (stale / "sub-001_T1w.nii.gz").write_bytes(b"half a subject")
+    out = tmp_path / "ph"
+    with FileLock(str(tmp_path / ".ph.lock")):  # another process writing the same folder now
+        assert main(["phantoms", "--out", str(out), "--subjects", "3", "--spacing", "8", "--no-progress"]) == 2
+    assert "another process is writing" in capsys.readouterr().err and stale.is_dir()
+    assert main(["phantoms", "--out", str(out), "--subjects", "3", "--spacing", "8", "--no-progress"]) == 0
+    assert not list(tmp_path.glob(".ph.partial-*")) and len(participants(out)) == 3
 
 
 def test_phantoms_dataset_generates_into_the_cache_once(phantom_cache, monkeypatch):

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.cli import check_seed
     from vaegan.data.config import SPACING_MM
     from vaegan.data.phantoms import write_phantoms
+    from vaegan.data.shared_folder import writing_alone
     from vaegan.foundation.errors import VaeganError
 
     check_seed(args.seed)
@@ -37,15 +38,16 @@ def run(args: argparse.Namespace) -> int:
     if not low <= args.spacing <= high:  # also NaN, which every comparison refuses
         raise VaeganError(f"--spacing {args.spacing}: give a voxel size from {low:g} to {high:g} mm")
     started = time.perf_counter()
-    out = write_phantoms(
-        Path(args.out),
-        subjects=args.subjects,
-        seed=args.seed,
-        spacing=args.spacing,
-        progress=args.progress,
-        workers=args.workers,
-        atrophy_scale=args.atrophy_scale,
-    )
+    with writing_alone(Path(args.out)):  # and what a killed run left beside --out is cleared
+        out = write_phantoms(
+            Path(args.out),
+            subjects=args.subjects,
+            seed=args.seed,
+            spacing=args.spacing,
+            progress=args.progress,
+            workers=args.workers,
+            atrophy_scale=args.atrophy_scale,
+        )
     seconds = time.perf_counter() - started
     print(f"wrote {args.subjects} phantom subjects to {out} in {seconds:.0f} s")
     print(f"train on them: vaegan train --config ad_cvae_2d --data-dir {out}")

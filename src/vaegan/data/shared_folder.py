@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,44 @@ def partial_folders(target: Path) -> list[Path]:
     return sorted(target.parent.glob(f".{target.name}.partial-*"))
 
 
+def _lock(target: Path):
+    from filelock import FileLock
+
+    return FileLock(str(target.parent / f".{target.name}.lock"))
+
+
+def clear_partials(target: Path) -> None:
+    """Delete the temporary folders killed builds of ``target`` left; call with ``target``'s lock held."""
+    for stale in partial_folders(target):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+@contextmanager
+def writing_alone(target: Path) -> Iterator[None]:
+    """Hold ``target``'s build lock while writing it, having cleared what killed writers left.
+
+    Raises:
+        DataError: another process holds the lock (it is writing ``target`` now).
+    """
+    from filelock import Timeout
+
+    lock = _lock(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise DataError(
+            f"{target}: another process is writing this folder now; wait for it, or choose another"
+        ) from None
+    except OSError as error:
+        raise DataError(f"{target}: cannot write here ({error})") from None
+    try:
+        clear_partials(target)
+        yield
+    finally:
+        lock.release()
+
+
 def build_once(target: Path, settings: dict[str, Any], build: Callable[[Path], Any]) -> Path:
     """``target`` complete for ``settings``: reused if it is, else built by ``build(target)`` under a lock.
 
@@ -70,7 +109,7 @@ def build_once(target: Path, settings: dict[str, Any], build: Callable[[Path], A
     Raises:
         DataError: the folder cannot be written, or ``build`` left it incomplete.
     """
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
     if folder_is_complete(target, settings):
         return target
@@ -79,7 +118,7 @@ def build_once(target: Path, settings: dict[str, Any], build: Callable[[Path], A
     except OSError as error:
         hint = "set XDG_CACHE_HOME to a writable folder"
         raise DataError(f"{target.parent}: cannot create the folder ({error}); {hint}") from None
-    lock = FileLock(str(target.parent / f".{target.name}.lock"))
+    lock = _lock(target)
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -88,8 +127,7 @@ def build_once(target: Path, settings: dict[str, Any], build: Callable[[Path], A
     try:
         if folder_is_complete(target, settings):  # built by the process we waited for
             return target
-        for stale in partial_folders(target):  # left by a killed builder; builders hold the lock
-            shutil.rmtree(stale, ignore_errors=True)
+        clear_partials(target)  # left by a killed builder; builders hold the lock
         if target.exists():
             logger.warning("%s is incomplete or from another version; building it again", target)
             shutil.rmtree(target)
