@@ -33,7 +33,7 @@ def test_dotted_overrides_reach_nested_keys():
         ("train.epoch=3", "unknown key 'train.epoch'; allowed here: .*epochs"),
         ("model.likelihood=poisson", "model.likelihood: .*'bernoulli', 'gaussian' or 'gaussian_learned'.*poisson"),
         ("model.latent_dim=0", "model.latent_dim: .*greater than 0"),
-        ("model.name=flow", "unknown model 'flow'; known models: .*vae"),
+        ("model.name=flow", "unknown model 'flow'; known models: .*vae.*entry point.*write_your_own_model"),
         ("train.device=tpu", "train.device: .*'auto', 'cpu', 'cuda'"),
         ("data.val_size=1.5", "data.val_size"),
         ("model.betas=[0.5,1.2]", "model.betas"),

@@ -136,3 +136,67 @@ def test_answers_wrong_beyond_one_fresh_step_fail_too(workspace):
         "ex05_gan_train_step",
         "ex06_acgan_hooks",
     ], {k: (r.first_failure.name, r.first_failure.message[:300]) for k, r in results.items() if not r.passed}
+
+
+def _solution_with(workspace, name: str, body: str) -> dict:
+    for path in SOLUTIONS.glob("*.py"):
+        shutil.copy(path, workspace / path.name)
+    (workspace / name).write_text(body)
+    return {r.exercise.key: r for r in grade(workspace)}
+
+
+IWAE_HEAD = (
+    "import math\nimport torch\n"
+    "from vaegan.models import VAE, VAEConfig\n"
+    "from vaegan.models.distributions import standard_normal_log_prob\n\n\n"
+    "class IWAEVAEConfig(VAEConfig):\n    name: str = 'exercise_iwae_vae'\n\n\n"
+    "class IWAEVAE(VAE):\n    config_class = IWAEVAEConfig\n\n"
+)
+WITH_INFERENCE = IWAE_HEAD.replace(
+    "from vaegan.models import", "from vaegan.models.base import inference\nfrom vaegan.models import"
+)
+IWAE_BODY = (
+    "    def log_likelihood(self, x, labels=None, *, k=64, chunk_rows=0):\n"
+    "        q = self.posterior(x)\n"
+    "        z = q.sample(k)\n"
+    "        out = self.decode(z.flatten(0, 1), None)\n"
+    "        log_px = self.likelihood.log_prob(out, x.{repeat}).view(k, len(x))\n"
+    "        log_w = log_px + standard_normal_log_prob(z) - q.log_prob(z)\n"
+    "        return torch.logsumexp(log_w, 0) - math.log(k)\n"
+)
+
+
+def test_an_iwae_without_eval_mode_fails_on_a_batch_norm_model(workspace):
+    """Right formula, no @inference: it scored 8/8 on the MLP, yet on the default conv VAE it ran batch
+    norm on the batch's statistics and kept gradients (-197 where vaegan gives -181)."""
+    repeat = "repeat(k, *[1] * (x.dim() - 1))"
+    results = _solution_with(workspace, "ex04_iwae.py", IWAE_HEAD + IWAE_BODY.format(repeat=repeat))
+    failure = results["ex04_iwae"].first_failure
+    assert failure is not None and "@inference" in failure.message
+    decorated = IWAE_HEAD.replace(
+        "from vaegan.models import", "from vaegan.models.base import inference\nfrom vaegan.models import"
+    )
+    decorated += "    @inference\n" + IWAE_BODY.format(repeat=repeat)
+    assert _solution_with(workspace, "ex04_iwae.py", decorated)["ex04_iwae"].passed
+
+
+def test_a_wrong_sample_order_in_iwae_is_named(workspace):
+    body = IWAE_HEAD.replace(
+        "from vaegan.models import", "from vaegan.models.base import inference\nfrom vaegan.models import"
+    )
+    body += "    @inference\n" + IWAE_BODY.format(repeat="repeat_interleave(k, dim=0)")  # image b's k rows together
+    failure = _solution_with(workspace, "ex04_iwae.py", body)["ex04_iwae"].first_failure
+    assert failure is not None and "row" in failure.message and "repeat" in failure.message
+
+
+def test_sigma_as_exp_of_logvar_fails_with_the_check_that_names_it(workspace):
+    body = (
+        "import torch\nfrom vaegan.models.distributions import DiagonalGaussian\n\n\n"
+        "class ReparameterisedGaussian(DiagonalGaussian):\n"
+        "    def sample(self, n=None, generator=None):\n"
+        "        shape = self.mean.shape if n is None else (n, *self.mean.shape)\n"
+        "        eps = torch.randn(shape, generator=generator, dtype=self.mean.dtype)\n"
+        "        return self.mean + torch.exp(self.logvar) * eps  # sigma = exp(logvar): the classic slip\n"
+    )
+    failure = _solution_with(workspace, "ex01_reparameterisation.py", body)["ex01_reparameterisation"].first_failure
+    assert failure is not None and "exp(logvar / 2)" in failure.message

@@ -207,3 +207,16 @@ def test_class_offsets_belong_to_the_cvaegan_generator_and_its_optimizer():
         id(model.decoder.offsets) not in {id(p) for p in model.component_parameters(name)}
         for name in ("discriminator", "classifier")
     )
+
+
+def test_log_likelihood_takes_soft_labels_as_encode_does():
+    """(B, K) class weights reached encode and decode, but log_likelihood's repeat crashed on them."""
+    model = make("cvae")
+    x = batch(model, 3).x
+    hard = torch.tensor([0, 1, 2])
+    soft = torch.nn.functional.one_hot(hard, K).float()
+    torch.manual_seed(0)
+    by_index = model.log_likelihood(x, hard, k=8)
+    torch.manual_seed(0)
+    by_weights = model.log_likelihood(x, soft, k=8)
+    torch.testing.assert_close(by_weights, by_index)

@@ -62,10 +62,10 @@ def adam(params, config: ModelConfig, *, lr: float | None = None, betas=None) ->
 class GenerativeModel(nn.Module, ABC):
     """Base of the hierarchy: a module that learns, samples and saves itself.
 
-    Subclasses set ``config_class`` and implement ``generate`` (noise -> images)
-    and either ``losses`` (one objective, one optimizer: the default
-    ``train_step`` does the rest) or their own ``train_step`` (a GAN steps its
-    two optimizers itself).
+    Subclasses set ``config_class`` and implement ``synthesize`` (noise -> images,
+    differentiable; ``generate`` and ``sample`` wrap it for use) and either
+    ``losses`` (one objective, one optimizer: the default ``train_step`` does the
+    rest) or their own ``train_step`` (a GAN steps its two optimizers itself).
     """
 
     name: ClassVar[str] = "base"

@@ -154,7 +154,8 @@ class GAN(GenerativeModel):
         return {**critic, **terms}
 
     def generator_terms(self, fake: Tensor, fake_labels: Tensor | None) -> dict[str, Tensor]:
-        """G's adversarial loss (non-saturating: -log D(G(z))) plus its share of the auxiliary terms."""
+        """G's adversarial loss under ``self.objective`` (the default non-saturating one: -log D(G(z));
+        WGAN-GP's: -E[D(G(z))]) plus its share of the auxiliary terms."""
         fake_out = self.discriminate(fake)
         auxiliary = self.auxiliary_loss(self.auxiliary_terms(fake_out, fake_labels, "fake"), "generator")
         return {"g_loss": self.objective.generator_loss(fake_out.source) + auxiliary}

@@ -75,7 +75,10 @@ def get_model_class(name: str) -> type[GenerativeModel]:
     try:
         return _MODELS[name]
     except KeyError:
-        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(sorted(_MODELS))}") from None
+        raise ConfigError(
+            f"unknown model {name!r}; known models: {', '.join(sorted(_MODELS))}. A model of your own is found "
+            "through the 'vaegan.models' entry point of an installed package (docs/write_your_own_model.md, part 3)"
+        ) from None
 
 
 def build_model(config: ModelConfig) -> GenerativeModel:

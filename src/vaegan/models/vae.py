@@ -121,7 +121,7 @@ class VAE(AutoEncoder):
             m = min(per_chunk, k - start)
             z = q.sample(m)  # (m, B, D)
             rows = z.flatten(0, 1)  # (m*B, D)
-            rep_labels = None if labels is None else labels.repeat(m)
+            rep_labels = None if labels is None else labels.repeat(m, *[1] * (labels.dim() - 1))  # (B,) or (B, K)
             out = self.decode(rows, rep_labels)
             log_px = self.likelihood.log_prob(out, x.repeat(m, *([1] * (x.dim() - 1)))).view(m, len(x))
             log_w = log_px + standard_normal_log_prob(z) - q.log_prob(z)  # (m, B)

@@ -9,6 +9,7 @@ same weights and the same seed, the same losses and samples as vaegan's ``Condit
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from vaegan.models import VAE, VAEConfig
@@ -34,5 +35,5 @@ class MyConditionalVAE(VAE):
 
         Raise a ValueError naming the fix when ``labels`` is None (a conditional model needs them).
         """
-        _ = torch
+        _ = (torch, F)  # you will need these
         raise NotImplementedError("ToImplement: F.one_hot(labels, K).float()")

@@ -19,7 +19,8 @@ def class_mean_feature_matching(
 
     real (B, F) features with real_labels (B,); fake (B', F) with fake_labels (B',). Sum only
     over the classes present in *both* batches (a mean over no images is undefined).
-    Hint: ``F.one_hot(labels, K).T @ features`` sums the features of each class: (K, F).
+    Hint: ``F.one_hot(labels, K).to(features.dtype).T @ features`` sums the features of each class:
+    (K, F) (one_hot gives integers; the product needs the features' float type).
     """
     _ = F
     raise NotImplementedError("ToImplement: per-class feature means of real and fake, 1/2 squared distance, summed")
