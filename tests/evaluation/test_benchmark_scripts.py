@@ -41,3 +41,37 @@ def test_a_reused_run_that_stopped_early_is_labelled_cut(monkeypatch, tmp_path):
     (config.out_dir / "evaluation.json").write_text(json.dumps(evaluation))
     _, source = quality.benchmark_model("cvaegan", args)
     assert f"cut: 3 of its {own} epochs" in source
+
+
+def test_floor_bias_compares_a_test_half_with_the_other_half_and_with_training_images(monkeypatch, capsys):
+    """The unseen set must be the *other* half of the test set (no image in both), at the same n."""
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import floor_bias
+
+    def images(n, offset):  # every image distinct: its first pixel is its number
+        x = torch.rand(n, 1, 4, 4)
+        x[:, 0, 0, 0] = torch.arange(offset, offset + n, dtype=torch.float32)
+        return ImageDataset(x, torch.arange(n) % 2, ["a", "b"], "toy")
+
+    splits = DataSplits(images(300, 0), images(0, 0), images(100, 1000))
+    embedded = []
+
+    class Flat(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.where = torch.nn.Parameter(torch.zeros(1))  # the device the images go to
+
+        def features(self, x):
+            embedded.append(x[:, 0, 0, 0].tolist())
+            return x.flatten(1)
+
+    monkeypatch.setattr(floor_bias, "load_dataset", lambda *a, **k: splits)
+    monkeypatch.setattr(floor_bias, "load_classifier", lambda *a, **k: Flat())
+    assert floor_bias.main(["--n", "80"]) == 0  # more than half the test set: cut to 50
+    half, seen, unseen = (set(ids) for ids in embedded)
+    assert len(half) == len(seen) == len(unseen) == 50
+    assert not half & unseen and half | unseen <= set(range(1000, 1100)) and seen <= set(range(300))
+    rows = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["FID", "KID", "precision", "recall"]
