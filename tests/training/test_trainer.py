@@ -233,3 +233,21 @@ def test_a_fit_run_folder_records_how_it_was_trained(tmp_path):
     run = load_run(out)
     assert run.config.data.binarize and run.config.data.dataset == tiny_splits().train.name
     assert run.config.train.epochs == 1 and run.config.model.latent_dim == tiny_vae().config.latent_dim
+
+
+def test_tensorboard_that_cannot_write_warns_once_and_training_goes_on(tmp_path, monkeypatch, capfd, caplog):
+    """A full disk under TensorBoard's writer thread printed that thread's traceback, then ended the run
+    with a bare OSError from the next add_scalar, though checkpoints still had room."""
+    from tensorboard.summary.writer import record_writer
+
+    def full(self, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(record_writer.RecordWriter, "write", full)
+    config = TrainConfig(epochs=2, batch_size=16, grid_size=8, progress=False, tensorboard=True)
+    history = Trainer(tiny_model("vae"), tiny_splits(), config, out_dir=tmp_path).fit()
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert read_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 2
+    stopped = [r for r in caplog.records if "TensorBoard" in r.getMessage()]
+    assert len(stopped) == 1 and "No space left" in stopped[0].getMessage()
+    assert "Traceback" not in capfd.readouterr().err

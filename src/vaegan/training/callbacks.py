@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -82,24 +83,55 @@ class MetricsLog(Callback):
 
 
 class TensorBoard(Callback):
-    """Scalars and images as TensorBoard event files in ``tensorboard/``."""
+    """Scalars and images as TensorBoard event files in ``tensorboard/``.
+
+    TensorBoard is a view of the run, not the run: when its files cannot be written (a full
+    disk), one warning says so, logging stops, and training goes on (the checkpoints, metrics.csv
+    and grids report their own failures). The writer's thread is kept from printing a traceback.
+    """
 
     def on_fit_start(self, trainer: Trainer) -> None:
+        from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
         from torch.utils.tensorboard import SummaryWriter  # slow to import: only when TensorBoard is on
 
-        self.writer = SummaryWriter(str(trainer.out_dir / "tensorboard"), purge_step=trainer.epoch + 1)
+        self._hook, self._quiet, self.writer = threading.excepthook, _AsyncWriterThread, None
+        threading.excepthook = self._thread_failed  # its error reaches us on the next write, once
+        folder = str(trainer.out_dir / "tensorboard")
+        self.stopped = False
+        self._guarded(trainer, lambda: setattr(self, "writer", SummaryWriter(folder, purge_step=trainer.epoch + 1)))
+
+    def _thread_failed(self, args: threading.ExceptHookArgs) -> None:
+        if not (isinstance(args.thread, self._quiet) and issubclass(args.exc_type, OSError)):
+            self._hook(args)
+
+    def _guarded(self, trainer: Trainer, write) -> None:
+        if self.stopped:
+            return
+        try:
+            write()
+        except OSError as error:
+            where = trainer.out_dir / "tensorboard"
+            log.warning("%s: TensorBoard logging stopped (%s); training goes on", where, error)
+            self.stopped = True
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
-        for key, value in row.items():
-            if key != "epoch":
-                self.writer.add_scalar(key, value, trainer.epoch)
-        self.writer.flush()
+        def write() -> None:
+            for key, value in row.items():
+                if key != "epoch":
+                    self.writer.add_scalar(key, value, trainer.epoch)
+            self.writer.flush()
+
+        self._guarded(trainer, write)
 
     def on_image(self, trainer: Trainer, name: str, image: np.ndarray) -> None:
-        self.writer.add_image(name, image, trainer.epoch, dataformats="HW" if image.ndim == 2 else "HWC")
+        form = "HW" if image.ndim == 2 else "HWC"
+        self._guarded(trainer, lambda: self.writer.add_image(name, image, trainer.epoch, dataformats=form))
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        self.writer.close()
+        try:
+            self._guarded(trainer, lambda: self.writer.close())
+        finally:
+            threading.excepthook = self._hook
 
 
 class Checkpoints(Callback):
