@@ -25,6 +25,7 @@ from vaegan.models import GenerativeModel, build_model, get_model_class
 from vaegan.training import Callback, History, Trainer
 from vaegan.training.callbacks import Checkpoints, default_callbacks
 from vaegan.training.config import TrainConfig
+from vaegan.training.replacement import resume_point
 from vaegan.training.run_folder import check_out_dir
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def train_from_config(
     ``extra_callbacks`` run after the default ones (grids, metrics, TensorBoard, checkpoints).
     """
     check_out_dir(config.out_dir)
-    last = config.out_dir / "checkpoints" / "last.pt"
+    last = resume_point(config.out_dir)  # where a stopped --overwrite's old run is, if one is aside
     resumed = read_resume_point(last) if resume and last.is_file() else None
     if resumed is not None and resumed.get("run_config"):
         config = _with_shape_of(config, resumed["run_config"])

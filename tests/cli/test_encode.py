@@ -232,3 +232,18 @@ def test_skip_bad_with_no_good_input_left_is_refused(run, tmp_path, capsys):
     bad.write_bytes(b"nothing")
     assert main(["encode", str(run), str(bad), "--out", str(tmp_path / "c.npz"), "--skip-bad"]) == 2
     assert "no input could be used" in capsys.readouterr().err
+
+
+def test_skip_bad_keeps_each_per_input_label_with_its_file(run, images, tmp_path):
+    """The labels of the inputs left out are left out with them, not the last ones."""
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["model"] = {"name": "cvae", "latent_dim": 3, "network": {"kind": "mlp", "hidden": [32]}}
+    (tmp_path / "cvae.yaml").write_text(yaml.safe_dump(config))
+    conditional = tmp_path / "cvae"
+    assert main(["train", "--config", str(tmp_path / "cvae.yaml"), "--out", str(conditional)]) == 0
+    (images / "b2.png").write_bytes(b"torn")  # sorts between b.jpg and c.png: the third of four inputs
+    out = tmp_path / "codes.npz"
+    assert main(["encode", str(conditional), str(images), "--labels", "0,1,2,1", "--out", str(out), "--skip-bad"]) == 0
+    saved = np.load(out)
+    assert [name.rsplit("/", 1)[-1] for name in saved["files"]] == ["a.png", "b.jpg", "c.png"]
+    assert saved["labels"].tolist() == [0, 1, 1]

@@ -106,7 +106,7 @@ def read_inputs(
             bad.append(f"{path}: {reason_of(error, 'could not be read')}")
     if bad and not skip_bad:
         if len(bad) == 1:
-            raise VaeganError(f"{bad[0]} (--skip-bad uses the other inputs)")
+            raise VaeganError(bad[0] + (" (--skip-bad uses the other inputs)" if len(files) > 1 else ""))
         raise VaeganError(
             f"{len(bad)} of {len(files)} inputs cannot be used (--skip-bad uses the others):\n" + "\n".join(bad)
         )

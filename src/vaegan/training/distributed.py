@@ -67,9 +67,11 @@ class Ranks:
         On failure there is no barrier: a rank that died would hold the others there.
         """
         if self.owns_group and dist.is_initialized():
-            if finished:
-                dist.barrier()
-            dist.destroy_process_group()
+            try:
+                if finished:
+                    dist.barrier()
+            finally:
+                dist.destroy_process_group()
         self.owns_group = False
 
     # -- collectives -------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import time
 from fnmatch import fnmatch
 from pathlib import Path
@@ -60,8 +59,6 @@ FOLDER_FILES = {
 LOCK = ".vaegan-run.lock"
 # what a later command writes into the run (report, evaluate), not training: its temporary files are theirs
 LATER_FILES = ("report.html", "evaluation.json")
-# the run --overwrite replaces, moved here until the new run has written its first checkpoint
-REPLACED = ".vaegan-replaced"
 UNSAFE_IN_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")  # path separators and control characters
 
 
@@ -217,61 +214,6 @@ def clear_run(folder: Path) -> list[Path]:
     return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
-def set_aside(folder: Path) -> None:
-    """Move the run's own files into ``folder/.vaegan-replaced`` (renames on one disk: nothing is copied).
-
-    :func:`drop_aside` deletes them once the new run has a checkpoint; until then
-    :func:`restore_aside` puts them back, so a new run that fails early loses no old one.
-    """
-    aside = folder / REPLACED
-    aside.mkdir()
-    for path in run_entries(folder):  # the files inside a subfolder come before the subfolder
-        if path.is_dir() and not path.is_symlink():
-            if not any(path.iterdir()):
-                path.rmdir()
-        else:
-            target = aside / path.relative_to(folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path.rename(target)
-
-
-def restore_aside(folder: Path) -> bool:
-    """Put back the run :func:`set_aside` moved, deleting what the new run wrote; False if none was set aside."""
-    aside = folder / REPLACED
-    if not aside.is_dir():
-        return False
-    clear_run(folder)
-    for path in sorted(aside.rglob("*"), key=lambda p: len(p.parts)):
-        target = folder / path.relative_to(aside)
-        if path.is_dir() and not path.is_symlink():
-            target.mkdir(exist_ok=True)
-        else:
-            path.rename(target)
-    shutil.rmtree(aside)
-    return True
-
-
-def drop_aside(folder: Path) -> None:
-    shutil.rmtree(folder / REPLACED, ignore_errors=True)
-
-
-def recover_aside(folder: Path) -> None:
-    """At a start (lock held): settle what an ``--overwrite`` killed mid-way left in ``.vaegan-replaced``.
-
-    With a checkpoint of its own the new run got far enough, and the old one goes;
-    without one, the old run comes back.
-    """
-    if not (folder / REPLACED).is_dir():
-        return
-    if (folder / "checkpoints" / "last.pt").is_file():
-        drop_aside(folder)
-    elif restore_aside(folder):
-        log.warning(
-            "%s: an --overwrite stopped before the new run's first checkpoint; the run it was to replace is back",
-            folder,
-        )
-
-
 def write_marker(folder: Path) -> None:
     """``.vaegan-run.json``: this folder holds a vaegan run, and which of its names are the run's."""
     marker = {"vaegan": package_version(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "writes": RUN_FILES}
@@ -295,6 +237,8 @@ def prepare_fresh(folder: Path, overwrite: bool) -> bool:
                 f"{folder} holds a metrics.csv or checkpoints/last.pt, but no {MARKER} or vaegan checkpoint: "
                 "vaegan did not write it, so --overwrite leaves it alone; move those files away or choose another --out"
             )
+        from vaegan.training.replacement import set_aside  # it builds on this module's run_entries
+
         set_aside(folder)
         write_marker(folder)
         return True

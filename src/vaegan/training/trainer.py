@@ -20,22 +20,20 @@ from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import TrainingError, VaeganError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models.base import Batch, GenerativeModel
-from vaegan.training.callbacks import Callback, default_callbacks
+from vaegan.training.callbacks import Callback, Checkpoints, default_callbacks
 from vaegan.training.checkpoint import rng_state, set_rng_state
 from vaegan.training.config import TrainConfig
 from vaegan.training.distributed import Ranks, resolve_device, setup, sync_batchnorm
 from vaegan.training.finite import FiniteGuard
 from vaegan.training.placement import memory_format, placement
+from vaegan.training.replacement import recover, settle
 from vaegan.training.run_folder import (
     RunLock,
     check_out_dir,
     clear_stale_temporaries,
-    drop_aside,
     holds_run,
     non_finite_advice,
     prepare_fresh,
-    recover_aside,
-    restore_aside,
 )
 from vaegan.training.schedule import LearningRate
 
@@ -148,20 +146,19 @@ class Trainer:
                     callback.on_fit_end(self)
             finished = True
         finally:
-            if self.replacing:  # the new run ended (or stopped) before its first checkpoint
-                self._settle_replaced(keep_new=finished)
-            if lock is not None:
-                lock.release()
-            self.ranks.close(finished)
+            try:
+                if self.replacing:  # the new run ended (or stopped) before its first checkpoint
+                    self._settle_replaced(keep_new=finished)
+            finally:  # whatever stops the settling (a second Ctrl-C), the next start finishes it
+                if lock is not None:
+                    lock.release()
+                self.ranks.close(finished)
         return self.history
 
     def _settle_replaced(self, keep_new: bool) -> None:
         """The run --overwrite set aside goes once the new run has a checkpoint (or finished); else it comes back."""
-        self.replacing, out = False, self.out_dir
-        if keep_new or (self.out_dir / "checkpoints" / "last.pt").is_file():
-            drop_aside(self.out_dir)
-        elif restore_aside(self.out_dir):
-            log.warning("%s: the new run stopped before its first checkpoint; the run it was to replace is back", out)
+        self.replacing = False
+        settle(self.out_dir, new_run_checkpointed=keep_new)
 
     def _interrupted(self) -> str:
         """Where an interrupted run stands: the epoch its last.pt holds, which --resume continues after."""
@@ -194,8 +191,8 @@ class Trainer:
         self.epoch = epoch
         for callback in self.callbacks:
             callback.on_epoch_end(self, row)
-        if self.replacing and (self.out_dir / "checkpoints" / "last.pt").is_file():
-            self._settle_replaced(keep_new=True)
+        if self.replacing and any(isinstance(callback, Checkpoints) for callback in self.callbacks):
+            self._settle_replaced(keep_new=True)  # this epoch's checkpoint is written: the old run can go
 
     def _start(self, resume: bool, overwrite: bool) -> RunLock | None:
         """Restore ``last.pt`` or start a fresh run folder; rank 0 decides and every rank follows.
@@ -209,7 +206,7 @@ class Trainer:
             try:
                 lock = RunLock.take(check_out_dir(self.out_dir))
                 clear_stale_temporaries(self.out_dir)
-                recover_aside(self.out_dir)
+                recover(self.out_dir)
                 if resume and last.is_file():
                     payload = read_checkpoint(last, map_location="cpu" if self.ranks.active else self.device)
                 elif resume and (self.out_dir / "checkpoints" / "best.pt").is_file():  # killed between the two

@@ -1,0 +1,119 @@
+"""--overwrite keeps the old run aside until the new one has a checkpoint, whatever stops it on the way:
+a move that fails half-way, a second interrupt while the old run is put back, a SIGKILL, a symlinked
+checkpoints/ folder; and a --resume after a killed --overwrite still checks the config."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli.test_cli import blobs_dataset, write_config  # noqa: F401  (the fixture registers test-blobs)
+from vaegan.cli import main
+from vaegan.training.replacement import REPLACING
+from vaegan.training.run_folder import prepare_fresh
+from vaegan.training.trainer import Trainer
+
+HIDDEN = (".vaegan-run.lock",)
+
+
+def files(run: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(run).as_posix(): p.read_bytes()
+        for p in sorted(run.rglob("*"))
+        if p.is_file() and p.name not in HIDDEN
+    }
+
+
+def kept(before: dict[str, bytes], run: Path) -> bool:
+    """Every file of ``before`` as it was; a resume may add only a TensorBoard event file."""
+    after = files(run)
+    return {k: v for k, v in after.items() if k in before} == before and all(
+        k.startswith("tensorboard/events.") for k in set(after) - set(before)
+    )
+
+
+def train(config, run, *extra) -> int:
+    return main(["train", "--config", str(config), "--out", str(run), *extra])
+
+
+@pytest.fixture
+def old_run(tmp_path):
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    return config, run
+
+
+def failing_rename(monkeypatch, when, error):
+    """Path.rename and Path.replace raise ``error`` for the moves ``when(source, target)`` picks."""
+    for method in ("rename", "replace"):
+        real = getattr(Path, method)
+
+        def move(self, target, real=real):
+            if when(self, Path(target)):
+                raise error
+            return real(self, target)
+
+        monkeypatch.setattr(Path, method, move)
+
+
+@pytest.mark.parametrize("name", ["metrics.csv", "last.pt"])
+def test_a_move_aside_that_fails_half_way_puts_everything_back(old_run, monkeypatch, name):
+    config, run = old_run
+    before = files(run)
+    failing_rename(
+        monkeypatch,
+        lambda src, dst: src.name == name and "replac" in str(dst),
+        PermissionError(13, "Permission denied", name),
+    )
+    assert train(config, run, "--overwrite") == 2
+    monkeypatch.undo()
+    assert files(run) == before and not [p for p in run.iterdir() if "replac" in p.name]
+
+
+def test_a_second_interrupt_while_the_old_run_comes_back_is_finished_at_the_next_start(old_run, monkeypatch):
+    config, run = old_run
+    before = files(run)
+    monkeypatch.setattr(Trainer, "train_epoch", lambda self, epoch: (_ for _ in ()).throw(KeyboardInterrupt()))
+    failing_rename(monkeypatch, lambda src, dst: src.name == "last.pt" and "vaegan-re" in str(src), KeyboardInterrupt())
+    assert train(config, run, "--overwrite") == 130
+    monkeypatch.undo()
+    assert train(config, run, "--resume", "--epochs", "1") == 0  # settles first: the old run, whole
+    assert kept(before, run)
+
+
+def test_a_set_aside_killed_half_way_is_moved_back_at_the_next_start(old_run):
+    config, run = old_run
+    before = files(run)
+    moving = run / REPLACING  # what a SIGKILL in the middle of the moves leaves: no handler rolled back
+    (moving / "checkpoints").mkdir(parents=True)
+    (run / "metrics.csv").rename(moving / "metrics.csv")
+    (run / "checkpoints" / "last.pt").rename(moving / "checkpoints" / "last.pt")
+    assert train(config, run, "--resume", "--epochs", "1") == 0
+    assert kept(before, run) and not moving.exists()
+
+
+def test_a_failed_new_run_with_a_symlinked_checkpoints_folder_keeps_the_old_run(old_run, monkeypatch, tmp_path):
+    config, run = old_run
+    shutil.move(run / "checkpoints", tmp_path / "big_disk")
+    (run / "checkpoints").symlink_to(tmp_path / "big_disk")
+    before = files(run)
+    monkeypatch.setattr(Trainer, "train_epoch", lambda self, epoch: (_ for _ in ()).throw(RuntimeError("boom")))
+    with pytest.raises(RuntimeError):
+        train(config, run, "--overwrite")
+    monkeypatch.undo()
+    assert files(run) == before
+
+
+def test_resume_after_a_killed_overwrite_checks_the_config_of_the_run_that_comes_back(old_run, tmp_path, capsys):
+    config, run = old_run
+    changed = yaml.safe_load(config.read_text())
+    changed["model"]["kl_weight"] = 7.0
+    new = tmp_path / "new.yaml"
+    new.write_text(yaml.safe_dump(changed))
+    prepare_fresh(run, overwrite=True)  # a killed --overwrite: the old run aside, a new config.yaml written
+    (run / "config.yaml").write_text("the killed run's config\n")
+    assert train(new, run, "--resume", "--epochs", "2") == 2
+    assert "trained under another config" in capsys.readouterr().err
