@@ -107,11 +107,11 @@ def execute(
                 os.environ[key] = value
 
 
-def build(target: Path, notebook: nbformat.NotebookNode, *, run: bool, quick: bool) -> float:
+def build(target: Path, notebook: nbformat.NotebookNode, *, run: bool, quick: bool, timeout: int = 900) -> float:
     """Execute (optionally) and write ``target``; returns seconds spent."""
     start = time.perf_counter()
     if run:
-        execute(notebook, target.parent, quick=quick, dpi=FIGURE_DPI)
+        execute(notebook, target.parent, quick=quick, dpi=FIGURE_DPI, timeout=timeout)
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"{target.stem[:40]}-{index}"  # from the source order, so a rebuild changes no ids
         if cell.cell_type == "code":
@@ -129,10 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, default=[NOTEBOOKS], help="sources or folders")
     parser.add_argument("--full", action="store_true", help="the notebooks' full settings (slow), not QUICK")
     parser.add_argument("--no-execute", action="store_true", help="write the .ipynb without running them")
+    parser.add_argument(
+        "--timeout", type=int, help="seconds a cell may run (default 900, and 3600 with --full: a whole training)"
+    )
     args = parser.parse_args(argv)
+    timeout = args.timeout or (3600 if args.full else 900)
     for source, target, notebook in sources():
         if selected(args.paths, source, target):
-            seconds = build(target, notebook, run=not args.no_execute, quick=not args.full)
+            seconds = build(target, notebook, run=not args.no_execute, quick=not args.full, timeout=timeout)
             print(f"{target.relative_to(REPO)}: {seconds:.0f} s, {target.stat().st_size / 1e3:.0f} kB")
     return 0
 
