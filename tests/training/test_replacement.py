@@ -12,7 +12,7 @@ import yaml
 
 from tests.cli.test_cli import blobs_dataset, write_config  # noqa: F401  (the fixture registers test-blobs)
 from vaegan.cli import main
-from vaegan.training.replacement import REPLACING
+from vaegan.training.replacement import DROPPING, REPLACING
 from vaegan.training.run_folder import prepare_fresh
 from vaegan.training.trainer import Trainer
 
@@ -117,3 +117,15 @@ def test_resume_after_a_killed_overwrite_checks_the_config_of_the_run_that_comes
     (run / "config.yaml").write_text("the killed run's config\n")
     assert train(new, run, "--resume", "--epochs", "2") == 2
     assert "trained under another config" in capsys.readouterr().err
+
+
+def test_an_old_run_killed_while_being_deleted_is_not_brought_back_over_the_new_one(old_run):
+    """Half deleted (its time stamp gone first), it was taken for an aside with no new checkpoint."""
+    config, run = old_run
+    assert train(config, run, "--overwrite", "--epochs", "2") == 0
+    before = files(run)
+    dropping = run / DROPPING  # what a SIGKILL during the deleting leaves
+    (dropping / "checkpoints").mkdir(parents=True)
+    (dropping / "checkpoints" / "last.pt").write_bytes(b"the old run's, half deleted")
+    assert train(config, run, "--resume", "--epochs", "2") == 0
+    assert kept(before, run) and not dropping.exists()

@@ -8,6 +8,8 @@ so whatever stops a step (an error, a second Ctrl-C, SIGKILL) the next start fin
 - ``.vaegan-replaced/``: all aside (with the time it was done, ``since``); the new run trains. Once
   it has a checkpoint the folder is deleted; if it stops before one, what it wrote is deleted and
 - ``.vaegan-restoring/``: the old files move back. Stopped here, the rest moves back.
+- ``.vaegan-dropping/``: the old files, being deleted (the new run has a checkpoint). Stopped here,
+  the deleting is finished.
 
 Nothing in the run folder is ever deleted while one of the old run's files may still be in it.
 
@@ -28,6 +30,7 @@ from vaegan.training.run_folder import clear_run, run_entries
 log = logging.getLogger(__name__)
 
 REPLACING, REPLACED, RESTORING = ".vaegan-replacing", ".vaegan-replaced", ".vaegan-restoring"
+DROPPING = ".vaegan-dropping"  # the old run, being deleted: the new one has its checkpoint
 SINCE = ".since"  # in REPLACED: time.time_ns() when the old run was all aside
 
 
@@ -57,7 +60,8 @@ def settle(folder: Path, *, new_run_checkpointed: bool) -> None:
     if not aside.is_dir():
         return
     if new_run_checkpointed:
-        shutil.rmtree(aside, ignore_errors=True)
+        aside.rename(folder / DROPPING)  # a half-deleted aside is never taken for a whole one
+        shutil.rmtree(folder / DROPPING, ignore_errors=True)
         return
     clear_run(folder)  # the new run's files; none of the old run's is in the folder now
     restoring = folder / RESTORING
@@ -68,6 +72,7 @@ def settle(folder: Path, *, new_run_checkpointed: bool) -> None:
 
 def recover(folder: Path) -> None:
     """At a start, lock held: finish what a stopped ``--overwrite`` left (see the module doc)."""
+    shutil.rmtree(folder / DROPPING, ignore_errors=True)
     for name in (REPLACING, RESTORING):
         if (folder / name).is_dir():
             _roll_back(folder, folder / name)
