@@ -6,7 +6,7 @@ trained on those training images, so it places them more tightly than images it 
 the floor comes out higher (worse) than two unseen real sets would score. This prints both,
 on one random half of the test set against (a) as many training images and (b) the other
 random half, which no classifier saw. (The MNIST test set must be halved at random: its first
-and last 5,000 images come from different writers, FID 45 between them.)
+and last 5,000 images come from different NIST sets, the first the cleaner, FID 45 between them.)
 
     python benchmarks/floor_bias.py [--dataset mnist] [--n 5000]
 """
