@@ -7,6 +7,10 @@
 - ``finite.py``: the NaN/inf guard on the losses, checked every N steps.
 - ``callbacks.py``: image grids, metrics.csv and curves, TensorBoard, checkpoints, latent figures.
 - ``checkpoint.py``: the RNG states a Trainer checkpoint adds, so resume is exact.
+- ``run_folder.py``: the run folder's own files, its marker and lock; refusing folders that hold more.
+- ``schedule.py``: the learning-rate schedule (``train.lr_schedule``), stepped per batch.
+- ``map_score.py``: ``val/map_r``, a phantom run's disease map scored during training.
+- ``replacement.py``: ``--overwrite`` keeping the old run aside until the new one has a checkpoint.
 """
 
 from vaegan.training.callbacks import Callback, LatentFigures, default_callbacks
