@@ -2,7 +2,8 @@
 
 Floors, top to bottom (each imports only those below it; ``lint-imports`` checks this):
 
-    cli                      one module per ``vaegan`` subcommand
+    cli                      one module per ``vaegan`` subcommand (``__main__.py``: ``python -m vaegan``)
+    exercises                the course's graded exercises (templates, checks, the model contract)
     tuning | evaluation      Optuna studies; metrics of a trained run
     runs                     a finished run folder: config, model, data
     experiment               from a run config to a trained run; ``fit()``

@@ -13,6 +13,8 @@
 - ``phantoms.py``: ``vaegan phantoms`` (synthetic CN/AD brains as a BIDS folder).
 - ``evaluate.py``: ``vaegan evaluate`` (metrics with floors into RUN/evaluation.json).
 - ``classifier.py``: ``vaegan train-classifier`` (the reference classifier evaluate uses).
+- ``inputs.py``, ``samples.py``, ``outputs.py``: the work behind encode/reconstruct and sample (imported
+  only when the command runs), and what an ``--out`` may name (never a run's own file).
 
 A subcommand module defines ``add_parser(subparsers)`` which sets ``func`` on
 its parser; ``main`` dispatches and turns a :class:`VaeganError` into a one-line

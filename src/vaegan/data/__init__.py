@@ -1,6 +1,7 @@
 """Datasets: images as in-memory tensors in [0, 1], integer labels, class names.
 
 Files:
+    config.py    the ``data`` section and its ``mri`` options (``DataConfig``, ``MRIConfig``).
     datasets.py  ``ImageDataset``, ``DataSplits``, ``DataLocation``, and
                  ``split_subjects`` (stratified, by subject).
     registry.py  datasets by name (``register_dataset``, ``list_datasets``,

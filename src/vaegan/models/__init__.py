@@ -8,11 +8,13 @@
 - ``likelihoods.py``: p(x|z): Bernoulli, Gaussian (fixed or learned variance).
 - ``autoencoder.py``: :class:`AutoEncoder` (optionally denoising).
 - ``vae.py``: :class:`VAE` (AutoEncoder + probabilistic code + KL + IWAE bound).
+- ``beta_tcvae.py``: :class:`BetaTCVAE` (the KL split into MI, total correlation and dimension-wise KL).
 - ``cvae.py``: :class:`ConditionalVAE` (VAE conditioned on the label; analogies).
 - ``cvaegan.py``: :class:`CVAEGAN` (ConditionalVAE + discriminator + classifier,
   Bao et al. 2017); its feature-matching losses in ``cvaegan_losses.py``.
 - ``adversarial.py``: GAN losses on logits, DCGAN weight init, freezing a network.
 - ``gan.py``: :class:`GAN` (DCGAN generator vs discriminator, two optimizers).
+- ``wgan_gp.py``: :class:`WGANGP` (a critic for the Wasserstein distance, gradient penalty).
 - ``acgan.py``: :class:`ACGAN` (GAN + class-conditioned generator + auxiliary classifier).
 """
 

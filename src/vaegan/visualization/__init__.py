@@ -20,6 +20,7 @@
 - ``subject_maps.py``: each disease subject's own map scored against its own atrophy, and the
   ceiling of a perfect model (each subject's healthy twin).
 - ``disease_codes.py``: whether a latent code carries the diagnosis (AD-vs-CN AUC on the codes).
+- ``intervals.py``: jackknife intervals over subjects for the maps' r and the codes' AUC.
 - ``brain.py``: nilearn figures of those maps (imported on use: nilearn is slow to import).
 
 The training callbacks that draw these each epoch live in :mod:`vaegan.training.callbacks`.
