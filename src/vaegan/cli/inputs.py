@@ -151,14 +151,15 @@ def encode_inputs(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".npz":
         raise VaeganError(f"--out {out}: codes are written as .npz")
     run = open_encoder_run(args)
+    every = input_files(args.inputs)
     x, files, kept = read_inputs(args.inputs, run, invert=args.invert, skip_bad=args.skip_bad)
-    labels = input_labels(run.model, args.labels, len(input_files(args.inputs)), args.run, run.class_names)
+    labels = input_labels(run.model, args.labels, len(every), args.run, run.class_names)
     labels = labels[kept] if labels is not None else None  # per-input labels follow their files
     refine = getattr(args, "refine", 0)
     codes = map_codes(run.model, x, labels, steps=refine) if refine else run.model.encode(x, labels).cpu()
     arrays = {"codes": codes.numpy().astype(np.float32), "files": np.array([str(f) for f in files])}
-    every = input_files(args.inputs)
-    arrays["skipped"] = np.array([str(f) for i, f in enumerate(every) if i not in set(kept)], dtype=str)
+    used = set(files)
+    arrays["skipped"] = np.array([str(f) for f in every if f not in used], dtype=str)
     if labels is not None:
         arrays["labels"] = labels.numpy().astype(np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)
