@@ -297,3 +297,36 @@ def test_an_impossible_atrophy_scale_is_refused_with_its_range(tmp_path, capsys)
     assert main(["phantoms", "--out", str(tmp_path / "p"), "--subjects", "4", "--atrophy-scale", "2"]) != 0
     assert "[0, 1.6]" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+def test_scans_without_a_true_atrophy_get_their_maps_drawn_and_left_unscored(volumes, tmp_path):
+    """A researcher's own scans carry no true atrophy: the maps are still the model's to draw and save."""
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from vaegan.visualization.brain import plot_effect_maps, plot_individual_maps
+    from vaegan.visualization.disease_maps import group_difference
+
+    mri, model = options(**MRI), tiny()
+    scans = replace(volumes, maps=None)
+    summary = summarize_effects(model, scans, mri, samples=2)
+    assert summary.truth is None and math.isnan(summary.r_model) and math.isnan(summary.r_group)
+    assert summary.intervals == {}
+    assert torch.equal(summary.group_difference, group_difference(scans, mri))
+    scored = summarize_effects(model, volumes, mri, samples=2, intervals=False)
+    assert torch.equal(summary.effect, scored.effect)  # the map itself does not depend on the truth
+    assert "no true atrophy" in summary.describe()
+    maps = individual_maps(model, scans, mri, samples=2)
+    ad = int((volumes.labels == 1).sum())
+    assert maps.truth is None and len(maps.subjects) == ad and maps.loss.shape[0] == ad
+    assert torch.isnan(maps.r).all() and all(math.isnan(q) for q in maps.quartiles(specific=True))
+    assert "no true atrophy" in maps.describe()
+    for path in (
+        plot_effect_maps(summary, mri, tmp_path / "group.png"),
+        plot_individual_maps(maps, mri, tmp_path / "individual.png", subjects=2),
+    ):
+        image = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+        assert image.std() > 20  # drawn, not blank
+    with pytest.raises(ValueError, match="true atrophy"):
+        summary.one_sided()

@@ -74,14 +74,22 @@ def plot_effect_maps(
     """Three rows over the mean control anatomy: the model's map, the true atrophy, the raw group difference.
 
     The model's map and the group difference are drawn as intensity *loss*
-    (CN minus AD, so tissue loss is positive, like the true atrophy).
+    (CN minus AD, so tissue loss is positive, like the true atrophy). Scans
+    without a true atrophy: two rows, cut where the model's map is.
     """
     rows = [
-        (-summary.effect, f"model: decode(z, AD) vs decode(z, CN), intensity loss (r = {summary.r_model:.2f})"),
-        (summary.truth, "true atrophy (mean tissue-loss fraction of AD subjects)"),
-        (-summary.group_difference, f"raw group difference, mean CN - mean AD (r = {summary.r_group:.2f})"),
+        (-summary.effect, f"model: decode(z, AD) vs decode(z, CN), intensity loss{_r(summary.r_model)}"),
+        (-summary.group_difference, f"raw group difference, mean CN - mean AD{_r(summary.r_group)}"),
     ]
-    return _plot_rows(rows, summary.anatomy, summary.truth, options, path, title=title, cuts=cuts, grid=summary.grid)
+    if summary.truth is not None:
+        rows.insert(1, (summary.truth, "true atrophy (mean tissue-loss fraction of AD subjects)"))
+    cut_map = -summary.effect if summary.truth is None else summary.truth
+    return _plot_rows(rows, summary.anatomy, cut_map, options, path, title=title, cuts=cuts, grid=summary.grid)
+
+
+def _r(value: float) -> str:
+    """`` (r = 0.61)`` for a scored map; nothing where there was no truth to score it against."""
+    return "" if value != value else f" (r = {value:.2f})"
 
 
 def plot_individual_maps(
@@ -89,14 +97,17 @@ def plot_individual_maps(
 ) -> Path:
     """For the first ``subjects`` disease subjects: their counterfactual map, then their own true atrophy.
 
-    Drawn over the subjects' mean image, cut where their mean true atrophy is;
-    the map is intensity *loss* (counterfactual control minus the subject), like the true atrophy.
+    Drawn over the subjects' mean image, cut where their mean true atrophy is (scans without one:
+    where their mean map is, and no truth rows); the map is intensity *loss* (counterfactual control
+    minus the subject), like the true atrophy.
     """
     rows = []
-    for name, loss, truth, r in list(zip(maps.subjects, maps.loss, maps.truth, maps.r.tolist()))[:subjects]:
-        rows.append((loss, f"{name}: as CN minus as observed, intensity loss (r = {r:.2f})"))
-        rows.append((truth, f"{name}: own true atrophy (tissue-loss fraction)"))
-    anatomy, cut_map = maps.images.mean(0), maps.truth.mean(0)
+    for i, (name, loss, r) in enumerate(list(zip(maps.subjects, maps.loss, maps.r.tolist()))[:subjects]):
+        rows.append((loss, f"{name}: as CN minus as observed, intensity loss{_r(r)}"))
+        if maps.truth is not None:
+            rows.append((maps.truth[i], f"{name}: own true atrophy (tissue-loss fraction)"))
+    anatomy = maps.images.mean(0)
+    cut_map = maps.loss.mean(0) if maps.truth is None else maps.truth.mean(0)
     return _plot_rows(rows, anatomy, cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
 
 

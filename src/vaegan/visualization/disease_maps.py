@@ -1,8 +1,9 @@
 """The group disease-effect map scored against true atrophy (:func:`summarize_effects`).
 
 The mean effect over the control subjects, against the mean true atrophy of the
-disease subjects and the raw group difference of the same subjects. Each
-subject's own map is :mod:`vaegan.visualization.subject_maps`; the maps themselves
+disease subjects and the raw group difference of the same subjects. Scans without
+a true atrophy (a researcher's own) get the same maps, unscored (``truth`` None,
+r NaN). Each subject's own map is :mod:`vaegan.visualization.subject_maps`; the maps themselves
 (:func:`~vaegan.visualization.disease_effects.disease_effect`, ``counterfactual``)
 are in ``disease_effects.py``.
 
@@ -35,7 +36,7 @@ class EffectSummary:
 
     Attributes:
         effect: mean disease-effect map of the control subjects (decode AD - decode CN).
-        truth: mean true tissue loss of the disease subjects.
+        truth: mean true tissue loss of the disease subjects; None for scans without one (r is then NaN).
         group_difference: mean disease image - mean control image (what the raw data shows).
         anatomy: mean control image, the background for figures.
         r_model: Pearson r of -effect with truth, inside the brain.
@@ -56,7 +57,7 @@ class EffectSummary:
     """
 
     effect: Tensor
-    truth: Tensor
+    truth: Tensor | None
     group_difference: Tensor
     anatomy: Tensor
     r_model: float
@@ -68,6 +69,8 @@ class EffectSummary:
 
     def describe(self) -> str:
         """One line: how well the model's map and the raw group difference match the true atrophy."""
+        if self.truth is None:
+            return "no true atrophy to score the maps against (scans, not phantoms): the maps are drawn, unscored"
         line = f"r(model map, true atrophy) = {self.r_model:.2f}; r(raw group difference) = {self.r_group:.2f}"
         low, high = self.intervals.get("margin", (float("nan"),) * 2)
         if low == low and high == high:  # measured, and not NaN (a group of one subject)
@@ -78,6 +81,8 @@ class EffectSummary:
 
     def one_sided(self) -> tuple[float, float]:
         """(r_model, r_group) with the loss maps' negative values set to 0 (see :func:`loss_only`)."""
+        if self.truth is None:
+            raise ValueError("no true atrophy to score the one-sided maps against (scans, not phantoms)")
         brain = self.anatomy > 0.1
         return pearson(loss_only(-self.effect), self.truth, brain), pearson(
             loss_only(-self.group_difference), self.truth, brain
@@ -95,12 +100,16 @@ def per_position(volumes: Tensor, options: MRIConfig) -> Tensor:
 
 
 def images_and_maps(
-    data: MRIVolumes, options: MRIConfig, control: int, disease: int
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The images and true maps (N, P, 1, *S) the model sees, and the control and disease masks (N,)."""
-    if data.maps is None:
+    data: MRIVolumes, options: MRIConfig, control: int, disease: int, *, need_maps: bool = True
+) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
+    """The images and true maps (N, P, 1, *S) the model sees, and the control and disease masks (N,).
+
+    ``need_maps=False``: volumes without true maps give None for them, instead of the error.
+    """
+    if data.maps is None and need_maps:
         raise ValueError("the volumes carry no true maps; read them with maps_suffix (phantoms)")
-    images, maps = per_position(data.volumes, options), per_position(data.maps, options)
+    images = per_position(data.volumes, options)
+    maps = None if data.maps is None else per_position(data.maps, options)
     is_control, is_disease = data.labels == control, data.labels == disease
     if not (is_control.any() and is_disease.any()):
         raise ValueError("need subjects of both classes to compare")
@@ -122,7 +131,8 @@ def summarize_effects(
 
     Args:
         model: a conditional model with an encoder, trained on images shaped like ``options`` gives.
-        data: volumes with ``maps`` (true tissue loss), e.g. the test subjects of a phantom set.
+        data: volumes, e.g. the test subjects of a phantom set; with ``maps`` (true tissue loss) the maps
+            are scored, without them (scans) only drawn: ``truth`` None, the r NaN, no intervals.
         options: how volumes become the model's images (2-D slices or 3-D).
         control, disease: the class indices of CN and AD.
         samples: posterior draws each map is averaged over (see :func:`disease_effect`).
@@ -132,20 +142,23 @@ def summarize_effects(
             to its data: ``r_reference``. (The raw difference of the test subjects, ``r_group``, is
             noisier: it averages fewer subjects.)
     """
-    images, maps, is_control, is_disease = images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
+    images, maps, is_control, is_disease = images_and_maps(data, options, control, disease, need_maps=False)
     controls = images[is_control]  # (Nc, P, 1, *S)
     effects = disease_effect(model, controls.flatten(0, 1), source=control, target=disease, samples=samples)
     effects = effects.view_as(controls)
     effect, anatomy = effects.mean(0), controls.mean(0)
-    truth = maps[is_disease].mean(0)
+    truth = None if maps is None else maps[is_disease].mean(0)
     group = group_difference(data, options, control, disease)  # the same subjects, model-free
     brain = anatomy > 0.1
-    r_model, r_group = pearson(-effect, truth, brain), pearson(-group, truth, brain)
-    summary = EffectSummary(effect, truth, group, anatomy, r_model, r_group, grid=data.grid)
+
+    def scored(loss: Tensor) -> float:
+        return float("nan") if truth is None else pearson(loss, truth, brain)
+
+    summary = EffectSummary(effect, truth, group, anatomy, scored(-effect), scored(-group), grid=data.grid)
     if reference is not None:
         summary.reference = group_difference(reference, options, control, disease)
-        summary.r_reference = pearson(-summary.reference, truth, brain)
-    if intervals:
+        summary.r_reference = scored(-summary.reference)
+    if intervals and maps is not None:
         subjects = [t[:, brain] for t in (effects, controls, images[is_disease], maps[is_disease])]  # (N, V) each
         fixed = None if summary.reference is None else summary.reference[brain]
         summary.intervals = group_map_intervals(*subjects, reference=fixed)

@@ -4,6 +4,7 @@
   counterfactual "this subject without the disease" (encode with AD, decode as
   CN) minus the subject itself, against that subject's own true atrophy, beside
   the model-free map (mean control image minus the subject).
+  Scans without a true atrophy get the same maps, unscored (``truth`` None, r NaN).
 - The ceiling (:func:`true_counterfactual_maps`): each subject's healthy twin
   minus the subject, scored alike: what a perfect model would reach.
 
@@ -42,7 +43,7 @@ class IndividualMaps:
             (the intensity the model says the disease removed; positive = loss).
         baseline: (N, P, 1, *S) the model-free map: mean control image minus the subject's image.
         images: (N, P, 1, *S) the subjects' images.
-        truth: (N, P, 1, *S) the subject's true tissue loss.
+        truth: (N, P, 1, *S) the subject's true tissue loss; None for scans without one (every r NaN).
         subjects: the N subject ids.
         r: (N,) Pearson r of ``loss`` with ``truth`` inside the brain, per subject.
         r_baseline: (N,) the same for ``baseline``.
@@ -60,7 +61,7 @@ class IndividualMaps:
     loss: Tensor
     baseline: Tensor
     images: Tensor
-    truth: Tensor
+    truth: Tensor | None
     subjects: list[str]
     r: Tensor
     r_baseline: Tensor
@@ -84,6 +85,8 @@ class IndividualMaps:
         """
         if one_sided and specific:
             raise ValueError("choose one_sided or specific, not both")
+        if self.truth is None:  # scans: nothing to score against
+            return (float("nan"),) * 3
         r = self.r_baseline if baseline else self.r
         maps = self.baseline if baseline else self.loss
         if one_sided:
@@ -99,6 +102,8 @@ class IndividualMaps:
 
     def describe(self) -> str:
         """One line: the median and quartiles of the per-subject r, and the model-free map's median r."""
+        if self.truth is None:
+            return f"{len(self.subjects)} disease subject(s); no true atrophy to score their maps against (scans)"
         low, median, high = self.quartiles()
         return (
             f"{len(self.subjects)} disease subject(s): median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
@@ -126,7 +131,8 @@ def individual_maps(
 
     Args:
         model: a conditional model with an encoder, trained on images shaped like ``options`` gives.
-        data: volumes of both classes with ``maps`` (true tissue loss), e.g. the test subjects.
+        data: volumes of both classes, e.g. the test subjects; with ``maps`` (true tissue loss) each map is
+            scored, without them (scans) only drawn (``truth`` None, every r NaN).
         options: how volumes become the model's images (2-D slices or 3-D).
         control, disease: the class indices of CN and AD.
         residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
@@ -180,14 +186,19 @@ def true_counterfactual_maps(
 
 def _scored(data: MRIVolumes, options: MRIConfig, healthy, control: int, disease: int) -> IndividualMaps:
     """Each disease subject's ``healthy(patients) - patient`` scored against its true atrophy (and the baseline)."""
-    images, maps, is_control, is_disease = images_and_maps(data, options, control, disease)  # (N, P, 1, *S)
+    images, maps, is_control, is_disease = images_and_maps(data, options, control, disease, need_maps=False)
     patients = images[is_disease]  # (Na, P, 1, *S)
     loss = healthy(patients) - patients
     baseline = images[is_control].mean(0, keepdim=True) - patients
-    truth = maps[is_disease]
+    truth = None if maps is None else maps[is_disease]
     brain = images.mean(0) > 0.1
-    r = torch.tensor([pearson(m, t, brain) for m, t in zip(loss, truth)])
-    r_baseline = torch.tensor([pearson(m, t, brain) for m, t in zip(baseline, truth)])
+
+    def scored(losses: Tensor) -> Tensor:  # (Na,) r of each subject's map with its own truth
+        if truth is None:
+            return torch.full((len(losses),), float("nan"))
+        return torch.tensor([pearson(m, t, brain) for m, t in zip(losses, truth)])
+
+    r, r_baseline = scored(loss), scored(baseline)
     subjects = [s for s, keep in zip(data.subjects, is_disease.tolist()) if keep]
-    r_group = pearson(loss.mean(0), truth.mean(0), brain)
+    r_group = float("nan") if truth is None else pearson(loss.mean(0), truth.mean(0), brain)
     return IndividualMaps(loss, baseline, patients, truth, subjects, r, r_baseline, r_group, brain, grid=data.grid)
