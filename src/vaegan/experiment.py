@@ -152,14 +152,10 @@ def _resume_changes(old: dict, config: RunConfig) -> dict:
 
 def _map_score(config: RunConfig, data: DataSplits) -> Callback:
     """``val/map_r`` for a phantom run (``train.score_maps_every``): its volumes read again with their maps."""
-    from vaegan.data.mri import phantom_folder, read_volumes
-    from vaegan.data.phantoms import ATROPHY_SUFFIX
+    from vaegan.data.mri import config_volumes
     from vaegan.training.map_score import map_score
 
-    mri = config.data.mri
-    folder = Path(config.data.data_dir) if config.data.data_dir else phantom_folder(mri)
-    volumes = read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=ATROPHY_SUFFIX)
-    return map_score(volumes, data.val, mri, config.train.score_maps_every)
+    return map_score(config_volumes(config.data), data.val, config.data.mri, config.train.score_maps_every)
 
 
 def read_resume_point(last: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@
 - ``datasets.py``: ``vaegan datasets``.
 - ``tune.py``: ``vaegan tune`` (Optuna hyperparameter search).
 - ``visualize.py``: ``vaegan visualize`` (latent-space figures into RUN/latent/).
+- ``effects.py``: ``vaegan effects`` (a conditional MRI run's disease maps: NIfTI files and figures).
 - ``report.py``: ``vaegan report`` (RUN/report.html).
 - ``phantoms.py``: ``vaegan phantoms`` (synthetic CN/AD brains as a BIDS folder).
 - ``evaluate.py``: ``vaegan evaluate`` (metrics with floors into RUN/evaluation.json).
@@ -43,6 +44,7 @@ COMMANDS = [
     "vaegan.cli.datasets",
     "vaegan.cli.tune",
     "vaegan.cli.visualize",
+    "vaegan.cli.effects",
     "vaegan.cli.report",
     "vaegan.cli.phantoms",
     "vaegan.cli.evaluate",

@@ -261,6 +261,29 @@ def phantom_folder(options: MRIConfig) -> Path:
     return build_once(folder, settings, build)
 
 
+def config_volumes(data: DataConfig) -> MRIVolumes:
+    """Every volume a run's ``data`` section reads (its ``phantoms`` or ``mri`` folder), before the split,
+    each with its true atrophy map where the folder has them (a phantom set), so maps can be scored.
+
+    Raises:
+        DataError: the dataset holds no brain volumes (MNIST, 2-D images in class folders).
+    """
+    from vaegan.data.phantoms import ATROPHY_SUFFIX
+
+    options = data.mri
+    if data.dataset == "phantoms":
+        folder = Path(data.data_dir) if data.data_dir else phantom_folder(options)
+        options = options.model_copy(update={"layout": "bids"})
+    elif data.dataset == "mri":
+        folder = _mri_folder(Path(data.data_dir) if data.data_dir else None)
+    else:
+        raise DataError(f"dataset {data.dataset}: holds no brain volumes (datasets mri and phantoms do)")
+    if detect_layout(folder, options.layout) == "imagefolder":
+        raise DataError(f"{folder}: holds 2-D images in class folders, not T1w volumes")
+    suffix = ATROPHY_SUFFIX if next(folder.rglob(f"*{ATROPHY_SUFFIX}"), None) is not None else None
+    return read_volumes(folder, options, maps_suffix=suffix)
+
+
 def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
     """The ``phantoms`` dataset: ``data_dir`` (written by ``vaegan phantoms``) or the cached set.
 

@@ -46,8 +46,11 @@ def map_score(volumes: MRIVolumes, val: ImageDataset, options: MRIConfig, every:
     """The callback scoring the subjects of ``val`` among ``volumes`` (read with their true maps).
 
     Raises:
-        ConfigError: the validation split lacks a class (a group map compares the two).
+        ConfigError: the volumes carry no true maps, or the validation split lacks a class (a group map
+            compares the two).
     """
+    if volumes.maps is None:
+        raise ConfigError("train.score_maps_every scores maps against true atrophy, which only phantom sets carry")
     subjects = {val.group_names[g] for g in val.groups.unique().tolist()}
     scored = volumes.select(torch.tensor([subject in subjects for subject in volumes.subjects]))
     if len(scored.labels.unique()) < 2:

@@ -22,6 +22,8 @@
 - ``disease_codes.py``: whether a latent code carries the diagnosis (AD-vs-CN AUC on the codes).
 - ``intervals.py``: jackknife intervals over subjects for the maps' r and the codes' AUC.
 - ``brain.py``: nilearn figures of those maps (imported on use: nilearn is slow to import).
+- ``effect_files.py``: those maps and figures written as files (NIfTI on the MNI grid, PNG, a JSON
+  summary): what ``vaegan effects`` writes.
 
 The training callbacks that draw these each epoch live in :mod:`vaegan.training.callbacks`.
 """

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,22 +70,37 @@ def _cuts(image: nib.Nifti1Image, options: MRIConfig, count: int) -> tuple[str, 
 
 
 def plot_effect_maps(
-    summary: EffectSummary, options: MRIConfig, path: str | Path, *, title: str = "", cuts: int = 5
+    summary: EffectSummary,
+    options: MRIConfig,
+    path: str | Path,
+    *,
+    title: str = "",
+    cuts: int = 5,
+    names: tuple[str, str] = ("CN", "AD"),
 ) -> Path:
     """Three rows over the mean control anatomy: the model's map, the true atrophy, the raw group difference.
 
     The model's map and the group difference are drawn as intensity *loss*
-    (CN minus AD, so tissue loss is positive, like the true atrophy). Scans
-    without a true atrophy: two rows, cut where the model's map is.
+    (control minus disease, so tissue loss is positive, like the true atrophy). Scans
+    without a true atrophy: two rows, cut where the model's map is. ``names``: (control, disease).
     """
+    control, disease = names
     rows = [
-        (-summary.effect, f"model: decode(z, AD) vs decode(z, CN), intensity loss{_r(summary.r_model)}"),
-        (-summary.group_difference, f"raw group difference, mean CN - mean AD{_r(summary.r_group)}"),
+        (-summary.effect, f"model: decode(z, {disease}) vs decode(z, {control}), intensity loss{_r(summary.r_model)}"),
+        (-summary.group_difference, f"raw group difference, mean {control} - mean {disease}{_r(summary.r_group)}"),
     ]
     if summary.truth is not None:
-        rows.insert(1, (summary.truth, "true atrophy (mean tissue-loss fraction of AD subjects)"))
-    cut_map = -summary.effect if summary.truth is None else summary.truth
-    return _plot_rows(rows, summary.anatomy, cut_map, options, path, title=title, cuts=cuts, grid=summary.grid)
+        rows.insert(1, (summary.truth, f"true atrophy (mean tissue-loss fraction of {disease} subjects)"))
+    return _plot_rows(
+        rows,
+        summary.anatomy,
+        _cut_map(summary.truth, -summary.effect),
+        options,
+        path,
+        title=title,
+        cuts=cuts,
+        grid=summary.grid,
+    )
 
 
 def _r(value: float) -> str:
@@ -92,23 +108,34 @@ def _r(value: float) -> str:
     return "" if value != value else f" (r = {value:.2f})"
 
 
+def _cut_map(truth: Tensor | None, drawn: Tensor) -> Tensor:
+    """Where to cut: at the true atrophy, or where the drawn map is (scans, or subjects with none)."""
+    return truth if truth is not None and bool(truth.abs().max() > 0) else drawn.abs()
+
+
 def plot_individual_maps(
-    maps: IndividualMaps, options: MRIConfig, path: str | Path, *, subjects: int = 3, title: str = "", cuts: int = 5
+    maps: IndividualMaps,
+    options: MRIConfig,
+    path: str | Path,
+    *,
+    subjects: int = 3,
+    title: str = "",
+    cuts: int = 5,
+    names: tuple[str, str] = ("CN", "AD"),
 ) -> Path:
     """For the first ``subjects`` disease subjects: their counterfactual map, then their own true atrophy.
 
     Drawn over the subjects' mean image, cut where their mean true atrophy is (scans without one:
     where their mean map is, and no truth rows); the map is intensity *loss* (counterfactual control
-    minus the subject), like the true atrophy.
+    minus the subject), like the true atrophy. ``names``: (control, disease).
     """
     rows = []
     for i, (name, loss, r) in enumerate(list(zip(maps.subjects, maps.loss, maps.r.tolist()))[:subjects]):
-        rows.append((loss, f"{name}: as CN minus as observed, intensity loss{_r(r)}"))
+        rows.append((loss, f"{name}: as {names[0]} minus as observed, intensity loss{_r(r)}"))
         if maps.truth is not None:
             rows.append((maps.truth[i], f"{name}: own true atrophy (tissue-loss fraction)"))
-    anatomy = maps.images.mean(0)
-    cut_map = maps.loss.mean(0) if maps.truth is None else maps.truth.mean(0)
-    return _plot_rows(rows, anatomy, cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
+    cut_map = _cut_map(None if maps.truth is None else maps.truth.mean(0), maps.loss.mean(0))
+    return _plot_rows(rows, maps.images.mean(0), cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
 
 
 def _plot_rows(
@@ -137,22 +164,31 @@ def _plot_rows(
         size = maps.abs().flatten().float()
         peak = float(torch.quantile(size, 0.999)) or 1.0  # a few extreme voxels would wash out the rest
         label += f"\ncolours to ±{peak:.2g} (99.9th percentile of |map|; max {float(size.max()):.2g}), hidden below 10%"
-        plotting.plot_stat_map(
-            image,
-            bg_img=background,
-            display_mode=mode,
-            cut_coords=coords,
-            axes=ax,
-            cmap="cold_hot",
-            symmetric_cbar=True,
-            vmax=peak,
-            threshold=0.1 * peak,
-            black_bg=True,
-            dim=0,
-            annotate=True,  # L/R letters (neurological: the subject's left on the left) and cut positions
-            draw_cross=False,
-        )
+        if not bool(size.max() > 0):  # e.g. the true atrophy of controls: the anatomy alone, said in the title
+            label += " (the map is 0 everywhere)"
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "empty mask", UserWarning)  # nilearn's word for a map all 0
+            _stat_map(plotting, image, background, mode, coords, ax, peak)
         ax.set_title(label, color="white", fontsize=10, loc="left")  # above the slices, not over them
     if title:
         fig.suptitle(title, color="white")
     return save_figure(fig, path)
+
+
+def _stat_map(plotting, image, background, mode: str, coords, ax, peak: float) -> None:
+    """One row: the map over the anatomy, symmetric colours to ``peak``, hidden below 10 % of it."""
+    plotting.plot_stat_map(
+        image,
+        bg_img=background,
+        display_mode=mode,
+        cut_coords=coords,
+        axes=ax,
+        cmap="cold_hot",
+        symmetric_cbar=True,
+        vmax=peak,
+        threshold=0.1 * peak,
+        black_bg=True,
+        dim=0,
+        annotate=True,  # L/R letters (neurological: the subject's left on the left) and cut positions
+        draw_cross=False,
+    )

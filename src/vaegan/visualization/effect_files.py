@@ -1,0 +1,126 @@
+"""A conditional run's disease maps as files a neuroimaging viewer opens: NIfTI volumes, figures, a summary.
+
+:func:`save_effect_maps` writes, into one folder,
+
+- ``group_effect.nii.gz``: the model's group map, intensity *loss* (decode as control minus decode as
+  disease, averaged over the control subjects; positive where the model says the disease removes
+  tissue), and ``group_difference.nii.gz``, the model-free mean control minus mean disease image of the
+  same subjects; ``mean_control.nii.gz`` to lay them over; ``true_atrophy.nii.gz`` on phantoms;
+- ``subjects/<scan>_loss.nii.gz`` for each disease scan: its residual counterfactual ("this subject
+  without the disease") minus the scan, and ``subjects/<scan>_as_<control>.nii.gz``, the counterfactual
+  image itself;
+- ``group_effect.png`` and ``individual.png`` (:mod:`vaegan.visualization.brain`);
+- ``effects.json``: what was computed from what, and on phantoms every r.
+
+Registered scans are written on the MNI152 grid they were registered to (their ``grid``), so the files
+overlay the template in FSLeyes or nilearn; 2-D models' maps are the slab of the slices they see.
+Every file is written through a temporary one renamed over it: an interrupted run leaves each file
+whole, old or new.
+
+Example:
+    >>> files = save_effect_maps(summary, maps, mri, Path("outputs/ad_cvae_3d/effects"))  # doctest: +SKIP
+    >>> files["group_effect"]  # doctest: +SKIP
+    PosixPath('outputs/ad_cvae_3d/effects/group_effect.nii.gz')
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torch import Tensor
+
+from vaegan.foundation.files import write_bytes_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from vaegan.data.config import MRIConfig
+    from vaegan.visualization.disease_maps import EffectSummary
+    from vaegan.visualization.subject_maps import IndividualMaps
+
+
+def scan_names(paths: list[str]) -> list[str]:
+    """A file-name stem per scan: ``sub-01_ses-02_T1w.nii.gz`` -> ``sub-01_ses-02``; repeats numbered."""
+    stems = [re.sub(r"(_T1w)?\.nii(\.gz)?$", "", Path(p).name, flags=re.IGNORECASE) for p in paths]
+    seen: dict[str, int] = {}
+    names = []
+    for stem in stems:
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(stem if stems.count(stem) == 1 else f"{stem}-{seen[stem]}")
+    return names
+
+
+def save_effect_maps(
+    summary: EffectSummary,
+    maps: IndividualMaps,
+    options: MRIConfig,
+    out: Path,
+    *,
+    scans: list[str],
+    class_names: tuple[str, str] = ("CN", "AD"),
+    about: dict | None = None,
+    title: str = "",
+    subjects: int = 3,
+) -> dict[str, Path]:
+    """Write the group and individual maps into ``out`` (see the module); returns every file by name.
+
+    Args:
+        summary, maps: :func:`~vaegan.visualization.disease_maps.summarize_effects` and
+            :func:`~vaegan.visualization.subject_maps.individual_maps` of the same subjects.
+        scans: the file-name stem of each disease scan of ``maps``, in its order (:func:`scan_names`).
+        class_names: the (control, disease) names, for file names and the summary.
+        about: what to record in ``effects.json`` beside the figures (run, checkpoint, split, samples).
+        subjects: disease subjects drawn in ``individual.png``.
+    """
+    from vaegan.visualization.brain import map_to_nifti, plot_effect_maps, plot_individual_maps
+
+    if len(scans) != len(maps.subjects):
+        raise ValueError(f"{len(scans)} scan names for {len(maps.subjects)} disease scans")
+    control = class_names[0]
+    files: dict[str, Path] = {}
+
+    def nifti(name: str, image: Tensor, relative: str) -> None:
+        path = out / relative
+        data = map_to_nifti(image, options, summary.grid).to_bytes()
+        write_bytes_atomic(path, gzip.compress(data, mtime=0))
+        files[name] = path
+
+    nifti("group_effect", -summary.effect, "group_effect.nii.gz")
+    nifti("group_difference", -summary.group_difference, "group_difference.nii.gz")
+    nifti("mean_control", summary.anatomy, "mean_control.nii.gz")
+    if summary.truth is not None:
+        nifti("true_atrophy", summary.truth, "true_atrophy.nii.gz")
+    for scan, loss, image in zip(scans, maps.loss, maps.images):
+        nifti(f"{scan}_loss", loss, f"subjects/{scan}_loss.nii.gz")
+        nifti(f"{scan}_as_{control}", (image + loss).clamp(0.0, 1.0), f"subjects/{scan}_as_{control}.nii.gz")
+    drawn = {"title": title, "names": class_names}
+    files["group_figure"] = plot_effect_maps(summary, options, out / "group_effect.png", **drawn)
+    files["individual_figure"] = plot_individual_maps(
+        maps, options, out / "individual.png", subjects=min(subjects, len(maps.subjects)), **drawn
+    )
+    record = {
+        **(about or {}),
+        "control": class_names[0],
+        "disease": class_names[1],
+        "space": "MNI152 mm (registered)" if summary.grid is not None else "nominal mm (not registered)",
+        "maps": "intensity loss: control minus disease, positive where tissue is lost",
+        "group": {"r_model": _number(summary.r_model), "r_group_difference": _number(summary.r_group)},
+        "scans": [
+            {"scan": scan, "subject": subject, "r": _number(r), "r_model_free": _number(free)}
+            for scan, subject, r, free in zip(scans, maps.subjects, maps.r.tolist(), maps.r_baseline.tolist())
+        ],
+        "files": {name: str(path.relative_to(out)) for name, path in files.items()},
+    }
+    if summary.truth is not None:
+        record["group"]["intervals"] = {key: [_number(v) for v in value] for key, value in summary.intervals.items()}
+        record["individual_quartiles"] = list(maps.quartiles())
+    files["summary"] = out / "effects.json"
+    write_text_atomic(files["summary"], json.dumps(record, indent=1) + "\n")
+    return files
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: an unscored r (no true atrophy) is null."""
+    return None if value != value else round(float(value), 4)

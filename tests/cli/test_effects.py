@@ -1,0 +1,158 @@
+"""vaegan effects: a conditional MRI run's disease maps as NIfTI files, figures and a summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.data.mri_files import (  # noqa: F401  (fixtures)
+    anatomy_cache_fixture,
+    make_bids,
+    phantom_cache_fixture,
+    phantom_set_fixture,
+)
+from vaegan.cli import main
+
+TINY = [
+    "data.mri.size=16",
+    "data.mri.progress=false",
+    "model.network.channels=[8,16]",
+    "model.network.hidden=[32]",
+    "model.latent_dim=4",
+    "train.epochs=1",
+    "train.batch_size=8",
+    "train.progress=false",
+    "train.tensorboard=false",
+]
+
+
+def train(config: str, out: Path, data_dir: Path, *changes: str) -> Path:
+    sets = [item for change in [*TINY, *changes] for item in ("--set", change)]
+    assert main(["train", "--config", config, "--out", str(out), "--data-dir", str(data_dir), *sets]) == 0
+    return out
+
+
+def png_is_drawn(path: Path) -> bool:
+    return np.asarray(Image.open(path).convert("L"), dtype=np.float32).std() > 20
+
+
+@pytest.fixture(scope="module")
+def phantom_run(tmp_path_factory, phantom_set, anatomy_cache) -> Path:
+    """The shipped 3-D cVAE, tiny, registered, on the session's 12 phantoms (6 mm)."""
+    import os
+
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(anatomy_cache)  # the template and registered scans, once a session
+    try:
+        return train("ad_cvae_3d", tmp_path_factory.mktemp("effects") / "run", phantom_set)
+    finally:
+        if old is None:
+            del os.environ["XDG_CACHE_HOME"]
+        else:
+            os.environ["XDG_CACHE_HOME"] = old
+
+
+def test_a_phantom_runs_maps_are_nifti_on_the_template_grid_and_scored(phantom_run, phantom_cache, capsys):
+    from vaegan.data.datasets import split_subjects
+    from vaegan.data.mri import config_volumes
+    from vaegan.data.mri_transforms import registered_grid
+    from vaegan.runs import load_run
+    from vaegan.visualization.disease_maps import summarize_effects
+
+    assert main(["effects", str(phantom_run), "--samples", "2"]) == 0
+    out = phantom_run / "effects"
+    printed = capsys.readouterr().out
+    assert "r(model map, true atrophy) = " in printed and "median r = " in printed
+
+    run = load_run(phantom_run, device="cpu")
+    mri = run.config.data.mri
+    volumes = config_volumes(run.config.data)
+    test = volumes.select(split_subjects(volumes.subjects, volumes.labels, mri.test_size))
+    expected = summarize_effects(run.model, test, mri, samples=2, intervals=False)
+
+    group = nib.load(out / "group_effect.nii.gz")
+    assert np.allclose(group.affine, registered_grid(mri))  # in MNI152 mm, over the template
+    assert group.shape == (16, 16, 16)
+    # RAS voxel order (X, Y, Z) of the model's (D, H, W) = (Z, Y, X) volume; loss = minus the effect
+    assert np.allclose(group.get_fdata(), -expected.effect[0, 0].permute(2, 1, 0).numpy(), atol=1e-6)
+    truth = nib.load(out / "true_atrophy.nii.gz").get_fdata()
+    assert truth.min() >= 0 and truth.max() > 0.1
+
+    ad = [s for s, label in zip(test.subjects, test.labels.tolist()) if label == 1]
+    assert sorted(p.name for p in (out / "subjects").iterdir()) == sorted(
+        [f"{s}_loss.nii.gz" for s in ad] + [f"{s}_as_CN.nii.gz" for s in ad]
+    )
+    healthy = nib.load(out / "subjects" / f"{ad[0]}_as_CN.nii.gz").get_fdata()
+    assert 0.0 <= healthy.min() and healthy.max() <= 1.0 and healthy.std() > 0.05  # a brain, not a map
+
+    summary = json.loads((out / "effects.json").read_text())
+    assert summary["control"] == "CN" and summary["disease"] == "AD" and summary["split"] == "test"
+    assert summary["group"]["r_model"] == pytest.approx(expected.r_model, abs=1e-4)
+    assert [row["scan"] for row in summary["scans"]] == ad
+    assert all(-1 <= row["r"] <= 1 for row in summary["scans"])
+    assert summary["scans_by_class"] == {"CN": int((test.labels == 0).sum()), "AD": len(ad)}
+    assert png_is_drawn(out / "group_effect.png") and png_is_drawn(out / "individual.png")
+    assert not list(out.rglob(".*.tmp"))  # every file renamed into place
+
+
+def test_the_classes_can_be_swapped_by_name_and_the_run_split_widened(phantom_run, phantom_cache, tmp_path):
+    out = tmp_path / "swapped"
+    args = ["effects", str(phantom_run), "--split", "all", "--samples", "1", "--out", str(out)]
+    assert main([*args, "--control", "ad", "--disease", "CN"]) == 0
+    summary = json.loads((out / "effects.json").read_text())
+    assert summary["control"] == "AD" and summary["split"] == "all"
+    assert sum(summary["scans_by_class"].values()) == 12
+    assert len(summary["scans"]) == summary["scans_by_class"]["CN"]  # the CN scans are the "disease" ones now
+    assert (out / "subjects" / f"{summary['scans'][0]['scan']}_as_AD.nii.gz").is_file()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--control", "AD", "--disease", "ad"], "name the same class"),
+        (["--control", "MCI"], "--control 'MCI'"),
+        (["--control", "0-1"], "name one class each"),
+        (["--samples", "0"], "--samples 0"),
+    ],
+)
+def test_impossible_requests_are_refused_before_any_work(phantom_run, tmp_path, capsys, flags, message):
+    out = tmp_path / "effects"
+    assert main(["effects", str(phantom_run), "--out", str(out), *flags]) == 2
+    assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_your_own_scans_get_their_maps_unscored(tmp_path, capsys):
+    """No true atrophy: the same files, every r null, a 2-D model's maps as the slab of its slices."""
+    diagnoses = {f"sub-{i:02d}": ("CN" if i % 2 else "AD") for i in range(1, 13)}
+    scans = make_bids(tmp_path / "bids", diagnoses, sessions={"sub-02": ["ses-01", "ses-02"]})
+    run = train(
+        "ad_cvae_2d",
+        tmp_path / "run",
+        scans,
+        "data.dataset=mri",
+        "data.mri.registration=off",
+        "data.mri.spacing=2",
+        "data.val_size=0.2",
+    )
+    assert main(["effects", str(run), "--split", "all", "--samples", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "no true atrophy" in printed
+    out = run / "effects"
+    summary = json.loads((out / "effects.json").read_text())
+    assert summary["group"]["r_model"] is None and all(row["r"] is None for row in summary["scans"])
+    assert {"sub-02_ses-01", "sub-02_ses-02"} <= {row["scan"] for row in summary["scans"]}  # one map per session
+    assert not (out / "true_atrophy.nii.gz").exists()
+    group = nib.load(out / "group_effect.nii.gz")
+    assert group.ndim == 3 and np.isfinite(group.get_fdata()).all() and np.abs(group.get_fdata()).max() > 0
+    assert png_is_drawn(out / "group_effect.png") and png_is_drawn(out / "individual.png")
+
+
+def test_a_model_without_disease_maps_is_told_why(phantom_run, phantom_set, phantom_cache, tmp_path, capsys):
+    run = train("ad_vae_3d", tmp_path / "vae", phantom_set)
+    assert main(["effects", str(run)]) == 2
+    assert "conditional model with an encoder" in capsys.readouterr().err and not (run / "effects").exists()
