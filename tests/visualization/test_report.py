@@ -159,12 +159,16 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert main(["report", str(tmp_path / "missing")]) == 2
 
 
-def train_and_report(run, config: str, *overrides: str):
+def train_and_report(run, config: str, *overrides: str, effects: bool = False):
+    """Train ``config`` into ``run`` and write its report (after ``vaegan effects``, with ``effects``)."""
     assert main(["train", "--config", config, "--out", str(run), "--device", "cpu", *overrides]) == 0
+    if effects:
+        assert main(["effects", str(run), "--split", "all", "--samples", "1"]) == 0
     assert main(["report", str(run)]) == 0
     html = (run / "report.html").read_text()
     page = Page(html)
-    assert page.ids == list(SECTIONS)
+    sections = list(SECTIONS)
+    assert page.ids == (sections[: sections.index("latent") + 1] + ["effects", "evaluation"] if effects else sections)
     for img in page.images:
         image = decode_img(img["src"])
         assert image.width > 50 and image.height > 50
@@ -195,7 +199,7 @@ def test_report_of_an_mri_run_on_tiny_phantoms(tmp_path):
     tiny += ["model.network.channels=[8,16]", "model.network.hidden=[32]", "model.latent_dim=4"]
     tiny += ["train.epochs=2", "train.batch_size=16", "train.progress=false", "train.tensorboard=false"]
     run = tmp_path / "run"
-    page, text = train_and_report(run, "ad_cvae_2d", *[arg for item in tiny for arg in ("--set", item)])
+    page, text = train_and_report(run, "ad_cvae_2d", *[arg for item in tiny for arg in ("--set", item)], effects=True)
     metrics = build_context(run)["metrics"]
     assert metrics["monitor"] == "val/objective" and metrics["last_epoch"] == 2
     assert read_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == metrics["best_epoch"]
@@ -203,6 +207,8 @@ def test_report_of_an_mri_run_on_tiny_phantoms(tmp_path):
     grids = {img["alt"].split(",")[0] for img in page.images if img.get("class") == "grid"}
     assert grids == {"recons", "fakes", "analogies"}
     assert "row c is class c" in text and "decoded as class 0, 1" in text  # what each grid's rows mean
+    assert sum(str(img.get("alt", "")).startswith("effects") for img in page.images) == 2  # vaegan effects' figures
+    assert "group map r (vs true atrophy)" in text
 
 
 def test_the_evaluation_keeps_its_spreads_and_notes(tmp_path):
@@ -294,3 +300,38 @@ def test_the_config_changes_accepted_on_resume_are_shown_and_the_folder_named(tm
     assert "vae2" in context["title"] and "mnist_vae" in context["title"]  # two runs of one config differ
     text = " ".join(Page(write_report(run).read_text()).text)
     assert "config_changes.yaml" in text and "model.lr" in text
+
+
+def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
+    """vaegan effects writes RUN/effects/; the report shows its figures and figures, or says what to run."""
+    from PIL import Image as PILImage
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / RUN_MARKER).write_text("")
+    config = {"name": "ad", "data": {"dataset": "phantoms"}, "model": {"name": "cvae", "latent_dim": 4}}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    page = Page(write_report(run).read_text())
+    assert "effects" in page.ids and f"vaegan effects {run}" in "".join(page.text)
+
+    (run / "effects").mkdir()
+    for name in ("group_effect", "individual"):
+        PILImage.new("RGB", (40, 30), (200, 40, 40)).save(run / "effects" / f"{name}.png")
+    summary = {
+        "split": "test",
+        "samples": 8,
+        "scans_by_class": {"CN": 20, "AD": 20},
+        "group": {"r_model": 0.7559, "r_group_difference": 0.726},
+        "individual_quartiles": [0.61, 0.66, 0.71],
+        "scans": [{"scan": "sub-0002", "r": 0.5255, "r_model_free": 0.286}],
+    }
+    (run / "effects" / "effects.json").write_text(json.dumps(summary))
+    page = Page(write_report(run).read_text())
+    shown = [img for img in page.images if str(img.get("alt", "")).startswith("effects")]
+    assert len(shown) == 2 and all(decode_img(img["src"]).size == (40, 30) for img in shown)
+    text = "".join(page.text)
+    assert "0.7559" in text and "0.726" in text and "20 CN" in text and "0.66" in text
+
+    config["data"]["dataset"] = "mnist"  # no brains: no such section
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert "effects" not in Page(write_report(run).read_text()).ids

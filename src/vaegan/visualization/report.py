@@ -3,7 +3,8 @@
 Sections, each present even when its files are missing (it then says what to run):
 overview, configuration, metrics (last epoch and best epoch), training curves,
 per-epoch grids (a slider over epochs for each kind: recons, fakes, ...), latent
-figures (``RUN/latent/*.png``), and evaluation (``RUN/evaluation.json``).
+figures (``RUN/latent/*.png``), and evaluation (``RUN/evaluation.json``); a conditional
+run on brain volumes also its disease maps (``RUN/effects/``, written by ``vaegan effects``).
 Every piece of text is HTML-escaped by the template engine (Jinja2, autoescape on).
 """
 
@@ -46,6 +47,14 @@ GRID_CAPTIONS = {
     "analogies": "Column 1: a validation image; the next columns: its code decoded as class 0, 1, ... in "
     "class order (the style kept, the class changed).",
 }
+
+EFFECT_CAPTIONS = {
+    "group_effect": "The model's group map (each control decoded as control minus as disease, averaged), the "
+    "true atrophy on phantoms, and the model-free group difference of the same subjects; loss is positive.",
+    "individual": "Each disease subject's own map: its counterfactual without the disease minus the scan "
+    "(on phantoms beside its own true atrophy).",
+}
+CONDITIONAL_MODELS = ("cvae", "cvaegan")  # the shipped models that draw disease maps (vaegan effects)
 
 BETTER = {"lower": "lower", "higher": "higher", "closer": "closer to real"}  # a metric's better direction
 
@@ -175,6 +184,35 @@ def latent_section(run: Path) -> list[dict[str, str]]:
     ]
 
 
+def effects_section(run: Path) -> dict[str, Any]:
+    """``RUN/effects/``: its two figures with captions, and the figures of its ``effects.json`` (if readable)."""
+    folder = run / "effects"
+    figures = [
+        {"name": f"effects {name}", "caption": caption, "src": data_uri(folder / f"{name}.png")}
+        for name, caption in EFFECT_CAPTIONS.items()
+        if (folder / f"{name}.png").is_file()
+    ]
+    facts: list[tuple[str, str]] = []
+    try:
+        summary = json.loads((folder / "effects.json").read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        summary = None
+    if isinstance(summary, dict):
+        counts = summary.get("scans_by_class")
+        if isinstance(counts, dict):
+            facts.append(("scans", ", ".join(f"{fmt(n)} {fmt(name)}" for name, n in counts.items())))
+        facts += [(key, fmt(summary.get(key))) for key in ("split", "samples") if key in summary]
+        group = summary.get("group") if isinstance(summary.get("group"), dict) else {}
+        labels = {"r_model": "group map r (vs true atrophy)", "r_group_difference": "group difference r"}
+        facts += [(label, fmt(group.get(key))) for key, label in labels.items() if group.get(key) is not None]
+        quartiles = summary.get("individual_quartiles")
+        if isinstance(quartiles, list) and len(quartiles) == 3:
+            facts.append(
+                ("individual maps r, median [IQR]", f"{fmt(quartiles[1])} [{fmt(quartiles[0])}, {fmt(quartiles[2])}]")
+            )
+    return {"present": bool(figures or facts), "figures": figures, "facts": facts}
+
+
 def evaluation_section(run: Path, trained: int | None = None) -> dict[str, Any]:
     """``evaluation.json`` rendered robustly: whatever fields are there, an error note if it is unreadable.
 
@@ -243,6 +281,9 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
         changes_text = changes.read_text(encoding="utf-8") if changes.is_file() else None
     except (OSError, UnicodeDecodeError) as error:
         changes_text = f"{changes.name} cannot be read: {error}"
+    brains = data.get("dataset") in ("mri", "phantoms")
+    maps = brains and (model.get("name") in CONDITIONAL_MODELS or (run / "effects").is_dir())
+    sections = SECTIONS if not maps else (*SECTIONS[: SECTIONS.index("latent") + 1], "effects", *SECTIONS[-1:])
     return {
         "title": f"vaegan report: {name}" + (f" ({run.resolve().name})" if run.resolve().name != name else ""),
         "config_changes": changes_text,
@@ -257,8 +298,9 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
         "grids": grids_section(run, max_epochs),
         "latent": latent_section(run),
         "evaluation": evaluation_section(run, metrics["last_epoch"]),
+        "effects": effects_section(run),
         "tensorboard": (run / "tensorboard").is_dir(),
-        "sections": SECTIONS,
+        "sections": sections,
     }
 
 
