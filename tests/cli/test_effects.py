@@ -16,6 +16,7 @@ from tests.data.mri_files import (  # noqa: F401  (fixtures)
     phantom_cache_fixture,
     phantom_set_fixture,
 )
+from tests.visualization.conftest import saved_texts
 from vaegan.cli import main
 
 TINY = [
@@ -38,7 +39,11 @@ def train(config: str, out: Path, data_dir: Path, *changes: str) -> Path:
 
 
 def png_is_drawn(path: Path) -> bool:
-    return np.asarray(Image.open(path).convert("L"), dtype=np.float32).std() > 20
+    """Whether the figure shows a map: coloured pixels over the grey brains, left of the colour bars."""
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+    panels = rgb[:, : int(rgb.shape[1] * 0.8)]  # the colour bars, drawn for an empty map too, sit right
+    coloured = panels.max(-1) - panels.min(-1) > 60  # grey anatomy, white text and black have none
+    return coloured.mean() > 0.005
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +82,7 @@ def test_a_phantom_runs_maps_are_nifti_on_the_template_grid_and_scored(phantom_r
 
     group = nib.load(out / "group_effect.nii.gz")
     assert np.allclose(group.affine, registered_grid(mri))  # in MNI152 mm, over the template
+    assert int(group.header["sform_code"]) == int(group.header["qform_code"]) == 4  # and saying so to viewers
     assert group.shape == (16, 16, 16)
     # RAS voxel order (X, Y, Z) of the model's (D, H, W) = (Z, Y, X) volume; loss = minus the effect
     assert np.allclose(group.get_fdata(), -expected.effect[0, 0].permute(2, 1, 0).numpy(), atol=1e-6)
@@ -84,10 +90,11 @@ def test_a_phantom_runs_maps_are_nifti_on_the_template_grid_and_scored(phantom_r
     assert truth.min() >= 0 and truth.max() > 0.1
 
     ad = [s for s, label in zip(test.subjects, test.labels.tolist()) if label == 1]
-    assert sorted(p.name for p in (out / "subjects").iterdir()) == sorted(
-        [f"{s}_loss.nii.gz" for s in ad] + [f"{s}_as_CN.nii.gz" for s in ad]
+    maps = {"group_effect", "group_difference", "mean_control", "true_atrophy"}
+    assert sorted(p.name for p in out.glob("*.nii.gz")) == sorted(
+        [f"{name}.nii.gz" for name in maps] + [f"{s}_loss.nii.gz" for s in ad] + [f"{s}_as_CN.nii.gz" for s in ad]
     )
-    healthy = nib.load(out / "subjects" / f"{ad[0]}_as_CN.nii.gz").get_fdata()
+    healthy = nib.load(out / f"{ad[0]}_as_CN.nii.gz").get_fdata()
     assert 0.0 <= healthy.min() and healthy.max() <= 1.0 and healthy.std() > 0.05  # a brain, not a map
 
     summary = json.loads((out / "effects.json").read_text())
@@ -108,7 +115,7 @@ def test_the_classes_can_be_swapped_by_name_and_the_run_split_widened(phantom_ru
     assert summary["control"] == "AD" and summary["split"] == "all"
     assert sum(summary["scans_by_class"].values()) == 12
     assert len(summary["scans"]) == summary["scans_by_class"]["CN"]  # the CN scans are the "disease" ones now
-    assert (out / "subjects" / f"{summary['scans'][0]['scan']}_as_AD.nii.gz").is_file()
+    assert (out / f"{summary['scans'][0]['scan']}_as_AD.nii.gz").is_file()
 
 
 @pytest.mark.parametrize(
@@ -126,7 +133,7 @@ def test_impossible_requests_are_refused_before_any_work(phantom_run, tmp_path, 
     assert message in capsys.readouterr().err and not out.exists()
 
 
-def test_your_own_scans_get_their_maps_unscored(tmp_path, capsys):
+def test_your_own_scans_get_their_maps_unscored(tmp_path, capsys, monkeypatch):
     """No true atrophy: the same files, every r null, a 2-D model's maps as the slab of its slices."""
     diagnoses = {f"sub-{i:02d}": ("CN" if i % 2 else "AD") for i in range(1, 13)}
     scans = make_bids(tmp_path / "bids", diagnoses, sessions={"sub-02": ["ses-01", "ses-02"]})
@@ -139,13 +146,22 @@ def test_your_own_scans_get_their_maps_unscored(tmp_path, capsys):
         "data.mri.spacing=2",
         "data.val_size=0.2",
     )
-    assert main(["effects", str(run), "--split", "all", "--samples", "2"]) == 0
+    import vaegan.visualization.brain
+
+    texts = saved_texts(monkeypatch, vaegan.visualization.brain)
+    assert main(["effects", str(run), "--split", "all", "--samples", "2", "--subjects", "12"]) == 0
     printed = capsys.readouterr().out
     assert "no true atrophy" in printed
     out = run / "effects"
     summary = json.loads((out / "effects.json").read_text())
     assert summary["group"]["r_model"] is None and all(row["r"] is None for row in summary["scans"])
     assert {"sub-02_ses-01", "sub-02_ses-02"} <= {row["scan"] for row in summary["scans"]}  # one map per session
+    assert any(t.startswith("sub-02_ses-01: as CN") for t in texts)  # each session's row says which it is
+    # a scan's name is its own, not its place in the split: the test split names them alike
+    assert main(["effects", str(run), "--samples", "1", "--out", str(tmp_path / "test")]) == 0
+    tested = json.loads((tmp_path / "test" / "effects.json").read_text())["scans"]
+    names = {row["path"]: row["scan"] for row in summary["scans"]}
+    assert tested and all(names[row["path"]] == row["scan"] for row in tested)
     assert not (out / "true_atrophy.nii.gz").exists()
     group = nib.load(out / "group_effect.nii.gz")
     assert group.ndim == 3 and np.isfinite(group.get_fdata()).all() and np.abs(group.get_fdata()).max() > 0
@@ -156,3 +172,71 @@ def test_a_model_without_disease_maps_is_told_why(phantom_run, phantom_set, phan
     run = train("ad_vae_3d", tmp_path / "vae", phantom_set)
     assert main(["effects", str(run)]) == 2
     assert "conditional model with an encoder" in capsys.readouterr().err and not (run / "effects").exists()
+
+
+def test_the_seed_draws_the_posterior_samples(phantom_run, phantom_cache, tmp_path):
+    """--seed was recorded in effects.json and changed nothing: every seed gave the same maps."""
+    maps = {}
+    for seed, name in (("0", "a"), ("7", "b"), ("0", "c")):
+        out = tmp_path / name
+        assert main(["effects", str(phantom_run), "--samples", "2", "--seed", seed, "--out", str(out)]) == 0
+        maps[name] = nib.load(out / "group_effect.nii.gz").get_fdata()
+    assert np.array_equal(maps["a"], maps["c"]) and not np.allclose(maps["a"], maps["b"])
+
+
+def test_a_second_run_leaves_no_map_of_the_first_and_keeps_the_users_files(phantom_run, phantom_cache, tmp_path):
+    """Stale subject maps sat beside the new ones, which effects.json no longer listed."""
+    out = tmp_path / "effects"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "sub-9999_loss.nii.gz").write_text("mine too: no effects.json listed it")
+    assert main(["effects", str(phantom_run), "--split", "all", "--samples", "1", "--out", str(out)]) == 0
+    many = len(list(out.glob("*.nii.gz")))
+    assert main(["effects", str(phantom_run), "--samples", "1", "--out", str(out)]) == 0
+    summary = json.loads((out / "effects.json").read_text())
+    listed = {Path(f).name for f in summary["files"].values()} | {"effects.json"}
+    assert {p.name for p in out.iterdir()} == listed | {"notes.txt", "sub-9999_loss.nii.gz"}
+    assert len(list(out.glob("*.nii.gz"))) < many
+
+
+def test_each_scan_is_named_apart_whatever_its_file_is_called():
+    """Files all named T1.nii.gz became T1-1, T1-2 ... numbered by their place in the split."""
+    from vaegan.visualization.effect_files import scan_names
+
+    paths = ["/d/p01/ses-01/T1.nii.gz", "/d/p01/ses-02/T1.nii.gz", "/d/p02/ses-01/T1.nii.gz"]
+    names = scan_names(paths, ["p01", "p01", "p02"])
+    assert names == ["p01_ses-01_T1", "p01_ses-02_T1", "p02_T1"]
+    assert scan_names(paths[1:], ["p01", "p02"]) == ["p01_T1", "p02_T1"]
+    assert len(set(scan_names(["/a/T1.nii.gz", "/b/T1.nii.gz", "/c/T1-1.nii.gz"], ["s", "s", "s"]))) == 3
+    bids = ["/b/sub-01/ses-01/anat/sub-01_ses-01_T1w.nii.gz", "/b/sub-02/anat/sub-02_T1w.nii"]
+    assert scan_names(bids, ["sub-01", "sub-02"]) == ["sub-01_ses-01", "sub-02"]
+
+
+def test_out_may_not_be_the_run_its_own_folders_or_the_scans(phantom_run, phantom_set, tmp_path, capsys):
+    for out in (phantom_run, phantom_run / "checkpoints", phantom_run / "latent", phantom_set, phantom_set / "x"):
+        before = sorted(p.name for p in out.iterdir()) if out.is_dir() else None
+        assert main(["effects", str(phantom_run), "--samples", "1", "--out", str(out)]) == 2
+        assert "--out" in capsys.readouterr().err
+        assert (sorted(p.name for p in out.iterdir()) if out.is_dir() else None) == before
+
+
+def test_scans_of_one_folder_without_every_map_keep_the_training_split(phantom_set, tmp_path, caplog):
+    """One map missing: effects skipped that scan, and its split of the rest took a trained-on subject as test."""
+    import shutil
+
+    from vaegan.config import load_config
+    from vaegan.experiment import load_data
+
+    folder = tmp_path / "scans"
+    shutil.copytree(phantom_set, folder)
+    (missing,) = folder.glob("sub-0004/anat/*probseg*")
+    missing.unlink()
+    run = train("ad_cvae_3d", tmp_path / "run", folder, "data.dataset=mri", "data.mri.registration=off")
+    assert main(["effects", str(run), "--samples", "1"]) == 0
+    assert "11 of 12 scans have a true atrophy map" in caplog.text  # said why the maps are left unscored
+    summary = json.loads((run / "effects" / "effects.json").read_text())
+    config = load_config(run / "config.yaml")
+    test = load_data(config).test
+    held_out = {test.group_names[g] for g in test.groups.unique().tolist()}
+    assert {row["subject"] for row in summary["scans"]} <= held_out
+    assert summary["group"]["r_model"] is None

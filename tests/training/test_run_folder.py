@@ -40,6 +40,19 @@ def test_overwrite_deletes_only_the_runs_own_files(tmp_path):
     assert (run / "epoch001_fakes.png").is_file() and not (run / "epoch002_fakes.png").exists()
 
 
+def test_overwrite_drops_the_old_models_disease_maps_and_keeps_the_users_files_beside_them(tmp_path):
+    """vaegan effects writes RUN/effects/; kept, the report showed the old model's maps as the new one's."""
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run) == 0
+    effects = run / "effects"
+    effects.mkdir()
+    for name in ("group_effect.nii.gz", "sub-01_loss.nii.gz", "group_effect.png", "effects.json"):
+        (effects / name).write_text("old model")
+    (effects / "my_notes.txt").write_text("mine")
+    assert train(config, run, "--overwrite", "--epochs", "1") == 0
+    assert sorted(p.name for p in effects.iterdir()) == ["my_notes.txt"]
+
+
 def test_out_dot_in_a_source_tree_is_refused_and_deletes_nothing(tmp_path, monkeypatch, capsys):
     config = write_config(tmp_path)
     tree = tmp_path / "project"

@@ -332,6 +332,19 @@ def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
     text = "".join(page.text)
     assert "0.7559" in text and "0.726" in text and "20 CN" in text and "0.66" in text
 
+    (run / "effects" / "effects.json").write_text('{"split')  # torn: said, not passed over in silence
+    assert "effects.json cannot be read" in "".join(Page(write_report(run).read_text()).text)
+
     config["data"]["dataset"] = "mnist"  # no brains: no such section
     (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert "effects" not in Page(write_report(run).read_text()).ids
+    images = tmp_path / "slices"  # 2-D MRI slices in class folders: vaegan effects cannot map them
+    for name in ("CN", "AD"):
+        (images / name).mkdir(parents=True)
+        PILImage.new("L", (16, 16)).save(images / name / "a.png")
+    config["data"] = {"dataset": "mri", "data_dir": str(images)}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    (run / "effects" / "effects.json").unlink()
+    for png in (run / "effects").glob("*.png"):
+        png.unlink()
     assert "effects" not in Page(write_report(run).read_text()).ids

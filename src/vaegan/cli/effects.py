@@ -10,6 +10,7 @@ against the true atrophy; on your own scans the maps are drawn and saved, unscor
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from vaegan.foundation.errors import VaeganError
 
@@ -39,7 +40,6 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vaegan.cli import check_seed
-    from vaegan.cli.outputs import check_out_folder
     from vaegan.runs import load_run, parse_labels
 
     check_seed(args.seed)
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     model, data = run_.model, run_.config.data
     if not (model.conditional and model.has_encoder):
         raise VaeganError(
-            f"{args.run}: a {model.name} has no disease-effect maps; they need a conditional model with an "
+            f"{args.run}: its model ({model.name}) draws no disease-effect maps; they need a conditional model with an "
             "encoder (cvae, cvaegan), which can decode one subject's code with either label"
         )
     if data.dataset not in ("mri", "phantoms"):
@@ -65,13 +65,33 @@ def run(args: argparse.Namespace) -> int:
     (control,), (disease,) = picked
     if control == disease:
         raise VaeganError(f"--control {args.control} and --disease {args.disease} name the same class")
-    out = check_out_folder(args.out, run_.path) if args.out else run_.path / "effects"
-    return _write(run_, args, control, disease, out)
+    from vaegan.data.mri import volumes_folder
+
+    scans = volumes_folder(run_.config.data)  # before any work: the folder, and that it holds volumes
+    out = _out_folder(args.out, run_.path, scans) if args.out else run_.path / "effects"
+    return _write(run_, args, control, disease, out, scans)
 
 
-def _write(run_, args: argparse.Namespace, control: int, disease: int, out) -> int:
-    import torch
+def _out_folder(out: str, run: Path, scans: Path) -> Path:
+    """``--out`` as a Path: refused in the run's own folders (except ``effects/``) and among the scans."""
+    from vaegan.cli.outputs import check_out_folder
+    from vaegan.training.run_folder import FOLDER_FILES
 
+    folder = check_out_folder(out, run).resolve()
+    own = [run.resolve() / name for name in FOLDER_FILES if name != "effects"]
+    if folder == run.resolve() or any(folder.is_relative_to(place) for place in own):
+        raise VaeganError(
+            f"--out {out}: is the run's own folder {folder.relative_to(run.resolve()) or '.'}, where "
+            "training and the other commands write; give a folder of its own (default RUN/effects)"
+        )
+    if folder.is_relative_to(scans.resolve()):
+        raise VaeganError(f"--out {out}: lies inside the scans' folder {scans}; keep the maps apart from the data")
+    if folder.exists() and not folder.is_dir():
+        raise VaeganError(f"--out {out}: is a file, not a folder")
+    return folder
+
+
+def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path, folder: Path) -> int:
     from vaegan.data.datasets import split_subjects
     from vaegan.data.mri import config_volumes
     from vaegan.visualization.disease_maps import summarize_effects
@@ -80,24 +100,27 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out) -> i
 
     mri = run_.config.data.mri
     volumes = config_volumes(run_.config.data)
+    everyone = [int((volumes.labels == c).sum()) for c in (control, disease)]
+    named = dict(zip(volumes.paths, scan_names(volumes.paths, volumes.subjects)))  # over every scan: stable
     if args.split == "test":
         volumes = volumes.select(split_subjects(volumes.subjects, volumes.labels, mri.test_size))
     counts = [int((volumes.labels == c).sum()) for c in (control, disease)]
     names = [volumes.class_names[c] for c in (control, disease)]
     if min(counts) == 0:
+        hint = " (try --split all)" if args.split == "test" and min(everyone) > 0 else ""
         raise VaeganError(
             f"--split {args.split}: {counts[0]} {names[0]} and {counts[1]} {names[1]} scans; the maps compare "
-            "the two classes" + (" (try --split all)" if args.split == "test" else "")
+            f"the two classes{hint}"
         )
-    torch.manual_seed(args.seed)
-    common = {"control": control, "disease": disease, "samples": args.samples}
+    common = {"control": control, "disease": disease, "samples": args.samples, "seed": args.seed}
     summary = summarize_effects(run_.model, volumes, mri, **common)
     maps = individual_maps(run_.model, volumes, mri, **common)
-    scans = scan_names([p for p, label in zip(volumes.paths, volumes.labels.tolist()) if label == disease])
+    paths = [p for p, label in zip(volumes.paths, volumes.labels.tolist()) if label == disease]
     about = {
-        "run": str(run_.path),
-        "checkpoint": str(run_.checkpoint) if run_.checkpoint else None,
+        "run": str(run_.path.resolve()),
+        "checkpoint": str(run_.checkpoint.resolve()) if run_.checkpoint else None,
         "epoch": run_.epoch,
+        "data": str(folder.resolve()),
         "split": args.split,
         "samples": args.samples,
         "seed": args.seed,
@@ -108,7 +131,8 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out) -> i
         maps,
         mri,
         out,
-        scans=scans,
+        scans=[named[p] for p in paths],
+        paths=paths,
         class_names=(names[0], names[1]),
         about=about,
         title=run_.config.name,
@@ -116,5 +140,5 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out) -> i
     )
     print(f"{counts[0]} {names[0]} and {counts[1]} {names[1]} scans ({args.split}); {summary.describe()}")
     print(maps.describe())
-    print(f"{len(files)} files in {out}: group_effect.nii.gz, subjects/*_loss.nii.gz, *.png, effects.json")
+    print(f"{len(files)} files in {out}: group_effect.nii.gz, <scan>_loss.nii.gz, *.png, effects.json")
     return 0

@@ -261,27 +261,52 @@ def phantom_folder(options: MRIConfig) -> Path:
     return build_once(folder, settings, build)
 
 
-def config_volumes(data: DataConfig) -> MRIVolumes:
-    """Every volume a run's ``data`` section reads (its ``phantoms`` or ``mri`` folder), before the split,
-    each with its true atrophy map where the folder has them (a phantom set), so maps can be scored.
+def volumes_folder(data: DataConfig) -> Path:
+    """The folder a run's ``data`` section reads brain volumes from (its ``phantoms`` or ``mri`` folder).
 
     Raises:
-        DataError: the dataset holds no brain volumes (MNIST, 2-D images in class folders).
+        DataError: the dataset holds no brain volumes (MNIST, 2-D images in class folders), or no folder is set.
     """
-    from vaegan.data.phantoms import ATROPHY_SUFFIX
-
-    options = data.mri
     if data.dataset == "phantoms":
-        folder = Path(data.data_dir) if data.data_dir else phantom_folder(options)
-        options = options.model_copy(update={"layout": "bids"})
+        folder = Path(data.data_dir) if data.data_dir else phantom_folder(data.mri)
     elif data.dataset == "mri":
         folder = _mri_folder(Path(data.data_dir) if data.data_dir else None)
     else:
         raise DataError(f"dataset {data.dataset}: holds no brain volumes (datasets mri and phantoms do)")
-    if detect_layout(folder, options.layout) == "imagefolder":
+    if detect_layout(folder, "bids" if data.dataset == "phantoms" else data.mri.layout) == "imagefolder":
         raise DataError(f"{folder}: holds 2-D images in class folders, not T1w volumes")
-    suffix = ATROPHY_SUFFIX if next(folder.rglob(f"*{ATROPHY_SUFFIX}"), None) is not None else None
-    return read_volumes(folder, options, maps_suffix=suffix)
+    return folder
+
+
+def config_volumes(data: DataConfig) -> MRIVolumes:
+    """Every volume a run's ``data`` section reads, before the split (so the split is the training's), each
+    with its true atrophy map where every scan of the folder has one (a phantom set), so maps can be scored.
+
+    A ``phantoms`` dataset is read as training read it (:func:`load_phantoms`); an ``mri`` folder where
+    only some scans have a map is read without maps, with a warning, rather than without those scans.
+
+    Raises:
+        DataError: as :func:`volumes_folder`, or no usable scan.
+    """
+    from vaegan.data.mri_cache import map_path
+    from vaegan.data.phantoms import ATROPHY_SUFFIX
+
+    folder = volumes_folder(data)
+    if data.dataset == "phantoms":
+        options = data.mri.model_copy(update={"layout": "bids"})
+        suffix = ATROPHY_SUFFIX if next(folder.rglob(f"*{ATROPHY_SUFFIX}"), None) is not None else None
+        return read_volumes(folder, options, maps_suffix=suffix)
+    scans = [p for p in folder.rglob("*_T1w.nii*") if p.name.endswith((".nii", ".nii.gz"))]
+    mapped = [p for p in scans if map_path(p, ATROPHY_SUFFIX).is_file()]
+    if mapped and len(mapped) < len(scans):
+        logger.warning(
+            "%s: %d of %d scans have a true atrophy map beside them; the maps are drawn, not scored",
+            folder,
+            len(mapped),
+            len(scans),
+        )
+    full = bool(scans) and len(mapped) == len(scans)
+    return read_volumes(folder, data.mri, maps_suffix=ATROPHY_SUFFIX if full else None)
 
 
 def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:

@@ -47,12 +47,14 @@ RUN_FILES = (
     "checkpoints/",
     "tensorboard/",
     "latent/",
+    "effects/",
 )
 # Inside the folders above: only these names are the run's.
 FOLDER_FILES = {
     "checkpoints": ("last.pt", "best.pt", ".last.pt.*.tmp", ".best.pt.*.tmp"),
     "tensorboard": ("events.out.tfevents.*",),
     "latent": ("*.png", "*.npz", "*.csv", ".*.tmp"),
+    "effects": ("*.nii.gz", "*.png", "effects.json", ".*.tmp"),  # vaegan effects
 }
 # held by the process training in the folder (filelock, released when it ends or dies); never deleted,
 # so not among RUN_FILES: a second process would otherwise lock a new file of the same name

@@ -37,20 +37,30 @@ DISPLAY_MODES = {"axial": "z", "coronal": "y", "sagittal": "x"}
 def map_to_nifti(maps: Tensor, options: MRIConfig, grid: np.ndarray | None = None) -> nib.Nifti1Image:
     """Maps (P, 1, *S) as one NIfTI volume: the volume itself (3-D), or the slab of P slices (2-D).
 
-    ``grid``: the volumes' voxel -> MNI152 mm affine (registered scans); else nominal millimetres.
+    ``grid``: the volumes' voxel -> MNI152 mm affine (registered scans), written as an MNI152 affine
+    (sform and qform code 4, so viewers say so); else nominal millimetres.
     """
     from vaegan.data.volumes import from_slices, slab_affine, slice_positions, to_nifti
 
     spacing = options.spacing
     if options.spatial_dims == 3:
-        return to_nifti(maps[0, 0], (spacing,) * 3, affine=grid)
+        return _in_mni(to_nifti(maps[0, 0], (spacing,) * 3, affine=grid), grid is not None)
     slab = from_slices(maps, options.slice_axis)[0]  # (D, H, W) with P planes along the slice axis
     if grid is not None:
         first = int(slice_positions(options.size, options.slice_range, options.slice_step)[0])
-        return to_nifti(slab, affine=slab_affine(grid, options.slice_axis, first, options.slice_step))
+        image = to_nifti(slab, affine=slab_affine(grid, options.slice_axis, first, options.slice_step))
+        return _in_mni(image, True)
     zooms = [spacing] * 3
     zooms["xyz".index(DISPLAY_MODES[options.slice_axis])] = spacing * options.slice_step
     return to_nifti(slab, tuple(zooms))
+
+
+def _in_mni(image: nib.Nifti1Image, mni: bool) -> nib.Nifti1Image:
+    """``image`` with its affine marked as MNI152 space (NIfTI code 4) where ``mni``."""
+    if mni:
+        image.set_sform(image.affine, code="mni")
+        image.set_qform(image.affine, code="mni")
+    return image
 
 
 def _cuts(image: nib.Nifti1Image, options: MRIConfig, count: int) -> tuple[str, list[float] | None]:
@@ -122,15 +132,18 @@ def plot_individual_maps(
     title: str = "",
     cuts: int = 5,
     names: tuple[str, str] = ("CN", "AD"),
+    scans: list[str] | None = None,
 ) -> Path:
     """For the first ``subjects`` disease subjects: their counterfactual map, then their own true atrophy.
 
     Drawn over the subjects' mean image, cut where their mean true atrophy is (scans without one:
     where their mean map is, and no truth rows); the map is intensity *loss* (counterfactual control
-    minus the subject), like the true atrophy. ``names``: (control, disease).
+    minus the subject), like the true atrophy. ``names``: (control, disease); ``scans``: a title per
+    map (e.g. subject and session), else the subject ids.
     """
     rows = []
-    for i, (name, loss, r) in enumerate(list(zip(maps.subjects, maps.loss, maps.r.tolist()))[:subjects]):
+    titles = scans if scans is not None else maps.subjects
+    for i, (name, loss, r) in enumerate(list(zip(titles, maps.loss, maps.r.tolist()))[:subjects]):
         rows.append((loss, f"{name}: as {names[0]} minus as observed, intensity loss{_r(r)}"))
         if maps.truth is not None:
             rows.append((maps.truth[i], f"{name}: own true atrophy (tissue-loss fraction)"))

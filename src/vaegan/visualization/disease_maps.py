@@ -124,6 +124,7 @@ def summarize_effects(
     control: int = 0,
     disease: int = 1,
     samples: int = 1,
+    seed: int = 0,
     intervals: bool = True,
     reference: MRIVolumes | None = None,
 ) -> EffectSummary:
@@ -135,7 +136,7 @@ def summarize_effects(
             are scored, without them (scans) only drawn: ``truth`` None, the r NaN, no intervals.
         options: how volumes become the model's images (2-D slices or 3-D).
         control, disease: the class indices of CN and AD.
-        samples: posterior draws each map is averaged over (see :func:`disease_effect`).
+        samples: posterior draws each map is averaged over (see :func:`disease_effect`); ``seed``: theirs.
         intervals: the 95% jackknife intervals over subjects (:mod:`~vaegan.visualization.intervals`).
         reference: other subjects of both classes, e.g. the ones the model was trained on. Their
             voxel-wise group difference is what a model learned from them must beat to add anything
@@ -144,7 +145,7 @@ def summarize_effects(
     """
     images, maps, is_control, is_disease = images_and_maps(data, options, control, disease, need_maps=False)
     controls = images[is_control]  # (Nc, P, 1, *S)
-    effects = disease_effect(model, controls.flatten(0, 1), source=control, target=disease, samples=samples)
+    effects = disease_effect(model, controls.flatten(0, 1), source=control, target=disease, samples=samples, seed=seed)
     effects = effects.view_as(controls)
     effect, anatomy = effects.mean(0), controls.mean(0)
     truth = None if maps is None else maps[is_disease].mean(0)

@@ -6,16 +6,17 @@
   disease, averaged over the control subjects; positive where the model says the disease removes
   tissue), and ``group_difference.nii.gz``, the model-free mean control minus mean disease image of the
   same subjects; ``mean_control.nii.gz`` to lay them over; ``true_atrophy.nii.gz`` on phantoms;
-- ``subjects/<scan>_loss.nii.gz`` for each disease scan: its residual counterfactual ("this subject
-  without the disease") minus the scan, and ``subjects/<scan>_as_<control>.nii.gz``, the counterfactual
-  image itself;
+- ``<scan>_loss.nii.gz`` for each disease scan: its residual counterfactual ("this subject without
+  the disease") minus the scan, and ``<scan>_as_<control>.nii.gz``, the counterfactual image itself
+  (``<scan>``: :func:`scan_names`);
 - ``group_effect.png`` and ``individual.png`` (:mod:`vaegan.visualization.brain`);
 - ``effects.json``: what was computed from what, and on phantoms every r.
 
 Registered scans are written on the MNI152 grid they were registered to (their ``grid``), so the files
 overlay the template in FSLeyes or nilearn; 2-D models' maps are the slab of the slices they see.
 Every file is written through a temporary one renamed over it: an interrupted run leaves each file
-whole, old or new.
+whole, old or new. The maps an earlier call listed in ``effects.json`` and this one did not write
+(another split, other classes) are deleted after the new ``effects.json``; nothing else in the folder is.
 
 Example:
     >>> files = save_effect_maps(summary, maps, mri, Path("outputs/ad_cvae_3d/effects"))  # doctest: +SKIP
@@ -27,7 +28,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,14 +44,31 @@ if TYPE_CHECKING:
     from vaegan.visualization.subject_maps import IndividualMaps
 
 
-def scan_names(paths: list[str]) -> list[str]:
-    """A file-name stem per scan: ``sub-01_ses-02_T1w.nii.gz`` -> ``sub-01_ses-02``; repeats numbered."""
-    stems = [re.sub(r"(_T1w)?\.nii(\.gz)?$", "", Path(p).name, flags=re.IGNORECASE) for p in paths]
-    seen: dict[str, int] = {}
+def scan_names(paths: list[str], subjects: list[str]) -> list[str]:
+    """A distinct file-name stem per scan, from its own path and subject (not its place in a list).
+
+    ``sub-01_ses-02_T1w.nii.gz`` -> ``sub-01_ses-02``; a file name without its subject gets it in front
+    (``p01/T1.nii.gz`` -> ``p01_T1``); scans that would still share a name get the folders where their
+    paths differ (``p01/ses-01/T1.nii.gz`` -> ``p01_ses-01_T1``), and a number only if that is not enough.
+    Pass every scan of a cohort, so that a scan is named alike whichever of them a call maps.
+    """
     names = []
-    for stem in stems:
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(stem if stems.count(stem) == 1 else f"{stem}-{seen[stem]}")
+    for path, subject in zip(paths, subjects):
+        stem = re.sub(r"(_T1w)?\.nii(\.gz)?$", "", Path(path).name, flags=re.IGNORECASE)
+        names.append(stem if stem.startswith(subject) else f"{subject}_{stem}")
+    for name in set(names):
+        same = [i for i, n in enumerate(names) if n == name]
+        if len(same) > 1:
+            folders = [Path(paths[i]).parent.parts for i in same]
+            common = len(os.path.commonprefix(folders))
+            for i, parts in zip(same, folders):
+                extra = [part for part in parts[common:] if part != subjects[i]]
+                names[i] = "_".join([subjects[i], *extra, names[i][len(subjects[i]) + 1 :] or "scan"])
+    counts, seen = Counter(names), Counter()
+    for i, name in enumerate(names):  # the same path twice, or folders that still collide
+        if counts[name] > 1:
+            seen[name] += 1
+            names[i] = f"{name}-{seen[name]}"
     return names
 
 
@@ -59,6 +79,7 @@ def save_effect_maps(
     out: Path,
     *,
     scans: list[str],
+    paths: list[str] | None = None,
     class_names: tuple[str, str] = ("CN", "AD"),
     about: dict | None = None,
     title: str = "",
@@ -69,7 +90,8 @@ def save_effect_maps(
     Args:
         summary, maps: :func:`~vaegan.visualization.disease_maps.summarize_effects` and
             :func:`~vaegan.visualization.subject_maps.individual_maps` of the same subjects.
-        scans: the file-name stem of each disease scan of ``maps``, in its order (:func:`scan_names`).
+        scans: the file-name stem of each disease scan of ``maps``, in its order (:func:`scan_names`);
+            ``paths``: their files, recorded in ``effects.json``.
         class_names: the (control, disease) names, for file names and the summary.
         about: what to record in ``effects.json`` beside the figures (run, checkpoint, split, samples).
         subjects: disease subjects drawn in ``individual.png``.
@@ -92,13 +114,15 @@ def save_effect_maps(
     nifti("mean_control", summary.anatomy, "mean_control.nii.gz")
     if summary.truth is not None:
         nifti("true_atrophy", summary.truth, "true_atrophy.nii.gz")
+    earlier = _listed(out / "effects.json")
     for scan, loss, image in zip(scans, maps.loss, maps.images):
-        nifti(f"{scan}_loss", loss, f"subjects/{scan}_loss.nii.gz")
-        nifti(f"{scan}_as_{control}", (image + loss).clamp(0.0, 1.0), f"subjects/{scan}_as_{control}.nii.gz")
+        nifti(f"{scan}_loss", loss, f"{scan}_loss.nii.gz")
+        nifti(f"{scan}_as_{control}", (image + loss).clamp(0.0, 1.0), f"{scan}_as_{control}.nii.gz")
     drawn = {"title": title, "names": class_names}
     files["group_figure"] = plot_effect_maps(summary, options, out / "group_effect.png", **drawn)
+    shown = min(subjects, len(maps.subjects))
     files["individual_figure"] = plot_individual_maps(
-        maps, options, out / "individual.png", subjects=min(subjects, len(maps.subjects)), **drawn
+        maps, options, out / "individual.png", subjects=shown, scans=scans, **drawn
     )
     record = {
         **(about or {}),
@@ -108,8 +132,10 @@ def save_effect_maps(
         "maps": "intensity loss: control minus disease, positive where tissue is lost",
         "group": {"r_model": _number(summary.r_model), "r_group_difference": _number(summary.r_group)},
         "scans": [
-            {"scan": scan, "subject": subject, "r": _number(r), "r_model_free": _number(free)}
-            for scan, subject, r, free in zip(scans, maps.subjects, maps.r.tolist(), maps.r_baseline.tolist())
+            {"scan": scan, "subject": subject, "path": path, "r": _number(r), "r_model_free": _number(free)}
+            for scan, subject, path, r, free in zip(
+                scans, maps.subjects, paths or [None] * len(scans), maps.r.tolist(), maps.r_baseline.tolist()
+            )
         ],
         "files": {name: str(path.relative_to(out)) for name, path in files.items()},
     }
@@ -118,7 +144,19 @@ def save_effect_maps(
         record["individual_quartiles"] = list(maps.quartiles())
     files["summary"] = out / "effects.json"
     write_text_atomic(files["summary"], json.dumps(record, indent=1) + "\n")
+    for stale in earlier - {path.name for path in files.values()}:
+        (out / stale).unlink(missing_ok=True)
     return files
+
+
+def _listed(summary: Path) -> set[str]:
+    """The map and figure files an earlier ``effects.json`` in this folder listed (names in the folder only)."""
+    try:
+        listed = json.loads(summary.read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+    names = {str(name) for name in listed.values()} if isinstance(listed, dict) else set()
+    return {name for name in names if "/" not in name and name.endswith((".nii.gz", ".png"))}
 
 
 def _number(value: float) -> float | None:

@@ -184,6 +184,24 @@ def latent_section(run: Path) -> list[dict[str, str]]:
     ]
 
 
+def holds_volumes(data: dict[str, Any]) -> bool:
+    """Whether a run's data section (as read from config.yaml) reads brain volumes: phantoms, or an mri folder
+    of scans (not one of 2-D images in class folders; a folder gone since counts as scans)."""
+    if data.get("dataset") == "phantoms":
+        return True
+    if data.get("dataset") != "mri":
+        return False
+    from vaegan.data.mri_sources import detect_layout
+    from vaegan.foundation.errors import DataError
+
+    folder = data.get("data_dir")
+    layout = (data.get("mri") or {}).get("layout", "auto") if isinstance(data.get("mri"), dict) else "auto"
+    try:
+        return folder is None or detect_layout(Path(folder), layout) != "imagefolder"
+    except (DataError, OSError, ValueError):
+        return True
+
+
 def effects_section(run: Path) -> dict[str, Any]:
     """``RUN/effects/``: its two figures with captions, and the figures of its ``effects.json`` (if readable)."""
     folder = run / "effects"
@@ -193,10 +211,12 @@ def effects_section(run: Path) -> dict[str, Any]:
         if (folder / f"{name}.png").is_file()
     ]
     facts: list[tuple[str, str]] = []
-    try:
-        summary = json.loads((folder / "effects.json").read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        summary = None
+    error, summary, path = None, None, folder / "effects.json"
+    if path.is_file():
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as problem:
+            error = f"{path.name} cannot be read: {problem}; run vaegan effects {run} again"
     if isinstance(summary, dict):
         counts = summary.get("scans_by_class")
         if isinstance(counts, dict):
@@ -210,7 +230,7 @@ def effects_section(run: Path) -> dict[str, Any]:
             facts.append(
                 ("individual maps r, median [IQR]", f"{fmt(quartiles[1])} [{fmt(quartiles[0])}, {fmt(quartiles[2])}]")
             )
-    return {"present": bool(figures or facts), "figures": figures, "facts": facts}
+    return {"present": bool(figures or facts or error), "figures": figures, "facts": facts, "error": error}
 
 
 def evaluation_section(run: Path, trained: int | None = None) -> dict[str, Any]:
@@ -281,8 +301,7 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
         changes_text = changes.read_text(encoding="utf-8") if changes.is_file() else None
     except (OSError, UnicodeDecodeError) as error:
         changes_text = f"{changes.name} cannot be read: {error}"
-    brains = data.get("dataset") in ("mri", "phantoms")
-    maps = brains and (model.get("name") in CONDITIONAL_MODELS or (run / "effects").is_dir())
+    maps = holds_volumes(data) and (model.get("name") in CONDITIONAL_MODELS or (run / "effects").is_dir())
     sections = SECTIONS if not maps else (*SECTIONS[: SECTIONS.index("latent") + 1], "effects", *SECTIONS[-1:])
     return {
         "title": f"vaegan report: {name}" + (f" ({run.resolve().name})" if run.resolve().name != name else ""),

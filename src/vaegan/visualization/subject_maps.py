@@ -121,6 +121,7 @@ def individual_maps(
     residual: bool = True,
     samples: int = 1,
     scaled: bool = False,
+    seed: int = 0,
 ) -> IndividualMaps:
     """For each disease subject: "this subject without the disease" minus the subject, vs its true atrophy.
 
@@ -136,7 +137,7 @@ def individual_maps(
         options: how volumes become the model's images (2-D slices or 3-D).
         control, disease: the class indices of CN and AD.
         residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
-        samples: posterior draws each map is averaged over.
+        samples: posterior draws each map is averaged over; ``seed``: theirs.
         scaled: remove each subject's own amount of the disease (:func:`disease_amount`, fitted over
             all of its images) instead of the class's average amount: a mildly affected subject's
             map is then weaker than a severe one's (models with soft labels; residual maps).
@@ -153,7 +154,7 @@ def individual_maps(
             amount = disease_amount(model, flat, source=disease, target=control, groups=subject)
             amounts.append(amount.view(len(patients), -1)[:, 0])
         drawn = counterfactual(
-            model, flat, source=disease, target=control, residual=residual, samples=samples, amount=amount
+            model, flat, source=disease, target=control, residual=residual, samples=samples, seed=seed, amount=amount
         )
         return drawn.view_as(patients)
 
