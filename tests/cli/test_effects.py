@@ -240,3 +240,14 @@ def test_scans_of_one_folder_without_every_map_keep_the_training_split(phantom_s
     held_out = {test.group_names[g] for g in test.groups.unique().tolist()}
     assert {row["subject"] for row in summary["scans"]} <= held_out
     assert summary["group"]["r_model"] is None
+
+
+def test_scaled_maps_remove_each_subjects_own_amount_of_the_disease(phantom_run, phantom_cache, tmp_path):
+    out = tmp_path / "scaled"
+    assert main(["effects", str(phantom_run), "--samples", "1", "--scaled", "--out", str(out)]) == 0
+    summary = json.loads((out / "effects.json").read_text())
+    assert summary["scaled"] is True
+    assert all(0.0 <= row["amount"] <= 2.0 for row in summary["scans"])  # the label mix that fits each scan
+    plain = tmp_path / "plain"
+    assert main(["effects", str(phantom_run), "--samples", "1", "--out", str(plain)]) == 0
+    assert "amount" not in json.loads((plain / "effects.json").read_text())["scans"][0]

@@ -30,6 +30,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--samples", type=int, default=8, help="posterior draws each map is averaged over")
     parser.add_argument("--control", default="0", help="the control class, by name or number (default the first)")
     parser.add_argument("--disease", default="1", help="the disease class, by name or number (default the second)")
+    parser.add_argument(
+        "--scaled",
+        action="store_true",
+        help="each subject's map removes its own fitted amount of the disease, not the class's average "
+        "(models with soft labels: cvae, cvaegan); the amounts go to effects.json",
+    )
     parser.add_argument("--subjects", type=int, default=3, help="disease subjects drawn in individual.png")
     parser.add_argument("--seed", type=int, default=0, help="seed of the posterior draws")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
@@ -65,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     (control,), (disease,) = picked
     if control == disease:
         raise VaeganError(f"--control {args.control} and --disease {args.disease} name the same class")
+    if args.scaled and not model.soft_labels:
+        raise VaeganError(f"--scaled: its model ({model.name}) takes no soft labels, so no amount of a class")
     from vaegan.data.mri import volumes_folder
 
     scans = volumes_folder(run_.config.data)  # before any work: the folder, and that it holds volumes
@@ -114,7 +122,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         )
     common = {"control": control, "disease": disease, "samples": args.samples, "seed": args.seed}
     summary = summarize_effects(run_.model, volumes, mri, **common)
-    maps = individual_maps(run_.model, volumes, mri, **common)
+    maps = individual_maps(run_.model, volumes, mri, scaled=args.scaled, **common)
     paths = [p for p, label in zip(volumes.paths, volumes.labels.tolist()) if label == disease]
     about = {
         "run": str(run_.path.resolve()),
@@ -124,6 +132,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         "split": args.split,
         "samples": args.samples,
         "seed": args.seed,
+        "scaled": args.scaled,
         "scans_by_class": dict(zip(names, counts)),
     }
     files = save_effect_maps(

@@ -139,6 +139,9 @@ def save_effect_maps(
         ],
         "files": {name: str(path.relative_to(out)) for name, path in files.items()},
     }
+    if maps.amounts is not None:  # scaled maps: the amount of the disease each scan was fitted with
+        for row, amount in zip(record["scans"], maps.amounts.tolist()):
+            row["amount"] = _number(amount)
     if summary.truth is not None:
         record["group"]["intervals"] = {key: [_number(v) for v in value] for key, value in summary.intervals.items()}
         record["individual_quartiles"] = list(maps.quartiles())
