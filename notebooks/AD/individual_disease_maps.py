@@ -108,3 +108,10 @@ panels = [
     (residual.truth[i, position, 0], "true tissue loss", "hot"),
 ]
 display(image_row(panels))
+
+# %% [markdown]
+# ## From the command line, for your own scans too
+# `vaegan effects outputs/ad_cvae_2d` writes these maps for every test subject as NIfTI files on the
+# MNI152 grid (each AD scan's map and its counterfactual image, the group maps), with the figures and an
+# `effects.json` of the figures above; on scans without a true atrophy the maps are drawn, unscored.
+# `--scaled` removes each subject's own amount of AD, as `scaled` does here (docs/real_mri.md).
