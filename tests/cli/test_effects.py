@@ -210,6 +210,20 @@ def test_each_scan_is_named_apart_whatever_its_file_is_called():
     assert len(set(scan_names(["/a/T1.nii.gz", "/b/T1.nii.gz", "/c/T1-1.nii.gz"], ["s", "s", "s"]))) == 3
     bids = ["/b/sub-01/ses-01/anat/sub-01_ses-01_T1w.nii.gz", "/b/sub-02/anat/sub-02_T1w.nii"]
     assert scan_names(bids, ["sub-01", "sub-02"]) == ["sub-01_ses-01", "sub-02"]
+    # a number only where nothing else tells them apart, and never one a name already has (case aside)
+    three = ["/d/p01/sub-01_T1w.nii.gz", "/d/p01/sub-01_T1w.nii", "/d/p01/sub-01_scan-1_T1w.nii.gz"]
+    assert len({n.casefold() for n in scan_names(three, ["sub-01"] * 3)}) == 3
+    assert len({n.casefold() for n in scan_names(["/a/S1.nii", "/a/s1.nii.gz"], ["s", "s"])}) == 2
+    assert scan_names(["/d/p1/p1x.nii.gz", "/e/p1/p1x.nii.gz"], ["p1", "p1"]) == ["p1_d_p1x", "p1_e_p1x"]
+
+
+@pytest.mark.parametrize("subject", ["../../../escape", "site/sub-05", "-x", ".hidden", "a\\b"])
+def test_a_scan_name_is_one_plain_file_name_whatever_its_subject_is_called(subject):
+    """A CSV's subject column went into the file name as it was: '../../x' wrote maps outside --out."""
+    from vaegan.visualization.effect_files import scan_names
+
+    (name,) = scan_names(["/d/T1.nii.gz"], [subject])
+    assert "/" not in name and "\\" not in name and not name.startswith((".", "-")) and name
 
 
 def test_out_may_not_be_the_run_its_own_folders_or_the_scans(phantom_run, phantom_set, tmp_path, capsys):
@@ -233,12 +247,12 @@ def test_scans_of_one_folder_without_every_map_keep_the_training_split(phantom_s
     missing.unlink()
     run = train("ad_cvae_3d", tmp_path / "run", folder, "data.dataset=mri", "data.mri.registration=off")
     assert main(["effects", str(run), "--samples", "1"]) == 0
-    assert "11 of 12 scans have a true atrophy map" in caplog.text  # said why the maps are left unscored
+    assert "11 of the 12 scans read have a usable true atrophy map" in caplog.text  # why they are unscored
     summary = json.loads((run / "effects" / "effects.json").read_text())
     config = load_config(run / "config.yaml")
     test = load_data(config).test
-    held_out = {test.group_names[g] for g in test.groups.unique().tolist()}
-    assert {row["subject"] for row in summary["scans"]} <= held_out
+    held_out_ad = {test.group_names[g] for g, label in zip(test.groups.tolist(), test.labels.tolist()) if label == 1}
+    assert {row["subject"] for row in summary["scans"]} == held_out_ad
     assert summary["group"]["r_model"] is None
 
 
@@ -251,3 +265,52 @@ def test_scaled_maps_remove_each_subjects_own_amount_of_the_disease(phantom_run,
     plain = tmp_path / "plain"
     assert main(["effects", str(phantom_run), "--samples", "1", "--out", str(plain)]) == 0
     assert "amount" not in json.loads((plain / "effects.json").read_text())["scans"][0]
+
+
+def test_an_interrupted_run_leaves_nothing_the_next_one_does_not_clear(
+    phantom_run, phantom_cache, tmp_path, monkeypatch
+):
+    """Killed after its subject maps, a run had not yet listed them: the next run never deleted them."""
+    import vaegan.visualization.brain
+
+    out = tmp_path / "effects"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vaegan.visualization.brain, "plot_individual_maps", killed)
+    assert main(["effects", str(phantom_run), "--split", "all", "--samples", "1", "--out", str(out)]) == 130
+    assert len(list(out.glob("*_loss.nii.gz"))) == 6  # every AD scan of the 12 was mapped before the kill
+    monkeypatch.undo()
+    assert main(["effects", str(phantom_run), "--samples", "1", "--out", str(out)]) == 0
+    listed = {Path(f).name for f in json.loads((out / "effects.json").read_text())["files"].values()}
+    assert {p.name for p in out.iterdir()} == listed | {"effects.json"}
+
+
+def test_the_default_folder_is_checked_as_an_out_is(phantom_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(phantom_run, run)
+    shutil.rmtree(run / "effects", ignore_errors=True)
+    (run / "effects").write_text("a file of mine")
+    assert main(["effects", str(run), "--samples", "1"]) == 2
+    assert "is a file" in capsys.readouterr().err and (run / "effects").read_text() == "a file of mine"
+
+
+def test_out_may_not_lie_beside_the_scans_of_a_csv_cohort(phantom_set, tmp_path, capsys):
+    """The scans' guard looked at data_dir only: a CSV's scans elsewhere got maps written beside them."""
+    import csv
+
+    rows = [("path", "label")]
+    for line in (phantom_set / "participants.tsv").read_text().splitlines()[1:]:
+        subject, diagnosis = line.split("\t")[:2]
+        rows.append((str(phantom_set / subject / "anat" / f"{subject}_T1w.nii.gz"), diagnosis))
+    cohort = tmp_path / "cohort.csv"
+    with cohort.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    run = train("ad_cvae_3d", tmp_path / "run", cohort, "data.dataset=mri", "data.mri.registration=off")
+    beside = phantom_set / "sub-0001" / "anat"
+    before = sorted(p.name for p in beside.iterdir())
+    assert main(["effects", str(run), "--samples", "1", "--out", str(beside)]) == 2
+    assert "scans" in capsys.readouterr().err and sorted(p.name for p in beside.iterdir()) == before

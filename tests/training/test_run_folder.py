@@ -48,9 +48,19 @@ def test_overwrite_drops_the_old_models_disease_maps_and_keeps_the_users_files_b
     effects.mkdir()
     for name in ("group_effect.nii.gz", "sub-01_loss.nii.gz", "group_effect.png", "effects.json"):
         (effects / name).write_text("old model")
-    (effects / "my_notes.txt").write_text("mine")
+    for name in ("my_notes.txt", "my_threshold.nii.gz", "fsleyes_shot.png"):  # the user's, of any kind
+        (effects / name).write_text("mine")
     assert train(config, run, "--overwrite", "--epochs", "1") == 0
-    assert sorted(p.name for p in effects.iterdir()) == ["my_notes.txt"]
+    assert sorted(p.name for p in effects.iterdir()) == ["fsleyes_shot.png", "my_notes.txt", "my_threshold.nii.gz"]
+
+
+def test_a_folder_of_the_users_called_effects_does_not_stop_a_fresh_run(tmp_path):
+    """Any folder named like one a run writes counted as the run's, whatever it held."""
+    config, run = write_config(tmp_path), tmp_path / "project"
+    (run / "effects").mkdir(parents=True)
+    (run / "effects" / "anova.txt").write_text("mine")
+    assert train(config, run, "--epochs", "1") == 0
+    assert (run / "effects" / "anova.txt").read_text() == "mine"
 
 
 def test_out_dot_in_a_source_tree_is_refused_and_deletes_nothing(tmp_path, monkeypatch, capsys):

@@ -332,6 +332,11 @@ def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
     text = "".join(page.text)
     assert "0.7559" in text and "0.726" in text and "20 CN" in text and "0.66" in text
 
+    with (run / "metrics.csv").open("w") as handle:  # trained on since: the maps are of an earlier model
+        handle.write("epoch,loss,val/loss\n" + "".join(f"{e},1.0,{3.0 - e / 10}\n" for e in range(1, 6)))
+    summary.update(checkpoint=str(run / "checkpoints" / "best.pt"), epoch=3)
+    (run / "effects" / "effects.json").write_text(json.dumps(summary))
+    assert "made with epoch 3" in " ".join(Page(write_report(run).read_text()).text)
     (run / "effects" / "effects.json").write_text('{"split')  # torn: said, not passed over in silence
     assert "effects.json cannot be read" in "".join(Page(write_report(run).read_text()).text)
 
@@ -342,6 +347,9 @@ def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
     for name in ("CN", "AD"):
         (images / name).mkdir(parents=True)
         PILImage.new("L", (16, 16)).save(images / name / "a.png")
+    config["data"] = {"dataset": "mri", "data_dir": 2024}  # a hand-edited config.yaml: no crash
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert "effects" in Page(write_report(run).read_text()).ids
     config["data"] = {"dataset": "mri", "data_dir": str(images)}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     (run / "effects" / "effects.json").unlink()

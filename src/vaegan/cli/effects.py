@@ -76,12 +76,14 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.data.mri import volumes_folder
 
     scans = volumes_folder(run_.config.data)  # before any work: the folder, and that it holds volumes
-    out = _out_folder(args.out, run_.path, scans) if args.out else run_.path / "effects"
+    out = _out_folder(args.out or run_.path / "effects", run_.path, [scans])
     return _write(run_, args, control, disease, out, scans)
 
 
-def _out_folder(out: str, run: Path, scans: Path) -> Path:
-    """``--out`` as a Path: refused in the run's own folders (except ``effects/``) and among the scans."""
+def _out_folder(out: str | Path, run: Path, scans: list[Path]) -> Path:
+    """``--out`` (or the default ``RUN/effects``) as a Path: refused where it is a file, one of the run's
+    own folders other than ``effects/``, or inside a folder of ``scans`` (the data folder, and the folder
+    of each scan read)."""
     from vaegan.cli.outputs import check_out_folder
     from vaegan.training.run_folder import FOLDER_FILES
 
@@ -92,8 +94,11 @@ def _out_folder(out: str, run: Path, scans: Path) -> Path:
             f"--out {out}: is the run's own folder {folder.relative_to(run.resolve()) or '.'}, where "
             "training and the other commands write; give a folder of its own (default RUN/effects)"
         )
-    if folder.is_relative_to(scans.resolve()):
-        raise VaeganError(f"--out {out}: lies inside the scans' folder {scans}; keep the maps apart from the data")
+    for place in scans:
+        place = place.resolve()
+        place = place.parent if place.is_file() else place  # a CSV: the folder it sits in
+        if folder.is_relative_to(place):
+            raise VaeganError(f"--out {out}: lies among the scans, in {place}; keep the maps apart from the data")
     if folder.exists() and not folder.is_dir():
         raise VaeganError(f"--out {out}: is a file, not a folder")
     return folder
@@ -108,6 +113,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
 
     mri = run_.config.data.mri
     volumes = config_volumes(run_.config.data)
+    _out_folder(out, run_.path, [Path(p).parent for p in volumes.paths])  # a CSV's scans may lie anywhere
     everyone = [int((volumes.labels == c).sum()) for c in (control, disease)]
     named = dict(zip(volumes.paths, scan_names(volumes.paths, volumes.subjects)))  # over every scan: stable
     if args.split == "test":

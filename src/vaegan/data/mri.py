@@ -280,10 +280,12 @@ def volumes_folder(data: DataConfig) -> Path:
 
 def config_volumes(data: DataConfig) -> MRIVolumes:
     """Every volume a run's ``data`` section reads, before the split (so the split is the training's), each
-    with its true atrophy map where every scan of the folder has one (a phantom set), so maps can be scored.
+    with its true atrophy map where every scan read has one (a phantom set), so maps can be scored.
 
-    A ``phantoms`` dataset is read as training read it (:func:`load_phantoms`); an ``mri`` folder where
-    only some scans have a map is read without maps, with a warning, rather than without those scans.
+    A ``phantoms`` dataset is read as training read it (:func:`load_phantoms`). An ``mri`` folder is read
+    as training read it, without maps; where each scan read has a map beside it, it is read again with
+    them (a second preprocessing: the maps are part of the cache key), and kept only if that keeps the
+    same scans. Otherwise the maps are left out, with a warning.
 
     Raises:
         DataError: as :func:`volumes_folder`, or no usable scan.
@@ -296,17 +298,22 @@ def config_volumes(data: DataConfig) -> MRIVolumes:
         options = data.mri.model_copy(update={"layout": "bids"})
         suffix = ATROPHY_SUFFIX if next(folder.rglob(f"*{ATROPHY_SUFFIX}"), None) is not None else None
         return read_volumes(folder, options, maps_suffix=suffix)
-    scans = [p for p in folder.rglob("*_T1w.nii*") if p.name.endswith((".nii", ".nii.gz"))]
-    mapped = [p for p in scans if map_path(p, ATROPHY_SUFFIX).is_file()]
-    if mapped and len(mapped) < len(scans):
-        logger.warning(
-            "%s: %d of %d scans have a true atrophy map beside them; the maps are drawn, not scored",
-            folder,
-            len(mapped),
-            len(scans),
-        )
-    full = bool(scans) and len(mapped) == len(scans)
-    return read_volumes(folder, data.mri, maps_suffix=ATROPHY_SUFFIX if full else None)
+    volumes = read_volumes(folder, data.mri)
+    mapped = sum(map_path(Path(p), ATROPHY_SUFFIX).is_file() for p in volumes.paths)
+    if mapped == 0:
+        return volumes
+    if mapped == len(volumes.paths):
+        with_maps = read_volumes(folder, data.mri, maps_suffix=ATROPHY_SUFFIX)
+        if with_maps.paths == volumes.paths:
+            return with_maps
+        mapped = len(with_maps.paths)
+    logger.warning(
+        "%s: %d of the %d scans read have a usable true atrophy map; the maps are drawn, not scored",
+        folder,
+        mapped,
+        len(volumes.paths),
+    )
+    return volumes
 
 
 def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:

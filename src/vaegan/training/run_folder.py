@@ -54,7 +54,19 @@ FOLDER_FILES = {
     "checkpoints": ("last.pt", "best.pt", ".last.pt.*.tmp", ".best.pt.*.tmp"),
     "tensorboard": ("events.out.tfevents.*",),
     "latent": ("*.png", "*.npz", "*.csv", ".*.tmp"),
-    "effects": ("*.nii.gz", "*.png", "effects.json", ".*.tmp"),  # vaegan effects
+    "effects": (  # vaegan effects (vaegan.visualization.effect_files)
+        "group_effect.nii.gz",
+        "group_difference.nii.gz",
+        "mean_control.nii.gz",
+        "true_atrophy.nii.gz",
+        "*_loss.nii.gz",
+        "*_as_*.nii.gz",
+        "group_effect.png",
+        "individual.png",
+        "effects.json",
+        ".effects-pending.json",
+        ".*.tmp",
+    ),
 }
 # held by the process training in the folder (filelock, released when it ends or dies); never deleted,
 # so not among RUN_FILES: a second process would otherwise lock a new file of the same name
@@ -245,7 +257,10 @@ def prepare_fresh(folder: Path, overwrite: bool) -> bool:
         write_marker(folder)
         return True
     if folder.is_dir() and not is_vaegan_run(folder):
-        foreign = [path.name for path in run_entries(folder) if path.parent == folder]
+        entries = run_entries(folder)  # a folder of the user's named like a run's counts when it holds run files
+        foreign = [
+            p.name for p in entries if p.parent == folder and (not p.is_dir() or any(q.parent == p for q in entries))
+        ]
         if foreign:  # a run would write over them, and its marker would then claim them for --overwrite
             raise TrainingError(
                 f"{folder} holds {', '.join(foreign)}, which a run writes, but no {MARKER}: vaegan did not "

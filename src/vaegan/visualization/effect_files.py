@@ -15,8 +15,9 @@
 Registered scans are written on the MNI152 grid they were registered to (their ``grid``), so the files
 overlay the template in FSLeyes or nilearn; 2-D models' maps are the slab of the slices they see.
 Every file is written through a temporary one renamed over it: an interrupted run leaves each file
-whole, old or new. The maps an earlier call listed in ``effects.json`` and this one did not write
-(another split, other classes) are deleted after the new ``effects.json``; nothing else in the folder is.
+whole, old or new. The maps an earlier call listed in ``effects.json`` (or a killed one in
+``.effects-pending.json``) and this one did not write (another split, other classes) are deleted after
+the new ``effects.json``; nothing else in the folder is.
 
 Example:
     >>> files = save_effect_maps(summary, maps, mri, Path("outputs/ad_cvae_3d/effects"))  # doctest: +SKIP
@@ -30,7 +31,6 @@ import gzip
 import json
 import os
 import re
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,32 +44,50 @@ if TYPE_CHECKING:
     from vaegan.visualization.subject_maps import IndividualMaps
 
 
+PENDING = ".effects-pending.json"  # what a call is writing, until it has written effects.json
+
+
 def scan_names(paths: list[str], subjects: list[str]) -> list[str]:
-    """A distinct file-name stem per scan, from its own path and subject (not its place in a list).
+    """A distinct, plain file-name stem per scan, from its own path and subject (not its place in a list).
 
     ``sub-01_ses-02_T1w.nii.gz`` -> ``sub-01_ses-02``; a file name without its subject gets it in front
     (``p01/T1.nii.gz`` -> ``p01_T1``); scans that would still share a name get the folders where their
-    paths differ (``p01/ses-01/T1.nii.gz`` -> ``p01_ses-01_T1``), and a number only if that is not enough.
-    Pass every scan of a cohort, so that a scan is named alike whichever of them a call maps.
+    paths differ (``p01/ses-01/T1.nii.gz`` -> ``p01_ses-01_T1``), and a number only where that is not
+    enough. Names are compared without case (as some disks do); a path separator, a control character
+    or a leading ``.`` or ``-`` in a subject id becomes ``_``. Pass every scan of a cohort, so that a
+    scan is named alike whichever of them a call maps.
     """
-    names = []
+    parts = []  # (subject, the rest of the file name)
     for path, subject in zip(paths, subjects):
         stem = re.sub(r"(_T1w)?\.nii(\.gz)?$", "", Path(path).name, flags=re.IGNORECASE)
-        names.append(stem if stem.startswith(subject) else f"{subject}_{stem}")
-    for name in set(names):
-        same = [i for i, n in enumerate(names) if n == name]
-        if len(same) > 1:
+        subject, stem = plain_name(subject), plain_name(stem)
+        own = stem == subject or stem.startswith(f"{subject}_")  # BIDS: the file name starts with its subject
+        parts.append((subject, stem[len(subject) + 1 :] if own else stem))
+    names = ["_".join(p for p in part if p) for part in parts]
+    for name in {n.casefold() for n in names}:
+        same = [i for i, n in enumerate(names) if n.casefold() == name]
+        if len(same) > 1:  # the folders where their paths part, between subject and file name
             folders = [Path(paths[i]).parent.parts for i in same]
             common = len(os.path.commonprefix(folders))
-            for i, parts in zip(same, folders):
-                extra = [part for part in parts[common:] if part != subjects[i]]
-                names[i] = "_".join([subjects[i], *extra, names[i][len(subjects[i]) + 1 :] or "scan"])
-    counts, seen = Counter(names), Counter()
-    for i, name in enumerate(names):  # the same path twice, or folders that still collide
-        if counts[name] > 1:
-            seen[name] += 1
-            names[i] = f"{name}-{seen[name]}"
-    return names
+            for i, where in zip(same, folders):
+                extra = [plain_name(f) for f in where[common:] if f != subjects[i]]
+                names[i] = "_".join(p for p in (parts[i][0], *extra, parts[i][1]) if p)
+    taken, out = {n.casefold() for n in names}, []
+    repeated = {n for n in taken if sum(m.casefold() == n for m in names) > 1}
+    for name in names:  # the same path twice, or folders that still collide: numbered, never onto a name in use
+        if name.casefold() in repeated:
+            number = 1
+            while f"{name}-{number}".casefold() in taken:
+                number += 1
+            name = f"{name}-{number}"
+            taken.add(name.casefold())
+        out.append(name)
+    return out
+
+
+def plain_name(text: str) -> str:
+    """``text`` as one file name: separators and control characters as ``_``, no leading ``.`` or ``-``."""
+    return re.sub(r"[/\\\x00-\x1f\x7f]", "_", text).lstrip(".-") or "scan"
 
 
 def save_effect_maps(
@@ -100,7 +118,7 @@ def save_effect_maps(
 
     if len(scans) != len(maps.subjects):
         raise ValueError(f"{len(scans)} scan names for {len(maps.subjects)} disease scans")
-    control = class_names[0]
+    control = plain_name(class_names[0])
     files: dict[str, Path] = {}
 
     def nifti(name: str, image: Tensor, relative: str) -> None:
@@ -109,12 +127,18 @@ def save_effect_maps(
         write_bytes_atomic(path, gzip.compress(data, mtime=0))
         files[name] = path
 
+    # what this call may write, and what earlier ones listed, is noted before any map is written: a call
+    # killed half-way leaves its maps listed there, and the next call deletes those it does not write again
+    pending = out / PENDING
+    planned = [f"{scan}_{kind}.nii.gz" for scan in scans for kind in ("loss", f"as_{control}")]
+    planned += [f"{name}.nii.gz" for name in ("group_effect", "group_difference", "mean_control", "true_atrophy")]
+    earlier = _listed(out / "effects.json") | _listed(pending)
+    write_text_atomic(pending, json.dumps({"files": sorted(earlier | set(planned))}) + "\n")
     nifti("group_effect", -summary.effect, "group_effect.nii.gz")
     nifti("group_difference", -summary.group_difference, "group_difference.nii.gz")
     nifti("mean_control", summary.anatomy, "mean_control.nii.gz")
     if summary.truth is not None:
         nifti("true_atrophy", summary.truth, "true_atrophy.nii.gz")
-    earlier = _listed(out / "effects.json")
     for scan, loss, image in zip(scans, maps.loss, maps.images):
         nifti(f"{scan}_loss", loss, f"{scan}_loss.nii.gz")
         nifti(f"{scan}_as_{control}", (image + loss).clamp(0.0, 1.0), f"{scan}_as_{control}.nii.gz")
@@ -149,17 +173,19 @@ def save_effect_maps(
     write_text_atomic(files["summary"], json.dumps(record, indent=1) + "\n")
     for stale in earlier - {path.name for path in files.values()}:
         (out / stale).unlink(missing_ok=True)
+    pending.unlink()
     return files
 
 
 def _listed(summary: Path) -> set[str]:
-    """The map and figure files an earlier ``effects.json`` in this folder listed (names in the folder only)."""
+    """The map and figure files an earlier ``effects.json`` (or a killed call's pending list) named: plain
+    names of this folder only, ending as vaegan's maps and figures do."""
     try:
         listed = json.loads(summary.read_text()).get("files", {})
     except (OSError, ValueError, AttributeError):
         return set()
-    names = {str(name) for name in listed.values()} if isinstance(listed, dict) else set()
-    return {name for name in names if "/" not in name and name.endswith((".nii.gz", ".png"))}
+    names = listed.values() if isinstance(listed, dict) else listed if isinstance(listed, list) else []
+    return {str(n) for n in names if plain_name(str(n)) == str(n) and str(n).endswith((".nii.gz", ".png"))}
 
 
 def _number(value: float) -> float | None:

@@ -184,6 +184,22 @@ def latent_section(run: Path) -> list[dict[str, str]]:
     ]
 
 
+def stale_effects(run: Path, summary: dict[str, Any], metrics: dict[str, Any]) -> str | None:
+    """A note where ``effects.json`` was made with another epoch than its checkpoint holds now (trained on since).
+
+    ``metrics``: :func:`metrics_section` of the run (its best and last epochs now)."""
+    epoch, checkpoint = summary.get("epoch"), summary.get("checkpoint")
+    if not isinstance(epoch, int) or not isinstance(checkpoint, str):
+        return None
+    now = metrics["best_epoch"] if Path(checkpoint).name == "best.pt" else metrics["last_epoch"]
+    if now is None or now == epoch:
+        return None
+    return (
+        f"these maps were made with epoch {epoch}; {Path(checkpoint).name} now holds epoch {now}: run "
+        f"vaegan effects {run} again"
+    )
+
+
 def holds_volumes(data: dict[str, Any]) -> bool:
     """Whether a run's data section (as read from config.yaml) reads brain volumes: phantoms, or an mri folder
     of scans (not one of 2-D images in class folders; a folder gone since counts as scans)."""
@@ -195,15 +211,18 @@ def holds_volumes(data: dict[str, Any]) -> bool:
     from vaegan.foundation.errors import DataError
 
     folder = data.get("data_dir")
-    layout = (data.get("mri") or {}).get("layout", "auto") if isinstance(data.get("mri"), dict) else "auto"
+    layout = data["mri"].get("layout", "auto") if isinstance(data.get("mri"), dict) else "auto"
+    if not isinstance(folder, str) or not isinstance(layout, str):  # unset, or a hand-edited config
+        return True
     try:
-        return folder is None or detect_layout(Path(folder), layout) != "imagefolder"
+        return detect_layout(Path(folder), layout) != "imagefolder"
     except (DataError, OSError, ValueError):
         return True
 
 
-def effects_section(run: Path) -> dict[str, Any]:
-    """``RUN/effects/``: its two figures with captions, and the figures of its ``effects.json`` (if readable)."""
+def effects_section(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """``RUN/effects/``: its two figures with captions, and the figures of its ``effects.json`` (if readable);
+    a note where it is unreadable or of an earlier epoch (``metrics``: :func:`metrics_section` of the run)."""
     folder = run / "effects"
     figures = [
         {"name": f"effects {name}", "caption": caption, "src": data_uri(folder / f"{name}.png")}
@@ -218,6 +237,7 @@ def effects_section(run: Path) -> dict[str, Any]:
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as problem:
             error = f"{path.name} cannot be read: {problem}; run vaegan effects {run} again"
     if isinstance(summary, dict):
+        error = stale_effects(run, summary, metrics)
         counts = summary.get("scans_by_class")
         if isinstance(counts, dict):
             facts.append(("scans", ", ".join(f"{fmt(n)} {fmt(name)}" for name, n in counts.items())))
@@ -317,7 +337,7 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
         "grids": grids_section(run, max_epochs),
         "latent": latent_section(run),
         "evaluation": evaluation_section(run, metrics["last_epoch"]),
-        "effects": effects_section(run),
+        "effects": effects_section(run, metrics),
         "tensorboard": (run / "tensorboard").is_dir(),
         "sections": sections,
     }
