@@ -135,7 +135,8 @@ def summarize_effects(
         data: volumes, e.g. the test subjects of a phantom set; with ``maps`` (true tissue loss) the maps
             are scored, without them (scans) only drawn: ``truth`` None, the r NaN, no intervals.
         options: how volumes become the model's images (2-D slices or 3-D).
-        control, disease: the class indices of CN and AD.
+        control: the class index of the controls (CN).
+        disease: the class index of the disease (AD).
         samples: posterior draws each map is averaged over (see :func:`disease_effect`); ``seed``: theirs.
         intervals: the 95% jackknife intervals over subjects (:mod:`~vaegan.visualization.intervals`).
         reference: other subjects of both classes, e.g. the ones the model was trained on. Their

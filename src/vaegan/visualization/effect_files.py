@@ -106,8 +106,10 @@ def save_effect_maps(
     """Write the group and individual maps into ``out`` (see the module); returns every file by name.
 
     Args:
-        summary, maps: :func:`~vaegan.visualization.disease_maps.summarize_effects` and
-            :func:`~vaegan.visualization.subject_maps.individual_maps` of the same subjects.
+        summary: :func:`~vaegan.visualization.disease_maps.summarize_effects` of the subjects.
+        maps: :func:`~vaegan.visualization.subject_maps.individual_maps` of the same subjects.
+        options: the run's ``data.mri`` (how the maps' images sit in the volume).
+        out: the folder.
         scans: the file-name stem of each disease scan of ``maps``, in its order (:func:`scan_names`);
             ``paths``: their files, recorded in ``effects.json``.
         class_names: the (control, disease) names, for file names and the summary.

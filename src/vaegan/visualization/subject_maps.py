@@ -135,7 +135,8 @@ def individual_maps(
         data: volumes of both classes, e.g. the test subjects; with ``maps`` (true tissue loss) each map is
             scored, without them (scans) only drawn (``truth`` None, every r NaN).
         options: how volumes become the model's images (2-D slices or 3-D).
-        control, disease: the class indices of CN and AD.
+        control: the class index of the controls (CN).
+        disease: the class index of the disease (AD).
         residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
         samples: posterior draws each map is averaged over; ``seed``: theirs.
         scaled: remove each subject's own amount of the disease (:func:`disease_amount`, fitted over
