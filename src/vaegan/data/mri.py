@@ -295,9 +295,7 @@ def config_volumes(data: DataConfig) -> MRIVolumes:
 
     folder = volumes_folder(data)
     if data.dataset == "phantoms":
-        options = data.mri.model_copy(update={"layout": "bids"})
-        suffix = ATROPHY_SUFFIX if next(folder.rglob(f"*{ATROPHY_SUFFIX}"), None) is not None else None
-        return read_volumes(folder, options, maps_suffix=suffix)
+        return read_phantom_volumes(folder, data.mri)
     volumes = read_volumes(folder, data.mri)
     mapped = sum(map_path(Path(p), ATROPHY_SUFFIX).is_file() for p in volumes.paths)
     if mapped == 0:
@@ -323,7 +321,6 @@ def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig())
     entry per scan that also serves whoever reads the maps later (benchmarks/ad_effects.py, the AD
     notebooks), so a registered phantom is registered once, not twice.
     """
-    from vaegan.data.phantoms import ATROPHY_SUFFIX
 
     folder = data_dir if data_dir is not None else phantom_folder(mri)
     if data_dir is not None and not is_phantom_folder(folder):  # scans of people: labelled as such, read as such
@@ -331,9 +328,15 @@ def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig())
             f"{folder}: not a folder written by vaegan phantoms; for your own scans add --set data.dataset=mri "
             "(the AD configs default to phantoms)"
         )
+    return split_datasets(replace(read_phantom_volumes(folder, mri), maps=None), mri, "phantoms")
+
+
+def read_phantom_volumes(folder: Path, mri: MRIConfig) -> MRIVolumes:
+    """A phantom set's volumes (BIDS), each with its true atrophy map where the folder has maps."""
+    from vaegan.data.phantoms import ATROPHY_SUFFIX
+
     suffix = ATROPHY_SUFFIX if next(folder.rglob(f"*{ATROPHY_SUFFIX}"), None) is not None else None
-    volumes = read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=suffix)
-    return split_datasets(replace(volumes, maps=None), mri, "phantoms")
+    return read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=suffix)
 
 
 def locate_mri(data_dir: Path | None) -> DataLocation:
