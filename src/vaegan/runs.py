@@ -96,11 +96,10 @@ def load_run(
     return Run(path, config, model, candidates[0], epoch if isinstance(epoch, int) else None)
 
 
-def parse_labels(spec: str, num_classes: int, names: list[str] | None = None, *, flag: str = "--labels") -> list[int]:
+def parse_labels(spec: str, num_classes: int, names: list[str] | None = None) -> list[int]:
     """'0-9' -> [0..9], '1,3,5' -> [1, 3, 5], '0-2,7' -> [0, 1, 2, 7]; each checked against the classes.
 
-    ``names`` (the run's class names, e.g. CN, AD) may be given instead of numbers, in any case;
-    ``flag`` is the option the errors name.
+    ``names`` (the run's class names, e.g. CN, AD) may be given instead of numbers, in any case.
     """
     index = {name.strip().lower(): i for i, name in enumerate(names or [])}
     which = f" ({', '.join(f'{i}={name}' for i, name in enumerate(names))})" if names else ""
@@ -113,9 +112,9 @@ def parse_labels(spec: str, num_classes: int, names: list[str] | None = None, *,
         try:
             start, stop = int(low), int(high or low)
         except ValueError:
-            raise VaeganError(f"{flag} {spec!r}: expected numbers like 0-9 or 1,3,5{which}") from None
+            raise VaeganError(f"--labels {spec!r}: expected numbers like 0-9 or 1,3,5{which}") from None
         labels.extend(range(start, stop + 1))
     bad = [label for label in labels if not 0 <= label < num_classes]
     if bad or not labels:
-        raise VaeganError(f"{flag} {spec!r}: classes must lie in 0-{num_classes - 1}{which}, got {bad or 'none'}")
+        raise VaeganError(f"--labels {spec!r}: classes must lie in 0-{num_classes - 1}{which}, got {bad or 'none'}")
     return labels

@@ -122,8 +122,9 @@ def test_the_classes_can_be_swapped_by_name_and_the_run_split_widened(phantom_ru
     ("flags", "message"),
     [
         (["--control", "AD", "--disease", "ad"], "name the same class"),
-        (["--control", "MCI"], "--control 'MCI'"),
-        (["--control", "0-1"], "name one class each"),
+        (["--disease", "MCI"], "--disease 'MCI': not a class of this run; choose 0=CN or 1=AD"),
+        (["--control", "0-1"], "--control '0-1': not a class"),
+        (["--control", "2"], "--control '2': not a class"),
         (["--samples", "0"], "--samples 0"),
     ],
 )

@@ -46,7 +46,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vaegan.cli import check_seed
-    from vaegan.runs import load_run, parse_labels
+    from vaegan.runs import load_run
 
     check_seed(args.seed)
     for flag, value in (("--samples", args.samples), ("--subjects", args.subjects)):
@@ -63,12 +63,10 @@ def run(args: argparse.Namespace) -> int:
         raise VaeganError(
             f"{args.run}: trained on {data.dataset}; disease-effect maps need brain volumes (mri, phantoms)"
         )
-    names = run_.class_names
-    flags = (("--control", args.control), ("--disease", args.disease))
-    picked = [parse_labels(spec, model.config.num_classes, names, flag=flag) for flag, spec in flags]
-    if any(len(labels) != 1 for labels in picked):
-        raise VaeganError(f"--control {args.control} --disease {args.disease}: name one class each")
-    (control,), (disease,) = picked
+    names = run_.class_names or [str(i) for i in range(model.config.num_classes)]
+    control, disease = (
+        _class(spec, names, flag) for flag, spec in (("--control", args.control), ("--disease", args.disease))
+    )
     if control == disease:
         raise VaeganError(f"--control {args.control} and --disease {args.disease} name the same class")
     if args.scaled and not model.soft_labels:
@@ -78,6 +76,15 @@ def run(args: argparse.Namespace) -> int:
     scans = volumes_folder(run_.config.data)  # before any work: the folder, and that it holds volumes
     out = _out_folder(args.out or run_.path / "effects", run_.path, [scans])
     return _write(run_, args, control, disease, out, scans)
+
+
+def _class(spec: str, names: list[str], flag: str) -> int:
+    """One class of the run, by name (any case) or number."""
+    for i, name in enumerate(names):
+        if spec.strip().casefold() in (name.casefold(), str(i)):
+            return i
+    choices = " or ".join(f"{i}={name}" for i, name in enumerate(names))
+    raise VaeganError(f"{flag} {spec!r}: not a class of this run; choose {choices}")
 
 
 def _out_folder(out: str | Path, run: Path, scans: list[Path]) -> Path:
