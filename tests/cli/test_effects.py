@@ -8,7 +8,6 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from PIL import Image
 
 from tests.data.mri_files import (  # noqa: F401  (fixtures)
     anatomy_cache_fixture,
@@ -16,7 +15,7 @@ from tests.data.mri_files import (  # noqa: F401  (fixtures)
     phantom_cache_fixture,
     phantom_set_fixture,
 )
-from tests.visualization.conftest import saved_texts
+from tests.visualization.conftest import saved_texts, shows_a_map
 from vaegan.cli import main
 
 TINY = [
@@ -36,14 +35,6 @@ def train(config: str, out: Path, data_dir: Path, *changes: str) -> Path:
     sets = [item for change in [*TINY, *changes] for item in ("--set", change)]
     assert main(["train", "--config", config, "--out", str(out), "--data-dir", str(data_dir), *sets]) == 0
     return out
-
-
-def png_is_drawn(path: Path) -> bool:
-    """Whether the figure shows a map: coloured pixels over the grey brains, left of the colour bars."""
-    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
-    panels = rgb[:, : int(rgb.shape[1] * 0.8)]  # the colour bars, drawn for an empty map too, sit right
-    coloured = panels.max(-1) - panels.min(-1) > 60  # grey anatomy, white text and black have none
-    return coloured.mean() > 0.005
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +94,7 @@ def test_a_phantom_runs_maps_are_nifti_on_the_template_grid_and_scored(phantom_r
     assert [row["scan"] for row in summary["scans"]] == ad
     assert all(-1 <= row["r"] <= 1 for row in summary["scans"])
     assert summary["scans_by_class"] == {"CN": int((test.labels == 0).sum()), "AD": len(ad)}
-    assert png_is_drawn(out / "group_effect.png") and png_is_drawn(out / "individual.png")
+    assert shows_a_map(out / "group_effect.png") and shows_a_map(out / "individual.png")
     assert not list(out.rglob(".*.tmp"))  # every file renamed into place
 
 
@@ -166,7 +157,7 @@ def test_your_own_scans_get_their_maps_unscored(tmp_path, capsys, monkeypatch):
     assert not (out / "true_atrophy.nii.gz").exists()
     group = nib.load(out / "group_effect.nii.gz")
     assert group.ndim == 3 and np.isfinite(group.get_fdata()).all() and np.abs(group.get_fdata()).max() > 0
-    assert png_is_drawn(out / "group_effect.png") and png_is_drawn(out / "individual.png")
+    assert shows_a_map(out / "group_effect.png") and shows_a_map(out / "individual.png")
 
 
 def test_a_model_without_disease_maps_is_told_why(phantom_run, phantom_set, phantom_cache, tmp_path, capsys):

@@ -33,6 +33,17 @@ def saved_texts(monkeypatch: pytest.MonkeyPatch, module) -> list[str]:
     return texts
 
 
+def shows_a_map(path) -> bool:
+    """Whether a brain figure shows a map: coloured pixels over the grey brains, left of the colour bars
+    (drawn for an empty map too); grey anatomy, white text and black have none."""
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+    panels = rgb[:, : int(rgb.shape[1] * 0.8)]
+    return (panels.max(-1) - panels.min(-1) > 60).mean() > 0.005
+
+
 def quick_config(**options) -> TrainConfig:
     return TrainConfig(
         **{"epochs": 2, "batch_size": 16, "grid_size": 9, "progress": False, "tensorboard": False, **options}

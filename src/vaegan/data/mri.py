@@ -321,7 +321,6 @@ def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig())
     entry per scan that also serves whoever reads the maps later (benchmarks/ad_effects.py, the AD
     notebooks), so a registered phantom is registered once, not twice.
     """
-
     folder = data_dir if data_dir is not None else phantom_folder(mri)
     if data_dir is not None and not is_phantom_folder(folder):  # scans of people: labelled as such, read as such
         raise DataError(
