@@ -148,6 +148,8 @@ def test_your_own_scans_get_their_maps_unscored(tmp_path, capsys, monkeypatch):
     summary = json.loads((out / "effects.json").read_text())
     assert summary["group"]["r_model"] is None and all(row["r"] is None for row in summary["scans"])
     assert {"sub-02_ses-01", "sub-02_ses-02"} <= {row["scan"] for row in summary["scans"]}  # one map per session
+    assert summary["scans_by_class"] == {"CN": 6, "AD": 7} and summary["subjects_by_class"] == {"CN": 6, "AD": 6}
+    assert "6 CN and 7 AD scans of 6 and 6 subjects" in printed  # sub-02's two sessions count once in the group
     assert any(t.startswith("sub-02_ses-01: as CN") for t in texts)  # each session's row says which it is
     # a scan's name is its own, not its place in the split: the test split names them alike
     assert main(["effects", str(run), "--samples", "1", "--out", str(tmp_path / "test")]) == 0

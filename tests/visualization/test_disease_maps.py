@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from tests.data.mri_files import (  # noqa: F401  (fixtures)
 )
 from tests.visualization.conftest import shows_a_map
 from vaegan.data.anatomy import load_anatomy
-from vaegan.data.mri import read_volumes
+from vaegan.data.mri import MRIVolumes, read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX, PhantomSubject, phantom_settings, synthesize
 from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
 from vaegan.models.config import ModelConfig
@@ -109,6 +110,51 @@ def test_group_maps_carry_jackknife_intervals_over_subjects(volumes):
     assert summary.intervals == summarize_effects(GroupOracle(truth), volumes, mri).intervals  # seeded
     assert "95% interval" in summary.describe()
     assert summarize_effects(GroupOracle(truth), volumes, mri, intervals=False).intervals == {}
+
+
+def with_sessions(data: MRIVolumes, copies: dict[int, int]) -> MRIVolumes:
+    """``data`` with scan i repeated ``copies[i]`` more times under its own subject: later sessions of one subject."""
+    rows = [i for i in range(len(data.labels)) for _ in range(1 + copies.get(i, 0))]
+    index = torch.tensor(rows)
+    return replace(
+        data,
+        volumes=data.volumes[index],
+        labels=data.labels[index],
+        subjects=[data.subjects[i] for i in rows],
+        paths=[f"{data.paths[i]}#{n}" for n, i in enumerate(rows)],
+        maps=data.maps[index],
+        seconds=[],
+    )
+
+
+def test_a_subject_counts_once_in_group_maps_however_many_sessions_it_has(volumes):
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    truth = per_position(volumes.maps, mri)[volumes.labels == 1].mean(0, keepdim=True).flatten(0, 1)
+    control, patient = int((volumes.labels == 0).nonzero()[0]), int((volumes.labels == 1).nonzero()[0])
+    longitudinal = with_sessions(volumes, {control: 3, patient: 2})
+    half = torch.arange(len(volumes.labels)) % 2 == 0
+    once = summarize_effects(GroupOracle(truth), volumes, mri, reference=volumes.select(half))
+    repeated = summarize_effects(
+        GroupOracle(truth), longitudinal, mri, reference=with_sessions(volumes.select(half), {0: 4})
+    )
+    for name in ("effect", "truth", "group_difference", "anatomy", "reference"):
+        assert torch.allclose(getattr(repeated, name), getattr(once, name), atol=1e-6), name
+    assert repeated.r_group == pytest.approx(once.r_group) and repeated.r_reference == pytest.approx(once.r_reference)
+    for name, (low, high) in once.intervals.items():  # the jackknife leaves out a subject, not a scan
+        assert repeated.intervals[name] == pytest.approx((low, high), abs=1e-6), name
+
+    def oracle(data: MRIVolumes) -> Oracle:
+        return Oracle(per_position(data.maps, mri)[data.labels == 1].flatten(0, 1))
+
+    maps, again = (
+        individual_maps(oracle(volumes), volumes, mri),
+        individual_maps(oracle(longitudinal), longitudinal, mri),
+    )
+    assert torch.allclose(again.brain, maps.brain)  # the mask is the subjects' mean brain, not the scans'
+    control_mean = per_position(volumes.volumes, mri)[volumes.labels == 0].mean(0)
+    first = per_position(volumes.volumes, mri)[patient]
+    assert torch.allclose(again.baseline[0], control_mean - first, atol=1e-6)  # the controls' mean: per subject
+    assert again.r_group == pytest.approx(maps.r_group)  # the AD maps' mean: per subject too
 
 
 def test_the_reference_is_the_voxelwise_group_difference_of_other_subjects(volumes):

@@ -114,7 +114,7 @@ def _out_folder(out: str | Path, run: Path, scans: list[Path]) -> Path:
 def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path, folder: Path) -> int:
     from vaegan.data.datasets import split_subjects
     from vaegan.data.mri import config_volumes
-    from vaegan.visualization.disease_maps import summarize_effects
+    from vaegan.visualization.disease_maps import subjects_where, summarize_effects
     from vaegan.visualization.effect_files import save_effect_maps, scan_names
     from vaegan.visualization.subject_maps import individual_maps
 
@@ -133,6 +133,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
             f"--split {args.split}: {counts[0]} {names[0]} and {counts[1]} {names[1]} scans; the maps compare "
             f"the two classes{hint}"
         )
+    people = [len(set(subjects_where(volumes, volumes.labels == c))) for c in (control, disease)]
     common = {"control": control, "disease": disease, "samples": args.samples, "seed": args.seed}
     summary = summarize_effects(run_.model, volumes, mri, **common)
     maps = individual_maps(run_.model, volumes, mri, scaled=args.scaled, **common)
@@ -147,6 +148,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         "seed": args.seed,
         "scaled": args.scaled,
         "scans_by_class": dict(zip(names, counts)),
+        "subjects_by_class": dict(zip(names, people)),
     }
     files = save_effect_maps(
         summary,
@@ -160,7 +162,10 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         title=run_.config.name,
         subjects=args.subjects,
     )
-    print(f"{counts[0]} {names[0]} and {counts[1]} {names[1]} scans ({args.split}); {summary.describe()}")
+    print(
+        f"{counts[0]} {names[0]} and {counts[1]} {names[1]} scans of {people[0]} and {people[1]} subjects "
+        f"({args.split}); {summary.describe()}"
+    )
     print(maps.describe())
     print(f"{len(files)} files in {out}: group_effect.nii.gz, <scan>_loss.nii.gz, *.png, effects.json")
     return 0

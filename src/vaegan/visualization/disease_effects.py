@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -171,6 +172,21 @@ def loss_only(loss: Tensor) -> Tensor:
     subjects' variability for the model-free map), so a one-sided map drops it.
     """
     return loss.clamp_min(0.0)
+
+
+def subject_means(rows: Tensor, subjects: Sequence[str]) -> Tensor:
+    """(N, ...) one row per scan -> (S, ...) one per subject, the mean of its scans, in first-seen order.
+
+    A subject scanned at several sessions then counts once in a group's mean, as one subject, and a
+    jackknife over the rows leaves out a subject rather than one of its scans.
+    """
+    order = {subject: i for i, subject in enumerate(dict.fromkeys(subjects))}
+    if len(order) == len(subjects):
+        return rows
+    index = torch.tensor([order[s] for s in subjects], device=rows.device)
+    sums = rows.new_zeros(len(order), *rows.shape[1:]).index_add_(0, index, rows)
+    counts = torch.bincount(index, minlength=len(order)).to(rows.dtype)
+    return sums / counts.view(-1, *[1] * (rows.dim() - 1))
 
 
 def pearson(a: Tensor, b: Tensor, mask: Tensor | None = None) -> float:

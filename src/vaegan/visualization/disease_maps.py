@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
-from vaegan.visualization.disease_effects import disease_effect, loss_only, pearson
+from vaegan.visualization.disease_effects import disease_effect, loss_only, pearson, subject_means
 from vaegan.visualization.intervals import group_map_intervals
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ class EffectSummary:
         truth: mean true tissue loss of the disease subjects; None for scans without one (r is then NaN).
         group_difference: mean disease image - mean control image (what the raw data shows).
         anatomy: mean control image, the background for figures.
+
+    Every mean is over subjects: a subject with several scans (sessions) counts once, the mean of its scans.
         r_model: Pearson r of -effect with truth, inside the brain.
         r_group: Pearson r of -group_difference with truth, inside the brain.
         intervals: 95% jackknife intervals over the subjects of ``r_model``, ``r_group`` and
@@ -147,10 +149,13 @@ def summarize_effects(
     images, maps, is_control, is_disease = images_and_maps(data, options, control, disease, need_maps=False)
     controls = images[is_control]  # (Nc, P, 1, *S)
     effects = disease_effect(model, controls.flatten(0, 1), source=control, target=disease, samples=samples, seed=seed)
-    effects = effects.view_as(controls)
+    of_controls, of_patients = subjects_where(data, is_control), subjects_where(data, is_disease)
+    effects, controls = subject_means(effects.view_as(controls), of_controls), subject_means(controls, of_controls)
+    patients = subject_means(images[is_disease], of_patients)  # one row per subject from here on
+    truths = None if maps is None else subject_means(maps[is_disease], of_patients)
     effect, anatomy = effects.mean(0), controls.mean(0)
-    truth = None if maps is None else maps[is_disease].mean(0)
-    group = group_difference(data, options, control, disease)  # the same subjects, model-free
+    truth = None if truths is None else truths.mean(0)
+    group = patients.mean(0) - anatomy  # the same subjects, model-free
     brain = anatomy > 0.1
 
     def scored(loss: Tensor) -> float:
@@ -160,17 +165,26 @@ def summarize_effects(
     if reference is not None:
         summary.reference = group_difference(reference, options, control, disease)
         summary.r_reference = scored(-summary.reference)
-    if intervals and maps is not None:
-        subjects = [t[:, brain] for t in (effects, controls, images[is_disease], maps[is_disease])]  # (N, V) each
+    if intervals and truths is not None:
+        subjects = [t[:, brain] for t in (effects, controls, patients, truths)]  # (N, V) each
         fixed = None if summary.reference is None else summary.reference[brain]
         summary.intervals = group_map_intervals(*subjects, reference=fixed)
     return summary
 
 
+def subjects_where(data: MRIVolumes, mask: Tensor) -> list[str]:
+    """The subject of each volume where ``mask`` (N,) is true."""
+    return [subject for subject, keep in zip(data.subjects, mask.tolist()) if keep]
+
+
 def group_difference(data: MRIVolumes, options: MRIConfig, control: int = 0, disease: int = 1) -> Tensor:
-    """(P, 1, *S) the mean disease image minus the mean control image of ``data``: the voxel-wise group effect."""
+    """(P, 1, *S) the mean disease image minus the mean control image of ``data``: the voxel-wise group effect.
+
+    Each group's mean is over subjects: a subject's scans (sessions) are averaged first.
+    """
     images = per_position(data.volumes, options)
     is_control, is_disease = data.labels == control, data.labels == disease
     if not (is_control.any() and is_disease.any()):
         raise ValueError(f"the reference subjects need both classes ({control} and {disease}) for a group difference")
-    return images[is_disease].mean(0) - images[is_control].mean(0)
+    patients = subject_means(images[is_disease], subjects_where(data, is_disease))
+    return patients.mean(0) - subject_means(images[is_control], subjects_where(data, is_control)).mean(0)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from vaegan.visualization.disease_effects import counterfactual, disease_amount, loss_only, pearson
-from vaegan.visualization.disease_maps import images_and_maps, per_position
+from vaegan.visualization.disease_effects import counterfactual, disease_amount, loss_only, pearson, subject_means
+from vaegan.visualization.disease_maps import images_and_maps, per_position, subjects_where
 
 if TYPE_CHECKING:
     import numpy as np
@@ -191,9 +191,10 @@ def _scored(data: MRIVolumes, options: MRIConfig, healthy, control: int, disease
     images, maps, is_control, is_disease = images_and_maps(data, options, control, disease, need_maps=False)
     patients = images[is_disease]  # (Na, P, 1, *S)
     loss = healthy(patients) - patients
-    baseline = images[is_control].mean(0, keepdim=True) - patients
+    of_patients = subjects_where(data, is_disease)
+    baseline = subject_means(images[is_control], subjects_where(data, is_control)).mean(0, keepdim=True) - patients
     truth = None if maps is None else maps[is_disease]
-    brain = images.mean(0) > 0.1
+    brain = subject_means(images, data.subjects).mean(0) > 0.1
 
     def scored(losses: Tensor) -> Tensor:  # (Na,) r of each subject's map with its own truth
         if truth is None:
@@ -201,6 +202,7 @@ def _scored(data: MRIVolumes, options: MRIConfig, healthy, control: int, disease
         return torch.tensor([pearson(m, t, brain) for m, t in zip(losses, truth)])
 
     r, r_baseline = scored(loss), scored(baseline)
-    subjects = [s for s, keep in zip(data.subjects, is_disease.tolist()) if keep]
-    r_group = float("nan") if truth is None else pearson(loss.mean(0), truth.mean(0), brain)
-    return IndividualMaps(loss, baseline, patients, truth, subjects, r, r_baseline, r_group, brain, grid=data.grid)
+    r_group = float("nan")  # the mean of the maps (one per subject) against the subjects' mean atrophy
+    if truth is not None:
+        r_group = pearson(subject_means(loss, of_patients).mean(0), subject_means(truth, of_patients).mean(0), brain)
+    return IndividualMaps(loss, baseline, patients, truth, of_patients, r, r_baseline, r_group, brain, grid=data.grid)
