@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from vaegan.data import DataSplits
 from vaegan.experiment import load_data
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, VaeganError
+from vaegan.foundation.files import SUBJECTS_FILE
 from vaegan.models import GenerativeModel, model_from_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -30,14 +32,50 @@ class Run:
     epoch: int | None = None
 
     def load_data(self) -> DataSplits:
-        """The run's dataset splits, as configured."""
-        return load_data(self.config)
+        """The run's dataset splits, as configured; a warning when its test subjects are not the ones it held out."""
+        data = load_data(self.config)
+        held, now = self.held_out(), data.subjects()
+        if held is not None and now is not None and now["test"] != held["test"]:
+            logger.warning(
+                "%s: the data differ from when the run trained: its test split now holds %s where the run held out "
+                "%s; figures on the test split are not of its held-out subjects",
+                self.path,
+                _some(now["test"]),
+                _some(held["test"]),
+            )
+        return data
+
+    def held_out(self) -> dict[str, list[str]] | None:
+        """The subjects of each split (train, val, test) as training recorded them, or None where it did not.
+
+        Raises:
+            VaeganError: the record (``subjects.json``) is not one vaegan wrote.
+        """
+        path = self.path / SUBJECTS_FILE
+        if not path.is_file():
+            return None
+        try:
+            held = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise VaeganError(f"{path}: unreadable ({error}); delete it to draw the split again") from None
+        splits = ("train", "val", "test")
+        if not isinstance(held, dict) or any(
+            not isinstance(held.get(k), list) or not all(isinstance(s, str) for s in held[k]) for k in splits
+        ):
+            raise VaeganError(f"{path}: not a record of the run's subjects (train, val, test: lists of names)")
+        return {k: held[k] for k in splits}
 
     @property
     def class_names(self) -> list[str] | None:
         """The names of the classes where the config holds them (MRI: ``data.mri.classes``), else None."""
         data = self.config.data
         return list(data.mri.classes) if data.dataset in ("mri", "phantoms") else None
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """A few of ``names``, and how many there are."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{len(names)} ({', '.join(names[:shown])}{more})"
 
 
 DEVICES = re.compile(r"auto|cpu|mps|cuda(:\d+)?")

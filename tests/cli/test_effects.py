@@ -308,3 +308,29 @@ def test_out_may_not_lie_beside_the_scans_of_a_csv_cohort(phantom_set, tmp_path,
     before = sorted(p.name for p in beside.iterdir())
     assert main(["effects", str(run), "--samples", "1", "--out", str(beside)]) == 2
     assert "scans" in capsys.readouterr().err and sorted(p.name for p in beside.iterdir()) == before
+
+
+def test_the_test_split_is_the_one_the_run_held_out_though_the_folder_changed(tmp_path, capsys, caplog):
+    """A subject added after training reshuffles a recomputed split; the run's own record of it is used."""
+    diagnoses = {f"sub-{i:02d}": ("CN" if i % 2 else "AD") for i in range(1, 13)}
+    scans = make_bids(tmp_path / "bids", diagnoses)
+    run = train("ad_cvae_2d", tmp_path / "run", scans, "data.dataset=mri", "data.mri.registration=off")
+    held = json.loads((run / "subjects.json").read_text())
+    assert set(held) == {"train", "val", "test"} and held["test"]
+    assert not set(held["test"]) & (set(held["train"]) | set(held["val"]))
+    assert sorted(held["train"] + held["val"] + held["test"]) == sorted(diagnoses)
+    more = make_bids(tmp_path / "more", {**diagnoses, **{f"sub-{i:02d}": "CN" for i in range(13, 16)}})
+    assert main(["effects", str(run), "--samples", "1", "--data-dir", str(more), "--out", str(tmp_path / "e")]) == 0
+    printed = capsys.readouterr()
+    mapped = {row["subject"] for row in json.loads((tmp_path / "e" / "effects.json").read_text())["scans"]}
+    assert mapped and mapped <= set(held["test"])  # never a subject the run trained on
+    assert "3 subjects were not in the run's data" in printed.err  # the new ones: named, not mapped as held out
+    from vaegan.runs import load_run
+
+    make_bids(scans, {**diagnoses, **{f"sub-{i:02d}": "CN" for i in range(13, 16)}})  # the run's own folder grows
+    data = load_run(run, device="cpu").load_data()  # what evaluate and visualize read: said when it differs
+    assert data.subjects()["test"] != held["test"]  # three more subjects draw another split
+    assert "not of its held-out subjects" in caplog.text
+    (run / "subjects.json").unlink()  # a run trained before the record: said, not silently redrawn
+    assert main(["effects", str(run), "--samples", "1", "--out", str(tmp_path / "old")]) == 0
+    assert "records no split" in capsys.readouterr().err

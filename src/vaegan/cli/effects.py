@@ -10,6 +10,7 @@ against the true atrophy; on your own scans the maps are drawn and saved, unscor
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vaegan.foundation.errors import VaeganError
@@ -111,8 +112,40 @@ def _out_folder(out: str | Path, run: Path, scans: list[Path]) -> Path:
     return folder
 
 
-def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path, folder: Path) -> int:
+def _held_out(run_, volumes):
+    """The volumes of the subjects the run held out for testing, as it recorded them when it trained."""
+    import torch
+
     from vaegan.data.datasets import split_subjects
+
+    held = run_.held_out()
+    if held is None:
+        _warn(
+            f"{run_.path} records no split (trained before vaegan kept one, or its subjects.json is gone): the "
+            "test subjects are drawn again from the data as they are now; if the data changed since training, "
+            "some may be subjects the model learned from"
+        )
+        return volumes.select(split_subjects(volumes.subjects, volumes.labels, run_.config.data.mri.test_size))
+    present = set(volumes.subjects)
+    new = sorted(present - {s for split in held.values() for s in split})
+    gone = sorted(set(held["test"]) - present)
+    if new:
+        _warn(
+            f"{len(new)} subjects were not in the run's data when it trained ({', '.join(new[:5])}"
+            f"{', ...' if len(new) > 5 else ''}): not held out by it, so not mapped under --split test "
+            "(--split all maps them)"
+        )
+    if gone:
+        _warn(f"{len(gone)} of the run's {len(held['test'])} test subjects are not in the data now: {', '.join(gone)}")
+    test = set(held["test"])
+    return volumes.select(torch.tensor([s in test for s in volumes.subjects], dtype=torch.bool))
+
+
+def _warn(message: str) -> None:
+    print(f"vaegan effects: warning: {message}", file=sys.stderr)
+
+
+def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path, folder: Path) -> int:
     from vaegan.data.mri import config_volumes
     from vaegan.visualization.disease_maps import subjects_where, summarize_effects
     from vaegan.visualization.effect_files import save_effect_maps, scan_names
@@ -124,7 +157,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
     everyone = [int((volumes.labels == c).sum()) for c in (control, disease)]
     named = dict(zip(volumes.paths, scan_names(volumes.paths, volumes.subjects)))  # over every scan: stable
     if args.split == "test":
-        volumes = volumes.select(split_subjects(volumes.subjects, volumes.labels, mri.test_size))
+        volumes = _held_out(run_, volumes)
     counts = [int((volumes.labels == c).sum()) for c in (control, disease)]
     names = [volumes.class_names[c] for c in (control, disease)]
     if min(counts) == 0:

@@ -125,6 +125,15 @@ class DataSplits:
         """Class names, index = label."""
         return self.train.class_names
 
+    def subjects(self) -> dict[str, list[str]] | None:
+        """The subjects (groups) of each split, sorted, or None for images without subjects (MNIST)."""
+        if any(ds.groups is None or ds.group_names is None for ds in (self.train, self.val, self.test)):
+            return None
+        return {
+            split: sorted({ds.group_names[g] for g in ds.groups.unique().tolist()})
+            for split, ds in (("train", self.train), ("val", self.val), ("test", self.test))
+        }
+
 
 @dataclass(frozen=True)
 class DataLocation:

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+SUBJECTS_FILE = "subjects.json"  # the subjects of each split of an MRI run, written as training starts
 RUN_MARKER = ".vaegan-run.json"  # written first into every run folder (vaegan.training.run_folder)
 
 

@@ -38,6 +38,7 @@ RUN_FILES = (
     MARKER,
     "config.yaml",
     "config_changes.yaml",
+    "subjects.json",
     "metrics.csv",
     "curves.png",
     "epoch[0-9]*_*.png",

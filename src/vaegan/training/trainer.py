@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -18,7 +19,7 @@ from vaegan.data import DataSplits, ImageDataset
 from vaegan.data.streaming import RowReader, prefetch
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import TrainingError, VaeganError
-from vaegan.foundation.files import write_text_atomic
+from vaegan.foundation.files import SUBJECTS_FILE, write_text_atomic
 from vaegan.models.base import Batch, GenerativeModel
 from vaegan.training.callbacks import Callback, Checkpoints, default_callbacks
 from vaegan.training.checkpoint import rng_state, set_rng_state
@@ -247,6 +248,9 @@ class Trainer:
         self.replacing = prepare_fresh(self.out_dir, overwrite)
         if self.run_config is not None:  # the resolved config, trainable again with --config
             write_text_atomic(self.out_dir / "config.yaml", yaml.safe_dump(self.run_config, sort_keys=False))
+        held = self.data.subjects()
+        if held is not None:  # which subjects it learned from: later commands hold out the same ones
+            write_text_atomic(self.out_dir / SUBJECTS_FILE, json.dumps(held, indent=1) + "\n")
         torch.manual_seed(self.config.seed)
 
     def spans(self) -> list[tuple[int, int]]:
