@@ -116,7 +116,7 @@ def test_evaluate_refuses_fitted_codes_for_a_model_without_an_encoder(tmp_path, 
 
 
 def test_evaluate_reads_the_data_from_data_dir(vae_run, tmp_path, monkeypatch, capsys):
-    import vaegan.experiment
+    import vaegan.runs
     from vaegan.foundation.errors import VaeganError
 
     asked = []
@@ -125,7 +125,7 @@ def test_evaluate_reads_the_data_from_data_dir(vae_run, tmp_path, monkeypatch, c
         asked.append(config.data.data_dir)
         raise VaeganError("stopped here: the data was asked for")
 
-    monkeypatch.setattr(vaegan.experiment, "load_data", load_data)
+    monkeypatch.setattr(vaegan.runs, "load_data", load_data)  # a run's data, as Run.load_data reads it
     assert main(["evaluate", str(vae_run), "--data-dir", str(tmp_path / "moved")]) == 2
     assert asked == [str(tmp_path / "moved")] and "stopped here" in capsys.readouterr().err
 

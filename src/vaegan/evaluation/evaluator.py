@@ -371,7 +371,8 @@ def evaluate_run(
     Raises:
         VaeganError: no such run, or the cached classifier does not fit the dataset's images.
     """
-    from vaegan.experiment import load_data
+    from dataclasses import replace
+
     from vaegan.runs import load_run
 
     options = options or EvaluationOptions()
@@ -380,7 +381,8 @@ def evaluate_run(
     config = run.config
     if data_dir is not None:
         config = config.model_copy(update={"data": config.data.model_copy(update={"data_dir": str(data_dir)})})
-    data = load_data(config)
+        run = replace(run, config=config)
+    data = run.load_data()  # says when its test subjects are not the ones the run held out
     dataset = config.data.dataset
     source = {"data_dir": config.data.data_dir, "mri": config.data.mri}  # MRI: one classifier per folder and options
     classifier = load_classifier(dataset, device=options.device, **source)
