@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -10,7 +12,13 @@ import yaml
 from PIL import Image
 
 from tests.conftest import blob_images
-from tests.data.mri_files import brain
+from tests.data.mri_files import (  # noqa: F401  (fixtures)
+    anatomy_cache_fixture,
+    brain,
+    options,
+    phantom_cache_fixture,
+    phantom_set_fixture,
+)
 from vaegan.cli import main
 from vaegan.data import register_dataset
 
@@ -247,3 +255,15 @@ def test_skip_bad_keeps_each_per_input_label_with_its_file(run, images, tmp_path
     saved = np.load(out)
     assert [name.rsplit("/", 1)[-1] for name in saved["files"]] == ["a.png", "b.jpg", "c.png"]
     assert saved["labels"].tolist() == [0, 1, 1]
+
+
+def test_a_phantom_scan_is_prepared_as_training_prepared_its_folder(phantom_set):
+    """``registration: auto`` is settled for a folder of phantoms (off) when training reads it; one of its
+    scans given to encode or reconstruct must be prepared the same way, not registered and N4-corrected."""
+    from vaegan.cli.inputs import read_input
+    from vaegan.data.mri import read_volumes
+
+    mri = options(size=16, spacing=6.0, cache=False, registration="auto", bias_correction="auto")
+    trained = read_volumes(phantom_set, mri)
+    path = Path(trained.paths[0])
+    assert torch.allclose(read_input(path, (1, 16, 16, 16), mri), trained.volumes[0], atol=1e-3)

@@ -68,9 +68,11 @@ def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig) -> Tens
     """One file as the model's input (C, *S) in [0, 1]; BadFile says why it cannot be."""
     channels, *spatial = image_shape
     if path.name.lower().endswith(NIFTI_SUFFIXES):
+        from vaegan.data.mri_sources import raw_scan
         from vaegan.data.mri_transforms import preprocess, read_volume  # MONAI: only for NIfTI
         from vaegan.data.volumes import to_slices
 
+        mri = raw_scan(path, mri)  # registration and N4 "auto" settled as training settled them for its folder
         data, affine = read_volume(path)
         volume, _ = preprocess(data, affine, mri, source=path)  # (1, D, H, W), as the run's MRI data was prepared
         if len(spatial) == 2:

@@ -97,6 +97,15 @@ def raw_scans(folder: Path, options: MRIConfig) -> MRIConfig:
     return options.model_copy(update={key: "off" for key in keys if getattr(options, key) == "auto"})
 
 
+def raw_scan(path: Path, options: MRIConfig) -> MRIConfig:
+    """:func:`raw_scans` for one file, as for the dataset folder it lies in (the nearest folder above it
+    with a dataset_description.json): a phantom's scan given alone is prepared as its set was in training."""
+    for folder in path.resolve().parents:
+        if (folder / "dataset_description.json").is_file():
+            return raw_scans(folder, options)
+    return options
+
+
 def is_phantom_folder(folder: Path) -> bool:
     """Whether ``vaegan phantoms`` wrote ``folder`` (its dataset_description.json says so)."""
     description = folder / "dataset_description.json"
