@@ -281,6 +281,24 @@ def test_an_interrupted_run_leaves_nothing_the_next_one_does_not_clear(
     assert {p.name for p in out.iterdir()} == listed | {"effects.json"}
 
 
+def test_maps_of_another_run_are_not_replaced(phantom_run, phantom_cache, tmp_path, capsys):
+    """One --out for two runs: the second deleted the first run's maps, whose effects.json named it."""
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(phantom_run, other, ignore=shutil.ignore_patterns("effects"))
+    out = tmp_path / "shared"
+    assert main(["effects", str(phantom_run), "--split", "all", "--samples", "1", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(["effects", str(other), "--samples", "1", "--out", str(out)]) == 2
+    assert "maps of another run" in capsys.readouterr().err and str(phantom_run.resolve()) in str(before)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing replaced, nothing deleted
+    (out / "effects.json").rename(out / ".effects-pending.json")  # as a call of that run killed half-way left it
+    assert main(["effects", str(other), "--samples", "1", "--out", str(out)]) == 2
+    assert main(["effects", str(phantom_run), "--samples", "1", "--out", str(out)]) == 0  # its own run goes on
+
+
 def test_the_default_folder_is_checked_as_an_out_is(phantom_run, tmp_path, capsys):
     run = tmp_path / "run"
     import shutil

@@ -94,6 +94,7 @@ def _out_folder(out: str | Path, run: Path, scans: list[Path]) -> Path:
     of each scan read)."""
     from vaegan.cli.outputs import check_out_folder
     from vaegan.training.run_folder import FOLDER_FILES
+    from vaegan.visualization.effect_files import map_owners
 
     folder = check_out_folder(out, run).resolve()
     own = [run.resolve() / name for name in FOLDER_FILES if name != "effects"]
@@ -109,6 +110,12 @@ def _out_folder(out: str | Path, run: Path, scans: list[Path]) -> Path:
             raise VaeganError(f"--out {out}: lies among the scans, in {place}; keep the maps apart from the data")
     if folder.exists() and not folder.is_dir():
         raise VaeganError(f"--out {out}: is a file, not a folder")
+    others = map_owners(folder) - {str(run.resolve())}
+    if others and folder != run.resolve() / "effects":  # the run's own folder holds its maps, though it moved
+        raise VaeganError(
+            f"--out {out}: holds the maps of another run ({', '.join(sorted(others))}), which these would replace; "
+            "give another --out, or delete that run's maps first"
+        )
     return folder
 
 

@@ -135,7 +135,8 @@ def save_effect_maps(
     planned = [f"{scan}_{kind}.nii.gz" for scan in scans for kind in ("loss", f"as_{control}")]
     planned += [f"{name}.nii.gz" for name in ("group_effect", "group_difference", "mean_control", "true_atrophy")]
     earlier = _listed(out / "effects.json") | _listed(pending)
-    write_text_atomic(pending, json.dumps({"files": sorted(earlier | set(planned))}) + "\n")
+    listing = {"run": (about or {}).get("run"), "files": sorted(earlier | set(planned))}
+    write_text_atomic(pending, json.dumps(listing) + "\n")
     nifti("group_effect", -summary.effect, "group_effect.nii.gz")
     nifti("group_difference", -summary.group_difference, "group_difference.nii.gz")
     nifti("mean_control", summary.anatomy, "mean_control.nii.gz")
@@ -177,6 +178,19 @@ def save_effect_maps(
         (out / stale).unlink(missing_ok=True)
     pending.unlink()
     return files
+
+
+def map_owners(out: Path) -> set[str]:
+    """The runs whose maps ``out`` holds, as its ``effects.json`` and a killed call's pending list name them."""
+    owners = set()
+    for summary in (out / "effects.json", out / PENDING):
+        try:
+            run = json.loads(summary.read_text()).get("run")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(run, str):
+            owners.add(run)
+    return owners
 
 
 def _listed(summary: Path) -> set[str]:
