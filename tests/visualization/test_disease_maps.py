@@ -155,6 +155,10 @@ def test_a_subject_counts_once_in_group_maps_however_many_sessions_it_has(volume
     first = per_position(volumes.volumes, mri)[patient]
     assert torch.allclose(again.baseline[0], control_mean - first, atol=1e-6)  # the controls' mean: per subject
     assert again.r_group == pytest.approx(maps.r_group)  # the AD maps' mean: per subject too
+    for kind in ({}, {"baseline": True}, {"specific": True}, {"one_sided": True}):  # a subject once in each median
+        assert again.quartiles(**kind) == pytest.approx(maps.quartiles(**kind), abs=1e-6), kind
+    n = len(maps.subjects)
+    assert again.describe().startswith(f"{n + 2} disease scans of {n} subjects: median r")
 
 
 def test_the_reference_is_the_voxelwise_group_difference_of_other_subjects(volumes):

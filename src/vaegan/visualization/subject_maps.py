@@ -44,7 +44,7 @@ class IndividualMaps:
         baseline: (N, P, 1, *S) the model-free map: mean control image minus the subject's image.
         images: (N, P, 1, *S) the subjects' images.
         truth: (N, P, 1, *S) the subject's true tissue loss; None for scans without one (every r NaN).
-        subjects: the N subject ids.
+        subjects: the subject id of each of the N maps (one per scan: a subject with sessions has several).
         r: (N,) Pearson r of ``loss`` with ``truth`` inside the brain, per subject.
         r_baseline: (N,) the same for ``baseline``.
         r_group: r of the mean of ``loss`` over the subjects with the mean of ``truth``.
@@ -73,7 +73,7 @@ class IndividualMaps:
     def quartiles(
         self, baseline: bool = False, one_sided: bool = False, specific: bool = False
     ) -> tuple[float, float, float]:
-        """(25th percentile, median, 75th percentile) of the per-subject r.
+        """(25th percentile, median, 75th percentile) of the per-subject r (a subject's scans: their mean r).
 
         Args:
             baseline: of the model-free maps instead of the model's.
@@ -91,22 +91,27 @@ class IndividualMaps:
         maps = self.baseline if baseline else self.loss
         if one_sided:
             r = torch.tensor([pearson(loss_only(m), t, self.brain) for m, t in zip(maps, self.truth)])
-        if specific and len(maps) < 2:
+        if specific and len(set(self.subjects)) < 2:
             return (float("nan"),) * 3
         if specific:
-            own, truth = maps - maps.mean(0, keepdim=True), self.truth - self.truth.mean(0, keepdim=True)
-            r = torch.tensor([pearson(m, t, self.brain) for m, t in zip(own, truth)])
-        r = r.double()
+            mean_map = subject_means(maps, self.subjects).mean(0, keepdim=True)
+            mean_truth = subject_means(self.truth, self.subjects).mean(0, keepdim=True)
+            r = torch.tensor([pearson(m, t, self.brain) for m, t in zip(maps - mean_map, self.truth - mean_truth)])
+        r = subject_means(r.double(), self.subjects)  # one figure per subject, however many sessions
         q = torch.quantile(r, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
         return tuple(float(v) for v in q)
 
     def describe(self) -> str:
         """One line: the median and quartiles of the per-subject r, and the model-free map's median r."""
+        people = len(set(self.subjects))
+        counted = f"{people} disease subject(s)"
+        if people != len(self.subjects):
+            counted = f"{len(self.subjects)} disease scans of {people} subjects"
         if self.truth is None:
-            return f"{len(self.subjects)} disease subject(s); no true atrophy to score their maps against (scans)"
+            return f"{counted}; no true atrophy to score their maps against (scans)"
         low, median, high = self.quartiles()
         return (
-            f"{len(self.subjects)} disease subject(s): median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
+            f"{counted}: median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}]; "
             f"model-free median r = {self.quartiles(baseline=True)[1]:.2f}"
         )
 
