@@ -339,6 +339,19 @@ def test_2d_samples_are_written_as_planes_of_their_slice_axis(tmp_path, axis, sh
     assert json.loads((tmp_path / "s.json").read_text())["slice_axis"] == axis
 
 
+def test_samples_on_the_template_grid_say_so_to_viewers(tmp_path):
+    """Registered runs' samples were in MNI mm but marked "aligned" (2), unlike the disease maps (4)."""
+    from vaegan.data.config import MRIConfig
+    from vaegan.data.mri_transforms import registered_grid
+
+    grid = registered_grid(MRIConfig(size=8, spacing=8.0, registration="on"))
+    for images, name in ((torch.rand(2, 1, 8, 8, 8), "v"), (torch.rand(2, 1, 8, 8), "s")):
+        img = nib.load(save_nifti(images, tmp_path / f"{name}.nii.gz", grid=grid, slice_axis="coronal", plane=3))
+        assert int(img.header["sform_code"]) == int(img.header["qform_code"]) == 4, name
+    nominal = nib.load(save_nifti(torch.rand(1, 1, 4, 4, 4), tmp_path / "n.nii.gz", spacing=2.0))
+    assert int(nominal.header["sform_code"]) != 4  # nominal millimetres are no template's
+
+
 def test_save_nifti_keeps_the_old_files_when_writing_fails(tmp_path, monkeypatch):
     """A full disk (or a killed process) mid-write must leave the previous samples whole, not half a file."""
     path = tmp_path / "s.nii.gz"

@@ -74,16 +74,21 @@ def to_nifti(
 
     Voxels go back to RAS order (X, Y, Z[, N]). ``affine`` (voxel X, Y, Z -> mm), where the
     volumes have one: registered scans' :func:`~vaegan.data.mri_transforms.registered_grid`, in
-    MNI152 mm. Else ``zooms`` are the voxel sizes in mm along X, Y, Z and the origin is the
-    volume's centre (nominal millimetres).
+    MNI152 mm, and marked so (sform and qform code 4, "mni"), as viewers read it. Else ``zooms``
+    are the voxel sizes in mm along X, Y, Z and the origin is the volume's centre (nominal
+    millimetres, marked as no template's space).
     """
     x = volume.detach().float().cpu()
     data = x.permute(2, 1, 0) if x.dim() == 3 else x.permute(3, 2, 1, 0)  # (D, H, W) = (Z, Y, X) -> (X, Y, Z)
+    on_template = affine is not None
     if affine is None:
         affine = np.diag([*zooms, 1.0])
         affine[:3, 3] = -np.asarray(zooms) * (np.asarray(data.shape[:3]) - 1) / 2
     img = nib.Nifti1Image(np.ascontiguousarray(data.numpy()), np.asarray(affine, np.float64))
     img.header.set_xyzt_units("mm")
+    if on_template:
+        img.set_sform(img.affine, code="mni")
+        img.set_qform(img.affine, code="mni")
     return img
 
 

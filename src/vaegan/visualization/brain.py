@@ -44,23 +44,14 @@ def map_to_nifti(maps: Tensor, options: MRIConfig, grid: np.ndarray | None = Non
 
     spacing = options.spacing
     if options.spatial_dims == 3:
-        return _in_mni(to_nifti(maps[0, 0], (spacing,) * 3, affine=grid), grid is not None)
+        return to_nifti(maps[0, 0], (spacing,) * 3, affine=grid)  # marked MNI where on the template grid
     slab = from_slices(maps, options.slice_axis)[0]  # (D, H, W) with P planes along the slice axis
     if grid is not None:
         first = int(slice_positions(options.size, options.slice_range, options.slice_step)[0])
-        image = to_nifti(slab, affine=slab_affine(grid, options.slice_axis, first, options.slice_step))
-        return _in_mni(image, True)
+        return to_nifti(slab, affine=slab_affine(grid, options.slice_axis, first, options.slice_step))
     zooms = [spacing] * 3
     zooms["xyz".index(DISPLAY_MODES[options.slice_axis])] = spacing * options.slice_step
     return to_nifti(slab, tuple(zooms))
-
-
-def _in_mni(image: nib.Nifti1Image, mni: bool) -> nib.Nifti1Image:
-    """``image`` with its affine marked as MNI152 space (NIfTI code 4) where ``mni``."""
-    if mni:
-        image.set_sform(image.affine, code="mni")
-        image.set_qform(image.affine, code="mni")
-    return image
 
 
 def _cuts(image: nib.Nifti1Image, options: MRIConfig, count: int) -> tuple[str, list[float] | None]:
