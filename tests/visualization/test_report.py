@@ -331,6 +331,10 @@ def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
     assert len(shown) == 2 and all(decode_img(img["src"]).size == (40, 30) for img in shown)
     text = "".join(page.text)
     assert "0.7559" in text and "0.726" in text and "20 CN" in text and "0.66" in text
+    summary.update(control="AD", disease="CN", scaled=True, subjects_by_class={"AD": 20, "CN": 18})
+    (run / "effects" / "effects.json").write_text(json.dumps(summary))
+    text = " ".join(Page(write_report(run).read_text()).text)  # how the maps were made: which way, how scaled
+    assert "AD as control, CN as disease" in text and "scaled" in text and "18 CN" in text
 
     with (run / "metrics.csv").open("w") as handle:  # trained on since: the maps are of an earlier model
         handle.write("epoch,loss,val/loss\n" + "".join(f"{e},1.0,{3.0 - e / 10}\n" for e in range(1, 6)))

@@ -238,10 +238,15 @@ def effects_section(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
             error = f"{path.name} cannot be read: {problem}; run vaegan effects {run} again"
     if isinstance(summary, dict):
         error = stale_effects(run, summary, metrics)
-        counts = summary.get("scans_by_class")
-        if isinstance(counts, dict):
-            facts.append(("scans", ", ".join(f"{fmt(n)} {fmt(name)}" for name, n in counts.items())))
+        if isinstance(summary.get("control"), str) and isinstance(summary.get("disease"), str):
+            facts.append(("classes", f"{summary['control']} as control, {summary['disease']} as disease"))
+        for key in ("scans", "subjects"):
+            counts = summary.get(f"{key}_by_class")
+            if isinstance(counts, dict):
+                facts.append((key, ", ".join(f"{fmt(n)} {fmt(name)}" for name, n in counts.items())))
         facts += [(key, fmt(summary.get(key))) for key in ("split", "samples") if key in summary]
+        if summary.get("scaled") is True:
+            facts.append(("scaled", "each subject's own fitted amount of the disease removed (--scaled)"))
         group = summary.get("group") if isinstance(summary.get("group"), dict) else {}
         labels = {"r_model": "group map r (vs true atrophy)", "r_group_difference": "group difference r"}
         facts += [(label, fmt(group.get(key))) for key, label in labels.items() if group.get(key) is not None]
