@@ -190,11 +190,21 @@ def test_briefly_trains_on_real_mnist(cls, mnist_dir, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["gan", "acgan"])
-def test_objective_strategy_kept_gan_and_acgan_bit_identical_to_the_saved_reference(name):
+def test_objective_strategy_kept_gan_and_acgan_on_the_saved_reference(name):
+    """Bit for bit on the CPU kind that saved it; on another (AVX2 against AVX-512), float rounding differs in
+    the last bits, and Adam's first steps turn a near-zero gradient's sign into a full step of lr for a few
+    weights (about 0.2% of them). A change to the objective moves most of them."""
     reference = torch.load(REFERENCE, weights_only=True)[name]
     now = trained_weights(name)
+    moved, total = 0, 0
     for key, value in reference.items():  # the reference predates the critic_updates buffer
-        assert torch.equal(now[key], value), key
+        if not value.is_floating_point():
+            assert torch.equal(now[key], value), key
+            continue
+        difference = (now[key] - value).abs()
+        assert float(difference.max()) < 1e-3, key  # a few Adam steps of lr 2e-4 at most
+        moved, total = moved + int((difference > 1e-6).sum()), total + value.numel()
+    assert moved <= 0.01 * total, f"{moved} of {total} weights differ from the reference"
 
 
 def test_the_dcgan_generator_batch_norms_its_projected_feature_map_as_the_paper_draws_it():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import tiny_splits
+from tests.conftest import blob_images, tiny_splits
 from tests.models.tiny_configs import TINY, tiny_model
 from vaegan import experiment
 from vaegan.config import RunConfig
@@ -251,3 +251,23 @@ def test_tensorboard_that_cannot_write_warns_once_and_training_goes_on(tmp_path,
     stopped = [r for r in caplog.records if "TensorBoard" in r.getMessage()]
     assert len(stopped) == 1 and "No space left" in stopped[0].getMessage()
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "term"),
+    [("beta_tcvae", {}, "tc"), ("cvae", {"invariance_weight": 10.0}, "mmd"), ("cvaegan", {}, "mean_d")],
+)
+def test_terms_of_batch_statistics_are_validated_on_batches_of_the_training_size(tmp_path, name, extra, term):
+    """A minibatch estimate (total correlation, MMD, mean-feature matching) moves with its batch size: validated
+    in batches of eval_batch_size, val/ was not comparable to train/, and moved with a setting of no meaning."""
+    data = tiny_splits(n=64)
+    data.val = blob_images(40, (1, 16, 16), 3, 1)
+    scores = []
+    for eval_size in (1000, 3):
+        config = TrainConfig(epochs=1, batch_size=8, eval_batch_size=eval_size, progress=False, tensorboard=False)
+        trainer = Trainer(tiny_model(name, **extra), data, config, out_dir=tmp_path / f"{name}{eval_size}")
+        trainer.fit()
+        scores.append(trainer.evaluate(data.val))
+    assert term in scores[0]
+    assert scores[0][term] == pytest.approx(scores[1][term], rel=1e-5)
+    assert scores[0]["loss"] == pytest.approx(scores[1]["loss"], rel=1e-5)

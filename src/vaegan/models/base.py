@@ -95,6 +95,13 @@ class GenerativeModel(nn.Module, ABC):
         optimizer.step()
         return {key: value.detach() for key, value in terms.items()}
 
+    def batch_statistics(self) -> bool:
+        """Whether a loss term is a statistic of the whole batch (a minibatch estimate such as a total
+        correlation or an MMD), whose value moves with the batch size: the trainer then validates in
+        batches of the training size, so that val/ compares with train/ and does not move with
+        ``eval_batch_size``."""
+        return False
+
     @torch.no_grad()
     def eval_step(self, batch: Batch) -> dict[str, Tensor]:
         """The same terms as ``train_step``, without updates."""

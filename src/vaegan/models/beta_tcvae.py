@@ -97,6 +97,10 @@ class BetaTCVAE(VAE):
         # N of the estimator; saved with the weights so a loaded model scores as it trained
         self.register_buffer("dataset_size", torch.tensor(60_000, dtype=torch.long))
 
+    def batch_statistics(self) -> bool:
+        """True: MI, TC and dimension-wise KL are minibatch estimates of log q(z) (Chen et al. 2018, sec. 4.1)."""
+        return True
+
     def on_fit_start(self, dataset_size: int) -> None:
         self.dataset_size.fill_(dataset_size)
 

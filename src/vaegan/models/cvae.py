@@ -87,6 +87,10 @@ class ConditionalVAE(LabelConditioned, VAE):
             out_shape = (shape[0] * self.likelihood.params_per_channel, *shape[1:])
             self.decoder = ClassOffsets(self.decoder, config.num_classes, out_shape)
 
+    def batch_statistics(self) -> bool:
+        """With the invariance term: its MMD compares the batch's codes with each other."""
+        return self.config.invariance_weight > 0
+
     def latent(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
         z, terms = super().latent(x, labels)
         if self.config.invariance_weight > 0 and labels is not None and labels.dim() == 1:

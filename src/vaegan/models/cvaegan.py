@@ -124,6 +124,10 @@ class CVAEGAN(ConditionalVAE):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {name: adam(self.component_parameters(name), self.config) for name in self.objectives}
 
+    def batch_statistics(self) -> bool:
+        """True: the mean-feature matching terms compare the batch's mean features."""
+        return True
+
     def train_step(self, batch: Batch, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
         """One simultaneous update of E+G, D and C (Bao et al. 2017, Algorithm 1)."""
         terms = self.losses(batch)

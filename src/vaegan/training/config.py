@@ -15,7 +15,11 @@ class TrainConfig(Section):
 
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 128
-    eval_batch_size: PositiveInt = 1000
+    eval_batch_size: PositiveInt = Field(
+        1000,
+        description="validation batch; batch_size instead for models whose terms are batch statistics "
+        "(beta-TCVAE, CVAE-GAN, a cVAE with invariance_weight), so val/ compares with train/",
+    )
     seed: Seed = 0
     device: str = "auto"
     precision: Literal["32", "bf16"] = "32"

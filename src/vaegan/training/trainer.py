@@ -320,16 +320,23 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, dataset: ImageDataset) -> dict[str, float]:
-        """Mean eval_step terms over ``dataset``, with fixed noise so epochs compare."""
+        """Mean eval_step terms over ``dataset``, with fixed noise so epochs compare.
+
+        In batches of ``eval_batch_size``; of the training's (each rank's part of ``batch_size``) for a
+        model whose terms are statistics of the batch (:meth:`GenerativeModel.batch_statistics`).
+        """
         self.model.eval()
+        size = self.config.eval_batch_size
+        if self.model.batch_statistics():
+            size = max(2, self.config.batch_size // self.ranks.world_size)
         sums: dict[str, torch.Tensor] = {}
         devices = [self.device] if self.device.type == "cuda" else []
         n, ranks = len(dataset), self.ranks
         low, high = n * ranks.rank // ranks.world_size, n * (ranks.rank + 1) // ranks.world_size  # this rank's part
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.config.seed + 1 + ranks.rank)
-            for start in range(low, high, self.config.eval_batch_size):
-                stop = min(start + self.config.eval_batch_size, high)
+            for start in range(low, high, size):
+                stop = min(start + size, high)
                 x = dataset.images[start:stop].to(self.device, torch.float32)  # a file may hold float16
                 x = x.contiguous(memory_format=self.memory_format)
                 y = dataset.labels[start:stop].to(self.device)
