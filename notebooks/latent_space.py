@@ -68,7 +68,7 @@ data = load_dataset("mnist", limit=500 if QUICK else None)
 model = VAE(VAEConfig(latent_dim=2, network={"kind": "mlp", "hidden": [512, 256]}))
 config = TrainConfig(epochs=1 if QUICK else 15, batch_size=128, progress=False, tensorboard=False, device="cpu")
 history = Trainer(model, data, config, out_dir=OUT).fit(overwrite=True)
-print(f"{len(history)} epochs; validation -ELBO {history[-1]['val/loss']:.1f} nats per image")
+print(f"{len(history)} epochs; validation loss {history[-1]['val/loss']:.1f} nats per image (grey levels: not an ELBO)")
 
 # %% [markdown]
 # ## Test images in the latent space

@@ -113,7 +113,9 @@ class Evaluation:
 ARROWS = {"lower": "↓", "higher": "↑", "closer": "≈"}
 LEGEND = (
     "↓ lower is better, ↑ higher is better, ≈ closest to the floor is best; "
-    "floor: what real images score (real training against real test images)"
+    "floor: what real images score (training images against test images for FID, KID, precision, recall "
+    "and TSTR; the images alone for sharpness (training) and diversity (test); the classifier's accuracy "
+    "on the test images for cond_accuracy)"
 )
 
 
