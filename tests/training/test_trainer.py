@@ -271,3 +271,24 @@ def test_terms_of_batch_statistics_are_validated_on_batches_of_the_training_size
     assert term in scores[0]
     assert scores[0][term] == pytest.approx(scores[1][term], rel=1e-5)
     assert scores[0]["loss"] == pytest.approx(scores[1]["loss"], rel=1e-5)
+
+
+def test_best_row_names_the_epoch_best_pt_holds(tmp_path):
+    """The report and the tuner read which epoch best.pt keeps from metrics.csv (best_row); the
+    Checkpoints callback decides it as it trains. Drive the callback through a scripted val/ sequence
+    (a dip, a tie, a rise, a NaN, a row without the term) and check the two agree after every epoch."""
+    from vaegan.training.callbacks import Checkpoints
+    from vaegan.visualization.curves import best_row
+
+    trainer = Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path)
+    (tmp_path / "checkpoints").mkdir(parents=True)
+    callback = Checkpoints()
+    for epoch, value in enumerate([5.0, 3.0, 3.0, 4.0, float("nan"), None, 2.5, 2.6], start=1):
+        trainer.epoch = epoch
+        row = {"epoch": float(epoch)} | ({} if value is None else {"val/objective": value})
+        trainer.history.append(row)
+        callback.on_epoch_end(trainer, row)
+        kept = read_checkpoint(tmp_path / "checkpoints" / "best.pt")["epoch"]
+        assert best_row(trainer.history, trainer.model.monitor)["epoch"] == kept, epoch
+    assert kept == 7
+    assert best_row(trainer.history, None) is trainer.history[-1]  # GANs: no monitor, best.pt is the last epoch

@@ -59,7 +59,9 @@ def test_cli_study_writes_trial_runs_table_best_config_and_plots(mnist_dir, tmp_
     assert best.model.network.kind == study.best_params["model.network.kind"]
     assert build_model(best.model).config.latent_dim == 2  # what `vaegan train --config` would build
     assert "vaegan train --config" in (out / "best_config.yaml").read_text()
-    assert "best: trial" in capsys.readouterr().out
+    assert f"best: trial {study.best_trial.number}, val/loss=" in capsys.readouterr().out
+    assert study.best_trial.user_attrs["epoch"] == 1
+    assert f"at epoch 1, its best.pt ({out / 'trial_'}" in (out / "best_config.yaml").read_text()
 
 
 def test_nan_trial_is_failed_with_its_reason_and_the_study_goes_on(mnist_dir, tmp_path):
@@ -159,3 +161,21 @@ def test_a_trial_started_after_other_workers_claimed_the_budget_never_trains(mni
         assert [int(row["number"]) for row in csv.DictReader(handle)] == [0, 1]
     study.tell(running_elsewhere, 0.5)
     assert tuner.counted() == 2
+
+
+def test_a_trial_is_scored_at_the_epoch_its_best_pt_keeps_not_its_last(tmp_path, monkeypatch):
+    """The trial's run keeps best.pt (lowest val/objective for a VAE); the study must score that model.
+    It scored the last epoch: a run that got worse at the end was ranked by a model nobody keeps."""
+    from vaegan import experiment
+
+    history = [
+        {"epoch": 1.0, "val/loss": 9.0, "val/objective": 9.0, "val/recon": 7.0},
+        {"epoch": 2.0, "val/loss": 6.0, "val/objective": 6.0, "val/recon": 5.0},  # best.pt holds this epoch
+        {"epoch": 3.0, "val/loss": 4.0, "val/objective": 8.0, "val/recon": 3.0},  # KL warm-up: loss < objective
+    ]
+    monkeypatch.setattr(experiment, "train_from_config", lambda config, **kwargs: history)
+    for metric, kept in (("val/loss", 6.0), ("val/recon", 5.0)):
+        tuner = Tuner(build_config(tiny_study(tmp_path, LR, metric=metric)), out=tmp_path / metric.replace("/", "_"))
+        study = tuner.run(1)
+        assert study.trials[0].value == kept, metric
+        assert study.trials[0].user_attrs["epoch"] == 2

@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger(__name__).info("wrote %s", ", ".join(map(str, files)))
     if (out / "best_config.yaml").exists():
         best = tuner.study.best_trial
-        print(f"best: trial {best.number}, {config.tune.metric}={best.value:.5g}, {best.params}")
+        epoch = f" at epoch {best.user_attrs['epoch']}" if "epoch" in best.user_attrs else ""
+        print(f"best: trial {best.number}, {config.tune.metric}={best.value:.5g}{epoch}, {best.params}")
         print(f"train it: vaegan train --config {out / 'best_config.yaml'}")
     names = ", ".join(path.name for path in files) or "nothing yet"
     print(f"{out}: {names}; {tuner.counted()} trials finished")

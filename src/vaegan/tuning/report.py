@@ -73,9 +73,10 @@ def write_best_config(tuner: Tuner) -> Path | None:
     if config is None:
         return None
     best, path = tuner.study.best_trial, tuner.out / "best_config.yaml"
+    at = f" at epoch {best.user_attrs['epoch']}, its best.pt" if "epoch" in best.user_attrs else ""
     header = (
         f"# Best of study {tuner.study.study_name!r}: trial {best.number}, "
-        f"{tuner.tune.metric}={best.value:.6g} ({best.user_attrs.get('run_dir', '')}).\n"
+        f"{tuner.tune.metric}={best.value:.6g}{at} ({best.user_attrs.get('run_dir', '')}).\n"
         f"# Train it: vaegan train --config {path}\n"
     )
     text = header + yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -28,8 +28,10 @@ from optuna.trial import FrozenTrial, TrialState
 from vaegan.config import RunConfig, TuneConfig, as_overrides, build_config, check_space
 from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
 from vaegan.foundation.files import write_text_atomic
+from vaegan.models.registry import get_model_class
 from vaegan.training import Callback
 from vaegan.tuning.identity import check_folder, claim_folder, shown_url, stamp, storage_label
+from vaegan.visualization.curves import best_row
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +290,10 @@ class Tuner:
             trial.set_user_attr("fail_reason", _describe(error))
             _keep_traceback(config.out_dir)
             raise TrialFailed(_describe(error)) from None
-        return history[-1][self.tune.metric]
+        # the trial's model is the one its best.pt keeps: score that epoch, not the last
+        kept = best_row(history, get_model_class(config.model.name).monitor)
+        trial.set_user_attr("epoch", int(kept["epoch"]))
+        return kept[self.tune.metric]
 
 
 def _keep_traceback(folder: Path) -> None:

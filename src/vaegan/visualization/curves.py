@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -38,6 +39,24 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
         for row in csv.DictReader(handle):
             rows.append({key: float(value) for key, value in row.items() if key and value not in ("", None)})
     return rows
+
+
+def best_row(history: list[dict[str, float]], monitor: str | None) -> dict[str, float]:
+    """The history row of the epoch ``checkpoints/best.pt`` holds, by the rule the Checkpoints callback keeps it.
+
+    An epoch is kept when its ``val/<monitor>`` is lower than every earlier one (the first of a tie; a NaN
+    never), or when it has no such value (a run without validation, or a model with no ``monitor``, such as
+    the GANs: best.pt is then the last epoch).
+    """
+    key = f"val/{monitor}" if monitor else None
+    kept, best = history[-1], math.inf
+    for row in history:
+        value = row.get(key) if key else None
+        if value is None:
+            kept = row
+        elif value < best:
+            kept, best = row, value
+    return kept
 
 
 def loss_terms(history: list[dict[str, float]]) -> list[str]:

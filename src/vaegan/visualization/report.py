@@ -24,7 +24,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import RUN_MARKER, atomic_write
-from vaegan.visualization.curves import read_history, unit_of
+from vaegan.visualization.curves import best_row, read_history, unit_of
 from vaegan.visualization.grids import grid_files
 
 SECTIONS = ("overview", "config", "metrics", "curves", "grids", "latent", "evaluation")
@@ -138,8 +138,8 @@ def metrics_section(run: Path, monitor: str | None, units: dict[str, str | None]
         return empty
     last = history[-1]
     key = f"val/{monitor}" if monitor else None
-    scored = [row for row in history if key and isinstance(row.get(key), float) and math.isfinite(row[key])]
-    best = min(scored, key=lambda row: row[key]) if scored else last
+    scored = any(key and isinstance(row.get(key), float) and math.isfinite(row[key]) for row in history)
+    best = best_row(history, monitor)
     names = list(dict.fromkeys(k for row in history for k in row if k != "epoch"))
     rows = [
         {
