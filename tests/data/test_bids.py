@@ -30,19 +30,48 @@ def longitudinal(root: Path, subjects: int = 6) -> Path:
     return root
 
 
-def names(images: dict[str, list[Path]]) -> dict[str, list[str]]:
-    return {subject: [p.name for p in paths] for subject, paths in images.items()}
+def names(images: dict[str, list[list[Path]]]) -> dict[str, list[list[str]]]:
+    return {subject: [[p.name for p in paths] for paths in samples] for subject, samples in images.items()}
 
 
 def test_sessions_all_first_last_and_the_first_run(tmp_path):
     root = longitudinal(tmp_path / "bids", subjects=2)
     (root / "derivatives" / "x" / "sub-01" / "anat").mkdir(parents=True)  # not indexed
     write_nifti(root / "derivatives" / "x" / "sub-01" / "anat" / "sub-01_desc-brain_T1w.nii.gz", brain(0))
-    every = names(bids_images(root, "all"))
-    assert every["sub-01"] == ["sub-01_ses-2_run-1_T1w.nii.gz", "sub-01_ses-10_run-1_T1w.nii.gz"]
-    assert names(bids_images(root, "first"))["sub-02"] == ["sub-02_ses-2_run-1_T1w.nii.gz"]
-    assert names(bids_images(root, "last"))["sub-02"] == ["sub-02_ses-10_run-1_T1w.nii.gz"]
-    assert all(str(p).startswith(str(root)) for p in bids_images(root)["sub-01"])  # the caller's root, not resolved
+    runs = {ses: [f"sub-02_{ses}_run-1_T1w.nii.gz", f"sub-02_{ses}_run-2_T1w.nii.gz"] for ses in SESSIONS}
+    assert names(bids_images(root, "all"))["sub-02"] == [runs["ses-2"], runs["ses-10"]]  # a sample per session
+    # one sample: the chosen session's first run, then what replaces it if it cannot be read
+    assert names(bids_images(root, "first"))["sub-02"] == [runs["ses-2"] + runs["ses-10"]]
+    assert names(bids_images(root, "last"))["sub-02"] == [runs["ses-10"] + runs["ses-2"]]
+    every = [p for sample in bids_images(root)["sub-01"] for p in sample]
+    assert all(str(p).startswith(str(root)) for p in every)  # the caller's root, not resolved
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("session", ["first", "last"])
+def test_an_unreadable_chosen_scan_falls_back_to_the_next_run_then_session(tmp_path, cache, session):
+    """session first/last chose a scan before it was read: a truncated chosen file dropped the whole subject.
+    Now the session's next run is read instead, then the next session's, each step named in the summary."""
+    root = longitudinal(tmp_path / "bids", subjects=4)
+    chosen, other = SESSIONS if session == "first" else SESSIONS[::-1]
+    truncate(root / "sub-01" / chosen / "anat" / f"sub-01_{chosen}_run-1_T1w.nii.gz")  # run-2 of it is read
+    for run in (1, 2):  # sub-02's whole chosen session is unreadable: its other session is read
+        truncate(root / "sub-02" / chosen / "anat" / f"sub-02_{chosen}_run-{run}_T1w.nii.gz")
+    data = read_volumes(root, options(spatial_dims=3, session=session))
+    used = dict(zip(data.subjects, (Path(p).name for p in data.paths)))
+    assert used == {
+        "sub-01": f"sub-01_{chosen}_run-2_T1w.nii.gz",
+        "sub-02": f"sub-02_{other}_run-1_T1w.nii.gz",
+        "sub-03": f"sub-03_{chosen}_run-1_T1w.nii.gz",
+        "sub-04": f"sub-04_{chosen}_run-1_T1w.nii.gz",
+    }
+    reasons = {Path(b.path).name: b.reason for b in data.skipped}
+    assert len(reasons) == 3
+    assert f"sub-01_{chosen}_run-2_T1w.nii.gz is used instead" in reasons[f"sub-01_{chosen}_run-1_T1w.nii.gz"]
+    assert f"sub-02_{other}_run-1_T1w.nii.gz is used instead" in reasons[f"sub-02_{chosen}_run-2_T1w.nii.gz"]
 
 
 def test_natural_order_of_session_labels():

@@ -13,10 +13,14 @@ read: its import takes a moment) parses the entities of every file name, so
 - **Runs**: several T1w images in one session (repeat runs, other
   acquisitions) are not independent samples; the first is used, by run
   number (no run first), then file name.
+- **Unreadable files**: a chosen file that cannot be read is replaced by the
+  session's next run, then (``first``/``last``) by the next session's
+  file, and the skipped summary names both.
 
 Example:
     >>> bids_images(Path("my_bids"), "first")  # doctest: +SKIP
-    {'sub-01': [PosixPath('my_bids/sub-01/ses-01/anat/sub-01_ses-01_run-1_T1w.nii.gz')]}
+    {'sub-01': [[PosixPath('my_bids/sub-01/ses-01/anat/sub-01_ses-01_run-1_T1w.nii.gz'),
+                 PosixPath('my_bids/sub-01/ses-02/anat/sub-01_ses-02_run-1_T1w.nii.gz')]]}
 """
 
 from __future__ import annotations
@@ -48,8 +52,12 @@ def _layout(root: Path):
         ) from None
 
 
-def bids_images(root: Path, session: str = "all") -> dict[str, list[Path]]:
-    """The anat ``*_T1w.nii[.gz]`` images of each subject (``sub-XX``): one per session kept.
+def bids_images(root: Path, session: str = "all") -> dict[str, list[list[Path]]]:
+    """The anat ``*_T1w.nii[.gz]`` images of each subject (``sub-XX``): one list per sample kept.
+
+    Each list is the sample's files in order of preference: the chosen session's runs, then, under
+    ``first`` or ``last``, the runs of the sessions after (or before) it. The first is read; the others
+    replace it only if it cannot be read.
 
     Args:
         root: the BIDS folder (holding participants.tsv).
@@ -64,16 +72,27 @@ def bids_images(root: Path, session: str = "all") -> dict[str, list[Path]]:
         run = entities.get("run")
         key = (f"sub-{entities['subject']}", str(entities.get("session") or ""))
         per_session.setdefault(key, []).append((-1 if run is None else int(run), path.name, path))
-    sessions: dict[str, list[tuple[str, Path]]] = {}
-    extra_runs = 0
+    sessions: dict[str, list[tuple[str, list[Path]]]] = {}
+    extra_runs = []
     for (subject, label), candidates in per_session.items():
-        sessions.setdefault(subject, []).append((label, min(candidates)[2]))
-        extra_runs += len(candidates) - 1
+        runs = [path for *_, path in sorted(candidates)]
+        sessions.setdefault(subject, []).append((label, runs))
+        extra_runs += runs[1:]
     if extra_runs:
-        logger.info("%s: left out %d extra runs (several T1w in one session; the first is used)", root, extra_runs)
+        logger.warning(
+            "%s: %d sessions hold several T1w images (runs, acquisitions), e.g. %s; the first of each is used "
+            "(the next only where the first cannot be read)",
+            root,
+            len({path.parent for path in extra_runs}),
+            extra_runs[0].name,
+        )
     images = {}
     for subject, found in sessions.items():
         found.sort(key=lambda item: natural_key(item[0]))
-        chosen = found if session == "all" else [found[0] if session == "first" else found[-1]]
-        images[subject] = [path for _, path in chosen]
+        runs = [paths for _, paths in found]
+        if session == "all":
+            images[subject] = runs
+        else:
+            ordered = runs if session == "first" else runs[::-1]
+            images[subject] = [[path for paths in ordered for path in paths]]
     return images

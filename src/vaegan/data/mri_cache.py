@@ -39,6 +39,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -123,26 +124,21 @@ def preprocess_records(
     Bad files go to ``bad`` (which raises at the first one when strict).
     """
     settings = preprocessing_settings(options, maps_suffix)
+    records = list(records)
     paths = [cache_path("mri", _files(record, maps_suffix), settings) for record in records]
     on_disk = in_file(options, len(records), maps_suffix)  # then no volume is held: they are reread to write
     # on disk, each entry is checked and its tensors let go at once (the cohort file rereads them)
     entries = [_cached_entry(path, options, maps_suffix, lean=on_disk) for path in paths]
     hits = sum(entry is not None for entry in entries)
-    missing = [i for i, entry in enumerate(entries) if entry is None]
-    workers = _workers(options, len(missing))
-    desc = f"preprocessing MRI ({workers} processes)" if workers > 1 else "preprocessing MRI"
-    bar = tqdm(total=len(missing), desc=desc, disable=not options.progress or not missing, dynamic_ncols=True)
-    computed = _computed([records[i] for i in missing], options, maps_suffix, workers)
-    for i, (entry, deterministic) in zip(missing, computed):
-        entries[i] = entry
-        if options.cache and deterministic:
-            save_cached(paths[i], entry)  # at once: an interrupted run loses only what is unfinished
-        entries[i] = _lean(entry) if on_disk else entry
-        bar.update()
-        if options.strict and "reason" in entry:  # stop at the first bad file, naming it
-            bar.close()
-            bad.add(records[i].path, entry["reason"])
-    bar.close()
+    _fill(entries, records, paths, options, maps_suffix, bad, lean=on_disk)
+    # a bad file with a fallback (the session's next run, the next session under session: first/last)
+    while failed := [i for i, entry in enumerate(entries) if "reason" in entry and records[i].fallbacks]:
+        for i in failed:
+            then = replace(records[i].fallbacks[0], fallbacks=records[i].fallbacks[1:])
+            bad.add(records[i].path, f"{entries[i]['reason']}; {then.path.name} is used instead")
+            records[i], paths[i] = then, cache_path("mri", _files(then, maps_suffix), settings)
+            entries[i] = _cached_entry(paths[i], options, maps_suffix, lean=on_disk)
+        _fill(entries, records, paths, options, maps_suffix, bad, lean=on_disk)
     volumes, maps, kept, seconds, sources = [], [], [], [], []
     for record, entry, path in zip(records, entries, paths):
         if "reason" in entry:
@@ -161,6 +157,33 @@ def preprocess_records(
     stacked = torch.stack(volumes).float() if volumes else torch.zeros(0, 1, size, size, size)
     # stored as float16: half the disk, ~1e-3 precision in [0, 1]
     return stacked, (torch.stack(maps).float() if maps_suffix and volumes else None), kept, seconds
+
+
+def _fill(
+    entries: list[dict[str, Any] | None],
+    records: list[Record],
+    paths: list[Path],
+    options: MRIConfig,
+    maps_suffix: str | None,
+    bad: BadInputs,
+    *,
+    lean: bool,
+) -> None:
+    """Preprocess the records whose entry is ``None`` (not cached), caching each result as it arrives."""
+    missing = [i for i, entry in enumerate(entries) if entry is None]
+    workers = _workers(options, len(missing))
+    desc = f"preprocessing MRI ({workers} processes)" if workers > 1 else "preprocessing MRI"
+    bar = tqdm(total=len(missing), desc=desc, disable=not options.progress or not missing, dynamic_ncols=True)
+    computed = _computed([records[i] for i in missing], options, maps_suffix, workers)
+    for i, (entry, deterministic) in zip(missing, computed):
+        if options.cache and deterministic:
+            save_cached(paths[i], entry)  # at once: an interrupted run loses only what is unfinished
+        entries[i] = _lean(entry) if lean else entry
+        bar.update()
+        if options.strict and "reason" in entry:  # stop at the first bad file, naming it
+            bar.close()
+            bad.add(records[i].path, entry["reason"])
+    bar.close()
 
 
 def in_file(options: MRIConfig, n: int, maps_suffix: str | None) -> bool:

@@ -31,7 +31,8 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from vaegan.data.bad_inputs import BadInputs
@@ -48,11 +49,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Record:
-    """One image to read: its file, its subject and its class index."""
+    """One image to read: its file, its subject and its class index, and what to read if it cannot be read.
+
+    ``fallbacks`` are the same sample's other files in order of preference (a BIDS session's later runs,
+    then, under ``session: first/last``, the next session's): a truncated chosen scan costs the file, not
+    the subject.
+    """
 
     path: Path
     subject: str
     label: int
+    fallbacks: tuple[Record, ...] = field(default=(), compare=False, repr=False)
 
 
 def detect_layout(folder: Path, layout: str = "auto") -> str:
@@ -229,13 +236,16 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
             bad.add(root / subject, f"is listed in {table.name} but has no anat/*_T1w.nii[.gz] image{where}")
             continue
         fallback = labels.get(subject, f"is not listed in {table.name}")
+        files = chain(*images[subject])
+        raws = {path: per_session.get((subject, _session_of(path.relative_to(source)))) for path in files}
+        label_of = {path: fallback if raw is None else map_label(raw, options) for path, raw in raws.items()}
         reported = False
-        for path in images[subject]:  # in session order
-            raw = per_session.get((subject, _session_of(path.relative_to(source))))
-            label = fallback if raw is None else map_label(raw, options)
+        for path, *others in images[subject]:  # in session order: the chosen file, then what replaces it
+            label = label_of[path]
             if not isinstance(label, str):
-                records.append(Record(path, subject, label))
-            elif raw is not None:
+                usable = tuple(Record(p, subject, label_of[p]) for p in others if not isinstance(label_of[p], str))
+                records.append(Record(path, subject, label, usable))
+            elif raws[path] is not None:
                 bad.add(path, f"per {subject}_sessions.tsv, {label}")
             elif not reported:  # the subject's own problem: named once, not per session
                 bad.add(root / subject, label)
