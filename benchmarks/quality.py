@@ -158,7 +158,7 @@ def section(results: list[tuple[Evaluation, str]], args: argparse.Namespace, sec
             "",
             f"Machine: {machine(args.device)}; device `{args.device}`; total {seconds / 60:.1f} min.",
             f"Test images: {first.get('n_test')}; generated images per model: {first.get('n_samples')}; "
-            f"NLL: k = {args.k} importance samples on {args.nll_images or 'all'} test images. "
+            f"NLL: k = {args.k} importance samples on {args.nll_images or 'all'} test images (drawn, seed 0). "
             f"Reference classifier test accuracy: {first.get('classifier', {}).get('test_accuracy')}.",
             "",
             table(results),

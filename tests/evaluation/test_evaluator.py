@@ -191,7 +191,9 @@ def test_nll_scores_the_kind_of_images_the_model_was_trained_on(classifier, monk
     data = splits()
     first = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK, binarize=True).metrics["nll"]
     again = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK, binarize=True).metrics["nll"]
-    images, grey = scored[0], data.test.images[: QUICK.nll_images]
+    from vaegan.evaluation.evaluator import nll_rows
+
+    images, grey = scored[0], data.test.images[nll_rows(len(data.test), QUICK.nll_images, QUICK.seed)]
     # a binary draw with the grey level as p(1) (not rounding: dim pixels are sometimes 1), the same each time
     drawn = torch.bernoulli(grey.float(), generator=torch.Generator().manual_seed(QUICK.seed))
     assert torch.equal(images, drawn) and torch.equal(images, scored[1])
@@ -319,7 +321,7 @@ def test_a_continuous_decoder_is_scored_on_dequantised_levels_or_as_a_density(ei
     """8-bit images: the bound on the 256-level data, + D log 256, and bits/dim; floats: a density, named so."""
     import math
 
-    from vaegan.evaluation.evaluator import likelihood_section
+    from vaegan.evaluation.evaluator import likelihood_section, nll_rows
     from vaegan.evaluation.likelihood import likelihood_metrics
 
     data = splits()  # blobs with a float background: not 8-bit
@@ -329,7 +331,7 @@ def test_a_continuous_decoder_is_scored_on_dequantised_levels_or_as_a_density(ei
     model = tiny_model("vae", likelihood="gaussian")
     notes: list[str] = []
     metrics = likelihood_section(model, data, QUICK, binarize=False, notes=notes)
-    test = data.test.images[: QUICK.nll_images]
+    test = data.test.images[nll_rows(len(data.test), QUICK.nll_images, QUICK.seed)]
     dimensions = math.prod(data.image_shape)
     if eight_bit:
         noise = torch.rand(test.shape, generator=torch.Generator().manual_seed(QUICK.seed))
@@ -345,3 +347,29 @@ def test_a_continuous_decoder_is_scored_on_dequantised_levels_or_as_a_density(ei
             likelihood_metrics(model, test, None, k=QUICK.k, seed=QUICK.seed)["nll"], rel=1e-6
         )
     assert any("likelihood:" in note for note in notes)
+
+
+def test_the_nll_is_estimated_on_test_images_drawn_across_the_set_not_its_first_rows(classifier, monkeypatch):
+    """--nll-images N took the first N test rows: on MRI slices those are one or two subjects' slices
+    (the test set is ordered by subject), and on any sorted set one class. N rows are now drawn with the
+    evaluation seed, the same each time, in their test-set order."""
+    from vaegan.evaluation import evaluator
+
+    scored = []
+    likelihood_metrics = evaluator.likelihood_metrics
+    monkeypatch.setattr(
+        evaluator,
+        "likelihood_metrics",
+        lambda model, x, labels, *a, **kw: scored.append(labels) or likelihood_metrics(model, x, labels, *a, **kw),
+    )
+    data = splits()
+    order = torch.argsort(data.test.labels, stable=True)  # sorted by class, as a set ordered by subject is
+    data.test = data.test.subset(order)
+    options = dataclasses.replace(QUICK, nll_images=9)
+    for _ in range(2):
+        evaluate_model(tiny_model("vae"), data, classifier, options=options, binarize=True)
+    assert len(scored[0]) == 9 and torch.equal(scored[0], scored[1])
+    assert set(scored[0].tolist()) == {0, 1, 2}  # the first 9 rows are all of class 0
+    rows = evaluator.nll_rows(len(data.test), 9, QUICK.seed)
+    assert torch.equal(data.test.labels[rows], scored[0]) and rows.tolist() == sorted(rows.tolist())
+    assert evaluator.nll_rows(5, None, 0).tolist() == [0, 1, 2, 3, 4] == evaluator.nll_rows(5, 9, 0).tolist()

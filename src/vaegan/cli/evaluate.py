@@ -15,7 +15,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", help="also write the JSON here (RUN/evaluation.json is always written)")
     parser.add_argument("--k", type=int, default=5000, help="importance samples per image for the NLL (default 5000)")
     parser.add_argument(
-        "--nll-images", type=int, default=1000, help="test images for the NLL, 0 for all (default 1000)"
+        "--nll-images",
+        type=int,
+        default=1000,
+        help="test images for the NLL, drawn across the test set with a fixed seed; 0 for all (default 1000)",
     )
     parser.add_argument("--samples", type=int, help="generated images for FID/KID/PR (default: as many as test images)")
     parser.add_argument(

@@ -67,7 +67,7 @@ class EvaluationOptions:
 
     Attributes:
         k: importance samples per image for the NLL.
-        nll_images: test images the NLL is estimated on (None: all; k * N decoder passes).
+        nll_images: test images the NLL is estimated on, drawn with ``seed`` (None: all; k * N decoder passes).
         n_samples: generated images for FID/KID/PR (None: as many as test images).
         tstr_epochs: epochs of the classifier trained on generated images (and of its floor, trained on as
             many real ones); None: 3, or enough for 150 optimiser steps on a small set (MRI).
@@ -126,11 +126,23 @@ def reconstruction_section(model: GenerativeModel, data: DataSplits) -> dict[str
     }
 
 
+def nll_rows(n_test: int, count: int | None, seed: int) -> torch.Tensor:
+    """The test rows the NLL is estimated on: ``count`` drawn with ``seed`` (all if None or more), in order.
+
+    Drawn, not the first rows: a test set is often ordered (MRI slices by subject and scan), and its first
+    rows would be one or two subjects.
+    """
+    if count is None or count >= n_test:
+        return torch.arange(n_test)
+    drawn = torch.randperm(n_test, generator=torch.Generator().manual_seed(seed))[:count]
+    return drawn.sort().values
+
+
 def likelihood_section(
     model: GenerativeModel, data: DataSplits, options: EvaluationOptions, *, binarize: bool, notes: list[str]
 ) -> dict[str, Metric]:
     """The test likelihood under the protocol that is valid for this run; none (and a note) where none is."""
-    test = data.test.subset(slice(0, options.nll_images))
+    test = data.test.subset(nll_rows(len(data.test), options.nll_images, options.seed))
     protocol = likelihood_protocol(model, test.images, binarize=binarize)
     if protocol.kind is None:
         notes.append(protocol.reason)
