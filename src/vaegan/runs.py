@@ -40,8 +40,8 @@ class Run:
                 "%s: the data differ from when the run trained: its test split now holds %s where the run held out "
                 "%s; figures on the test split are not of its held-out subjects",
                 self.path,
-                _some(now["test"]),
-                _some(held["test"]),
+                some_names(now["test"]),
+                some_names(held["test"]),
             )
         return data
 
@@ -72,7 +72,7 @@ class Run:
         return list(data.mri.classes) if data.dataset in ("mri", "phantoms") else None
 
 
-def _some(names: list[str], shown: int = 5) -> str:
+def some_names(names: list[str], shown: int = 5) -> str:
     """A few of ``names``, and how many there are."""
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return f"{len(names)} ({', '.join(names[:shown])}{more})"

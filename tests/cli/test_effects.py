@@ -342,7 +342,8 @@ def test_the_test_split_is_the_one_the_run_held_out_though_the_folder_changed(tm
     printed = capsys.readouterr()
     mapped = {row["subject"] for row in json.loads((tmp_path / "e" / "effects.json").read_text())["scans"]}
     assert mapped and mapped <= set(held["test"])  # never a subject the run trained on
-    assert "3 subjects were not in the run's data" in printed.err  # the new ones: named, not mapped as held out
+    # the new ones: named, not mapped as held out
+    assert "subjects the run did not have when it trained, 3 (sub-13, sub-14, sub-15)" in printed.err
     from vaegan.runs import load_run
 
     make_bids(scans, {**diagnoses, **{f"sub-{i:02d}": "CN" for i in range(13, 16)}})  # the run's own folder grows

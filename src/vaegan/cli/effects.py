@@ -124,6 +124,7 @@ def _held_out(run_, volumes):
     import torch
 
     from vaegan.data.datasets import split_subjects
+    from vaegan.runs import some_names
 
     held = run_.held_out()
     if held is None:
@@ -138,12 +139,11 @@ def _held_out(run_, volumes):
     gone = sorted(set(held["test"]) - present)
     if new:
         _warn(
-            f"{len(new)} subjects were not in the run's data when it trained ({', '.join(new[:5])}"
-            f"{', ...' if len(new) > 5 else ''}): not held out by it, so not mapped under --split test "
-            "(--split all maps them)"
+            f"the data holds subjects the run did not have when it trained, {some_names(new)}: not held out by "
+            "it, so not mapped under --split test (--split all maps them)"
         )
     if gone:
-        _warn(f"{len(gone)} of the run's {len(held['test'])} test subjects are not in the data now: {', '.join(gone)}")
+        _warn(f"of the run's {len(held['test'])} test subjects, these are not in the data now: {some_names(gone)}")
     test = set(held["test"])
     return volumes.select(torch.tensor([s in test for s in volumes.subjects], dtype=torch.bool))
 
