@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import signal
 from pathlib import Path
@@ -209,3 +210,20 @@ def test_accepted_changes_are_recorded_even_when_a_later_callback_stops_the_epoc
     assert main([*args, "--set", "model.lr=0.0005", "--accept-changes"]) == 130
     assert yaml.safe_load((run / "config.yaml").read_text())["model"]["lr"] == 0.0005  # as last.pt now says
     assert (run / "config_changes.yaml").is_file()
+
+
+def test_a_nifti_samples_sidecar_never_replaces_a_run_file_or_a_users_json(run, tmp_path, capsys):
+    before = digest(run)
+    line = one_line_error(capsys, main(["sample", str(run), "--n", "4", "--out", str(run / "evaluation.nii.gz")]))
+    assert "evaluation.json" in line
+    assert digest(run) == before
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "study.json").write_text('{"my": "study protocol"}')
+    assert main(["sample", str(run), "--n", "4", "--out", str(results / "study.v2.nii.gz")]) == 0
+    assert "study.v2.json" in capsys.readouterr().out  # the sidecar is named where it went
+    assert json.loads((results / "study.v2.json").read_text())["slice_axis"] == "axial"
+    line = one_line_error(capsys, main(["sample", str(run), "--n", "4", "--out", str(results / "study.nii.gz")]))
+    assert "study.json" in line and not (results / "study.nii.gz").exists()
+    assert (results / "study.json").read_text() == '{"my": "study protocol"}'
+    assert main(["sample", str(run), "--n", "4", "--out", str(results / "study.v2.nii.gz")]) == 0  # its own sidecar

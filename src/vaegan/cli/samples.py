@@ -30,6 +30,7 @@ def run_sample(args: argparse.Namespace) -> int:
     out = check_out_file(args.out)
     is_nifti = out.name.lower().endswith((".nii", ".nii.gz"))
     suffix = ".nii.gz" if is_nifti else _suffix(out, (".png", ".npz", ".nii.gz"))
+    sidecar = _check_sidecar(out) if is_nifti else None
     if args.n < 1:
         raise VaeganError(f"--n {args.n}: must be at least 1")
     check_seed(args.seed)
@@ -83,8 +84,25 @@ def run_sample(args: argparse.Namespace) -> int:
         if labels is not None:
             arrays["labels"] = labels.numpy().astype(np.int64)
         atomic_write(out, lambda tmp: np.savez_compressed(tmp.open("wb"), **arrays))
-    print(f"wrote {args.n} samples to {out}")
+    print(f"wrote {args.n} samples to {out}" + (f" (labels in {sidecar})" if sidecar and sidecar.exists() else ""))
     return 0
+
+
+def _check_sidecar(out: Path) -> Path:
+    """The JSON sidecar a NIfTI ``out`` brings, refused like ``--out`` itself and where it would replace a
+    JSON file vaegan did not write (a user's own ``study.json`` beside ``--out study.nii.gz``)."""
+    from vaegan.data.volumes import is_own_sidecar, sidecar_path
+
+    sidecar = sidecar_path(out)
+    try:
+        check_out_file(sidecar)
+    except VaeganError as error:
+        raise VaeganError(f"--out {out}: its label sidecar {sidecar.name} would be written too; {error}") from None
+    if not is_own_sidecar(sidecar):
+        raise VaeganError(
+            f"--out {out}: its label sidecar {sidecar} exists and is not one vaegan wrote; choose another name"
+        )
+    return sidecar
 
 
 def _chunks(n: int, labels: torch.Tensor | None, size: int = 1000):

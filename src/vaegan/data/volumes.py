@@ -92,6 +92,30 @@ def to_nifti(
     return img
 
 
+SIDECAR_KEYS = {"slice_axis", "space", "labels", "class_names"}
+
+
+def sidecar_path(path: Path) -> Path:
+    """The JSON sidecar :func:`save_nifti` writes beside ``path``: its name less .nii(.gz), as BIDS names it."""
+    name = path.name
+    for suffix in (".nii.gz", ".nii"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return path.with_name(name + ".json")
+
+
+def is_own_sidecar(path: Path) -> bool:
+    """Whether ``path`` is missing or a sidecar :func:`save_nifti` wrote (a JSON object of its keys only)."""
+    if not path.exists():
+        return True
+    try:
+        about = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(about, dict) and set(about) <= SIDECAR_KEYS
+
+
 def save_nifti(
     images: Tensor,
     path: Path,
@@ -122,7 +146,7 @@ def save_nifti(
     # each file through a temporary one renamed over it: a failed write leaves the old file whole
     write_bytes_atomic(path, gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
     if labels is not None or flat or grid is not None:
-        sidecar = path.with_name(path.name.split(".")[0] + ".json")
+        sidecar = sidecar_path(path)
         about: dict[str, object] = {"slice_axis": slice_axis} if flat else {}
         if grid is not None:
             about["space"] = "MNI152 (nilearn's template), affine registration"
