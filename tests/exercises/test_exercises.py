@@ -30,6 +30,18 @@ def test_init_writes_one_file_per_exercise_and_a_readme(workspace):
         assert 'NotImplementedError("ToImplement: ' in text and exercise.target in text
 
 
+def test_init_keeps_a_readme_it_did_not_write(tmp_path, capsys):
+    folder = tmp_path / "my_project"
+    folder.mkdir()
+    (folder / "README.md").write_text("# my thesis notes\n")
+    assert main(["exercises", "init", str(folder), "--force"]) == 0
+    assert (folder / "README.md").read_text() == "# my thesis notes\n"
+    assert (folder / "EXERCISES.md").read_text().startswith("# vaegan exercises")
+    assert "EXERCISES.md" in capsys.readouterr().out
+    assert main(["exercises", "init", str(folder), "--force"]) == 0  # its own guide is rewritten, not a third file
+    assert sorted(p.name for p in folder.glob("*.md")) == ["EXERCISES.md", "README.md"]
+
+
 def test_templates_are_package_data_covering_the_course():
     keys = {p.stem for p in TEMPLATES.glob("ex*.py")}
     assert keys == {e.key for e in EXERCISES}

@@ -21,8 +21,8 @@ def add_parser(subparsers) -> None:
 def run_init(args: argparse.Namespace) -> int:
     from vaegan.exercises.workspace import init_workspace
 
-    written = init_workspace(args.dir, force=args.force)
-    print(f"wrote {len(written)} exercises to {args.dir}/ (see its README.md); grade them with:")
+    *exercises, guide = init_workspace(args.dir, force=args.force)
+    print(f"wrote {len(exercises)} exercises to {args.dir}/ (see its {guide.name}); grade them with:")
     print(f"  vaegan exercises check {args.dir}")
     return 0
 

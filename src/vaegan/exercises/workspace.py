@@ -51,7 +51,10 @@ class ExerciseResult:
 
 
 def init_workspace(folder: str | Path, *, force: bool = False) -> list[Path]:
-    """Write every template (and a README) into ``folder``; existing files are kept unless ``force``."""
+    """Write every template and a guide into ``folder``; returns the files written, the guide last.
+
+    Exercise files that exist are kept unless ``force``; a README.md vaegan did not write is never replaced
+    (the guide goes to EXERCISES.md beside it)."""
     folder = Path(folder)
     targets = [folder / f"{exercise.key}.py" for exercise in EXERCISES]
     existing = [path for path in targets if path.exists()]
@@ -61,8 +64,17 @@ def init_workspace(folder: str | Path, *, force: bool = False) -> list[Path]:
     for path in targets:
         path.write_text((TEMPLATES / path.name).read_text())
     table = "\n".join(f"- `{e.key}.py`: {e.title} (`{e.target}`)" for e in EXERCISES)
-    (folder / "README.md").write_text(README.format(folder=folder, table=table))
-    return targets
+    guide = guide_path(folder)
+    guide.write_text(README.format(folder=folder, table=table))
+    return [*targets, guide]
+
+
+def guide_path(folder: Path) -> Path:
+    """Where the workspace's guide goes: README.md, or EXERCISES.md where a README.md of the user's own is kept."""
+    readme = folder / "README.md"
+    if not readme.exists() or readme.read_text(errors="replace").startswith(README.split("\n")[0]):
+        return readme
+    return folder / "EXERCISES.md"
 
 
 def load_module(path: Path) -> ModuleType:
