@@ -18,7 +18,15 @@ from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import ConfigError, TrainingError
 from vaegan.training import Trainer
 from vaegan.training.config import TrainConfig
-from vaegan.training.run_folder import MARKER, check_out_dir, non_finite_advice, prepare_fresh
+from vaegan.training.run_folder import (
+    MARKER,
+    check_out_dir,
+    is_run_file,
+    non_finite_advice,
+    note_grids,
+    prepare_fresh,
+    run_entries,
+)
 
 
 def train(config, out, *extra):
@@ -46,12 +54,34 @@ def test_overwrite_drops_the_old_models_disease_maps_and_keeps_the_users_files_b
     assert train(config, run) == 0
     effects = run / "effects"
     effects.mkdir()
-    for name in ("group_effect.nii.gz", "sub-01_loss.nii.gz", "group_effect.png", "effects.json"):
+    for name in ("group_effect.nii.gz", "sub-01_loss.nii.gz", "sub-01_as_CN.nii.gz", "group_effect.png"):
         (effects / name).write_text("old model")
+    listed = {
+        "group": "group_effect.nii.gz",
+        "sub-01_loss": "sub-01_loss.nii.gz",
+        "sub-01_as_CN": "sub-01_as_CN.nii.gz",
+    }
+    (effects / "effects.json").write_text(json.dumps({"files": listed}))
     for name in ("my_notes.txt", "my_threshold.nii.gz", "fsleyes_shot.png"):  # the user's, of any kind
         (effects / name).write_text("mine")
     assert train(config, run, "--overwrite", "--epochs", "1") == 0
     assert sorted(p.name for p in effects.iterdir()) == ["fsleyes_shot.png", "my_notes.txt", "my_threshold.nii.gz"]
+
+
+def test_overwrite_keeps_user_files_named_like_the_runs_but_not_written_by_it(tmp_path):
+    """Name patterns (epoch*_*.png, latent/*.png, effects/*_as_*.nii.gz) took the user's own figures along."""
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run) == 0
+    (run / "latent").mkdir(exist_ok=True)
+    (run / "effects").mkdir()
+    (run / "latent" / "traversal.png").write_text("old model")
+    mine = ["epoch5_annotated.png", "epoch001_fakes_for_talk.png", "latent/my_figure.png", "latent/umap.csv"]
+    mine += ["latent/codes.npz", "effects/pca_as_figure.nii.gz", "effects/my_loss.nii.gz"]
+    for name in mine:
+        (run / name).write_text("mine")
+    assert train(config, run, "--overwrite", "--epochs", "1") == 0
+    assert all((run / name).read_text() == "mine" for name in mine)
+    assert not (run / "latent" / "traversal.png").exists()
 
 
 def test_a_folder_of_the_users_called_effects_does_not_stop_a_fresh_run(tmp_path):
@@ -274,3 +304,16 @@ def test_a_run_killed_while_overwriting_gets_the_old_run_back_on_the_next_start(
     assert "run it was to replace is back" in caplog.text
     assert (tmp_path / "metrics.csv").read_text().splitlines()[1] == old_epoch
     assert not [p for p in tmp_path.rglob("*") if "replaced" in p.name]
+
+
+def test_a_plugin_models_own_grid_names_are_noted_for_overwrite(tmp_path):
+    run = tmp_path / "run"
+    prepare_fresh(run, overwrite=False)
+    for name in ("epoch003_heatmaps.png", "epoch003_recons.png", "epoch3_heatmaps.png"):
+        (run / name).write_text("x")
+    assert {p.name for p in run_entries(run)} >= {"epoch003_recons.png"}
+    assert "epoch003_heatmaps.png" not in {p.name for p in run_entries(run)}
+    note_grids(run, ["heatmaps", "recons"])
+    own = {p.name for p in run_entries(run)}
+    assert "epoch003_heatmaps.png" in own and "epoch3_heatmaps.png" not in own
+    assert is_run_file(run / "epoch010_heatmaps.png") and not is_run_file(run / "epoch010_mine.png")

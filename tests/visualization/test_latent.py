@@ -12,6 +12,7 @@ from tests.visualization.conftest import CLASSES, quick_config, saved_texts, tin
 from vaegan.models import get_model_class, list_models
 from vaegan.training import Trainer
 from vaegan.training.callbacks import default_callbacks
+from vaegan.training.run_folder import is_run_file, write_marker
 from vaegan.visualization import latent_figures
 from vaegan.visualization.codes import (
     LatentCodes,
@@ -45,6 +46,8 @@ def expected_figures(model) -> set[str]:
 @pytest.mark.parametrize("latent_dim", [2, 5])
 @pytest.mark.parametrize("name", list_models())
 def test_every_model_gets_the_figures_its_capabilities_allow(name, latent_dim, trained, data, tmp_path):
+    (tmp_path / "run").mkdir()
+    write_marker(tmp_path / "run")
     model = trained(name, latent_dim)
     modes: set[bool] = set()  # the mode of every layer that ran while the figures were drawn
     hooks = [m.register_forward_pre_hook(lambda m, _: modes.add(m.training)) for m in model.modules()]
@@ -58,6 +61,7 @@ def test_every_model_gets_the_figures_its_capabilities_allow(name, latent_dim, t
             hook.remove()
     assert modes == {False}  # drawn in eval mode: batch norm's running statistics, no dropout
     assert set(paths) == expected_figures(model)
+    assert all(is_run_file(tmp_path / "run" / "latent" / path.name) for path in paths.values())  # --overwrite's
     for path in paths.values():
         assert path.parent == tmp_path / "latent" and path.suffix == ".png"
         assert_not_blank(path)

@@ -17,6 +17,7 @@ from vaegan.foundation.checkpoints import atomic_save
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models.base import FixedInputs
 from vaegan.training.config import TrainConfig
+from vaegan.training.run_folder import note_grids
 from vaegan.visualization import latent_figures, layout_grid, make_grid, plot_curves, save_grid
 
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ class ImageGrids(Callback):
         self.fixed = fixed_inputs(trainer, self.size)
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
-        for name, images in trainer.model.epoch_images(self.fixed).items():
+        grids = trainer.model.epoch_images(self.fixed)
+        note_grids(trainer.out_dir, list(grids))  # a plugin's own names, for --overwrite
+        for name, images in grids.items():
             batch, columns = layout_grid(images, image_dims=len(trainer.model.config.image_shape))
             save_grid(batch, trainer.out_dir / f"epoch{trainer.epoch:03d}_{name}.png", columns)
             trainer.log_image(name, make_grid(batch, columns))

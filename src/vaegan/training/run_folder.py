@@ -29,6 +29,7 @@ from filelock import FileLock, Timeout
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, ConfigError, TrainingError
 from vaegan.foundation.files import RUN_MARKER, package_version, write_text_atomic
+from vaegan.visualization.effect_files import PENDING, listed_maps
 
 log = logging.getLogger(__name__)
 
@@ -50,25 +51,32 @@ RUN_FILES = (
     "latent/",
     "effects/",
 )
-# Inside the folders above: only these names are the run's.
+# The figures vaegan.visualization.latent_figures writes into RUN/latent/ (by name, each a .png).
+LATENT_FIGURES = ("traversal", "manifold", "interpolation", "class_interpolation")
+LATENT_FIGURES += tuple(f"scatter_{method}" for method in ("latent", "pca", "tsne", "umap"))
+# Inside the folders above: only these names are the run's (and, in effects/, the maps its effects.json lists).
 FOLDER_FILES = {
     "checkpoints": ("last.pt", "best.pt", ".last.pt.*.tmp", ".best.pt.*.tmp"),
     "tensorboard": ("events.out.tfevents.*",),
-    "latent": ("*.png", "*.npz", "*.csv", ".*.tmp"),
-    "effects": (  # vaegan effects (vaegan.visualization.effect_files)
+    "latent": tuple(f"{name}.png" for name in LATENT_FIGURES) + tuple(f".{n}.png.*.tmp" for n in LATENT_FIGURES),
+    "effects": (  # vaegan effects (vaegan.visualization.effect_files); each scan's maps are listed in effects.json
         "group_effect.nii.gz",
         "group_difference.nii.gz",
         "mean_control.nii.gz",
         "true_atrophy.nii.gz",
-        "*_loss.nii.gz",
-        "*_as_*.nii.gz",
         "group_effect.png",
         "individual.png",
         "effects.json",
-        ".effects-pending.json",
-        ".*.tmp",
+        PENDING,
+        ".*.nii.gz.*.tmp",
+        ".*.png.*.tmp",
+        ".effects.json.*.tmp",
     ),
 }
+# The epoch grids ImageGrids writes (epochNNN_<name>.png): the built-in models' names; a plugin model's
+# others are noted in the marker's "grids" as they are first written (note_grids).
+GRIDS = ("recons", "fakes")
+GRID_NAME = re.compile(r"epoch(\d{3,})_(.+)\.png")
 # held by the process training in the folder (filelock, released when it ends or dies); never deleted,
 # so not among RUN_FILES: a second process would otherwise lock a new file of the same name
 LOCK = ".vaegan-run.lock"
@@ -132,11 +140,43 @@ def run_entries(folder: Path) -> list[Path]:
         if pattern.endswith("/"):
             sub = folder / pattern[:-1]
             if sub.is_dir() and not sub.is_symlink():
-                found += [p for p in _matches(sub, FOLDER_FILES[sub.name]) if p.is_file() or p.is_symlink()]
+                found += [p for p in sub.iterdir() if (p.is_file() or p.is_symlink()) and _is_own(sub, p.name)]
                 found.append(sub)
         else:
             found += [p for p in _matches(folder, (pattern,)) if p.is_file() or p.is_symlink()]
-    return found
+    grids = grid_names(folder)
+    return [p for p in found if p.parent != folder or not p.name.startswith("epoch") or _is_grid(p.name, grids)]
+
+
+def grid_names(folder: Path) -> set[str]:
+    """The epoch grids' names a run in ``folder`` writes: :data:`GRIDS` and those its marker notes."""
+    try:
+        noted = json.loads((folder / MARKER).read_text()).get("grids", [])
+    except (OSError, ValueError, AttributeError):
+        noted = []
+    return {*GRIDS, *(str(name) for name in noted if isinstance(noted, list))}
+
+
+def note_grids(folder: Path, names: list[str]) -> None:
+    """Add a model's grid names beyond :data:`GRIDS` to the marker, so --overwrite knows those files too."""
+    new = set(names) - grid_names(folder)
+    if new and (folder / MARKER).is_file():
+        marker = json.loads((folder / MARKER).read_text())
+        marker["grids"] = sorted({*marker.get("grids", []), *new})
+        write_text_atomic(folder / MARKER, json.dumps(marker, indent=2) + "\n")
+
+
+def _is_grid(name: str, grids: set[str]) -> bool:
+    match = GRID_NAME.fullmatch(name)
+    return bool(match) and match.group(2) in grids
+
+
+def _is_own(sub: Path, name: str) -> bool:
+    """Whether ``sub/name`` (``sub`` one of the run's folders) is a file the run writes there."""
+    name = name.lower()
+    if any(fnmatch(name, pattern.lower()) for pattern in FOLDER_FILES[sub.name]):
+        return True
+    return sub.name == "effects" and name in {listed.lower() for listed in listed_maps(sub)}
 
 
 def is_run_dir(folder: Path) -> bool:
@@ -156,8 +196,12 @@ def is_run_file(path: Path) -> bool:
     path = Path(path).absolute()
     folder, name = path.parent, path.name.lower()
     if folder.name in FOLDER_FILES and is_run_dir(folder.parent):
-        return any(fnmatch(name, pattern.lower()) for pattern in FOLDER_FILES[folder.name])
-    return is_run_dir(folder) and any(fnmatch(name, p.lower()) for p in RUN_FILES if not p.endswith("/"))
+        return _is_own(folder, name)
+    if not is_run_dir(folder):
+        return False
+    if name.startswith("epoch"):
+        return _is_grid(name, {grid.lower() for grid in grid_names(folder)})
+    return any(fnmatch(name, p.lower()) for p in RUN_FILES if not p.endswith("/"))
 
 
 class RunLock:

@@ -134,7 +134,7 @@ def save_effect_maps(
     pending = out / PENDING
     planned = [f"{scan}_{kind}.nii.gz" for scan in scans for kind in ("loss", f"as_{control}")]
     planned += [f"{name}.nii.gz" for name in ("group_effect", "group_difference", "mean_control", "true_atrophy")]
-    earlier = _listed(out / "effects.json") | _listed(pending)
+    earlier = listed_maps(out)
     listing = {"run": (about or {}).get("run"), "files": sorted(earlier | set(planned))}
     write_text_atomic(pending, json.dumps(listing) + "\n")
     nifti("group_effect", -summary.effect, "group_effect.nii.gz")
@@ -191,6 +191,11 @@ def map_owners(out: Path) -> set[str]:
         if isinstance(run, str):
             owners.add(run)
     return owners
+
+
+def listed_maps(out: Path) -> set[str]:
+    """The files of ``out`` that its ``effects.json`` and a killed call's pending list name (vaegan wrote them)."""
+    return _listed(out / "effects.json") | _listed(out / PENDING)
 
 
 def _listed(summary: Path) -> set[str]:
