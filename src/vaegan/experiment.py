@@ -106,7 +106,7 @@ def train_from_config(
     takes the new one and records the change in ``config_changes.yaml``.
     ``extra_callbacks`` run after the default ones (grids, metrics, TensorBoard, checkpoints).
     """
-    check_out_dir(config.out_dir)
+    check_out_dir(config.out_dir, data_dir=config.data.data_dir)
     last = resume_point(config.out_dir)  # where a stopped --overwrite's old run is, if one is aside
     resumed = read_resume_point(last) if resume and last.is_file() else None
     if resumed is not None and resumed.get("run_config"):

@@ -317,3 +317,18 @@ def test_a_plugin_models_own_grid_names_are_noted_for_overwrite(tmp_path):
     own = {p.name for p in run_entries(run)}
     assert "epoch003_heatmaps.png" in own and "epoch3_heatmaps.png" not in own
     assert is_run_file(run / "epoch010_heatmaps.png") and not is_run_file(run / "epoch010_mine.png")
+
+
+def test_out_inside_another_run_or_inside_the_data_is_refused(tmp_path, capsys):
+    """--out RUN/latent made a run whose --overwrite and the outer run's took each other's files; --out in the
+    data folder wrote run files among the scans."""
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    assert train(config, run / "latent", "--epochs", "1") == 2
+    assert "inside the run folder" in capsys.readouterr().err and not (run / "latent" / MARKER).exists()
+    scans = tmp_path / "scans"
+    (scans / "sub-01").mkdir(parents=True)
+    for out in (scans, scans / "sub-01" / "run"):
+        assert train(config, out, "--data-dir", str(scans), "--epochs", "1") == 2
+        assert "data folder" in capsys.readouterr().err
+    assert sorted(p.name for p in scans.rglob("*")) == ["sub-01"]

@@ -98,9 +98,11 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_out_dir(path: str | Path, what: str = "out") -> Path:
-    """Refuse a run folder that holds more than a run: the working directory, a parent of it, home, ``/``."""
+def check_out_dir(path: str | Path, what: str = "out", data_dir: str | Path | None = None) -> Path:
+    """Refuse a run folder that holds more than a run: the working directory, a parent of it, home, ``/``,
+    one inside another run's folder, and (given ``data_dir``) the data folder or one inside it."""
     path = Path(path).expanduser()
+    _check_apart(path, what, data_dir)
     resolved = path.resolve()
     cwd, home = Path.cwd().resolve(), Path.home().resolve()
     if path.exists() and not path.is_dir():
@@ -116,6 +118,23 @@ def check_out_dir(path: str | Path, what: str = "out") -> Path:
     else:
         return path
     raise ConfigError(f"{what}={str(path)!r}: {reason}; give the run its own folder, e.g. --out outputs/<name>")
+
+
+def _check_apart(path: Path, what: str, data_dir: str | Path | None) -> None:
+    resolved = path.resolve()
+    outer = next((parent for parent in resolved.parents if is_run_dir(parent)), None)
+    if outer is not None:  # its --overwrite and the outer run's would each take the other's files
+        raise ConfigError(
+            f"{what}={str(path)!r}: is inside the run folder {outer}; give the run a folder of its own, "
+            "e.g. beside it"
+        )
+    if data_dir is not None:
+        data = Path(data_dir).expanduser().resolve()
+        if resolved == data or data in resolved.parents:
+            raise ConfigError(
+                f"{what}={str(path)!r}: is {'' if resolved == data else 'inside '}the data folder {data}; "
+                "keep runs apart from the scans they read, e.g. --out outputs/<name>"
+            )
 
 
 def holds_run(folder: Path) -> bool:
