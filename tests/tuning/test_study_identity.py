@@ -182,3 +182,22 @@ def test_best_config_is_what_the_best_trial_trained_not_todays_base_config(confi
     best = best_config(tuner)
     assert best.model.latent_dim == 2 and best.model.lr == pytest.approx(3e-3)
     assert best.train.epochs == 9 and best.name == "tiny_best" and best.tune is None  # uncapped, as the config asks
+
+
+@pytest.mark.parametrize("mine", ["trials.csv", "best_config.yaml"])
+def test_a_folder_with_the_users_own_trials_or_best_config_is_refused(config, tmp_path, mine):
+    """--out . in a project folder replaced the user's trials.csv and best_config.yaml."""
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / mine).write_text("mine\n")
+    with pytest.raises(ConfigError, match=f"{mine}.*vaegan did not write"):
+        Tuner(config, out=out)
+    assert (out / mine).read_text() == "mine\n" and sorted(p.name for p in out.iterdir()) == [mine]
+
+
+def test_tune_out_dot_is_refused_like_train(tmp_path, capsys, monkeypatch):
+    path = write_yaml(tiny_study(tmp_path / "no-data-needed", LR), tmp_path / "tiny.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--config", str(path), "--out", ".", "--trials", "1"]) == 2
+    assert "working directory" in capsys.readouterr().err
+    assert not (tmp_path / "study.db").exists() and not (tmp_path / "study.json").exists()

@@ -87,6 +87,12 @@ def check_folder(out: Path, name: str, label: str) -> None:
             f"{out} holds study {name!r} stored in {record['storage']}, not in {label}; rerun with that "
             "--storage to continue it, or give this study its own --out folder"
         )
+    foreign = [p.name for p in (out / "trials.csv", out / "best_config.yaml") if p.exists()]
+    if recorded is None and foreign:  # the study would write over them
+        raise ConfigError(
+            f"{out} holds {', '.join(foreign)} but no {RECORD}: vaegan did not write them, and a study there "
+            "would replace them; move them away or give the study its own --out folder"
+        )
     out.mkdir(parents=True, exist_ok=True)
 
 

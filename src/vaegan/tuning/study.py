@@ -30,6 +30,7 @@ from vaegan.foundation.errors import ConfigError, DataError, TrainingError, Vaeg
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models.registry import get_model_class
 from vaegan.training import Callback
+from vaegan.training.run_folder import check_out_dir
 from vaegan.tuning.identity import check_folder, claim_folder, shown_url, stamp, storage_label
 from vaegan.visualization.curves import best_row
 
@@ -188,7 +189,7 @@ class Tuner:
         check_space(config)
         make_pruner(config.tune)  # refused options, before the study's folder and database exist
         self.config, self.tune = config, config.tune
-        self.out = Path(out)
+        self.out = check_out_dir(out, "tune out")  # not the working directory, home, /, nor inside a run
         self.max_epochs = max_epochs
         self.budget: int | None = None  # the study's total trials, set by run()
         name = study_name or config.name
