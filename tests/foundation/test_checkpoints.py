@@ -56,3 +56,16 @@ def test_cuda_tensors_without_cuda_say_so(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "load", cuda_only)
     with pytest.raises(CheckpointError, match="gpu.pt: holds CUDA tensors"):
         read_checkpoint(path, map_location=None)
+
+
+def test_flipped_bytes_in_the_weights_are_caught_not_loaded(tmp_path):
+    """torch.load reads a stored zip without checking its CRCs: a bit flipped on disk loaded as other weights."""
+    path = tmp_path / "last.pt"
+    weights = torch.linspace(0.0, 1.0, 4096)
+    torch.save({"format": checkpoints.FORMAT, "model": {"w": weights}}, path)
+    data = bytearray(path.read_bytes())
+    at = data.index(weights[2000].numpy().tobytes())  # a byte inside the tensor's storage record
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="last.pt: not a readable checkpoint.*checksum"):
+        read_checkpoint(path)
