@@ -263,3 +263,20 @@ def test_more_critic_steps_than_the_run_has_is_refused_before_training(tmp_path,
     line = one_line_error(capsys, main(args))
     assert "critic_steps=1000" in line and "10 steps in all" in line  # 80 training images, batches of 16, 2 epochs
     assert not (tmp_path / "r").exists()
+
+
+def test_a_config_that_is_not_utf8_text_is_one_line(tmp_path, capsys):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: r\u00e9sum\u00e9\nmodel: {name: vae}\n".encode("latin-1"))
+    line = one_line_error(capsys, main(["train", "--config", str(path), "--out", str(tmp_path / "out")]))
+    assert "latin1.yaml" in line and "UTF-8" in line and not (tmp_path / "out").exists()
+
+
+def test_a_metrics_csv_with_a_cell_that_is_not_a_number_is_named(run, capsys):
+    metrics = run / "metrics.csv"
+    lines = metrics.read_text().splitlines()
+    head, first = lines[0].split(","), lines[1].split(",")
+    first[1] = "oops"
+    metrics.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
+    line = one_line_error(capsys, main(["visualize", str(run), "--methods", "pca", "--n-points", "8"]))
+    assert "metrics.csv" in line and "line 2" in line and head[1] in line and "'oops'" in line

@@ -10,6 +10,7 @@ from pathlib import Path
 from matplotlib.figure import Figure  # the object API: no pyplot state, no backend switching
 from matplotlib.ticker import MaxNLocator
 
+from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import atomic_write
 
 # Units of the terms the built-in models log. Likelihood and KL terms are sums over a
@@ -35,10 +36,17 @@ UNITS: dict[str, str] = {
 def read_history(path: str | Path) -> list[dict[str, float]]:
     """``metrics.csv`` back into the Trainer's history rows; empty cells (terms absent that epoch) are dropped."""
     rows = []
-    with Path(path).open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            rows.append({key: float(value) for key, value in row.items() if key and value not in ("", None)})
+    with Path(path).open(newline="", encoding="utf-8", errors="replace") as handle:
+        for line, row in enumerate(csv.DictReader(handle), 2):
+            rows.append({key: _number(value, path, line, key) for key, value in row.items() if key and value})
     return rows
+
+
+def _number(value: str | list, path: str | Path, line: int, key: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise VaeganError(f"{path}: line {line}, column {key}: {value!r} is not a number; was it edited?") from None
 
 
 def best_row(history: list[dict[str, float]], monitor: str | None) -> dict[str, float]:
