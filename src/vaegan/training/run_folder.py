@@ -125,8 +125,7 @@ def _check_apart(path: Path, what: str, data_dir: str | Path | None) -> None:
     outer = next((parent for parent in resolved.parents if is_run_dir(parent)), None)
     if outer is not None:  # its --overwrite and the outer run's would each take the other's files
         raise ConfigError(
-            f"{what}={str(path)!r}: is inside the run folder {outer}; give the run a folder of its own, "
-            "e.g. beside it"
+            f"{what}={str(path)!r}: is inside the run folder {outer}; give the run a folder of its own, e.g. beside it"
         )
     if data_dir is not None:
         data = Path(data_dir).expanduser().resolve()
