@@ -132,7 +132,7 @@ def metrics_section(run: Path, monitor: str | None, units: dict[str, str | None]
     empty = {"rows": [], "last_epoch": None, "best_epoch": None, "monitor": monitor, "error": None}
     try:
         history = read_history(path) if path.is_file() else []
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:
+    except (OSError, ValueError, csv.Error, VaeganError) as error:  # VaeganError: a cell that is not a number
         return empty | {"error": f"{path.name} cannot be read: {error}"}
     if not history:
         return empty
