@@ -8,9 +8,11 @@ Trainer's own setup and teardown run.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -184,6 +186,23 @@ def test_a_user_error_under_nproc_is_one_line_and_status_2(tmp_path):
     assert "Traceback" not in result.stderr and "ChildFailedError" not in result.stderr, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("vaegan train: error:")]
     assert errors and "nowhere" in errors[0]
+
+
+def test_sigterm_under_nproc_stops_every_rank_as_ctrl_c_does_without_a_traceback(tmp_path, mnist_dir):
+    """A batch scheduler's time limit: the ranks stopped cleanly, then torchrun's SignalException was a traceback."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "vaegan", "train", "--config", "configs/mnist_gan.yaml", "--nproc", "2"]
+    command += ["--epochs", "50", "--out", str(out), "--data-dir", str(mnist_dir), "--set", "data.limit=2000"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while not (out / "checkpoints" / "last.pt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)  # the ranks are training: an epoch is saved
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "SignalException" not in err, err[-2000:]
+    assert "vaegan train: interrupted" in err and (out / "checkpoints" / "last.pt").is_file()
 
 
 def test_a_cuda_device_beyond_the_machines_is_named(monkeypatch):

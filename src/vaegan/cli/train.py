@@ -95,6 +95,7 @@ def launch(nproc: int, args: argparse.Namespace) -> int:
     for override in args.overrides:
         argv += ["--set", override]
     argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite + ["--accept-changes"] * args.accept_changes
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args
     from torch.distributed.run import run as torchrun
@@ -103,6 +104,8 @@ def launch(nproc: int, args: argparse.Namespace) -> int:
     launcher = ["--standalone", f"--nproc-per-node={nproc}", "--module", "vaegan", *verbose, *argv]
     try:  # in this process, so a failed rank is a line here, not torchrun's traceback
         torchrun(parse_args(launcher))
+    except SignalException:  # SIGTERM (a scheduler's time limit): torchrun stopped the ranks, each said where
+        raise KeyboardInterrupt from None
     except ChildFailedError as error:
         codes = sorted({failure.exitcode for failure in error.failures.values()})
         if codes == [2]:  # every failed rank printed its one-line error above (vaegan's status for them)
