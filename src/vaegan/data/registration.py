@@ -103,6 +103,9 @@ def from_sitk(image) -> np.ndarray:
     return np.ascontiguousarray(sitk.GetArrayFromImage(image).transpose(2, 1, 0).astype(np.float32))
 
 
+SAMPLING_SEED = 1  # of the metric's random sample; not 0, which SimpleITK takes for "the wall clock"
+
+
 @functools.lru_cache(maxsize=1)
 def _template() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """nilearn's MNI152 T1 and brain mask at ``TEMPLATE_MM`` mm: (t1, mask, affine)."""
@@ -167,8 +170,14 @@ def bias_corrected(image):
     return sitk.Cast(image / sitk.Exp(log_field), sitk.sitkFloat32)
 
 
-def _stage(fixed, moving, initial, *, finest: int = 1, seed: int = 0):
-    """One registration stage (Mattes MI, up to three resolutions, the finest shrunk ``finest`` times)."""
+def _stage(fixed, moving, initial, *, finest: int = 1, seed: int = SAMPLING_SEED):
+    """One registration stage (Mattes MI, up to three resolutions, the finest shrunk ``finest`` times).
+
+    The metric's random sample is seeded (``seed`` >= 1: SimpleITK takes 0 for the wall clock), so a scan
+    registers the same way every time and on every machine.
+    """
+    if seed < 1:
+        raise ValueError(f"seed={seed}: SimpleITK takes 0 for the wall clock; give a seed of 1 or more")
     import SimpleITK as sitk
 
     method = sitk.ImageRegistrationMethod()
