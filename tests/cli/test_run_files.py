@@ -152,6 +152,19 @@ def test_sigterm_stops_training_like_ctrl_c_and_leaves_no_temporary_file(run, tm
     assert signal.getsignal(signal.SIGTERM) is handler  # put back
 
 
+def test_a_stop_while_the_first_epoch_is_written_names_that_epoch(tmp_path, caplog, monkeypatch):
+    """Stopped between epoch 1's metrics.csv and its checkpoint, the log said 'interrupted in epoch 2'."""
+    from vaegan.training.callbacks import default_callbacks
+
+    class Terminate(Callback):
+        def on_epoch_end(self, trainer, row):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("vaegan.experiment.default_callbacks", lambda config: [Terminate(), *default_callbacks(config)])
+    assert main(["train", "--config", str(write_config(tmp_path)), "--out", str(tmp_path / "run")]) == 130
+    assert "interrupted at the end of epoch 1, before any checkpoint was written" in caplog.text
+
+
 def test_stale_temporary_files_of_a_dead_run_are_cleared_on_resume(run, tmp_path):
     stale = [run / "checkpoints" / ".last.pt.abc123.tmp", run / ".metrics.csv.x1y2.tmp"]
     for path in stale:

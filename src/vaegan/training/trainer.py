@@ -89,7 +89,7 @@ class Trainer:
         callbacks = default_callbacks(config) if callbacks is None else callbacks
         self.callbacks = callbacks if self.ranks.is_main else []  # one set of outputs, from rank 0
         self.history: History = []
-        self.epoch = 0
+        self.epoch, self.closing = 0, False
         self.best = math.inf
 
     def _build(self, model: GenerativeModel, data: DataSplits) -> None:
@@ -169,7 +169,8 @@ class Trainer:
         except VaeganError:
             saved = None
         if saved is None:
-            return f"{self.out_dir}: interrupted in epoch {self.epoch + 1}, before any checkpoint was written"
+            where = f"at the end of epoch {self.epoch}" if self.closing else f"in epoch {self.epoch + 1}"
+            return f"{self.out_dir}: interrupted {where}, before any checkpoint was written"
         return f"{self.out_dir}: interrupted; checkpoints/last.pt holds epoch {saved}, which --resume continues after"
 
     def _run_epoch(self, epoch: int) -> None:
@@ -189,9 +190,10 @@ class Trainer:
             )
         row["seconds"] = round(time.perf_counter() - started, 3)
         self.history.append(row)
-        self.epoch = epoch
+        self.epoch, self.closing = epoch, True  # closing: writing the epoch's files (an interrupt says so)
         for callback in self.callbacks:
             callback.on_epoch_end(self, row)
+        self.closing = False
         if self.replacing and any(isinstance(callback, Checkpoints) for callback in self.callbacks):
             self._settle_replaced(keep_new=True)  # this epoch's checkpoint is written: the old run can go
 
