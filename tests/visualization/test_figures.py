@@ -304,3 +304,16 @@ def test_curve_units_are_the_models_not_only_the_terms_name(name, settings, term
     callbacks.MetricsLog().on_epoch_end(trainer, history[0])
     ylabel = curves_figure(history, units=drawn).axes[0].get_ylabel()
     assert ylabel == (term if shown is None else f"{term} ({shown})")
+
+
+def test_a_term_equal_to_an_earlier_one_shares_its_panel():
+    """Without a warm-up the VAE's objective is its loss, epoch for epoch: one panel, titled with both names."""
+    same = [
+        {"epoch": e, "train/loss": 9.0 / e, "val/loss": 9.5 / e, "train/objective": 9.0 / e, "val/objective": 9.5 / e}
+        for e in range(1, 4)
+    ]
+    fig = curves_figure(same)
+    titles = [ax.get_title() for ax in fig.axes if ax.axison]
+    assert titles == ["loss = objective"], titles
+    warm = [{**row, "train/objective": row["train/loss"] + 1.0} for row in same]  # a warm-up: they differ
+    assert [ax.get_title() for ax in curves_figure(warm).axes if ax.axison] == ["loss", "objective"]

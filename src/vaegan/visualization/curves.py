@@ -90,8 +90,13 @@ def unit_of(term: str, units: Mapping[str, str] | None = None) -> str | None:
 def curves_figure(
     history: list[dict[str, float]], title: str = "Training curves", *, units: Mapping[str, str] | None = None
 ) -> Figure:
-    """A panel per loss term (train solid, validation dashed), epochs as integer ticks, units on the y axes."""
-    terms = loss_terms(history)
+    """A panel per loss term (train solid, validation dashed), epochs as integer ticks, units on the y axes.
+
+    A term whose values equal an earlier term's in every row (the VAE's objective is its loss when there
+    is no warm-up) shares that term's panel, titled ``loss = objective``, rather than drawing it twice.
+    """
+    panels = _same_series(history, loss_terms(history))
+    terms = list(panels)
     columns = min(3, max(1, len(terms)))
     rows = -(-max(1, len(terms)) // columns)
     fig = Figure(figsize=(4.2 * columns, 3.2 * rows))
@@ -104,7 +109,7 @@ def curves_figure(
             if points:
                 ax.plot(*zip(*points), style, markersize=3, label=split)
         unit = unit_of(term, units)
-        ax.set_title(term)
+        ax.set_title(" = ".join([term, *panels[term]]))
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{term} ({unit})" if unit else term)
         _epoch_ticks(ax, epochs)
@@ -115,6 +120,19 @@ def curves_figure(
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _same_series(history: list[dict[str, float]], terms: list[str]) -> dict[str, list[str]]:
+    """Each term that draws a panel -> the later terms whose train and val values equal its own in every row."""
+    panels: dict[str, list[str]] = {}
+    drawn: dict[tuple, str] = {}
+    for term in terms:
+        series = tuple((row.get(f"train/{term}"), row.get(f"val/{term}")) for row in history)
+        if series in drawn:
+            panels[drawn[series]].append(term)
+        else:
+            drawn[series], panels[term] = term, []
+    return panels
 
 
 def _epoch_ticks(ax, epochs: list[float]) -> None:
