@@ -23,8 +23,8 @@ def test_fitted_draws_decode_the_density_codes_of_each_asked_label():
     labels = torch.tensor([0, 1, 2, 2, 1])
     density = point_density(model, 3.0)
     drawn = draw_samples(model, 7, class_labels=labels, density=density, batch_size=3)
-    asked = labels.repeat(2)[:7]
-    assert torch.equal(drawn.labels, asked)
+    asked = drawn.labels
+    assert torch.equal(asked[:5], labels) and sorted(asked[5:].tolist()) == [1, 2]  # the remainder in proportion
     torch.testing.assert_close(drawn.images, decode(model, density.means[asked], asked))
     prior = draw_samples(model, 7, class_labels=labels)
     assert not torch.allclose(prior.images, drawn.images)
@@ -45,3 +45,16 @@ def test_a_density_for_a_model_with_another_code_size_is_refused():
     wrong = CodeDensity(torch.zeros(1, model.config.latent_dim + 1), torch.zeros(1, 1, 1))
     with pytest.raises(ValueError, match="latent"):
         draw_samples(model, 4, density=wrong)
+
+
+@pytest.mark.parametrize("n", [30, 45, 90, 100, 181])
+def test_conditional_draws_hold_the_test_classes_in_their_proportions_for_any_n(n):
+    """Test images come ordered (MRI slices subject by subject): the first n labels were one class alone."""
+    model = tiny_model("cvae").eval()
+    ordered = torch.tensor([0] * 30 + [1] * 30 + [2] * 30)
+    drawn = draw_samples(model, n, class_labels=ordered, seed=3).labels
+    counts = torch.bincount(drawn, minlength=3)
+    assert len(drawn) == n and (counts - n / 3).abs().max() < 1, counts
+    if n % 90 == 0:  # whole copies of the test labels: as they are, in their order
+        assert torch.equal(drawn, ordered.repeat(n // 90))
+    assert torch.equal(drawn, draw_samples(model, n, class_labels=ordered, seed=3).labels)

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
@@ -21,7 +20,7 @@ from torch import Tensor
 from vaegan.models.base import GenerativeModel
 from vaegan.visualization.codes import CodeDensity, decode
 
-__all__ = ["Samples", "draw_samples"]
+__all__ = ["Samples", "class_labels_for", "draw_samples"]
 
 
 class Samples(NamedTuple):
@@ -29,6 +28,24 @@ class Samples(NamedTuple):
 
     images: Tensor
     labels: Tensor | None
+
+
+def class_labels_for(class_labels: Tensor, n: int, seed: int = 0) -> Tensor:
+    """``n`` labels holding the classes of ``class_labels`` in their proportions, to within one per class.
+
+    Whole copies of ``class_labels`` come first, as they are; the remainder is split among the classes
+    by largest remainder and shuffled (seeded). Cutting the labels to length ``n`` instead would ask for
+    the first classes only where the test images come ordered, as MRI slices come subject by subject.
+    """
+    copies, rest = divmod(n, len(class_labels))
+    classes, counts = torch.unique(class_labels, return_counts=True)
+    quota = counts.double() * rest / len(class_labels)
+    share = quota.floor().long()
+    extra = torch.argsort(quota - share, descending=True, stable=True)[: rest - int(share.sum())]
+    share[extra] += 1
+    remainder = torch.repeat_interleave(classes, share)
+    remainder = remainder[torch.randperm(rest, generator=torch.Generator().manual_seed(seed))]
+    return torch.cat([class_labels.repeat(copies), remainder])
 
 
 @torch.no_grad()
@@ -41,7 +58,7 @@ def draw_samples(
     batch_size: int = 1000,
     density: CodeDensity | None = None,
 ) -> Samples:
-    """``n`` samples; a conditional model gets ``class_labels`` repeated or cut to length ``n``.
+    """``n`` samples; a conditional model is asked for ``class_labels`` in their proportions (:func:`class_labels_for`).
 
     With a ``density``, each image decodes a code drawn from it (its class's Gaussian) instead of
     from the prior; the noise is seeded alike.
@@ -59,7 +76,7 @@ def draw_samples(
     if model.conditional:
         if class_labels is None or len(class_labels) == 0:
             raise ValueError(f"{type(model).__name__} is conditional: pass class_labels to draw samples")
-        labels = class_labels.repeat(math.ceil(n / len(class_labels)))[:n].cpu()
+        labels = class_labels_for(class_labels.cpu(), n, seed)
     generator = torch.Generator().manual_seed(seed)  # CPU noise: the same samples on every device
     chunks = []
     for start in range(0, n, batch_size):
