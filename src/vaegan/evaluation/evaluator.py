@@ -162,8 +162,8 @@ def likelihood_section(
         offset = math.prod(data.image_shape) * math.log(256.0)
         scores = {name: value + offset for name, value in scores.items()}
     unit = "nats (density)" if protocol.kind == "density" else "nats"
-    rename = {"nll": "nll_density"} if protocol.kind == "density" else {}
-    metrics = {rename.get(name, name): Metric(value, unit=unit, better="lower") for name, value in scores.items()}
+    suffix = "_density" if protocol.kind == "density" else ""  # a density value, -ELBO too, is no bound on data
+    metrics = {name + suffix: Metric(value, unit=unit, better="lower") for name, value in scores.items()}
     if protocol.kind == "dequantized":
         metrics["bits_per_dim"] = Metric(bits_per_dim(scores["nll"], data.image_shape), unit="bits/dim")
     notes.append(f"likelihood: {protocol.reason}, k={options.k}, {len(test)} test images")

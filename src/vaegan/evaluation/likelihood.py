@@ -12,7 +12,8 @@ so "NLL" would be off by hundreds of nats. The protocols:
   the NLL of the 256-level data: -log P(v) <= -E_u log p(y) + D log 256;
   ``nll`` is that bound in nats, ``bits_per_dim`` the same per dimension in bits.
 - ``density``: a continuous decoder on float intensities (MRI) gets its
-  density value -log p(x), named ``nll_density``; no bits/dim (nothing is quantised).
+  density value -log p(x), named ``nll_density`` (and ``neg_elbo_density``, and so on: every
+  figure of this protocol ends in ``_density``); no bits/dim (nothing is quantised).
 - otherwise no likelihood at all, and one line says why.
 
 The estimates are the k-sample importance-weighted bound (Burda et al. 2015,
