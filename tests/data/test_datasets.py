@@ -219,3 +219,16 @@ def test_real_fashion_mnist_from_debian(fashion_mnist_root: Path, monkeypatch: p
     train, test = mnist.load(mnist.FASHION_MNIST)  # verifies the md5s of the uncompressed files
     assert train.images.shape == (60000, 1, 28, 28) and test.images.shape == (10000, 1, 28, 28)
     assert torch.bincount(test.labels).tolist() == [1000] * 10 and train.class_names[9] == "Ankle boot"
+
+
+@pytest.mark.parametrize("test_size", [0.75, 0.9, 0.99])
+def test_a_split_keeps_a_training_subject_of_every_class(test_size: float) -> None:
+    """round(0.75 * 2) is 2: a class of two subjects went whole into the test set, and the model never saw it."""
+    from vaegan.data.datasets import split_subjects
+
+    subjects = ["a", "b", "c", "d", "e"]
+    labels = torch.tensor([0, 0, 1, 1, 1])
+    test = split_subjects(subjects, labels, test_size)
+    for label in (0, 1):
+        assert (~test[labels == label]).any(), (test_size, test.tolist())
+        assert test[labels == label].any()

@@ -106,3 +106,28 @@ def test_ink_on_a_transparent_background_is_not_read_as_blank(tmp_path):
     Image.fromarray(np.zeros((16, 16, 4), dtype=np.uint8), mode="RGBA").save(tmp_path / "empty.png")
     with pytest.raises(BadFile, match="blank"):
         read_image(tmp_path / "empty.png")
+
+
+def test_slices_in_a_subject_folder_share_one_group_and_one_split(tmp_path):
+    """CN/subjA/slice01.png ...: each subject folder is one person, whose slices must not cross the split."""
+    for label in ("CN", "AD"):
+        for subject in range(5):
+            folder = tmp_path / label / f"{label}{subject}"
+            folder.mkdir(parents=True)
+            for k in range(4):
+                png(folder / f"slice{k:02d}.png", seed=10 * subject + k)
+    train, test = load_image_folder(tmp_path, mri=options(size=8, test_size=0.4))
+    trained, tested = ({d.group_names[g] for g in d.groups.tolist()} for d in (train, test))
+    assert len(trained) + len(tested) == 10 and not trained & tested, (trained, tested)
+    assert len(test) == 4 * len(tested) == 16
+
+
+def test_flat_class_folders_of_slices_are_warned_about(tmp_path, caplog):
+    """Without subject folders or sub-XX names each file is its own subject, as for a CSV without a subject column."""
+    for label in ("CN", "AD"):
+        for k in range(4):
+            png(tmp_path / label / f"002_S_029{k}_s40.png", seed=k)
+    with caplog.at_level(logging.WARNING):
+        load_image_folder(tmp_path, mri=options(size=8, test_size=0.25))
+    (warning,) = [r.getMessage() for r in caplog.records if "own subject" in r.getMessage()]
+    assert "8 files" in warning and "subject folder" in warning

@@ -156,7 +156,8 @@ def split_subjects(subjects: list[str], labels: Tensor, test_size: float, seed: 
     """Boolean (N,) mask of the volumes whose subject is in the test set.
 
     Stratified: ``round(test_size * n)`` of the ``n`` subjects of each class (at
-    least one where a class has two or more), drawn with a fixed seed.
+    least one, and at most ``n - 1``, where a class has two or more: a model must
+    see every class), drawn with a fixed seed.
     """
     first_label: dict[str, int] = {}
     for subject, label in zip(subjects, labels.tolist()):
@@ -165,7 +166,7 @@ def split_subjects(subjects: list[str], labels: Tensor, test_size: float, seed: 
     test: set[str] = set()
     for label in sorted(set(first_label.values())):
         members = sorted(s for s, lab in first_label.items() if lab == label)
-        count = max(1, round(test_size * len(members))) if len(members) >= 2 else 0
+        count = min(max(1, round(test_size * len(members))), len(members) - 1)
         order = torch.randperm(len(members), generator=generator)[:count]
         test.update(members[i] for i in order.tolist())
     return torch.tensor([s in test for s in subjects], dtype=torch.bool)

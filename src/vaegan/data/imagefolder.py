@@ -8,8 +8,10 @@
 Images are read with Pillow, scaled to [0, 1] by their type's range (8- or
 16-bit) or min-max for float TIFFs, made grayscale (or RGB when any image is in
 colour), resized so the longest side is ``data.mri.size`` and padded square.
-An image's group is its ``sub-XXX`` name part, else its file name, so slices
-exported from one subject stay in one split. Unreadable or truncated images,
+An image's group (its subject) is the ``sub-XXX`` part of its path, else the
+folder it lies in below its class folder (``DIR/CN/subject7/slice-40.png``),
+else its file name (with a warning), so slices exported from one subject stay
+in one split. Unreadable or truncated images,
 decompression bombs (over Pillow's ``MAX_IMAGE_PIXELS``) and files that are not
 images are named and skipped (or fatal with ``data.mri.strict``); hidden files
 are ignored.
@@ -22,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -32,8 +35,10 @@ from torch import Tensor
 from vaegan.data.bad_inputs import BadFile, BadInputs, first_line, reason_of
 from vaegan.data.config import MRIConfig
 from vaegan.data.datasets import ImageDataset, split_subjects
-from vaegan.data.mri_sources import IMAGE_SUFFIXES, subject_of
+from vaegan.data.mri_sources import IMAGE_SUFFIXES, SUBJECT_PART, subject_of
 from vaegan.foundation.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 GRAY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "F")
 
@@ -122,11 +127,35 @@ def read_image_folder(root: Path, options: MRIConfig, bad: BadInputs, classes: l
     if not kept:
         raise DataError(f"{root}: no image in its class folders could be resized to {options.size} x {options.size}")
     labels, files = [labels[i] for i in kept], [files[i] for i in kept]
-    subjects = [subject_of(p) for p in files]
+    subjects, alone = [], 0
+    for path, label in zip(files, labels):
+        subject, own = _group_of(path, root / names[label])
+        subjects.append(subject)
+        alone += own
+    if alone:
+        logger.warning(
+            "%s: %d files lie in their class folders with no sub-XX in their names and no subject folder: each "
+            "counts as its own subject, so one person's slices may land in both training and test; put each "
+            "subject's images in a subject folder (DIR/<class>/<subject>/...) or name them sub-XX_...",
+            root,
+            alone,
+        )
     group_names = sorted(set(subjects))
     index = {s: i for i, s in enumerate(group_names)}
     groups = torch.tensor([index[s] for s in subjects], dtype=torch.long)
     return ImageDataset(images, torch.tensor(labels), names, "image-folder", groups, group_names)
+
+
+def _group_of(path: Path, class_folder: Path) -> tuple[str, bool]:
+    """(subject, whether it is the file alone): the ``sub-XX`` part of the path, else
+    ``<class>/<subject folder>``, else ``<class>/<file name>``."""
+    named = subject_of(path)
+    if SUBJECT_PART.match(named):
+        return named, False
+    inner = path.relative_to(class_folder).parts
+    if len(inner) > 1:
+        return f"{class_folder.name}/{inner[0]}", False
+    return f"{class_folder.name}/{named}", True
 
 
 def _read_all(folders: list[Path], names: list[str], bad: BadInputs) -> tuple[list[np.ndarray], list[int], list[Path]]:

@@ -43,7 +43,7 @@ from vaegan.foundation.errors import DataError
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MISSING = {"", "n/a", "na", "nan", "none"}
-_SUBJECT = re.compile(r"sub-[A-Za-z0-9]+")
+SUBJECT_PART = re.compile(r"sub-[A-Za-z0-9]+")
 logger = logging.getLogger(__name__)
 
 
@@ -269,6 +269,7 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
     subject_col = next((c for c in columns if c.lower() == "subject"), None)
     records: dict[Path, Record] = {}
     seen: dict[Path, tuple[int, str]] = {}  # each file (resolved) -> (line, raw label) of its first row
+    alone: set[Path] = set()  # files whose subject is only their file name
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         where = f"{path}, line {number}"
         file = (row.get(path_col) or "").strip()
@@ -295,13 +296,17 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
         else:
             subject = (row.get(subject_col) or "").strip() if subject_col else ""
             records[key] = Record(image, subject or subject_of(image), label)
-    alone = [r for r in records.values() if not any(_SUBJECT.match(part) for part in r.path.parts)]
-    if not subject_col and alone:  # the subject is then the file name: splits by subject split by file
+            if not subject and not any(SUBJECT_PART.match(part) for part in image.parts):
+                alone.add(key)  # the subject is then the file name: splits by subject split by file
+    alone &= records.keys()  # not those a later row left out
+    if alone:
+        lacking = "an empty subject cell" if subject_col else "no subject column"
         logger.warning(
-            "%s: no subject column, and %d files have no sub-XX in their path: each counts as its own subject, so "
-            "one person's scans (visits, runs) may land in both training and test; add a subject column",
+            "%s: %d files have %s and no sub-XX in their path: each counts as its own subject, so one "
+            "person's scans (visits, runs) may land in both training and test; fill in their subject",
             path,
             len(alone),
+            lacking,
         )
     return list(records.values())
 
@@ -309,7 +314,7 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
 def subject_of(path: Path) -> str:
     """The BIDS ``sub-XXX`` part of a path, else the file name without its extension."""
     for part in reversed(path.parts):  # the file name first, then its folders
-        match = _SUBJECT.match(part)
+        match = SUBJECT_PART.match(part)
         if match:
             return match.group(0)
     name = path.name
