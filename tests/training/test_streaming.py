@@ -23,6 +23,27 @@ def write(path, images: torch.Tensor, dtype=np.float32):
     return open_images(path)
 
 
+def test_a_killed_writers_temporary_is_cleared_by_the_next_writer_on_its_host(tmp_path):
+    """SIGKILL (the OOM killer, a scheduler) runs no cleanup: its .x.npy.HOST.PID.tmp, gigabytes for a cohort,
+    stayed forever. The next writer of x.npy on that host deletes it if that process is gone; a live writer's
+    and another host's (a cluster's shared file system) are left."""
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid, host = int(gone.stdout), socket.gethostname()
+    stale = tmp_path / f".x.npy.{host}.{dead_pid}.tmp"
+    alive = tmp_path / f".x.npy.{host}.{os.getppid()}.tmp"
+    elsewhere = tmp_path / f".x.npy.another-node.{dead_pid}.tmp"
+    other_file = tmp_path / f".y.npy.{host}.{dead_pid}.tmp"
+    for path in (stale, alive, elsewhere, other_file):
+        path.write_bytes(b"half a cohort")
+    write(tmp_path / "x.npy", torch.rand(5, 1, 2, 2))
+    assert not stale.exists()
+    assert alive.exists() and elsewhere.exists() and other_file.exists()
+
+
 def test_writer_is_atomic_and_the_file_reads_back_row_by_row(tmp_path):
     images = torch.rand(25, 1, 4, 4)
     with pytest.raises(RuntimeError), ImageWriter(tmp_path / "x.npy", 25, (1, 4, 4)) as writer:

@@ -19,9 +19,11 @@ Example:
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import queue
+import socket
 import threading
 import weakref
 from collections.abc import Iterator
@@ -56,23 +58,35 @@ class ImageWriter:
     written pages stay in the kernel's page cache and never count as this
     process's memory (a mapping would hold every written page until closed).
     Use as a context manager; on an exception the partial file is removed and
-    ``path`` is left as it was.
+    ``path`` is left as it was. A writer that was killed (SIGKILL runs no cleanup)
+    leaves its temporary ``.NAME.HOST.PID.tmp``; the next writer of ``path`` on
+    that host deletes it once that process is gone.
     """
 
     def __init__(self, path: str | Path, n: int, row_shape: tuple[int, ...], dtype=np.float16):
         self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = self.path.with_name(f".{self.path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
         self.shape, self.dtype = (n, *row_shape), np.dtype(dtype)
         self.row_bytes = int(np.prod(row_shape)) * self.dtype.itemsize
 
     def __enter__(self) -> ImageWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clear_killed()
         # the header and the file's full (sparse) length, then rows by offset
         header = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=self.dtype, shape=self.shape)
         self.offset = int(header.offset)
         del header
         self.fd = os.open(self.tmp, os.O_WRONLY)
         return self
+
+    def _clear_killed(self) -> None:
+        """Delete the temporaries of killed writers of this file on this host (not another host's: its PIDs
+        mean nothing here, and a cluster's shared file system holds them too)."""
+        prefix = f".{self.path.name}.{socket.gethostname()}."
+        for tmp in self.path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+            pid = tmp.name[len(prefix) : -len(".tmp")]
+            if pid.isdigit() and not _running(int(pid)):
+                tmp.unlink(missing_ok=True)
 
     def __setitem__(self, index: int | slice, rows: Tensor | np.ndarray) -> None:
         if isinstance(rows, Tensor):
@@ -96,6 +110,17 @@ class ImageWriter:
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def open_images(path: str | Path) -> Tensor:
