@@ -357,6 +357,10 @@ def test_samples_on_the_template_grid_say_so_to_viewers(tmp_path):
         assert int(img.header["sform_code"]) == int(img.header["qform_code"]) == 4, name
     nominal = nib.load(save_nifti(torch.rand(1, 1, 4, 4, 4), tmp_path / "n.nii.gz", spacing=2.0))
     assert int(nominal.header["sform_code"]) != 4  # nominal millimetres are no template's
+    # an unregistered 2-D sample sits at its plane of the volume's nominal grid, not always at z = 0
+    flat = nib.load(save_nifti(torch.rand(1, 1, 4, 4), tmp_path / "f.nii.gz", spacing=2.0, plane=3))
+    assert np.allclose(flat.affine @ [0, 0, 0, 1], nominal.affine @ [0, 0, 3, 1])
+    assert int(flat.header["sform_code"]) != 4
 
 
 def test_save_nifti_keeps_the_old_files_when_writing_fails(tmp_path, monkeypatch):

@@ -150,3 +150,17 @@ def test_a_slab_of_registered_slices_is_placed_in_mni_mm():
         assert np.allclose(image.affine @ [3, j, 5, 1], grid @ [3, position, 5, 1])
     volume = map_to_nifti(torch.rand(1, 1, 16, 16, 16), mri.model_copy(update={"spatial_dims": 3}), grid)
     assert np.allclose(volume.affine, grid)
+
+
+def test_an_unregistered_slab_is_placed_in_the_volumes_nominal_mm_not_its_own():
+    """Nominal mm centre the *volume*: a slab centred on itself put plane 22 of 64 at z = -20 mm, not -23.75,
+    so the cut labels moved with slice_range and differed from a 3-D run on the same data."""
+    from vaegan.data.volumes import slice_positions
+
+    mri = MRIConfig(size=64, spacing=2.5, spatial_dims=2, slice_axis="axial", slice_range=(0.35, 0.6))
+    positions = slice_positions(mri.size, mri.slice_range, mri.slice_step)
+    slab = map_to_nifti(torch.rand(len(positions), 1, 64, 64), mri, None)
+    volume = map_to_nifti(torch.rand(1, 1, 64, 64, 64), mri.model_copy(update={"spatial_dims": 3}), None)
+    for j, position in enumerate(positions.tolist()):  # voxel (x, y, plane j) of the slab = (x, y, position)
+        assert np.allclose(slab.affine @ [3, 40, j, 1], volume.affine @ [3, 40, position, 1])
+    assert int(slab.header["sform_code"]) != 4  # nominal millimetres are no template's

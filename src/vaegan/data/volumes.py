@@ -67,20 +67,31 @@ def slab_affine(grid: np.ndarray, axis: str, first: int, step: int = 1) -> np.nd
     return slab
 
 
+def nominal_grid(shape: tuple[int, int, int], spacing: float) -> np.ndarray:
+    """Voxel (X, Y, Z) -> nominal mm of a volume of ``shape``: ``spacing`` mm voxels, the origin at its centre."""
+    affine = np.diag([spacing, spacing, spacing, 1.0])
+    affine[:3, 3] = -spacing * (np.asarray(shape, np.float64) - 1) / 2
+    return affine
+
+
 def to_nifti(
-    volume: Tensor, zooms: tuple[float, float, float] = (1.0, 1.0, 1.0), *, affine: np.ndarray | None = None
+    volume: Tensor,
+    zooms: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    *,
+    affine: np.ndarray | None = None,
+    mni: bool | None = None,
 ) -> nib.Nifti1Image:
     """A NIfTI image of a volume (D, H, W) or volumes (N, D, H, W) in this module's layout.
 
     Voxels go back to RAS order (X, Y, Z[, N]). ``affine`` (voxel X, Y, Z -> mm), where the
     volumes have one: registered scans' :func:`~vaegan.data.mri_transforms.registered_grid`, in
-    MNI152 mm, and marked so (sform and qform code 4, "mni"), as viewers read it. Else ``zooms``
-    are the voxel sizes in mm along X, Y, Z and the origin is the volume's centre (nominal
-    millimetres, marked as no template's space).
+    MNI152 mm, and marked so (sform and qform code 4, "mni"), as viewers read it, unless ``mni``
+    is False (a slab of :func:`nominal_grid`). Else ``zooms`` are the voxel sizes in mm along X,
+    Y, Z and the origin is the volume's centre (nominal millimetres, marked as no template's space).
     """
     x = volume.detach().float().cpu()
     data = x.permute(2, 1, 0) if x.dim() == 3 else x.permute(3, 2, 1, 0)  # (D, H, W) = (Z, Y, X) -> (X, Y, Z)
-    on_template = affine is not None
+    on_template = affine is not None if mni is None else mni
     if affine is None:
         affine = np.diag([*zooms, 1.0])
         affine[:3, 3] = -np.asarray(zooms) * (np.asarray(data.shape[:3]) - 1) / 2
@@ -134,15 +145,18 @@ def save_nifti(
     one-plane volumes along ``slice_axis``: (X, 1, Z, N) for coronal slices, (X, Y, 1, N) for
     axial ones, placed at ``plane`` of the volume. The first channel is written. With ``grid``
     (the volumes' voxel -> MNI152 mm affine, registered scans) the file is in MNI mm; else voxels
-    are ``spacing`` mm around the origin (nominal where preprocessing resized the brain).
+    are ``spacing`` mm around the volume's centre (nominal where preprocessing resized the brain).
     """
     x = images.detach().float().cpu()[:, 0]  # (N, *S)
     flat = x.dim() == 3
     if flat:  # (N, P, Q) slices -> (N, D, H, W) volumes one plane thick along the slice axis
         x = torch.stack([from_slices(image[None, None], slice_axis)[0] for image in x])
     path = Path(path)
-    affine = None if grid is None else slab_affine(grid, slice_axis, plane) if flat else grid
-    data = to_nifti(x, (spacing, spacing, spacing), affine=affine).to_bytes()  # a single-file .nii, in memory
+    affine = grid
+    if flat:  # the plane's place in its volume: on the template grid, else on the volume's nominal one
+        volume = grid if grid is not None else nominal_grid((max(x.shape[1:]),) * 3, spacing)
+        affine = slab_affine(volume, slice_axis, plane)
+    data = to_nifti(x, (spacing,) * 3, affine=affine, mni=grid is not None).to_bytes()  # one .nii, in memory
     # each file through a temporary one renamed over it: a failed write leaves the old file whole
     write_bytes_atomic(path, gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
     if labels is not None or flat or grid is not None:

@@ -38,20 +38,18 @@ def map_to_nifti(maps: Tensor, options: MRIConfig, grid: np.ndarray | None = Non
     """Maps (P, 1, *S) as one NIfTI volume: the volume itself (3-D), or the slab of P slices (2-D).
 
     ``grid``: the volumes' voxel -> MNI152 mm affine (registered scans), written as an MNI152 affine
-    (sform and qform code 4, so viewers say so); else nominal millimetres.
+    (sform and qform code 4, so viewers say so); else the volume's nominal millimetres (origin at its centre).
     """
-    from vaegan.data.volumes import from_slices, slab_affine, slice_positions, to_nifti
+    from vaegan.data.volumes import from_slices, nominal_grid, slab_affine, slice_positions, to_nifti
 
     spacing = options.spacing
     if options.spatial_dims == 3:
         return to_nifti(maps[0, 0], (spacing,) * 3, affine=grid)  # marked MNI where on the template grid
     slab = from_slices(maps, options.slice_axis)[0]  # (D, H, W) with P planes along the slice axis
-    if grid is not None:
-        first = int(slice_positions(options.size, options.slice_range, options.slice_step)[0])
-        return to_nifti(slab, affine=slab_affine(grid, options.slice_axis, first, options.slice_step))
-    zooms = [spacing] * 3
-    zooms["xyz".index(DISPLAY_MODES[options.slice_axis])] = spacing * options.slice_step
-    return to_nifti(slab, tuple(zooms))
+    first = int(slice_positions(options.size, options.slice_range, options.slice_step)[0])
+    volume = grid if grid is not None else nominal_grid((options.size,) * 3, spacing)  # the volume's, not the slab's
+    affine = slab_affine(volume, options.slice_axis, first, options.slice_step)
+    return to_nifti(slab, affine=affine, mni=grid is not None)
 
 
 def _cuts(image: nib.Nifti1Image, options: MRIConfig, count: int) -> tuple[str, list[float] | None]:
