@@ -18,4 +18,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
     state = {k: v.cpu() if isinstance(v, torch.Tensor) else [t.cpu() for t in v] for k, v in state.items()}
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # one state per GPU of the saving machine; a resume may see fewer (torchrun on 8, resumed on 1)
+        for device, generator in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(generator, device)
