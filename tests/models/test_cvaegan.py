@@ -192,3 +192,23 @@ def test_the_generators_prior_sample_terms_never_reach_the_encoder():
         assert all(g is None or torch.count_nonzero(g) == 0 for g in grads), name
     grads = torch.autograd.grad(terms["pair_d"] + terms["recon"], encoder, retain_graph=True, allow_unused=True)
     assert any(g is not None and torch.count_nonzero(g) > 0 for g in grads)  # L_G does reach it
+
+
+@pytest.mark.parametrize("loss", ["pairwise", "mean", "class_mean"])
+def test_feature_matching_of_bf16_features_is_reduced_in_float32(loss):
+    """Under bf16 autocast the features come in bf16; means and differences taken in bf16 kept about two
+    digits, lost exactly when the generator is good (two nearly equal centres)."""
+    from vaegan.models import cvaegan_losses as losses
+
+    generator = torch.Generator().manual_seed(0)
+    real = (5 + torch.randn(64, 256, generator=generator)).bfloat16()
+    fake = (real.float() + 0.01 * torch.randn(64, 256, generator=generator)).bfloat16()
+    labels = torch.arange(64) % 4
+    compute = {
+        "pairwise": lambda r, f: losses.pairwise_feature_matching(r, f),
+        "mean": lambda r, f: losses.mean_feature_matching(r, f),
+        "class_mean": lambda r, f: losses.class_mean_feature_matching(r, f, labels, labels.flip(0), 4),
+    }[loss]
+    value, exact = compute(real, fake), compute(real.float(), fake.float())
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(exact.item(), rel=1e-4)

@@ -2,7 +2,9 @@
 
 Features are a network's activations before its head, shaped (B, F). Every
 squared norm is summed over features and images are averaged over the batch,
-as the paper's ``||.||_2^2`` terms read.
+as the paper's ``||.||_2^2`` terms read. Each is taken in float32: under bf16
+autocast the features come in bf16, and the difference of two nearly equal
+bf16 means keeps about two digits, lost just when the generator is good.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ def pairwise_feature_matching(real: Tensor, fake: Tensor) -> Tensor:
     The feature terms of L_G (Bao et al. 2017, sec. 3.3, eq. 6): a reconstruction
     x' must match its own original x in the discriminator's and classifier's features.
     """
-    return 0.5 * (real - fake).pow(2).sum(1).mean()
+    return 0.5 * (real.float() - fake.float()).pow(2).sum(1).mean()
 
 
 def mean_feature_matching(real: Tensor, fake: Tensor) -> Tensor:
@@ -29,7 +31,7 @@ def mean_feature_matching(real: Tensor, fake: Tensor) -> Tensor:
     L_GD (Bao et al. 2017, sec. 3.1, eq. 2): the generator matches the *centre*
     of the real features, not the discriminator's verdict (the asymmetric loss).
     """
-    return 0.5 * (real.mean(0) - fake.mean(0)).pow(2).sum()
+    return 0.5 * (real.float().mean(0) - fake.float().mean(0)).pow(2).sum()
 
 
 def class_mean_feature_matching(
@@ -40,7 +42,7 @@ def class_mean_feature_matching(
     L_GC (Bao et al. 2017, sec. 3.2, eq. 4): per-class feature centres of the
     classifier must agree. real (B, F) with real_labels (B,); fake (B', F) with fake_labels (B',).
     """
-    k = num_classes
+    k, real, fake = num_classes, real.float(), fake.float()
     one_real = F.one_hot(real_labels.long(), k).to(real.dtype)  # (B, K)
     one_fake = F.one_hot(fake_labels.long(), k).to(fake.dtype)  # (B', K)
     n_real, n_fake = one_real.sum(0), one_fake.sum(0)  # (K,) images per class
