@@ -171,7 +171,12 @@ def test_a_run_knows_whether_its_volumes_are_in_mni_space(tmp_path):
     on = DataConfig(dataset="phantoms", mri=mri.model_copy(update={"registration": "on"}))
     assert np.allclose(model_grid(on), registered_grid(on.mri))
     assert model_grid(DataConfig(dataset="phantoms", mri=mri.model_copy(update={"registration": "auto"}))) is None
-    assert model_grid(DataConfig(dataset="mri", mri=mri.model_copy(update={"registration": "auto"}))) is not None
+    raw = tmp_path / "raw"  # a BIDS folder of raw scans, not phantoms: registered
+    (raw / "sub-01" / "anat").mkdir(parents=True)
+    (raw / "participants.tsv").write_text("participant_id\tdiagnosis\nsub-01\tCN\n")
+    assert model_grid(DataConfig(dataset="mri", data_dir=str(raw), mri=auto)) is not None
+    # a folder that is gone (moved phantoms?) cannot say: no MNI placement is claimed for it
+    assert model_grid(DataConfig(dataset="mri", data_dir=str(tmp_path / "moved"), mri=auto)) is None
     assert model_grid(DataConfig(dataset="mri", mri=mri.model_copy(update={"registration": "off"}))) is None
     assert model_grid(DataConfig(dataset="mnist")) is None
 

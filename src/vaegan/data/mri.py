@@ -141,10 +141,11 @@ def read_volumes(folder: Path, options: MRIConfig, *, maps_suffix: str | None = 
 
 def model_grid(data: DataConfig) -> np.ndarray | None:
     """The voxel -> MNI152 mm affine of a run's volumes (:func:`registered_grid`), or ``None`` where its
-    scans are not registered; from the config alone (``registration: auto`` is off for phantoms)."""
+    scans are not registered, or where ``registration: auto`` cannot tell (off for phantoms) because the
+    run's folder is gone: no MNI placement is claimed that the volumes may not have."""
     if data.dataset not in ("mri", "phantoms"):
         return None
-    setting, folder = data.mri.registration, None
+    setting = data.mri.registration
     if data.dataset == "mri":  # the folder it read, where it is still there: 2-D images are never registered
         try:
             folder = _mri_folder(Path(data.data_dir) if data.data_dir else None)
@@ -152,9 +153,10 @@ def model_grid(data: DataConfig) -> np.ndarray | None:
                 return None
         except DataError:
             folder = None
-    if setting == "auto":
-        phantoms = data.dataset == "phantoms" or (folder is not None and is_phantom_folder(folder))
-        setting = "off" if phantoms else "on"
+        if setting == "auto":
+            setting = "off" if folder is None or not folder.exists() or is_phantom_folder(folder) else "on"
+    elif setting == "auto":  # vaegan's own phantoms
+        setting = "off"
     if setting == "off":
         return None
     from vaegan.data.mri_transforms import registered_grid
