@@ -173,6 +173,9 @@ class GAN(GenerativeModel):
 
         Goodfellow et al. 2014, algorithm 1 (k = 1); Gulrajani et al. 2017, algorithm 1
         (n_critic = 5): each critic step sees a fresh real batch, as the Trainer gives one per step.
+        The G step scores the fakes of this step's D step again, after D's update, where the
+        algorithms draw fresh noise for it: the same distribution, one generator pass fewer per
+        step (PyTorch's DCGAN example does the same).
         """
         fake, fake_labels = self.fake_batch(len(batch.x))  # (B, C, *S)
 
