@@ -251,15 +251,25 @@ def test_a_folder_that_holds_no_run_is_refused_and_its_files_kept(tmp_path, caps
     assert mine.read_text() == "<h1>my own report</h1>"
 
 
-def test_an_evaluation_of_an_earlier_epoch_says_so(tmp_path):
-    # evaluated at epoch 2, then resumed to epoch 3: the table showed epoch 2's figures as the run's
+@pytest.mark.parametrize(
+    ("checkpoint", "epoch_3_val", "note"),
+    [
+        ("best", 2.0, "evaluated best.pt of epoch 2; it now holds epoch 3"),  # a better epoch 3 replaced it
+        ("best", 4.0, None),  # best.pt still holds epoch 2: the figures are the current best model's
+        ("last", 4.0, "evaluated last.pt of epoch 2; it now holds epoch 3"),
+    ],
+)
+def test_an_evaluation_of_another_checkpoint_than_the_runs_now_says_so(tmp_path, checkpoint, epoch_3_val, note):
+    # evaluated at epoch 2, then resumed to epoch 3: the table showed epoch 2's figures as the run's, and
+    # it called an evaluation of best.pt out of date even where best.pt had not changed
     (tmp_path / "config.yaml").write_text("model:\n  name: vae\n")
-    rows = ["epoch,train/loss,val/objective", "1,9.0,5.0", "2,8.0,3.0", "3,7.0,2.0"]
+    rows = ["epoch,train/loss,val/objective", "1,9.0,5.0", "2,8.0,3.0", f"3,7.0,{epoch_3_val}"]
     (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
-    evaluation = {"checkpoint": "best", "train": {"epochs": 2}, "metrics": {"fid": {"value": 3.0}}}
+    evaluation = {"checkpoint": checkpoint, "checkpoint_epoch": 2, "train": {"epochs": 2}, "metrics": {"fid": {}}}
     (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
     text = " ".join(" ".join(Page(write_report(tmp_path).read_text()).text).split())
-    assert "train.epochs" in text and "evaluated after epoch 2 of the 3 now trained" in text
+    assert "train.epochs" in text
+    assert (note in text) if note else ("now holds" not in text and "earlier model" not in text), text
 
 
 def test_metrics_carry_their_units_and_a_gan_names_no_best_loss(tmp_path):

@@ -258,10 +258,32 @@ def effects_section(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     return {"present": bool(figures or facts or error), "figures": figures, "facts": facts, "error": error}
 
 
-def evaluation_section(run: Path, trained: int | None = None) -> dict[str, Any]:
+def stale_evaluation(data: dict[str, Any], metrics: dict[str, Any]) -> str | None:
+    """What changed since ``evaluation.json`` (``data``) was made, where its checkpoint now holds another epoch.
+
+    ``metrics``: :func:`metrics_section` of the run (its best and last epochs now). An evaluation from before
+    the checkpoint's epoch was recorded is judged by the epochs trained then.
+    """
+    checkpoint, epoch = data.get("checkpoint"), data.get("checkpoint_epoch")
+    if checkpoint in ("best", "last") and isinstance(epoch, int):
+        now = metrics["best_epoch"] if checkpoint == "best" else metrics["last_epoch"]
+        return (
+            None
+            if now is None or now == epoch
+            else f"evaluated {checkpoint}.pt of epoch {epoch}; it now holds epoch {now}"
+        )
+    train = data.get("train")
+    evaluated, trained = (train.get("epochs") if isinstance(train, dict) else None), metrics["last_epoch"]
+    if isinstance(evaluated, int) and trained is not None and evaluated != trained:
+        return f"evaluated after epoch {evaluated} of the {trained} now trained"
+    return None
+
+
+def evaluation_section(run: Path, metrics_now: dict[str, Any] | None = None) -> dict[str, Any]:
     """``evaluation.json`` rendered robustly: whatever fields are there, an error note if it is unreadable.
 
-    ``trained``: the epochs in ``metrics.csv`` now; an evaluation made after fewer says it is out of date.
+    ``metrics_now``: :func:`metrics_section` of the run; an evaluation of a checkpoint that has been replaced
+    since says it is out of date.
     """
     path = run / "evaluation.json"
     if not path.is_file():
@@ -294,14 +316,9 @@ def evaluation_section(run: Path, trained: int | None = None) -> dict[str, Any]:
     error = None if isinstance(metrics, dict) or metrics is None else "'metrics' is not an object; shown as is"
     notes = data.get("notes")  # what a figure does not say by itself (which likelihood, a floor at chance)
     notes = [str(note) for note in notes] if isinstance(notes, list) else []
-    train = data.get("train")
-    evaluated = train.get("epochs") if isinstance(train, dict) else None
-    if isinstance(evaluated, int) and trained is not None and evaluated != trained:
-        notes.insert(
-            0,
-            f"evaluated after epoch {evaluated} of the {trained} now trained: these figures are of an earlier "
-            f"model; run vaegan evaluate {run} again",
-        )
+    stale = stale_evaluation(data, metrics_now) if metrics_now else None
+    if stale:
+        notes.insert(0, f"{stale}: these figures are of an earlier model; run vaegan evaluate {run} again")
     return {
         "present": True,
         "rows": rows,
@@ -341,7 +358,7 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
         "curves": data_uri(curves) if curves.is_file() else None,
         "grids": grids_section(run, max_epochs),
         "latent": latent_section(run),
-        "evaluation": evaluation_section(run, metrics["last_epoch"]),
+        "evaluation": evaluation_section(run, metrics),
         "effects": effects_section(run, metrics),
         "tensorboard": (run / "tensorboard").is_dir(),
         "sections": sections,
