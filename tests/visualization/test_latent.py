@@ -62,6 +62,7 @@ def test_every_model_gets_the_figures_its_capabilities_allow(name, latent_dim, t
     assert modes == {False}  # drawn in eval mode: batch norm's running statistics, no dropout
     assert set(paths) == expected_figures(model)
     assert all(is_run_file(tmp_path / "run" / "latent" / path.name) for path in paths.values())  # --overwrite's
+    assert is_run_file(tmp_path / "run" / "latent" / "latent.json")
     for path in paths.values():
         assert path.parent == tmp_path / "latent" and path.suffix == ".png"
         assert_not_blank(path)
@@ -170,3 +171,26 @@ def test_hard_label_class_interpolation_columns_are_class_names_and_traversal_of
     latent_figures(model, renamed, tmp_path, methods=("pca",), n_points=16, k=2, steps=9)
     assert {"CN", "MCI", "AD"} <= set(texts) and "2.00" not in texts  # t of the image interpolation stops at 1
     assert {"-2.25", "-0.75", "+0", "+3"} <= set(texts)
+
+
+def test_each_figure_records_the_checkpoint_and_epoch_it_was_drawn_from(trained, data, tmp_path):
+    """The callback draws PCA from each epoch's weights, `vaegan visualize` all three projections from best.pt:
+    a folder could mix them, and nothing said which figure showed which model."""
+    import json
+
+    from vaegan.visualization.latent import PROVENANCE, figure_sources
+
+    model = trained("vae", 5)
+    common = {"methods": ("pca",), "n_points": 16, "k": 2, "steps": 3}
+    latent_figures(model, data.test, tmp_path, **common, drawn_from={"checkpoint": "best", "epoch": 4})
+    first = json.loads((tmp_path / PROVENANCE).read_text())
+    assert first["scatter_pca"] == {"checkpoint": "best", "epoch": 4, "split": "test"}
+    (tmp_path / "scatter_tsne.png").write_bytes(b"")  # a projection this call does not draw
+    first["scatter_tsne"] = first["scatter_pca"]
+    (tmp_path / PROVENANCE).write_text(json.dumps(first))
+    latent_figures(model, data.val, tmp_path, **common, split="val", drawn_from={"checkpoint": "last", "epoch": 9})
+    record = figure_sources(tmp_path)
+    assert record["scatter_pca"] == record["traversal"] == {"checkpoint": "last", "epoch": 9, "split": "val"}
+    assert record["scatter_tsne"] == {"checkpoint": "best", "epoch": 4, "split": "test"}  # kept: still its own
+    (tmp_path / PROVENANCE).write_text("{not json")
+    assert figure_sources(tmp_path) == {}  # a damaged record is no record, and is rewritten by the next call

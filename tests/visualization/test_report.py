@@ -370,3 +370,26 @@ def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
     for png in (run / "effects").glob("*.png"):
         png.unlink()
     assert "effects" not in Page(write_report(run).read_text()).ids
+
+
+def test_a_latent_figure_drawn_from_a_checkpoint_replaced_since_says_so(tmp_path):
+    """scatter_tsne from `vaegan visualize` (best.pt of epoch 2) beside the callback's PCA of epoch 3: the
+    report showed them side by side as one model's."""
+    (tmp_path / "config.yaml").write_text("model:\n  name: vae\n")
+    rows = ["epoch,train/loss,val/objective", "1,9.0,5.0", "2,8.0,3.0", "3,7.0,2.0"]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "latent").mkdir()
+    for name in ("scatter_pca", "scatter_tsne", "traversal"):
+        Image.new("L", (120, 120), 128).save(tmp_path / "latent" / f"{name}.png")
+    record = {
+        "scatter_pca": {"checkpoint": "last", "epoch": 3, "split": "val"},
+        "scatter_tsne": {"checkpoint": "best", "epoch": 2, "split": "test"},
+    }
+    (tmp_path / "latent" / "latent.json").write_text(json.dumps(record))
+    figures = {fig["name"]: fig for fig in build_context(tmp_path)["latent"]}
+    assert "epoch 3, validation images" in figures["scatter_pca"]["drawn"] and not figures["scatter_pca"]["stale"]
+    assert "best.pt of epoch 2" in figures["scatter_tsne"]["drawn"]
+    assert "now holds epoch 3" in figures["scatter_tsne"]["stale"]
+    assert figures["traversal"]["drawn"] == "" and not figures["traversal"]["stale"]  # drawn before the record
+    text = " ".join(" ".join(Page(write_report(tmp_path).read_text()).text).split())
+    assert "best.pt of epoch 2; it now holds epoch 3" in text

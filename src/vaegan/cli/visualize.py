@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         split=args.split,
+        # in the run's own latent/: which checkpoint each figure shows, for the report
+        drawn_from=None
+        if args.out or run_.checkpoint is None
+        else {"checkpoint": run_.checkpoint.stem, "epoch": run_.epoch},
     )
     metrics = run_.path / "metrics.csv"
     if metrics.is_file():

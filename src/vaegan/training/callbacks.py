@@ -189,6 +189,7 @@ class LatentFigures(Callback):
             n_points=self.n_points,
             seed=trainer.config.seed,
             split="val",
+            drawn_from={"checkpoint": "last", "epoch": trainer.epoch},  # this epoch's weights, as last.pt holds them
         )
         log.info("epoch %d: latent figures in %s", trainer.epoch, folder)
         for name, path in paths.items():

@@ -58,7 +58,9 @@ LATENT_FIGURES += tuple(f"scatter_{method}" for method in ("latent", "pca", "tsn
 FOLDER_FILES = {
     "checkpoints": ("last.pt", "best.pt", ".last.pt.*.tmp", ".best.pt.*.tmp"),
     "tensorboard": ("events.out.tfevents.*",),
-    "latent": tuple(f"{name}.png" for name in LATENT_FIGURES) + tuple(f".{n}.png.*.tmp" for n in LATENT_FIGURES),
+    "latent": tuple(f"{name}.png" for name in LATENT_FIGURES)
+    + tuple(f".{n}.png.*.tmp" for n in LATENT_FIGURES)
+    + ("latent.json", ".latent.json.*.tmp"),  # which checkpoint each figure shows
     "effects": (  # vaegan effects (vaegan.visualization.effect_files); each scan's maps are listed in effects.json
         "group_effect.nii.gz",
         "group_difference.nii.gz",

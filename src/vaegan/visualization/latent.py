@@ -15,8 +15,9 @@ never from its name, so a model added to the registry gets its figures free:
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from vaegan.foundation.files import write_text_atomic
 from vaegan.visualization.codes import (
     LatentCodes,
     decode,
@@ -48,6 +50,19 @@ if TYPE_CHECKING:
     from vaegan.models.base import GenerativeModel
 
 log = logging.getLogger(__name__)
+
+PROVENANCE = "latent.json"  # in the figures' folder: figure name -> the checkpoint, epoch and split it shows
+
+
+def figure_sources(folder: str | Path) -> dict[str, dict]:
+    """Each figure's record in ``folder/latent.json`` (figure name -> checkpoint, epoch, split); {} if none."""
+    try:
+        record = json.loads((Path(folder) / PROVENANCE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    if not isinstance(record, dict):
+        return {}
+    return {name: entry for name, entry in record.items() if isinstance(entry, dict)}
 
 
 class _Context:
@@ -170,6 +185,7 @@ def latent_figures(
     steps: int = 9,
     seed: int = 0,
     split: str = "test",
+    drawn_from: Mapping[str, object] | None = None,
 ) -> dict[str, Path]:
     """Write every latent figure that ``model`` supports into ``out_dir``; returns name -> path.
 
@@ -183,6 +199,9 @@ def latent_figures(
         steps: images per traversal and interpolation row.
         seed: seed of the subsample, the prior draws and the projections.
         split: which images ``dataset`` holds (``test``, ``val``, ``train``), as the titles name them.
+        drawn_from: the weights ``model`` holds, e.g. ``{"checkpoint": "best", "epoch": 6}``; recorded with
+            ``split`` for each figure written in ``out_dir/latent.json`` (other figures' records are kept),
+            so a report can say which model each figure shows.
 
     Example:
         >>> paths = latent_figures(run.model, run.load_data().test, "outputs/mnist_vae/latent")  # doctest: +SKIP
@@ -204,4 +223,8 @@ def latent_figures(
     figures["interpolation"] = lambda: interpolation_figure(ctx, steps)
     if model.conditional:
         figures["class_interpolation"] = lambda: class_interpolation_figure(ctx, steps)
-    return {name: save_figure(make(), out_dir / f"{name}.png") for name, make in figures.items()}
+    paths = {name: save_figure(make(), out_dir / f"{name}.png") for name, make in figures.items()}
+    if drawn_from is not None:
+        record = figure_sources(out_dir) | {name: {**drawn_from, "split": split} for name in paths}
+        write_text_atomic(out_dir / PROVENANCE, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return paths

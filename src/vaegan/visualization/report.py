@@ -174,14 +174,42 @@ def grids_section(run: Path, max_epochs: int) -> list[dict[str, Any]]:
     return out
 
 
-def latent_section(run: Path) -> list[dict[str, str]]:
-    """The figures in ``RUN/latent/`` in a reading order, with captions."""
+def latent_section(run: Path, metrics: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """The figures in ``RUN/latent/`` in a reading order, with captions, each with the checkpoint it was drawn
+    from (``latent/latent.json``) and a note where that checkpoint holds another epoch now.
+
+    ``metrics``: :func:`metrics_section` of the run (its best and last epochs now)."""
+    from vaegan.visualization.latent import figure_sources
+
     paths = {p.stem: p for p in (run / "latent").glob("*.png")}
     order = [n for n in LATENT_ORDER if n in paths] + sorted(n for n in paths if n not in LATENT_ORDER)
     order.sort(key=lambda n: n in ("interpolation", "class_interpolation"))  # paths through the space last
-    return [
-        {"name": n, "caption": LATENT_CAPTIONS.get(n, n.replace("_", " ")), "src": data_uri(paths[n])} for n in order
-    ]
+    sources = figure_sources(run / "latent")
+    figures = []
+    for name in order:
+        drawn, stale = _drawn(sources.get(name), metrics or {}, run)
+        caption = LATENT_CAPTIONS.get(name, name.replace("_", " "))
+        figures.append({"name": name, "caption": caption, "src": data_uri(paths[name]), "drawn": drawn, "stale": stale})
+    return figures
+
+
+SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training"}
+
+
+def _drawn(source: dict | None, metrics: dict[str, Any], run: Path) -> tuple[str, str]:
+    """(what a latent figure shows: "best.pt of epoch 6, test images", a note if best.pt moved on since)."""
+    checkpoint, epoch = (source or {}).get("checkpoint"), (source or {}).get("epoch")
+    if checkpoint not in ("best", "last") or not isinstance(epoch, int):
+        return "", ""
+    split = SPLIT_NAMES.get(str(source.get("split")), str(source.get("split")))
+    drawn = f"{checkpoint}.pt of epoch {epoch}, {split} images"
+    now = metrics.get(f"{checkpoint}_epoch")
+    if now is None or now == epoch:
+        return drawn, ""
+    return (
+        drawn,
+        f"drawn from {checkpoint}.pt of epoch {epoch}; it now holds epoch {now}: run vaegan visualize {run} again",
+    )
 
 
 def stale_effects(run: Path, summary: dict[str, Any], metrics: dict[str, Any]) -> str | None:
@@ -357,7 +385,7 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
         "metrics": metrics,
         "curves": data_uri(curves) if curves.is_file() else None,
         "grids": grids_section(run, max_epochs),
-        "latent": latent_section(run),
+        "latent": latent_section(run, metrics),
         "evaluation": evaluation_section(run, metrics),
         "effects": effects_section(run, metrics),
         "tensorboard": (run / "tensorboard").is_dir(),
