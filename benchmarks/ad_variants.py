@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from scipy import ndimage
 
-from vaegan.config import load_config
+from vaegan.config import load_config, text_override
 from vaegan.data.datasets import split_subjects
 from vaegan.data.mri import MRIVolumes, phantom_folder, read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override")
     parser.add_argument("--samples", type=int, default=8, help="posterior draws per map")
     args = parser.parse_args()
-    config = load_config("ad_cvae_2d", [*QUIET, *args.overrides, f"out={args.out}"])
+    config = load_config("ad_cvae_2d", [*QUIET, *args.overrides, text_override("out", args.out)])
     if not (Path(args.out) / "checkpoints" / "best.pt").is_file():
         train_from_config(config, overwrite=True)
     trained = sum(row.get("seconds", 0.0) for row in read_history(Path(args.out) / "metrics.csv"))  # reused too

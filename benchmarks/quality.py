@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from vaegan.config import build_config, load_config, shipped_configs
+from vaegan.config import build_config, load_config, shipped_configs, text_override
 from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_run
 from vaegan.evaluation.results import Evaluation
 from vaegan.experiment import train_from_config
@@ -62,10 +62,10 @@ def run_config(name: str, args: argparse.Namespace):
         "train.progress=false",
         "train.tensorboard=false",
         f"train.device={args.device}",
-        f"out={args.out_dir / name}",
+        text_override("out", args.out_dir / name),
     ]
     overrides += [f"train.epochs={args.epochs}"] if args.epochs else []
-    overrides += [f"data.data_dir={args.data_dir}"] if args.data_dir else []
+    overrides += [text_override("data.data_dir", args.data_dir)] if args.data_dir else []
     overrides += [f"data.limit={args.limit}"] if args.limit else []
     if f"mnist_{name}" in shipped_configs():
         return load_config(f"mnist_{name}", overrides), f"mnist_{name}"

@@ -294,3 +294,16 @@ def test_visualize_out_leaves_the_run_folder_alone(tmp_path):
     assert main(["visualize", str(run), "--methods", "pca", "--out", str(elsewhere)]) == 0
     assert (elsewhere / "curves.png").is_file() and (elsewhere / "scatter_pca.png").is_file()
     assert (run / "curves.png").stat().st_mtime_ns == stamp and (run / "curves.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("out", ["runs/try #2", "2024", "runs/yes", "runs/{a}: b"])
+def test_out_and_data_dir_are_taken_as_written_not_as_yaml(tmp_path, out):
+    """`--out "runs/try #2"` trained into runs/try (YAML read the rest as a comment); `--data-dir 2024` was
+    refused as a number."""
+    import argparse
+
+    from vaegan.cli.train import config_from_args
+
+    args = argparse.Namespace(config="mnist_vae", overrides=[], device=None, data_dir="2024")
+    config = config_from_args(args, **{"out": out, "train.epochs": 3})
+    assert config.out == out and config.data.data_dir == "2024" and config.train.epochs == 3

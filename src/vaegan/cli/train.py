@@ -55,11 +55,14 @@ def config_from_args(args: argparse.Namespace, **shortcuts: str | None) -> RunCo
 
     if args.device is not None:
         check_device(args.device)
+    from vaegan.config import load_config, text_override
+
     overrides = list(args.overrides)
     for key, value in {"data.data_dir": args.data_dir, "train.device": args.device, **shortcuts}.items():
-        if value is not None:
+        if isinstance(value, str):  # folders and devices as written, not read as YAML
+            overrides.append(text_override(key, value))
+        elif value is not None:
             overrides.append(f"{key}={value}")
-    from vaegan.config import load_config
 
     return load_config(args.config, overrides)
 

@@ -24,6 +24,7 @@ from vaegan.config.run import (
     load_config,
     save_config,
     shipped_configs,
+    text_override,
 )
 from vaegan.config.search import CategoricalParam, FloatParam, IntParam, TuneConfig, as_overrides
 
@@ -41,4 +42,5 @@ __all__ = [
     "load_config",
     "save_config",
     "shipped_configs",
+    "text_override",
 ]

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,11 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         else:
             lines.append(f"  {key}: {message} (got {item.get('input')!r})")
     return "\n".join(lines)
+
+
+def text_override(key: str, value: str | Path) -> str:
+    """``key=value`` setting ``value`` as the text it is (a folder ``runs/try #2``, ``2024``, ``yes``), not as YAML."""
+    return f"{key}={json.dumps(str(value))}"  # a JSON string is a YAML double-quoted scalar
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

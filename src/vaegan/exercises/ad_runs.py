@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from vaegan.config import RunConfig, load_config
+from vaegan.config import RunConfig, load_config, text_override
 from vaegan.data.config import MRIConfig
 from vaegan.data.datasets import split_subjects
 from vaegan.data.mri import MRIVolumes, phantom_folder, read_volumes
@@ -73,7 +73,7 @@ def ad_run(name: str, overrides: Sequence[str] = (), *, quick: bool | None = Non
     quick = notebook.quick() if quick is None else quick
     out = notebook.notebook_outputs("quick") / name if quick else notebook.notebook_outputs(name)
     settings = quick_settings(load_config(name)) if quick else []
-    config = load_config(name, [*settings, *QUIET, *overrides, f"out={out}"])
+    config = load_config(name, [*settings, *QUIET, *overrides, text_override("out", out)])
     if quick or not (out / "checkpoints" / "best.pt").is_file():
         train_from_config(config, overwrite=True)
     return load_run(out)
