@@ -179,3 +179,20 @@ def test_a_trial_is_scored_at_the_epoch_its_best_pt_keeps_not_its_last(tmp_path,
         study = tuner.run(1)
         assert study.trials[0].value == kept, metric
         assert study.trials[0].user_attrs["epoch"] == 2
+
+
+def test_a_killed_workers_trial_is_redone_not_counted(tmp_path, monkeypatch):
+    """A worker killed (OOM, SIGKILL, a lost node) leaves its trial RUNNING; Optuna's heartbeat later marks it
+    FAIL with no reason. Counted as finished, it took one of the --trials for good, and no rerun redid it."""
+    from optuna.trial import TrialState
+
+    from vaegan import experiment
+
+    history = [{"epoch": 1.0, "val/loss": 5.0, "val/objective": 5.0}]
+    monkeypatch.setattr(experiment, "train_from_config", lambda config, **kwargs: history)
+    tuner = Tuner(build_config(tiny_study(tmp_path, LR)), out=tmp_path / "study")
+    killed = tuner.study.ask()
+    tuner.study.tell(killed, state=TrialState.FAIL)  # what fail_stale_trials records for it
+    assert tuner.counted() == 0
+    study = tuner.run(trials=2)
+    assert states(study) == ["FAIL", "COMPLETE", "COMPLETE"] and tuner.counted() == 2

@@ -204,14 +204,19 @@ class Tuner:
             self.study.sampler = make_sampler(self.tune, (self.tune.seed + len(self.study.trials)) % 2**32)
 
     def counted(self) -> int:
-        """Finished trials of every worker and every run, except those stopped by Ctrl-C (a rerun redoes
-        them) and surplus ones (started by a worker after the budget was spent, never run)."""
+        """Finished trials of every worker and every run, except those stopped by Ctrl-C or whose worker was
+        killed (a rerun redoes them) and surplus ones (started by a worker after the budget was spent, never run)."""
         return len(self._budgeted(FINISHED))
 
     def _budgeted(self, states: tuple[TrialState, ...]) -> list[int]:
-        """Numbers of the trials in ``states`` that count against the budget, in creation order."""
+        """Numbers of the trials in ``states`` that count against the budget, in creation order.
+
+        A FAIL with no ``fail_reason`` is a killed worker's trial: every failure this tuner sees records
+        its reason, and the storage's heartbeat fails a trial whose worker stopped beating without one.
+        """
         trials = self.study.get_trials(deepcopy=False, states=states)
-        counts = [t for t in trials if t.user_attrs.get("fail_reason") != "interrupted"]
+        killed = {t.number for t in trials if t.state == TrialState.FAIL and "fail_reason" not in t.user_attrs}
+        counts = [t for t in trials if t.user_attrs.get("fail_reason") != "interrupted" and t.number not in killed]
         counts = [t for t in counts if not t.user_attrs.get("surplus")]
         return sorted(t.number for t in counts)
 
