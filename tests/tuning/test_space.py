@@ -103,3 +103,37 @@ def test_tune_settings_are_refused_by_name_before_the_study_opens(tmp_path, tune
     with pytest.raises(ConfigError, match=message):
         Tuner(build_config({**with_space(space), "tune": {**with_space(space)["tune"], **tune}}), out=tmp_path / "s")
     assert not (tmp_path / "s" / "study.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "param", "data", "message"),
+    [
+        # 16.0 and 256.0 pass as whole numbers; the first draw of 37.5 ended the study
+        ("train.batch_size", {"type": "float", "low": 16, "high": 256}, None, "whole numbers; use type: int"),
+        # MNIST has no MRI options: the value was dropped, and the sampler tuned nothing
+        ("data.mri.size", {"type": "int", "low": 32, "high": 64}, {"dataset": "mnist"}, "no effect"),
+        # taken from the data as the run starts, whatever the trial set
+        ("model.num_classes", {"type": "int", "low": 2, "high": 10}, None, "taken from the data"),
+        ("model.image_shape", {"type": "int", "low": 1, "high": 3}, None, "taken from the data"),
+    ],
+)
+def test_a_space_key_that_would_do_nothing_or_end_the_study_is_refused(key, param, data, message):
+    config = build_config({**with_space({key: param}), **({"data": data} if data else {})})
+    with pytest.raises(ConfigError, match=message):
+        check_space(config)
+
+
+def test_a_float_range_on_a_float_setting_and_mri_keys_on_mri_data_pass():
+    check_space(build_config(with_space({"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}})))
+    mri = {"dataset": "phantoms"}
+    check_space(build_config({**with_space({"data.mri.size": {"type": "int", "low": 32, "high": 64}}), "data": mri}))
+
+
+def test_a_space_of_epochs_above_the_cap_of_epochs_is_refused(tmp_path):
+    """--epochs 2 capped every trial's train.epochs at 2: a range of 5-20 epochs tuned nothing."""
+    from vaegan.tuning.study import Tuner
+
+    config = build_config(with_space({"train.epochs": {"type": "int", "low": 5, "high": 20}}))
+    with pytest.raises(ConfigError, match="--epochs 2"):
+        Tuner(config, out=tmp_path / "study", max_epochs=2)
+    Tuner(config, out=tmp_path / "uncapped", max_epochs=20)  # a cap no trial reaches changes nothing

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import SerializeAsAny, ValidationError, field_validator, model_validator
 
-from vaegan.config.search import TuneConfig, as_overrides
+from vaegan.config.search import FloatParam, TuneConfig, as_overrides
 from vaegan.data.config import DataConfig
 from vaegan.data.registry import takes_option
 from vaegan.foundation.errors import ConfigError
@@ -297,8 +298,42 @@ def check_space(config: RunConfig) -> None:
     for key, spec in config.tune.space.items():
         if key.split(".")[0] in ("tune", "out", "name"):
             raise ConfigError(f"tune.space: key {key!r} cannot be tuned; tune model, data or train keys")
+        if key in FROM_DATA:
+            raise ConfigError(f"tune.space: key {key!r} is taken from the data as each run starts; it cannot be tuned")
         for value in spec.extremes():
             try:
-                build_config(data, as_overrides({key: value}), source=f"tune.space[{key!r}]")
+                tried = build_config(data, as_overrides({key: value}), source=f"tune.space[{key!r}]")
             except ConfigError as error:
                 raise ConfigError(f"tune.space key {key!r} with value {value!r}: {error}") from None
+            if _plain(_value_at(tried.to_dict(), key)) != _plain(value):  # dropped: e.g. data.mri for MNIST
+                raise ConfigError(
+                    f"tune.space key {key!r} has no effect here (dataset {config.data.dataset!r}): the run config "
+                    "drops it, so every trial would train alike; tune a setting this run reads"
+                )
+        if isinstance(spec, FloatParam):  # both ends may be whole numbers; the draws between are not
+            inner = math.nextafter(spec.low, spec.high)
+            try:
+                build_config(data, as_overrides({key: inner}), source=f"tune.space[{key!r}]")
+            except ConfigError:
+                raise ConfigError(
+                    f"tune.space key {key!r}: a float range, but the setting takes whole numbers; use type: int"
+                ) from None
+
+
+FROM_DATA = ("model.num_classes", "model.image_shape")  # set from the dataset by vaegan.experiment.prepare
+
+
+def _value_at(data: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return _ABSENT
+        data = data[part]
+    return data
+
+
+_ABSENT = object()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON would hold it (tuples as lists), to compare a set value with the config's."""
+    return value if value is _ABSENT else json.loads(json.dumps(value, default=str))

@@ -187,6 +187,12 @@ class Tuner:
         max_epochs: int | None = None,
     ):
         check_space(config)
+        epochs = config.tune.space.get("train.epochs")
+        if max_epochs is not None and epochs is not None and max(epochs.extremes()) > max_epochs:
+            raise ConfigError(
+                f"tune.space tunes train.epochs up to {max(epochs.extremes())}, but --epochs {max_epochs} caps every "
+                "trial's epochs: drop one of the two"
+            )
         make_pruner(config.tune)  # refused options, before the study's folder and database exist
         self.config, self.tune = config, config.tune
         self.out = check_out_dir(out, "tune out")  # not the working directory, home, /, nor inside a run
