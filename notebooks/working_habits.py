@@ -145,15 +145,19 @@ plt.show()
 # %%
 try:
     model.losses(Batch(torch.rand(4, 1, 32, 32), torch.zeros(4, dtype=torch.long)))
-except RuntimeError:
-    lines = traceback.format_exc().strip().splitlines()
-    print("\n".join(lines[:3] + ["    ..."] + lines[-7:]))
+except RuntimeError as error:
+    print("Traceback, one line per frame (outermost first):")
+    for frame in traceback.extract_tb(error.__traceback__):
+        where = frame.filename.replace("\\", "/")
+        where = "vaegan/" + where.rsplit("/vaegan/", 1)[1] if "/vaegan/" in where else where.rsplit("/", 1)[-1]
+        print(f"  {where}:{frame.lineno} in {frame.name}")
+    print(f"{type(error).__name__}: {error}")
 
 # %% [markdown]
 # Read it as: the *last line* (a matrix product with mismatched shapes: the flattened 32 x 32
-# image is longer than the layer expects), then up to the first frame in `vaegan/models`
-# (`losses` -> `latent` -> `posterior` -> the encoder). The fix is not in torch: build the
-# model with `image_shape=(1, 32, 32)`, or resize the images.
+# image is longer than the layer expects), then up the frames to the last one in `vaegan/`
+# (the encoder's network, called from `losses`). Below it are only torch's own frames. The fix
+# is not in torch: build the model with `image_shape=(1, 32, 32)`, or resize the images.
 #
 # vaegan's own errors are written to be read without a traceback: they name the key, the
 # value and what is allowed.
