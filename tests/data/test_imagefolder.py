@@ -131,3 +131,23 @@ def test_flat_class_folders_of_slices_are_warned_about(tmp_path, caplog):
         load_image_folder(tmp_path, mri=options(size=8, test_size=0.25))
     (warning,) = [r.getMessage() for r in caplog.records if "own subject" in r.getMessage()]
     assert "8 files" in warning and "subject folder" in warning
+
+
+def test_an_mri_run_on_class_folders_numbers_its_classes_as_data_mri_classes_names_them(tmp_path):
+    """The folders sort as AD, CN; the run's class names (data.mri.classes) are CN, AD: `sample --labels AD`
+    drew CN, and the NIfTI sidecars named every class the wrong way round. Folders are diagnoses, mapped
+    through data.mri.label_map like a BIDS or CSV diagnosis."""
+    from vaegan.data.mri import load_mri
+
+    for label, seeds in (("AD", range(0, 4)), ("cn", range(10, 14))):  # a folder's case does not matter
+        for seed in seeds:
+            png(tmp_path / label / f"sub-{label}{seed}_slice-1.png", seed=seed)
+    train, test = load_mri(tmp_path, mri=options(size=8, test_size=0.25))
+    assert train.class_names == ["CN", "AD"]
+    for data in (train, test):
+        for group, label in zip(data.groups.tolist(), data.labels.tolist()):
+            assert data.group_names[group].startswith(f"sub-{['cn', 'AD'][label]}"), (data.group_names[group], label)
+    (tmp_path / "MCI").mkdir()
+    png(tmp_path / "MCI" / "sub-MCI1_slice-1.png")
+    with pytest.raises(DataError, match="MCI"):  # a diagnosis label_map does not map is named
+        load_mri(tmp_path, mri=options(size=8, test_size=0.25, strict=True))

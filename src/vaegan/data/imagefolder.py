@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from torch import Tensor
 from vaegan.data.bad_inputs import BadFile, BadInputs, first_line, reason_of
 from vaegan.data.config import MRIConfig
 from vaegan.data.datasets import ImageDataset, split_subjects
-from vaegan.data.mri_sources import IMAGE_SUFFIXES, SUBJECT_PART, subject_of
+from vaegan.data.mri_sources import IMAGE_SUFFIXES, SUBJECT_PART, map_label, subject_of
 from vaegan.foundation.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -116,11 +117,25 @@ def _class_folders(root: Path) -> list[Path]:
     return folders
 
 
-def read_image_folder(root: Path, options: MRIConfig, bad: BadInputs, classes: list[str] | None = None) -> ImageDataset:
-    """Every image under ``root/<class>/`` as one dataset (classes from the folder names unless given)."""
+def read_image_folder(
+    root: Path, options: MRIConfig, bad: BadInputs, classes: list[str] | None = None, *, diagnoses: bool = False
+) -> ImageDataset:
+    """Every image under ``root/<class>/`` as one dataset (classes from the folder names unless given).
+
+    ``diagnoses``: the folders are diagnoses (the ``mri`` dataset): each is mapped through
+    ``options.label_map`` (any case) to one of ``options.classes``, which number the classes in
+    their order, as for BIDS and CSV data; a folder of another diagnosis is named and skipped.
+    """
     folders = _class_folders(root)
-    names = classes or [f.name for f in folders]
-    arrays, labels, files = _read_all(folders, names, bad)
+    if diagnoses:
+        names = list(options.classes)
+        label_of = lambda name: map_label(name, options)  # noqa: E731
+    else:
+        names = classes or [f.name for f in folders]
+        label_of = lambda name: (  # noqa: E731
+            names.index(name) if name in names else f"class {name!r} is not among the training classes {names}"
+        )
+    arrays, labels, files = _read_all(folders, label_of, bad)
     if not arrays:
         raise DataError(f"{root}: no readable PNG/JPEG/TIFF image in its class folders")
     images, kept = _fit_all(arrays, files, options.size, bad)
@@ -128,8 +143,8 @@ def read_image_folder(root: Path, options: MRIConfig, bad: BadInputs, classes: l
         raise DataError(f"{root}: no image in its class folders could be resized to {options.size} x {options.size}")
     labels, files = [labels[i] for i in kept], [files[i] for i in kept]
     subjects, alone = [], 0
-    for path, label in zip(files, labels):
-        subject, own = _group_of(path, root / names[label])
+    for path in files:
+        subject, own = _group_of(path, root)
         subjects.append(subject)
         alone += own
     if alone:
@@ -146,24 +161,29 @@ def read_image_folder(root: Path, options: MRIConfig, bad: BadInputs, classes: l
     return ImageDataset(images, torch.tensor(labels), names, "image-folder", groups, group_names)
 
 
-def _group_of(path: Path, class_folder: Path) -> tuple[str, bool]:
+def _group_of(path: Path, root: Path) -> tuple[str, bool]:
     """(subject, whether it is the file alone): the ``sub-XX`` part of the path, else
     ``<class>/<subject folder>``, else ``<class>/<file name>``."""
     named = subject_of(path)
     if SUBJECT_PART.match(named):
         return named, False
-    inner = path.relative_to(class_folder).parts
+    class_folder, *inner = path.relative_to(root).parts
     if len(inner) > 1:
-        return f"{class_folder.name}/{inner[0]}", False
-    return f"{class_folder.name}/{named}", True
+        return f"{class_folder}/{inner[0]}", False
+    return f"{class_folder}/{named}", True
 
 
-def _read_all(folders: list[Path], names: list[str], bad: BadInputs) -> tuple[list[np.ndarray], list[int], list[Path]]:
-    """(arrays, labels, files) of the readable images; every other file (hidden ones aside) goes to ``bad``."""
+def _read_all(
+    folders: list[Path], label_of: Callable[[str], int | str], bad: BadInputs
+) -> tuple[list[np.ndarray], list[int], list[Path]]:
+    """(arrays, labels, files) of the readable images; every other file (hidden ones aside) goes to ``bad``.
+
+    ``label_of``: a class folder's name -> its class index, or the reason it has none."""
     arrays, labels, files = [], [], []
     for folder in folders:
-        if folder.name not in names:
-            bad.add(folder, f"class {folder.name!r} is not among the training classes {names}")
+        label = label_of(folder.name)
+        if isinstance(label, str):
+            bad.add(folder, label)
             continue
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             if any(part.startswith(".") for part in path.relative_to(folder).parts):
@@ -175,7 +195,7 @@ def _read_all(folders: list[Path], names: list[str], bad: BadInputs) -> tuple[li
             except BadFile as error:
                 bad.add(path, str(error))
                 continue
-            labels.append(names.index(folder.name))
+            labels.append(label)
             files.append(path)
     return arrays, labels, files
 
@@ -193,15 +213,20 @@ def _fit_all(arrays: list[np.ndarray], files: list[Path], size: int, bad: BadInp
     return (torch.stack(fitted) if fitted else torch.zeros(0, channels, size, size)), kept
 
 
-def load_image_folder(folder: Path, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
-    """(train_full, test): from ``train/`` and ``test/`` if present, else split by group (``test_size``)."""
+def load_image_folder(
+    folder: Path, *, mri: MRIConfig = MRIConfig(), diagnoses: bool = False
+) -> tuple[ImageDataset, ImageDataset]:
+    """(train_full, test): from ``train/`` and ``test/`` if present, else split by group (``test_size``).
+
+    ``diagnoses``: the class folders are diagnoses, numbered as ``mri.classes`` (see :func:`read_image_folder`).
+    """
 
     bad = BadInputs(strict=mri.strict)
     if (folder / "train").is_dir() and (folder / "test").is_dir():
-        train = read_image_folder(folder / "train", mri, bad)
-        test = read_image_folder(folder / "test", mri, bad, classes=train.class_names)
+        train = read_image_folder(folder / "train", mri, bad, diagnoses=diagnoses)
+        test = read_image_folder(folder / "test", mri, bad, classes=train.class_names, diagnoses=diagnoses)
     else:
-        full = read_image_folder(folder, mri, bad)
+        full = read_image_folder(folder, mri, bad, diagnoses=diagnoses)
         subjects = [full.group_names[g] for g in full.groups.tolist()]
         is_test = split_subjects(subjects, full.labels, mri.test_size)
         train, test = full.subset(~is_test), full.subset(is_test)

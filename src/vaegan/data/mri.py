@@ -226,7 +226,7 @@ def load_mri(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> t
     if detect_layout(folder, mri.layout) == "imagefolder":
         from vaegan.data.imagefolder import load_image_folder
 
-        return load_image_folder(folder, mri=mri)
+        return load_image_folder(folder, mri=mri, diagnoses=True)  # numbered as data.mri.classes, as the run names them
     return split_datasets(read_volumes(folder, mri), mri, "mri")
 
 
