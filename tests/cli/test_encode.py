@@ -267,3 +267,16 @@ def test_a_phantom_scan_is_prepared_as_training_prepared_its_folder(phantom_set)
     trained = read_volumes(phantom_set, mri)
     path = Path(trained.paths[0])
     assert torch.allclose(read_input(path, (1, 16, 16, 16), mri), trained.volumes[0], atol=1e-3)
+
+
+def test_invert_turns_the_paper_dark_and_the_padding_stays_dark(tmp_path):
+    """--invert flipped after padding: a photo of a page came with two white bars beside the digit."""
+    from vaegan.cli.inputs import read_input
+    from vaegan.data.config import MRIConfig
+
+    page = np.full((40, 20), 250, np.uint8)  # a tall white page ...
+    page[10:30, 8:12] = 5  # ... with a dark stroke
+    Image.fromarray(page).save(tmp_path / "page.png")
+    x = read_input(tmp_path / "page.png", (1, 28, 28), MRIConfig(), invert=True)
+    assert x[0, 14, 0] == 0 and x[0, 14, -1] == 0  # the padding left and right of the page: dark
+    assert x[0, 2, 14] < 0.05 and x[0, 14, 14] > 0.9  # the paper dark, the stroke light

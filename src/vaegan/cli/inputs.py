@@ -64,8 +64,11 @@ def _channels(x: Tensor, channels: int) -> Tensor:
     return x.expand(channels, *x.shape[1:]) if x.shape[0] == 1 else x.mean(0, keepdim=True)
 
 
-def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig) -> Tensor:
-    """One file as the model's input (C, *S) in [0, 1]; BadFile says why it cannot be."""
+def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig, *, invert: bool = False) -> Tensor:
+    """One file as the model's input (C, *S) in [0, 1]; BadFile says why it cannot be.
+
+    ``invert``: light on dark from dark on light (a photographed page), before any padding, which stays dark.
+    """
     channels, *spatial = image_shape
     if path.name.lower().endswith(NIFTI_SUFFIXES):
         from vaegan.data.mri_sources import raw_scan
@@ -78,10 +81,11 @@ def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig) -> Tens
         if len(spatial) == 2:
             slices, _ = to_slices(volume[None], mri.slice_axis, (0.5, 0.5))  # the middle slice: (1, 1, H, W)
             volume = slices[0]
+        volume = 1.0 - volume if invert else volume
         return _channels(_resize(volume, tuple(spatial)), channels).clamp(0.0, 1.0)
     if len(spatial) != 2:
         raise BadFile(f"is a 2-D image, but this run's model takes 3-D volumes of shape {tuple(image_shape)}")
-    image = read_image(path)
+    image = 1.0 - read_image(path) if invert else read_image(path)
     if spatial[0] == spatial[1] and image.shape[0] != image.shape[1]:  # as an image folder's run was prepared
         return fit_square(image, spatial[0], channels)  # the longest side to size, padded: not stretched
     x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))  # (C, H, W)
@@ -102,7 +106,7 @@ def read_inputs(
     images, kept, bad = [], [], []
     for place, path in enumerate(files):
         try:
-            images.append(read_input(path, shape, run.config.data.mri))
+            images.append(read_input(path, shape, run.config.data.mri, invert=invert))
             kept.append(place)
         except Exception as error:  # a BadFile, or one that MONAI wrapped on the way: one line naming the file
             bad.append(f"{path}: {reason_of(error, 'could not be read')}")
@@ -118,8 +122,7 @@ def read_inputs(
         print(f"skipped {line}", file=sys.stderr)
     if bad:
         print(f"skipped {len(bad)} of {len(files)} inputs", file=sys.stderr)
-    x = torch.stack(images)
-    return (1.0 - x if invert else x), [files[place] for place in kept], kept
+    return torch.stack(images), [files[place] for place in kept], kept
 
 
 def input_labels(
