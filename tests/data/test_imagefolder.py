@@ -151,3 +151,22 @@ def test_an_mri_run_on_class_folders_numbers_its_classes_as_data_mri_classes_nam
     png(tmp_path / "MCI" / "sub-MCI1_slice-1.png")
     with pytest.raises(DataError, match="MCI"):  # a diagnosis label_map does not map is named
         load_mri(tmp_path, mri=options(size=8, test_size=0.25, strict=True))
+
+
+def test_a_photo_is_read_upright_as_its_exif_orientation_says(tmp_path):
+    """Phones store a portrait photo sideways with an EXIF Orientation tag; viewers turn it, and so must we."""
+    pixels = np.zeros((20, 40), np.uint8)  # stored 20 high, 40 wide ...
+    pixels[:, :5] = 255  # ... with a bright band at the stored left edge
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    Image.fromarray(pixels).save(tmp_path / "portrait.jpg", exif=exif, quality=95)
+    image = read_image(tmp_path / "portrait.jpg")
+    assert image.shape[:2] == (40, 20)  # upright: 40 high, 20 wide
+    assert image[:5].mean() > 0.9 and image[-5:].mean() < 0.1  # the band is now at the top
+
+
+def test_a_tiff_of_several_pages_is_a_bad_file_not_its_first_page(tmp_path):
+    pages = [Image.fromarray(np.full((8, 8), 40 * k, np.uint8)) for k in range(1, 4)]
+    pages[0].save(tmp_path / "stack.tif", save_all=True, append_images=pages[1:])
+    with pytest.raises(BadFile, match="3 pages"):
+        read_image(tmp_path / "stack.tif")

@@ -50,18 +50,24 @@ def read_image(path: Path) -> np.ndarray:
     Raises:
         BadFile: unreadable, truncated, a decompression bomb, or not a 2-D image.
     """
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; both are refused here
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.load()
+            with Image.open(path) as stored:
+                stored.load()
+                pages = getattr(stored, "n_frames", 1)
+                if pages > 1:
+                    raise BadFile(f"holds {pages} pages or frames (a TIFF stack, an animation); save each on its own")
+                img = ImageOps.exif_transpose(stored)  # upright, as a viewer shows a phone's photo
                 if img.mode in GRAY_MODES:
                     array = np.asarray(img)
                 else:  # palette, alpha and colour modes; transparency shows the white a viewer shows
                     array = np.asarray(_on_white(img).convert("L" if img.mode in ("LA", "La") else "RGB"))
+    except BadFile:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise BadFile(
             f"is a decompression bomb or a huge image ({first_line(error)}); "
