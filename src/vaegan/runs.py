@@ -151,8 +151,12 @@ def parse_labels(spec: str, num_classes: int, names: list[str] | None = None) ->
             start, stop = int(low), int(high or low)
         except ValueError:
             raise VaeganError(f"--labels {spec!r}: expected numbers like 0-9 or 1,3,5{which}") from None
+        if stop < start:
+            raise VaeganError(f"--labels {spec!r}: the range {part.strip()} runs downward; a range runs upward (0-9)")
+        outside = [end for end in (start, stop) if not 0 <= end < num_classes]
+        if outside:  # before the range is expanded: 0-99999999999 would fill the memory first
+            raise VaeganError(f"--labels {spec!r}: classes must lie in 0-{num_classes - 1}{which}, got {outside}")
         labels.extend(range(start, stop + 1))
-    bad = [label for label in labels if not 0 <= label < num_classes]
-    if bad or not labels:
-        raise VaeganError(f"--labels {spec!r}: classes must lie in 0-{num_classes - 1}{which}, got {bad or 'none'}")
+    if not labels:
+        raise VaeganError(f"--labels {spec!r}: classes must lie in 0-{num_classes - 1}{which}, got none")
     return labels

@@ -280,3 +280,19 @@ def test_a_metrics_csv_with_a_cell_that_is_not_a_number_is_named(run, capsys):
     metrics.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
     line = one_line_error(capsys, main(["visualize", str(run), "--methods", "pca", "--n-points", "8"]))
     assert "metrics.csv" in line and "line 2" in line and head[1] in line and "'oops'" in line
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("9-0,3", "runs upward"),  # the reversed range was dropped without a word: [3]
+        ("0-99999999999", "0-9"),  # expanded before the bounds check: memory ran out
+        ("-3", "0-9"),
+    ],
+)
+def test_label_ranges_that_run_backwards_or_far_out_are_refused_at_once(spec, message):
+    from vaegan.foundation.errors import VaeganError
+    from vaegan.runs import parse_labels
+
+    with pytest.raises(VaeganError, match=message):
+        parse_labels(spec, 10)

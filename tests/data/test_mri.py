@@ -380,3 +380,10 @@ def test_save_nifti_keeps_the_old_files_when_writing_fails(tmp_path, monkeypatch
     monkeypatch.undo()
     again = save_nifti(torch.rand(3, 1, 4, 5, 6), tmp_path / "plain.nii")  # uncompressed NIfTI too
     assert nib.load(again).shape == (6, 5, 4, 3)
+
+
+def test_an_upper_case_nii_gz_is_written_compressed(tmp_path):
+    """`sample --out S.NII.GZ` passed the suffix check (case-blind) and got raw .nii bytes under a .gz name."""
+    path = save_nifti(torch.rand(1, 1, 4, 4, 4), tmp_path / "S.NII.GZ", spacing=2.0)
+    assert path.read_bytes()[:2] == b"\x1f\x8b"  # gzip's magic number
+    assert nib.load(path).shape[:3] == (4, 4, 4)

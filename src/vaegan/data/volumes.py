@@ -158,7 +158,7 @@ def save_nifti(
         affine = slab_affine(volume, slice_axis, plane)
     data = to_nifti(x, (spacing,) * 3, affine=affine, mni=grid is not None).to_bytes()  # one .nii, in memory
     # each file through a temporary one renamed over it: a failed write leaves the old file whole
-    write_bytes_atomic(path, gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+    write_bytes_atomic(path, gzip.compress(data, mtime=0) if path.name.lower().endswith(".gz") else data)
     if labels is not None or flat or grid is not None:
         sidecar = sidecar_path(path)
         about: dict[str, object] = {"slice_axis": slice_axis} if flat else {}
