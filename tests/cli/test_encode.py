@@ -280,3 +280,24 @@ def test_invert_turns_the_paper_dark_and_the_padding_stays_dark(tmp_path):
     x = read_input(tmp_path / "page.png", (1, 28, 28), MRIConfig(), invert=True)
     assert x[0, 14, 0] == 0 and x[0, 14, -1] == 0  # the padding left and right of the page: dark
     assert x[0, 2, 14] < 0.05 and x[0, 14, 14] > 0.9  # the paper dark, the stroke light
+
+
+def test_encode_and_reconstruct_pass_the_model_a_chunk_at_a_time(run, images, tmp_path, monkeypatch):
+    """A folder of thousands of images went through the model as one batch: out of memory, and the message
+    then suggested train.batch_size, which does not apply here."""
+    from vaegan.cli import inputs
+    from vaegan.models import VAE
+
+    seen: list[int] = []
+    for method in ("encode", "reconstruct"):
+        original = getattr(VAE, method)
+        monkeypatch.setattr(
+            VAE, method, lambda self, x, *rest, _f=original, **kw: seen.append(len(x)) or _f(self, x, *rest, **kw)
+        )
+    monkeypatch.setattr(inputs, "CHUNK_IMAGES", 2)
+    whole = tmp_path / "whole.npz"
+    assert main(["encode", str(run), str(images), "--out", str(tmp_path / "codes.npz")]) == 0
+    assert seen == [2, 1]
+    seen.clear()
+    assert main(["reconstruct", str(run), str(images), "--out", str(whole)]) == 0
+    assert max(seen) == 2 and min(seen) == 1 and np.load(whole)["recons"].shape[0] == 3  # (its encode counts too)

@@ -149,6 +149,16 @@ def open_encoder_run(args: argparse.Namespace) -> Run:
     return run
 
 
+CHUNK_IMAGES = 256  # images a time through the model (volumes: a 16th of it), as training takes batches
+
+
+def in_chunks(call, x: Tensor, labels: Tensor | None) -> Tensor:
+    """``call(x, labels)`` (e.g. ``model.encode``) a chunk of images at a time, concatenated on the CPU."""
+    size = CHUNK_IMAGES if x.dim() <= 4 else max(1, CHUNK_IMAGES // 16)
+    parts = [call(x[i : i + size], None if labels is None else labels[i : i + size]) for i in range(0, len(x), size)]
+    return torch.cat([part.cpu() for part in parts])
+
+
 def encode_inputs(args: argparse.Namespace) -> int:
     from vaegan.cli.outputs import check_out_file
 
@@ -161,7 +171,7 @@ def encode_inputs(args: argparse.Namespace) -> int:
     labels = input_labels(run.model, args.labels, len(every), args.run, run.class_names)
     labels = labels[kept] if labels is not None else None  # per-input labels follow their files
     refine = getattr(args, "refine", 0)
-    codes = map_codes(run.model, x, labels, steps=refine) if refine else run.model.encode(x, labels).cpu()
+    codes = map_codes(run.model, x, labels, steps=refine) if refine else in_chunks(run.model.encode, x, labels)
     arrays = {"codes": codes.numpy().astype(np.float32), "files": np.array([str(f) for f in files])}
     used = set(files)
     arrays["skipped"] = np.array([str(f) for f in every if f not in used], dtype=str)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from vaegan.cli import check_seed
-from vaegan.cli.inputs import input_files, input_labels, open_encoder_run, read_inputs
+from vaegan.cli.inputs import in_chunks, input_files, input_labels, open_encoder_run, read_inputs
 from vaegan.cli.outputs import check_out_file
 from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import atomic_write
@@ -128,7 +128,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         x, labels, files = test.images[: args.n], test.labels[: args.n], []
         labels = labels if run.model.conditional else None
         what = "test images"
-    recons = run.model.reconstruct(x, labels).cpu()
+    recons = in_chunks(run.model.reconstruct, x, labels)
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":
         arrays = {"inputs": x.numpy(), "recons": recons.numpy(), "files": np.array([str(f) for f in files])}
