@@ -84,7 +84,7 @@ def main() -> None:
     )
     print(
         f"| passes | lr | -ELBO (nats) | -log p(x), IWAE k={args.k} (nats) | vs paper ({PAPER_NATS}) "
-        "| train s (absolute) | score s (absolute) |"
+        "| train s, this stage (absolute) | score s (absolute) |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     epoch = 0
