@@ -58,3 +58,13 @@ def test_conditional_draws_hold_the_test_classes_in_their_proportions_for_any_n(
     if n % 90 == 0:  # whole copies of the test labels: as they are, in their order
         assert torch.equal(drawn, ordered.repeat(n // 90))
     assert torch.equal(drawn, draw_samples(model, n, class_labels=ordered, seed=3).labels)
+
+
+def test_density_draws_are_each_class_mean_plus_its_factor_times_the_noise():
+    generator = torch.Generator().manual_seed(0)
+    means, factors = torch.randn(3, 4, generator=generator), torch.randn(3, 4, 4, generator=generator).tril()
+    labels = torch.tensor([2, 0, 2, 1, 0])
+    drawn = CodeDensity(means, factors).sample(labels, generator=torch.Generator().manual_seed(7))
+    noise = torch.randn(5, 4, generator=torch.Generator().manual_seed(7))
+    expected = means[labels] + torch.einsum("nij,nj->ni", factors[labels], noise)
+    torch.testing.assert_close(drawn, expected)
