@@ -90,7 +90,10 @@ def test_a_trial_worse_than_the_median_is_pruned_after_its_first_epoch(mnist_dir
     assert list(study.trials[1].intermediate_values) == [1]
     assert len(read_rows(tmp_path / "trial_0000" / "metrics.csv")) == 2
     assert len(read_rows(tmp_path / "trial_0001" / "metrics.csv")) == 1  # stopped after one epoch
-    assert read_rows(tmp_path / "trials.csv")[1]["state"] == "PRUNED"
+    pruned = read_rows(tmp_path / "trials.csv")[1]
+    assert pruned["state"] == "PRUNED"
+    # its value is its metric when it was pruned (Optuna's), and user_attrs_epoch says which epoch that was
+    assert pruned["user_attrs_epoch"] == "1" and float(pruned["value"]) == study.trials[1].intermediate_values[1]
 
 
 def test_a_metric_the_run_does_not_log_stops_the_study_with_the_known_ones(mnist_dir, tmp_path):

@@ -66,6 +66,7 @@ class ReportToTrial(Callback):
             raise TrainingError(f"{self.metric} is {value} at epoch {trainer.epoch}")
         self.trial.report(value, step=trainer.epoch)
         if self.trial.should_prune():
+            self.trial.set_user_attr("epoch", trainer.epoch)  # the epoch of a pruned trial's value (its last report)
             raise optuna.TrialPruned(f"pruned at epoch {trainer.epoch} with {self.metric}={value:.5g}")
 
 
