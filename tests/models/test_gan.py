@@ -216,3 +216,49 @@ def test_the_dcgan_generator_batch_norms_its_projected_feature_map_as_the_paper_
 
 def tiny_model_vae_has_projection_norm() -> bool:
     return any("BatchNorm" in type(m).__name__ for m in make("vae").decoder.project)
+
+
+@pytest.mark.parametrize("side", ["network", "discriminator"])
+def test_an_mlp_generator_or_discriminator_without_hidden_layers_is_refused(side):
+    """kind: mlp took the conv default hidden=(): a linear generator against a logistic-regression
+    discriminator, trained without a word."""
+    from vaegan.models import GANConfig
+
+    with pytest.raises(ValueError, match="one linear map"):
+        GANConfig(**{side: {"kind": "mlp"}})
+    GANConfig(**{side: {"kind": "mlp", "hidden": [256, 256]}})  # with hidden layers it is a network
+
+
+@pytest.mark.parametrize(("shape", "channels"), [((1, 28, 28), (8, 8, 8, 8)), ((1, 16, 16), (8, 8, 8, 8))])
+def test_instance_norm_on_one_voxel_maps_is_a_config_error_not_a_torch_traceback(shape, channels):
+    """Instance norm over a 1 x 1 map: torch raised 'Expected more than 1 spatial element' deep in training."""
+    from vaegan.foundation.errors import ConfigError
+    from vaegan.models import GANConfig, build_model
+
+    config = GANConfig(image_shape=shape, discriminator={"norm": "instance", "channels": channels})
+    with pytest.raises(ConfigError, match="instance.*one stage fewer"):
+        build_model(config)
+
+
+def test_an_image_with_a_size_1_axis_gets_advice_it_can_follow():
+    from vaegan.foundation.errors import ConfigError
+    from vaegan.networks.conv import stage_sizes
+
+    with pytest.raises(ConfigError, match="kind: mlp"):
+        stage_sizes((1, 64, 64), 2)
+
+
+def test_a_conv_network_with_too_few_stages_for_its_volume_is_warned_about(caplog):
+    """The default two stages on 64^3 volumes leave 64 x 16^3 features: a dense layer of 67M weights."""
+    import logging
+
+    from vaegan.models import VAEConfig, build_model
+
+    with caplog.at_level(logging.WARNING):
+        build_model(VAEConfig(image_shape=(1, 64, 64, 64), latent_dim=8))
+    (warning,) = [r.getMessage() for r in caplog.records if "features" in r.getMessage()]
+    assert "262,144" in warning and "channels" in warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        build_model(VAEConfig(image_shape=(1, 64, 64, 64), latent_dim=8, network={"channels": [16, 32, 64, 128]}))
+    assert not [r for r in caplog.records if "features" in r.getMessage()]

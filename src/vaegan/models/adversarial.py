@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import PositiveInt
+from pydantic import PositiveInt, model_validator
 from torch import Tensor, nn
 
 from vaegan.networks.config import NetworkConfig
@@ -35,6 +35,12 @@ class DiscriminatorConfig(NetworkConfig):
     channels: tuple[PositiveInt, ...] = (32, 64)
     hidden: tuple[PositiveInt, ...] = ()
     activation: Activation = "leaky_relu"
+
+    @model_validator(mode="after")
+    def _not_linear(self) -> DiscriminatorConfig:
+        if self.kind == "mlp" and not self.hidden:  # the conv default hidden=() leaves one Linear layer
+            raise ValueError("an mlp discriminator without hidden layers is one linear map; give hidden, e.g. [256]")
+        return self
 
 
 def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, *, smoothing: float = 0.0) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 import torch
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from torch import Tensor
 
 from vaegan.foundation.errors import ConfigError
@@ -24,6 +24,12 @@ class GeneratorConfig(NetworkConfig):
     channels: tuple[PositiveInt, ...] = (64, 128)
     hidden: tuple[PositiveInt, ...] = ()
     project_norm: bool = True
+
+    @model_validator(mode="after")
+    def _not_linear(self) -> GeneratorConfig:
+        if self.kind == "mlp" and not self.hidden:  # the conv default hidden=() leaves one Linear layer
+            raise ValueError("an mlp generator without hidden layers is one linear map; give hidden, e.g. [256, 256]")
+        return self
 
 
 class GANConfig(ModelConfig):

@@ -8,6 +8,7 @@ back exactly through ``output_padding``; any image size and depth works.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
@@ -17,6 +18,9 @@ from vaegan.foundation.errors import ConfigError
 from vaegan.networks.config import NetworkConfig
 from vaegan.networks.layers import CONV, CONV_TRANSPOSE, activation, dense_stack, norm
 
+log = logging.getLogger(__name__)
+MANY_FEATURES = 65_536  # flattened conv features above which the dense layers dwarf the network
+
 
 def stage_sizes(spatial: tuple[int, ...], stages: int) -> list[tuple[int, ...]]:
     """Spatial sizes before each stage and after the last: [(28, 28), (14, 14), (7, 7)]."""
@@ -24,12 +28,24 @@ def stage_sizes(spatial: tuple[int, ...], stages: int) -> list[tuple[int, ...]]:
     for _ in range(stages):
         nxt = tuple(s // 2 for s in sizes[-1])
         if min(nxt) < 1:
+            most = int(math.log2(min(spatial)))
+            advice = f"use at most {most}" if most else "a size-1 axis halves to nothing: drop it, or use kind: mlp"
             raise ConfigError(
-                f"network.channels has {stages} stride-2 stages, too many for an image of size {spatial}; "
-                f"use at most {int(math.log2(min(spatial)))}"
+                f"network.channels has {stages} stride-2 stages, too many for an image of size {spatial}; {advice}"
             )
         sizes.append(nxt)
     return sizes
+
+
+def check_instance_norm(config: NetworkConfig, size: tuple[int, ...]) -> None:
+    """Instance norm normalises each map over its own voxels: refuse it on maps of one voxel (``size``, the
+    smallest map it would norm), where torch fails mid-training ("Expected more than 1 spatial element")."""
+    if config.norm == "instance" and math.prod(size) == 1:
+        raise ConfigError(
+            f"network.norm='instance' normalises each feature map over its voxels, and the last of the "
+            f"{len(config.channels)} stages of network.channels leaves maps of one voxel; use one stage fewer, "
+            "or norm 'batch' or 'none'"
+        )
 
 
 class ConvEncoder(nn.Module):
@@ -47,6 +63,8 @@ class ConvEncoder(nn.Module):
         super().__init__()
         dims = len(image_shape) - 1
         sizes = stage_sizes(image_shape[1:], len(config.channels))
+        if len(config.channels) > 1:  # the first stage has no norm
+            check_instance_norm(config, sizes[-1])
         layers: list[nn.Module] = []
         in_ch = image_shape[0]
         for i, width in enumerate(config.channels):
@@ -57,6 +75,15 @@ class ConvEncoder(nn.Module):
             in_ch = width
         self.body = nn.Sequential(*layers)
         flat = in_ch * math.prod(sizes[-1])
+        if flat > MANY_FEATURES:  # each missing stage multiplies it by 2^dims, and the dense layer's weights with it
+            log.warning(
+                "network: the last of %d conv stages leaves %s features (%d channels x %s) for the dense layers; "
+                "add stages to network.channels (e.g. [16, 32, 64, 128]) for a smaller, faster network",
+                len(config.channels),
+                f"{flat:,}",
+                in_ch,
+                " x ".join(map(str, sizes[-1])),
+            )
         self.dense = dense_stack([flat + cond_dim, *config.hidden], config)
         self.feature_dim = config.hidden[-1] if config.hidden else flat + cond_dim
         self.head = nn.Linear(self.feature_dim, out_features)
@@ -83,6 +110,8 @@ class ConvDecoder(nn.Module):
         super().__init__()
         dims = len(image_shape) - 1
         sizes = stage_sizes(image_shape[1:], len(config.channels))
+        if config.project_norm or len(config.channels) > 1:  # the projected map, or the first stage's output
+            check_instance_norm(config, sizes[-1] if config.project_norm else sizes[-2])
         widths = list(reversed(config.channels))
         self.start_shape = (widths[0], *sizes[-1])
         self.dense = dense_stack([in_features, *reversed(config.hidden)], config)
