@@ -176,9 +176,11 @@ def true_counterfactual_maps(
 
     Each disease subject's map is its healthy twin (the same phantom generated
     without its disease, ``write_phantoms(atrophy_scale=0)``, preprocessed
-    alike) minus the subject. Its r is below 1 because a map of intensity is
-    scored against a map of tissue fraction: grey and white matter lose
-    different intensities for the same fraction, and resampling blurs both.
+    by the same pipeline, though registered on its own) minus the subject. Its r
+    is below 1 because a map of intensity is scored against a map of tissue
+    fraction: grey and white matter lose different intensities for the same
+    fraction, and resampling blurs both; benchmarks/ad_effects.md lists the
+    phantoms' own reasons (partial volume, ageing, two registrations).
 
     Args:
         data: the subjects, with ``maps``, as for :func:`individual_maps`.
