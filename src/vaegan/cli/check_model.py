@@ -58,27 +58,12 @@ def resolve(target: str) -> type:
     return cls
 
 
-def parse_sets(items: list[str]) -> dict:
-    import yaml
-
-    overrides: dict = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise VaeganError(f"--set {item!r}: expected key=value")
-        node = overrides
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw)
-    return overrides
-
-
 def run_check_model(args: argparse.Namespace) -> int:
+    from vaegan.config import apply_overrides
     from vaegan.exercises.contract import run_contract
 
     cls = resolve(args.target)
-    results = run_contract(cls, parse_sets(args.set))
+    results = run_contract(cls, apply_overrides({}, args.set))  # --set key=value, values read as YAML
     for result in results:
         line = f"{'PASS' if result.passed else 'FAIL'}  {result.name}"
         print(line + (f": {result.message}" if result.message else ""))
