@@ -150,6 +150,10 @@ def test_your_own_scans_get_their_maps_unscored(tmp_path, capsys, monkeypatch):
     assert {"sub-02_ses-01", "sub-02_ses-02"} <= {row["scan"] for row in summary["scans"]}  # one map per session
     assert summary["scans_by_class"] == {"CN": 6, "AD": 7} and summary["subjects_by_class"] == {"CN": 6, "AD": 6}
     assert "6 CN and 7 AD scans of 6 and 6 subjects" in printed  # sub-02's two sessions count once in the group
+    listed = printed.rsplit(" files in ", 1)[1]  # every file written is named: the closing line left three out
+    for name in ("group_effect.nii.gz", "group_difference.nii.gz", "mean_control.nii.gz", "effects.json"):
+        assert name in listed, listed
+    assert "<scan>_loss.nii.gz and <scan>_as_CN.nii.gz for 7 scans" in listed
     assert any(t.startswith("sub-02_ses-01: as CN") for t in texts)  # each session's row says which it is
     # a scan's name is its own, not its place in the split: the test split names them alike
     assert main(["effects", str(run), "--samples", "1", "--out", str(tmp_path / "test")]) == 0

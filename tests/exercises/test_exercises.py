@@ -95,12 +95,19 @@ def test_a_wrong_answer_fails_with_the_check_in_words(workspace):
         "        return {k: v.detach() for k, v in {**d, **g}.items()}\n"
     )
     (workspace / "ex08_cvaegan_feature_matching.py").write_text("def class_mean_feature_matching(:\n")
+    (workspace / "ex03_elbo.py").write_text(  # the same numbers; only the KL term trained the encoder
+        (workspace / "ex03_elbo.py").read_text() + "\n    def latent(self, x, labels):\n"
+        "        q = self.posterior(x, labels)\n"
+        "        return q.sample().detach(), {'kl': q.kl().mean()}  # z cut off from the encoder\n"
+    )
     results = {r.exercise.key: r for r in grade(workspace)}
     assert [k for k, r in results.items() if not r.passed] == [
         "ex02_kl_divergence",
+        "ex03_elbo",
         "ex05_gan_train_step",
         "ex08_cvaegan_feature_matching",
     ]
+    assert "reparameterisation" in results["ex03_elbo"].first_failure.message
     assert results["ex02_kl_divergence"].first_failure.name == "kl_per_dim gives vaegan's numbers"
     assert "D's gradient" in results["ex05_gan_train_step"].first_failure.message
     assert "SyntaxError" in results["ex08_cvaegan_feature_matching"].first_failure.message

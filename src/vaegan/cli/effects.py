@@ -207,5 +207,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         f"({args.split}); {summary.describe()}"
     )
     print(maps.describe())
-    print(f"{len(files)} files in {out}: group_effect.nii.gz, <scan>_loss.nii.gz, *.png, effects.json")
+    shared = sorted(p.name for p in files.values() if not any(p.name.startswith(scan) for scan in named.values()))
+    per_scan = f"<scan>_loss.nii.gz and <scan>_as_{names[0]}.nii.gz for {len(paths)} scans"
+    print(f"{len(files)} files in {out}: {', '.join(shared)}; {per_scan}")
     return 0
