@@ -112,7 +112,7 @@ def test_the_classes_can_be_swapped_by_name_and_the_run_split_widened(phantom_ru
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--control", "AD", "--disease", "ad"], "name the same class"),
+        (["--control", "AD", "--disease", "ad"], "both name class 1 (AD)"),
         (["--disease", "MCI"], "--disease 'MCI': not a class of this run; choose 0=CN or 1=AD"),
         (["--control", "0-1"], "--control '0-1': not a class"),
         (["--control", "2"], "--control '2': not a class"),
@@ -357,3 +357,21 @@ def test_the_test_split_is_the_one_the_run_held_out_though_the_folder_changed(tm
     (run / "subjects.json").unlink()  # a run trained before the record: said, not silently redrawn
     assert main(["effects", str(run), "--samples", "1", "--out", str(tmp_path / "old")]) == 0
     assert "records no split" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["CN", "AD"], (0, 1)),
+        (["AD", "CN"], (1, 0)),
+        (["CN", "MCI", "AD"], (0, 2)),
+        (["healthy", "sick"], (0, 1)),
+        (["AD", "other"], (1, 0)),
+    ],
+)
+def test_the_default_classes_are_cn_and_ad_by_name_where_the_run_has_them(names, expected):
+    """--control 0 --disease 1 by default mapped CN against MCI for classes [CN, MCI, AD], and AD against CN
+    for [AD, CN]: the wrong comparison, named correctly, and easy to miss."""
+    from vaegan.cli.effects import default_classes
+
+    assert default_classes(names) == expected

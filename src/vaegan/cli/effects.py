@@ -29,8 +29,12 @@ def add_parser(subparsers) -> None:
         help="test: the subjects the run held out (data.mri.test_size); all: every subject, the trained-on too",
     )
     parser.add_argument("--samples", type=int, default=8, help="posterior draws each map is averaged over")
-    parser.add_argument("--control", default="0", help="the control class, by name or number (default the first)")
-    parser.add_argument("--disease", default="1", help="the disease class, by name or number (default the second)")
+    parser.add_argument(
+        "--control", help="the control class, by name or number (default CN where the run has it, else the first)"
+    )
+    parser.add_argument(
+        "--disease", help="the disease class, by name or number (default AD where the run has it, else the second)"
+    )
     parser.add_argument(
         "--scaled",
         action="store_true",
@@ -65,11 +69,13 @@ def run(args: argparse.Namespace) -> int:
             f"{args.run}: trained on {data.dataset}; disease-effect maps need brain volumes (mri, phantoms)"
         )
     names = run_.class_names or [str(i) for i in range(model.config.num_classes)]
-    control, disease = (
-        _class(spec, names, flag) for flag, spec in (("--control", args.control), ("--disease", args.disease))
-    )
+    control, disease = default_classes(names)
+    if args.control is not None:
+        control = _class(args.control, names, "--control")
+    if args.disease is not None:
+        disease = _class(args.disease, names, "--disease")
     if control == disease:
-        raise VaeganError(f"--control {args.control} and --disease {args.disease} name the same class")
+        raise VaeganError(f"--control and --disease both name class {control} ({names[control]}); choose two")
     if args.scaled and not model.soft_labels:
         raise VaeganError(f"--scaled: its model ({model.name}) takes no soft labels, so no amount of a class")
     from vaegan.data.mri import volumes_folder
@@ -77,6 +83,19 @@ def run(args: argparse.Namespace) -> int:
     scans = volumes_folder(run_.config.data)  # before any work: the folder, and that it holds volumes
     out = _out_folder(args.out or run_.path / "effects", run_.path, [scans])
     return _write(run_, args, control, disease, out, scans)
+
+
+def default_classes(names: list[str]) -> tuple[int, int]:
+    """(control, disease) when not asked for: the classes named CN and AD (any case) where the run has them,
+    else the first and the second."""
+    folded = [name.casefold() for name in names]
+    control = folded.index("cn") if "cn" in folded else None
+    disease = folded.index("ad") if "ad" in folded else None
+    if control is None:
+        control = next(i for i in range(len(names)) if i != disease)
+    if disease is None:
+        disease = next(i for i in range(len(names)) if i != control)
+    return control, disease
 
 
 def _class(spec: str, names: list[str], flag: str) -> int:
