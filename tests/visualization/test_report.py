@@ -393,3 +393,22 @@ def test_a_latent_figure_drawn_from_a_checkpoint_replaced_since_says_so(tmp_path
     assert figures["traversal"]["drawn"] == "" and not figures["traversal"]["stale"]  # drawn before the record
     text = " ".join(" ".join(Page(write_report(tmp_path).read_text()).text).split())
     assert "best.pt of epoch 2; it now holds epoch 3" in text
+
+
+def test_a_users_report_beside_a_config_yaml_is_kept(tmp_path, capsys):
+    # a project folder of the user's with its own config.yaml and report.html looked like a run (any
+    # config.yaml did), and `vaegan report ~/proj` replaced the user's page
+    (tmp_path / "config.yaml").write_text("model:\n  name: vae\n")
+    mine = tmp_path / "report.html"
+    mine.write_text("<h1>my own report</h1>")
+    assert main(["report", str(tmp_path)]) == 2
+    assert "report.html" in capsys.readouterr().err
+    assert mine.read_text() == "<h1>my own report</h1>"
+
+
+def test_vaegans_own_report_is_written_again(tmp_path):
+    (tmp_path / "config.yaml").write_text("model:\n  name: vae\n")
+    first = write_report(tmp_path).read_text()
+    assert 'name="generator" content="vaegan' in first
+    (tmp_path / "metrics.csv").write_text("epoch,train/loss\n1,9.0\n")
+    assert write_report(tmp_path).read_text() != first

@@ -23,7 +23,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaegan.foundation.errors import VaeganError
-from vaegan.foundation.files import RUN_MARKER, atomic_write
+from vaegan.foundation.files import RUN_MARKER, atomic_write, package_version
 from vaegan.visualization.curves import best_row, read_history, unit_of
 from vaegan.visualization.grids import grid_files
 
@@ -88,6 +88,24 @@ def spaced(epochs: list[int], most: int) -> list[int]:
 def is_run_folder(folder: Path) -> bool:
     """Whether ``folder`` holds a run (its marker, or any file a run writes first)."""
     return any((folder / name).exists() for name in (RUN_MARKER, "config.yaml", "metrics.csv", "checkpoints"))
+
+
+GENERATOR = '<meta name="generator" content="vaegan'  # in every page this module writes
+
+
+def _replaceable(page: Path, run: Path) -> bool:
+    """Whether ``page`` may be written over: absent, a page vaegan wrote, or in a folder that is surely a
+    run (its marker or a checkpoint; pages from before the generator tag)."""
+    if not page.exists():
+        return True
+    checkpoints = (run / "checkpoints" / name for name in ("last.pt", "best.pt"))
+    if (run / RUN_MARKER).is_file() or any(path.is_file() for path in checkpoints):
+        return True
+    try:
+        with page.open(encoding="utf-8", errors="replace") as text:
+            return GENERATOR in text.read(4096)
+    except OSError:
+        return False
 
 
 def read_config(run: Path) -> tuple[str | None, dict[str, Any]]:
@@ -381,6 +399,7 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
         "dataset": data.get("dataset", "unknown"),
         "latent_dim": model.get("latent_dim"),
         "generated": datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "version": package_version(),
         "config_text": config_text,
         "metrics": metrics,
         "curves": data_uri(curves) if curves.is_file() else None,
@@ -421,7 +440,13 @@ def write_report(run: str | Path, out: str | Path | None = None, *, max_epochs: 
             f"{run}: not a vaegan run folder (no {RUN_MARKER}, config.yaml, metrics.csv or checkpoints/); "
             "give a run folder such as outputs/mnist_vae"
         )
+    out_given = out is not None
     out = Path(out) if out else run / "report.html"
+    if not out_given and not _replaceable(out, run):
+        raise VaeganError(
+            f"{out}: a page vaegan did not write ({run} holds no run marker or checkpoint either); it is kept. "
+            "Give --out for the report, or move that file"
+        )
     page = render_report(build_context(run, max_epochs=max_epochs))
     atomic_write(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))  # never half a page, even on a crash
     return out
