@@ -197,6 +197,28 @@ def test_a_second_run_leaves_no_map_of_the_first_and_keeps_the_users_files(phant
     assert len(list(out.glob("*.nii.gz"))) < many
 
 
+def test_a_users_files_of_the_same_names_are_neither_replaced_nor_deleted(phantom_run, phantom_cache, tmp_path, capsys):
+    """--out a folder of the user's: their group_effect.png was written over, and an effects.json of theirs
+    with a "files" list was taken for vaegan's, so the files it named were deleted."""
+    out = tmp_path / "analysis"
+    out.mkdir()
+    mine = {
+        "effects.json": '{"files": ["photo.png"]}',
+        "photo.png": "a photo of mine",
+        "group_effect.png": "my own figure",
+    }
+    for name, text in mine.items():
+        (out / name).write_text(text)
+    assert main(["effects", str(phantom_run), "--samples", "1", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "effects.json" in error and "group_effect.png" in error
+    assert {p.name: p.read_text() for p in out.iterdir()} == mine
+    (out / "effects.json").unlink()
+    (out / "group_effect.png").unlink()
+    assert main(["effects", str(phantom_run), "--samples", "1", "--out", str(out)]) == 0
+    assert (out / "photo.png").read_text() == "a photo of mine"
+
+
 def test_each_scan_is_named_apart_whatever_its_file_is_called():
     """Files all named T1.nii.gz became T1-1, T1-2 ... numbered by their place in the split."""
     from vaegan.visualization.effect_files import scan_names

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
+from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import write_bytes_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 
 PENDING = ".effects-pending.json"  # what a call is writing, until it has written effects.json
+FIGURES = ("group_effect.png", "individual.png")
 
 
 def scan_names(paths: list[str], subjects: list[str]) -> list[str]:
@@ -134,7 +136,16 @@ def save_effect_maps(
     pending = out / PENDING
     planned = [f"{scan}_{kind}.nii.gz" for scan in scans for kind in ("loss", f"as_{control}")]
     planned += [f"{name}.nii.gz" for name in ("group_effect", "group_difference", "mean_control", "true_atrophy")]
+    planned += FIGURES
     earlier = listed_maps(out)
+    ours = earlier | ({"effects.json"} if _listing(out / "effects.json") is not None else set())
+    theirs = sorted(n for n in [*planned, "effects.json"] if (out / n).exists() and n not in ours)
+    if theirs:  # files of the same names that no listing of vaegan's names: the user's, kept
+        raise VaeganError(
+            f"--out {out}: holds {', '.join(theirs[:5])}{' ...' if len(theirs) > 5 else ''}, which vaegan did "
+            "not write (no effects.json of its own lists them) and these maps would replace; "
+            "give another --out, or move those files"
+        )
     listing = {"run": (about or {}).get("run"), "files": sorted(earlier | set(planned))}
     write_text_atomic(pending, json.dumps(listing) + "\n")
     nifti("group_effect", -summary.effect, "group_effect.nii.gz")
@@ -152,6 +163,7 @@ def save_effect_maps(
         maps, options, out / "individual.png", subjects=shown, scans=scans, **drawn
     )
     record = {
+        "run": None,  # the mark of vaegan's own listing (see _listed), a run's path where ``about`` gives one
         **(about or {}),
         "control": class_names[0],
         "disease": class_names[1],
@@ -184,10 +196,7 @@ def map_owners(out: Path) -> set[str]:
     """The runs whose maps ``out`` holds, as its ``effects.json`` and a killed call's pending list name them."""
     owners = set()
     for summary in (out / "effects.json", out / PENDING):
-        try:
-            run = json.loads(summary.read_text()).get("run")
-        except (OSError, ValueError, AttributeError):
-            continue
+        run = (_listing(summary) or {}).get("run")
         if isinstance(run, str):
             owners.add(run)
     return owners
@@ -200,13 +209,19 @@ def listed_maps(out: Path) -> set[str]:
 
 def _listed(summary: Path) -> set[str]:
     """The map and figure files an earlier ``effects.json`` (or a killed call's pending list) named: plain
-    names of this folder only, ending as vaegan's maps and figures do."""
-    try:
-        listed = json.loads(summary.read_text()).get("files", {})
-    except (OSError, ValueError, AttributeError):
-        return set()
+    names of this folder only, ending as vaegan's maps and figures do, and only where vaegan wrote the list."""
+    listed = (_listing(summary) or {}).get("files", {})
     names = listed.values() if isinstance(listed, dict) else listed if isinstance(listed, list) else []
     return {str(n) for n in names if plain_name(str(n)) == str(n) and str(n).endswith((".nii.gz", ".png"))}
+
+
+def _listing(summary: Path) -> dict | None:
+    """``summary`` read as vaegan wrote it (a JSON object with its ``run`` key), else None: a user's file."""
+    try:
+        record = json.loads(summary.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "run" in record else None
 
 
 def _number(value: float) -> float | None:
