@@ -75,6 +75,21 @@ def test_visualize_out_never_writes_into_another_run(run, tmp_path, capsys):
     assert digest(other) == before
 
 
+def test_visualize_out_keeps_a_users_files_of_the_figures_names(run, tmp_path, capsys):
+    """--out a folder of the user's: their curves.png and traversal.png were written over."""
+    out = tmp_path / "figures"
+    out.mkdir()
+    (out / "curves.png").write_text("my own curves")
+    (out / "notes.txt").write_text("mine")
+    line = one_line_error(capsys, main(["visualize", str(run), "--methods", "pca", "--out", str(out)]))
+    assert "curves.png" in line
+    assert {p.name: p.read_text() for p in out.iterdir()} == {"curves.png": "my own curves", "notes.txt": "mine"}
+    (out / "curves.png").unlink()
+    assert main(["visualize", str(run), "--methods", "pca", "--out", str(out)]) == 0
+    assert main(["visualize", str(run), "--methods", "pca", "--out", str(out)]) == 0  # its own figures again
+    assert (out / "notes.txt").read_text() == "mine" and (out / "curves.png").stat().st_size > 1000
+
+
 def test_reconstruct_never_replaces_its_own_input(run, tmp_path, capsys):
     from PIL import Image
 

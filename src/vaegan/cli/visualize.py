@@ -19,7 +19,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--methods", default="pca,tsne,umap", help=f"scatter projections, comma-separated from {', '.join(METHODS)}"
     )
-    parser.add_argument("--n-points", type=int, default=2000, help="test images encoded for the scatter plots")
+    parser.add_argument("--n-points", type=int, default=2000, help="images of --split encoded for the scatter plots")
     parser.add_argument("--k", type=int, default=8, help="latent dimensions in the traversal (the most informative)")
     parser.add_argument("--steps", type=int, default=9, help="images per traversal/interpolation row")
     parser.add_argument("--split", choices=["test", "val", "train"], default="test", help="images to encode")
@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.cli import check_seed
     from vaegan.cli.outputs import check_out_folder
     from vaegan.runs import load_run
+    from vaegan.training.run_folder import LATENT_FIGURES
     from vaegan.visualization import latent_figures, plot_curves, read_history
+    from vaegan.visualization.latent import foreign_files, record_figures
 
     check_seed(args.seed)
     methods = parse_methods(args.methods)
@@ -57,6 +59,13 @@ def run(args: argparse.Namespace) -> int:
             f"(choose another --split, or a larger {SPLIT_SETTING[args.split]})"
         )
     out = check_out_folder(args.out, run_.path) if args.out else run_.path / "latent"
+    if args.out:  # a folder of the user's: files of the figures' names that vaegan did not write are kept
+        theirs = foreign_files(out, [*LATENT_FIGURES, "curves"])
+        if theirs:
+            raise VaeganError(
+                f"--out {args.out}: holds {', '.join(theirs)}, which vaegan did not write there (its latent.json "
+                "does not record them) and these figures would replace; give another --out, or move those files"
+            )
     paths = latent_figures(
         run_.model,
         dataset,
@@ -67,13 +76,13 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         split=args.split,
-        # in the run's own latent/: which checkpoint each figure shows, for the report
-        drawn_from=None
-        if args.out or run_.checkpoint is None
-        else {"checkpoint": run_.checkpoint.stem, "epoch": run_.epoch},
+        # which checkpoint each figure shows (latent.json), for the report
+        drawn_from=None if run_.checkpoint is None else {"checkpoint": run_.checkpoint.stem, "epoch": run_.epoch},
     )
     metrics = run_.path / "metrics.csv"
     if metrics.is_file():
+        if args.out:
+            record_figures(out, {"curves": {"source": "metrics.csv", "epoch": run_.epoch}})
         paths["curves"] = plot_curves(
             read_history(metrics),
             out / "curves.png" if args.out else run_.path / "curves.png",  # --out: nothing in the run is rewritten

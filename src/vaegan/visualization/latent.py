@@ -65,6 +65,23 @@ def figure_sources(folder: str | Path) -> dict[str, dict]:
     return {name: entry for name, entry in record.items() if isinstance(entry, dict)}
 
 
+def record_figures(folder: str | Path, entries: Mapping[str, Mapping[str, object]]) -> None:
+    """Add ``entries`` (figure name -> what it shows) to ``folder/latent.json``, keeping the others."""
+    record = figure_sources(folder) | {name: dict(entry) for name, entry in entries.items()}
+    write_text_atomic(Path(folder) / PROVENANCE, json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def foreign_files(folder: str | Path, figures: Sequence[str]) -> list[str]:
+    """The files of ``folder`` named as ``figures`` (``NAME.png``) or latent.json that vaegan did not write
+    there: its latent.json records every figure it draws, and is itself a JSON object of records."""
+    folder = Path(folder)
+    recorded = figure_sources(folder)
+    theirs = [f"{name}.png" for name in figures if (folder / f"{name}.png").exists() and name not in recorded]
+    if (folder / PROVENANCE).exists() and not recorded:  # not ours, or damaged: either way not replaced
+        theirs.append(PROVENANCE)
+    return theirs
+
+
 class _Context:
     """What every figure of one call shares: the model, its codes (or None), names, a base code."""
 
@@ -201,7 +218,8 @@ def latent_figures(
         split: which images ``dataset`` holds (``test``, ``val``, ``train``), as the titles name them.
         drawn_from: the weights ``model`` holds, e.g. ``{"checkpoint": "best", "epoch": 6}``; recorded with
             ``split`` for each figure written in ``out_dir/latent.json`` (other figures' records are kept),
-            so a report can say which model each figure shows.
+            so a report can say which model each figure shows. Every figure is recorded there, so that
+            a later call knows which files of ``out_dir`` are its own (see :func:`foreign_files`).
 
     Example:
         >>> paths = latent_figures(run.model, run.load_data().test, "outputs/mnist_vae/latent")  # doctest: +SKIP
@@ -223,8 +241,6 @@ def latent_figures(
     figures["interpolation"] = lambda: interpolation_figure(ctx, steps)
     if model.conditional:
         figures["class_interpolation"] = lambda: class_interpolation_figure(ctx, steps)
-    paths = {name: save_figure(make(), out_dir / f"{name}.png") for name, make in figures.items()}
-    if drawn_from is not None:
-        record = figure_sources(out_dir) | {name: {**drawn_from, "split": split} for name in paths}
-        write_text_atomic(out_dir / PROVENANCE, json.dumps(record, indent=1, sort_keys=True) + "\n")
-    return paths
+    # recorded first: a call killed half-way leaves no figure that the next call would take for a user's
+    record_figures(out_dir, {name: {**(drawn_from or {}), "split": split} for name in figures})
+    return {name: save_figure(make(), out_dir / f"{name}.png") for name, make in figures.items()}
