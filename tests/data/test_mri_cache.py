@@ -161,3 +161,33 @@ def test_a_file_that_could_not_be_opened_once_is_not_cached_as_bad(tmp_path, cac
     monkeypatch.setattr(mri_transforms.nib, "load", real_load)
     again = read_volumes(folder, options())
     assert not again.skipped and "sub-03" in again.subjects
+
+
+def test_a_cache_file_with_damaged_bytes_is_a_miss_not_wrong_data(tmp_path):
+    """torch.load does not check the CRC of a record: a cache file with flipped bytes loaded silently."""
+    import torch
+
+    from vaegan.data.cache import load_cached, save_cached
+
+    path = tmp_path / "entry.pt"
+    save_cached(path, {"volume": torch.arange(4096, dtype=torch.float32)})
+    blob = bytearray(path.read_bytes())
+    start = blob.find(bytes(torch.arange(4096, dtype=torch.float32)[1000:1002].numpy().tobytes()))
+    assert start > 0
+    blob[start : start + 8] = bytes(8)  # two floats zeroed, the archive's structure intact
+    path.write_bytes(bytes(blob))
+    assert load_cached(path) is None
+
+
+def test_a_full_disk_while_caching_costs_time_not_the_run(tmp_path, monkeypatch, caplog):
+    """torch reports a short write as RuntimeError ("unexpected pos"), which escaped the OSError handler."""
+    import torch
+
+    from vaegan.data import cache
+
+    def short_write(payload, target):
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(torch, "save", short_write)
+    cache.save_cached(tmp_path / "entry.pt", {"volume": torch.zeros(3)})
+    assert not (tmp_path / "entry.pt").exists() and "could not write" in caplog.text

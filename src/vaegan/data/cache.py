@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from vaegan.foundation.checkpoints import damaged_member
 from vaegan.foundation.files import atomic_write, cache_dir, package_version
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ def load_cached(path: Path) -> dict[str, Any] | None:
     """The cached payload, or ``None`` when absent or unreadable."""
     if not path.is_file():
         return None
+    damaged = damaged_member(path)
+    if damaged is not None:  # torch.load would read flipped bytes as data
+        logger.warning("ignoring the damaged cache file %s (%s fails its check); recomputing", path, damaged)
+        return None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a damaged cache file is a miss, never a failure
@@ -79,5 +84,5 @@ def save_cached(path: Path, payload: dict[str, Any]) -> None:
 
     try:
         atomic_write(path, lambda tmp: torch.save(payload, tmp))
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # torch reports a short write (a full disk) as RuntimeError
         logger.warning("could not write the cache file %s: %s", path, error)

@@ -56,7 +56,7 @@ def _unreadable(path: Path, error: BaseException) -> CheckpointError:
     return CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {_first_line(error)}")
 
 
-def _damaged_member(path: Path) -> str | None:
+def damaged_member(path: Path) -> str | None:
     """The first record of the archive whose bytes fail their CRC-32 (torch.load does not check them)."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -76,7 +76,7 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         if not started_as_zip and path.stat().st_size > 0:  # an empty file is a copy or a write cut short
             raise CheckpointError(f"{path}: not a vaegan checkpoint (not a file torch.save wrote); was it replaced?")
         raise _unreadable(path, zipfile.BadZipFile("the archive's directory is missing"))
-    damaged = _damaged_member(path)
+    damaged = damaged_member(path)
     if damaged is not None:
         raise _unreadable(path, zipfile.BadZipFile(f"{damaged} does not match its checksum (the file changed on disk)"))
     try:
