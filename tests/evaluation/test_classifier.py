@@ -158,3 +158,16 @@ def test_the_cached_phantoms_classifier_does_not_depend_on_the_data_root(monkeyp
     monkeypatch.setenv("VAEGAN_DATA_DIR", "/somewhere/else")
     assert classifier_path("phantoms", mri=mri) == without
     assert classifier_path("mri", mri=mri) != classifier_path("mri", mri=mri, data_dir="/a/bids/folder")
+
+
+def test_a_classifier_whose_loss_turns_nan_is_an_error_and_the_cached_one_is_kept(cache, blobs, monkeypatch):
+    """--force on a diverging run saved NaN weights over the good classifier, and every evaluation used it."""
+    import torch.nn.functional as F
+
+    path = train_classifier(blobs, epochs=1)
+    before = path.read_bytes()
+    cross_entropy = F.cross_entropy
+    monkeypatch.setattr(F, "cross_entropy", lambda *args, **kwargs: cross_entropy(*args, **kwargs) * float("nan"))
+    with pytest.raises(TrainingError, match="not finite"):
+        train_classifier(blobs, epochs=1, force=True)
+    assert path.read_bytes() == before

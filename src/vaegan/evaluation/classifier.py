@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vaegan.data import ImageDataset
+from vaegan.foundation.errors import TrainingError
 from vaegan.networks.layers import BATCH_NORM, CONV
 
 __all__ = ["ReferenceClassifier", "classifier_accuracy", "fit_classifier"]
@@ -180,6 +181,11 @@ def _train(
             optimizer.step()
             schedule.step()
             total += float(loss.detach()) * len(index)
+        if not math.isfinite(total):  # NaN weights would score every later evaluation at chance
+            raise TrainingError(
+                f"classifier epoch {epoch}/{epochs}: the loss is not finite ({total}); do the images hold NaN or "
+                "infinite values? Nothing was saved"
+            )
         seconds = time.perf_counter() - started
         log.info("classifier epoch %d/%d: loss %.4f (%.1f s)", epoch, epochs, total / len(train), seconds)
 
