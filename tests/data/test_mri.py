@@ -387,3 +387,18 @@ def test_an_upper_case_nii_gz_is_written_compressed(tmp_path):
     path = save_nifti(torch.rand(1, 1, 4, 4, 4), tmp_path / "S.NII.GZ", spacing=2.0)
     assert path.read_bytes()[:2] == b"\x1f\x8b"  # gzip's magic number
     assert nib.load(path).shape[:3] == (4, 4, 4)
+
+
+def test_a_nifti_written_without_labels_leaves_no_sidecar_of_an_earlier_one(tmp_path):
+    """`sample` of a cVAE then of an unconditional 3-D VAE to one s.nii.gz: s.json kept the first labels."""
+    from vaegan.data.volumes import save_nifti, sidecar_path
+
+    out = tmp_path / "s.nii.gz"
+    save_nifti(torch.rand(2, 1, 4, 4, 4), out, spacing=2.0, labels=torch.tensor([0, 1]), class_names=["CN", "AD"])
+    assert "labels" in json.loads(sidecar_path(out).read_text())
+    save_nifti(torch.rand(2, 1, 4, 4, 4), out, spacing=2.0)
+    assert not sidecar_path(out).exists()
+    mine = tmp_path / "t.json"
+    mine.write_text('{"my": "notes"}')
+    save_nifti(torch.rand(2, 1, 4, 4, 4), tmp_path / "t.nii.gz", spacing=2.0)
+    assert mine.read_text() == '{"my": "notes"}'  # a JSON of the user's is never ours to delete

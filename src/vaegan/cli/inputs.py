@@ -19,7 +19,7 @@ from vaegan.data.config import MRIConfig
 from vaegan.data.imagefolder import fit_square, read_image
 from vaegan.data.mri_sources import IMAGE_SUFFIXES, NIFTI_SUFFIXES
 from vaegan.foundation.errors import VaeganError
-from vaegan.foundation.files import atomic_write
+from vaegan.foundation.files import write_npz_atomic
 from vaegan.models import GenerativeModel
 from vaegan.models.vae import map_codes
 from vaegan.runs import Run, load_run, parse_labels
@@ -178,6 +178,6 @@ def encode_inputs(args: argparse.Namespace) -> int:
     if labels is not None:
         arrays["labels"] = labels.numpy().astype(np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, lambda tmp: np.savez_compressed(tmp.open("wb"), **arrays))
+    write_npz_atomic(out, arrays)
     print(f"wrote the codes of {len(files)} images ({codes.shape[1]} numbers each) to {out}")
     return 0

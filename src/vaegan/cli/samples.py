@@ -13,7 +13,7 @@ from vaegan.cli import check_seed
 from vaegan.cli.inputs import in_chunks, input_files, input_labels, open_encoder_run, read_inputs
 from vaegan.cli.outputs import check_out_file
 from vaegan.foundation.errors import VaeganError
-from vaegan.foundation.files import atomic_write
+from vaegan.foundation.files import write_npz_atomic
 from vaegan.runs import load_run, parse_labels
 from vaegan.visualization import save_grid
 from vaegan.visualization.codes import decode, fit_code_density
@@ -83,7 +83,7 @@ def run_sample(args: argparse.Namespace) -> int:
         arrays = {"images": images.numpy().astype(np.float32)}
         if labels is not None:
             arrays["labels"] = labels.numpy().astype(np.int64)
-        atomic_write(out, lambda tmp: np.savez_compressed(tmp.open("wb"), **arrays))
+        write_npz_atomic(out, arrays)
     print(f"wrote {args.n} samples to {out}" + (f" (labels in {sidecar})" if sidecar and sidecar.exists() else ""))
     return 0
 
@@ -132,7 +132,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":
         arrays = {"inputs": x.numpy(), "recons": recons.numpy(), "files": np.array([str(f) for f in files])}
-        atomic_write(out, lambda tmp: np.savez_compressed(tmp.open("wb"), **arrays))
+        write_npz_atomic(out, arrays)
     else:
         batch, columns = layout_grid(torch.stack([x.cpu(), recons]), image_dims=x.dim() - 1)
         save_grid(batch, out, columns)

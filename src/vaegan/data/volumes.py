@@ -168,4 +168,6 @@ def save_nifti(
             about["labels"] = labels.tolist()
             about["class_names"] = [class_names[i] if class_names else str(i) for i in labels.tolist()]
         write_text_atomic(sidecar, json.dumps(about, indent=1) + "\n")
+    elif is_own_sidecar(sidecar_path(path)):  # an earlier file's labels would be taken for these images'
+        sidecar_path(path).unlink(missing_ok=True)
     return path

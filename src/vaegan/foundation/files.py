@@ -86,6 +86,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
+def write_npz_atomic(path: Path, arrays: dict[str, object]) -> None:
+    """``numpy.savez_compressed(path, **arrays)``, atomically (into the open temporary file: the name
+    itself would get a second ``.npz``)."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    atomic_write(path, write)
+
+
 @functools.cache
 def package_version() -> str:
     """vaegan's installed version, part of every cache key (a new version never reads an old cache)."""
