@@ -129,7 +129,8 @@ def train_from_config(
         changes = _resume_changes(resumed["run_config"], config)
         if changes:  # accepted above
             after = next(i for i, c in enumerate(callbacks) if isinstance(c, Checkpoints)) + 1
-            callbacks.insert(after, RecordChanges(changes))  # right after the epoch's checkpoint, before figures
+            history = read_changes(config.out_dir / "config_changes.yaml")  # damaged: said before any training
+            callbacks.insert(after, RecordChanges(changes, history))  # right after the epoch's checkpoint
     trainer = Trainer(
         model,
         data,
@@ -181,6 +182,28 @@ def _with_shape_of(config: RunConfig, trained: dict[str, Any]) -> RunConfig:
     return config.model_copy(update={"model": config.model.model_copy(update=filled)})
 
 
+def read_changes(path: Path) -> list[dict]:
+    """The changes accepted on earlier resumes, as ``config_changes.yaml`` records them ([] if none).
+
+    Raises:
+        ConfigError: the file is not the list vaegan writes (edited by hand?); it is kept as it is.
+    """
+    if not path.is_file():
+        return []
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        entries, reason = None, f"unreadable ({problem})"
+    else:
+        reason = f"holds {type(entries).__name__}, not the list of changes vaegan writes"
+    if not isinstance(entries, list):
+        raise ConfigError(
+            f"{path}: {reason}; this resume would add to it. Mend it, or move it aside to start a new history"
+        )
+    return entries
+
+
 class RecordChanges(Callback):
     """Once the first epoch under the accepted change is checkpointed, record the change: append it to
     ``config_changes.yaml`` with the epoch it takes effect after, and rewrite ``config.yaml``.
@@ -188,8 +211,8 @@ class RecordChanges(Callback):
     Not before: a resume that fails (a NaN, Ctrl-C) in that epoch leaves the run's config as it was.
     Runs right after :class:`~vaegan.training.callbacks.Checkpoints`, before anything else can stop the epoch."""
 
-    def __init__(self, changes: dict[str, tuple[Any, Any]]):
-        self.changes = changes
+    def __init__(self, changes: dict[str, tuple[Any, Any]], history: list[dict] | None = None):
+        self.changes, self.history = changes, list(history or [])
         self.since: int | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
@@ -198,13 +221,10 @@ class RecordChanges(Callback):
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
         if self.since is None:
             return
-        log_path = trainer.out_dir / "config_changes.yaml"
-        entries = yaml.safe_load(log_path.read_text()) if log_path.is_file() else None
-        entries = entries if isinstance(entries, list) else []
         changed = {key: {"old": old, "new": new} for key, (old, new) in self.changes.items()}
-        entries.append({"epoch": self.since, "changes": changed})
+        entries = [*self.history, {"epoch": self.since, "changes": changed}]
         self.since = None
-        write_text_atomic(log_path, yaml.safe_dump(entries, sort_keys=False))
+        write_text_atomic(trainer.out_dir / "config_changes.yaml", yaml.safe_dump(entries, sort_keys=False))
         write_text_atomic(trainer.out_dir / "config.yaml", yaml.safe_dump(trainer.run_config, sort_keys=False))
 
     def on_fit_end(self, trainer: Trainer) -> None:

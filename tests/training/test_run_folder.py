@@ -210,6 +210,19 @@ def test_accepted_changes_are_recorded_and_config_yaml_rewritten(tmp_path):
     assert train(config, run, "--epochs", "3", "--resume", "--set", "model.lr=0.01") == 0  # now the run's own
 
 
+@pytest.mark.parametrize("text", ["- epoch: 1\n  changes: {a: [\n", "just a note of mine\n"])
+def test_a_damaged_change_history_is_named_before_training_and_kept(tmp_path, capsys, text):
+    """A hand-edited config_changes.yaml: broken YAML stopped the run with a traceback after an epoch, and a
+    file that was not a list was silently written over."""
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    (run / "config_changes.yaml").write_text(text)
+    before = (run / "metrics.csv").read_text()
+    code = train(config, run, "--epochs", "2", "--resume", "--set", "model.lr=0.01", "--accept-changes")
+    assert code == 2 and "config_changes.yaml" in capsys.readouterr().err
+    assert (run / "config_changes.yaml").read_text() == text and (run / "metrics.csv").read_text() == before
+
+
 def test_an_accepted_change_the_checkpoint_cannot_take_is_not_recorded(tmp_path, capsys):
     config, run = write_config(tmp_path), tmp_path / "run"
     assert train(config, run, "--epochs", "1") == 0
