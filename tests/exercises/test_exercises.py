@@ -42,6 +42,17 @@ def test_init_keeps_a_readme_it_did_not_write(tmp_path, capsys):
     assert sorted(p.name for p in folder.glob("*.md")) == ["EXERCISES.md", "README.md"]
 
 
+def test_init_keeps_an_exercises_md_it_did_not_write_either(tmp_path, capsys):
+    folder = tmp_path / "my_project"
+    folder.mkdir()
+    (folder / "README.md").write_text("# my thesis notes\n")
+    (folder / "EXERCISES.md").write_text("# my own exercise sheet\n")
+    assert main(["exercises", "init", str(folder)]) == 2
+    assert "EXERCISES.md" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["EXERCISES.md", "README.md"]  # nothing written
+    assert (folder / "EXERCISES.md").read_text() == "# my own exercise sheet\n"
+
+
 def test_templates_are_package_data_covering_the_course():
     keys = {p.stem for p in TEMPLATES.glob("ex*.py")}
     assert keys == {e.key for e in EXERCISES}

@@ -18,6 +18,7 @@ import torch
 from vaegan.exercises.catalogue import EXERCISES, Exercise
 from vaegan.exercises.contract import CheckResult, _reason, registered, run_contract
 from vaegan.foundation.errors import VaeganError
+from vaegan.foundation.files import write_text_atomic
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -60,21 +61,28 @@ def init_workspace(folder: str | Path, *, force: bool = False) -> list[Path]:
     existing = [path for path in targets if path.exists()]
     if existing and not force:
         raise VaeganError(f"{existing[0]}: already exists; your work is kept (use --force to start again)")
+    guide = guide_path(folder)
+    if not _is_guide(guide):
+        raise VaeganError(
+            f"{guide}: a file of yours, as is README.md beside it; both are kept. Move one, or choose another folder"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     for path in targets:
-        path.write_text((TEMPLATES / path.name).read_text())
+        write_text_atomic(path, (TEMPLATES / path.name).read_text())
     table = "\n".join(f"- `{e.key}.py`: {e.title} (`{e.target}`)" for e in EXERCISES)
-    guide = guide_path(folder)
-    guide.write_text(README.format(folder=folder, table=table))
+    write_text_atomic(guide, README.format(folder=folder, table=table))
     return [*targets, guide]
 
 
 def guide_path(folder: Path) -> Path:
     """Where the workspace's guide goes: README.md, or EXERCISES.md where a README.md of the user's own is kept."""
     readme = folder / "README.md"
-    if not readme.exists() or readme.read_text(errors="replace").startswith(README.split("\n")[0]):
-        return readme
-    return folder / "EXERCISES.md"
+    return readme if _is_guide(readme) else folder / "EXERCISES.md"
+
+
+def _is_guide(path: Path) -> bool:
+    """Whether ``path`` is absent or a guide vaegan wrote (it starts with the guide's title)."""
+    return not path.exists() or path.read_text(errors="replace").startswith(README.split("\n")[0])
 
 
 def load_module(path: Path) -> ModuleType:
