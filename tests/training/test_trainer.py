@@ -9,6 +9,7 @@ from tests.conftest import blob_images, tiny_splits
 from tests.models.tiny_configs import TINY, tiny_model
 from vaegan import experiment
 from vaegan.config import RunConfig
+from vaegan.data import ImageDataset
 from vaegan.data.config import DataConfig
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import TrainingError
@@ -271,6 +272,19 @@ def test_terms_of_batch_statistics_are_validated_on_batches_of_the_training_size
     assert term in scores[0]
     assert scores[0][term] == pytest.approx(scores[1][term], rel=1e-5)
     assert scores[0]["loss"] == pytest.approx(scores[1]["loss"], rel=1e-5)
+
+
+def test_a_last_validation_batch_of_one_image_does_not_inflate_a_minibatch_estimate(tmp_path):
+    """17 validation images in batches of 8 left a batch of one, whose total correlation is (D-1) log N
+    (its own code is all the estimator sees of q(z)): val/tc rose with a setting of no meaning."""
+    data = tiny_splits(n=64)
+    config = TrainConfig(epochs=1, batch_size=8, progress=False, tensorboard=False)
+    trainer = Trainer(tiny_model("beta_tcvae"), data, config, out_dir=tmp_path)
+    trainer.fit()
+    images = blob_images(17, (1, 16, 16), 3, 1)
+    whole = trainer.evaluate(ImageDataset(images.images[:16], images.labels[:16], images.class_names, "blobs"))
+    one_more = trainer.evaluate(images)  # alone, the 17th would add 3 log 64 / 17 = 0.73 nats
+    assert one_more["tc"] == pytest.approx(whole["tc"], abs=0.25)
 
 
 def test_best_row_names_the_epoch_best_pt_holds(tmp_path):

@@ -44,6 +44,14 @@ log = logging.getLogger(__name__)
 __all__ = ["History", "Trainer", "resolve_device"]
 
 
+def eval_spans(low: int, high: int, size: int, least: int = 1) -> list[tuple[int, int]]:
+    """(start, stop) of batches of ``size`` over [low, high); a last one under ``least`` joins the one before."""
+    spans = [(start, min(start + size, high)) for start in range(low, high, size)]
+    if len(spans) > 1 and spans[-1][1] - spans[-1][0] < least:
+        spans[-2:] = [(spans[-2][0], high)]
+    return spans
+
+
 class Trainer:
     """Fits any :class:`GenerativeModel` on in-memory data and writes a run folder.
 
@@ -325,20 +333,22 @@ class Trainer:
         """Mean eval_step terms over ``dataset``, with fixed noise so epochs compare.
 
         In batches of ``eval_batch_size``; of the training's (each rank's part of ``batch_size``) for a
-        model whose terms are statistics of the batch (:meth:`GenerativeModel.batch_statistics`).
+        model whose terms are statistics of the batch (:meth:`GenerativeModel.batch_statistics`), where
+        a last batch under half that size joins the one before it: a beta-TCVAE's total correlation of a
+        batch of one image is (D - 1) log N, whatever the model.
         """
         self.model.eval()
-        size = self.config.eval_batch_size
-        if self.model.batch_statistics():
+        size, least = self.config.eval_batch_size, 1
+        if self.model.batch_statistics():  # and a rest under half a batch joins the batch before it
             size = max(2, self.config.batch_size // self.ranks.world_size)
+            least = size // 2
         sums: dict[str, torch.Tensor] = {}
         devices = [self.device] if self.device.type == "cuda" else []
         n, ranks = len(dataset), self.ranks
         low, high = n * ranks.rank // ranks.world_size, n * (ranks.rank + 1) // ranks.world_size  # this rank's part
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.config.seed + 1 + ranks.rank)
-            for start in range(low, high, size):
-                stop = min(start + size, high)
+            for start, stop in eval_spans(low, high, size, least):
                 x = dataset.images[start:stop].to(self.device, torch.float32)  # a file may hold float16
                 x = x.contiguous(memory_format=self.memory_format)
                 y = dataset.labels[start:stop].to(self.device)
