@@ -54,7 +54,8 @@ class Gaussian(Likelihood):
         self.sigma = sigma
 
     def log_prob(self, out: Tensor, x: Tensor) -> Tensor:
-        z = (x - torch.sigmoid(out)) / self.sigma
+        # in float32: under bf16 autocast the sigmoid would round the mean to 1/256 before x - mean
+        z = (x - torch.sigmoid(out.float())) / self.sigma
         return -_per_image(0.5 * z.pow(2) + math.log(self.sigma) + 0.5 * LOG_2PI)
 
     def mean(self, out: Tensor) -> Tensor:
@@ -77,7 +78,7 @@ class LearnedGaussian(Likelihood):
         self.min_sigma = min_sigma
 
     def log_prob(self, out: Tensor, x: Tensor) -> Tensor:
-        mean_raw, scale_raw = out.chunk(2, dim=1)
+        mean_raw, scale_raw = out.float().chunk(2, dim=1)  # float32, as Gaussian.log_prob
         sigma = self.min_sigma + F.softplus(scale_raw)
         z = (x - torch.sigmoid(mean_raw)) / sigma
         return -_per_image(0.5 * z.pow(2) + sigma.log() + 0.5 * LOG_2PI)
