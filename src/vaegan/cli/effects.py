@@ -30,10 +30,14 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--samples", type=int, default=8, help="posterior draws each map is averaged over")
     parser.add_argument(
-        "--control", help="the control class, by name or number (default CN where the run has it, else the first)"
+        "--control",
+        help="the control class, by name or number (default CN where the run has it, else the first class "
+        "other than the disease)",
     )
     parser.add_argument(
-        "--disease", help="the disease class, by name or number (default AD where the run has it, else the second)"
+        "--disease",
+        help="the disease class, by name or number (default AD where the run has it, else the first class "
+        "other than the control)",
     )
     parser.add_argument(
         "--scaled",

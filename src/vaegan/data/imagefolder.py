@@ -2,8 +2,10 @@
 
 ::
 
-    DIR/CN/sub-01_slice-40.png      class names = the subfolder names, sorted
-    DIR/AD/sub-07_slice-40.png      (or DIR/train/<class>/... and DIR/test/<class>/...)
+    DIR/CN/sub-01_slice-40.png      class names = the subfolder names, sorted; for diagnoses
+    DIR/AD/sub-07_slice-40.png      (``dataset: mri``) mapped through data.mri.label_map and
+                                    numbered in data.mri.classes order
+                                    (or DIR/train/<class>/... and DIR/test/<class>/...)
 
 Images are read with Pillow, scaled to [0, 1] by their type's range (8- or
 16-bit) or min-max for float TIFFs, made grayscale (or RGB when any image is in

@@ -122,8 +122,9 @@ def likelihood_metrics(
             images on a CPU, e.g. about 80 minutes for 680 64^2 MRI slices at k = 5000 on 2 cores).
 
     Returns:
-        ``{"nll", "neg_elbo"}``; a conditional model adds ``nll_given_label`` and
-        ``neg_elbo_given_label`` (-log p(x|y)) and its ``nll`` is the marginal over classes.
+        ``{"nll", "neg_elbo"}`` for an unconditional model; for a conditional one ``{"nll",
+        "nll_given_label", "neg_elbo_given_label"}``: its ``nll`` is the marginal over classes, the
+        other two are -log p(x|y) and its bound (a marginal ELBO would need q(y|x), which it has not).
     """
     if model.conditional and labels is None:
         raise ValueError(f"{model.name} is conditional: pass the test labels to score -log p(x|y)")
