@@ -174,6 +174,62 @@ def test_a_csv_that_names_no_subjects_is_warned_about(tmp_path, caplog):
     assert "2 files" in warning and "empty subject" in warning
 
 
+@pytest.mark.parametrize("column", ["participant_id", "PTID", "subject_id", "Subject"])
+def test_a_csvs_subject_column_may_carry_its_usual_names(tmp_path, caplog, column):
+    """ADNI's PTID, BIDS's participant_id: each file became its own subject, and one person's visits could
+    fall on both sides of the split (the warning said there was no subject column)."""
+    from vaegan.data.bad_inputs import BadInputs
+    from vaegan.data.mri_sources import csv_records
+
+    for name in ("visit_bl.nii.gz", "visit_m12.nii.gz", "other.nii.gz"):
+        write_nifti(tmp_path / name, brain(0))
+    csv = tmp_path / "scans.csv"
+    csv.write_text(f"path,label,{column}\nvisit_bl.nii.gz,CN,0001\nvisit_m12.nii.gz,CN,0001\nother.nii.gz,AD,0002\n")
+    with caplog.at_level(logging.WARNING):
+        records = csv_records(csv, options(), BadInputs(strict=False))
+    assert sorted(r.subject for r in records) == ["0001", "0001", "0002"]
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_subject_cells_sub_prefix_is_read_in_any_case(tmp_path):
+    from vaegan.data.bad_inputs import BadInputs
+    from vaegan.data.mri_sources import csv_records
+
+    for name in ("a.nii.gz", "b.nii.gz"):
+        write_nifti(tmp_path / name, brain(0))
+    csv = tmp_path / "scans.csv"
+    csv.write_text("path,label,subject\na.nii.gz,CN,SUB-01\nb.nii.gz,CN,sub-01\n")
+    assert {r.subject for r in csv_records(csv, options(), BadInputs(strict=False))} == {"sub-01"}
+
+
+def test_a_folder_above_the_cohort_named_sub_is_no_subject(tmp_path, caplog):
+    """/home/sub-lab/cohort/list.csv: every scan took the subject sub-lab from a folder above the data."""
+    from vaegan.data.bad_inputs import BadInputs
+    from vaegan.data.mri_sources import csv_records
+
+    cohort = tmp_path / "sub-lab" / "cohort"
+    cohort.mkdir(parents=True)
+    for name in ("0001_T1w.nii.gz", "0002_T1w.nii.gz"):
+        write_nifti(cohort / name, brain(0))
+    csv = cohort / "list.csv"
+    csv.write_text("path,label\n0001_T1w.nii.gz,CN\n0002_T1w.nii.gz,AD\n")
+    with caplog.at_level(logging.WARNING):
+        records = csv_records(csv, options(), BadInputs(strict=False))
+    assert sorted(r.subject for r in records) == ["0001_T1w", "0002_T1w"]
+    assert "2 files" in caplog.text
+
+
+def test_a_csv_layout_on_a_folder_of_several_csvs_names_them(tmp_path):
+    """data.mri.layout=csv took the first of a.csv and cohort.csv, alphabetically, without a word."""
+    from vaegan.data.bad_inputs import BadInputs
+    from vaegan.data.mri_sources import csv_records
+
+    for name in ("a.csv", "cohort.csv"):
+        (tmp_path / name).write_text("path,label\n")
+    with pytest.raises(DataError, match="a.csv, cohort.csv"):
+        csv_records(tmp_path, options(), BadInputs(strict=False))
+
+
 def test_a_class_with_no_image_is_an_error_that_names_the_diagnoses_left_out(tmp_path, cache):
     """'Dementia' outside the default label_map left a CN-only 'CN vs AD' set, which trained with a warning."""
     folder = make_bids(tmp_path / "bids", {"sub-01": "CN", "sub-02": "Dementia", "sub-03": "CN", "sub-04": "Dementia"})

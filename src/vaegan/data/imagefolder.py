@@ -172,7 +172,7 @@ def read_image_folder(
 def _group_of(path: Path, root: Path) -> tuple[str, bool]:
     """(subject, whether it is the file alone): the ``sub-XX`` part of the path, else
     ``<class>/<subject folder>``, else ``<class>/<file name>``."""
-    named = subject_of(path)
+    named = subject_of(path, root)
     if SUBJECT_PART.match(named):
         return named, False
     class_folder, *inner = path.relative_to(root).parts

@@ -44,6 +44,9 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MISSING = {"", "n/a", "na", "nan", "none"}
 SUBJECT_PART = re.compile(r"sub-[A-Za-z0-9]+")
+SUBJECT_DEPTH = 3  # folders of a scan that may name its subject, outside the data folder: sub-01/ses-01/anat/
+# a CSV's subject column, by its usual names (BIDS, ADNI's PTID), compared without case
+SUBJECT_COLUMNS = ("subject", "subject_id", "participant_id", "participant", "ptid")
 logger = logging.getLogger(__name__)
 
 
@@ -257,16 +260,17 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
     """One record per CSV row whose file exists and whose label maps to a class."""
     if path.is_dir():
         found = sorted(path.glob("*.csv"))
-        if not found:
+        if len(found) != 1:
+            held = f"holds {', '.join(f.name for f in found)}" if found else "holds no .csv of path,label"
             raise DataError(
-                f"{path}: data.mri.layout=csv but the folder holds no .csv of path,label; add one, point "
-                "data.data_dir at the CSV file, or set data.mri.layout=auto"
+                f"{path}: data.mri.layout=csv but the folder {held}; point data.data_dir at the CSV file"
+                + ("" if found else ", add one, or set data.mri.layout=auto")
             )
         path = found[0]
     columns, rows = _read_table(path, ",")
     path_col = _column(path, columns, "path", "the CSV needs columns path,label")
     label_col = _column(path, columns, "label", "the CSV needs columns path,label")
-    subject_col = next((c for c in columns if c.lower() == "subject"), None)
+    subject_col = next((c for c in columns if c.strip().lower() in SUBJECT_COLUMNS), None)
     records: dict[Path, Record] = {}
     seen: dict[Path, tuple[int, str]] = {}  # each file (resolved) -> (line, raw label) of its first row
     alone: set[Path] = set()  # files whose subject is only their file name
@@ -294,13 +298,13 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
         elif isinstance(label, str):
             bad.add(where, f"{image.name} {label}")
         else:
-            subject = (row.get(subject_col) or "").strip() if subject_col else ""
-            records[key] = Record(image, subject or subject_of(image), label)
-            if not subject and not any(SUBJECT_PART.match(part) for part in image.parts):
+            subject = _subject_cell(row.get(subject_col) or "") if subject_col else ""
+            records[key] = Record(image, subject or subject_of(image, path.parent), label)
+            if not subject and not any(SUBJECT_PART.match(part) for part in _own_parts(image, path.parent)):
                 alone.add(key)  # the subject is then the file name: splits by subject split by file
     alone &= records.keys()  # not those a later row left out
     if alone:
-        lacking = "an empty subject cell" if subject_col else "no subject column"
+        lacking = "an empty subject cell" if subject_col else f"no subject column ({', '.join(SUBJECT_COLUMNS)})"
         logger.warning(
             "%s: %d files have %s and no sub-XX in their path: each counts as its own subject, so one "
             "person's scans (visits, runs) may land in both training and test; fill in their subject",
@@ -311,9 +315,28 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
     return list(records.values())
 
 
-def subject_of(path: Path) -> str:
-    """The BIDS ``sub-XXX`` part of a path, else the file name without its extension."""
-    for part in reversed(path.parts):  # the file name first, then its folders
+def _subject_cell(text: str) -> str:
+    """A subject as a table gives it: trimmed, a ``sub-`` prefix in any case written ``sub-``."""
+    text = text.strip()
+    return f"sub-{text[4:]}" if text[:4].lower() == "sub-" else text
+
+
+def _own_parts(path: Path, root: Path | None) -> tuple[str, ...]:
+    """The parts of ``path`` that belong to the data: those below ``root``, else (a file outside it) the
+    file name and its :data:`SUBJECT_DEPTH` folders (``sub-01/ses-01/anat/T1w.nii.gz``), never the folders
+    that hold the whole cohort (``/home/sub-lab/...``)."""
+    if root is not None:
+        try:
+            return Path(os.path.normpath(path.absolute())).relative_to(os.path.normpath(root.absolute())).parts
+        except ValueError:
+            pass
+    return path.parts[-(SUBJECT_DEPTH + 1) :]
+
+
+def subject_of(path: Path, root: Path | None = None) -> str:
+    """The BIDS ``sub-XXX`` part of ``path`` (below ``root``, see :func:`_own_parts`), else the file name
+    without its extension."""
+    for part in reversed(_own_parts(path, root)):  # the file name first, then its folders
         match = SUBJECT_PART.match(part)
         if match:
             return match.group(0)
