@@ -129,3 +129,30 @@ def test_an_old_run_killed_while_being_deleted_is_not_brought_back_over_the_new_
     (dropping / "checkpoints" / "last.pt").write_bytes(b"the old run's, half deleted")
     assert train(config, run, "--resume", "--epochs", "2") == 0
     assert kept(before, run) and not dropping.exists()
+
+
+def test_a_callback_failing_after_the_new_runs_first_checkpoint_keeps_the_new_run(old_run, monkeypatch):
+    """--overwrite, then a figure callback (t-SNE, the tuner's report) failed after epoch 1's checkpoint: the
+    new run's checkpoint was deleted and the old run brought back, while the log said last.pt held epoch 1."""
+    from vaegan.foundation.checkpoints import read_checkpoint
+    from vaegan.training.callbacks import LatentFigures
+
+    config, run = old_run
+    old = read_checkpoint(run / "checkpoints" / "last.pt")
+
+    def broken(self, trainer, row):
+        raise RuntimeError("a figure failed")
+
+    monkeypatch.setattr(LatentFigures, "on_epoch_end", broken)  # it runs after the checkpoint is written
+    changes = ["--set", "train.visualize_every=1", "--set", "train.seed=7"]
+    with pytest.raises(RuntimeError, match="a figure failed"):
+        train(config, run, "--epochs", "2", "--overwrite", *changes)
+    new = read_checkpoint(run / "checkpoints" / "last.pt")
+    assert new["epoch"] == 1 and not _same_weights(new, old)  # the new run's epoch 1, kept
+    assert not (run / ".vaegan-replaced").exists()
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    import torch
+
+    return all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])

@@ -94,6 +94,11 @@ def resume_point(folder: Path) -> Path:
     return folder / last
 
 
+def new_run_checkpointed(folder: Path) -> bool:
+    """Whether the run that set an old one aside in ``folder`` has written its ``last.pt`` since."""
+    return _checkpointed_since(folder, folder / REPLACED)
+
+
 def _checkpointed_since(folder: Path, aside: Path) -> bool:
     """Whether the new run wrote ``last.pt`` after the old run went aside (it is then the new run's)."""
     last = folder / "checkpoints" / "last.pt"

@@ -27,7 +27,7 @@ from vaegan.training.config import TrainConfig
 from vaegan.training.distributed import Ranks, resolve_device, setup, sync_batchnorm
 from vaegan.training.finite import FiniteGuard
 from vaegan.training.placement import memory_format, placement
-from vaegan.training.replacement import recover, settle
+from vaegan.training.replacement import new_run_checkpointed, recover, settle
 from vaegan.training.run_folder import (
     RunLock,
     check_out_dir,
@@ -156,8 +156,9 @@ class Trainer:
             finished = True
         finally:
             try:
-                if self.replacing:  # the new run ended (or stopped) before its first checkpoint
-                    self._settle_replaced(keep_new=finished)
+                if self.replacing:  # the new run stopped: kept where it wrote a checkpoint (a callback after
+                    # Checkpoints failed, or Ctrl-C in one), else the old run comes back
+                    self._settle_replaced(keep_new=finished or new_run_checkpointed(self.out_dir))
             finally:  # whatever stops the settling (a second Ctrl-C), the next start finishes it
                 if lock is not None:
                     lock.release()
