@@ -199,3 +199,46 @@ def test_a_killed_workers_trial_is_redone_not_counted(tmp_path, monkeypatch):
     assert tuner.counted() == 0
     study = tuner.run(trials=2)
     assert states(study) == ["FAIL", "COMPLETE", "COMPLETE"] and tuner.counted() == 2
+
+
+def test_a_sampled_combination_the_config_refuses_fails_its_trial_not_the_study(tmp_path, monkeypatch):
+    """Each key passes check_space alone, but a combination may not (an mlp discriminator with no hidden
+    layer): the ConfigError came from outside the trial's try, with no fail_reason (so it counted as a killed
+    worker's), and ended the study."""
+    from vaegan import experiment
+    from vaegan.foundation.errors import ConfigError
+
+    history = [{"epoch": 1.0, "val/loss": 5.0, "val/objective": 5.0}]
+    monkeypatch.setattr(experiment, "train_from_config", lambda config, **kwargs: history)
+    tuner = Tuner(build_config(tiny_study(tmp_path, LR)), out=tmp_path / "study")
+    build = tuner.trial_config
+
+    def refused(params, number):
+        if number == 0:
+            raise ConfigError("model.discriminator: an mlp discriminator without hidden layers is one linear map")
+        return build(params, number)
+
+    monkeypatch.setattr(tuner, "trial_config", refused)
+    study = tuner.run(2)
+    assert states(study) == ["FAIL", "COMPLETE"]  # a failed trial counts, as a NaN one does
+    assert "hidden layers" in study.trials[0].user_attrs["fail_reason"]
+
+
+def test_a_sampled_value_training_refuses_fails_its_trial_not_the_study(tmp_path, monkeypatch):
+    """A sampled critic_steps above the run's optimiser steps is refused by Trainer.fit (ConfigError): it
+    stopped the study, as if every later trial would fail the same way."""
+    from vaegan import experiment
+    from vaegan.foundation.errors import ConfigError
+
+    calls = []
+
+    def train(config, **kwargs):
+        calls.append(config)
+        if len(calls) == 1:
+            raise ConfigError("model.critic_steps 50: more than the run's 4 optimiser steps")
+        return [{"epoch": 1.0, "val/loss": 5.0, "val/objective": 5.0}]
+
+    monkeypatch.setattr(experiment, "train_from_config", train)
+    study = Tuner(build_config(tiny_study(tmp_path, LR)), out=tmp_path / "study").run(2)
+    assert states(study) == ["FAIL", "COMPLETE"]
+    assert "critic_steps" in study.trials[0].user_attrs["fail_reason"]

@@ -51,6 +51,10 @@ class TrialFailed(VaeganError):
     """A trial crashed or its loss turned non-finite; the study records it as FAIL and goes on."""
 
 
+class UnknownMetric(ConfigError):
+    """``tune.metric`` is not in the rows the runs write: every trial would fail alike, so the study stops."""
+
+
 class ReportToTrial(Callback):
     """Reports ``metric`` to the Optuna trial after every epoch and stops the run when the pruner says so."""
 
@@ -60,7 +64,7 @@ class ReportToTrial(Callback):
     def on_epoch_end(self, trainer, row: dict[str, float]) -> None:
         if self.metric not in row:
             known = ", ".join(k for k in row if k not in ("epoch", "seconds"))
-            raise ConfigError(f"tune.metric={self.metric!r} is not a metric of this run; choose one of: {known}")
+            raise UnknownMetric(f"tune.metric={self.metric!r} is not a metric of this run; choose one of: {known}")
         value = row[self.metric]
         if not math.isfinite(value):
             raise TrainingError(f"{self.metric} is {value} at epoch {trainer.epoch}")
@@ -284,24 +288,29 @@ class Tuner:
         from vaegan.experiment import train_from_config
 
         self._claim(trial)
-        config = self.trial_config(self.tune.suggest(trial), trial.number)
-        trial.set_user_attr("run_dir", str(config.out_dir))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        out = self.out / f"trial_{trial.number:04d}"
         try:
+            # the base config and each key of the space at its ends were checked before the study: a
+            # ConfigError now is this trial's combination of values (an mlp discriminator with no hidden
+            # layer, critic_steps above the run's steps), and the next trial may draw another
+            config = self.trial_config(self.tune.suggest(trial), trial.number)
+            out = config.out_dir
+            trial.set_user_attr("run_dir", str(out))
             history = train_from_config(
                 config, overwrite=True, extra_callbacks=[ReportToTrial(trial, self.tune.metric)]
             )
         except optuna.TrialPruned:
             raise
-        except (ConfigError, DataError, KeyboardInterrupt) as error:
+        except (DataError, UnknownMetric, KeyboardInterrupt) as error:
             # every later trial would fail the same way (or the user asked to stop): end the study
             trial.set_user_attr("fail_reason", _describe(error))
             if not isinstance(error, KeyboardInterrupt):
-                _keep_traceback(config.out_dir)
+                _keep_traceback(out)
             raise
-        except Exception as error:  # a crash or a NaN in one trial must not end the study
+        except Exception as error:  # a crash, a NaN or a refused combination in one trial must not end the study
             trial.set_user_attr("fail_reason", _describe(error))
-            _keep_traceback(config.out_dir)
+            _keep_traceback(out)
             raise TrialFailed(_describe(error)) from None
         # the trial's model is the one its best.pt keeps: score that epoch, not the last
         kept = best_row(history, get_model_class(config.model.name).monitor)
