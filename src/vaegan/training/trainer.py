@@ -60,7 +60,9 @@ class Trainer:
     few batches ahead from RAM or a memory-mapped file.
     Each epoch: train, validate, then callbacks write grids, metrics, curves,
     TensorBoard events and checkpoints. ``fit(resume=True)`` continues from
-    ``checkpoints/last.pt`` and ends bit-identical to an uninterrupted run.
+    ``checkpoints/last.pt`` and ends bit-identical to an uninterrupted run on the CPU (random
+    state, data order and schedule are restored exactly; on a GPU, cuDNN's and atomic-add kernels
+    may still round in another order, as they do between two fresh runs).
 
     Started by ``torchrun``, each process trains on its shard of every global
     batch and the optimizers average gradients over the ranks before they step;
