@@ -81,3 +81,15 @@ def test_refined_codes_reproduce_a_subject_better_than_the_encoders_guess():
     assert refined > guessed + 0.1, (guessed, refined)
     with pytest.raises(ValueError, match="no prior to refine"):
         explained_variance(tiny_model("ae", (1, 16, 16)), reference, test, refine=5)
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 5), (1, 8, 8), (1, 6, 6, 6), (1, 28, 28)])
+def test_ssim_takes_a_window_that_fits_small_images(shape):
+    """torchmetrics sizes its Gaussian window from sigma alone (11 wide at 1.5) and ignores kernel_size: on
+    5-pixel images the reflect padding failed, on small volumes the depth padding no longer fitted."""
+    from vaegan.evaluation.reconstruction import _score
+
+    x = torch.rand(6, *shape, generator=torch.Generator().manual_seed(0))
+    noisy = (x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    assert _score([(x, x)], shape)["ssim"] == pytest.approx(1.0, abs=1e-5)
+    assert 0.0 < _score([(noisy, x)], shape)["ssim"] < 0.95

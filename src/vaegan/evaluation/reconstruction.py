@@ -28,12 +28,14 @@ __all__ = ["explained_variance", "reconstruction_metrics"]
 
 def _metrics(image_shape: tuple[int, ...]) -> dict[str, object]:
     reduce_over = tuple(range(1, len(image_shape) + 1))  # every axis but the batch: one PSNR per image
-    # SSIM's Gaussian window is 11 wide (Wang et al. 2004); narrower (odd) for images smaller than that
+    # SSIM's Gaussian window is 11 wide at sigma 1.5 (Wang et al. 2004); narrower (odd) for images smaller
+    # than that, with sigma scaled alike: torchmetrics sizes the window from sigma, int(3.5 sigma + 0.5) * 2 + 1
     window = min(11, min(image_shape[1:]))
+    window -= window % 2 == 0
     return {
         "mse": MeanSquaredError(),
         "psnr": PeakSignalNoiseRatio(data_range=1.0, reduction="elementwise_mean", dim=reduce_over),
-        "ssim": StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=window - (window % 2 == 0)),
+        "ssim": StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=window, sigma=1.5 * window / 11),
     }
 
 
