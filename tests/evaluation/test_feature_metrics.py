@@ -121,3 +121,17 @@ def test_extract_features_batches_give_the_same_result():
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 4)).eval()
     images = torch.rand(10, 1, 4, 4)
     assert torch.allclose(extract_features(net, images, batch_size=3), net(images))
+
+
+def test_diversity_draws_its_images_across_the_class_not_its_first_rows():
+    """A test set ordered by subject (MRI slices): the first 1000 images of a class are a few subjects, and the
+    real images' diversity floor measured only them."""
+    from vaegan.evaluation.feature_metrics import within_class_diversity
+
+    alike = torch.zeros(1000, 4)  # the first rows: one subject, drawn again and again
+    others = torch.randn(1000, 4, generator=torch.Generator().manual_seed(0))
+    features, labels = torch.cat([alike, others]), torch.zeros(2000, dtype=torch.long)
+    whole = within_class_diversity(features, labels, max_per_class=2000)
+    drawn = within_class_diversity(features, labels, max_per_class=1000)
+    assert drawn == pytest.approx(whole, rel=0.1)
+    assert drawn == within_class_diversity(features, labels, max_per_class=1000)  # seeded: the same draw

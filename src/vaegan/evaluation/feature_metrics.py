@@ -132,16 +132,22 @@ def precision_recall(real: Tensor, fake: Tensor, *, k: int = 3, chunk: int = 102
     return float(precision), float(recall)
 
 
-def within_class_diversity(features: Tensor, labels: Tensor, *, max_per_class: int = 1000) -> float:
+def within_class_diversity(features: Tensor, labels: Tensor, *, max_per_class: int = 1000, seed: int = 0) -> float:
     """Mean Euclidean distance between two different images of the same class, averaged over classes.
 
     Low values beside the real images' figure reveal mode collapse inside a
     class (a GAN drawing the same "7" again and again). Classes with fewer than
-    two images are skipped; at most ``max_per_class`` images per class are used.
+    two images are skipped; at most ``max_per_class`` images per class are used,
+    a draw seeded by ``seed`` across the class (a test set ordered by subject
+    would give its first few subjects).
     """
     means = []
     for label in labels.unique():
-        group = features[labels == label][:max_per_class].float()  # (n, F)
+        group = features[labels == label]
+        if len(group) > max_per_class:
+            draw = torch.Generator().manual_seed(seed * 1_000_003 + int(label))
+            group = group[torch.randperm(len(group), generator=draw)[:max_per_class]]
+        group = group.float()  # (n, F)
         n = len(group)
         if n < 2:
             continue
