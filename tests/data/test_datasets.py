@@ -232,3 +232,17 @@ def test_a_split_keeps_a_training_subject_of_every_class(test_size: float) -> No
     for label in (0, 1):
         assert (~test[labels == label]).any(), (test_size, test.tolist())
         assert test[labels == label].any()
+
+
+def test_a_class_of_one_subject_is_warned_to_be_missing_from_the_test_set(caplog) -> None:
+    """10 CN and 1 AD: the AD subject trains, and the test set silently held no AD at all."""
+    import logging
+
+    from vaegan.data.datasets import split_subjects
+
+    subjects = [f"cn{i}" for i in range(10)] + ["ad0", "ad0"]
+    labels = torch.tensor([0] * 10 + [1, 1])
+    with caplog.at_level(logging.WARNING):
+        test = split_subjects(subjects, labels, 0.2)
+    assert not test[labels == 1].any()
+    assert "class 1" in caplog.text and "one subject" in caplog.text

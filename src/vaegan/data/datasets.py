@@ -6,6 +6,7 @@ The registry of datasets by name and ``load_dataset`` are in ``registry.py``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import torch
 from torch import Tensor
 
 from vaegan.data.streaming import file_rows, take_rows
+
+logger = logging.getLogger(__name__)
 
 Indices = torch.Tensor | np.ndarray | slice | list[int] | range
 
@@ -167,6 +170,13 @@ def split_subjects(subjects: list[str], labels: Tensor, test_size: float, seed: 
     for label in sorted(set(first_label.values())):
         members = sorted(s for s, lab in first_label.items() if lab == label)
         count = min(max(1, round(test_size * len(members))), len(members) - 1)
+        if count == 0:
+            logger.warning(
+                "class %d has one subject (%s): it is kept for training, so the test set holds none of that "
+                "class and its test figures (accuracy, AUC, disease maps) cannot be measured",
+                label,
+                members[0],
+            )
         order = torch.randperm(len(members), generator=generator)[:count]
         test.update(members[i] for i in order.tolist())
     return torch.tensor([s in test for s in subjects], dtype=torch.bool)
