@@ -170,3 +170,27 @@ def test_a_tiff_of_several_pages_is_a_bad_file_not_its_first_page(tmp_path):
     pages[0].save(tmp_path / "stack.tif", save_all=True, append_images=pages[1:])
     with pytest.raises(BadFile, match="3 pages"):
         read_image(tmp_path / "stack.tif")
+
+
+@pytest.mark.parametrize("splits", [("train",), ("train", "val"), ("test",)])
+def test_split_folders_without_their_pair_are_refused_not_taken_for_classes(tmp_path, splits):
+    """DIR/train/{CN,AD}/ with no test/: `train` became one class holding both diagnoses."""
+    for split in splits:
+        good_folder(tmp_path / split)
+    with pytest.raises(DataError, match="train/ and test/"):
+        load_image_folder(tmp_path, mri=options(size=8))
+
+
+def test_split_folders_are_found_in_any_case(tmp_path):
+    good_folder(tmp_path / "Train")
+    good_folder(tmp_path / "Test")
+    train, test = load_image_folder(tmp_path, mri=options(size=8))
+    assert sorted(train.class_names) == ["AD", "CN"] and len(train) == len(test) == 8
+
+
+def test_a_subject_in_both_given_splits_is_warned_about(tmp_path, caplog):
+    good_folder(tmp_path / "train")
+    good_folder(tmp_path / "test")  # the same sub-AD0 ... sub-CN3 on both sides
+    with caplog.at_level(logging.WARNING):
+        load_image_folder(tmp_path, mri=options(size=8))
+    assert "both train/ and test/" in caplog.text and "sub-AD0" in caplog.text

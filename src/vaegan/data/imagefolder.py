@@ -221,6 +221,23 @@ def _fit_all(arrays: list[np.ndarray], files: list[Path], size: int, bad: BadInp
     return (torch.stack(fitted) if fitted else torch.zeros(0, channels, size, size)), kept
 
 
+SPLIT_FOLDERS = ("train", "test", "val", "valid", "validation")  # compared without case
+
+
+def _warn_shared_subjects(train: ImageDataset, test: ImageDataset, folder: Path) -> None:
+    """Warn where the given train/ and test/ share a subject (its ``sub-XX``, or its subject folder)."""
+    shared = sorted(set(train.group_names) & set(test.group_names))
+    if shared:
+        logger.warning(
+            "%s: %d subjects have images in both train/ and test/ (%s%s): the test figures then score images "
+            "of people the model was trained on; move each subject's images to one side",
+            folder,
+            len(shared),
+            ", ".join(shared[:5]),
+            " ..." if len(shared) > 5 else "",
+        )
+
+
 def load_image_folder(
     folder: Path, *, mri: MRIConfig = MRIConfig(), diagnoses: bool = False
 ) -> tuple[ImageDataset, ImageDataset]:
@@ -230,9 +247,17 @@ def load_image_folder(
     """
 
     bad = BadInputs(strict=mri.strict)
-    if (folder / "train").is_dir() and (folder / "test").is_dir():
-        train = read_image_folder(folder / "train", mri, bad, diagnoses=diagnoses)
-        test = read_image_folder(folder / "test", mri, bad, classes=train.class_names, diagnoses=diagnoses)
+    splits = {p.name.lower(): p for p in folder.iterdir() if p.is_dir() and p.name.lower() in SPLIT_FOLDERS}
+    if "train" in splits and "test" in splits:
+        train = read_image_folder(splits["train"], mri, bad, diagnoses=diagnoses)
+        test = read_image_folder(splits["test"], mri, bad, classes=train.class_names, diagnoses=diagnoses)
+        _warn_shared_subjects(train, test, folder)
+    elif splits:  # else `train` would be a class, holding every diagnosis
+        names = ", ".join(f"{p.name}/" for p in sorted(splits.values()))
+        raise DataError(
+            f"{folder}: holds {names} but not both train/ and test/; give DIR/train/<class>/ with "
+            "DIR/test/<class>/, or class folders alone (DIR/<class>/, split by subject with data.mri.test_size)"
+        )
     else:
         full = read_image_folder(folder, mri, bad, diagnoses=diagnoses)
         subjects = [full.group_names[g] for g in full.groups.tolist()]
