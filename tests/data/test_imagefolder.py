@@ -194,3 +194,21 @@ def test_a_subject_in_both_given_splits_is_warned_about(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         load_image_folder(tmp_path, mri=options(size=8))
     assert "both train/ and test/" in caplog.text and "sub-AD0" in caplog.text
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_grey_image_stored_as_rgb_keeps_the_dataset_grey(tmp_path, fmt):
+    """One grey slice exported as RGB (R = G = B, common for JPEG) made the whole dataset 3-channel."""
+    folder = good_folder(tmp_path)
+    grey = np.random.default_rng(5).integers(0, 256, (20, 20), dtype=np.uint8)
+    Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2)).save(folder / "CN" / f"sub-CN9_slice-1.{fmt.lower()}", fmt)
+    train, test = load_image_folder(folder, mri=options(size=8))
+    assert train.image_shape[0] == 1 and len(train) + len(test) == 9
+
+
+def test_a_colour_image_still_makes_the_dataset_rgb(tmp_path):
+    folder = good_folder(tmp_path)
+    colour = np.random.default_rng(5).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    Image.fromarray(colour).save(folder / "CN" / "sub-CN9_slice-1.png")
+    train, _ = load_image_folder(folder, mri=options(size=8))
+    assert train.image_shape[0] == 3

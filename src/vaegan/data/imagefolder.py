@@ -9,7 +9,7 @@
 
 Images are read with Pillow, scaled to [0, 1] by their type's range (8- or
 16-bit) or min-max for float TIFFs, made grayscale (or RGB when any image is in
-colour), resized so the longest side is ``data.mri.size`` and padded square.
+colour; an RGB image whose channels agree is grey), resized so the longest side is ``data.mri.size`` and padded square.
 An image's group (its subject) is the ``sub-XXX`` part of its path, else the
 folder it lies in below its class folder (``DIR/CN/subject7/slice-40.png``),
 else its file name (with a warning), so slices exported from one subject stay
@@ -79,6 +79,8 @@ def read_image(path: Path) -> np.ndarray:
         raise BadFile(f"cannot be read as an image ({type(error).__name__}: {first_line(error)})") from None
     if array.ndim == 2:
         array = array[:, :, None]
+    if array.ndim == 3 and array.shape[2] == 3 and _is_grey(array):  # a grey slice exported as RGB
+        array = array.mean(axis=2, keepdims=True).round().astype(array.dtype)
     if array.ndim != 3 or min(array.shape[:2]) < 2:
         raise BadFile(f"is not a 2-D image (array shape {array.shape})")
     if array.max() == array.min():
@@ -95,6 +97,12 @@ def read_image(path: Path) -> np.ndarray:
         raise BadFile("contains NaN or infinite pixels")
     low, high = float(array.min()), float(array.max())
     return (array - low) / max(high - low, 1e-6)
+
+
+def _is_grey(rgb: np.ndarray) -> bool:
+    """Whether an 8-bit RGB array is grey: its channels differ by at most 2 levels (JPEG's colour rounding)."""
+    spread = rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2).astype(np.int16)
+    return int(spread.max()) <= 2
 
 
 def _on_white(img):
