@@ -246,3 +246,21 @@ def test_a_class_of_one_subject_is_warned_to_be_missing_from_the_test_set(caplog
         test = split_subjects(subjects, labels, 0.2)
     assert not test[labels == 1].any()
     assert "class 1" in caplog.text and "one subject" in caplog.text
+
+
+def test_a_cohort_with_one_training_subject_a_class_has_no_validation_subject_and_says_so() -> None:
+    """4 phantoms: 1 CN and 1 AD left to train on, no subject could go to validation, and the run started
+    with an empty validation set."""
+    from vaegan.data.registry import _group_val_mask
+    from vaegan.foundation.errors import ConfigError
+
+    dataset = ImageDataset(
+        torch.rand(4, 1, 4, 4),
+        torch.tensor([0, 0, 1, 1]),
+        ["CN", "AD"],
+        "tiny",
+        torch.tensor([0, 0, 1, 1]),
+        ["s1", "s2"],
+    )
+    with pytest.raises(ConfigError, match="validation"):
+        _group_val_mask(dataset, 1, 0)

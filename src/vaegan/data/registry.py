@@ -183,7 +183,13 @@ def _group_val_mask(dataset: ImageDataset, n_val: int, seed: int) -> torch.Tenso
                 f"{label} (images of one subject stay in one split); give a smaller val_size"
             )
         chosen.append(members[:taken])
-    return torch.isin(groups, unique[torch.cat(chosen)])
+    picked = torch.cat(chosen)
+    if n_val > 0 and len(picked) == 0:  # the run would start, and validate on nothing
+        raise ConfigError(
+            f"{dataset.name}: no subject can go to validation: every class has one training subject, which "
+            "trains (images of one subject stay in one split); give more subjects"
+        )
+    return torch.isin(groups, unique[picked])
 
 
 def _val_count(val_size: int | float, n: int, n_full: int) -> int:
