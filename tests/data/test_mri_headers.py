@@ -70,3 +70,19 @@ def test_absurd_dimensions_are_rejected_before_reading(tmp_path):
     path = patched(tmp_path / "x.nii", dim=[3, 30000, 30000, 30000, 1, 1, 1, 1])
     with pytest.raises(BadFile, match="30000 x 30000 x 30000 voxels"):
         read_volume(path)
+
+
+def test_an_analyze_file_is_refused_for_its_unknown_left_right(tmp_path):
+    """A CSV row naming brain.img (Analyze 7.5): nibabel assumes a left-right flip the header cannot state,
+    so the scan could train mirrored, without a word."""
+    path = tmp_path / "brain.img"
+    nib.save(nib.AnalyzeImage(brain(0).astype(np.float32), np.diag([2.0, 2.0, 2.0, 1.0])), path)
+    with pytest.raises(BadFile, match="Analyze"):
+        read_volume(path)
+
+
+def test_a_nifti_pair_is_read(tmp_path):
+    path = tmp_path / "brain.hdr"
+    nib.save(nib.Nifti1Pair(brain(0).astype(np.float32), np.diag([2.0, 2.0, 2.0, 1.0])), path)
+    image, _ = read_volume(path)
+    assert image.shape == brain(0).shape

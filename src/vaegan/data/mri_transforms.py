@@ -89,6 +89,11 @@ def read_volume(path: Path, *, allow_blank: bool = False) -> tuple[np.ndarray, n
         if passing(error):  # the file may be fine: not a BadFile, so the cache does not keep the verdict
             raise
         raise BadFile(f"cannot be read as NIfTI ({_reason(error)})") from None
+    if isinstance(img, nib.analyze.AnalyzeImage) and not isinstance(img, nib.Nifti1Pair | nib.Nifti2Pair):
+        raise BadFile(
+            f"is an {type(img).__name__.removesuffix('Image')} file, whose header cannot say which side is left "
+            "(the scan could train mirrored); convert it to NIfTI with its orientation known"
+        )
     shape = tuple(int(s) for s in img.shape)
     if len(shape) == 4 and shape[3] == 1:
         shape = shape[:3]
