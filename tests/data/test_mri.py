@@ -367,6 +367,20 @@ def test_missing_folder_and_unknown_layout_are_explained(tmp_path, cache):
         load_dataset("mri", data_dir=tmp_path / "bids")
 
 
+@pytest.mark.parametrize(
+    ("mri", "message"),
+    [
+        ({"label_map": {"Dementia": "AD", "dementia": "CN", "CN": "CN"}}, "Dementia.*dementia"),
+        ({"classes": ["CN", "AD", "CN"], "label_map": {"CN": "CN", "AD": "AD"}}, "CN.*twice"),
+    ],
+)
+def test_label_map_keys_differing_in_case_and_repeated_classes_are_refused(mri, message):
+    """label_map is read without case, so the last of Dementia/dementia won; a class named twice took index 0
+    for both and the third class was never filled."""
+    with pytest.raises(ConfigError, match=message):
+        build_config({"model": {"name": "vae"}, "data": {"mri": mri}})
+
+
 def test_mri_config_checks_its_values():
     with pytest.raises(ConfigError, match="label_map maps to \\['MCI'\\]"):
         build_config({"model": {"name": "vae"}, "data": {"mri": {"label_map": {"mci": "MCI"}}}})

@@ -66,6 +66,16 @@ class MRIConfig(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> MRIConfig:
+        repeated = sorted({name for name in self.classes if self.classes.count(name) > 1})
+        if repeated:
+            raise ValueError(f"classes {list(self.classes)} name {', '.join(repeated)} twice; name each class once")
+        keys: dict[str, str] = {}
+        for key in self.label_map:  # map_label compares without case
+            if key.lower() in keys:
+                raise ValueError(
+                    f"label_map has {keys[key.lower()]!r} and {key!r}, one key to vaegan (case is ignored); keep one"
+                )
+            keys[key.lower()] = key
         unknown = sorted(set(self.label_map.values()) - set(self.classes))
         if unknown:
             raise ValueError(f"label_map maps to {unknown}, which are not in classes {list(self.classes)}")
