@@ -179,3 +179,30 @@ def test_a_scan_listed_twice_in_a_csv_is_named_and_kept_once(tmp_path):
     assert "repeats line 3" in reasons["4"]
     assert "line 5" in reasons["6"] and "CN" in reasons["6"] and "AD" in reasons["6"]
     assert all("scan2" not in r.path.name for r in records)  # which label is right is not for vaegan to guess
+
+
+def test_a_session_listed_twice_with_two_diagnoses_is_named_and_left_to_participants(tmp_path, caplog):
+    """ses-2 CN then ses-2 AD in one sessions.tsv: the last row won without a word."""
+    import logging
+
+    from vaegan.data.mri_sources import session_diagnoses
+
+    (tmp_path / "sub-01").mkdir()
+    table = tmp_path / "sub-01" / "sub-01_sessions.tsv"
+    table.write_text("session_id\tdiagnosis\nses-2\tCN\nses-2\tAD\nses-3\tAD\n")
+    with caplog.at_level(logging.WARNING):
+        found = session_diagnoses(tmp_path, ["sub-01"], "diagnosis")
+    assert found == {("sub-01", "ses-3"): "AD"}
+    assert "sub-01_sessions.tsv" in caplog.text and "ses-2" in caplog.text and "'CN'" in caplog.text
+
+
+def test_a_sessions_table_without_session_id_is_warned_about(tmp_path, caplog):
+    import logging
+
+    from vaegan.data.mri_sources import session_diagnoses
+
+    (tmp_path / "sub-01").mkdir()
+    (tmp_path / "sub-01" / "sub-01_sessions.tsv").write_text("session\tdiagnosis\nses-2\tAD\n")
+    with caplog.at_level(logging.WARNING):
+        assert session_diagnoses(tmp_path, ["sub-01"], "diagnosis") == {}
+    assert "session_id" in caplog.text

@@ -175,12 +175,35 @@ def session_diagnoses(root: Path, subjects: list[str], column: str) -> dict[tupl
             continue
         columns, rows = _read_table(table, "\t")
         lower = {name.lower(): name for name in columns}
-        if column.lower() not in lower or "session_id" not in lower:
+        if column.lower() not in lower:
             continue
+        if "session_id" not in lower:
+            logger.warning(
+                "%s: has a %r column but no session_id (BIDS's name for it): its diagnoses are not read",
+                table,
+                column,
+            )
+            continue
+        conflicting: set[str] = set()
         for row in rows:
             session, value = row.get(lower["session_id"], ""), row.get(lower[column.lower()], "")
-            if session and value.lower() not in MISSING:
-                found[(subject, session if session.startswith("ses-") else f"ses-{session}")] = value
+            if not session or value.lower() in MISSING:
+                continue
+            session = session if session.startswith("ses-") else f"ses-{session}"
+            if session in conflicting:
+                continue
+            first = found.setdefault((subject, session), value)
+            if first.lower() != value.lower():  # which one is right is not for vaegan to guess
+                conflicting.add(session)
+                del found[(subject, session)]
+                logger.warning(
+                    "%s: %s is listed with the diagnoses %r and %r; neither is used (participants.tsv's is, if "
+                    "any): keep one row",
+                    table,
+                    session,
+                    first,
+                    value,
+                )
     return found
 
 
