@@ -206,3 +206,15 @@ def test_a_sessions_table_without_session_id_is_warned_about(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert session_diagnoses(tmp_path, ["sub-01"], "diagnosis") == {}
     assert "session_id" in caplog.text
+
+
+def test_a_bids_layout_on_a_file_or_a_folder_without_participants_says_what_bids_needs(tmp_path):
+    from vaegan.data.bad_inputs import BadInputs
+    from vaegan.data.mri_sources import bids_records
+
+    csv = tmp_path / "cohort.csv"
+    csv.write_text("path,label\n")
+    with pytest.raises(DataError, match="a BIDS folder"):
+        bids_records(csv, options(), BadInputs(strict=False))
+    with pytest.raises(DataError, match="participants.tsv"):
+        bids_records(tmp_path, options(), BadInputs(strict=False))

@@ -249,6 +249,12 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
     participants.tsv, so a subject who converts from CN to AD is labelled per scan.
     """
     table = root / "participants.tsv"
+    if not table.is_file():  # before pybids indexes the whole folder
+        what = "a file" if root.is_file() else "a folder without participants.tsv"
+        raise DataError(
+            f"{root}: data.mri.layout=bids needs a BIDS folder (participants.tsv, sub-*/anat/), and this is {what}; "
+            "point data.data_dir at the BIDS folder, or set data.mri.layout=auto"
+        )
     source = root / "derivatives" / options.derivatives if options.derivatives else root
     if not source.is_dir():
         raise DataError(f"{source}: no such derivatives folder; check data.mri.derivatives ({options.derivatives!r})")
