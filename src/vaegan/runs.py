@@ -93,6 +93,14 @@ def check_device(device: str) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise VaeganError(f"--device {device}: no CUDA device is available on this machine; use --device cpu")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise VaeganError(
+            f"--device {device}: this machine has {count} CUDA device{'s' * (count != 1)} "
+            f"(cuda:0{f' to cuda:{count - 1}' if count > 1 else ''}); choose one of them"
+        )
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise VaeganError(f"--device {device}: no Apple MPS device is available on this machine; use --device cpu")
     return device
 
 

@@ -296,3 +296,60 @@ def test_label_ranges_that_run_backwards_or_far_out_are_refused_at_once(spec, me
 
     with pytest.raises(VaeganError, match=message):
         parse_labels(spec, 10)
+
+
+def test_a_cuda_index_beyond_the_machines_devices_is_named(run, tmp_path, capsys, monkeypatch):
+    """--device cuda:3 on a one-GPU machine was reported as a checkpoint with CUDA tensors and no CUDA."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    line = one_line_error(capsys, main(["sample", str(run), "--device", "cuda:3", "--out", str(tmp_path / "g.png")]))
+    assert "--device cuda:3" in line and "1 CUDA device" in line and "checkpoint" not in line
+
+
+def test_mps_where_there_is_none_is_named(run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    line = one_line_error(capsys, main(["sample", str(run), "--device", "mps", "--out", str(tmp_path / "g.png")]))
+    assert "--device mps" in line and "corrupt" not in line
+
+
+def test_a_model_name_that_is_not_a_string_is_named(tmp_path, capsys):
+    line = one_line_error(capsys, main(["train", "--config", str(write_config(tmp_path)), "--set", "model.name=[vae]"]))
+    assert "model.name" in line
+
+
+def test_configs_show_of_a_binary_file_is_named(run, capsys):
+    line = one_line_error(capsys, main(["configs", "--show", str(run / "checkpoints" / "best.pt")]))
+    assert "best.pt" in line and "YAML" in line
+
+
+def test_check_model_of_a_file_that_fails_to_import_is_named(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("class MyVAE(:\n")
+    line = one_line_error(capsys, main(["check-model", f"{broken}:MyVAE"]))
+    assert "broken.py" in line and "SyntaxError" in line
+
+
+def test_train_classifier_names_a_device_that_is_none(capsys):
+    line = one_line_error(capsys, main(["train-classifier", "--dataset", "mnist", "--device", "gpu", "--force"]))
+    assert "--device gpu" in line
+
+
+def test_visualize_out_that_is_a_file_is_refused_before_any_work(run, tmp_path, capsys, monkeypatch):
+    from vaegan import runs
+
+    def never(*args, **kwargs):
+        raise AssertionError("the run was loaded before --out was checked")
+
+    target = tmp_path / "figures"
+    target.write_text("a file of mine")
+    monkeypatch.setattr(runs, "load_run", never)
+    line = one_line_error(capsys, main(["visualize", str(run), "--out", str(target)]))
+    assert "is a file" in line and target.read_text() == "a file of mine"
+
+
+@pytest.mark.parametrize("flags", [["--workers", "-3"], ["--workers", "0"], ["--subjects", "1"]])
+def test_phantoms_refuses_impossible_options_before_writing_anything(tmp_path, capsys, flags):
+    out = tmp_path / "deep" / "phantoms"
+    line = one_line_error(capsys, main(["phantoms", "--out", str(out), *flags]))
+    assert flags[0] in line
+    assert not (tmp_path / "deep").exists()

@@ -33,12 +33,29 @@ def _module(spec: str):
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[path.stem] = module
-        module_spec.loader.exec_module(module)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as error:  # the user's file: a syntax error, a NameError at import, ...
+            sys.modules.pop(path.stem, None)
+            raise VaeganError(f"{spec}: importing it failed: {_where(error)}") from None
         return module
     try:
         return importlib.import_module(spec)
     except ImportError as error:
         raise VaeganError(f"{spec}: cannot import it ({error}); is its folder on PYTHONPATH?") from None
+    except Exception as error:
+        raise VaeganError(f"{spec}: importing it failed: {_where(error)}") from None
+
+
+def _where(error: Exception) -> str:
+    """``error`` in one line, with the line of the user's file it was raised at where Python knows it."""
+    import traceback
+
+    if isinstance(error, SyntaxError):
+        return f"SyntaxError: {error.msg} (line {error.lineno})"
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    place = f" ({Path(frame.filename).name}, line {frame.lineno})" if frame else ""
+    return f"{type(error).__name__}: {error}{place}"
 
 
 def resolve(target: str) -> type:

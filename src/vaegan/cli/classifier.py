@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.config import load_config
     from vaegan.evaluation.classifier_store import classifier_path, read_classifier, train_classifier
     from vaegan.foundation.errors import ConfigError
+    from vaegan.runs import check_device
 
     dataset, data_dir, mri = args.dataset, args.data_dir, None
     if args.config:
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("train-classifier: give --dataset NAME or --config RUN_CONFIG.yaml")
     if args.epochs is not None and args.epochs < 1:
         raise ConfigError(f"train-classifier: --epochs {args.epochs}: must be at least 1")
+    device = check_device(args.device)  # before the data is read
     path = classifier_path(dataset, data_dir=data_dir, mri=mri)
     if path.is_file() and not args.force:
         print(f"{path} exists; pass --force to retrain it")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         dataset,
         data_dir=data_dir,
         epochs=args.epochs,
-        device=args.device,
+        device=device,
         force=args.force,
         limit=args.limit,
         mri=mri,

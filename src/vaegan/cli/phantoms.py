@@ -28,15 +28,15 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vaegan.cli import check_seed
-    from vaegan.data.config import SPACING_MM
-    from vaegan.data.phantoms import write_phantoms
+    from vaegan.data.phantoms import check_settings, write_phantoms
     from vaegan.data.shared_folder import writing_alone
-    from vaegan.foundation.errors import VaeganError
 
     check_seed(args.seed)
-    low, high = SPACING_MM
-    if not low <= args.spacing <= high:  # also NaN, which every comparison refuses
-        raise VaeganError(f"--spacing {args.spacing}: give a voxel size from {low:g} to {high:g} mm")
+
+    def flag(key: str) -> str:  # how the messages spell a setting: as its option
+        return f"--{key.replace('_', '-')} "
+
+    check_settings(args.subjects, args.spacing, args.atrophy_scale, args.workers, named=flag)  # before any file
     started = time.perf_counter()
     with writing_alone(Path(args.out)):  # and what a killed run left beside --out is cleared
         out = write_phantoms(

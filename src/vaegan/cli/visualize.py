@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from vaegan.foundation.errors import VaeganError
 
@@ -39,9 +40,9 @@ def parse_methods(spec: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaegan import runs
     from vaegan.cli import check_seed
     from vaegan.cli.outputs import check_out_folder
-    from vaegan.runs import load_run
     from vaegan.training.run_folder import LATENT_FIGURES
     from vaegan.visualization import latent_figures, plot_curves, read_history
     from vaegan.visualization.latent import foreign_files, record_figures
@@ -51,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--n-points", args.n_points), ("--k", args.k), ("--steps", args.steps)):
         if value < (4 if flag == "--n-points" else 1):
             raise VaeganError(f"{flag} {value}: too small (at least {4 if flag == '--n-points' else 1})")
-    run_ = load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
+    if args.out:  # before the run is loaded and its images encoded
+        if Path(args.out).exists() and not Path(args.out).is_dir():
+            raise VaeganError(f"--out {args.out}: is a file, not a folder")
+        check_out_folder(args.out, Path(args.run))
+    run_ = runs.load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
     dataset = getattr(run_.load_data(), args.split)
     if len(dataset) < 4:  # the scatter projections need 4 points (PCA 3, t-SNE and UMAP 4)
         raise VaeganError(

@@ -101,6 +101,30 @@ def synthesize(
     return _scanner(image, rng), truth.astype(np.float32), affine
 
 
+def check_settings(
+    subjects: int, spacing: float, atrophy_scale: float, workers: int | None = None, *, named=lambda key: f"{key}="
+) -> None:
+    """Refuse settings :func:`write_phantoms` cannot honour; ``named(key)`` spells a setting in the message
+    (``subjects=``, or the CLI's ``--subjects``).
+
+    Raises:
+        DataError: naming the first impossible setting.
+    """
+    if subjects < 2:
+        raise DataError(f"{named('subjects')}{subjects}: need at least 2 (one CN, one AD)")
+    if not SPACING_MM[0] <= spacing <= SPACING_MM[1]:  # NaN too
+        raise DataError(
+            f"{named('spacing')}{spacing}: give a voxel size from {SPACING_MM[0]:g} to {SPACING_MM[1]:g} mm"
+        )
+    if not 0.0 <= atrophy_scale <= 1.6:
+        raise DataError(
+            f"{named('atrophy_scale')}{atrophy_scale}: use a value in [0, 1.6] (1 = the default disease, "
+            "0 = healthy twins)"
+        )
+    if workers is not None and workers < 1:
+        raise DataError(f"{named('workers')}{workers}: give 1 or more processes (leave it out for one per core)")
+
+
 def write_phantoms(
     out: Path,
     *,
@@ -131,14 +155,7 @@ def write_phantoms(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError(f"{out}: exists and is not empty; choose a new folder for the phantoms")
-    if subjects < 2:
-        raise DataError(f"subjects={subjects}: need at least 2 (one CN, one AD)")
-    if not SPACING_MM[0] <= spacing <= SPACING_MM[1]:  # NaN too
-        raise DataError(f"spacing={spacing}: give a voxel size from {SPACING_MM[0]:g} to {SPACING_MM[1]:g} mm")
-    if not 0.0 <= atrophy_scale <= 1.6:
-        raise DataError(
-            f"atrophy_scale={atrophy_scale}: use a value in [0, 1.6] (1 = the default disease, 0 = healthy twins)"
-        )
+    check_settings(subjects, spacing, atrophy_scale, workers)
     load_anatomy()  # built (or read) once here; forked workers inherit it
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +166,7 @@ def write_phantoms(
     try:
         people = draw_subjects(subjects, seed)
         jobs = [(tmp, subject, spacing, atrophy_scale) for subject in people]
-        workers = min(workers or os.cpu_count() or 1, 8, len(jobs))
+        workers = min(workers or os.cpu_count() or 1, 8, len(jobs))  # None: one per core
         bar = partial(tqdm, total=len(jobs), desc="phantoms", disable=not progress, leave=False, dynamic_ncols=True)
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")  # workers need numpy and scipy only, never torch

@@ -70,6 +70,8 @@ def list_models() -> list[str]:
 
 
 def get_model_class(name: str) -> type[GenerativeModel]:
+    if not isinstance(name, str):
+        raise ConfigError(f"model.name {name!r}: a model's name, one of {', '.join(list_models())}")
     if name not in _MODELS:
         _load_plugins()
     try:
