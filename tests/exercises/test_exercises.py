@@ -230,3 +230,15 @@ def test_sigma_as_exp_of_logvar_fails_with_the_check_that_names_it(workspace):
     )
     failure = _solution_with(workspace, "ex01_reparameterisation.py", body)["ex01_reparameterisation"].first_failure
     assert failure is not None and "exp(logvar / 2)" in failure.message
+
+
+def test_the_global_verbose_flag_and_checks_verbose_are_apart(tmp_path, monkeypatch):
+    """check's --verbose shared the global -v's dest: argparse copied the subparser's default over it, so
+    `vaegan -v exercises check` lost -v, and `check --verbose` switched on INFO logging."""
+    from vaegan.cli import build_parser
+
+    parser = build_parser()
+    both = parser.parse_args(["-v", "exercises", "check", str(tmp_path)])
+    assert both.verbose and not both.every_check
+    only = parser.parse_args(["exercises", "check", str(tmp_path), "--verbose"])
+    assert only.every_check and not only.verbose

@@ -14,7 +14,9 @@ def add_parser(subparsers) -> None:
     init.set_defaults(func=run_init)
     check = actions.add_parser("check", help="grade the exercises in DIR: a scoreboard per exercise")
     check.add_argument("dir", help="the workspace folder")
-    check.add_argument("--verbose", action="store_true", help="every check, not only the first that fails")
+    check.add_argument(
+        "--verbose", dest="every_check", action="store_true", help="every check, not only the first that fails"
+    )
     check.set_defaults(func=run_check)
 
 
@@ -31,5 +33,5 @@ def run_check(args: argparse.Namespace) -> int:
     from vaegan.exercises.workspace import grade, scoreboard
 
     results = grade(args.dir)
-    print(scoreboard(results, verbose=args.verbose))
+    print(scoreboard(results, verbose=args.every_check))
     return 0 if all(r.passed for r in results) else 1
