@@ -345,3 +345,13 @@ def test_out_inside_another_run_or_inside_the_data_is_refused(tmp_path, capsys):
         assert train(config, out, "--data-dir", str(scans), "--epochs", "1") == 2
         assert "data folder" in capsys.readouterr().err
     assert sorted(p.name for p in scans.rglob("*")) == ["sub-01"]
+
+
+def test_resume_where_there_is_no_run_says_it_starts_one(tmp_path, caplog):
+    """--out outputs/typo --resume trained from scratch and ended as if it had resumed."""
+    import logging
+
+    config, run = write_config(tmp_path), tmp_path / "typo"
+    with caplog.at_level(logging.WARNING):
+        assert train(config, run, "--epochs", "1", "--resume") == 0
+    assert "no run to resume" in caplog.text and str(run) in caplog.text

@@ -236,6 +236,8 @@ class Trainer:
                         "its first checkpoint, or the file was moved); --overwrite starts it again"
                     )
                 else:
+                    if resume:  # a batch job may always pass --resume: its first start trains afresh
+                        log.warning("%s: no run to resume there yet; starting a new one", self.out_dir)
                     self._prepare_fresh(last, overwrite)
             except VaeganError as caught:
                 error = caught
