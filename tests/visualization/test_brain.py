@@ -164,3 +164,16 @@ def test_an_unregistered_slab_is_placed_in_the_volumes_nominal_mm_not_its_own():
     for j, position in enumerate(positions.tolist()):  # voxel (x, y, plane j) of the slab = (x, y, position)
         assert np.allclose(slab.affine @ [3, 40, j, 1], volume.affine @ [3, 40, position, 1])
     assert int(slab.header["sform_code"]) != 4  # nominal millimetres are no template's
+
+
+def test_rows_of_one_unit_share_one_colour_scale():
+    """Each row was scaled to its own 99.9th percentile: a mild subject's map looked as strong as a severe
+    one's (what --scaled maps are for), and a weak, noisy group difference as strong as the model's map."""
+    from vaegan.visualization.brain import row_peaks
+
+    mild, severe = torch.full((1, 8, 8), 0.1), torch.full((1, 8, 8), 0.4)
+    truth = torch.full((1, 8, 8), 0.9)
+    peaks = row_peaks([(mild, "intensity"), (truth, "fraction"), (severe, "intensity"), (truth * 0.5, "fraction")])
+    assert peaks[0] == peaks[2] == pytest.approx(0.4)
+    assert peaks[1] == peaks[3] == pytest.approx(0.9)
+    assert row_peaks([(torch.zeros(1, 8, 8), "intensity")]) == [1.0]  # a map of zeros still draws

@@ -317,3 +317,15 @@ def test_a_term_equal_to_an_earlier_one_shares_its_panel():
     assert titles == ["loss = objective"], titles
     warm = [{**row, "train/objective": row["train/loss"] + 1.0} for row in same]  # a warm-up: they differ
     assert [ax.get_title() for ax in curves_figure(warm).axes if ax.axison] == ["loss", "objective"]
+
+
+def test_a_folded_grid_pads_with_the_separators_grey_not_black_images():
+    """5 originals over 5 reconstructions, folded 3 wide: the sixth tile of each row was black, read as a black
+    input reconstructed perfectly."""
+    from vaegan.visualization.grids import layout_grid
+
+    grid = torch.rand(2, 5, 1, 4, 4) * 0.2 + 0.8  # bright images
+    tiles, width = layout_grid(grid, image_dims=3)
+    assert width == 3 and len(tiles) == 12
+    pads = tiles[[8, 11]]  # the second block: 2 originals and a pad above 2 reconstructions and a pad
+    assert torch.all(pads == 0.5)

@@ -81,15 +81,23 @@ def plot_effect_maps(
 
     The model's map and the group difference are drawn as intensity *loss*
     (control minus disease, so tissue loss is positive, like the true atrophy). Scans
-    without a true atrophy: two rows, cut where the model's map is. ``names``: (control, disease).
+    without a true atrophy: two rows, cut (3-D) where the model's map is. ``names``: (control, disease).
     """
     control, disease = names
     rows = [
-        (-summary.effect, f"model: decode(z, {disease}) vs decode(z, {control}), intensity loss{_r(summary.r_model)}"),
-        (-summary.group_difference, f"raw group difference, mean {control} - mean {disease}{_r(summary.r_group)}"),
+        (
+            -summary.effect,
+            f"model: decode(z, {disease}) vs decode(z, {control}), intensity loss{_r(summary.r_model)}",
+            INTENSITY,
+        ),
+        (
+            -summary.group_difference,
+            f"raw group difference, mean {control} - mean {disease}{_r(summary.r_group)}",
+            INTENSITY,
+        ),
     ]
     if summary.truth is not None:
-        rows.insert(1, (summary.truth, f"true atrophy (mean tissue-loss fraction of {disease} subjects)"))
+        rows.insert(1, (summary.truth, f"true atrophy (mean tissue-loss fraction of {disease} subjects)", FRACTION))
     return _plot_rows(
         rows,
         summary.anatomy,
@@ -125,7 +133,7 @@ def plot_individual_maps(
 ) -> Path:
     """For the first ``subjects`` disease subjects: their counterfactual map, then their own true atrophy.
 
-    Drawn over the subjects' mean image, cut where their mean true atrophy is (scans without one:
+    Drawn over the subjects' mean image, cut (3-D) where their mean true atrophy is (scans without one:
     where their mean map is, and no truth rows); the map is intensity *loss* (counterfactual control
     minus the subject), like the true atrophy. ``names``: (control, disease); ``scans``: a title per
     map (e.g. subject and session), else the subject ids.
@@ -133,15 +141,28 @@ def plot_individual_maps(
     rows = []
     titles = scans if scans is not None else maps.subjects
     for i, (name, loss, r) in enumerate(list(zip(titles, maps.loss, maps.r.tolist()))[:subjects]):
-        rows.append((loss, f"{name}: as {names[0]} minus as observed, intensity loss{_r(r)}"))
+        rows.append((loss, f"{name}: as {names[0]} minus as observed, intensity loss{_r(r)}", INTENSITY))
         if maps.truth is not None:
-            rows.append((maps.truth[i], f"{name}: own true atrophy (tissue-loss fraction)"))
+            rows.append((maps.truth[i], f"{name}: own true atrophy (tissue-loss fraction)", FRACTION))
     cut_map = _cut_map(None if maps.truth is None else maps.truth.mean(0), maps.loss.mean(0))
     return _plot_rows(rows, maps.images.mean(0), cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
 
 
+INTENSITY, FRACTION = "intensity loss", "tissue-loss fraction"  # the units rows are drawn in
+
+
+def row_peaks(rows: list[tuple[Tensor, str]]) -> list[float]:
+    """The colour limit of each (map, unit) row: the 99.9th percentile of |map| over every row of its unit,
+    so that rows of one unit compare by colour (a few extreme voxels would wash out the rest); 1 for zeros."""
+    peaks = {}
+    for unit in {unit for _, unit in rows}:
+        values = torch.cat([m.abs().flatten().float() for m, u in rows if u == unit])
+        peaks[unit] = float(torch.quantile(values, 0.999)) or 1.0
+    return [peaks[unit] for _, unit in rows]
+
+
 def _plot_rows(
-    rows: list[tuple[Tensor, str]],
+    rows: list[tuple[Tensor, str, str]],
     anatomy: Tensor,
     cut_map: Tensor,
     options: MRIConfig,
@@ -151,7 +172,9 @@ def _plot_rows(
     cuts: int,
     grid: np.ndarray | None,
 ) -> Path:
-    """One nilearn stat map per row over ``anatomy``, all cut where ``cut_map`` is (maps (P, 1, *S)).
+    """One nilearn stat map per (map, title, unit) row over ``anatomy``, all cut at the same places (maps
+    (P, 1, *S)): volumes through ``cut_map``'s largest cluster, 2-D slabs at evenly spaced planes
+    (:func:`_cuts`); rows of one unit share one colour scale (:func:`row_peaks`).
 
     Drawn as nilearn draws: neurological orientation (the subject's left on the left, lettered L/R);
     cut positions in MNI152 mm with a ``grid`` (registered scans), else nominal mm."""
@@ -161,11 +184,14 @@ def _plot_rows(
     mode, coords = _cuts(map_to_nifti(cut_map, options, grid), options, cuts)  # the same cuts in every row
     fig = Figure(figsize=(11, 3.0 * len(rows)), facecolor="black")
     axes = fig.subplots(len(rows), 1, squeeze=False, gridspec_kw={"hspace": 0.45})
-    for ax, (maps, label) in zip(axes[:, 0], rows):
+    peaks = row_peaks([(maps, unit) for maps, _, unit in rows])
+    shared = {unit: sum(u == unit for _, _, u in rows) > 1 for _, _, unit in rows}
+    for ax, (maps, label, unit), peak in zip(axes[:, 0], rows, peaks):
         image = map_to_nifti(maps, options, grid)
         size = maps.abs().flatten().float()
-        peak = float(torch.quantile(size, 0.999)) or 1.0  # a few extreme voxels would wash out the rest
-        label += f"\ncolours to ±{peak:.2g} (99.9th percentile of |map|; max {float(size.max()):.2g}), hidden below 10%"
+        over = f"every {unit} row's |map|" if shared[unit] else "|map|"
+        most = float(size.max())
+        label += f"\ncolours to ±{peak:.2g} (99.9th percentile of {over}; max here {most:.2g}), hidden below 10%"
         if not bool(size.max() > 0):  # e.g. the true atrophy of controls: the anatomy alone, said in the title
             label += " (the map is 0 everywhere)"
         with warnings.catch_warnings():

@@ -159,8 +159,10 @@ def save_effect_maps(
     drawn = {"title": title, "names": class_names}
     files["group_figure"] = plot_effect_maps(summary, options, out / "group_effect.png", **drawn)
     shown = min(subjects, len(maps.subjects))
+    of_all = f"the first {shown} of {len(maps.subjects)} {class_names[1]} scans"
+    drawn_individual = {**drawn, "title": f"{title}: {of_all}" if title else of_all}
     files["individual_figure"] = plot_individual_maps(
-        maps, options, out / "individual.png", subjects=shown, scans=scans, **drawn
+        maps, options, out / "individual.png", subjects=shown, scans=scans, **drawn_individual
     )
     record = {
         "run": None,  # the mark of vaegan's own listing (see _listed), a run's path where ``about`` gives one

@@ -15,6 +15,9 @@ from vaegan.foundation.files import atomic_write
 GRID_FILE = re.compile(r"epoch(\d+)_(.+)\.png$")  # RUN/epoch003_recons.png, as the grids callback names them
 
 
+PAD_VALUE = 0.5  # the grey between and around a grid's tiles
+
+
 def orthogonal_slices(volumes: Tensor) -> Tensor:
     """(N, C, D, H, W) -> (N, C, S, 3S): axial, coronal, sagittal mid-slices side by side."""
     n, c, d, h, w = volumes.shape
@@ -29,7 +32,7 @@ def orthogonal_slices(volumes: Tensor) -> Tensor:
     return torch.cat(padded, dim=-1)
 
 
-def make_grid(images: Tensor, columns: int, padding: int = 2, pad_value: float = 0.5) -> np.ndarray:
+def make_grid(images: Tensor, columns: int, padding: int = 2, pad_value: float = PAD_VALUE) -> np.ndarray:
     """Tile (N, C, H, W) images in [0, 1] into one (rows*H, columns*W[, 3]) uint8 array."""
     images = images.detach().float().cpu().clamp(0, 1)
     if images.dim() == 5:
@@ -76,7 +79,9 @@ def layout_grid(images: Tensor, image_dims: int) -> tuple[Tensor, int]:
     width = max(1, round((rows * columns) ** 0.5))  # about square overall
     blocks = -(-columns // width)
     pad = blocks * width - columns
-    padded = torch.cat([images, images.new_zeros(rows, pad, *images.shape[2:])], dim=1)  # (R, blocks*width, ...)
+    # the separators' grey, not black tiles that would read as a black image reconstructed perfectly
+    filler = images.new_full((rows, pad, *images.shape[2:]), PAD_VALUE)
+    padded = torch.cat([images, filler], dim=1)  # (R, blocks*width, ...)
     folded = padded.unflatten(1, (blocks, width)).transpose(0, 1)  # (blocks, R, width, ...)
     return folded.flatten(0, 2), width
 

@@ -4,7 +4,8 @@
 (``has_encoder``, ``conditional``, ``config.latent_dim``, a ``posterior``),
 never from its name, so a model added to the registry gets its figures free:
 
-- ``traversal.png``: the k most informative dimensions, each swept -3..+3 sd.
+- ``traversal.png``: k dimensions, each swept -3..+3 sd: the most informative (mean KL, or code
+  variance for an autoencoder) where the model encodes, else the first k.
 - ``manifold.png``: the decoded grid of a 2-D latent space.
 - ``scatter_<method>.png``: test encodings coloured by class (PCA, t-SNE, UMAP;
   also the raw axes for 2-D codes). Only for models with an encoder.

@@ -30,7 +30,8 @@ from vaegan.visualization.grids import grid_files
 SECTIONS = ("overview", "config", "metrics", "curves", "grids", "latent", "evaluation")
 LATENT_ORDER = ("traversal", "manifold", "scatter_latent", "scatter_pca", "scatter_tsne", "scatter_umap")
 LATENT_CAPTIONS = {
-    "traversal": "Each row sweeps one latent dimension (most informative first) around a base code.",
+    "traversal": "Each row sweeps one latent dimension around a base code: the most informative first (mean KL "
+    "for VAEs, code variance for autoencoders); in index order for models without an encoder (GANs).",
     "manifold": "Decoded images on a grid of quantiles over the 2-D latent space (evenly spaced in probability).",
     "scatter_latent": "Encodings on the code's own two axes, coloured by class (the title names the split).",
     "scatter_pca": "Encodings projected by PCA, coloured by class (the title names the split).",
@@ -51,8 +52,9 @@ GRID_CAPTIONS = {
 EFFECT_CAPTIONS = {
     "group_effect": "The model's group map (each control decoded as control minus as disease, averaged), the "
     "true atrophy on phantoms, and the model-free group difference of the same subjects; loss is positive.",
-    "individual": "Each disease subject's own map: its counterfactual without the disease minus the scan "
-    "(on phantoms beside its own true atrophy).",
+    "individual": "The first disease subjects' own maps (the figure's title says how many of all; every one is "
+    "scored in the table): each its counterfactual without the disease minus the scan (on phantoms beside "
+    "its own true atrophy).",
 }
 CONDITIONAL_MODELS = ("cvae", "cvaegan")  # the shipped models that draw disease maps (vaegan effects)
 
