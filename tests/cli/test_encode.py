@@ -301,3 +301,24 @@ def test_encode_and_reconstruct_pass_the_model_a_chunk_at_a_time(run, images, tm
     seen.clear()
     assert main(["reconstruct", str(run), str(images), "--out", str(whole)]) == 0
     assert max(seen) == 2 and min(seen) == 1 and np.load(whole)["recons"].shape[0] == 3  # (its encode counts too)
+
+
+def test_encode_checks_labels_and_refine_before_reading_any_file(run, images, tmp_path, capsys, monkeypatch):
+    """A cVAE's codes without --labels, or --refine -5: every NIfTI was preprocessed before the refusal."""
+    from vaegan.cli import inputs
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["model"] = {"name": "cvae", "latent_dim": 3, "network": {"kind": "mlp", "hidden": [32]}}
+    (tmp_path / "cvae.yaml").write_text(yaml.safe_dump(config))
+    conditional = tmp_path / "cvae"
+    assert main(["train", "--config", str(tmp_path / "cvae.yaml"), "--out", str(conditional)]) == 0
+
+    def never(*args, **kwargs):
+        raise AssertionError("the inputs were read before the options were checked")
+
+    monkeypatch.setattr(inputs, "read_inputs", never)
+    out = ["--out", str(tmp_path / "c.npz")]
+    assert main(["encode", str(conditional), str(images), *out]) == 2
+    assert "--labels" in capsys.readouterr().err
+    assert main(["encode", str(conditional), str(images), "--labels", "0", "--refine", "-5", *out]) == 2
+    assert "refine=-5" in capsys.readouterr().err

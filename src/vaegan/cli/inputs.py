@@ -21,7 +21,7 @@ from vaegan.data.mri_sources import IMAGE_SUFFIXES, NIFTI_SUFFIXES
 from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import write_npz_atomic
 from vaegan.models import GenerativeModel
-from vaegan.models.vae import map_codes
+from vaegan.models.vae import check_refine, map_codes
 from vaegan.runs import Run, load_run, parse_labels
 
 SUFFIXES = (*IMAGE_SUFFIXES, *NIFTI_SUFFIXES)
@@ -167,10 +167,12 @@ def encode_inputs(args: argparse.Namespace) -> int:
         raise VaeganError(f"--out {out}: codes are written as .npz")
     run = open_encoder_run(args)
     every = input_files(args.inputs)
-    x, files, kept = read_inputs(args.inputs, run, invert=args.invert, skip_bad=args.skip_bad)
+    # labels and --refine checked before every file is read (and, for NIfTI, preprocessed)
     labels = input_labels(run.model, args.labels, len(every), args.run, run.class_names)
-    labels = labels[kept] if labels is not None else None  # per-input labels follow their files
     refine = getattr(args, "refine", 0)
+    check_refine(run.model, refine)
+    x, files, kept = read_inputs(args.inputs, run, invert=args.invert, skip_bad=args.skip_bad)
+    labels = labels[kept] if labels is not None else None  # per-input labels follow their files
     codes = map_codes(run.model, x, labels, steps=refine) if refine else in_chunks(run.model.encode, x, labels)
     arrays = {"codes": codes.numpy().astype(np.float32), "files": np.array([str(f) for f in files])}
     used = set(files)

@@ -117,8 +117,9 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         raise VaeganError(f"--n {args.n}: must be at least 1")
     run = open_encoder_run(args)
     if args.inputs:
-        x, files, kept = read_inputs(args.inputs, run, invert=args.invert, skip_bad=args.skip_bad)
+        # the labels checked before every file is read (and, for NIfTI, preprocessed)
         labels = input_labels(run.model, args.labels, len(input_files(args.inputs)), args.run, run.class_names)
+        x, files, kept = read_inputs(args.inputs, run, invert=args.invert, skip_bad=args.skip_bad)
         labels = labels[kept] if labels is not None else None
         what = "images"
     else:

@@ -129,16 +129,22 @@ class VAE(AutoEncoder):
         return total - math.log(k)
 
 
+def check_refine(model: GenerativeModel, steps: int) -> None:
+    """Refuse a refinement :func:`map_codes` cannot do: a negative step count, or steps on a model without
+    a prior (an autoencoder, a GAN)."""
+    if steps < 0:
+        raise ConfigError(f"refine={steps}: give a number of steps, 0 (the encoder's codes) or more")
+    if steps and not isinstance(model, VAE):
+        raise ConfigError(f"a {type(model).__name__} has no prior to refine its codes under; refine a VAE's codes only")
+
+
 def map_codes(
     model: GenerativeModel, x: Tensor, labels: Tensor | None = None, *, steps: int, chunk: int = 16
 ) -> Tensor:
     """:meth:`VAE.map_code` for many images, ``chunk`` at a time (each step backpropagates through the
     decoder): (N, latent_dim) on the CPU. A model without a prior (an autoencoder, a GAN) or a negative
     step count is refused, saying why."""
-    if steps < 0:
-        raise ConfigError(f"refine={steps}: give a number of steps, 0 (the encoder's codes) or more")
-    if not isinstance(model, VAE):
-        raise ConfigError(f"a {type(model).__name__} has no prior to refine its codes under; refine a VAE's codes only")
+    check_refine(model, steps)
     parts = [
         model.map_code(x[i : i + chunk], None if labels is None else labels[i : i + chunk], steps=steps).cpu()
         for i in range(0, len(x), chunk)
