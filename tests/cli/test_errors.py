@@ -353,3 +353,9 @@ def test_phantoms_refuses_impossible_options_before_writing_anything(tmp_path, c
     line = one_line_error(capsys, main(["phantoms", "--out", str(out), *flags]))
     assert flags[0] in line
     assert not (tmp_path / "deep").exists()
+
+
+def test_sample_refuses_more_images_than_memory_holds_before_drawing(run, tmp_path, capsys):
+    """--n 2000000000000 drew 1000-image chunks for hours, then ran out of memory with a note about latent_dim."""
+    line = one_line_error(capsys, main(["sample", str(run), "--n", "2000000000000", "--out", str(tmp_path / "s.npz")]))
+    assert "--n 2000000000000" in line and "GiB" in line

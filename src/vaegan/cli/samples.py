@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,21 @@ def _suffix(path: Path, allowed: tuple[str, ...]) -> str:
     return path.suffix.lower()
 
 
+def check_fits_in_memory(n: int, image_shape: tuple[int, ...]) -> None:
+    """Refuse ``--n`` images whose float32 array alone would take over half this machine's memory: they are
+    all held at once (to write one file), and would fail hours later, after every chunk was drawn."""
+    size = n * math.prod(image_shape) * 4
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not every system says
+        return
+    if size > memory // 2:
+        raise VaeganError(
+            f"--n {n}: {n} images of shape {tuple(image_shape)} take {size / 2**30:.1f} GiB, over half this "
+            f"machine's {memory / 2**30:.0f} GiB; draw fewer per call (with other --seed values)"
+        )
+
+
 def run_sample(args: argparse.Namespace) -> int:
     out = check_out_file(args.out)
     is_nifti = out.name.lower().endswith((".nii", ".nii.gz"))
@@ -36,6 +52,7 @@ def run_sample(args: argparse.Namespace) -> int:
     check_seed(args.seed)
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
     model = run.model
+    check_fits_in_memory(args.n, model.config.image_shape)
     labels = None
     if model.conditional:
         spec = args.labels or f"0-{model.config.num_classes - 1}"
