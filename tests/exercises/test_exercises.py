@@ -242,3 +242,59 @@ def test_the_global_verbose_flag_and_checks_verbose_are_apart(tmp_path, monkeypa
     assert both.verbose and not both.every_check
     only = parser.parse_args(["exercises", "check", str(tmp_path), "--verbose"])
     assert only.every_check and not only.verbose
+
+
+GAN_HEAD = (
+    "from vaegan.models import GAN, GANConfig\nfrom vaegan.models.adversarial import frozen\n\n\n"
+    "class MyGANConfig(GANConfig):\n    name: str = 'exercise_gan'\n\n\n"
+    "class MyGAN(GAN):\n    config_class = MyGANConfig\n\n"
+    "    def train_step(self, batch, optimizers):\n"
+    "        fake, labels = self.fake_batch(len(batch.x))\n"
+)
+
+
+def test_a_gan_step_whose_d_loss_reaches_g_fails_even_with_retain_graph(workspace):
+    """No detach, then retain_graph=True as PyTorch's error suggests: D's loss sent gradients into G, which
+    G's zero_grad wiped before its own backward, so every number matched and the mistake scored 8/8."""
+    body = GAN_HEAD + (
+        "        optimizers['discriminator'].zero_grad()\n"
+        "        d = self.discriminator_terms(batch, fake, labels)  # not detached\n"
+        "        d['d_loss'].backward(retain_graph=True)\n"
+        "        optimizers['discriminator'].step()\n"
+        "        optimizers['generator'].zero_grad()\n"
+        "        with frozen(self.discriminator):\n"
+        "            g = self.generator_terms(fake, labels)\n"
+        "            g['g_loss'].backward()\n"
+        "        optimizers['generator'].step()\n"
+        "        return {k: v.detach() for k, v in {**d, **g}.items()}\n"
+    )
+    failure = _solution_with(workspace, "ex05_gan_train_step.py", body)["ex05_gan_train_step"].first_failure
+    assert failure is not None and "detach" in failure.message
+
+
+def test_a_gan_step_that_zeroes_gradients_after_stepping_passes(workspace):
+    """backward, step, zero_grad: the same weights as vaegan's, yet D 'had no gradient' when read afterwards."""
+    body = GAN_HEAD + (
+        "        d = self.discriminator_terms(batch, fake.detach(), labels)\n"
+        "        d['d_loss'].backward()\n"
+        "        optimizers['discriminator'].step()\n"
+        "        optimizers['discriminator'].zero_grad()\n"
+        "        with frozen(self.discriminator):\n"
+        "            g = self.generator_terms(fake, labels)\n"
+        "            g['g_loss'].backward()\n"
+        "        optimizers['generator'].step()\n"
+        "        optimizers['generator'].zero_grad()\n"
+        "        return {k: v.detach() for k, v in {**d, **g}.items()}\n"
+    )
+    result = _solution_with(workspace, "ex05_gan_train_step.py", body)["ex05_gan_train_step"]
+    assert result.passed, result.first_failure
+
+
+def test_an_iwae_without_minus_log_k_is_told_so(workspace):
+    """Exact at k = 1 (log 1 = 0), off by log 16 at k = 16: the hint blamed the order of the rows."""
+    body = IWAE_HEAD.replace(
+        "from vaegan.models import", "from vaegan.models.base import inference\nfrom vaegan.models import"
+    )
+    no_log_k = IWAE_BODY.format(repeat="repeat(k, *[1] * (x.dim() - 1))").replace(" - math.log(k)", "")
+    failure = _solution_with(workspace, "ex04_iwae.py", body + "    @inference\n" + no_log_k)["ex04_iwae"].first_failure
+    assert failure is not None and "log 16" in failure.message and "repeat_interleave" not in failure.message

@@ -9,6 +9,7 @@ same seed, same weights, same numbers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,15 +131,24 @@ def _iwae_numbers(k: int) -> Check:
         mine, theirs = twins(cls, VAE, VAE_TINY)
         x = synthetic_batch(theirs).x
         got = seeded(3, lambda: mine.log_likelihood(x, k=k))
+        expected = seeded(3, lambda: theirs.log_likelihood(x, k=k, chunk_rows=10**6))
         try:
-            same(got, seeded(3, lambda: theirs.log_likelihood(x, k=k, chunk_rows=10**6)), f"log_likelihood(x, k={k})")
+            same(got, expected, f"log_likelihood(x, k={k})")
         except CheckFailed as failed:
             if k == 1:
                 raise
+            offset = (got.detach() - expected).float()
+            if torch.allclose(offset.abs(), torch.full_like(offset, math.log(k)), atol=1e-3):
+                raise CheckFailed(
+                    f"{failed}: by log {k} for every image; the average of k weights is their logsumexp minus log k"
+                ) from None
+            ones = seeded(3, lambda: mine.log_likelihood(x, k=1))
+            if not torch.allclose(ones, seeded(3, lambda: theirs.log_likelihood(x, k=1)), atol=1e-4, rtol=1e-3):
+                raise
             raise CheckFailed(
-                f"{failed}; k = 1 agrees, so look at the order of the rows: q.sample(k) is (k, B, D), so "
-                "flattened, row i * B + b is image b's i-th draw, and x must be repeated the same way, "
-                "x.repeat(k, 1, ...), not repeat_interleave"
+                f"{failed}; k = 1 agrees, so look at how the k draws are combined, and at the order of the rows: "
+                "q.sample(k) is (k, B, D), so flattened, row i * B + b is image b's i-th draw, and x must be "
+                "repeated the same way, x.repeat(k, 1, ...), not repeat_interleave"
             ) from None
 
     return check
@@ -176,15 +186,44 @@ def _gan_step(cls) -> None:
     _two_steps(cls, GAN, GAN_TINY)
 
 
+def _gradients(module: torch.nn.Module) -> dict[str, torch.Tensor | None]:
+    return {name: None if p.grad is None else p.grad.clone() for name, p in module.named_parameters()}
+
+
 def _gan_discriminator_gradients(cls) -> None:
+    """D's gradients as each optimiser steps (where they are zeroed does not matter): when D steps, they are
+    D's loss's and G has none of its own (D's loss must not reach G); when G steps, G's loss added none."""
     mine, theirs = twins(cls, GAN, GAN_TINY)
     batch = synthetic_batch(theirs)
-    seeded(4, lambda: mine.train_step(batch, mine.configure_optimizers()))
+    seen: dict[str, dict[str, torch.Tensor | None]] = {}
+    optimizers = mine.configure_optimizers()
+    for player, optimizer in optimizers.items():
+        step = optimizer.step
+
+        def spied(*args, player=player, step=step, **kwargs):
+            seen[player] = _gradients(mine.discriminator)
+            if player == "discriminator":
+                reached = [n for n, g in _gradients(mine.generator).items() if g is not None and bool(g.any())]
+                if reached:
+                    raise CheckFailed(
+                        f"when D's optimiser stepped, G's weights held gradients ({reached[0]}, ...): D's loss "
+                        "reached G; score the fakes as fake.detach() in D's step (retain_graph=True only hides it)"
+                    )
+            return step(*args, **kwargs)
+
+        optimizer.step = spied
+    seeded(4, lambda: mine.train_step(batch, optimizers))
     seeded(4, lambda: theirs.train_step(batch, theirs.configure_optimizers()))
-    for (name, a), b in zip(mine.discriminator.named_parameters(), theirs.discriminator.parameters()):
-        if a.grad is None:
-            raise CheckFailed(f"discriminator.{name} has no gradient: did D's loss call backward()?")
-        same(a.grad, b.grad, f"D's gradient {name} (G's loss must not add to it: freeze D)")
+    if "discriminator" not in seen:
+        raise CheckFailed("D's optimiser never stepped: call optimizers['discriminator'].step()")
+    for (name, b), a in zip(theirs.discriminator.named_parameters(), seen["discriminator"].values()):
+        if a is None:
+            raise CheckFailed(f"discriminator.{name} had no gradient when D stepped: did D's loss call backward()?")
+        same(a, b.grad, f"D's gradient {name} when D's optimiser stepped")
+    for name, before in seen["discriminator"].items():
+        after = seen.get("generator", {}).get(name)
+        if after is not None and bool(after.any()) and not torch.allclose(after, before):
+            raise CheckFailed(f"G's loss added to D's gradient {name}: freeze D while G's loss backpropagates")
 
 
 def _acgan_head(cls) -> None:
