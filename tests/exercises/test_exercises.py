@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from vaegan.cli import main
 from vaegan.exercises.catalogue import EXERCISES
@@ -298,3 +299,21 @@ def test_an_iwae_without_minus_log_k_is_told_so(workspace):
     no_log_k = IWAE_BODY.format(repeat="repeat(k, *[1] * (x.dim() - 1))").replace(" - math.log(k)", "")
     failure = _solution_with(workspace, "ex04_iwae.py", body + "    @inference\n" + no_log_k)["ex04_iwae"].first_failure
     assert failure is not None and "log 16" in failure.message and "repeat_interleave" not in failure.message
+
+
+def test_the_term_that_is_wrong_is_named_before_the_sums_of_it():
+    from vaegan.exercises.compare import CheckFailed, compare_terms
+
+    expected = {
+        "loss": torch.tensor(3.0),
+        "objective": torch.tensor(3.0),
+        "recon": torch.tensor(2.0),
+        "kl": torch.tensor(1.0),
+    }
+    got = {**expected, "loss": torch.tensor(4.0), "objective": torch.tensor(4.0), "kl": torch.tensor(2.0)}
+    with pytest.raises(CheckFailed) as failed:
+        compare_terms(got, expected, "losses(batch)")
+    message = str(failed.value)
+    assert message.startswith("losses(batch)['kl']") and "['loss']" in message
+    with pytest.raises(CheckFailed, match="NaN"):
+        compare_terms({**expected, "kl": torch.tensor(float("nan"))}, expected, "losses(batch)")

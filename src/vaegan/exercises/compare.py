@@ -23,6 +23,8 @@ def same(got: Tensor, expected: Tensor, what: str, atol: float = 1e-5) -> None:
         raise CheckFailed(f"{what}: expected a tensor, got {type(got).__name__}")
     if got.shape != expected.shape:
         raise CheckFailed(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
+    if not torch.isfinite(got.detach()).all() and torch.isfinite(expected).all():
+        raise CheckFailed(f"{what}: holds NaN or inf where vaegan's is finite (a division by zero, the log of 0?)")
     if not torch.allclose(got.detach().float(), expected.detach().float(), atol=atol, rtol=1e-4):
         diff = float((got.detach().float() - expected.detach().float()).abs().max())
         raise CheckFailed(f"{what}: differs from vaegan's by up to {diff:.3g} (same inputs, same seed)")
@@ -49,9 +51,18 @@ def seeded(seed: int, fn: Callable[[], Any]) -> Any:
     return fn()
 
 
+COMBINED = ("loss", "objective", "d_loss", "g_loss")  # sums of the other terms: named after them
+
+
 def compare_terms(got: dict[str, Tensor], expected: dict[str, Tensor], what: str) -> None:
     if not isinstance(got, dict) or set(got) != set(expected):
         keys = sorted(got) if isinstance(got, dict) else type(got).__name__
         raise CheckFailed(f"{what} should return the terms {sorted(expected)}, got {keys}")
-    for key in expected:
-        same(got[key], expected[key], f"{what}[{key!r}]")
+    failures = []
+    for key in sorted(expected, key=lambda k: k in COMBINED):  # the terms first, then what sums them
+        try:
+            same(got[key], expected[key], f"{what}[{key!r}]")
+        except CheckFailed as failed:
+            failures.append(str(failed))
+    if failures:  # every term that differs: the first named is the one to look at
+        raise CheckFailed("; ".join(failures))
