@@ -163,6 +163,11 @@ def _iwae_inference(cls) -> None:
     why = "keep @inference on log_likelihood: an estimate runs batch norm on its running statistics, without gradients"
     if got.requires_grad or not mine.training:
         raise CheckFailed(f"log_likelihood kept gradients or left the model in eval mode; {why}")
+    mine.eval()  # and a caller in eval mode (an evaluation) stays there
+    seeded(3, lambda: mine.log_likelihood(x, k=4))
+    if mine.training:
+        raise CheckFailed(f"log_likelihood left a model that was in eval mode in training mode; {why}")
+    mine.train()
     try:
         same(got, seeded(3, lambda: theirs.log_likelihood(x, k=4)), "log_likelihood(x, k=4) on a conv VAE")
     except CheckFailed as failed:
