@@ -321,14 +321,17 @@ def test_the_term_that_is_wrong_is_named_before_the_sums_of_it():
 
 def test_an_iwae_that_switches_modes_by_hand_fails_for_a_caller_in_eval_mode(workspace):
     """self.eval() ... self.train() instead of @inference: checked only from training mode, it passed."""
+    by_hand = (
+        "        self.eval()\n"
+        "        with torch.no_grad():\n"
+        "            result = self._estimate(x, k)\n"
+        "        self.train()\n"
+        "        return result\n\n"
+        "    def _estimate(self, x, k):\n"
+        "        q = self.posterior(x)\n"
+    )
     body = IWAE_HEAD + IWAE_BODY.format(repeat="repeat(k, *[1] * (x.dim() - 1))").replace(
-        "        q = self.posterior(x)\n",
-        "        self.eval()\n        with torch.no_grad():\n            result = self._estimate(x, k)\n"
-        "        self.train()\n        return result\n\n    def _estimate(self, x, k):\n        q = self.posterior(x)\n",
-    ).replace(
-        "    def log_likelihood(self, x, labels=None, *, k=64, chunk_rows=0):\n",
-        "    def log_likelihood(self, x, labels=None, *, k=64, chunk_rows=0):\n",
-        1,
+        "        q = self.posterior(x)\n", by_hand
     )
     failure = _solution_with(workspace, "ex04_iwae.py", body)["ex04_iwae"].first_failure
     assert failure is not None and "eval mode" in failure.message
