@@ -335,3 +335,26 @@ def test_an_iwae_that_switches_modes_by_hand_fails_for_a_caller_in_eval_mode(wor
     )
     failure = _solution_with(workspace, "ex04_iwae.py", body)["ex04_iwae"].first_failure
     assert failure is not None and "eval mode" in failure.message
+
+
+def test_a_sample_that_ignores_the_generator_is_told_so(workspace):
+    body = (
+        "import torch\nfrom vaegan.models.distributions import DiagonalGaussian\n\n\n"
+        "class ReparameterisedGaussian(DiagonalGaussian):\n"
+        "    def sample(self, n=None, generator=None):\n"
+        "        shape = self.mean.shape if n is None else (n, *self.mean.shape)\n"
+        "        eps = torch.randn(shape, dtype=self.mean.dtype)  # the generator ignored\n"
+        "        return self.mean + torch.exp(0.5 * self.logvar) * eps\n"
+    )
+    failure = _solution_with(workspace, "ex01_reparameterisation.py", body)["ex01_reparameterisation"].first_failure
+    assert failure is not None and "generator" in failure.message
+
+
+def test_feature_matching_on_detached_fakes_is_told_so(workspace):
+    body = (
+        "from vaegan.models.cvaegan_losses import class_mean_feature_matching as theirs\n\n\n"
+        "def class_mean_feature_matching(real, fake, real_labels, fake_labels, num_classes):\n"
+        "    return theirs(real, fake.detach(), real_labels, fake_labels, num_classes)\n"
+    )
+    failure = _solution_with(workspace, "ex08_cvaegan_feature_matching.py", body)["ex08_cvaegan_feature_matching"]
+    assert failure.first_failure is not None and "detach" in failure.first_failure.message

@@ -57,7 +57,15 @@ def _sample_shapes(cls) -> None:
 
 def _sample_numbers(cls) -> None:
     mean, logvar = _params()
+    torch.manual_seed(11)
     got = cls(mean, logvar).sample(4, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(12)  # another global state: draws from the generator do not move
+    again = cls(mean, logvar).sample(4, generator=torch.Generator().manual_seed(1))
+    if not torch.equal(got, again):
+        raise CheckFailed(
+            "two draws with the same generator differ: eps must come from it, "
+            "torch.randn(shape, generator=generator), not torch.randn_like or the global seed"
+        )
     same(got, DiagonalGaussian(mean, logvar).sample(4, generator=torch.Generator().manual_seed(1)), "sample(4)")
 
 
@@ -281,10 +289,15 @@ def _fm_numbers(fn) -> None:
 
 def _fm_gradients(fn) -> None:
     real, fake, a, b = _features(requires_grad=True)
-    fn(real, fake, a, b, 5).backward()
+    loss = fn(real, fake, a, b, 5)
+    if not isinstance(loss, Tensor) or not loss.requires_grad:
+        raise CheckFailed("the loss carries no gradient to the fakes' features: keep it differentiable (no detach)")
+    loss.backward()
+    if fake.grad is None:
+        raise CheckFailed("no gradient reached the fakes' features: keep the loss differentiable in them (no detach)")
     expected_fake = fake.detach().clone().requires_grad_(True)
     class_mean_feature_matching(real, expected_fake, a, b, 5).backward()
-    same(fake.grad if fake.grad is not None else torch.zeros(0), expected_fake.grad, "the gradient for the fakes")
+    same(fake.grad, expected_fake.grad, "the gradient for the fakes")
 
 
 EXERCISES = [
