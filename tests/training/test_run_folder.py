@@ -56,12 +56,12 @@ def test_overwrite_drops_the_old_models_disease_maps_and_keeps_the_users_files_b
     effects.mkdir()
     for name in ("group_effect.nii.gz", "sub-01_loss.nii.gz", "sub-01_as_CN.nii.gz", "group_effect.png"):
         (effects / name).write_text("old model")
-    listed = {
+    listed = {  # effects.json as vaegan effects writes it: with its run
         "group": "group_effect.nii.gz",
         "sub-01_loss": "sub-01_loss.nii.gz",
         "sub-01_as_CN": "sub-01_as_CN.nii.gz",
     }
-    (effects / "effects.json").write_text(json.dumps({"files": listed}))
+    (effects / "effects.json").write_text(json.dumps({"run": str(run.resolve()), "files": listed}))
     for name in ("my_notes.txt", "my_threshold.nii.gz", "fsleyes_shot.png"):  # the user's, of any kind
         (effects / name).write_text("mine")
     assert train(config, run, "--overwrite", "--epochs", "1") == 0
