@@ -16,6 +16,7 @@ and the machine; every run's ``evaluation.json`` stays in its run folder.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -123,17 +124,32 @@ def agreed_floor(results: list[tuple[Evaluation, str]], key: str) -> int:
     return found[0][0]
 
 
-def table(results: list[tuple[Evaluation, str]]) -> str:
-    """Markdown: one row per model, then one row of floors (real train vs real test)."""
-    head = ["model", "config", "epochs", "s/epoch (absolute)", *(title for _, title in COLUMNS)]
+def fastest_epoch(run: Path) -> float | None:
+    """The shortest epoch of a run (its metrics.csv ``seconds``): the one least slowed by other jobs."""
+    try:
+        with (run / "metrics.csv").open(newline="") as file:
+            seconds = [float(row["seconds"]) for row in csv.DictReader(file) if row.get("seconds")]
+    except (OSError, ValueError, KeyError):
+        return None
+    return min(seconds, default=None)
+
+
+def table(results: list[tuple[Evaluation, str]], fastest: dict[str, float | None] | None = None) -> str:
+    """Markdown: one row per model, then one row of floors (real train vs real test); ``fastest``: each
+    model's shortest epoch in seconds, a column of its own where given."""
+    timing = ["s/epoch (absolute)"] + ["fastest epoch, s"] * (fastest is not None)
+    head = ["model", "config", "epochs", *timing, *(title for _, title in COLUMNS)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for result, source in results:
         train = result.info.get("train", {})
         seconds = train.get("seconds_per_epoch")
         row = [result.model, source, str(train.get("epochs", "–")), f"{seconds:.1f}" if seconds else "–"]
+        if fastest is not None:
+            best = fastest.get(result.model)
+            row.append(f"{best:.1f}" if best else "–")
         lines.append("| " + " | ".join(row + [cell(result, key) for key, _ in COLUMNS]) + " |")
     floors = {key: cell(results[agreed_floor(results, key)][0], key, True) for key, _ in COLUMNS}
-    floor_row = ["*real data (floor)*", "train vs test", "", "", *(floors[key] for key, _ in COLUMNS)]
+    floor_row = ["*real data (floor)*", "train vs test", "", *[""] * len(timing), *(floors[key] for key, _ in COLUMNS)]
     lines.append("| " + " | ".join(floor_row) + " |")
     notes = [f"- {result.model}: {note}" for result, _ in results for note in result.info.get("notes", [])]
     return "\n".join(lines + ([""] + notes if notes else []))
@@ -149,6 +165,7 @@ def machine(device: str) -> str:
 
 def section(results: list[tuple[Evaluation, str]], args: argparse.Namespace, seconds: float) -> str:
     first = results[0][0].info
+    fastest = {result.model: fastest_epoch(args.out_dir / result.model) for result, _ in results}
     return "\n".join(
         [
             START,
@@ -161,7 +178,7 @@ def section(results: list[tuple[Evaluation, str]], args: argparse.Namespace, sec
             f"NLL: k = {args.k} importance samples on {args.nll_images or 'all'} test images (drawn, seed 0). "
             f"Reference classifier test accuracy: {first.get('classifier', {}).get('test_accuracy')}.",
             "",
-            table(results),
+            table(results, fastest),
             "",
             "FID, KID, precision/recall and diversity are measured in the reference classifier's features "
             "(`vaegan train-classifier`); the floor row scores real training images against the real test "

@@ -44,3 +44,15 @@ def test_floors_that_differ_between_models_are_an_error_not_the_first_ones():
     gan.metrics["fid"] = Metric(4.2, floor=None)  # a model without the floor does not disagree
     floor_row = table([(vae, vae_source), (gan, gan_source)]).splitlines()[-1]
     assert floor_row.startswith("| *real data (floor)* | train vs test |  |  | – | – | – | – | – | 0.8000 |")
+
+
+def test_the_fastest_epoch_is_a_column_of_its_own(tmp_path):
+    """A mean over epochs slowed by other jobs said little; the shortest epoch is the least disturbed."""
+    from benchmarks.quality import fastest_epoch
+
+    (tmp_path / "vae").mkdir()
+    (tmp_path / "vae" / "metrics.csv").write_text("epoch,train/loss,seconds\n1,9,120.5\n2,8,14.25\n3,7,15\n")
+    assert fastest_epoch(tmp_path / "vae") == 14.25 and fastest_epoch(tmp_path / "gan") is None
+    lines = table(results(), {"vae": 14.25, "gan": None}).splitlines()
+    assert "fastest epoch, s" in lines[0] and lines[2].startswith("| vae | mnist_vae.yaml | 8 | 21.0 | 14.2 |")
+    assert lines[4].count("|") == lines[0].count("|")
