@@ -134,6 +134,21 @@ def fastest_epoch(run: Path) -> float | None:
     return min(seconds, default=None)
 
 
+def floor_cell(results: list[tuple[Evaluation, str]], key: str) -> str:
+    """The floor of ``key``, which every model must share; diversity's has two protocols, each shared by its
+    models: conditional models group the test images by their labels (as their samples by the labels asked
+    for), the others by the reference classifier's predictions (as their samples)."""
+    if key != "diversity":
+        return cell(results[agreed_floor(results, key)][0], key, True)
+    groups = [[r for r in results if ("cond_accuracy" in r[0].metrics) == conditional] for conditional in (True, False)]
+    shown = [
+        (cell(group[agreed_floor(group, key)][0], key, True), kind)
+        for group, kind in zip(groups, ("by labels", "by predictions"))
+        if group
+    ]
+    return shown[0][0] if len(shown) == 1 else " / ".join(f"{value} ({kind})" for value, kind in shown)
+
+
 def table(results: list[tuple[Evaluation, str]], fastest: dict[str, float | None] | None = None) -> str:
     """Markdown: one row per model, then one row of floors (real train vs real test); ``fastest``: each
     model's shortest epoch in seconds, a column of its own where given."""
@@ -148,7 +163,7 @@ def table(results: list[tuple[Evaluation, str]], fastest: dict[str, float | None
             best = fastest.get(result.model)
             row.append(f"{best:.1f}" if best else "–")
         lines.append("| " + " | ".join(row + [cell(result, key) for key, _ in COLUMNS]) + " |")
-    floors = {key: cell(results[agreed_floor(results, key)][0], key, True) for key, _ in COLUMNS}
+    floors = {key: floor_cell(results, key) for key, _ in COLUMNS}
     floor_row = ["*real data (floor)*", "train vs test", "", *[""] * len(timing), *(floors[key] for key, _ in COLUMNS)]
     lines.append("| " + " | ".join(floor_row) + " |")
     notes = [f"- {result.model}: {note}" for result, _ in results for note in result.info.get("notes", [])]

@@ -56,3 +56,19 @@ def test_the_fastest_epoch_is_a_column_of_its_own(tmp_path):
     lines = table(results(), {"vae": 14.25, "gan": None}).splitlines()
     assert "fastest epoch, s" in lines[0] and lines[2].startswith("| vae | mnist_vae.yaml | 8 | 21.0 | 14.2 |")
     assert lines[4].count("|") == lines[0].count("|")
+
+
+def test_the_diversity_floor_has_one_value_per_protocol():
+    """Conditional models group the test images by their labels, the others by the classifier's predictions:
+    two floors, which agreed_floor refused as 'not comparable' and stopped the whole table."""
+    from benchmarks.quality import floor_cell
+
+    cvae = Evaluation("cvae", "mnist", {"diversity": Metric(17.0, floor=23.91), "cond_accuracy": Metric(0.9)})
+    vae = Evaluation("vae", "mnist", {"diversity": Metric(20.0, floor=23.88)})
+    gan = Evaluation("gan", "mnist", {"diversity": Metric(21.0, floor=23.88)})
+    cell = floor_cell([(cvae, ""), (vae, ""), (gan, "")], "diversity")
+    assert cell == "23.91 (by labels) / 23.88 (by predictions)"
+    assert floor_cell([(vae, ""), (gan, "")], "diversity") == "23.88"
+    other = Evaluation("vae2", "mnist", {"diversity": Metric(20.0, floor=25.0)})
+    with pytest.raises(ValueError, match="diversity floors differ"):
+        floor_cell([(vae, ""), (other, "")], "diversity")
