@@ -22,6 +22,7 @@ from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, ConfigError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models import GenerativeModel, build_model, get_model_class
+from vaegan.networks.conv import stage_sizes
 from vaegan.training import Callback, History, Trainer
 from vaegan.training.callbacks import Checkpoints, default_callbacks
 from vaegan.training.config import TrainConfig
@@ -72,12 +73,25 @@ def load_data(config: RunConfig) -> DataSplits:
     )
 
 
+def check_network_fits(config: RunConfig) -> None:
+    """Refuse conv stages too many for ``data.mri.size`` where the config alone gives the image size (MRI and
+    phantoms), as building the model would, but before the cohort is preprocessed."""
+    if config.data.dataset not in ("mri", "phantoms"):
+        return
+    mri = config.data.mri
+    spatial = (mri.size,) * mri.spatial_dims
+    for part in (getattr(config.model, "network", None), getattr(config.model, "discriminator", None)):
+        if part is not None and part.kind == "conv":
+            stage_sizes(spatial, len(part.channels))
+
+
 def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
     """Load the data and fill the model's image shape and class count from it.
 
     Raises:
         ConfigError: a class-conditional model on data whose images are all of one class.
     """
+    check_network_fits(config)  # before a cohort is read (and registered)
     data = load_data(config)
     if get_model_class(config.model.name).conditional:
         present = torch.unique(torch.cat([data.train.labels, data.val.labels])).tolist()

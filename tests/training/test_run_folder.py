@@ -355,3 +355,18 @@ def test_resume_where_there_is_no_run_says_it_starts_one(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert train(config, run, "--epochs", "1", "--resume") == 0
     assert "no run to resume" in caplog.text and str(run) in caplog.text
+
+
+def test_an_mri_size_too_small_for_the_network_is_refused_before_the_cohort_is_read(tmp_path, monkeypatch, capsys):
+    """data.mri.size=4 under three stride-2 stages: refused only when the model was built, after every scan
+    of the cohort had been preprocessed (and registered)."""
+    from vaegan import experiment
+
+    def never(config):
+        raise AssertionError("the cohort was read before the network was checked against data.mri.size")
+
+    monkeypatch.setattr(experiment, "load_data", never)
+    (tmp_path / "scans").mkdir()
+    args = ["train", "--config", "ad_cvae_2d", "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "scans")]
+    assert main([*args, "--set", "data.mri.size=4"]) == 2
+    assert "network.channels" in capsys.readouterr().err
