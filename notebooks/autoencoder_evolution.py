@@ -27,6 +27,9 @@
 # Every model has a 2-D code, so the codes can be drawn side by side.
 #
 # Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does): one epoch on 500 images.
+# The outputs committed with this notebook come from that quick run: one epoch, so the figures
+# show a barely trained model, and what the text below says of them holds for the full run
+# (`python scripts/build_notebooks.py notebooks/autoencoder_evolution.py --full`, or Run All here without `VAEGAN_QUICK`).
 
 # %%
 import matplotlib.pyplot as plt
@@ -95,7 +98,7 @@ plt.show()
 x, y = data.test.images[:1000], data.test.labels[:1000]
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
 for ax, (name, model) in zip(axes, models.items()):
-    z = model.encode(x)
+    z = model.encode(x).cpu()  # on a GPU the codes come back on it; matplotlib draws from the CPU
     points = ax.scatter(z[:, 0], z[:, 1], c=y, cmap="tab10", s=6, vmin=-0.5, vmax=9.5)
     ax.set_title(f"{name}: codes of test digits")
     ax.set_xlabel("z1")

@@ -29,6 +29,9 @@
 # `vaegan report RUN` writes `RUN/report.html`.
 #
 # Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does).
+# The outputs committed with this notebook come from that quick run: one epoch, so the figures
+# show a barely trained model, and what the text below says of them holds for the full run
+# (`python scripts/build_notebooks.py notebooks/latent_space.py --full`, or Run All here without `VAEGAN_QUICK`).
 
 # %%
 # %matplotlib inline
@@ -135,7 +138,8 @@ plot_interpolation(rows, ["linear", "spherical"], t, endpoints=(codes.images[a],
 # `latent_figures` draws every figure the model supports (it checks `has_encoder`,
 # `conditional`, the latent size, a `posterior`), so the same call serves an autoencoder, a
 # GAN (in its noise space) or a conditional VAE (with class interpolation). `write_report`
-# gathers config, metrics, curves, per-epoch grids and these figures into one HTML file.
+# gathers metrics, curves, per-epoch grids and these figures into one HTML file (and the run's
+# config where it has one: `vaegan train` and `vaegan.fit` record it, this bare `Trainer` does not).
 
 # %%
 methods = ("pca", "tsne") if QUICK else ("pca", "tsne", "umap")

@@ -64,7 +64,8 @@ config = load_config("mnist_cvaegan", overrides)  # a shipped config, by name
 
 # %% [markdown]
 # ## Train with the ready-made config
-# `configs/mnist_cvaegan.yaml`: the paper's weights, a 4-d code, 14 epochs (about 19 minutes on 2 CPU cores).
+# `configs/mnist_cvaegan.yaml`: the paper's weights, a 4-d code, 14 epochs (about 8 minutes on 2 idle CPU
+# cores, 33-37 s an epoch, `benchmarks/README.md`; the build of this notebook shared the machine: 59 s).
 
 # %%
 history = train_from_config(config, overwrite=True)

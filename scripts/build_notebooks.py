@@ -12,6 +12,7 @@ Usage::
     python scripts/build_notebooks.py                      # every notebook, quick
     python scripts/build_notebooks.py notebooks/train_vae_mnist.py --full
     python scripts/build_notebooks.py --no-execute         # sources -> .ipynb, no outputs
+    python scripts/build_notebooks.py notebooks/latent_space.py --text-only   # prose edits, outputs kept
 """
 
 from __future__ import annotations
@@ -124,18 +125,41 @@ def build(target: Path, notebook: nbformat.NotebookNode, *, run: bool, quick: bo
     return time.perf_counter() - start
 
 
+def copy_text(source: nbformat.NotebookNode, target: Path) -> None:
+    """Write ``source``'s markdown cells into the committed ``target``, its outputs kept.
+
+    Raises:
+        SystemExit: the cells or the code differ (the notebook must be executed again).
+    """
+    committed = nbformat.read(target, as_version=4)
+    kinds = [(cell.cell_type, cell.source if cell.cell_type == "code" else "") for cell in source.cells]
+    if kinds != [(cell.cell_type, cell.source if cell.cell_type == "code" else "") for cell in committed.cells]:
+        raise SystemExit(f"{target.relative_to(REPO)}: its code differs from the source; build it without --text-only")
+    for new, old in zip(source.cells, committed.cells):
+        old.source = new.source
+    nbformat.write(committed, target)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path, default=[NOTEBOOKS], help="sources or folders")
     parser.add_argument("--full", action="store_true", help="the notebooks' full settings (slow), not QUICK")
     parser.add_argument("--no-execute", action="store_true", help="write the .ipynb without running them")
     parser.add_argument(
+        "--text-only",
+        action="store_true",
+        help="copy the sources' markdown into the committed .ipynb, keeping its outputs (the code must be unchanged)",
+    )
+    parser.add_argument(
         "--timeout", type=int, help="seconds a cell may run (default 900, and 3600 with --full: a whole training)"
     )
     args = parser.parse_args(argv)
     timeout = args.timeout or (3600 if args.full else 900)
     for source, target, notebook in sources():
-        if selected(args.paths, source, target):
+        if selected(args.paths, source, target) and args.text_only:
+            copy_text(notebook, target)
+            print(f"{target.relative_to(REPO)}: markdown from {source.relative_to(REPO)}, outputs kept")
+        elif selected(args.paths, source, target):
             seconds = build(target, notebook, run=not args.no_execute, quick=not args.full, timeout=timeout)
             print(f"{target.relative_to(REPO)}: {seconds:.0f} s, {target.stat().st_size / 1e3:.0f} kB")
     return 0
