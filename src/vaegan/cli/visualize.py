@@ -52,10 +52,17 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--n-points", args.n_points), ("--k", args.k), ("--steps", args.steps)):
         if value < (4 if flag == "--n-points" else 1):
             raise VaeganError(f"{flag} {value}: too small (at least {4 if flag == '--n-points' else 1})")
-    if args.out:  # before the run is loaded and its images encoded
+    out = None
+    if args.out:  # checked before the run is loaded and its images encoded
         if Path(args.out).exists() and not Path(args.out).is_dir():
             raise VaeganError(f"--out {args.out}: is a file, not a folder")
-        check_out_folder(args.out, Path(args.run))
+        out = check_out_folder(args.out, Path(args.run))
+        theirs = foreign_files(out, [*LATENT_FIGURES, "curves"])  # a folder of the user's: their files are kept
+        if theirs:
+            raise VaeganError(
+                f"--out {args.out}: holds {', '.join(theirs)}, which vaegan did not write there (its latent.json "
+                "does not record them) and these figures would replace; give another --out, or move those files"
+            )
     run_ = runs.load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
     dataset = getattr(run_.load_data(), args.split)
     if len(dataset) < 4:  # the scatter projections need 4 points (PCA 3, t-SNE and UMAP 4)
@@ -63,14 +70,7 @@ def run(args: argparse.Namespace) -> int:
             f"--split {args.split}: only {len(dataset)} images; the latent figures need at least 4 "
             f"(choose another --split, or a larger {SPLIT_SETTING[args.split]})"
         )
-    out = check_out_folder(args.out, run_.path) if args.out else run_.path / "latent"
-    if args.out:  # a folder of the user's: files of the figures' names that vaegan did not write are kept
-        theirs = foreign_files(out, [*LATENT_FIGURES, "curves"])
-        if theirs:
-            raise VaeganError(
-                f"--out {args.out}: holds {', '.join(theirs)}, which vaegan did not write there (its latent.json "
-                "does not record them) and these figures would replace; give another --out, or move those files"
-            )
+    out = out or run_.path / "latent"
     paths = latent_figures(
         run_.model,
         dataset,
