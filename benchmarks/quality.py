@@ -7,7 +7,10 @@ reconstruction error, NLL, FID/KID/precision/recall and within-class diversity
 in the reference classifier's feature space, conditional and train-on-generated
 accuracy. The table goes into ``benchmarks/README.md`` between the markers
 ``<!-- quality:start -->`` and ``<!-- quality:end -->``, with the command line
-and the machine; every run's ``evaluation.json`` stays in its run folder.
+and the machine, unless someone has edited that section since (then it prints the table and leaves the
+file alone); every run's ``evaluation.json`` stays in its run folder. ``--reuse`` takes a run's
+``evaluation.json`` where it was scored with this command's k, NLL images, samples and seed, and scores
+the trained run again where not.
 
     python benchmarks/quality.py [--epochs N] [--models vae,cvae] [--device cpu]
                                  [--limit N] [--k 5000] [--nll-images 1000] [--samples N]
@@ -38,6 +41,9 @@ from vaegan.training.trainer import resolve_device
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "benchmarks" / "README.md"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+GENERATED = "<!-- written by benchmarks/quality.py: edits here are replaced by its next run -->"
+# what a reused evaluation.json must have been scored with for its figures to sit under this run's header
+SCORED_WITH = ("k", "nll_images", "n_samples", "seed", "latent")
 
 # (metric name, column heading); a model lacking a capability shows a dash
 COLUMNS = [
@@ -78,25 +84,34 @@ def benchmark_model(name: str, args: argparse.Namespace) -> tuple[Evaluation, st
     config, source = run_config(name, args)
     own = run_config(name, argparse.Namespace(**{**vars(args), "epochs": None}))[0].train.epochs
     done = config.out_dir / "evaluation.json"
+    options = EvaluationOptions(
+        k=args.k, nll_images=args.nll_images or None, n_samples=args.samples, seed=0, device=args.device
+    )
     if args.reuse and done.is_file():  # a run this command trained and scored before (e.g. one stopped later)
-        print(f"[{name}] reusing {done}", flush=True)
         result = Evaluation.read(done)
         trained = (result.info.get("train") or {}).get("epochs")  # the epochs it had when it was scored
         if isinstance(trained, int) and trained != own:
             source += f" (cut: {trained} of its {own} epochs)"
-        return result, source
+        differ = [key for key in SCORED_WITH if result.info.get("options", {}).get(key) != getattr(options, key)]
+        if not differ:
+            print(f"[{name}] reusing {done}", flush=True)
+            return result, source
+        print(f"[{name}] {done} was scored with other {', '.join(differ)}: scoring the trained run again", flush=True)
+        return evaluate(name, config.out_dir, options), source
     if config.train.epochs != own:
         source += f" (cut: {config.train.epochs} of its {own} epochs)"
     print(f"[{name}] training {config.train.epochs} epochs ({source}) into {config.out_dir}", flush=True)
     train_from_config(config, overwrite=True)
-    options = EvaluationOptions(
-        k=args.k, nll_images=args.nll_images or None, n_samples=args.samples, seed=0, device=args.device
-    )
+    return evaluate(name, config.out_dir, options), source
+
+
+def evaluate(name: str, run: Path, options: EvaluationOptions) -> Evaluation:
+    """Score a trained run and keep its evaluation.json beside it."""
     started = time.perf_counter()
-    result = evaluate_run(config.out_dir, options=options)
-    result.write(config.out_dir / "evaluation.json")
+    result = evaluate_run(run, options=options)
+    result.write(run / "evaluation.json")
     print(f"[{name}] evaluated in {time.perf_counter() - started:.0f} s\n{result.summary()}", flush=True)
-    return result, source
+    return result
 
 
 def cell(result: Evaluation, name: str, floor: bool = False) -> str:
@@ -184,6 +199,7 @@ def section(results: list[tuple[Evaluation, str]], args: argparse.Namespace, sec
     return "\n".join(
         [
             START,
+            GENERATED,
             "## Quality: every model on MNIST",
             "",
             f"`python benchmarks/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}`".replace("  ", " "),
@@ -207,10 +223,16 @@ def section(results: list[tuple[Evaluation, str]], args: argparse.Namespace, sec
 
 
 def write_readme(text: str, path: Path = README) -> None:
-    """Replace what lies between the markers (or append the section): the rest of the file is not ours."""
+    """Replace what lies between the markers (or append the section): the rest of the file is not ours, nor
+    a section someone has edited since this script wrote it (it no longer starts with ``GENERATED``)."""
     old = path.read_text() if path.is_file() else "# Benchmarks\n"
     if START in old and END in old:
         before, rest = old.split(START, 1)
+        if not rest.lstrip("\n").startswith(GENERATED):
+            raise ValueError(
+                f"the quality section of {path} was edited by hand (it lacks the line {GENERATED!r}); "
+                "its text would be lost: run with --no-readme and copy the printed table in yourself"
+            )
         new = before + text + rest.split(END, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
@@ -244,7 +266,10 @@ def main() -> None:
     atomic_write(args.out_dir / "quality.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
     print("\n" + text)
     if not args.no_readme:
-        write_readme(text)
+        try:
+            write_readme(text)
+        except ValueError as error:
+            sys.exit(f"\n{error}")
         print(f"\nwrote the table into {README}")
 
 
