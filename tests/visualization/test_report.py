@@ -412,3 +412,29 @@ def test_vaegans_own_report_is_written_again(tmp_path):
     assert 'name="generator" content="vaegan' in first
     (tmp_path / "metrics.csv").write_text("epoch,train/loss\n1,9.0\n")
     assert write_report(tmp_path).read_text() != first
+
+
+def test_counts_and_seeds_are_shown_whole_not_to_four_digits(tmp_path):
+    """`options.seed 1.234e+04` read as 12340: re-running with it gave other figures."""
+    assert fmt(12345) == "12345" and fmt(10000) == "10000" and fmt(0.123456) == "0.1235"
+    (tmp_path / RUN_MARKER).write_text("{}")
+    evaluation = {"options": {"seed": 12345, "k": 5000}, "n_test": 10000, "metrics": {"fid": {"value": 12.3456}}}
+    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
+    cells = Page(write_report(tmp_path).read_text()).text
+    assert {"12345", "10000", "5000", "12.35"} <= set(cells)
+
+
+def test_the_commands_it_prints_can_be_pasted_for_a_folder_with_a_space(tmp_path):
+    run = tmp_path / "my run"  # check_name allows inner spaces: the name is the run's title
+    run.mkdir()
+    (run / RUN_MARKER).write_text("{}")
+    text = "".join(Page(write_report(run).read_text()).text)  # HTMLParser unescapes &#39;
+    assert f"vaegan visualize '{run}'" in text and f"vaegan evaluate '{run}'" in text
+    assert f"vaegan visualize {run}." not in text
+
+
+def test_a_hand_edited_better_field_is_shown_not_raised(tmp_path):
+    (tmp_path / RUN_MARKER).write_text("{}")
+    (tmp_path / "evaluation.json").write_text(json.dumps({"metrics": {"fid": {"value": 1.0, "better": ["lower"]}}}))
+    section = evaluation_section(tmp_path)
+    assert section["rows"][0]["name"] == "fid" and section["rows"][0]["better"] == ""

@@ -14,6 +14,7 @@ import base64
 import csv
 import json
 import math
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,14 +68,20 @@ def data_uri(path: Path) -> str:
 
 
 def fmt(value: Any) -> str:
-    """Numbers to 4 significant digits; anything else as text; missing as an em dash."""
+    """Measurements to 4 significant digits; whole numbers (seeds, counts) whole; anything else as text;
+    missing as an em dash."""
     if value is None:
         return "\u2014"
-    if isinstance(value, bool):
+    if isinstance(value, bool | int):
         return str(value)
     if isinstance(value, int | float):
         return f"{value:.4g}" if math.isfinite(value) else str(value)
     return str(value)
+
+
+def shell(path: Path) -> str:
+    """A path as one shell argument, for the commands the page prints (run names may hold spaces)."""
+    return shlex.quote(str(path))
 
 
 def spaced(epochs: list[int], most: int) -> list[int]:
@@ -228,7 +235,8 @@ def _drawn(source: dict | None, metrics: dict[str, Any], run: Path) -> tuple[str
         return drawn, ""
     return (
         drawn,
-        f"drawn from {checkpoint}.pt of epoch {epoch}; it now holds epoch {now}: run vaegan visualize {run} again",
+        f"drawn from {checkpoint}.pt of epoch {epoch}; it now holds epoch {now}: "
+        f"run vaegan visualize {shell(run)} again",
     )
 
 
@@ -244,7 +252,7 @@ def stale_effects(run: Path, summary: dict[str, Any], metrics: dict[str, Any]) -
         return None
     return (
         f"these maps were made with epoch {epoch}; {Path(checkpoint).name} now holds epoch {now}: run "
-        f"vaegan effects {run} again"
+        f"vaegan effects {shell(run)} again"
     )
 
 
@@ -283,7 +291,7 @@ def effects_section(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
         try:
             summary = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as problem:
-            error = f"{path.name} cannot be read: {problem}; run vaegan effects {run} again"
+            error = f"{path.name} cannot be read: {problem}; run vaegan effects {shell(run)} again"
     if isinstance(summary, dict):
         error = stale_effects(run, summary, metrics)
         if isinstance(summary.get("control"), str) and isinstance(summary.get("disease"), str):
@@ -352,7 +360,7 @@ def evaluation_section(run: Path, metrics_now: dict[str, Any] | None = None) -> 
                 "value": fmt(entry.get("value")) + (f" ± {fmt(entry['std'])}" if entry.get("std") is not None else ""),
                 "floor": fmt(entry.get("floor")),
                 "unit": fmt(entry.get("unit")) if entry.get("unit") else "",
-                "better": BETTER.get(entry.get("better"), ""),
+                "better": BETTER.get(entry["better"], "") if isinstance(entry.get("better"), str) else "",
             }
         )
     fields = []  # how it was measured: plain values, and one level of nested ones (train.epochs, options.k)
@@ -366,7 +374,7 @@ def evaluation_section(run: Path, metrics_now: dict[str, Any] | None = None) -> 
     notes = [str(note) for note in notes] if isinstance(notes, list) else []
     stale = stale_evaluation(data, metrics_now) if metrics_now else None
     if stale:
-        notes.insert(0, f"{stale}: these figures are of an earlier model; run vaegan evaluate {run} again")
+        notes.insert(0, f"{stale}: these figures are of an earlier model; run vaegan evaluate {shell(run)} again")
     return {
         "present": True,
         "rows": rows,
@@ -397,6 +405,8 @@ def build_context(run: str | Path, *, max_epochs: int = 20) -> dict[str, Any]:
         "title": f"vaegan report: {name}" + (f" ({run.resolve().name})" if run.resolve().name != name else ""),
         "config_changes": changes_text,
         "run": str(run),
+        "run_arg": shell(run),  # the commands the page prints can be pasted whatever the folder's name
+        "tensorboard_arg": shell(run / "tensorboard"),
         "model": fmt(model.get("name", "unknown")),
         "dataset": data.get("dataset", "unknown"),
         "latent_dim": model.get("latent_dim"),
