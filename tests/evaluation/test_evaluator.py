@@ -278,6 +278,10 @@ def test_a_perfect_unconditional_model_reaches_the_diversity_floor(classifier):
     options = dataclasses.replace(QUICK, n_samples=len(data.test))
     diversity = evaluate_model(Replay(data.test.images), data, confused, options=options).metrics["diversity"]
     assert diversity.value == pytest.approx(diversity.floor)
+    # a collapsed model (one image over and over): the same floor, a value far below it
+    collapsed = Replay(data.test.images[:1].expand(len(data.test), -1, -1, -1))
+    diversity_of_one = evaluate_model(collapsed, data, confused, options=options).metrics["diversity"]
+    assert diversity_of_one.floor == pytest.approx(diversity.floor) and diversity_of_one.value < 0.1 * diversity.floor
 
 
 def test_more_samples_than_training_images_are_capped_and_said_to_be(classifier):

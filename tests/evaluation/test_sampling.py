@@ -38,6 +38,9 @@ def test_fitted_draws_are_seeded_and_follow_the_fitted_spread():
     first, again = (draw_samples(model, 20, density=density, seed=4).images for _ in range(2))
     assert torch.equal(first, again)
     assert not torch.equal(first, draw_samples(model, 20, density=density, seed=5).images)
+    codes = density.sample(None, 20, generator=torch.Generator().manual_seed(4))  # the fitted Gaussian's draws
+    torch.testing.assert_close(first, decode(model, codes, None))
+    assert not torch.allclose(first, draw_samples(model, 20, seed=4).images)  # not the prior's
 
 
 def test_a_density_for_a_model_with_another_code_size_is_refused():

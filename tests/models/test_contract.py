@@ -124,13 +124,19 @@ def test_trainer_writes_a_run_folder(name, tmp_path):
 def test_resume_restores_every_optimizer_and_matches_an_uninterrupted_run(name, tmp_path):
     def train(epochs: int, out, resume: bool = False) -> Trainer:
         config = TrainConfig(epochs=epochs, batch_size=16, grid_size=4, progress=False, tensorboard=False)
-        trainer = Trainer(make(name), tiny_splits(), config, out_dir=out)
-        trainer.fit(resume=resume)
+        model = make(name)
+        if resume:  # other weights than a fresh start's: only what last.pt holds can make it match
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    parameter.add_(0.5)
+        trainer = Trainer(model, tiny_splits(), config, out_dir=out)
+        trainer.history = trainer.fit(resume=resume)
         return trainer
 
     straight = train(2, tmp_path / "straight")
     train(1, tmp_path / "split")
     resumed = train(2, tmp_path / "split", resume=True)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
     payload = torch.load(tmp_path / "split" / "checkpoints" / "last.pt", weights_only=True)
     assert set(payload["optimizers"]) == set(straight.optimizers)
     for key, value in straight.model.state_dict().items():

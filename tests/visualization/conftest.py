@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,28 @@ def saved_texts(monkeypatch: pytest.MonkeyPatch, module) -> list[str]:
 
     monkeypatch.setattr(module, "save_figure", recording)
     return texts
+
+
+def saved_spreads(monkeypatch: pytest.MonkeyPatch, module) -> dict[str, float]:
+    """For every figure that ``module`` saves from now on, by file name: the largest spread of what it draws
+    (the std of an image's pixels or of a scatter's points); 0 for a figure of titles and axes alone, which
+    a check of the PNG's grey levels passes."""
+    import matplotlib.collections
+    import matplotlib.image
+    import numpy as np
+
+    spreads: dict[str, float] = {}
+    save = module.save_figure
+
+    def recording(fig, path, **kwargs):
+        drawn = [float(np.ma.std(image.get_array())) for image in fig.findobj(matplotlib.image.AxesImage)]
+        points = [c.get_offsets() for c in fig.findobj(matplotlib.collections.PathCollection)]
+        drawn += [float(np.std(np.asarray(p, dtype=float))) for p in points if len(p) > 1]
+        spreads[Path(path).name] = max(drawn, default=0.0)
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(module, "save_figure", recording)
+    return spreads
 
 
 def shows_a_map(path) -> bool:

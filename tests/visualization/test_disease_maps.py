@@ -240,6 +240,16 @@ def test_scaled_individual_maps_remove_each_subjects_own_amount_of_disease(volum
     assert len(scaled.amounts) == len(scaled.subjects) and plain.amounts is None
     patients = per_position(volumes.volumes, mri)[volumes.labels == 1]
     assert scaled.loss.abs().sum() != plain.loss.abs().sum()  # the amounts differ from 1
+    # the oracle's effect is linear in the label's weight on AD: each subject's map is its amount of the plain one
+    ratios = scaled.loss.flatten(1).abs().sum(1) / plain.loss.flatten(1).abs().sum(1)
+    assert torch.allclose(ratios, scaled.amounts.float(), rtol=1e-4), (ratios, scaled.amounts)
+    amount = torch.tensor([0.3, 1.6])
+    two = patients[:2, 0]
+    assert torch.allclose(
+        disease_effect(model, two, source=1, target=0, amount=amount),
+        amount.view(-1, *[1] * (two.dim() - 1)) * disease_effect(model, two, source=1, target=0),
+        atol=1e-6,
+    )
     assert torch.allclose(scaled.images, patients)
     with pytest.raises(ValueError, match="residual"):  # decode(z, CN) - x has no amount to scale
         individual_maps(model, volumes, mri, scaled=True, residual=False)
@@ -262,6 +272,11 @@ def test_posterior_samples_are_averaged_and_seeded():
     model = tiny().eval()
     x = torch.rand(3, 1, 16, 16)
     one = disease_effect(model, x, source=0, target=1, samples=4, seed=1)
+    with torch.no_grad():  # the mean over the 4 draws of decode(z, target) - decode(z, source)
+        z = model.posterior(x, torch.zeros(3, dtype=torch.long)).sample(4, generator=torch.Generator().manual_seed(1))
+        labels = [torch.full((3,), c) for c in (0, 1)]
+        expected = torch.stack([model.generate(code, labels[1]) - model.generate(code, labels[0]) for code in z])
+    assert torch.allclose(one, expected.mean(0), atol=1e-6)
     assert torch.equal(one, disease_effect(model, x, source=0, target=1, samples=4, seed=1))
     assert not torch.equal(one, disease_effect(model, x, source=0, target=1, samples=4, seed=2))
     assert not torch.equal(one, disease_effect(model, x, source=0, target=1))  # 1 = the posterior mean

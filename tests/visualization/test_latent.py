@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from tests.conftest import tiny_splits
-from tests.visualization.conftest import CLASSES, quick_config, saved_texts, tiny_model
+from tests.visualization.conftest import CLASSES, quick_config, saved_spreads, saved_texts, tiny_model
 from vaegan.models import get_model_class, list_models
 from vaegan.training import Trainer
 from vaegan.training.callbacks import default_callbacks
@@ -45,7 +45,10 @@ def expected_figures(model) -> set[str]:
 
 @pytest.mark.parametrize("latent_dim", [2, 5])
 @pytest.mark.parametrize("name", list_models())
-def test_every_model_gets_the_figures_its_capabilities_allow(name, latent_dim, trained, data, tmp_path):
+def test_every_model_gets_the_figures_its_capabilities_allow(name, latent_dim, trained, data, tmp_path, monkeypatch):
+    from vaegan.visualization import latent
+
+    spreads = saved_spreads(monkeypatch, latent)
     (tmp_path / "run").mkdir()
     write_marker(tmp_path / "run")
     model = trained(name, latent_dim)
@@ -66,13 +69,18 @@ def test_every_model_gets_the_figures_its_capabilities_allow(name, latent_dim, t
     for path in paths.values():
         assert path.parent == tmp_path / "latent" and path.suffix == ".png"
         assert_not_blank(path)
+        assert spreads[path.name] > 1e-3, (path.name, spreads[path.name])  # images or points that vary
 
 
-def test_three_d_models_get_figures_too(tmp_path):
+def test_three_d_models_get_figures_too(tmp_path, monkeypatch):
+    from vaegan.visualization import latent
+
+    spreads = saved_spreads(monkeypatch, latent)
     model = tiny_model("vae", 3, shape=(1, 8, 8, 8))
     paths = latent_figures(model, tiny_splits((1, 8, 8, 8), n=16).test, tmp_path, methods=("pca",), n_points=8)
     assert {"traversal", "interpolation", "scatter_pca"} <= set(paths)
     assert_not_blank(paths["traversal"])
+    assert all(spreads[path.name] > 1e-3 for path in paths.values()), spreads
 
 
 def test_kl_ranking_puts_the_informative_dimension_first(trained):
