@@ -137,3 +137,19 @@ def test_a_space_of_epochs_above_the_cap_of_epochs_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="--epochs 2"):
         Tuner(config, out=tmp_path / "study", max_epochs=2)
     Tuner(config, out=tmp_path / "uncapped", max_epochs=20)  # a cap no trial reaches changes nothing
+
+
+@pytest.mark.parametrize(
+    ("key", "choices", "data"),
+    [
+        ("model.network.hidden", ["[64, 32]", "[256]"], None),  # a list can only be given as a string choice
+        ("model.lr", ["1e-4", "1e-3"], None),  # YAML reads 1e-4 as text; the config stores a number
+        ("model.betas", ["[0.5, 0.999]", "[0.9, 0.999]"], None),
+        ("train.precision", [32, "bf16"], None),  # the config stores "32"
+        ("data.mri.bias_correction", [True, False], {"dataset": "phantoms"}),  # YAML's on/off; stored as text
+    ],
+)
+def test_choices_the_config_converts_are_not_taken_for_dropped_keys(key, choices, data):
+    """The value the config stores was compared with the raw choice: every converted one read as 'no effect'."""
+    space = {key: {"type": "categorical", "choices": choices}}
+    check_space(build_config({**with_space(space), **({"data": data} if data else {})}))

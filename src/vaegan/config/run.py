@@ -300,16 +300,19 @@ def check_space(config: RunConfig) -> None:
             raise ConfigError(f"tune.space: key {key!r} cannot be tuned; tune model, data or train keys")
         if key in FROM_DATA:
             raise ConfigError(f"tune.space: key {key!r} is taken from the data as each run starts; it cannot be tuned")
+        kept = []  # what the config holds for each extreme (converted: "[64, 32]" is a list, "32" text)
         for value in spec.extremes():
             try:
                 tried = build_config(data, as_overrides({key: value}), source=f"tune.space[{key!r}]")
             except ConfigError as error:
                 raise ConfigError(f"tune.space key {key!r} with value {value!r}: {error}") from None
-            if _plain(_value_at(tried.to_dict(), key)) != _plain(value):  # dropped: e.g. data.mri for MNIST
-                raise ConfigError(
-                    f"tune.space key {key!r} has no effect here (dataset {config.data.dataset!r}): the run config "
-                    "drops it, so every trial would train alike; tune a setting this run reads"
-                )
+            kept.append(_plain(_value_at(tried.to_dict(), key)))
+        different = len({json.dumps(_plain(value)) for value in spec.extremes()}) > 1
+        if _ABSENT in kept or (different and all(value == kept[0] for value in kept)):  # e.g. data.mri for MNIST
+            raise ConfigError(
+                f"tune.space key {key!r} has no effect here (dataset {config.data.dataset!r}): the run config "
+                "drops it, so every trial would train alike; tune a setting this run reads"
+            )
         if isinstance(spec, FloatParam):  # both ends may be whole numbers; the draws between are not
             inner = math.nextafter(spec.low, spec.high)
             try:
