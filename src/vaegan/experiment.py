@@ -26,6 +26,7 @@ from vaegan.networks.conv import stage_sizes
 from vaegan.training import Callback, History, Trainer
 from vaegan.training.callbacks import Checkpoints, default_callbacks
 from vaegan.training.config import TrainConfig
+from vaegan.training.distributed import check_placement
 from vaegan.training.replacement import resume_point
 from vaegan.training.run_folder import check_out_dir
 
@@ -92,6 +93,7 @@ def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
         ConfigError: a class-conditional model on data whose images are all of one class.
     """
     check_network_fits(config)  # before a cohort is read (and registered)
+    check_placement(config.train.device, config.train.sync_batchnorm)
     data = load_data(config)
     if get_model_class(config.model.name).conditional:
         present = torch.unique(torch.cat([data.train.labels, data.val.labels])).tolist()

@@ -218,3 +218,53 @@ def test_a_cuda_device_beyond_the_machines_is_named(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(TrainingError, match=r"cuda:7.*1 CUDA device"):
         resolve_device("cuda:7")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["train.device=cuda"], "no CUDA device"),
+        (["train.sync_batchnorm=true", "train.device=cpu"], "needs CUDA"),
+    ],
+)
+def test_a_placement_the_config_alone_rules_out_is_refused_before_the_data_is_read(
+    tmp_path, monkeypatch, overrides, message
+):
+    """An MRI config generated and registered its cohort first, then found it had no GPU."""
+    from vaegan import experiment
+    from vaegan.config import load_config
+    from vaegan.foundation.errors import VaeganError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(experiment, "load_data", lambda config: pytest.fail("the data was read first"))
+    config = load_config("mnist_vae", [*overrides, f"out={tmp_path / 'run'}"])
+    with pytest.raises(VaeganError, match=message):
+        experiment.train_from_config(config)
+
+
+def test_a_study_whose_every_trial_would_fail_on_its_device_is_not_opened(tmp_path, monkeypatch):
+    """Each trial failed on train.device=cuda, counted against --trials, and spent the study."""
+    from vaegan.config import build_config
+    from vaegan.foundation.errors import VaeganError
+    from vaegan.tuning.study import Tuner
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    space = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}
+    base = {"name": "t", "model": {"name": "vae"}, "train": {"device": "cuda"}}
+    with pytest.raises(VaeganError, match="no CUDA device"):
+        Tuner(build_config({**base, "tune": {"metric": "val/loss", "space": space}}), out=tmp_path / "s")
+    assert not (tmp_path / "s" / "study.db").exists()
+
+
+def test_more_processes_on_a_machine_than_gpus_is_refused_before_nccl(monkeypatch):
+    """NCCL refuses two ranks on one GPU ('Duplicate GPU detected') with a traceback in every rank."""
+    from vaegan.training import distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda *a, **k: pytest.fail("NCCL was started"))
+    for name, value in {"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(TrainingError, match=r"2 processes.*1 CUDA device.*--device cpu"):
+        distributed.setup("auto", timeout_s=5)

@@ -200,10 +200,8 @@ def setup(device: str, *, timeout_s: float) -> tuple[Ranks, torch.device]:
         return Ranks(), resolve_device(device)
     owns = not dist.is_initialized()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    cuda = check_placement(device) == "cuda"
     if cuda:
-        if not torch.cuda.is_available():
-            raise TrainingError(f"train.device={device!r} but no CUDA device is available; use 'cpu' or 'auto'")
         torch.cuda.set_device(local_rank % torch.cuda.device_count())
         chosen = torch.device("cuda", torch.cuda.current_device())
     else:
@@ -232,12 +230,38 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def check_placement(device: str, sync_bn: bool = False) -> str:
+    """The kind of device (``cuda``, ``cpu``, ``mps``) training on ``device`` will use, from the settings alone;
+    refuses what training would refuse once started: a CUDA device that is not there, more processes on
+    this machine than GPUs (NCCL gives each its own), ``sync_bn`` (``train.sync_batchnorm``) off CUDA.
+    So a config is refused before its cohort is read, and a study before it opens."""
+    if launched():
+        cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+        if cuda and not torch.cuda.is_available():
+            raise TrainingError(f"train.device={device!r} but no CUDA device is available; use 'cpu' or 'auto'")
+        local, count = int(os.environ.get("LOCAL_WORLD_SIZE", "1")), torch.cuda.device_count() if cuda else 0
+        if cuda and local > count:
+            raise TrainingError(
+                f"{local} processes on this machine but {count} CUDA device(s): NCCL gives each process a GPU "
+                f"of its own; start at most {count} (--nproc {count}) or train on the CPU (--device cpu)"
+            )
+        kind = "cuda" if cuda else "cpu"
+    else:
+        kind = resolve_device(device).type
+    if sync_bn and kind != "cuda":
+        raise TrainingError(SYNC_BN_NEEDS_CUDA)
+    return kind
+
+
+SYNC_BN_NEEDS_CUDA = (
+    "train.sync_batchnorm=true needs CUDA: PyTorch's SyncBatchNorm runs on GPUs only. "
+    "On the CPU each rank normalises over its own shard; set train.sync_batchnorm=false "
+    "(or use model norms 'instance'/'none')"
+)
+
+
 def sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
     """Batch norm over the global batch (``train.sync_batchnorm``); PyTorch implements it on CUDA only."""
     if device.type != "cuda":
-        raise TrainingError(
-            "train.sync_batchnorm=true needs CUDA: PyTorch's SyncBatchNorm runs on GPUs only. "
-            "On the CPU each rank normalises over its own shard; set train.sync_batchnorm=false "
-            "(or use model norms 'instance'/'none')"
-        )
+        raise TrainingError(SYNC_BN_NEEDS_CUDA)
     return nn.SyncBatchNorm.convert_sync_batchnorm(module)

@@ -30,6 +30,7 @@ from vaegan.foundation.errors import ConfigError, DataError, TrainingError, Vaeg
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models.registry import get_model_class
 from vaegan.training import Callback
+from vaegan.training.distributed import check_placement
 from vaegan.training.run_folder import check_out_dir
 from vaegan.tuning.identity import check_folder, claim_folder, shown_url, stamp, storage_label
 from vaegan.visualization.curves import best_row
@@ -192,6 +193,7 @@ class Tuner:
         max_epochs: int | None = None,
     ):
         check_space(config)
+        check_placement(config.train.device, config.train.sync_batchnorm)  # else every trial fails alike
         epochs = config.tune.space.get("train.epochs")
         if max_epochs is not None and epochs is not None and max(epochs.extremes()) > max_epochs:
             raise ConfigError(
