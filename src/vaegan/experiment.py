@@ -22,7 +22,6 @@ from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, ConfigError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models import GenerativeModel, build_model, get_model_class
-from vaegan.networks.conv import stage_sizes
 from vaegan.training import Callback, History, Trainer
 from vaegan.training.callbacks import Checkpoints, default_callbacks
 from vaegan.training.config import TrainConfig
@@ -75,15 +74,17 @@ def load_data(config: RunConfig) -> DataSplits:
 
 
 def check_network_fits(config: RunConfig) -> None:
-    """Refuse conv stages too many for ``data.mri.size`` where the config alone gives the image size (MRI and
-    phantoms), as building the model would, but before the cohort is preprocessed."""
+    """Refuse a model its data cannot feed where the config alone gives the image size (MRI and phantoms:
+    grey volumes of ``data.mri.size``): conv stages too many, instance norm on maps of one voxel, in any of
+    its networks. The model is built as training would build it, on the meta device (no memory, milliseconds),
+    so the refusal comes before the cohort is preprocessed."""
     if config.data.dataset not in ("mri", "phantoms"):
         return
     mri = config.data.mri
-    spatial = (mri.size,) * mri.spatial_dims
-    for part in (getattr(config.model, "network", None), getattr(config.model, "discriminator", None)):
-        if part is not None and part.kind == "conv":
-            stage_sizes(spatial, len(part.channels))
+    shape = (1, *(mri.size,) * mri.spatial_dims)
+    model = config.model.model_copy(update={"image_shape": shape, "num_classes": max(2, config.model.num_classes)})
+    with torch.device("meta"):
+        build_model(model)
 
 
 def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:

@@ -370,3 +370,24 @@ def test_an_mri_size_too_small_for_the_network_is_refused_before_the_cohort_is_r
     args = ["train", "--config", "ad_cvae_2d", "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "scans")]
     assert main([*args, "--set", "data.mri.size=4"]) == 2
     assert "network.channels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("config", "overrides", "key"),
+    [
+        ("ad_cvaegan_2d", ["model.classifier.channels=[4,4,4,4,4,4,4]"], "model.classifier.channels"),
+        ("ad_vae_2d", ["model.network.norm=instance", "model.network.channels=[8,8,8,8,8,8]"], "norm='instance'"),
+    ],
+)
+def test_every_network_of_an_mri_model_is_checked_before_the_cohort_is_read(
+    tmp_path, monkeypatch, config, overrides, key
+):
+    """The CVAE-GAN's classifier and instance norm on maps of one voxel were refused after the cohort."""
+    from vaegan import experiment
+    from vaegan.config import load_config
+    from vaegan.foundation.errors import ConfigError
+
+    monkeypatch.setattr(experiment, "load_data", lambda config: pytest.fail("the cohort was read first"))
+    run = load_config(config, [*overrides, f"out={tmp_path / 'run'}", "train.device=cpu"])
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.").replace("[", r"\[")):
+        experiment.train_from_config(run)
