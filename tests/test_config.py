@@ -176,3 +176,25 @@ def test_yaml_anchors_and_merge_keys_still_load(tmp_path):
     )
     config = load_config(path)
     assert config.model.discriminator.channels == (16, 32) and config.model.discriminator.kind == "conv"
+
+
+def test_a_folder_with_characters_beyond_the_basic_plane_is_kept_as_written():
+    """json.dumps wrote 🙂 as two surrogate escapes, which YAML read back as two broken characters."""
+    from vaegan.config import text_override
+
+    assert load_config("mnist_vae", [text_override("out", "runs/🙂 try")]).out == "runs/🙂 try"
+
+
+@pytest.mark.parametrize(
+    ("config", "overrides", "key"),
+    [
+        # rand < 1 always: every pixel masked, the encoder never sees an image
+        ("mnist_ae", ["model.corruption=masking", "model.noise=1.0"], "model: noise=1"),
+        # features() of an mlp without hidden layers is the raw pixels: feature matching on pixels
+        ("mnist_cvaegan", ["model.discriminator.kind=mlp", "model.discriminator.hidden=[]"], "model.discriminator"),
+        ("mnist_cvaegan", ["model.classifier.kind=mlp", "model.classifier.hidden=[]"], "model.classifier"),
+    ],
+)
+def test_settings_that_train_on_nothing_are_refused_naming_the_key(config, overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(config, overrides)

@@ -157,7 +157,8 @@ def format_validation_error(error: ValidationError, source: str) -> str:
 
 def text_override(key: str, value: str | Path) -> str:
     """``key=value`` setting ``value`` as the text it is (a folder ``runs/try #2``, ``2024``, ``yes``), not as YAML."""
-    return f"{key}={json.dumps(str(value))}"  # a JSON string is a YAML double-quoted scalar
+    # a JSON string is a YAML double-quoted scalar; unescaped, as YAML reads a \\u pair as two broken characters
+    return f"{key}={json.dumps(str(value), ensure_ascii=False)}"
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

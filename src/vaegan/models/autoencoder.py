@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor
 
 from vaegan.models.base import Batch, FixedInputs, GenerativeModel, inference
@@ -25,6 +25,12 @@ class AutoEncoderConfig(ModelConfig):
     min_sigma: float = Field(0.01, ge=1e-3, description="floor of the learned per-pixel std")
     corruption: Literal["gaussian", "masking"] = "gaussian"
     noise: float = Field(0.0, ge=0.0, le=1.0, description="corruption std, or fraction of pixels masked")
+
+    @model_validator(mode="after")
+    def _sees_something(self) -> AutoEncoderConfig:
+        if self.corruption == "masking" and self.noise >= 1.0:
+            raise ValueError("noise=1 with corruption 'masking' masks every pixel: the encoder never sees an image")
+        return self
 
 
 @register_model("ae")

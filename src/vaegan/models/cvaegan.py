@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 from torch import Tensor, nn
 
 from vaegan.models.adversarial import probability
@@ -42,6 +42,12 @@ class FeatureNetworkConfig(NetworkConfig):
     hidden: tuple[PositiveInt, ...] = (128,)
     norm: Norm = "none"  # batch norm would mix the statistics of real and fake images
     activation: Activation = "leaky_relu"  # as DCGAN's discriminator (Radford et al. 2016)
+
+    @model_validator(mode="after")
+    def _has_features(self) -> FeatureNetworkConfig:
+        if self.kind == "mlp" and not self.hidden:  # features() would be the pixels themselves
+            raise ValueError("an mlp without hidden layers has no features to match (f(x) would be x); give hidden")
+        return self
 
 
 class CVAEGANConfig(ConditionalVAEConfig):
