@@ -212,3 +212,55 @@ def test_a_colour_image_still_makes_the_dataset_rgb(tmp_path):
     Image.fromarray(colour).save(folder / "CN" / "sub-CN9_slice-1.png")
     train, _ = load_image_folder(folder, mri=options(size=8))
     assert train.image_shape[0] == 3
+
+
+def test_given_train_and_test_folders_share_one_channel_count(tmp_path):
+    """One colour training image made train RGB and left test grey: evaluate then failed in a conv layer."""
+    good_folder(tmp_path / "train"), good_folder(tmp_path / "test")
+    colour = np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    Image.fromarray(colour).save(tmp_path / "train" / "CN" / "sub-CN9_slice-1.png")
+    train, test = load_image_folder(tmp_path, mri=options(size=8))
+    assert train.image_shape == test.image_shape == (3, 8, 8)
+    Image.fromarray(colour).save(tmp_path / "test" / "AD" / "sub-AD9_slice-1.png")  # colour in test alone
+    (tmp_path / "train" / "CN" / "sub-CN9_slice-1.png").unlink()
+    train, test = load_image_folder(tmp_path, mri=options(size=8))
+    assert train.image_shape == test.image_shape == (3, 8, 8)
+
+
+@pytest.mark.parametrize("beside", ["val", "CN"])
+def test_a_folder_beside_train_and_test_is_refused_not_ignored(tmp_path, beside):
+    """A val/ beside train/ and test/ was dropped without a word, as was a leftover class folder."""
+    good_folder(tmp_path / "train"), good_folder(tmp_path / "test")
+    png(tmp_path / beside / "sub-X1_slice-1.png")
+    with pytest.raises(DataError, match=rf"{beside}/"):
+        load_image_folder(tmp_path, mri=options(size=8))
+
+
+def test_an_unmapped_diagnosis_folder_that_leaves_a_class_empty_is_refused(tmp_path):
+    """CN/ and Dementia/ with the default label_map: a CN vs AD model on CN alone, as NIfTI data refuses."""
+    from vaegan.data.mri import load_mri
+
+    for i in range(4):
+        png(tmp_path / "CN" / f"sub-CN{i}_slice-1.png", seed=i)
+        png(tmp_path / "Dementia" / f"sub-D{i}_slice-1.png", seed=i)
+    with pytest.raises(DataError, match="no image of class AD.*Dementia.*label_map"):
+        load_mri(tmp_path, mri=options(size=8, test_size=0.25))
+
+
+def test_a_class_folder_without_images_is_refused_naming_it(tmp_path):
+    """__MACOSX/ (hidden ._ files only) became a third class that nothing trained."""
+    good_folder(tmp_path)
+    (tmp_path / "__MACOSX" / "CN").mkdir(parents=True)
+    (tmp_path / "__MACOSX" / "CN" / "._a.png").write_bytes(b"\0\5\26\7")
+    with pytest.raises(DataError, match="__MACOSX.*no image"):
+        load_image_folder(tmp_path, mri=options(size=8))
+
+
+def test_an_image_outside_the_class_folders_is_named(tmp_path, caplog):
+    good_folder(tmp_path)
+    png(tmp_path / "sub-X9_slice-1.png")
+    with caplog.at_level(logging.WARNING):
+        load_image_folder(tmp_path, mri=options(size=8, test_size=0.25))
+    assert "sub-X9_slice-1.png" in caplog.text and "class folder" in caplog.text
+    with pytest.raises(DataError, match="sub-X9"):
+        load_image_folder(tmp_path, mri=options(size=8, test_size=0.25, strict=True))

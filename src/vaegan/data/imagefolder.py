@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -126,23 +127,34 @@ def fit_square(image: np.ndarray, size: int, channels: int) -> Tensor:
     return torch.as_tensor(ResizeWithPadOrCrop((size, size))(x)).float().clamp(0.0, 1.0)
 
 
-def _class_folders(root: Path) -> list[Path]:
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+def _class_folders(root: Path, bad: BadInputs) -> list[Path]:
+    """The class folders of ``root``; an image lying beside them (in no class) goes to ``bad``."""
+    entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+    for path in sorted(p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+        bad.add(path, "lies outside the class folders, so it has no class; move it into DIR/<class>/")
+    folders = sorted(p for p in entries if p.is_dir())
     if not folders:
         raise DataError(f"{root}: no class subfolders; put each class's images in DIR/<class name>/")
     return folders
 
 
 def read_image_folder(
-    root: Path, options: MRIConfig, bad: BadInputs, classes: list[str] | None = None, *, diagnoses: bool = False
+    root: Path,
+    options: MRIConfig,
+    bad: BadInputs,
+    classes: list[str] | None = None,
+    *,
+    diagnoses: bool = False,
+    channels: int | None = None,
 ) -> ImageDataset:
     """Every image under ``root/<class>/`` as one dataset (classes from the folder names unless given).
 
     ``diagnoses``: the folders are diagnoses (the ``mri`` dataset): each is mapped through
     ``options.label_map`` (any case) to one of ``options.classes``, which number the classes in
     their order, as for BIDS and CSV data; a folder of another diagnosis is named and skipped.
+    ``channels``: 1 or 3 for every image; None: 3 where any image is in colour, else 1.
     """
-    folders = _class_folders(root)
+    folders = _class_folders(root, bad)
     if diagnoses:
         names = list(options.classes)
         label_of = lambda name: map_label(name, options)  # noqa: E731
@@ -154,10 +166,11 @@ def read_image_folder(
     arrays, labels, files = _read_all(folders, label_of, bad)
     if not arrays:
         raise DataError(f"{root}: no readable PNG/JPEG/TIFF image in its class folders")
-    images, kept = _fit_all(arrays, files, options.size, bad)
+    images, kept = _fit_all(arrays, files, options.size, bad, channels)
     if not kept:
         raise DataError(f"{root}: no image in its class folders could be resized to {options.size} x {options.size}")
     labels, files = [labels[i] for i in kept], [files[i] for i in kept]
+    _check_classes(root, folders, names, labels, label_of, named=diagnoses or classes is None, diagnoses=diagnoses)
     subjects, alone = [], 0
     for path in files:
         subject, own = _group_of(path, root)
@@ -175,6 +188,39 @@ def read_image_folder(
     index = {s: i for i, s in enumerate(group_names)}
     groups = torch.tensor([index[s] for s in subjects], dtype=torch.long)
     return ImageDataset(images, torch.tensor(labels), names, "image-folder", groups, group_names)
+
+
+def _check_classes(
+    root: Path,
+    folders: list[Path],
+    names: list[str],
+    labels: list[int],
+    label_of: Callable[[str], int | str],
+    *,
+    named: bool,
+    diagnoses: bool,
+) -> None:
+    """Refuse a class left with no image: a diagnosis folder left out for its name while a class is empty
+    (a CN vs AD model trained on CN alone), or a class folder (``named``: the classes are the folders)
+    that holds no usable image, e.g. ``__MACOSX/``, which would be a class nothing trains."""
+    present = set(labels)
+    missing = [name for i, name in enumerate(names) if i not in present]
+    if not missing:
+        return
+    if diagnoses:
+        left_out = [f"{f.name}/" for f in folders if isinstance(label_of(f.name), str)]
+        if left_out:
+            raise DataError(
+                f"{root}: no image of class {', '.join(missing)}, and {', '.join(left_out)} left out for its "
+                "diagnosis; map the diagnoses in data.mri.label_map, or list only the classes the data holds "
+                "in data.mri.classes"
+            )
+        logger.warning("%s: no image of class %s; check data.mri.label_map and classes", root, ", ".join(missing))
+    elif named:
+        raise DataError(
+            f"{root}: {', '.join(f'{name}/' for name in missing)} holds no image (hidden files aside), yet every "
+            "subfolder is a class; remove it or put its class's images in it"
+        )
 
 
 def _group_of(path: Path, root: Path) -> tuple[str, bool]:
@@ -216,9 +262,12 @@ def _read_all(
     return arrays, labels, files
 
 
-def _fit_all(arrays: list[np.ndarray], files: list[Path], size: int, bad: BadInputs) -> tuple[Tensor, list[int]]:
-    """(N, C, size, size) of the arrays that could be fitted, and their indices; the others go to ``bad``."""
-    channels = 3 if any(a.shape[2] == 3 for a in arrays) else 1
+def _fit_all(
+    arrays: list[np.ndarray], files: list[Path], size: int, bad: BadInputs, channels: int | None = None
+) -> tuple[Tensor, list[int]]:
+    """(N, C, size, size) of the arrays that could be fitted, and their indices; the others go to ``bad``.
+    ``channels``: None for 3 where any array is in colour, else 1."""
+    channels = channels or (3 if any(a.shape[2] == 3 for a in arrays) else 1)
     fitted, kept = [], []
     for i, (array, path) in enumerate(zip(arrays, files)):
         try:
@@ -257,8 +306,18 @@ def load_image_folder(
     bad = BadInputs(strict=mri.strict)
     splits = {p.name.lower(): p for p in folder.iterdir() if p.is_dir() and p.name.lower() in SPLIT_FOLDERS}
     if "train" in splits and "test" in splits:
+        others = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        others = [name for name in others if name not in (splits["train"].name, splits["test"].name)]
+        if others:  # a val/ (validation comes from train/, data.val_size), a class folder left over
+            raise DataError(
+                f"{folder}: holds {', '.join(f'{name}/' for name in others)} beside train/ and test/, which "
+                "would not be read; move its images into train/ (validation subjects are taken from it, "
+                "data.val_size) or out of this folder"
+            )
         train = read_image_folder(splits["train"], mri, bad, diagnoses=diagnoses)
         test = read_image_folder(splits["test"], mri, bad, classes=train.class_names, diagnoses=diagnoses)
+        if train.image_shape[0] != test.image_shape[0]:  # RGB where any image of either split is in colour
+            train, test = (replace(d, images=d.images.expand(-1, 3, -1, -1).contiguous()) for d in (train, test))
         _warn_shared_subjects(train, test, folder)
     elif splits:  # else `train` would be a class, holding every diagnosis
         names = ", ".join(f"{p.name}/" for p in sorted(splits.values()))
