@@ -125,10 +125,11 @@ def train_from_config(
     """
     check_out_dir(config.out_dir, data_dir=config.data.data_dir)
     last = resume_point(config.out_dir)  # where a stopped --overwrite's old run is, if one is aside
-    resumed = read_resume_point(last) if resume and last.is_file() else None
-    if resumed is not None and resumed.get("run_config"):
-        config = _with_shape_of(config, resumed["run_config"])
-        changes = _resume_changes(resumed["run_config"], config)
+    # only its config: the weights and optimiser state are read again as training starts, on rank 0
+    saved = read_resume_point(last).get("run_config") if resume and last.is_file() else None
+    if saved:
+        config = _with_shape_of(config, saved)
+        changes = _resume_changes(saved, config)
         if changes and not accept_changes:
             spans = " (the cosine learning-rate schedule spans train.epochs)" if "train.epochs" in changes else ""
             raise ConfigError(
@@ -142,8 +143,8 @@ def train_from_config(
     callbacks = [*default_callbacks(config.train), *extra_callbacks]
     if config.train.score_maps_every:  # first: the callbacks after it write the row it adds to
         callbacks.insert(0, _map_score(config, data))
-    if resumed is not None and resumed.get("run_config"):
-        changes = _resume_changes(resumed["run_config"], config)
+    if saved:
+        changes = _resume_changes(saved, config)
         if changes:  # accepted above
             after = next(i for i, c in enumerate(callbacks) if isinstance(c, Checkpoints)) + 1
             history = read_changes(config.out_dir / "config_changes.yaml")  # damaged: said before any training

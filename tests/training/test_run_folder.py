@@ -391,3 +391,31 @@ def test_every_network_of_an_mri_model_is_checked_before_the_cohort_is_read(
     run = load_config(config, [*overrides, f"out={tmp_path / 'run'}", "train.device=cpu"])
     with pytest.raises(ConfigError, match=key.replace(".", r"\.").replace("[", r"\[")):
         experiment.train_from_config(run)
+
+
+def test_resume_does_not_hold_the_whole_checkpoint_while_it_trains(tmp_path, monkeypatch):
+    """last.pt (weights and both Adam moments) was read to take its run_config and kept for the whole run."""
+    import gc
+    import weakref
+
+    from vaegan import experiment
+
+    config, run = write_config(tmp_path), tmp_path / "run"
+    assert train(config, run, "--epochs", "1") == 0
+    held = []
+    read = experiment.read_resume_point
+
+    def reading(last):
+        payload = read(last)
+        held.append(weakref.ref(next(iter(payload["model"].values()))))
+        return payload
+
+    class Checked(experiment.Trainer):
+        def fit(self, **kwargs):
+            gc.collect()
+            assert held and held[0]() is None, "the resume point is still held while training"
+            return super().fit(**kwargs)
+
+    monkeypatch.setattr(experiment, "read_resume_point", reading)
+    monkeypatch.setattr(experiment, "Trainer", Checked)
+    assert train(config, run, "--epochs", "2", "--resume") == 0
