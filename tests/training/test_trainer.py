@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -222,6 +224,15 @@ def test_a_batch_too_small_for_batch_norm_is_refused_not_silently_skipped(tmp_pa
     with pytest.raises(TrainingError, match="train.batch_size 1"):
         Trainer(tiny_vae(), tiny_splits(), config, out_dir=tmp_path).fit()
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_training_set_too_small_for_any_batch_says_so_not_to_raise_the_batch_size(tmp_path):
+    """One training image with batch_size 128: the advice was 'set train.batch_size to 2 or more'."""
+    splits = tiny_splits()
+    splits = dataclasses.replace(splits, train=splits.train.subset([0]))
+    with pytest.raises(TrainingError, match="1 training image") as error:
+        Trainer(tiny_vae(), splits, train_config(1), out_dir=tmp_path).fit()
+    assert "set train.batch_size" not in str(error.value)
 
 
 def test_a_fit_run_folder_records_how_it_was_trained(tmp_path):

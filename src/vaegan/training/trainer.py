@@ -134,11 +134,16 @@ class Trainer:
         lock, finished = None, False
         try:
             if not self.spans():  # before anything is written: an epoch of no steps would still save checkpoints
-                least = 2 * self.ranks.world_size
+                least, n = 2 * self.ranks.world_size, len(self.data.train)
+                remedy = (
+                    f"set train.batch_size to {least} or more"
+                    if n >= least
+                    else "give more training images" + (", or train on fewer processes" if least > 2 else "")
+                )
                 raise TrainingError(
-                    f"train.batch_size {self.config.batch_size} with {len(self.data.train)} training images on "
+                    f"train.batch_size {self.config.batch_size} with {n} training image{'s' * (n != 1)} on "
                     f"{self.ranks.world_size} process(es): every batch needs at least {least} images (2 a "
-                    f"process, for batch norm); set train.batch_size to {least} or more"
+                    f"process, for batch norm); {remedy}"
                 )
             self.model.check_steps(len(self.spans()) * self.config.epochs)  # before anything is written
             lock = self._start(resume, overwrite)
