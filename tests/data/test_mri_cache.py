@@ -191,3 +191,35 @@ def test_a_full_disk_while_caching_costs_time_not_the_run(tmp_path, monkeypatch,
     monkeypatch.setattr(torch, "save", short_write)
     cache.save_cached(tmp_path / "entry.pt", {"volume": torch.zeros(3)})
     assert not (tmp_path / "entry.pt").exists() and "could not write" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("module", "constant", "value"),
+    [
+        ("vaegan.data.registration", "SAMPLING_SEED", 2),  # 217378d changed it without a new key
+        ("vaegan.data.registration", "MIN_CORRELATION", 0.6),  # a refusal is cached as a verdict
+        ("vaegan.data.registration", "N4_MM", 4.0),
+        ("vaegan.data.mri_transforms", "BRAIN_THRESHOLD", 0.2),
+    ],
+)
+def test_a_constant_that_changes_the_preprocessed_volume_is_in_the_cache_key(monkeypatch, module, constant, value):
+    """Only data.mri settings and a hand-raised PIPELINE were in the key: a cached verdict of the old code
+    (a scan refused by a wall-clock-seeded registration) outlived the fix."""
+    import importlib
+
+    from vaegan.data.mri_cache import preprocessing_settings
+
+    before = preprocessing_settings(options(), None)
+    monkeypatch.setattr(importlib.import_module(module), constant, value)
+    assert preprocessing_settings(options(), None) != before
+
+
+def test_a_scan_reached_through_a_link_of_another_name_has_its_own_key(tmp_path):
+    """registration: auto decides from the name (_space-MNI: placed, not registered); the key held only the
+    link's target, so a renamed link (git-annex, DataLad trees) took the other name's cached verdict."""
+    from vaegan.data.cache import cache_key
+
+    target = write_nifti(tmp_path / "annex" / "a.nii.gz", brain(0))
+    link = tmp_path / "sub-01_space-MNI152_T1w.nii.gz"
+    link.symlink_to(target)
+    assert cache_key("mri", [link], {}) != cache_key("mri", [target], {})

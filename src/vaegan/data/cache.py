@@ -37,15 +37,16 @@ def cache_root() -> Path:
     return cache_dir() / "preprocessed"
 
 
-def file_stats(files: list[Path]) -> list[tuple[str, int, int]]:
-    """(absolute path, size, mtime in ns) of each file; (path, -1, -1) for one that cannot be read."""
+def file_stats(files: list[Path]) -> list[tuple[str, str, int, int]]:
+    """(absolute path, name as given, size, mtime in ns) of each file; (path, name, -1, -1) for one that cannot
+    be read. The name as given too: a link's name can decide how it is read (``_space-MNI``: not registered)."""
     stats = []
     for file in files:
         try:
             info = file.stat()
-            stats.append((str(file.resolve()), info.st_size, info.st_mtime_ns))
+            stats.append((str(file.resolve()), file.name, info.st_size, info.st_mtime_ns))
         except OSError:
-            stats.append((str(file), -1, -1))
+            stats.append((str(file), file.name, -1, -1))
     return stats
 
 

@@ -87,17 +87,28 @@ NOT_IN_KEY = frozenset(
 )
 
 PREPROCESSING_LIBRARIES = ("nibabel", "monai", "SimpleITK", "nilearn")
-# raised when vaegan's preprocessing changes its output; 2: registered scans cropped to the template's brain
-PIPELINE = 2
+# raised when vaegan's preprocessing changes its output; 2: registered scans cropped to the template's brain;
+# 3: the registration's sample seeded (it was the wall clock), Analyze files refused, the file name in the key
+PIPELINE = 3
+
+
+def preprocessing_constants() -> dict[str, Any]:
+    """The module constants a preprocessed volume (or a scan's refusal) depends on, so changing one misses the
+    cache as a changed setting does."""
+    from vaegan.data import mri_transforms, registration
+
+    names = ("TEMPLATE_MM", "N4_MM", "MIN_CORRELATION", "SCALE_RANGE", "SAMPLING_SEED")
+    return {name: getattr(registration, name) for name in names} | {"BRAIN_THRESHOLD": mri_transforms.BRAIN_THRESHOLD}
 
 
 def preprocessing_settings(options: MRIConfig, maps_suffix: str | None) -> dict[str, Any]:
     """Every setting that can change a preprocessed volume (all of ``options`` but :data:`NOT_IN_KEY`),
-    the versions of the libraries that preprocess it (nilearn's MNI152 template changed in 0.8), and
-    vaegan's own :data:`PIPELINE`."""
+    the versions of the libraries that preprocess it (nilearn's MNI152 template changed in 0.8),
+    vaegan's own :data:`PIPELINE` and the constants of :func:`preprocessing_constants`."""
     libraries = {name: version(name) for name in PREPROCESSING_LIBRARIES}
     settings = options.model_dump(mode="json", exclude=set(NOT_IN_KEY))
-    return settings | {"maps": maps_suffix, "libraries": libraries, "pipeline": PIPELINE}
+    extra = {"maps": maps_suffix, "libraries": libraries, "pipeline": PIPELINE, "constants": preprocessing_constants()}
+    return settings | extra
 
 
 def map_path(image: Path, suffix: str) -> Path:
