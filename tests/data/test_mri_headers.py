@@ -48,8 +48,17 @@ def test_impossible_voxel_sizes_and_fields_of_view(tmp_path, zooms, reason):
 
 
 def test_a_good_header_passes(tmp_path):
-    image, affine = read_volume(patched(tmp_path / "x.nii", pixdim=[1.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0]))
-    assert image.shape == (20, 24, 20) and np.allclose(np.abs(np.diag(affine)[:3]), 2.0)
+    pixdim = [1.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0]
+    image, affine = read_volume(patched(tmp_path / "x.nii", pixdim=pixdim, qform_code=1))
+    assert image.shape == (20, 24, 20) and np.allclose(np.diag(affine)[:3], 2.0)
+
+
+def test_a_header_that_states_no_orientation_is_refused_as_analyze_is(tmp_path):
+    """qform_code and sform_code 0: NIfTI's fallback 'for backwards compatibility with ANALYZE 7.5', with
+    no orientation; nibabel then guesses a flipped x, as for the Analyze files already refused."""
+    path = patched(tmp_path / "x.nii", pixdim=[1.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0])
+    with pytest.raises(BadFile, match="qform_code and sform_code.*left"):
+        read_volume(path)
 
 
 @pytest.mark.parametrize(

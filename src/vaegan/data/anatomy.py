@@ -42,7 +42,10 @@ TEMPLATE_MM = 2  # nilearn's template resolution used here
 # MNI centres (mm) of the hippocampi and of the regions where AD thins the cortex most
 HIPPOCAMPI = ((-26.0, -22.0, -13.0), (26.0, -22.0, -13.0))
 HIPPOCAMPUS_RADII = (6.0, 16.0, 7.0)  # x (medial-lateral), long axis, height
-HIPPOCAMPUS_TILT = np.deg2rad(25.0)  # the long axis rises from anterior to posterior
+# the long axis rises toward anterior (dz = tan(tilt) dy): the real one rises toward posterior, the tail above
+# the head. Left as it is: flipping it moves every AD phantom's hippocampal atrophy, and so every figure of
+# benchmarks/ad_effects.md, which would all have to be measured again (with the truth-map review's items there)
+HIPPOCAMPUS_TILT = np.deg2rad(25.0)
 AD_CORTEX = ((-48, -18, -20), (48, -18, -20), (-38, -60, 40), (38, -60, 40), (0, -58, 32))
 AD_CORTEX_SIGMA = 22.0
 

@@ -154,6 +154,13 @@ def check_header(img: nib.Nifti1Image, shape: tuple[int, int, int]) -> np.ndarra
                 f"has a field of view of {fov:g} mm along axis {axis} ({count} voxels of {size:g} mm), "
                 f"outside the {FOV_MM[0]:g}-{FOV_MM[1]:g} mm of a head; fix the header's voxel sizes (pixdim/affine)"
             )
+    codes = [int(img.header[name]) for name in ("qform_code", "sform_code") if name in img.header]
+    if codes and not any(codes):  # NIfTI's Analyze fallback: nibabel would guess a flipped x
+        raise BadFile(
+            "has qform_code and sform_code 0, so its header says nothing of orientation and which side is left "
+            "is unknown (the scan could train mirrored); convert it again with its orientation (e.g. dcm2niix) "
+            "or set the qform/sform"
+        )
     return affine
 
 
