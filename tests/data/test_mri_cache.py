@@ -223,3 +223,35 @@ def test_a_scan_reached_through_a_link_of_another_name_has_its_own_key(tmp_path)
     link = tmp_path / "sub-01_space-MNI152_T1w.nii.gz"
     link.symlink_to(target)
     assert cache_key("mri", [link], {}) != cache_key("mri", [target], {})
+
+
+def test_processes_reading_one_cohort_preprocess_each_scan_once(tmp_path, cache, counted, monkeypatch):
+    """Under torchrun every rank read the cohort at once: each preprocessed every scan of a cold cache (and
+    wrote its own cohort file). One preprocesses now; the others wait and read its cache."""
+    import threading
+    import time
+
+    real = mri_transforms.preprocess
+
+    def slow(*args, **kwargs):  # long enough for the other reader to arrive while this one works
+        time.sleep(0.2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mri_transforms, "preprocess", slow)
+    root = four_subjects(tmp_path / "bids")
+    counted_slow = counted  # counts every volume preprocessed, by either reader
+    results, errors = [], []
+
+    def read():
+        try:
+            results.append(read_volumes(root, options(workers=1)).volumes)
+        except Exception as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 2 and torch.equal(results[0], results[1])
+    assert len(counted_slow) == 4, f"{len(counted_slow)} volumes preprocessed for 4 scans"

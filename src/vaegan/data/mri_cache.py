@@ -38,7 +38,7 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -137,6 +137,48 @@ def preprocess_records(
     settings = preprocessing_settings(options, maps_suffix)
     records = list(records)
     paths = [cache_path("mri", _files(record, maps_suffix), settings) for record in records]
+    with _cohort_lock(paths, options):  # the ranks of a torchrun job read one cohort at once
+        return _preprocess(records, paths, settings, options, maps_suffix, bad)
+
+
+@contextmanager
+def _cohort_lock(paths: list[Path], options: MRIConfig) -> Iterator[None]:
+    """While held, no other process preprocesses (or writes the cohort file of) these cache entries: the first
+    of several readers fills the cache, the others wait and then read it. No lock without the cache."""
+    from filelock import FileLock, Timeout
+
+    key = hashlib.sha256(json.dumps(sorted(str(p) for p in paths)).encode()).hexdigest()[:32]
+    folder = cache_root() / "mri-locks"
+    writable = options.cache
+    try:
+        if writable:
+            folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a cache that cannot be written: save_cached says so for each entry
+        writable = False
+    if not writable:
+        yield
+        return
+    lock = FileLock(folder / f"{key}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.warning("waiting for another process that preprocesses this cohort (%s)", lock.lock_file)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _preprocess(
+    records: list[Record],
+    paths: list[Path],
+    settings: dict[str, Any],
+    options: MRIConfig,
+    maps_suffix: str | None,
+    bad: BadInputs,
+) -> tuple[Tensor, Tensor | None, list[Record], list[float]]:
+    """:func:`preprocess_records` once its cache entries are this process's to fill."""
     on_disk = in_file(options, len(records), maps_suffix)  # then no volume is held: they are reread to write
     # on disk, each entry is checked and its tensors let go at once (the cohort file rereads them)
     entries = [_cached_entry(path, options, maps_suffix, lean=on_disk) for path in paths]
