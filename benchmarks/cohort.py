@@ -154,7 +154,10 @@ def main() -> None:
             results[n, name] = run_probe(table, name, args)
             print(f"{n} {name}: {results[n, name]}", flush=True)
 
-    print(f"\n3-D VAE (conv {args.channels}, batch {args.batch}), load_dataset + two epochs (the second timed), a fresh process each")
+    print(
+        f"\n3-D VAE (conv {args.channels}, batch {args.batch}), load_dataset + two epochs (the second timed), "
+        "a fresh process each"
+    )
     print("| cohort | volumes | path | load s | train volumes | samples/s | vs in memory | peak RSS MB |")
     print("|---|---:|---|---:|---:|---:|---:|---:|")
     for (n, name), row in results.items():
