@@ -5,8 +5,8 @@
    seconds per subject, speedup over one process.
 2. For each cohort size in ``--subjects``, write a CSV of path,label,subject with that
    many rows. When the cohort is larger than the generated set, its rows cycle through
-   the phantoms under new subject ids (the table says so): loading and training cost
-   the same whatever the voxels hold, and the files are preprocessed once (cache).
+   the phantoms, hard-linked under new names and subject ids (the table says so): loading
+   and training cost the same whatever the voxels hold.
 3. In a fresh process per (size, path), with the per-file cache filled beforehand and
    kept in ``--work-dir``, load the CSV with ``load_dataset("mri")`` as a
    user would, and train a small 3-D VAE over the training split for two epochs, timing the second:
@@ -56,17 +56,32 @@ def preprocessing(folder: Path, size: int, workers: list[int]) -> list[tuple[int
 
 
 def write_csv(path: Path, phantoms: Path, n: int) -> None:
-    """``n`` rows of path,label,subject cycling through the phantoms; repeats get new subject ids."""
+    """``n`` rows of path,label,subject cycling through the phantoms. A repeat is a hard link of the phantom
+    under ``cycled/r<k>/`` with a new subject id: vaegan counts a file listed twice once, so a cohort of
+    ``n`` rows must name ``n`` files (links cost no disk; each is preprocessed into the cache once)."""
     with open(phantoms / "participants.tsv") as file:
         people = list(csv.DictReader(file, delimiter="\t"))
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["path", "label", "subject"])
         for i in range(n):
-            person = people[i % len(people)]
+            person, repeat = people[i % len(people)], i // len(people)
             sub = person["participant_id"]
             image = phantoms / sub / "anat" / f"{sub}_T1w.nii.gz"
-            writer.writerow([image, person["diagnosis"], f"{sub}-r{i // len(people)}"])
+            if repeat:
+                image = linked(image, phantoms.parent / "cycled" / f"r{repeat}" / sub / image.name)
+            writer.writerow([image, person["diagnosis"], f"{sub}-r{repeat}"])
+
+
+def linked(source: Path, target: Path) -> Path:
+    """``target`` as a hard link of ``source`` (a copy where the file system has none)."""
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+    return target
 
 
 def options(size: int, storage: str) -> MRIConfig:
@@ -94,7 +109,8 @@ def train_probe(table: Path, storage: str, placement: str, size: int, channels: 
     trainer.train_epoch(2)
     seconds = time.perf_counter() - start
     figures = {"load_s": load, "samples_per_s": len(data.train) / seconds, "peak_mb": peak_rss_mb()}
-    print(json.dumps(figures | {"placement": trainer.placement, "train": len(data.train)}))
+    volumes = len(data.train) + len(data.val) + len(data.test)
+    print(json.dumps(figures | {"placement": trainer.placement, "train": len(data.train), "volumes": volumes}))
 
 
 def run_probe(table: Path, path: str, args) -> dict:
@@ -150,9 +166,12 @@ def main() -> None:
     for n in [int(s) for s in args.subjects.split(",")]:
         table = work / f"cohort-{n}.csv"
         write_csv(table, phantoms, n)
+        read_volumes(table, options(args.size, "memory"))  # the repeats' cache entries, before any timing
         for name in PATHS:
             results[n, name] = run_probe(table, name, args)
             print(f"{n} {name}: {results[n, name]}", flush=True)
+            if results[n, name]["volumes"] != n:  # a row must hold the cohort it is named for
+                raise SystemExit(f"the {n}-row cohort loaded {results[n, name]['volumes']} volumes")
 
     print(
         f"\n3-D VAE (conv {args.channels}, batch {args.batch}), load_dataset + two epochs (the second timed), "
