@@ -264,3 +264,11 @@ def test_an_image_outside_the_class_folders_is_named(tmp_path, caplog):
     assert "sub-X9_slice-1.png" in caplog.text and "class folder" in caplog.text
     with pytest.raises(DataError, match="sub-X9"):
         load_image_folder(tmp_path, mri=options(size=8, test_size=0.25, strict=True))
+
+
+def test_a_file_of_another_format_under_an_image_suffix_is_not_decoded(tmp_path):
+    """Pillow picks its decoder from the bytes: a WebP named .png reached the WebP decoder (CVE-2023-4863's)."""
+    path = tmp_path / "x.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 20), dtype=np.uint8)).save(path, format="GIF")
+    with pytest.raises(BadFile, match="cannot be read as an image"):
+        read_image(path)

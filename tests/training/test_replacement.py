@@ -156,3 +156,51 @@ def _same_weights(a: dict, b: dict) -> bool:
     import torch
 
     return all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+@pytest.mark.parametrize("name", [".vaegan-replacing", ".vaegan-restoring", ".vaegan-replaced"])
+def test_an_aside_folder_that_is_a_link_moves_nothing_through_it(tmp_path, name):
+    """A run folder someone sent, holding .vaegan-replacing -> ~/Documents: the next start renamed the
+    link's files into the run (replacing its namesakes), then failed on rmtree of a link."""
+    from vaegan.foundation.errors import TrainingError
+    from vaegan.training import replacement
+
+    run, victim = tmp_path / "run", tmp_path / "victim"
+    run.mkdir(), victim.mkdir()
+    (run / ".vaegan-run.json").write_text("{}")
+    (victim / "notes.txt").write_text("mine")
+    (run / name).symlink_to(victim, target_is_directory=True)
+    with pytest.raises(TrainingError, match=rf"{name}.*link"):
+        replacement.recover(run)
+    assert (victim / "notes.txt").read_text() == "mine" and not (run / "notes.txt").exists()
+    assert (run / ".vaegan-run.json").is_file()
+
+
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_kept(tmp_path):
+    """filelock before 3.20.1 opened a linked lock file with O_TRUNC: ~/.bashrc emptied by a run folder."""
+    from vaegan.foundation.errors import TrainingError
+    from vaegan.training.run_folder import LOCK, RunLock
+
+    target = tmp_path / "bashrc"
+    target.write_text("export PATH=...\n")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / LOCK).symlink_to(target)
+    with pytest.raises(TrainingError, match="is a link"):
+        RunLock.take(tmp_path / "run")
+    assert target.read_text() == "export PATH=...\n"
+
+
+def test_the_dependency_floors_leave_out_the_versions_with_known_holes():
+    """torch before 2.6 runs code from a weights_only load (CVE-2025-32434); before 2.10 it can corrupt memory."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    from tests.conftest import REPO
+
+    floors = {
+        Requirement(line).name.lower(): Requirement(line).specifier
+        for line in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    for name, old in {"torch": "2.9.1", "filelock": "3.20.0", "pillow": "10.0.0"}.items():
+        assert not floors[name].contains(old), (name, str(floors[name]))

@@ -116,13 +116,14 @@ def test_a_study_name_that_would_leave_outputs_is_refused(tmp_path, capsys, monk
         "postgresql://vaegan@/postgres?host=/tmp/sock&password=hunter2",  # libpq's keyword form
         "postgresql://me:hunter2@ss@127.0.0.1/db",  # an '@' in the password: all of it up to the last '@'
         "postgresql://me:hunter2@127.0.0.1:5432/db?sslmode=require&PASSWD=hunter2",
+        "postgresql://me:hunt//er2@127.0.0.1/db",  # '//' in the password: the scheme's is the first
     ],
 )
 def test_no_part_of_a_password_is_ever_shown(url):
     from vaegan.tuning.identity import shown_url
 
     shown = shown_url(url)
-    assert "hunter2" not in shown and "ss@" not in shown.replace("://", "") and "***" in shown
+    assert "hunter2" not in shown and "er2" not in shown and "ss@" not in shown.replace("://", "") and "***" in shown
 
 
 @pytest.mark.parametrize(

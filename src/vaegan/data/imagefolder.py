@@ -59,7 +59,8 @@ def read_image(path: Path) -> np.ndarray:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; both are refused here
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as stored:
+            # the decoders of the suffixes read (IMAGE_SUFFIXES): a WebP or other format named .png stays unread
+            with Image.open(path, formats=("PNG", "JPEG", "TIFF")) as stored:
                 stored.load()
                 pages = getattr(stored, "n_frames", 1)
                 if pages > 1:

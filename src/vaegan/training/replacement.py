@@ -25,6 +25,7 @@ import shutil
 import time
 from pathlib import Path
 
+from vaegan.foundation.errors import TrainingError
 from vaegan.training.run_folder import clear_run, run_entries
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,18 @@ def settle(folder: Path, *, new_run_checkpointed: bool) -> None:
 
 
 def recover(folder: Path) -> None:
-    """At a start, lock held: finish what a stopped ``--overwrite`` left (see the module doc)."""
+    """At a start, lock held: finish what a stopped ``--overwrite`` left (see the module doc).
+
+    Raises:
+        TrainingError: one of those folders is a link (a run folder from elsewhere): nothing is moved or
+            deleted through it.
+    """
+    for name in (REPLACING, REPLACED, RESTORING, DROPPING):
+        if (folder / name).is_symlink():
+            raise TrainingError(
+                f"{folder / name} is a link (to {(folder / name).readlink()}), where vaegan keeps a run's files "
+                "while --overwrite replaces it; vaegan never moves or deletes files through a link: remove it"
+            )
     shutil.rmtree(folder / DROPPING, ignore_errors=True)
     for name in (REPLACING, RESTORING):
         if (folder / name).is_dir():

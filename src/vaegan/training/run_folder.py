@@ -235,8 +235,13 @@ class RunLock:
         """Take ``folder``'s lock (creating the folder if need be).
 
         Raises:
-            TrainingError: another process holds it (it is training there).
+            TrainingError: another process holds it (it is training there), or the lock file is a link.
         """
+        if (folder / LOCK).is_symlink():  # a run folder from elsewhere: opening it would write its target
+            raise TrainingError(
+                f"{folder / LOCK} is a link (to {(folder / LOCK).readlink()}); vaegan's lock file is never a link: "
+                "remove it and train again"
+            )
         created = not (folder / LOCK).exists()
         folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(folder / LOCK), timeout=0)

@@ -38,7 +38,9 @@ def mask_password(url: str) -> str:
     head, at, host = url.rpartition("@")
     if not at:
         return url
-    scheme, slashes, userinfo = head.rpartition("//")
+    scheme, slashes, userinfo = head.partition("//")  # the scheme's '//' is the first; a password may hold one
+    if not slashes:
+        scheme, userinfo = "", head
     user, colon, _ = userinfo.partition(":")
     return f"{scheme}{slashes}{user}{':***' if colon else ''}@{host}"
 
