@@ -438,3 +438,25 @@ def test_a_hand_edited_better_field_is_shown_not_raised(tmp_path):
     (tmp_path / "evaluation.json").write_text(json.dumps({"metrics": {"fid": {"value": 1.0, "better": ["lower"]}}}))
     section = evaluation_section(tmp_path)
     assert section["rows"][0]["name"] == "fid" and section["rows"][0]["better"] == ""
+
+
+def test_the_epoch_a_checkpoint_holds_is_read_from_it_not_from_metrics_csv(tmp_path):
+    """metrics.csv is written before the checkpoints: a save of epoch 3 cut short left last.pt at epoch 2,
+    and the report told the user to evaluate again, forever ('it now holds epoch 3')."""
+    import torch
+
+    from vaegan.foundation.checkpoints import FORMAT, atomic_save
+
+    (tmp_path / "config.yaml").write_text("model:\n  name: vae\n")
+    rows = ["epoch,train/loss,val/objective", "1,9.0,5.0", "2,8.0,4.0", "3,7.0,3.0"]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "checkpoints").mkdir()
+    for name in ("last", "best"):
+        atomic_save(
+            {"format": FORMAT, "epoch": 2, "model": {"w": torch.zeros(3)}}, tmp_path / "checkpoints" / f"{name}.pt"
+        )
+    evaluation = {"checkpoint": "last", "checkpoint_epoch": 2, "train": {"epochs": 2}, "metrics": {"fid": {}}}
+    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
+    text = " ".join(" ".join(Page(write_report(tmp_path).read_text()).text).split())
+    assert "now holds" not in text and "earlier model" not in text, text
+    assert "last.pt holds epoch 2" in text  # and the report says why the table runs one epoch further

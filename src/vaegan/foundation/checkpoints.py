@@ -97,3 +97,17 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a vaegan checkpoint (expected format {FORMAT})")
     return payload
+
+
+def held_epoch(path: Path) -> int | None:
+    """The epoch the checkpoint at ``path`` holds, read without its tensors (memory-mapped, so a large model
+    costs nothing); None where there is no readable vaegan checkpoint."""
+    path = Path(path)
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, IndexError, ValueError):
+        return None
+    epoch = payload.get("epoch") if isinstance(payload, dict) and payload.get("format") == FORMAT else None
+    return epoch if isinstance(epoch, int) else None

@@ -23,6 +23,7 @@ import torch
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from vaegan.foundation.checkpoints import held_epoch
 from vaegan.foundation.errors import VaeganError
 from vaegan.foundation.files import RUN_MARKER, atomic_write, package_version
 from vaegan.visualization.curves import best_row, read_history, unit_of
@@ -156,7 +157,8 @@ def model_facts(model: dict[str, Any]) -> tuple[str | None, dict[str, str | None
 def metrics_section(run: Path, monitor: str | None, units: dict[str, str | None]) -> dict[str, Any]:
     """Rows (metric, last, best, unit) and which epochs those are, from ``metrics.csv``."""
     path = run / "metrics.csv"
-    empty = {"rows": [], "last_epoch": None, "best_epoch": None, "monitor": monitor, "error": None}
+    empty = {"rows": [], "last_epoch": None, "best_epoch": None, "monitor": monitor, "error": None, "note": None}
+    empty |= {"last_held": None, "best_held": None}
     try:
         history = read_history(path) if path.is_file() else []
     except (OSError, ValueError, csv.Error, VaeganError) as error:  # VaeganError: a cell that is not a number
@@ -178,10 +180,22 @@ def metrics_section(run: Path, monitor: str | None, units: dict[str, str | None]
         }
         for n in names
     ]
+    last_epoch, best_epoch = int(last.get("epoch", len(history))), int(best.get("epoch", len(history)))
+    # what the checkpoints hold, read from them: metrics.csv is written first, so a save cut short leaves it ahead
+    held = {name: held_epoch(run / "checkpoints" / f"{name}.pt") for name in ("last", "best")}
+    behind = held["last"] is not None and held["last"] != last_epoch
     return {
         "rows": rows,
-        "last_epoch": int(last.get("epoch", len(history))),
-        "best_epoch": int(best.get("epoch", len(history))),
+        "last_epoch": last_epoch,
+        "best_epoch": best_epoch,
+        "last_held": held["last"] if held["last"] is not None else last_epoch,
+        "best_held": held["best"] if held["best"] is not None else best_epoch,
+        "note": (
+            f"checkpoints/last.pt holds epoch {held['last']}, metrics.csv runs to epoch {last_epoch}: the run "
+            f"stopped while saving that epoch's checkpoints; --resume goes on from epoch {held['last']}"
+            if behind
+            else None
+        ),
         "monitor": key if scored else None,
         "error": None,
     }
@@ -230,7 +244,7 @@ def _drawn(source: dict | None, metrics: dict[str, Any], run: Path) -> tuple[str
         return "", ""
     split = SPLIT_NAMES.get(str(source.get("split")), str(source.get("split")))
     drawn = f"{checkpoint}.pt of epoch {epoch}, {split} images"
-    now = metrics.get(f"{checkpoint}_epoch")
+    now = metrics.get(f"{checkpoint}_held")
     if now is None or now == epoch:
         return drawn, ""
     return (
@@ -247,7 +261,7 @@ def stale_effects(run: Path, summary: dict[str, Any], metrics: dict[str, Any]) -
     epoch, checkpoint = summary.get("epoch"), summary.get("checkpoint")
     if not isinstance(epoch, int) or not isinstance(checkpoint, str):
         return None
-    now = metrics["best_epoch"] if Path(checkpoint).name == "best.pt" else metrics["last_epoch"]
+    now = metrics["best_held"] if Path(checkpoint).name == "best.pt" else metrics["last_held"]
     if now is None or now == epoch:
         return None
     return (
@@ -322,7 +336,7 @@ def stale_evaluation(data: dict[str, Any], metrics: dict[str, Any]) -> str | Non
     """
     checkpoint, epoch = data.get("checkpoint"), data.get("checkpoint_epoch")
     if checkpoint in ("best", "last") and isinstance(epoch, int):
-        now = metrics["best_epoch"] if checkpoint == "best" else metrics["last_epoch"]
+        now = metrics["best_held"] if checkpoint == "best" else metrics["last_held"]
         return (
             None
             if now is None or now == epoch
