@@ -206,3 +206,36 @@ def test_registry_refuses_a_name_its_config_does_not_default_to():
 def test_registered_name_and_config_default_agree(name):
     cls = get_model_class(name)
     assert cls.name == name == cls.config_class.model_fields["name"].default
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_curve_a_model_names_is_a_term_it_returns(name):
+    """CVAEGAN named an 'objective' curve it never computed (its losses() is its own, not the parent's)."""
+    model = make(name)
+    terms = model.eval_step(batch(model))
+    assert set(model.curve_units()) <= set(terms), sorted(set(model.curve_units()) - set(terms))
+
+
+def test_a_model_with_its_own_train_step_is_told_to_write_eval_step_too():
+    """The error said 'define losses() or train_step()' to a model that had defined train_step."""
+    from vaegan.models.config import ModelConfig
+
+    class Stepping(GenerativeModel):
+        def synthesize(self, z, labels=None):
+            return torch.sigmoid(z[:, :1, None, None].expand(-1, 1, 4, 4))
+
+        def train_step(self, batch, optimizers):
+            return {"loss": torch.zeros(())}
+
+    model = Stepping(ModelConfig(name="stepping", image_shape=(1, 4, 4), latent_dim=2))
+    with pytest.raises(NotImplementedError, match=r"both train_step\(\) and eval_step\(\)"):
+        model.eval_step(Batch(torch.rand(2, 1, 4, 4), torch.zeros(2, dtype=torch.long)))
+
+
+def test_beta_tcvae_refuses_the_kl_weight_it_would_ignore():
+    """--set model.kl_weight=4 on beta_tcvae trained exactly as 1 did (its loss weighs MI, TC, dw-KL)."""
+    from vaegan.config import load_config
+    from vaegan.foundation.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="kl_weight=4 is not used by beta_tcvae.*tc_weight"):
+        load_config("mnist_beta_tcvae", ["model.kl_weight=4"])

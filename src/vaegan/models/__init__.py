@@ -1,7 +1,8 @@
 """Models: the class hierarchy, each registered by name.
 
 - ``base.py``: :class:`GenerativeModel`, the contract (train_step, eval_step,
-  configure_optimizers, sample, save/load, fit), the shared batch types and the
+  configure_optimizers, sample, save/load; training itself is :class:`vaegan.training.Trainer`'s
+  ``fit``), the shared batch types and the
   :class:`LabelConditioned` mixin (one-hot class conditioning, used by cVAE and ACGAN).
 - ``registry.py``: ``register_model``, ``build_model``, ``list_models``.
 - ``distributions.py``: the diagonal Gaussian posterior (sample, kl, log_prob).

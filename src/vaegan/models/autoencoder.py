@@ -66,15 +66,6 @@ class AutoEncoder(GenerativeModel):
         """Encoder outputs per image: the code itself here; a VAE needs mean and log-variance."""
         return self.config.latent_dim
 
-    @property
-    def cond_dim(self) -> int:
-        """Length of the conditioning vector joined to encoder features and code (0: none)."""
-        return 0
-
-    def condition(self, labels: Tensor | None) -> Tensor | None:
-        """The conditioning vector for ``labels``; unconditional models ignore labels."""
-        return None
-
     def code(self, x: Tensor, labels: Tensor | None) -> Tensor:
         """The deterministic code of ``x`` (B, latent_dim), differentiable; a VAE's is the posterior mean."""
         return self.encoder(x, self.condition(labels))

@@ -50,13 +50,12 @@ def inference(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def adam(params, config: ModelConfig, *, lr: float | None = None, betas=None) -> torch.optim.Adam:
-    """Adam, fused where the device supports it (one kernel for all parameters)."""
+def adam(params, config: ModelConfig) -> torch.optim.Adam:
+    """Adam with the config's learning rate, betas and weight decay, fused where the device supports it (one
+    kernel for all parameters)."""
     params = list(params)
     fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    return torch.optim.Adam(
-        params, lr=lr or config.lr, betas=betas or config.betas, weight_decay=config.weight_decay, fused=fused
-    )
+    return torch.optim.Adam(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay, fused=fused)
 
 
 class GenerativeModel(nn.Module, ABC):
@@ -64,8 +63,11 @@ class GenerativeModel(nn.Module, ABC):
 
     Subclasses set ``config_class`` and implement ``synthesize`` (noise -> images,
     differentiable; ``generate`` and ``sample`` wrap it for use) and either
-    ``losses`` (one objective, one optimizer: the default ``train_step`` does the
-    rest) or their own ``train_step`` (a GAN steps its two optimizers itself).
+    ``losses`` (one objective, one optimizer: the default ``train_step`` and
+    ``eval_step`` do the rest) or their own ``train_step`` and ``eval_step`` (a GAN
+    steps its two optimizers itself, and scores a validation batch its own way).
+    Conditioning hooks (``cond_dim``, ``condition``) default to none;
+    :class:`LabelConditioned` replaces them.
     """
 
     name: ClassVar[str] = "base"
@@ -84,7 +86,10 @@ class GenerativeModel(nn.Module, ABC):
     # -- learning ---------------------------------------------------------
     def losses(self, batch: Batch) -> dict[str, Tensor]:
         """Named loss terms with the optimised total under ``"loss"``."""
-        raise NotImplementedError(f"{type(self).__name__} must define losses() or train_step()")
+        raise NotImplementedError(
+            f"{type(self).__name__} must define losses(), or both train_step() and eval_step() "
+            "(the default train_step and eval_step call losses())"
+        )
 
     def train_step(self, batch: Batch, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
         """One optimisation step; returns the detached loss terms."""
@@ -109,6 +114,16 @@ class GenerativeModel(nn.Module, ABC):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"model": adam(self.parameters(), self.config)}
+
+    # -- conditioning (LabelConditioned replaces both) ----------------------
+    @property
+    def cond_dim(self) -> int:
+        """Length of the conditioning vector joined to the networks' inputs or features (0: none)."""
+        return 0
+
+    def condition(self, labels: Tensor | None) -> Tensor | None:
+        """The conditioning vector for ``labels``; unconditional models ignore labels."""
+        return None
 
     def on_fit_start(self, dataset_size: int) -> None:
         """Hook called once before training with the number of training images (beta-TCVAE's estimator needs it)."""

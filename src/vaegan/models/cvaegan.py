@@ -107,7 +107,7 @@ class CVAEGAN(ConditionalVAE):
     objectives = {"encoder_generator": "loss", "discriminator": "d_loss", "classifier": "c_loss"}
 
     def curve_units(self) -> dict[str, str | None]:
-        return {"loss": None, "objective": None}  # KL nats + the weighted feature-matching distances of L_G
+        return {"loss": None}  # KL nats + the weighted feature-matching distances of L_G
 
     def __init__(self, config: CVAEGANConfig):
         super().__init__(config)

@@ -106,15 +106,6 @@ class GAN(GenerativeModel):
         return dict(self.objective.units)
 
     @property
-    def cond_dim(self) -> int:
-        """Length of the conditioning vector joined to the generator's noise (0: none)."""
-        return 0
-
-    def condition(self, labels: Tensor | None) -> Tensor | None:
-        """The conditioning vector for ``labels``; an unconditional GAN ignores labels."""
-        return None
-
-    @property
     def discriminator_outputs(self) -> int:
         """Logits per image from the discriminator's head: one, real vs fake."""
         return 1

@@ -3,7 +3,7 @@
 - ``layers.py``: dimension-agnostic layer factories (conv, transposed conv, norm, activation).
 - ``conv.py``: strided convolutional encoder and its mirrored transposed-conv decoder.
 - ``mlp.py``: fully connected encoder and decoder.
-- ``build_encoder`` / ``build_decoder`` pick one from a :class:`~vaegan.config.NetworkConfig`.
+- ``build_encoder`` / ``build_decoder`` pick one from a :class:`~vaegan.networks.config.NetworkConfig`.
 
 An encoder maps images (B, C, *S) to features (B, out_features), optionally
 conditioned on a vector (a one-hot label) joined to the flattened features; a
