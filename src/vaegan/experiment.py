@@ -104,7 +104,12 @@ def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
                 f"{config.model.name} is class-conditional, but the training images are of one class ({names}); "
                 "give data of two classes or more (check data.mri.label_map), or train an unconditional model"
             )
-    model = config.model.model_copy(update={"image_shape": data.image_shape, "num_classes": data.num_classes})
+    from_data = {"image_shape": tuple(data.image_shape), "num_classes": data.num_classes}
+    for key, value in from_data.items():
+        given = getattr(config.model, key)
+        if key in config.model.model_fields_set and (tuple(given) if key == "image_shape" else given) != value:
+            log.warning("model.%s=%s is replaced by the data's %s: it is taken from the data", key, given, value)
+    model = config.model.model_copy(update=from_data)
     return config.model_copy(update={"model": model}), data
 
 
@@ -138,6 +143,13 @@ def train_from_config(
                 "new one, or --out to start a new run"
             )
     config, data = prepare(config)
+    warmup = getattr(config.model, "kl_warmup_epochs", 0)
+    if warmup > config.train.epochs:  # a warning: --resume with more epochs may still reach it
+        log.warning(
+            "model.kl_warmup_epochs=%d is longer than train.epochs=%d: the KL weight ends at %d/%d of its value, "
+            "while best.pt and val/objective are scored at the full weight",
+            warmup, config.train.epochs, config.train.epochs, warmup,
+        )  # fmt: skip
     torch.manual_seed(config.train.seed)  # same initial weights for the same seed
     model = build_model(config.model)
     callbacks = [*default_callbacks(config.train), *extra_callbacks]

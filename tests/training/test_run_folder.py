@@ -419,3 +419,32 @@ def test_resume_does_not_hold_the_whole_checkpoint_while_it_trains(tmp_path, mon
     monkeypatch.setattr(experiment, "read_resume_point", reading)
     monkeypatch.setattr(experiment, "Trainer", Checked)
     assert train(config, run, "--epochs", "2", "--resume") == 0
+
+
+def test_a_kl_warm_up_longer_than_the_run_is_warned_about(tmp_path, caplog, monkeypatch):
+    """--set model.kl_warmup_epochs=20 on an 8-epoch run ended at 8/20 of beta; best.pt was still chosen
+    by the full-beta objective, which the run never optimised."""
+    import logging
+
+    from vaegan import experiment
+    from vaegan.config import load_config
+
+    monkeypatch.setattr(experiment, "Trainer", lambda *args, **kwargs: type("T", (), {"fit": lambda self, **k: []})())
+    overrides = ["model.kl_warmup_epochs=20", "train.epochs=8", f"out={tmp_path / 'run'}"]
+    with caplog.at_level(logging.WARNING):
+        experiment.train_from_config(load_config(str(write_config(tmp_path)), overrides))
+    assert "kl_warmup_epochs=20" in caplog.text and "train.epochs=8" in caplog.text
+
+
+def test_an_image_shape_given_in_the_config_that_the_data_replaces_is_said(tmp_path, caplog):
+    """--set model.image_shape=[1,32,32] on 16 x 16 images was accepted and silently replaced."""
+    import logging
+
+    from vaegan import experiment
+    from vaegan.config import load_config
+
+    config = load_config(str(write_config(tmp_path)), ["model.image_shape=[1,32,32]", "model.num_classes=7"])
+    with caplog.at_level(logging.WARNING):
+        prepared, data = experiment.prepare(config)
+    assert tuple(prepared.model.image_shape) == tuple(data.image_shape)
+    assert "model.image_shape=(1, 32, 32) is replaced" in caplog.text and "model.num_classes=7" in caplog.text

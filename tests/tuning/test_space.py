@@ -153,3 +153,13 @@ def test_choices_the_config_converts_are_not_taken_for_dropped_keys(key, choices
     """The value the config stores was compared with the raw choice: every converted one read as 'no effect'."""
     space = {key: {"type": "categorical", "choices": choices}}
     check_space(build_config({**with_space(space), **({"data": data} if data else {})}))
+
+
+def test_a_space_entry_can_be_changed_with_set_though_its_key_holds_dots():
+    """tune.space.model.lr.high=0.02 was split at every dot: 'tune.space.model: Unable to extract tag'."""
+    config = load_config("mnist_vae", ["tune.space.model.lr.high=0.02", "tune.space.model.latent_dim.low=4"])
+    assert config.tune.space["model.lr"].high == 0.02 and config.tune.space["model.latent_dim"].low == 4
+    whole = load_config("mnist_vae", ["tune.space.model.lr={type: float, low: 0.001, high: 0.01, log: true}"])
+    assert whole.tune.space["model.lr"].low == 0.001
+    with pytest.raises(ConfigError, match=r"tune\.space has no entry.*model\.lr"):
+        load_config("mnist_vae", ["tune.space.model.beta.high=2"])

@@ -170,6 +170,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"override {item!r} is not of the form key.sub=value")
         node = data
         *parents, leaf = key.strip().split(".")
+        if parents[:2] == ["tune", "space"]:  # its entries' keys hold dots themselves: model.lr.high
+            node, parents, leaf = _space_entry(data, key.strip(), item, raw)
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
@@ -181,6 +183,31 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             message = f"override {item!r}: the value is not valid YAML ({problem}); quote text values"
             raise ConfigError(message) from None
     return data
+
+
+def _space_entry(data: dict[str, Any], key: str, item: str, raw: str) -> tuple[dict[str, Any], list[str], str]:
+    """(node, parents, leaf) of a ``tune.space.<entry>[.field]`` override: the longest entry the key starts
+    with, else a new entry of that name when the value is a whole spec (a mapping)."""
+    tune = data.setdefault("tune", {})
+    space = tune.setdefault("space", {}) if isinstance(tune, dict) else None
+    if not isinstance(space, dict):
+        raise ConfigError(f"override {item!r}: 'tune.space' is a value, not a section")
+    rest = key.removeprefix("tune.space.")
+    entry = next((name for name in sorted(space, key=len, reverse=True) if rest.startswith(f"{name}.")), None)
+    if entry is not None:
+        *inner, leaf = rest[len(entry) + 1 :].split(".")
+        return space, [entry, *inner], leaf
+    try:
+        whole = isinstance(yaml.safe_load(raw), dict)
+    except yaml.YAMLError:
+        whole = False
+    if rest in space or whole:
+        return space, [], rest
+    entries = ", ".join(space) or "none"
+    raise ConfigError(
+        f"override {item!r}: tune.space has no entry that {rest!r} falls under (entries: {entries}); "
+        "to add one, give its whole spec: tune.space.<key>={type: float, low: ..., high: ...}"
+    )
 
 
 def build_config(data: dict[str, Any], overrides: list[str] = (), source: str = "config") -> RunConfig:
