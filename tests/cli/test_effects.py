@@ -91,6 +91,7 @@ def test_a_phantom_runs_maps_are_nifti_on_the_template_grid_and_scored(phantom_r
     summary = json.loads((out / "effects.json").read_text())
     assert summary["control"] == "CN" and summary["disease"] == "AD" and summary["split"] == "test"
     assert summary["group"]["r_model"] == pytest.approx(expected.r_model, abs=1e-4)
+    assert set(summary["group"]["intervals"]) >= {"r_model", "r_group_difference"}  # named as their figures
     assert [row["scan"] for row in summary["scans"]] == ad
     assert all(-1 <= row["r"] <= 1 for row in summary["scans"])
     assert summary["scans_by_class"] == {"CN": int((test.labels == 0).sum()), "AD": len(ad)}
@@ -394,6 +395,6 @@ def test_the_test_split_is_the_one_the_run_held_out_though_the_folder_changed(tm
 def test_the_default_classes_are_cn_and_ad_by_name_where_the_run_has_them(names, expected):
     """--control 0 --disease 1 by default mapped CN against MCI for classes [CN, MCI, AD], and AD against CN
     for [AD, CN]: the wrong comparison, named correctly, and easy to miss."""
-    from vaegan.cli.effects import default_classes
+    from vaegan.visualization.disease_maps import default_classes
 
     assert default_classes(names) == expected

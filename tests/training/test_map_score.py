@@ -79,5 +79,26 @@ def test_a_run_that_cannot_be_scored_is_refused_before_training(tmp_path, phanto
 
     mri = tiny_run(tmp_path, "train.score_maps_every=1").data.mri
     volumes = read_volumes(phantom_folder(mri), mri.model_copy(update={"layout": "bids"}), maps_suffix=ATROPHY_SUFFIX)
-    with pytest.raises(ConfigError, match="validation subjects of both classes"):
+    with pytest.raises(ConfigError, match="compares CN and AD.*validation subject"):
         map_score(volumes, as_dataset(volumes.select(volumes.labels == 0), mri, "val"), mri, 1)
+
+
+def test_the_map_is_scored_with_cn_and_ad_by_name_whatever_their_order(tmp_path, phantom_cache):
+    """classes [AD, CN]: the 'controls' were the AD subjects and the truth the CN maps, all zeros: map_r 0.0
+    at every epoch, and a study tuning it tuned a constant."""
+    from vaegan.data.mri import phantom_folder, read_volumes
+    from vaegan.data.phantoms import ATROPHY_SUFFIX
+    from vaegan.experiment import load_data, train_from_config
+    from vaegan.runs import load_run
+    from vaegan.visualization.disease_maps import summarize_effects
+
+    config = tiny_run(tmp_path, "data.mri.classes=[AD, CN]", "train.epochs=1", "train.score_maps_every=1")
+    history = train_from_config(config)
+    run, mri = load_run(tmp_path / "run", checkpoint="last", device="cpu"), config.data.mri
+    volumes = read_volumes(phantom_folder(mri), mri.model_copy(update={"layout": "bids"}), maps_suffix=ATROPHY_SUFFIX)
+    assert volumes.class_names == ["AD", "CN"]
+    val = load_data(config).val
+    subjects = {val.group_names[g] for g in val.groups.unique().tolist()}
+    scored = volumes.select(torch.tensor([s in subjects for s in volumes.subjects]))
+    expected = summarize_effects(run.model, scored, mri, control=1, disease=0, intervals=False).r_model
+    assert expected != 0.0 and math.isclose(history[-1]["val/map_r"], expected, abs_tol=1e-5)

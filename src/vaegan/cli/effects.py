@@ -56,6 +56,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from vaegan.cli import check_seed
     from vaegan.runs import load_run
+    from vaegan.visualization.disease_maps import default_classes
 
     check_seed(args.seed)
     for flag, value in (("--samples", args.samples), ("--subjects", args.subjects)):
@@ -87,19 +88,6 @@ def run(args: argparse.Namespace) -> int:
     scans = volumes_folder(run_.config.data)  # before any work: the folder, and that it holds volumes
     out = _out_folder(args.out or run_.path / "effects", run_.path, [scans])
     return _write(run_, args, control, disease, out, scans)
-
-
-def default_classes(names: list[str]) -> tuple[int, int]:
-    """(control, disease) when not asked for: the classes named CN and AD (any case) where the run has them,
-    else the first and the second."""
-    folded = [name.casefold() for name in names]
-    control = folded.index("cn") if "cn" in folded else None
-    disease = folded.index("ad") if "ad" in folded else None
-    if control is None:
-        control = next(i for i in range(len(names)) if i != disease)
-    if disease is None:
-        disease = next(i for i in range(len(names)) if i != control)
-    return control, disease
 
 
 def _class(spec: str, names: list[str], flag: str) -> int:

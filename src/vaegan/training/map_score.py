@@ -17,7 +17,7 @@ import torch
 
 from vaegan.foundation.errors import ConfigError
 from vaegan.training.callbacks import Callback
-from vaegan.visualization.disease_maps import summarize_effects
+from vaegan.visualization.disease_maps import default_classes, summarize_effects
 
 if TYPE_CHECKING:
     from vaegan.data import ImageDataset
@@ -34,11 +34,13 @@ class MapScore(Callback):
 
     def __init__(self, volumes: MRIVolumes, options: MRIConfig, every: int):
         self.volumes, self.options, self.every = volumes, options, every
+        self.control, self.disease = default_classes(volumes.class_names)  # CN and AD by name, as vaegan effects
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
         if trainer.epoch % self.every and trainer.epoch != trainer.config.epochs:
             return
-        summary = summarize_effects(trainer.model, self.volumes, self.options, intervals=False)
+        classes = {"control": self.control, "disease": self.disease}
+        summary = summarize_effects(trainer.model, self.volumes, self.options, intervals=False, **classes)
         row["val/map_r"] = summary.r_model
 
 
@@ -53,9 +55,12 @@ def map_score(volumes: MRIVolumes, val: ImageDataset, options: MRIConfig, every:
         raise ConfigError("train.score_maps_every scores maps against true atrophy, which only phantom sets carry")
     subjects = {val.group_names[g] for g in val.groups.unique().tolist()}
     scored = volumes.select(torch.tensor([subject in subjects for subject in volumes.subjects]))
-    if len(scored.labels.unique()) < 2:
+    compared = default_classes(volumes.class_names)
+    held = set(scored.labels.unique().tolist())
+    if not set(compared) <= held:
+        names = " and ".join(volumes.class_names[i] for i in compared)
         raise ConfigError(
-            f"train.score_maps_every needs validation subjects of both classes; the {len(subjects)} validation "
-            "subject(s) hold one: raise data.val_size"
+            f"train.score_maps_every compares {names}; the {len(subjects)} validation subject(s) do not hold "
+            "both: raise data.val_size (or list only the classes the data holds in data.mri.classes)"
         )
     return MapScore(scored, options, every)

@@ -118,6 +118,19 @@ def images_and_maps(
     return images, maps, is_control, is_disease
 
 
+def default_classes(names: list[str]) -> tuple[int, int]:
+    """(control, disease) when not asked for: the classes named CN and AD (any case) where the run has them,
+    else the first and the second."""
+    folded = [name.casefold() for name in names]
+    control = folded.index("cn") if "cn" in folded else None
+    disease = folded.index("ad") if "ad" in folded else None
+    if control is None:
+        control = next(i for i in range(len(names)) if i != disease)
+    if disease is None:
+        disease = next(i for i in range(len(names)) if i != control)
+    return control, disease
+
+
 def summarize_effects(
     model: GenerativeModel,
     data: MRIVolumes,

@@ -184,8 +184,10 @@ def save_effect_maps(
         for row, amount in zip(record["scans"], maps.amounts.tolist()):
             row["amount"] = _number(amount)
     if summary.truth is not None:
-        record["group"]["intervals"] = {key: [_number(v) for v in value] for key, value in summary.intervals.items()}
-        record["individual_quartiles"] = list(maps.quartiles())
+        names = {"r_group": "r_group_difference"}  # as the figure they bound is named above
+        intervals = summary.intervals.items()
+        record["group"]["intervals"] = {names.get(key, key): [_number(v) for v in value] for key, value in intervals}
+        record["individual_quartiles"] = [_number(v) for v in maps.quartiles()]  # JSON has no NaN
     files["summary"] = out / "effects.json"
     write_text_atomic(files["summary"], json.dumps(record, indent=1) + "\n")
     for stale in earlier - {path.name for path in files.values()}:
