@@ -171,3 +171,27 @@ def test_a_classifier_whose_loss_turns_nan_is_an_error_and_the_cached_one_is_kep
     with pytest.raises(TrainingError, match="not finite"):
         train_classifier(blobs, epochs=1, force=True)
     assert path.read_bytes() == before
+
+
+def test_a_classifier_trained_on_a_runs_test_subjects_is_refused(cache, monkeypatch):
+    """Its key is the folder and options: subjects added to the folder redrew the test split, and the cached
+    classifier, trained on some of the new test subjects, scored the run's samples and floors silently."""
+    from tests.evaluation.conftest import SHAPE
+    from vaegan.data import DataSplits, ImageDataset
+    from vaegan.evaluation import classifier_store
+    from vaegan.evaluation.evaluator import check_classifier_subjects
+    from vaegan.foundation.errors import VaeganError
+
+    def subjects(n, names, seed):
+        blobs = blob_images(n, SHAPE, 3, seed=seed)
+        groups = torch.arange(n) % len(names)
+        return ImageDataset(blobs.images, blobs.labels, blobs.class_names, "phantoms", groups, names)
+
+    train, test = subjects(60, [f"sub-{i}" for i in range(10)], 0), subjects(30, ["sub-10", "sub-11"], 1)
+    monkeypatch.setattr(classifier_store, "load_dataset", lambda *a, **k: DataSplits(train, test.subset([]), test))
+    classifier = read_classifier(train_classifier("phantoms", epochs=1))
+    assert classifier.metadata["train_subjects"] == [f"sub-{i}" for i in range(10)]
+    check_classifier_subjects(classifier, test, retrain="vaegan train-classifier --force")  # apart: nothing said
+    shared = subjects(30, ["sub-3", "sub-12"], 2)
+    with pytest.raises(VaeganError, match=r"1 of this run's test subjects \(sub-3\).*train-classifier --force"):
+        check_classifier_subjects(classifier, shared, retrain="vaegan train-classifier --force")

@@ -127,10 +127,19 @@ def train_classifier(
         "limit": limit,
         "seed": seed,
         "train_seconds": seconds,
+        # the subjects it learned from, so a run whose test split holds one of them is refused its scores
+        "train_subjects": subject_names(splits.train) + subject_names(splits.val),
         **(data_source(dataset, data_dir, mri) or {}),
     }
     atomic_save(payload, path)
     return path
+
+
+def subject_names(data: Any) -> list[str]:
+    """The subjects (groups) whose images ``data`` holds, sorted; none for data without subjects (MNIST)."""
+    if data.groups is None or not data.group_names or len(data) == 0:
+        return []
+    return sorted({data.group_names[g] for g in data.groups.unique().tolist()})
 
 
 def read_classifier(path: str | Path, *, device: str | torch.device = "cpu") -> ReferenceClassifier:

@@ -38,7 +38,7 @@ from torch import Tensor
 
 from vaegan.data import DataSplits, ImageDataset
 from vaegan.evaluation.classifier import ReferenceClassifier, classifier_accuracy, default_epochs
-from vaegan.evaluation.classifier_store import classifier_path, data_source, load_classifier
+from vaegan.evaluation.classifier_store import classifier_path, data_source, load_classifier, subject_names
 from vaegan.evaluation.conditional import train_on_generated_accuracy
 from vaegan.evaluation.feature_metrics import (
     extract_features,
@@ -269,6 +269,19 @@ def _sighted(classifier: ReferenceClassifier, data: DataSplits, notes: list[str]
     return False
 
 
+def check_classifier_subjects(classifier: ReferenceClassifier, test: ImageDataset, retrain: str) -> None:
+    """Refuse a reference classifier that learned from one of the run's test subjects: its cache is keyed by
+    the data folder and options, and subjects added to a folder since redraw the test split."""
+    shared = sorted(set(classifier.metadata.get("train_subjects") or []) & set(subject_names(test)))
+    if shared:
+        named = ", ".join(shared[:5]) + (" ..." if len(shared) > 5 else "")
+        raise VaeganError(
+            f"{classifier.metadata.get('path', 'the reference classifier')} was trained on {len(shared)} of this "
+            f"run's test subjects ({named}): the data folder has changed since it was trained, and its scores of "
+            f"them would flatter; retrain it with {retrain}"
+        )
+
+
 def _check_latent(model: GenerativeModel, options: EvaluationOptions) -> None:
     """Refuse fitted codes for a model without an encoder: before the minutes of NLL, not after."""
     if options.latent == "fitted" and not model.has_encoder:
@@ -405,6 +418,7 @@ def evaluate_run(
             f"{where} classifies {classifier.num_classes} classes of {classifier.image_shape} "
             f"images, but {run_dir} uses {data.num_classes} classes of {data.image_shape}; retrain it with {retrain}"
         )
+    check_classifier_subjects(classifier, data.test, retrain)
     binarize = config.data.binarize
     result = evaluate_model(run.model, data, classifier, options=options, binarize=binarize, retrain=retrain)
     result.dataset = dataset  # the registry name the run was trained on
