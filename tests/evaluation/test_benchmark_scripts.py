@@ -34,10 +34,12 @@ def test_a_reused_run_that_stopped_early_is_labelled_cut(monkeypatch, tmp_path):
     import quality
 
     args = argparse.Namespace(device="cpu", out_dir=tmp_path, epochs=None, data_dir=None, limit=None, reuse=True)
+    args.k, args.nll_images, args.samples = 5000, 1000, None
     config, _ = quality.run_config("cvaegan", args)
     own = config.train.epochs
     config.out_dir.mkdir(parents=True)
-    evaluation = {"model": "cvaegan", "dataset": "mnist", "train": {"epochs": 3}, "metrics": {}}
+    options = {"k": 5000, "nll_images": 1000, "n_samples": None, "seed": 0, "latent": "prior"}  # as this run asks
+    evaluation = {"model": "cvaegan", "dataset": "mnist", "train": {"epochs": 3}, "options": options, "metrics": {}}
     (config.out_dir / "evaluation.json").write_text(json.dumps(evaluation))
     _, source = quality.benchmark_model("cvaegan", args)
     assert f"cut: 3 of its {own} epochs" in source

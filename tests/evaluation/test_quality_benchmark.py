@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.quality import END, START, table, write_readme
+from benchmarks.quality import END, GENERATED, START, table, write_readme
 from vaegan.evaluation.results import Evaluation, Metric
 
 
@@ -27,10 +27,10 @@ def test_table_has_a_row_per_model_and_a_floor_row():
 def test_readme_section_is_created_then_replaced_and_others_are_kept(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Benchmarks\n\n## Throughput\nfast\n")
-    write_readme(f"{START}\nfirst\n{END}", readme)
-    assert readme.read_text() == f"# Benchmarks\n\n## Throughput\nfast\n\n{START}\nfirst\n{END}\n"
+    write_readme(f"{START}\n{GENERATED}\nfirst\n{END}", readme)
+    assert readme.read_text() == f"# Benchmarks\n\n## Throughput\nfast\n\n{START}\n{GENERATED}\nfirst\n{END}\n"
     readme.write_text(readme.read_text() + "\n## Later section\nkept\n")
-    write_readme(f"{START}\nsecond\n{END}", readme)
+    write_readme(f"{START}\n{GENERATED}\nsecond\n{END}", readme)
     text = readme.read_text()
     assert "first" not in text and "second" in text
     assert text.startswith("# Benchmarks\n\n## Throughput\nfast\n") and text.endswith("## Later section\nkept\n")
@@ -72,3 +72,51 @@ def test_the_diversity_floor_has_one_value_per_protocol():
     other = Evaluation("vae2", "mnist", {"diversity": Metric(20.0, floor=25.0)})
     with pytest.raises(ValueError, match="diversity floors differ"):
         floor_cell([(vae, ""), (other, "")], "diversity")
+
+
+def test_a_section_edited_by_hand_is_not_replaced(tmp_path):
+    """The committed section holds prose the script cannot write (what the run predates, the traversal
+    figure); the command the README recommended replaced all of it with a three-row table."""
+    readme = tmp_path / "README.md"
+    hand = f"# Benchmarks\n\n{START}\n| vae | ... |\n\nReading it: prose only a person wrote.\n{END}\n"
+    readme.write_text(hand)
+    with pytest.raises(ValueError, match="edited by hand.*--no-readme"):
+        write_readme(f"{START}\n{GENERATED}\nnew table\n{END}", readme)
+    assert readme.read_text() == hand
+    readme.write_text(f"# Benchmarks\n\n{START}\n{GENERATED}\nold table\n{END}\n")  # the script's own: replaced
+    write_readme(f"{START}\n{GENERATED}\nnew table\n{END}", readme)
+    assert "new table" in readme.read_text() and "old table" not in readme.read_text()
+
+
+def _reuse_args(out_dir, **changes):
+    import argparse
+
+    values = dict(reuse=True, k=5000, nll_images=1000, samples=None, device="cpu", out_dir=out_dir, epochs=None)
+    return argparse.Namespace(**{**values, "data_dir": None, "limit": None, **changes})
+
+
+def test_reuse_scores_a_run_again_when_its_evaluation_used_other_options(tmp_path, monkeypatch):
+    """--reuse took an evaluation.json scored with k=50 on 100 images into a table headed k=5000 on 1000."""
+    import benchmarks.quality as quality
+    from vaegan.evaluation.evaluator import EvaluationOptions
+
+    calls = {"train": 0, "evaluate": []}
+    monkeypatch.setattr(quality, "train_from_config", lambda *a, **k: calls.__setitem__("train", calls["train"] + 1))
+
+    def evaluate(run, options):
+        calls["evaluate"].append(options)
+        return Evaluation("vae", "mnist", {"nll": Metric(90.0)}, {"options": vars(options), "train": {"epochs": 8}})
+
+    monkeypatch.setattr(quality, "evaluate_run", evaluate)
+    old = EvaluationOptions(k=50, nll_images=100, n_samples=None, seed=0, device="cpu")
+    scored = Evaluation("vae", "mnist", {"nll": Metric(99.0)}, {"options": vars(old), "train": {"epochs": 8}})
+    scored.write(tmp_path / "vae" / "evaluation.json")
+
+    result, _ = quality.benchmark_model("vae", _reuse_args(tmp_path))
+    assert [(o.k, o.nll_images) for o in calls["evaluate"]] == [(5000, 1000)] and calls["train"] == 0
+    assert result.metrics["nll"].value == 90.0
+    assert Evaluation.read(tmp_path / "vae" / "evaluation.json").info["options"]["k"] == 5000
+
+    calls["evaluate"].clear()  # the same options (on another device): the file is taken as it is
+    result, _ = quality.benchmark_model("vae", _reuse_args(tmp_path, device="cuda"))
+    assert calls["evaluate"] == [] and result.metrics["nll"].value == 90.0
