@@ -239,3 +239,21 @@ def test_beta_tcvae_refuses_the_kl_weight_it_would_ignore():
 
     with pytest.raises(ConfigError, match="kl_weight=4 is not used by beta_tcvae.*tc_weight"):
         load_config("mnist_beta_tcvae", ["model.kl_weight=4"])
+
+
+@pytest.mark.parametrize("name", ["gan", "wgan_gp", "acgan", "beta_tcvae"])
+def test_a_training_step_reads_no_number_back_from_the_device(name, monkeypatch):
+    """int(self.critic_updates) and int(self.dataset_size) read a buffer every step: on CUDA each waits for
+    the GPU's whole queue. After the first step (which may read a loaded buffer once) none may."""
+    model = make(name)
+    optimizers = model.configure_optimizers()
+    model.on_fit_start(48)
+    model.train_step(batch(model, 8), optimizers)
+
+    def refuse(self, *args):
+        raise AssertionError("a training step read a tensor back to the host")
+
+    for method in ("__int__", "__index__", "item", "__bool__", "__float__"):
+        monkeypatch.setattr(torch.Tensor, method, refuse)
+    x = batch(model, 8)
+    model.train_step(x, optimizers)

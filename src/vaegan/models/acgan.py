@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
 
-from vaegan.models.base import LabelConditioned
+from vaegan.models.base import LabelConditioned, pinned, to_device
 from vaegan.models.gan import GAN, Critique, GANConfig, Player
 from vaegan.models.registry import register_model
 
@@ -60,7 +60,7 @@ class ACGAN(LabelConditioned, GAN):
 
     def fake_labels(self, n: int) -> Tensor:
         # c ~ p_c, uniform over the classes; drawn on the CPU so seeds agree across devices
-        return torch.randint(self.config.num_classes, (n,)).to(self.device)
+        return to_device(torch.randint(self.config.num_classes, (n,), pin_memory=pinned(self.device)), self.device)
 
     def auxiliary_terms(self, critique: Critique, labels: Tensor | None, which: str) -> dict[str, Tensor]:
         # -log P(C=c | X) from the class *logits*: cross_entropy applies log_softmax itself,

@@ -50,6 +50,17 @@ def inference(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def pinned(device: torch.device) -> bool:
+    """Whether CPU tensors bound for ``device`` are drawn into pinned memory (CUDA): copied without blocking,
+    they leave the GPU's queue running."""
+    return device.type == "cuda"
+
+
+def to_device(x: Tensor, device: torch.device) -> Tensor:
+    """``x`` on ``device``, without waiting where ``x`` is pinned (see :func:`pinned`)."""
+    return x.to(device, non_blocking=x.is_pinned())
+
+
 def adam(params, config: ModelConfig) -> torch.optim.Adam:
     """Adam with the config's learning rate, betas and weight decay, fused where the device supports it (one
     kernel for all parameters)."""
@@ -141,8 +152,11 @@ class GenerativeModel(nn.Module, ABC):
         return next(self.parameters()).device
 
     def prior_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ N(0, I), shape (n, latent_dim), drawn on the CPU so seeds agree across devices."""
-        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        """z ~ N(0, I), shape (n, latent_dim), drawn on the CPU so seeds agree across devices (into pinned
+        memory on CUDA, so the copy does not wait for the GPU's queue, once per training step)."""
+        return to_device(
+            torch.randn(n, self.config.latent_dim, generator=generator, pin_memory=pinned(self.device)), self.device
+        )
 
     @abstractmethod
     def synthesize(self, z: Tensor, labels: Tensor | None = None) -> Tensor:

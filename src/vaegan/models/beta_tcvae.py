@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field, model_validator
@@ -105,6 +105,11 @@ class BetaTCVAE(VAE):
         super().__init__(config)
         # N of the estimator; saved with the weights so a loaded model scores as it trained
         self.register_buffer("dataset_size", torch.tensor(60_000, dtype=torch.long))
+        self._size: int | None = None  # the same on the host, so a step never reads the GPU's
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        self._size = None  # read again from the loaded buffer at the next step
+        return super().load_state_dict(*args, **kwargs)
 
     def batch_statistics(self) -> bool:
         """True: MI, TC and dimension-wise KL are minibatch estimates of log q(z) (Chen et al. 2018, sec. 4.1)."""
@@ -112,12 +117,15 @@ class BetaTCVAE(VAE):
 
     def on_fit_start(self, dataset_size: int) -> None:
         self.dataset_size.fill_(dataset_size)
+        self._size = dataset_size
 
     def latent(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
         c = self.config
         q = self.posterior(x, labels)
         z = q.sample()
-        return z, {"kl": q.kl().mean(), **decomposed_kl(q, z, int(self.dataset_size), c.estimator)}
+        if self._size is None:
+            self._size = int(self.dataset_size)
+        return z, {"kl": q.kl().mean(), **decomposed_kl(q, z, self._size, c.estimator)}
 
     def regularization(self, terms: dict[str, Tensor]) -> Tensor:
         c = self.config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
@@ -95,6 +95,11 @@ class GAN(GenerativeModel):
             self.apply(dcgan_init)
         # critic updates so far: with several per generator update, resume must know where it was
         self.register_buffer("critic_updates", torch.zeros((), dtype=torch.long))
+        self._updates: int | None = None  # the same count on the host, so a step never reads the GPU's
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        self._updates = None  # read again from the loaded buffer at the next step
+        return super().load_state_dict(*args, **kwargs)
 
     # -- hooks subclasses override ----------------------------------------
     @property
@@ -181,9 +186,10 @@ class GAN(GenerativeModel):
         d_terms = self.discriminator_terms(batch, fake.detach(), fake_labels)  # detached: G gets no gradient
         d_terms["d_loss"].backward()
         d_optimizer.step()
+        self._updates = (int(self.critic_updates) if self._updates is None else self._updates) + 1
         self.critic_updates += 1
 
-        if int(self.critic_updates) % self.objective.critic_steps == 0:
+        if self._updates % self.objective.critic_steps == 0:
             g_optimizer = optimizers["generator"]
             g_optimizer.zero_grad(set_to_none=True)
             with frozen(self.discriminator):  # gradients flow through D to G, but none land on D's weights

@@ -295,11 +295,12 @@ class Trainer:
                 index, self.ranks.grad_weight = self.ranks.shard(order[start:stop])
                 yield self._batch(self.train_x.index_select(0, index), index)
         else:
-            shards = [self.ranks.shard(order[start:stop]) for start, stop in spans]
-            images = prefetch(self.reader, [index for index, _ in shards], self.device)
-            for (index, weight), x in zip(shards, images):
+            on_device = order.to(self.device)  # once an epoch: a copy per batch waited for the GPU's queue
+            shards = [(self.ranks.shard(order[a:b]), self.ranks.shard(on_device[a:b])[0]) for a, b in spans]
+            images = prefetch(self.reader, [index for (index, _), _ in shards], self.device)
+            for ((_, weight), index), x in zip(shards, images):
                 self.ranks.grad_weight = weight
-                yield self._batch(x, index.to(self.device))
+                yield self._batch(x, index)
 
     def _batch(self, x: torch.Tensor, index: torch.Tensor) -> Batch:
         x = x.contiguous(memory_format=self.memory_format)
