@@ -378,3 +378,32 @@ def test_the_nll_is_estimated_on_test_images_drawn_across_the_set_not_its_first_
     rows = evaluator.nll_rows(len(data.test), 9, QUICK.seed)
     assert torch.equal(data.test.labels[rows], scored[0]) and rows.tolist() == sorted(rows.tolist())
     assert evaluator.nll_rows(5, None, 0).tolist() == [0, 1, 2, 3, 4] == evaluator.nll_rows(5, 9, 0).tolist()
+
+
+def test_each_image_set_goes_through_the_classifier_once(classifier, monkeypatch):
+    """The test images went through the reference classifier three times (accuracy, features, the class
+    accuracy's floor) and the samples twice; the test features' neighbour radii were computed twice."""
+    import copy
+
+    from vaegan.evaluation import feature_metrics
+
+    counting = copy.deepcopy(classifier)
+    seen = []
+    features = counting.features
+
+    def counted(x):
+        seen.append(len(x))
+        return features(x)
+
+    monkeypatch.setattr(counting, "features", counted)
+    monkeypatch.setattr(counting, "forward", lambda x: counting.head(counted(x)))
+    radii = []
+    real_radius = feature_metrics._kth_neighbour_radius
+    monkeypatch.setattr(
+        feature_metrics, "_kth_neighbour_radius", lambda f, k, c: radii.append(len(f)) or real_radius(f, k, c)
+    )
+    data, options = splits(), dataclasses.replace(QUICK, n_samples=24)  # 24 samples beside 30 test images
+    result = evaluate_model(tiny_model("cvae"), data, counting, options=options)
+    assert "cond_accuracy" in result.metrics and "precision" in result.metrics
+    assert seen == [len(data.test), 24, 24], seen  # test once; real subset and samples once
+    assert radii.count(len(data.test)) == 1, radii

@@ -108,7 +108,15 @@ def _inside_manifold(manifold: Tensor, radii: Tensor, queries: Tensor, chunk: in
     return torch.cat(inside)
 
 
-def precision_recall(real: Tensor, fake: Tensor, *, k: int = 3, chunk: int = 1024) -> tuple[float, float]:
+def manifold_radii(features: Tensor, *, k: int = 3, chunk: int = 1024) -> Tensor:
+    """Each feature's distance to its k-th nearest other one (N,): the balls of :func:`precision_recall`'s
+    manifold, to compute once for a real set scored against several others."""
+    return _kth_neighbour_radius(features.float(), k, chunk)
+
+
+def precision_recall(
+    real: Tensor, fake: Tensor, *, k: int = 3, chunk: int = 1024, real_radii: Tensor | None = None
+) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019).
 
     The real manifold is the union of balls around each real feature reaching
@@ -120,6 +128,7 @@ def precision_recall(real: Tensor, fake: Tensor, *, k: int = 3, chunk: int = 102
         fake: (M, F) features of generated images.
         k: neighbourhood size; the paper uses 3.
         chunk: rows per ``torch.cdist`` call (memory is ``chunk * N`` floats).
+        real_radii: :func:`manifold_radii` of ``real`` with this ``k``, where already computed.
 
     Returns:
         ``(precision, recall)``, each in [0, 1].
@@ -127,7 +136,8 @@ def precision_recall(real: Tensor, fake: Tensor, *, k: int = 3, chunk: int = 102
     if min(len(real), len(fake)) <= k:
         raise ValueError(f"precision_recall needs more than k={k} images per set, got {len(real)} and {len(fake)}")
     real, fake = real.float(), fake.float()
-    precision = _inside_manifold(real, _kth_neighbour_radius(real, k, chunk), fake, chunk).float().mean()
+    radii = _kth_neighbour_radius(real, k, chunk) if real_radii is None else real_radii
+    precision = _inside_manifold(real, radii, fake, chunk).float().mean()
     recall = _inside_manifold(fake, _kth_neighbour_radius(fake, k, chunk), real, chunk).float().mean()
     return float(precision), float(recall)
 
