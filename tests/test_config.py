@@ -182,7 +182,8 @@ def test_a_folder_with_characters_beyond_the_basic_plane_is_kept_as_written():
     """json.dumps wrote 🙂 as two surrogate escapes, which YAML read back as two broken characters."""
     from vaegan.config import text_override
 
-    assert load_config("mnist_vae", [text_override("out", "runs/🙂 try")]).out == "runs/🙂 try"
+    for folder in ("runs/🙂 try", "runs/caf\udce9", "runs/a\x85b"):  # and an undecodable byte, a C1 control
+        assert load_config("mnist_vae", [text_override("out", folder)]).out == folder
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,16 @@ def load_data(config: RunConfig) -> DataSplits:
     )
 
 
+def check_unused_weights(config: RunConfig) -> None:
+    """Refuse, before training, a setting the model would ignore: beta-TCVAE weighs the KL's three parts, not
+    ``kl_weight``. (Refused here, not in the model's config, so runs saved with one still load.)"""
+    if config.model.name == "beta_tcvae" and config.model.kl_weight != 1.0:
+        raise ConfigError(
+            f"model.kl_weight={config.model.kl_weight:g} is not used by beta_tcvae, which weighs the KL's three "
+            "parts: set model.tc_weight (the paper's beta), model.mi_weight or model.dwkl_weight instead"
+        )
+
+
 def check_network_fits(config: RunConfig) -> None:
     """Refuse a model its data cannot feed where the config alone gives the image size (MRI and phantoms:
     grey volumes of ``data.mri.size``): conv stages too many, instance norm on maps of one voxel, in any of
@@ -93,6 +103,7 @@ def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
     Raises:
         ConfigError: a class-conditional model on data whose images are all of one class.
     """
+    check_unused_weights(config)
     check_network_fits(config)  # before a cohort is read (and registered)
     check_placement(config.train.device, config.train.sync_batchnorm)
     data = load_data(config)

@@ -255,3 +255,28 @@ def test_processes_reading_one_cohort_preprocess_each_scan_once(tmp_path, cache,
         thread.join()
     assert not errors and len(results) == 2 and torch.equal(results[0], results[1])
     assert len(counted_slow) == 4, f"{len(counted_slow)} volumes preprocessed for 4 scans"
+
+
+def test_a_cohort_whose_cache_cannot_be_locked_is_read_unlocked(tmp_path, cache, monkeypatch, caplog):
+    """A cache another user owns, a read-only mount: the lock raised EACCES and the read failed."""
+    import logging
+
+    import filelock
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self.lock_file))
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", denied)
+    with caplog.at_level(logging.WARNING):
+        assert len(read_volumes(four_subjects(tmp_path / "bids"), options()).subjects) == 4
+    assert "cannot lock" in caplog.text
+
+
+def test_a_cohort_already_cached_is_read_without_waiting_on_the_lock(tmp_path, cache, monkeypatch):
+    """Ranks reading a cohort every scan of which is cached read it at once, not one after another."""
+    import filelock
+
+    root = four_subjects(tmp_path / "bids")
+    read_volumes(root, options())  # fills the cache
+    monkeypatch.setattr(filelock.FileLock, "acquire", lambda self, *a, **k: pytest.fail("waited on the lock"))
+    assert len(read_volumes(root, options()).subjects) == 4

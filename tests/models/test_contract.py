@@ -232,13 +232,22 @@ def test_a_model_with_its_own_train_step_is_told_to_write_eval_step_too():
         model.eval_step(Batch(torch.rand(2, 1, 4, 4), torch.zeros(2, dtype=torch.long)))
 
 
-def test_beta_tcvae_refuses_the_kl_weight_it_would_ignore():
-    """--set model.kl_weight=4 on beta_tcvae trained exactly as 1 did (its loss weighs MI, TC, dw-KL)."""
+def test_beta_tcvae_refuses_to_train_with_the_kl_weight_it_would_ignore(monkeypatch, tmp_path):
+    """--set model.kl_weight=4 on beta_tcvae trained exactly as 1 did (its loss weighs MI, TC, dw-KL). Refused
+    before training, not in the model's config: a run saved with one still loads."""
+    from vaegan import experiment
     from vaegan.config import load_config
     from vaegan.foundation.errors import ConfigError
+    from vaegan.models.beta_tcvae import BetaTCVAE, BetaTCVAEConfig
+    from vaegan.models.registry import model_from_checkpoint
 
+    monkeypatch.setattr(experiment, "load_data", lambda config: pytest.fail("the data was read first"))
+    config = load_config("mnist_beta_tcvae", ["model.kl_weight=4", f"out={tmp_path / 'run'}"])
     with pytest.raises(ConfigError, match="kl_weight=4 is not used by beta_tcvae.*tc_weight"):
-        load_config("mnist_beta_tcvae", ["model.kl_weight=4"])
+        experiment.train_from_config(config)
+    saved = BetaTCVAE(BetaTCVAEConfig(kl_weight=4, image_shape=(1, 16, 16)))
+    payload = {"model_config": saved.config.model_dump(mode="json"), "model": saved.state_dict()}
+    assert model_from_checkpoint(payload).config.kl_weight == 4
 
 
 @pytest.mark.parametrize("name", ["gan", "wgan_gp", "acgan", "beta_tcvae"])

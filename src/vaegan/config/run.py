@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +158,19 @@ def format_validation_error(error: ValidationError, source: str) -> str:
 
 def text_override(key: str, value: str | Path) -> str:
     """``key=value`` setting ``value`` as the text it is (a folder ``runs/try #2``, ``2024``, ``yes``), not as YAML."""
-    # a JSON string is a YAML double-quoted scalar; unescaped, as YAML reads a \\u pair as two broken characters
-    return f"{key}={json.dumps(str(value), ensure_ascii=False)}"
+    # a JSON string is a YAML double-quoted scalar; unescaped (YAML reads a \\u surrogate pair as two broken
+    # characters), but for what YAML refuses to read raw: lone surrogates (a file name's undecodable bytes),
+    # C1 controls, U+FFFE and U+FFFF
+    text = UNREADABLE.sub(_escaped, json.dumps(str(value), ensure_ascii=False))
+    return f"{key}={text}"
+
+
+def _escaped(match: re.Match) -> str:
+    """A character as a YAML double-quoted escape, ``\\uXXXX``."""
+    return "\\u" + format(ord(match.group()), "04x")
+
+
+UNREADABLE = re.compile("[\ud800-\udfff\x80-\x9f\ufffe\uffff]")
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

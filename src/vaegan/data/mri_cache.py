@@ -38,7 +38,7 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -137,7 +137,8 @@ def preprocess_records(
     settings = preprocessing_settings(options, maps_suffix)
     records = list(records)
     paths = [cache_path("mri", _files(record, maps_suffix), settings) for record in records]
-    with _cohort_lock(paths, options):  # the ranks of a torchrun job read one cohort at once
+    cached = options.cache and all(path.is_file() for path in paths)  # then readers need not wait for one another
+    with nullcontext() if cached else _cohort_lock(paths, options):  # torchrun's ranks read one cohort at once
         return _preprocess(records, paths, settings, options, maps_suffix, bad)
 
 
@@ -160,10 +161,15 @@ def _cohort_lock(paths: list[Path], options: MRIConfig) -> Iterator[None]:
         return
     lock = FileLock(folder / f"{key}.lock")
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        logger.warning("waiting for another process that preprocesses this cohort (%s)", lock.lock_file)
-        lock.acquire()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            logger.warning("waiting for another process that preprocesses this cohort (%s)", lock.lock_file)
+            lock.acquire()
+    except OSError as error:  # a cache another user owns, a read-only mount: read it unlocked, as before
+        logger.warning("cannot lock %s (%s); preprocessing without it", lock.lock_file, error)
+        yield
+        return
     try:
         yield
     finally:

@@ -127,8 +127,10 @@ def train_classifier(
         "limit": limit,
         "seed": seed,
         "train_seconds": seconds,
-        # the subjects it learned from, so a run whose test split holds one of them is refused its scores
+        # the subjects it learned from and was tested on: a run whose test split is another and holds one it
+        # learned from (the folder changed since) is refused its scores
         "train_subjects": subject_names(splits.train) + subject_names(splits.val),
+        "test_subjects": subject_names(splits.test),
         **(data_source(dataset, data_dir, mri) or {}),
     }
     atomic_save(payload, path)

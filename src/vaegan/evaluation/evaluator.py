@@ -274,8 +274,13 @@ def _sighted(accuracy: float, data: DataSplits, notes: list[str], retrain: str) 
 
 def check_classifier_subjects(classifier: ReferenceClassifier, test: ImageDataset, retrain: str) -> None:
     """Refuse a reference classifier that learned from one of the run's test subjects: its cache is keyed by
-    the data folder and options, and subjects added to a folder since redraw the test split."""
-    shared = sorted(set(classifier.metadata.get("train_subjects") or []) & set(subject_names(test)))
+    the data folder and options, and subjects added to a folder since redraw the test split. A run tested on
+    the very subjects the classifier was tested on shares its split (given train/ and test/ folders may
+    name one subject in both: that is the data's, and warned about as it is read)."""
+    tested = subject_names(test)
+    if classifier.metadata.get("test_subjects") == tested:
+        return
+    shared = sorted(set(classifier.metadata.get("train_subjects") or []) & set(tested))
     if shared:
         named = ", ".join(shared[:5]) + (" ..." if len(shared) > 5 else "")
         raise VaeganError(

@@ -6,7 +6,7 @@ import math
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field
 from torch import Tensor
 
 from vaegan.models.distributions import DiagonalGaussian, standard_normal_log_prob
@@ -24,15 +24,6 @@ class BetaTCVAEConfig(VAEConfig):
     estimator: Literal["mss", "mws"] = Field(
         "mss", description="log q(z) from the batch: stratified (unbiased q(z)) or weighted sampling (log M low)"
     )
-
-    @model_validator(mode="after")
-    def _kl_weight_unused(self) -> BetaTCVAEConfig:
-        if self.kl_weight != 1.0:  # the loss weighs MI, TC and dimension-wise KL; kl_weight would be ignored
-            raise ValueError(
-                f"kl_weight={self.kl_weight:g} is not used by beta_tcvae, which weighs the KL's three parts: "
-                "set tc_weight (the paper's beta), mi_weight or dwkl_weight instead"
-            )
-        return self
 
 
 def log_density_matrix(q: DiagonalGaussian, z: Tensor) -> Tensor:
