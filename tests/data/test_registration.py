@@ -16,8 +16,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 
+from benchmarks.registration import CORNERS, MOTION, moved_scan
 from tests.data.mri_files import (  # noqa: F401
     anatomy_cache_fixture,
     brain,
@@ -36,34 +36,14 @@ from vaegan.data.mri_transforms import preprocess, read_volume, registered_grid
 from vaegan.data.volumes import to_nifti
 
 TOLERANCE_MM = 2.0
-CORNERS = np.array([[x, y, z, 1.0] for x in (-60, 60) for y in (-90, 60) for z in (-40, 70)]).T  # (4, 8) MNI mm
 ZOOMS = (1.5, 1.8, 3.0)
 SHAPE = (120, 130, 60)
 
 
-def rotation(axis: int, degrees: float) -> np.ndarray:
-    a, b = [i for i in range(3) if i != axis]
-    turn = np.eye(4)
-    c, s = np.cos(np.deg2rad(degrees)), np.sin(np.deg2rad(degrees))
-    turn[[a, a, b, b], [a, b, a, b]] = c, -s, s, c
-    return turn
-
-
-MOTION = rotation(0, 10.0) @ rotation(2, -6.0)  # template world -> subject world (RAS mm)
-MOTION[:3, 3] = (8.0, -5.0, 4.0)
-
-
 def oblique_scan(path: Path) -> Path:
-    """The template moved by ``MOTION``, on an oblique LPS grid of anisotropic voxels, saved by nibabel."""
-    t1, _, template_affine = registration._template()
-    header = rotation(0, 15.0) @ np.diag([-ZOOMS[0], -ZOOMS[1], ZOOMS[2], 1.0])  # L->R reversed, P->A reversed: LPS
-    header[:3, 3] = np.array([0.0, -18.0, 10.0]) - header[:3, :3] @ ((np.array(SHAPE) - 1) / 2)
-    voxels = np.vstack([np.indices(SHAPE, dtype=np.float64).reshape(3, -1), np.ones((1, np.prod(SHAPE)))])
-    template_voxels = np.linalg.inv(template_affine) @ np.linalg.inv(MOTION) @ header @ voxels
-    image = ndimage.map_coordinates(t1, template_voxels[:3], order=1).reshape(SHAPE)
-    x, y, z = np.meshgrid(*[np.linspace(-1, 1, n) for n in SHAPE], indexing="ij", sparse=True)
-    image = image * np.exp(0.3 * x + 0.2 * y * z) * 1000.0  # a bias field for N4
-    image += np.abs(np.random.default_rng(0).normal(0.0, 10.0, SHAPE))
+    """The template moved by ``MOTION``, on an oblique LPS grid of anisotropic voxels, saved by nibabel
+    (the scan benchmarks/registration.py times, at the test's resolution)."""
+    image, header = moved_scan(SHAPE, ZOOMS)
     img = nib.Nifti1Image(image.astype(np.int16), header)
     img.set_qform(header, code=1)
     img.set_sform(header, code=1)
