@@ -17,30 +17,22 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import PositiveInt, model_validator
+from pydantic import PositiveInt
 from torch import Tensor, nn
 
-from vaegan.networks.config import NetworkConfig
-
-# the activations any network accepts, so the discriminator's choices never drift from them
-Activation = NetworkConfig.model_fields["activation"].annotation
+from vaegan.networks.config import Activation, HiddenForMLP
 
 
-class DiscriminatorConfig(NetworkConfig):
+class DiscriminatorConfig(HiddenForMLP):
     """A DCGAN discriminator: leaky ReLU, conv stages straight into the head (Radford et al. 2016).
 
     Its own defaults mean ``model.discriminator.channels=[32, 64]`` changes only the channels.
     """
 
+    role = "discriminator"
     channels: tuple[PositiveInt, ...] = (32, 64)
     hidden: tuple[PositiveInt, ...] = ()
     activation: Activation = "leaky_relu"
-
-    @model_validator(mode="after")
-    def _not_linear(self) -> DiscriminatorConfig:
-        if self.kind == "mlp" and not self.hidden:  # the conv default hidden=() leaves one Linear layer
-            raise ValueError("an mlp discriminator without hidden layers is one linear map; give hidden, e.g. [256]")
-        return self
 
 
 def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, *, smoothing: float = 0.0) -> Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt
 from torch import Tensor, nn
 
 from vaegan.models.adversarial import probability
@@ -25,29 +25,20 @@ from vaegan.models.cvaegan_losses import (
 )
 from vaegan.models.registry import register_model
 from vaegan.networks import build_encoder
-from vaegan.networks.config import NetworkConfig
-
-# the choices every network accepts, so these never drift from NetworkConfig's
-Norm = NetworkConfig.model_fields["norm"].annotation
-Activation = NetworkConfig.model_fields["activation"].annotation
+from vaegan.networks.config import Activation, HiddenForMLP, Norm
 
 
-class FeatureNetworkConfig(NetworkConfig):
+class FeatureNetworkConfig(HiddenForMLP):
     """The discriminator's or classifier's network; its last hidden layer is the matched feature f(x).
 
     Its own defaults mean ``model.discriminator.channels=[32, 64]`` changes only the channels.
     """
 
+    lost = "has no features to match (f(x) would be x)"
     channels: tuple[PositiveInt, ...] = (16, 32)
     hidden: tuple[PositiveInt, ...] = (128,)
     norm: Norm = "none"  # batch norm would mix the statistics of real and fake images
     activation: Activation = "leaky_relu"  # as DCGAN's discriminator (Radford et al. 2016)
-
-    @model_validator(mode="after")
-    def _has_features(self) -> FeatureNetworkConfig:
-        if self.kind == "mlp" and not self.hidden:  # features() would be the pixels themselves
-            raise ValueError("an mlp without hidden layers has no features to match (f(x) would be x); give hidden")
-        return self
 
 
 class CVAEGANConfig(ConditionalVAEConfig):

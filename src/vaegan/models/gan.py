@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple
 
 import torch
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt
 from torch import Tensor
 
 from vaegan.foundation.errors import ConfigError
@@ -14,22 +14,17 @@ from vaegan.models.base import Batch, GenerativeModel, adam
 from vaegan.models.config import ModelConfig
 from vaegan.models.registry import register_model
 from vaegan.networks import build_decoder, build_encoder
-from vaegan.networks.config import NetworkConfig
+from vaegan.networks.config import HiddenForMLP
 
 
-class GeneratorConfig(NetworkConfig):
+class GeneratorConfig(HiddenForMLP):
     """A DCGAN generator: z projected straight to the smallest feature map (batch-normed and
     activated, as in Radford et al. 2016, fig. 1), then transposed convs."""
 
+    role, example = "generator", "[256, 256]"
     channels: tuple[PositiveInt, ...] = (64, 128)
     hidden: tuple[PositiveInt, ...] = ()
     project_norm: bool = True
-
-    @model_validator(mode="after")
-    def _not_linear(self) -> GeneratorConfig:
-        if self.kind == "mlp" and not self.hidden:  # the conv default hidden=() leaves one Linear layer
-            raise ValueError("an mlp generator without hidden layers is one linear map; give hidden, e.g. [256, 256]")
-        return self
 
 
 class GANConfig(ModelConfig):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -27,4 +27,25 @@ class NetworkConfig(Section):
     def _stages(self) -> NetworkConfig:
         if self.kind == "conv" and not self.channels:
             raise ValueError("a conv network with no channels has no stage; give channels, e.g. [32, 64], or kind: mlp")
+        return self
+
+
+# the choices every network accepts, so a subclass's own defaults never drift from NetworkConfig's
+Norm = NetworkConfig.model_fields["norm"].annotation
+Activation = NetworkConfig.model_fields["activation"].annotation
+
+
+class HiddenForMLP(NetworkConfig):
+    """A network whose ``mlp`` kind needs hidden layers: its conv default ``hidden=()`` would leave an mlp
+    with none, one linear map (a generator, a discriminator) or no features of its own. Subclasses name
+    the ``role`` and what is ``lost`` without them."""
+
+    role: ClassVar[str] = "network"
+    lost: ClassVar[str] = "is one linear map"
+    example: ClassVar[str] = "[256]"
+
+    @model_validator(mode="after")
+    def _hidden_for_mlp(self) -> HiddenForMLP:
+        if self.kind == "mlp" and not self.hidden:
+            raise ValueError(f"an mlp {self.role} without hidden layers {self.lost}; give hidden, e.g. {self.example}")
         return self
