@@ -398,3 +398,20 @@ def test_the_default_classes_are_cn_and_ad_by_name_where_the_run_has_them(names,
     from vaegan.visualization.disease_maps import default_classes
 
     assert default_classes(names) == expected
+
+
+@pytest.mark.parametrize(
+    ("names", "control", "disease", "expected"),
+    [
+        (["HC", "PD"], None, "HC", (1, 0)),  # the control: the first class other than the disease asked for
+        (["CN", "AD"], None, "CN", (1, 0)),
+        (["CN", "AD"], "AD", None, (1, 0)),
+        (["CN", "MCI", "AD"], "MCI", None, (1, 2)),
+        (["CN", "MCI", "AD"], None, None, (0, 2)),
+    ],
+)
+def test_the_class_not_asked_for_defaults_to_one_other_than_the_one_asked_for(names, control, disease, expected):
+    """--disease HC on [HC, PD] was refused as 'both name class 0', though the help promised control PD."""
+    from vaegan.cli.effects import chosen_classes
+
+    assert chosen_classes(names, control, disease) == expected

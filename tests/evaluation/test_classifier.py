@@ -200,3 +200,13 @@ def test_a_classifier_trained_on_a_runs_test_subjects_is_refused(cache, monkeypa
     given = subjects(30, ["sub-10", "sub-11"], 3)
     classifier.metadata["train_subjects"] += ["sub-10"]
     check_classifier_subjects(classifier, given, retrain="vaegan train-classifier --force")
+
+
+def test_the_retrain_command_can_be_pasted_for_a_run_name_with_a_space():
+    import shlex
+
+    from vaegan.evaluation.evaluator import retrain_command
+
+    words = shlex.split(retrain_command("phantoms", "outputs/my vae", "/data/my scans"))
+    assert words[words.index("--config") + 1] == "outputs/my vae/config.yaml"
+    assert words[words.index("--data-dir") + 1] == "/data/my scans"

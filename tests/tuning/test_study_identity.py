@@ -202,3 +202,20 @@ def test_tune_out_dot_is_refused_like_train(tmp_path, capsys, monkeypatch):
     assert main(["tune", "--config", str(path), "--out", ".", "--trials", "1"]) == 2
     assert "working directory" in capsys.readouterr().err
     assert not (tmp_path / "study.db").exists() and not (tmp_path / "study.json").exists()
+
+
+def test_a_study_folder_inside_the_data_folder_is_refused_before_the_study_opens(tmp_path):
+    """Every trial was refused 'inside the data folder' one by one, each writing its traceback there."""
+    from vaegan.config import build_config
+    from vaegan.foundation.errors import ConfigError
+    from vaegan.tuning.study import Tuner
+
+    (tmp_path / "data").mkdir()
+    space = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}
+    config = build_config(
+        {"name": "t", "model": {"name": "vae"}, "data": {"data_dir": str(tmp_path / "data")},
+         "tune": {"metric": "val/loss", "space": space}}
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="data"):
+        Tuner(config, out=tmp_path / "data" / "sweep")
+    assert not (tmp_path / "data" / "sweep").exists()

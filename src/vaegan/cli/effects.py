@@ -56,7 +56,6 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from vaegan.cli import check_seed
     from vaegan.runs import load_run
-    from vaegan.visualization.disease_maps import default_classes
 
     check_seed(args.seed)
     for flag, value in (("--samples", args.samples), ("--subjects", args.subjects)):
@@ -74,11 +73,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.run}: trained on {data.dataset}; disease-effect maps need brain volumes (mri, phantoms)"
         )
     names = run_.class_names or [str(i) for i in range(model.config.num_classes)]
-    control, disease = default_classes(names)
-    if args.control is not None:
-        control = _class(args.control, names, "--control")
-    if args.disease is not None:
-        disease = _class(args.disease, names, "--disease")
+    control, disease = chosen_classes(names, args.control, args.disease)
     if control == disease:
         raise VaeganError(f"--control and --disease both name class {control} ({names[control]}); choose two")
     if args.scaled and not model.soft_labels:
@@ -88,6 +83,24 @@ def run(args: argparse.Namespace) -> int:
     scans = volumes_folder(run_.config.data)  # before any work: the folder, and that it holds volumes
     out = _out_folder(args.out or run_.path / "effects", run_.path, [scans])
     return _write(run_, args, control, disease, out, scans)
+
+
+def chosen_classes(names: list[str], control: str | None, disease: str | None) -> tuple[int, int]:
+    """(control, disease): those asked for (by name or number), the other by default: CN and AD where the
+    run has them, else the first class other than the one asked for."""
+    from vaegan.visualization.disease_maps import default_classes
+
+    default_control, default_disease = default_classes(names)
+    asked_control = _class(control, names, "--control") if control is not None else None
+    asked_disease = _class(disease, names, "--disease") if disease is not None else None
+    other = lambda taken: next(i for i in range(len(names)) if i != taken)  # noqa: E731
+    if asked_control is not None and asked_disease is None:
+        return asked_control, default_disease if default_disease != asked_control else other(asked_control)
+    if asked_disease is not None and asked_control is None:
+        return default_control if default_control != asked_disease else other(asked_disease), asked_disease
+    if asked_control is not None:
+        return asked_control, asked_disease
+    return default_control, default_disease
 
 
 def _class(spec: str, names: list[str], flag: str) -> int:

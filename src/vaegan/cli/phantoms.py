@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 from pathlib import Path
 
@@ -50,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
         )
     seconds = time.perf_counter() - started
     print(f"wrote {args.subjects} phantom subjects to {out} in {seconds:.0f} s")
-    print(f"train on them: vaegan train --config ad_cvae_2d --data-dir {out}")
+    print(f"train on them: vaegan train --config ad_cvae_2d --data-dir {shlex.quote(str(out))}")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 from pathlib import Path
 
 from vaegan.cli.train import add_override_arguments, config_from_args
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         best = tuner.study.best_trial
         epoch = f" at epoch {best.user_attrs['epoch']}" if "epoch" in best.user_attrs else ""
         print(f"best: trial {best.number}, {config.tune.metric}={best.value:.5g}{epoch}, {best.params}")
-        print(f"train it: vaegan train --config {out / 'best_config.yaml'}")
+        print(f"train it: vaegan train --config {shlex.quote(str(out / 'best_config.yaml'))}")
     names = ", ".join(path.name for path in files) or "nothing yet"
     print(f"{out}: {names}; {tuner.counted()} trials finished")
     return 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import shlex
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -249,8 +250,9 @@ def retrain_command(dataset: str, run_dir: str | Path, data_dir: str | Path | No
     """
     if data_source(dataset, data_dir) is None:
         return f"vaegan train-classifier --dataset {dataset} --force"
-    folder = f" --data-dir {data_dir}" if data_dir is not None else ""
-    return f"vaegan train-classifier --config {Path(run_dir) / 'config.yaml'}{folder} --force"
+    folder = f" --data-dir {shlex.quote(str(data_dir))}" if data_dir is not None else ""
+    config = shlex.quote(str(Path(run_dir) / "config.yaml"))  # a run name may hold a space
+    return f"vaegan train-classifier --config {config}{folder} --force"
 
 
 def _sighted(accuracy: float, data: DataSplits, notes: list[str], retrain: str) -> bool:

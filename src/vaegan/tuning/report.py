@@ -8,6 +8,7 @@ tuner stops.
 from __future__ import annotations
 
 import logging
+import shlex
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,7 +78,7 @@ def write_best_config(tuner: Tuner) -> Path | None:
     header = (
         f"# Best of study {tuner.study.study_name!r}: trial {best.number}, "
         f"{tuner.tune.metric}={best.value:.6g}{at} ({best.user_attrs.get('run_dir', '')}).\n"
-        f"# Train it: vaegan train --config {path}\n"
+        f"# Train it: vaegan train --config {shlex.quote(str(path))}\n"
     )
     text = header + yaml.safe_dump(config.to_dict(), sort_keys=False)
     atomic_write(path, lambda tmp: tmp.write_text(text))

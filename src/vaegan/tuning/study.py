@@ -202,7 +202,8 @@ class Tuner:
             )
         make_pruner(config.tune)  # refused options, before the study's folder and database exist
         self.config, self.tune = config, config.tune
-        self.out = check_out_dir(out, "tune out")  # not the working directory, home, /, nor inside a run
+        # not the working directory, home, /, inside a run, nor in the data (each trial would be refused there)
+        self.out = check_out_dir(out, "tune out", data_dir=config.data.data_dir)
         self.max_epochs = max_epochs
         self.budget: int | None = None  # the study's total trials, set by run()
         name = study_name or config.name
