@@ -158,3 +158,46 @@ def test_a_run_trains_from_a_cohort_file_streamed_in_batches(tmp_path, cache):
     history = train_from_config(config)
     assert len(history) == 1 and all(np.isfinite(value) for value in history[0].values() if isinstance(value, float))
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file() and list((tmp_path / "run").rglob("*.png"))
+
+
+@pytest.mark.parametrize("where", ["os.pwrite", "os.fsync"])
+def test_a_full_disk_while_writing_a_cohort_file_names_it_and_leaves_nothing(tmp_path, monkeypatch, where):
+    """ENOSPC from pwrite or fsync named no file (the CLI showed a traceback), and a failed fsync left the
+    cohort-sized temporary behind."""
+    import errno
+    import os
+
+    from vaegan.data import streaming
+
+    real = getattr(os, where.split(".")[1])
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(streaming.os, where.split(".")[1], full)
+    with pytest.raises(OSError) as error, streaming.ImageWriter(tmp_path / "x.npy", 2, (1, 2, 2)) as writer:
+        writer[:] = torch.zeros(2, 1, 2, 2)
+    monkeypatch.setattr(streaming.os, where.split(".")[1], real)
+    assert error.value.errno == errno.ENOSPC and error.value.filename == str(tmp_path / "x.npy")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_cohort_file_is_rewritten_not_a_traceback(tmp_path):
+    """A zero-byte .npy (an interrupted copy) raised EOFError from complete()."""
+    import numpy as np
+
+    from vaegan.data.streaming import complete
+
+    (tmp_path / "x.npy").write_bytes(b"")
+    assert complete(tmp_path / "x.npy", (1,), np.dtype(np.float32)) is False
+
+
+def test_a_cache_that_cannot_be_written_under_file_storage_says_so(tmp_path, cache, monkeypatch):
+    """save_cached only warned, the lean path let the volume go, and the cohort file then failed with
+    'a preprocessed volume left the cache': the wrong cause, after all the preprocessing."""
+    from vaegan.data import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "atomic_write", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "full")))
+    folder = make_bids(tmp_path / "bids", {"sub-01": "CN", "sub-02": "AD", "sub-03": "CN", "sub-04": "AD"})
+    with pytest.raises(DataError, match="cannot be written.*storage"):
+        load_dataset("mri", data_dir=folder, val_size=0.25, mri=options(storage="file"))

@@ -80,10 +80,13 @@ def load_cached(path: Path) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def save_cached(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically; a cache that cannot be written only costs time later."""
+def save_cached(path: Path, payload: dict[str, Any]) -> str | None:
+    """Write ``payload`` atomically; a cache that cannot be written only costs time later (None: written,
+    else why not)."""
 
     try:
         atomic_write(path, lambda tmp: torch.save(payload, tmp))
     except (OSError, RuntimeError) as error:  # torch reports a short write (a full disk) as RuntimeError
         logger.warning("could not write the cache file %s: %s", path, error)
+        return str(error)
+    return None

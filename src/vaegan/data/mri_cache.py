@@ -236,7 +236,14 @@ def _fill(
     computed = _computed([records[i] for i in missing], options, maps_suffix, workers)
     for i, (entry, deterministic) in zip(missing, computed):
         if options.cache and deterministic:
-            save_cached(paths[i], entry)  # at once: an interrupted run loses only what is unfinished
+            failed = save_cached(paths[i], entry)  # at once: an interrupted run loses only what is unfinished
+            if failed and lean and "reason" not in entry:  # the cohort file is written from the cache
+                bar.close()
+                raise DataError(
+                    f"{paths[i].parent.parent}: the cache cannot be written ({failed}), and data.mri.storage "
+                    "'file' (or 'auto' with little memory) writes the cohort file from it; free space there, set "
+                    "XDG_CACHE_HOME to a writable folder, or set data.mri.storage: memory"
+                )
         entries[i] = _lean(entry) if lean else entry
         bar.update()
         if options.strict and "reason" in entry:  # stop at the first bad file, naming it

@@ -72,12 +72,21 @@ class ImageWriter:
     def __enter__(self) -> ImageWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clear_killed()
-        # the header and the file's full (sparse) length, then rows by offset
-        header = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=self.dtype, shape=self.shape)
-        self.offset = int(header.offset)
-        del header
-        self.fd = os.open(self.tmp, os.O_WRONLY)
+        try:  # the header and the file's full (sparse) length, then rows by offset
+            header = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=self.dtype, shape=self.shape)
+            self.offset = int(header.offset)
+            del header
+            self.fd = os.open(self.tmp, os.O_WRONLY)
+        except OSError as error:
+            self.tmp.unlink(missing_ok=True)
+            raise self._named(error) from None
         return self
+
+    def _named(self, error: OSError) -> OSError:
+        """``error`` naming the file being written (a failed write or fsync names none, or the temporary)."""
+        if error.filename in (None, str(self.tmp)):
+            return type(error)(error.errno, error.strerror, str(self.path))
+        return error
 
     def _clear_killed(self) -> None:
         """Delete the temporaries of killed writers of this file on this host (not another host's: its PIDs
@@ -97,18 +106,25 @@ class ImageWriter:
         data = np.ascontiguousarray(rows, dtype=self.dtype).reshape(stop - start, *self.shape[1:])
         view, at = memoryview(data).cast("B"), self.offset + start * self.row_bytes
         while view:  # a regular file takes it all at once, but a write may legally stop short
-            done = os.pwrite(self.fd, view, at)
+            try:
+                done = os.pwrite(self.fd, view, at)
+            except OSError as error:  # a full disk or quota: said of the file being written
+                raise self._named(error) from None
             view, at = view[done:], at + done
 
     def __exit__(self, kind, error, traceback) -> None:
         try:
+            try:
+                if kind is None:
+                    os.fsync(self.fd)  # a network file system reports a full disk or quota here
+            finally:
+                os.close(self.fd)
             if kind is None:
-                os.fsync(self.fd)
-        finally:
-            os.close(self.fd)
-        if kind is None:
-            os.replace(self.tmp, self.path)
-        else:
+                os.replace(self.tmp, self.path)
+        except OSError as failure:
+            self.tmp.unlink(missing_ok=True)
+            raise self._named(failure) from None
+        if kind is not None:
             self.tmp.unlink(missing_ok=True)
 
 
@@ -164,7 +180,7 @@ def complete(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> bool:
     """Whether ``path`` is a readable ``.npy`` of this shape and dtype (a file to reuse, not rewrite)."""
     try:
         array = np.load(path, mmap_mode="r")
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):  # EOFError: an empty file (an interrupted copy)
         return False
     return tuple(array.shape) == tuple(shape) and array.dtype == dtype
 
