@@ -93,7 +93,8 @@ def test_a_cohort_file_is_written_once_and_an_interrupted_one_leaves_nothing(tmp
     monkeypatch.setattr(mri_cache, "load_cached", vanishing)
     with pytest.raises(DataError, match="left the cache"):
         splits(folder, storage="file")
-    assert not list(cohorts.iterdir())  # neither the cohort file nor a temporary one
+    # neither the cohort file nor a temporary one (the lock file beside it stays: filelock keeps it on Unix)
+    assert not [path for path in cohorts.iterdir() if not path.name.endswith(".lock")]
 
 
 def test_take_rows_copies_a_file_subset_beside_it_and_reuses_it(tmp_path):
@@ -201,3 +202,35 @@ def test_a_cache_that_cannot_be_written_under_file_storage_says_so(tmp_path, cac
     folder = make_bids(tmp_path / "bids", {"sub-01": "CN", "sub-02": "AD", "sub-03": "CN", "sub-04": "AD"})
     with pytest.raises(DataError, match="cannot be written.*storage"):
         load_dataset("mri", data_dir=folder, val_size=0.25, mri=options(storage="file"))
+
+
+def test_processes_that_need_one_split_file_write_it_once(tmp_path, monkeypatch):
+    """Under torchrun every rank found the split file missing and wrote its own copy of it."""
+    import threading
+    import time
+
+    from vaegan.data import streaming
+
+    source = tmp_path / "cohort.npy"
+    with ImageWriter(source, 8, (1, 2, 2), np.float32) as writer:
+        writer[:] = torch.arange(32.0).view(8, 1, 2, 2)
+    images = open_images(source)
+    written = []
+    enter = ImageWriter.__enter__
+
+    def slow_enter(self):
+        written.append(self.path.name)
+        time.sleep(0.3)  # the other reader arrives while this one writes
+        return enter(self)
+
+    monkeypatch.setattr(streaming.ImageWriter, "__enter__", slow_enter)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(take_rows(images, torch.tensor([1, 3, 5])))) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(written) == 1, written
+    assert len(results) == 2 and all(torch.equal(r, images[[1, 3, 5]]) for r in results)

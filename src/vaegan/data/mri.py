@@ -38,7 +38,7 @@ from vaegan.data.datasets import DataLocation, ImageDataset, split_subjects
 from vaegan.data.mri_cache import preprocess_records
 from vaegan.data.mri_sources import bids_records, csv_records, detect_layout, is_phantom_folder, raw_scans
 from vaegan.data.registry import register_dataset
-from vaegan.data.streaming import ImageWriter, complete, file_rows, open_images, take_rows
+from vaegan.data.streaming import ImageWriter, complete, file_rows, one_writer, open_images, take_rows
 from vaegan.foundation.errors import DataError
 from vaegan.foundation.files import cache_dir
 
@@ -192,10 +192,12 @@ def slices_of(volumes: Tensor, options: MRIConfig) -> tuple[Tensor, Tensor]:
     path = rows.path.with_name(f"{rows.path.stem}_slices-{spec}.npy")
     shape = (len(source), *cut(volumes[:1])[0].shape[1:])
     if not complete(path, shape, rows.dtype):
-        with ImageWriter(path, shape[0], shape[1:], rows.dtype) as writer:
-            for start in range(0, len(volumes), 16):
-                part = volumes[start : start + 16]
-                writer[start * per_volume : (start + len(part)) * per_volume] = cut(part)[0]
+        with one_writer(path):
+            if not complete(path, shape, rows.dtype):  # written by the process this one waited for
+                with ImageWriter(path, shape[0], shape[1:], rows.dtype) as writer:
+                    for start in range(0, len(volumes), 16):
+                        part = volumes[start : start + 16]
+                        writer[start * per_volume : (start + len(part)) * per_volume] = cut(part)[0]
     return open_images(path), source
 
 

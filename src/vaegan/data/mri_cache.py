@@ -53,7 +53,7 @@ from vaegan.data.bad_inputs import BadFile, BadInputs, causes, reason_of
 from vaegan.data.cache import cache_path, cache_root, load_cached, save_cached
 from vaegan.data.config import MRIConfig
 from vaegan.data.mri_sources import Record
-from vaegan.data.streaming import ImageWriter, available_memory, complete, open_images
+from vaegan.data.streaming import ImageWriter, available_memory, complete, one_writer, open_images
 from vaegan.foundation.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -272,8 +272,12 @@ def cohort_files(
     folder = cache_root() / "mri-cohorts"
     shape = (1, size, size, size)
     targets = [folder / f"{key}.npy"] + ([folder / f"{key}_maps.npy"] if maps_suffix else [])
-    if not all(complete(path, (len(sources), *shape), np.dtype(np.float32)) for path in targets):
+    done = lambda: all(complete(path, (len(sources), *shape), np.dtype(np.float32)) for path in targets)  # noqa: E731
+    if not done():
         with ExitStack() as stack:
+            stack.enter_context(one_writer(targets[0]))
+            if done():  # written by the process this one waited for
+                return open_images(targets[0]), (open_images(targets[1]) if maps_suffix else None)
             writers = [stack.enter_context(ImageWriter(path, len(sources), shape, np.float32)) for path in targets]
             for i, source in enumerate(tqdm(sources, desc="writing the cohort file", disable=not progress)):
                 entry = load_cached(source)

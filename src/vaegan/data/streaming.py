@@ -27,6 +27,7 @@ import socket
 import threading
 import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,6 +186,26 @@ def complete(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> bool:
     return tuple(array.shape) == tuple(shape) and array.dtype == dtype
 
 
+@contextmanager
+def one_writer(path: Path) -> Iterator[None]:
+    """While held, no other process writes ``path``: a lock file beside it (``.NAME.lock``), so ranks that
+    share a cache write a cohort or split file once, the others waiting to find it complete. A folder
+    that cannot hold a lock (a read-only cache, a file system without locks) is written unlocked."""
+    from filelock import FileLock
+
+    lock = FileLock(path.with_name(f".{path.name}.lock"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def take_rows(images: Tensor, index: Tensor, *, chunk: int = 64) -> Tensor:
     """``images[index]`` for an index (M,) of rows; a file-backed tensor gives a file-backed one.
 
@@ -206,11 +227,13 @@ def take_rows(images: Tensor, index: Tensor, *, chunk: int = 64) -> Tensor:
     path = rows.path.with_name(f"{rows.path.stem.split('-')[0]}-{digest}.npy")
     shape = (len(index), *rows.shape[1:])
     if not complete(path, shape, rows.dtype):
-        reader = RowReader(images, rows)
-        with ImageWriter(path, len(index), rows.shape[1:], rows.dtype) as writer:
-            for start in range(0, len(index), chunk):
-                part = index[start : start + chunk]
-                writer[start : start + len(part)] = reader.read(part)
+        with one_writer(path):
+            if not complete(path, shape, rows.dtype):  # written by the process this one waited for
+                reader = RowReader(images, rows)
+                with ImageWriter(path, len(index), rows.shape[1:], rows.dtype) as writer:
+                    for start in range(0, len(index), chunk):
+                        part = index[start : start + chunk]
+                        writer[start : start + len(part)] = reader.read(part)
     return open_images(path)
 
 
