@@ -81,14 +81,15 @@ def some_names(names: list[str], shown: int = 5) -> str:
 DEVICES = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
-def check_device(device: str) -> str:
+def check_device(device: str, *, training: bool = False) -> str:
     """The device ``--device`` names (``auto``: CUDA if there is one, else the CPU).
 
     Refuses a CUDA device where there is none, and a name torch does not know, here rather than
-    later as an unreadable checkpoint.
+    later as an unreadable checkpoint; ``training``: also Apple's MPS, which training does not run on.
     """
-    if not DEVICES.fullmatch(device):
-        raise VaeganError(f"--device {device}: not a device; use cpu, cuda, cuda:N, mps or auto")
+    kinds = "cpu, cuda, cuda:N or auto" if training else "cpu, cuda, cuda:N, mps or auto"
+    if not DEVICES.fullmatch(device) or (training and device == "mps"):
+        raise VaeganError(f"--device {device}: not a device{' vaegan trains on' if training else ''}; use {kinds}")
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():

@@ -359,3 +359,11 @@ def test_sample_refuses_more_images_than_memory_holds_before_drawing(run, tmp_pa
     """--n 2000000000000 drew 1000-image chunks for hours, then ran out of memory with a note about latent_dim."""
     line = one_line_error(capsys, main(["sample", str(run), "--n", "2000000000000", "--out", str(tmp_path / "s.npz")]))
     assert "--n 2000000000000" in line and "GiB" in line
+
+
+@pytest.mark.parametrize("device", ["foo", "mps"])
+def test_train_offers_only_the_devices_it_trains_on(tmp_path, capsys, device):
+    """--device foo on train suggested mps, which train.device then refused with another message."""
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(tmp_path / "new"), "--device", device]
+    line = one_line_error(capsys, main(args))
+    assert f"--device {device}" in line and "cpu, cuda, cuda:N or auto" in line and "mps or" not in line

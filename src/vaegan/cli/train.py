@@ -54,7 +54,7 @@ def config_from_args(args: argparse.Namespace, **shortcuts: str | None) -> RunCo
     from vaegan.runs import check_device
 
     if args.device is not None:
-        check_device(args.device)
+        check_device(args.device, training=True)
     from vaegan.config import load_config, text_override
 
     overrides = list(args.overrides)
