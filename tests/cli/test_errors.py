@@ -367,3 +367,14 @@ def test_train_offers_only_the_devices_it_trains_on(tmp_path, capsys, device):
     args = ["train", "--config", str(write_config(tmp_path)), "--out", str(tmp_path / "new"), "--device", device]
     line = one_line_error(capsys, main(args))
     assert f"--device {device}" in line and "cpu, cuda, cuda:N or auto" in line and "mps or" not in line
+
+
+def test_out_of_memory_in_a_command_that_does_not_train_names_its_own_options(run, tmp_path, capsys, monkeypatch):
+    """vaegan sample out of GPU memory was told to lower train.batch_size, which it does not read."""
+
+    def out_of_memory(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(VAE, "synthesize", out_of_memory)
+    line = one_line_error(capsys, main(["sample", str(run), "--out", str(tmp_path / "s.png")]))
+    assert "out of memory" in line and "--n" in line and "train.batch_size" not in line

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         # torch.OutOfMemoryError (CUDA), without importing torch here, or the CPU allocator's RuntimeError
         if type(error).__name__ != "OutOfMemoryError" and "can't allocate memory" not in str(error):
             raise
-        return _fail(args.command, _out_of_memory(error))
+        return _fail(args.command, _out_of_memory(error, args.command))
     finally:
         if handler is not None:
             signal.signal(signal.SIGTERM, handler)
@@ -126,8 +126,19 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _out_of_memory(error: BaseException) -> str:
-    """Which setting to lower: the traceback says whether training or validation ran out."""
+# commands that train: the settings to lower are the config's; the others read a trained run
+TRAINING = ("train", "tune", "train-classifier")
+
+
+def _out_of_memory(error: BaseException, command: str = "train") -> str:
+    """Which setting to lower: the traceback says whether training or validation ran out; a command that
+    does not train has only its own options and the device to change."""
+    if command not in TRAINING:
+        where = "on the CPU" if "can't allocate memory" in str(error) else "on the device"
+        return (
+            f"out of memory {where} ({_first_line(error)}); ask for fewer images at once (--n, --samples, "
+            f"fewer scans) or use --device cpu, whose memory is usually larger: vaegan {command} --help"
+        )
     frames = {frame.name for frame in traceback.extract_tb(error.__traceback__)}
     if "evaluate" in frames:
         lower = "train.eval_batch_size (validation ran out)"
