@@ -272,3 +272,16 @@ def test_a_file_of_another_format_under_an_image_suffix_is_not_decoded(tmp_path)
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 20), dtype=np.uint8)).save(path, format="GIF")
     with pytest.raises(BadFile, match="cannot be read as an image"):
         read_image(path)
+
+
+def test_a_grey_image_with_a_transparency_key_is_put_on_white_as_other_transparent_images(tmp_path):
+    """Grey PNGs with a tRNS key kept their raw values, while the same picture saved with alpha was put on
+    white: the same pixels read two ways."""
+    pixels = np.full((8, 8), 100, dtype=np.uint8)
+    pixels[:4] = 0  # the transparent value
+    Image.fromarray(pixels).save(tmp_path / "keyed.png", transparency=0)
+    alpha = np.where(pixels == 0, 0, 255).astype(np.uint8)
+    Image.fromarray(np.stack([pixels, alpha], axis=-1), mode="LA").save(tmp_path / "alpha.png")
+    keyed, with_alpha = read_image(tmp_path / "keyed.png"), read_image(tmp_path / "alpha.png")
+    assert keyed.shape == with_alpha.shape == (8, 8, 1)
+    assert np.allclose(keyed, with_alpha) and keyed[0, 0, 0] == 1.0

@@ -66,10 +66,11 @@ def read_image(path: Path) -> np.ndarray:
                 if pages > 1:
                     raise BadFile(f"holds {pages} pages or frames (a TIFF stack, an animation); save each on its own")
                 img = ImageOps.exif_transpose(stored)  # upright, as a viewer shows a phone's photo
-                if img.mode in GRAY_MODES:
+                if img.mode in GRAY_MODES and "transparency" not in img.info:
                     array = np.asarray(img)
-                else:  # palette, alpha and colour modes; transparency shows the white a viewer shows
-                    array = np.asarray(_on_white(img).convert("L" if img.mode in ("LA", "La") else "RGB"))
+                else:  # palette, alpha, colour and keyed grey modes; transparency shows a viewer's white
+                    grey = img.mode in ("LA", "La", *GRAY_MODES)
+                    array = np.asarray(_on_white(img).convert("L" if grey else "RGB"))
     except BadFile:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
