@@ -234,3 +234,16 @@ def test_processes_that_need_one_split_file_write_it_once(tmp_path, monkeypatch)
         thread.join()
     assert len(written) == 1, written
     assert len(results) == 2 and all(torch.equal(r, images[[1, 3, 5]]) for r in results)
+
+
+def test_the_memory_a_job_may_use_is_its_control_groups(tmp_path, monkeypatch):
+    """A Slurm job with --mem=32G on a 512 GB node saw 512 GB, chose memory storage and was killed."""
+    from vaegan.data import streaming
+
+    (tmp_path / "memory.max").write_text("1073741824\n")  # 1 GiB
+    (tmp_path / "memory.current").write_text("268435456\n")  # 256 MiB in use
+    assert streaming.cgroup_memory_left(tmp_path) == 768 * 2**20
+    (tmp_path / "memory.max").write_text("max\n")
+    assert streaming.cgroup_memory_left(tmp_path) is None
+    monkeypatch.setattr(streaming, "cgroup_memory_left", lambda: 2**20)
+    assert streaming.available_memory() == 2**20

@@ -167,14 +167,40 @@ def nbytes(images: Tensor) -> int:
 
 
 def available_memory() -> int:
-    """Bytes of RAM the kernel could give this process now (MemAvailable), or all of it where unknown."""
+    """Bytes of RAM the kernel could give this process now: MemAvailable, or all of it where unknown, and
+    no more than its control group leaves it (a Slurm job's --mem, a container's limit), where the host's
+    figure would let a cohort be loaded into memory the job is then killed for."""
+    host = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                host = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if host is None:
+        host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    group = cgroup_memory_left()
+    return host if group is None else min(host, group)
+
+
+def cgroup_memory_left(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Bytes this process's control group may still take (v2 ``memory.max`` - ``memory.current``, or v1's
+    ``memory/memory.limit_in_bytes`` - ``usage_in_bytes``); None without a limit."""
+    for limit, usage in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+    ):
+        try:
+            text = (root / limit).read_text().strip()
+            if text == "max":
+                return None
+            cap, used = int(text), int((root / usage).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if cap >= 2**60:  # v1 writes "no limit" as a huge number
+            return None
+        return max(cap - used, 0)
+    return None
 
 
 def complete(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> bool:
