@@ -178,7 +178,10 @@ def test_a_trial_is_scored_at_the_epoch_its_best_pt_keeps_not_its_last(tmp_path,
     ]
     monkeypatch.setattr(experiment, "train_from_config", lambda config, **kwargs: history)
     for metric, kept in (("val/loss", 6.0), ("val/recon", 5.0)):
-        tuner = Tuner(build_config(tiny_study(tmp_path, LR, metric=metric)), out=tmp_path / metric.replace("/", "_"))
+        tuner = Tuner(
+            build_config(tiny_study(tmp_path / "no-data-needed", LR, metric=metric)),
+            out=tmp_path / metric.replace("/", "_"),
+        )
         study = tuner.run(1)
         assert study.trials[0].value == kept, metric
         assert study.trials[0].user_attrs["epoch"] == 2
@@ -193,7 +196,7 @@ def test_a_killed_workers_trial_is_redone_not_counted(tmp_path, monkeypatch):
 
     history = [{"epoch": 1.0, "val/loss": 5.0, "val/objective": 5.0}]
     monkeypatch.setattr(experiment, "train_from_config", lambda config, **kwargs: history)
-    tuner = Tuner(build_config(tiny_study(tmp_path, LR)), out=tmp_path / "study")
+    tuner = Tuner(build_config(tiny_study(tmp_path / "no-data-needed", LR)), out=tmp_path / "study")
     killed = tuner.study.ask()
     tuner.study.tell(killed, state=TrialState.FAIL)  # what fail_stale_trials records for it
     assert tuner.counted() == 0
@@ -210,7 +213,7 @@ def test_a_sampled_combination_the_config_refuses_fails_its_trial_not_the_study(
 
     history = [{"epoch": 1.0, "val/loss": 5.0, "val/objective": 5.0}]
     monkeypatch.setattr(experiment, "train_from_config", lambda config, **kwargs: history)
-    tuner = Tuner(build_config(tiny_study(tmp_path, LR)), out=tmp_path / "study")
+    tuner = Tuner(build_config(tiny_study(tmp_path / "no-data-needed", LR)), out=tmp_path / "study")
     build = tuner.trial_config
 
     def refused(params, number):
@@ -239,6 +242,6 @@ def test_a_sampled_value_training_refuses_fails_its_trial_not_the_study(tmp_path
         return [{"epoch": 1.0, "val/loss": 5.0, "val/objective": 5.0}]
 
     monkeypatch.setattr(experiment, "train_from_config", train)
-    study = Tuner(build_config(tiny_study(tmp_path, LR)), out=tmp_path / "study").run(2)
+    study = Tuner(build_config(tiny_study(tmp_path / "no-data-needed", LR)), out=tmp_path / "study").run(2)
     assert states(study) == ["FAIL", "COMPLETE"]
     assert "critic_steps" in study.trials[0].user_attrs["fail_reason"]
