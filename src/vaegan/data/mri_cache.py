@@ -38,7 +38,7 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -53,7 +53,7 @@ from vaegan.data.bad_inputs import BadFile, BadInputs, causes, reason_of
 from vaegan.data.cache import cache_path, cache_root, load_cached, save_cached
 from vaegan.data.config import MRIConfig
 from vaegan.data.mri_sources import Record
-from vaegan.data.streaming import ImageWriter, available_memory, complete, one_writer, open_images
+from vaegan.data.streaming import ImageWriter, available_memory, complete, held_lock, one_writer, open_images
 from vaegan.foundation.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -142,38 +142,14 @@ def preprocess_records(
         return _preprocess(records, paths, settings, options, maps_suffix, bad)
 
 
-@contextmanager
-def _cohort_lock(paths: list[Path], options: MRIConfig) -> Iterator[None]:
-    """While held, no other process preprocesses (or writes the cohort file of) these cache entries: the first
-    of several readers fills the cache, the others wait and then read it. No lock without the cache."""
-    from filelock import FileLock, Timeout
-
+def _cohort_lock(paths: list[Path], options: MRIConfig) -> AbstractContextManager[None]:
+    """While held, no other process preprocesses these cache entries: the first of several readers fills
+    the cache, the others wait and then read it. No lock without the cache."""
+    if not options.cache:
+        return nullcontext()
     key = hashlib.sha256(json.dumps(sorted(str(p) for p in paths)).encode()).hexdigest()[:32]
-    folder = cache_root() / "mri-locks"
-    writable = options.cache
-    try:
-        if writable:
-            folder.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a cache that cannot be written: save_cached says so for each entry
-        writable = False
-    if not writable:
-        yield
-        return
-    lock = FileLock(folder / f"{key}.lock")
-    try:
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            logger.warning("waiting for another process that preprocesses this cohort (%s)", lock.lock_file)
-            lock.acquire()
-    except OSError as error:  # a cache another user owns, a read-only mount: read it unlocked, as before
-        logger.warning("cannot lock %s (%s); preprocessing without it", lock.lock_file, error)
-        yield
-        return
-    try:
-        yield
-    finally:
-        lock.release()
+    waiting = "waiting for another process that preprocesses this cohort"
+    return held_lock(cache_root() / "mri-locks" / f"{key}.lock", waiting)
 
 
 def _preprocess(

@@ -21,19 +21,22 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import logging
 import os
 import queue
 import socket
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
+
+logger = logging.getLogger(__name__)
 
 _BACKING: dict[int, FileRows] = {}  # id(tensor) -> where its rows lie on disk, for tensors from open_images
 
@@ -213,23 +216,35 @@ def complete(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> bool:
 
 
 @contextmanager
-def one_writer(path: Path) -> Iterator[None]:
-    """While held, no other process writes ``path``: a lock file beside it (``.NAME.lock``), so ranks that
-    share a cache write a cohort or split file once, the others waiting to find it complete. A folder
-    that cannot hold a lock (a read-only cache, a file system without locks) is written unlocked."""
-    from filelock import FileLock
+def held_lock(lock_file: Path, waiting: str = "") -> Iterator[None]:
+    """While held, no other process holds ``lock_file`` (a filelock; its folder is made). ``waiting``: what is
+    logged when another process holds it first. Where no lock can be taken (a read-only cache, another
+    user's, a file system without locks) the body runs unlocked, as it would without this."""
+    from filelock import FileLock, Timeout
 
-    lock = FileLock(path.with_name(f".{path.name}.lock"))
+    lock = FileLock(lock_file)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock.acquire()
-    except OSError:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if waiting:
+                logger.warning("%s (%s)", waiting, lock_file)
+            lock.acquire()
+    except OSError as error:
+        logger.warning("cannot lock %s (%s); going on without it", lock_file, error)
         yield
         return
     try:
         yield
     finally:
         lock.release()
+
+
+def one_writer(path: Path) -> AbstractContextManager[None]:
+    """While held, no other process writes ``path`` (a lock beside it, ``.NAME.lock``), so ranks that share a
+    cache write a cohort or split file once, the others waiting to find it complete."""
+    return held_lock(path.with_name(f".{path.name}.lock"))
 
 
 def take_rows(images: Tensor, index: Tensor, *, chunk: int = 64) -> Tensor:
