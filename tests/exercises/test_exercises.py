@@ -358,3 +358,28 @@ def test_feature_matching_on_detached_fakes_is_told_so(workspace):
     )
     failure = _solution_with(workspace, "ex08_cvaegan_feature_matching.py", body)["ex08_cvaegan_feature_matching"]
     assert failure.first_failure is not None and "detach" in failure.first_failure.message
+
+
+def test_one_hot_without_the_class_count_fails_on_a_batch_lacking_the_top_class(workspace):
+    """F.one_hot(labels) sizes the code by the batch's largest label: every check's labels held class K-1,
+    so it passed, then crashed (or mis-sized the decoder's input) on a batch without the top class."""
+    body = (
+        "import torch.nn.functional as F\n"
+        "from vaegan.models import VAE, VAEConfig\n\n\n"
+        "class MyConditionalVAEConfig(VAEConfig):\n    name: str = 'exercise_cvae'\n\n\n"
+        "class MyConditionalVAE(VAE):\n"
+        "    config_class = MyConditionalVAEConfig\n"
+        "    conditional = True\n\n"
+        "    @property\n"
+        "    def cond_dim(self):\n"
+        "        return self.config.num_classes\n\n"
+        "    def condition(self, labels):\n"
+        "        if labels is None:\n"
+        "            raise ValueError('pass labels')\n"
+        "        return F.one_hot(labels).float()  # K forgotten: as wide as the largest label + 1\n"
+    )
+    failure = _solution_with(workspace, "ex07_cvae_conditioning.py", body)["ex07_cvae_conditioning"].first_failure
+    assert failure is not None and "num_classes" in failure.message
+    assert _solution_with(workspace, "ex07_cvae_conditioning.py", body.replace("(labels)", "(labels, 3)"))[
+        "ex07_cvae_conditioning"
+    ].passed

@@ -254,6 +254,15 @@ def _acgan_step(cls) -> None:
 def _cvae_condition(cls) -> None:
     mine, _ = twins(cls, ConditionalVAE, VAE_TINY)
     same(mine.condition(torch.tensor([2, 0])), torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]), "condition([2, 0])")
+    # A batch without the top class: F.one_hot(labels) without K would be as wide as the largest label + 1
+    top_missing = mine.condition(torch.tensor([1, 0]))
+    if not isinstance(top_missing, Tensor) or tuple(top_missing.shape) != (2, NUM_CLASSES):
+        shape = tuple(top_missing.shape) if isinstance(top_missing, Tensor) else type(top_missing).__name__
+        raise CheckFailed(
+            f"condition([1, 0]) should have shape (2, {NUM_CLASSES}) (K = num_classes = {NUM_CLASSES}), got {shape}: "
+            "a batch may lack the top class; give the class count, F.one_hot(labels, self.config.num_classes)"
+        )
+    same(top_missing, torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]), "condition([1, 0])")
     try:
         mine.condition(None)
     except ValueError:
@@ -268,6 +277,9 @@ def _cvae_numbers(cls) -> None:
     labels = torch.tensor([0, 1, 2])
     got = mine.sample(3, labels, torch.Generator().manual_seed(6))
     same(got, theirs.sample(3, labels, torch.Generator().manual_seed(6)), "sample(3, labels)")
+    zeros = torch.zeros(3, dtype=torch.long)  # one class only: the code must still be K wide
+    got = mine.sample(3, zeros, torch.Generator().manual_seed(7))
+    same(got, theirs.sample(3, zeros, torch.Generator().manual_seed(7)), "sample(3, labels=[0, 0, 0])")
 
 
 # -- 8: CVAE-GAN's class-mean feature matching -------------------------------
