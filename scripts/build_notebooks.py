@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
+from nbclient.exceptions import CellExecutionError
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -70,14 +71,51 @@ def code_cells(notebook: nbformat.NotebookNode) -> list[str]:
     return [cell.source.strip() for cell in notebook.cells if cell.cell_type == "code"]
 
 
+def displayed_error(cell: nbformat.NotebookNode, index: int, name: str) -> CellExecutionError | None:
+    """The error a cell left among its outputs though it ended "ok", or None.
+
+    IPython reports an exception raised while displaying (an image file that is missing, a figure
+    failing as it draws) as an "error" output and lets the cell succeed.
+    """
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if not errors:
+        return None
+    first = errors[0]
+    ename, evalue = first.get("ename", "Error"), first.get("evalue", "")
+    line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+    message = (
+        f"{name}: cell {index + 1} ({line!r}) displayed an error, {ename}: {evalue.strip()}; fix that cell "
+        "(a figure must draw, a displayed file must exist) and run the notebook again"
+    )
+    return CellExecutionError(message, ename, evalue)
+
+
 def execute(
-    notebook: nbformat.NotebookNode, folder: Path, *, quick: bool, timeout: int = 900, dpi: int | None = None
+    notebook: nbformat.NotebookNode,
+    folder: Path,
+    *,
+    quick: bool,
+    timeout: int = 900,
+    dpi: int | None = None,
+    name: str | None = None,
 ) -> None:
     """Run every cell in a fresh kernel started in ``folder``; raise on the first failing cell.
 
+    A cell fails when it raises, and also when it ends with an "error" among its outputs (an
+    exception while displaying). ``name`` names the notebook in the error (by default ``folder``).
     ``dpi`` sets matplotlib's figure resolution in the kernel (a modest one keeps notebooks small).
+
+    Raises:
+        CellExecutionError: a cell raised, or displayed an error.
     """
     from nbclient import NotebookClient
+
+    def check_outputs(cell: nbformat.NotebookNode, cell_index: int, execute_reply: dict | None = None) -> None:
+        if execute_reply is not None and execute_reply["content"]["status"] == "error":
+            return  # a cell that raised: nbclient reports it with its traceback
+        error = displayed_error(cell, cell_index, name or str(folder))
+        if error is not None:
+            raise error
 
     env_before = {key: os.environ.get(key) for key in ("VAEGAN_QUICK", "MPLBACKEND", "MATPLOTLIBRC")}
     os.environ.pop("MPLBACKEND", None)  # the kernel must use its inline backend
@@ -96,6 +134,7 @@ def execute(
             kernel_name="python3",
             resources={"metadata": {"path": str(folder)}},
             record_timing=False,
+            on_cell_executed=check_outputs,
         )
         client.execute()
     finally:
@@ -112,7 +151,9 @@ def build(target: Path, notebook: nbformat.NotebookNode, *, run: bool, quick: bo
     """Execute (optionally) and write ``target``; returns seconds spent."""
     start = time.perf_counter()
     if run:
-        execute(notebook, target.parent, quick=quick, dpi=FIGURE_DPI, timeout=timeout)
+        execute(
+            notebook, target.parent, quick=quick, dpi=FIGURE_DPI, timeout=timeout, name=str(target.relative_to(REPO))
+        )
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"{target.stem[:40]}-{index}"  # from the source order, so a rebuild changes no ids
         if cell.cell_type == "code":

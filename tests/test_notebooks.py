@@ -13,6 +13,7 @@ import shutil
 
 import nbformat
 import pytest
+from nbclient.exceptions import CellExecutionError
 
 from tests.conftest import REPO
 
@@ -57,6 +58,29 @@ def test_notebook_is_committed_with_figures(path):
     assert path.stat().st_size < 1_500_000
 
 
+def test_an_error_while_displaying_fails_the_run(tmp_path):
+    """IPython turns an exception raised while displaying (a missing image, a figure failing as it draws)
+    into an "error" output and ends the cell "ok": the run went on, and a broken figure was committed."""
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 1"),
+            nbformat.v4.new_code_cell(
+                "from IPython.display import Image, display\ndisplay(Image('never_written.png'))"
+            ),
+            nbformat.v4.new_code_cell("x = 2"),
+        ]
+    )
+    with pytest.raises(CellExecutionError) as raised:
+        build_notebooks.execute(notebook, tmp_path, quick=True, timeout=60, name="demo.ipynb")
+    message = str(raised.value)
+    assert "demo.ipynb" in message and "cell 2" in message and "never_written.png" in message
+    assert not notebook.cells[2].get("outputs") and notebook.cells[2].get("execution_count") is None  # it stopped
+    notebook.cells[1].source = "raise KeyError('plain')"  # a cell that raises keeps nbclient's own report
+    with pytest.raises(CellExecutionError, match="KeyError") as raised:
+        build_notebooks.execute(notebook, tmp_path, quick=True, timeout=60, name="demo.ipynb")
+    assert "displayed an error" not in str(raised.value)
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
     """One temporary home for every notebook's caches, so fonts and phantoms are built once."""
@@ -78,7 +102,7 @@ def test_notebook_runs_from_its_own_folder(path, sandbox, mnist_dir, monkeypatch
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = []
-    build_notebooks.execute(notebook, folder, quick=True, timeout=300)
+    build_notebooks.execute(notebook, folder, quick=True, timeout=300, name=str(path.relative_to(REPO)))
     outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     written = {p.name for p in folder.iterdir()} - {path.name}
