@@ -116,6 +116,28 @@ def test_projections_keep_separated_classes_apart(method, tmp_path):
     assert_not_blank(save_figure(fig, tmp_path / f"{method}.png"))
 
 
+def legend_colours(fig) -> dict[str, tuple]:
+    legend = fig.axes[0].get_legend()
+    return {t.get_text(): tuple(h.get_facecolor()[0]) for t, h in zip(legend.get_texts(), legend.legend_handles)}
+
+
+def test_a_class_keeps_its_colour_whichever_classes_a_subsample_holds():
+    """Colours went by place among the classes present: without class b, c took b's colour, so a validation
+    scatter and a test scatter of one run coloured c apart; above 20 classes tab20 gave two classes one colour."""
+    points = np.random.default_rng(0).normal(size=(4, 2))
+    names = ["a", "b", "c"]
+    without_b = legend_colours(plot_embedding(points, np.array([0, 0, 2, 2]), ("x", "y"), class_names=names))
+    with_b = legend_colours(plot_embedding(points, np.array([0, 1, 2, 2]), ("x", "y"), class_names=names))
+    assert without_b["c"] == with_b["c"] and without_b["a"] == with_b["a"]
+    many = np.arange(25)
+    colours = legend_colours(plot_embedding(np.zeros((25, 2)), many, ("x", "y")))
+    assert len(set(colours.values())) == 25
+    some = legend_colours(
+        plot_embedding(np.zeros((2, 2)), np.array([3, 24]), ("x", "y"), class_names=[*"abcdefghijklmnopqrstuvwxy"])
+    )
+    assert some["d"] == colours["3"] and some["y"] == colours["24"]  # the same colour with every class present
+
+
 def test_embed_rejects_what_it_cannot_project():
     with pytest.raises(ValueError, match="isomap"):
         embed(np.zeros((10, 3)), "isomap")

@@ -80,17 +80,22 @@ def plot_embedding(
     class_names: Sequence[str] | None = None,
     title: str = "Test-set encodings",
 ) -> Figure:
-    """A scatter of (N, 2) points, one colour per class, with a legend of class names."""
+    """A scatter of (N, 2) points, one colour per class, with a legend of class names.
+
+    A class's colour is its own (:func:`class_colour`), whichever classes ``labels`` holds: the same in
+    every figure of one run, a validation subsample's and the test set's alike.
+    """
     labels = np.asarray(labels)
     classes = np.unique(labels)
-    cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
+    count = max(len(class_names or ()), int(classes.max()) + 1 if len(classes) else 0)
     fig = Figure(figsize=(7.0, 5.6))
     ax = fig.subplots()
     size = 12 if len(points) <= 2000 else 6
-    for i, c in enumerate(classes):
+    for c in classes:
         mask = labels == c
         name = class_names[int(c)] if class_names is not None and int(c) < len(class_names) else str(int(c))
-        ax.scatter(points[mask, 0], points[mask, 1], s=size, alpha=0.7, color=cmap(i % cmap.N), label=name, lw=0)
+        colour = class_colour(int(c), count)
+        ax.scatter(points[mask, 0], points[mask, 1], s=size, alpha=0.7, color=colour, label=name, lw=0)
     ax.set_xlabel(axis_names[0])
     ax.set_ylabel(axis_names[1])
     ax.set_title(title)
@@ -98,3 +103,11 @@ def plot_embedding(
     ax.grid(alpha=0.2)
     fig.tight_layout()
     return fig
+
+
+def class_colour(label: int, count: int) -> tuple[float, float, float, float]:
+    """The colour of class ``label`` of ``count``: tab10 (up to 10 classes), tab20 (up to 20), else evenly
+    spaced along turbo, so that no two classes share one."""
+    if count <= 20:
+        return matplotlib.colormaps["tab10" if count <= 10 else "tab20"](label)
+    return matplotlib.colormaps["turbo"](label / (count - 1))
