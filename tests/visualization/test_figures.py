@@ -239,11 +239,39 @@ def test_panel_curves_group_the_chosen_terms_and_name_a_missing_one():
     ]
     fig = panel_curves(history, {"verdicts": {"d_real": "D(x)", "d_fake": "D(G(z))"}, "G": {"g_loss": "g_loss"}})
     verdicts, generator = fig.axes
-    assert verdicts.get_title() == "verdicts" and [line.get_label() for line in verdicts.lines] == ["D(x)", "D(G(z))"]
+    assert verdicts.get_title().startswith("verdicts") and [line.get_label() for line in verdicts.lines] == [
+        "D(x)",
+        "D(G(z))",
+    ]
     np.testing.assert_allclose(verdicts.lines[1].get_ydata(), [0.1, 0.2])
     assert len(generator.lines) == 1 and list(generator.get_xticks()) == [1, 2]  # epochs, not fractions
     with pytest.raises(KeyError, match="'train/kl'"):
         panel_curves(history, {"VAE": {"kl": "KL"}})
+
+
+def test_panel_curves_name_their_split_and_y_axis():
+    """The panels named neither the split drawn (train by default) nor the y axis, as curves_figure does."""
+    import matplotlib.text
+
+    from vaegan.visualization import panel_curves
+
+    history = [
+        {"epoch": e, "train/d_real": 0.9, "train/d_fake": 0.1, "train/g_loss": 2.0, "train/w": 1.0} for e in (1, 2)
+    ]
+    panels = {
+        "verdicts": {"d_real": "D(x)", "d_fake": "D(G(z))"},
+        "G": {"g_loss": "g_loss"},
+        "mixed": {"g_loss": "G", "w": "W"},
+    }
+    fig = panel_curves(history, panels)
+    verdicts, generator, mixed = fig.axes
+    for ax in fig.axes:
+        assert "train" in " ".join(t.get_text() for t in ax.findobj(matplotlib.text.Text))
+    assert verdicts.get_ylabel() == "probability" and generator.get_ylabel() == "nats / image"
+    assert "G" in mixed.get_ylabel() and "nats / image" in mixed.get_ylabel() and "W" in mixed.get_ylabel()
+    assert generator.get_ylabel() != panel_curves(history, panels, units={"g_loss": "bits"}).axes[1].get_ylabel()
+    val = [{**row, "val/d_real": 0.8, "val/d_fake": 0.2} for row in history]
+    assert "val" in panel_curves(val, {"verdicts": panels["verdicts"]}, split="val").axes[0].get_title()
 
 
 def test_image_grid_is_a_titled_figure_of_the_images(tmp_path):

@@ -144,12 +144,18 @@ def _epoch_ticks(ax, epochs: list[float]) -> None:
 
 
 def panel_curves(
-    history: list[dict[str, float]], panels: Mapping[str, Mapping[str, str]], split: str = "train"
+    history: list[dict[str, float]],
+    panels: Mapping[str, Mapping[str, str]],
+    split: str = "train",
+    *,
+    units: Mapping[str, str] | None = None,
 ) -> Figure:
     """Chosen terms of one split, grouped: ``{panel title: {term: legend label}}``, a line per term.
 
     For models whose terms mean more side by side than one to a panel, e.g. a GAN's
-    ``{"the discriminator's mean verdicts": {"d_real": "D(x)", "d_fake": "D(G(z))"}}``.
+    ``{"the discriminator's mean verdicts": {"d_real": "D(x)", "d_fake": "D(G(z))"}}``. Each panel's
+    title names the split; its y axis the terms' unit (:func:`unit_of`, ``units`` overriding), or, where
+    they differ, each label's.
     """
     fig = Figure(figsize=(4.6 * len(panels), 3.5))
     epochs = [row["epoch"] for row in history]
@@ -159,12 +165,23 @@ def panel_curves(
             if not any(key in row for row in history):
                 raise KeyError(f"panel {title!r}: no {key!r} in the history; it holds {sorted(history[-1])}")
             ax.plot(epochs, [row.get(key, float("nan")) for row in history], "-o", markersize=3, label=label)
-        ax.set(title=title, xlabel="epoch")
+        ax.set(title=f"{title} ({split})", xlabel="epoch", ylabel=_panel_unit(terms, units))
         _epoch_ticks(ax, epochs)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+def _panel_unit(terms: Mapping[str, str], units: Mapping[str, str] | None) -> str:
+    """A panel's y label: its terms' one unit, else the legend labels of each unit with it
+    (``D(x), D(x_p): probability; C right on x_p: fraction correct``; a term of no known unit: its label)."""
+    by_unit: dict[str | None, list[str]] = {}
+    for term, label in terms.items():
+        by_unit.setdefault(unit_of(term, units), []).append(label)
+    if len(by_unit) == 1 and None not in by_unit:
+        return next(iter(by_unit))
+    return "; ".join(", ".join(labels) + (f": {unit}" if unit else "") for unit, labels in by_unit.items())
 
 
 def plot_curves(
