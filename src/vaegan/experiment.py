@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -166,12 +167,11 @@ def train_from_config(
     callbacks = [*default_callbacks(config.train), *extra_callbacks]
     if config.train.score_maps_every:  # first: the callbacks after it write the row it adds to
         callbacks.insert(0, _map_score(config, data))
-    if saved:
-        changes = _resume_changes(saved, config)
-        if changes:  # accepted above
-            after = next(i for i, c in enumerate(callbacks) if isinstance(c, Checkpoints)) + 1
-            history = read_changes(config.out_dir / "config_changes.yaml")  # damaged: said before any training
-            callbacks.insert(after, RecordChanges(changes, history))  # right after the epoch's checkpoint
+    if saved and config_changes(saved, config.to_dict(), ignore=("out",)):  # more epochs too: config.yaml follows
+        changes = _resume_changes(saved, config)  # accepted above
+        after = next(i for i, c in enumerate(callbacks) if isinstance(c, Checkpoints)) + 1
+        history = read_changes(config.out_dir / "config_changes.yaml") if changes else []  # damaged: said now
+        callbacks.insert(after, RecordChanges(changes, history))  # right after the epoch's checkpoint
     trainer = Trainer(
         model,
         data,
@@ -245,12 +245,19 @@ def read_changes(path: Path) -> list[dict]:
     return entries
 
 
+# accepted changes of these keep what val/objective measures, so best.pt's value still compares
+SAME_OBJECTIVE = ("train", "out", "tune", "model.lr", "model.betas", "model.weight_decay", "model.kl_warmup_epochs")
+
+
 class RecordChanges(Callback):
-    """Once the first epoch under the accepted change is checkpointed, record the change: append it to
-    ``config_changes.yaml`` with the epoch it takes effect after, and rewrite ``config.yaml``.
+    """Once the first epoch under a resumed run's new config is checkpointed, rewrite ``config.yaml`` as
+    ``last.pt`` now holds it, and append the accepted changes (if any: more epochs is none) to
+    ``config_changes.yaml`` with the epoch they take effect after.
 
     Not before: a resume that fails (a NaN, Ctrl-C) in that epoch leaves the run's config as it was.
-    Runs right after :class:`~vaegan.training.callbacks.Checkpoints`, before anything else can stop the epoch."""
+    Runs right after :class:`~vaegan.training.callbacks.Checkpoints`, before anything else can stop the epoch.
+    A change of what ``val/objective`` measures (a loss weight, the likelihood, the data) starts ``best.pt``
+    afresh: values under two objectives do not compare."""
 
     def __init__(self, changes: dict[str, tuple[Any, Any]], history: list[dict] | None = None):
         self.changes, self.history = changes, list(history or [])
@@ -258,18 +265,27 @@ class RecordChanges(Callback):
 
     def on_fit_start(self, trainer: Trainer) -> None:
         self.since = trainer.epoch
+        other = [key for key in self.changes if not any(key == k or key.startswith(f"{k}.") for k in SAME_OBJECTIVE)]
+        if other and self.since < trainer.config.epochs and math.isfinite(trainer.best):
+            log.warning(
+                "%s: the accepted changes (%s) change what val/objective measures, so checkpoints/best.pt starts "
+                "afresh: it is rewritten by the first epoch under them (the best so far, %.6g, is not compared)",
+                trainer.out_dir, ", ".join(other), trainer.best,
+            )  # fmt: skip
+            trainer.best = math.inf
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
         if self.since is None:
             return
-        changed = {key: {"old": old, "new": new} for key, (old, new) in self.changes.items()}
-        entries = [*self.history, {"epoch": self.since, "changes": changed}]
+        if self.changes:
+            changed = {key: {"old": old, "new": new} for key, (old, new) in self.changes.items()}
+            entries = [*self.history, {"epoch": self.since, "changes": changed}]
+            write_text_atomic(trainer.out_dir / "config_changes.yaml", yaml.safe_dump(entries, sort_keys=False))
         self.since = None
-        write_text_atomic(trainer.out_dir / "config_changes.yaml", yaml.safe_dump(entries, sort_keys=False))
         write_text_atomic(trainer.out_dir / "config.yaml", yaml.safe_dump(trainer.run_config, sort_keys=False))
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        if self.since is not None and self.since >= trainer.config.epochs:
+        if self.changes and self.since is not None and self.since >= trainer.config.epochs:
             log.warning(
                 "%s: no epoch was left to train under the accepted changes (%s), so they were not applied; "
                 "raise --epochs to train under them",

@@ -17,6 +17,7 @@ from filelock import FileLock
 from tests.cli.test_cli import blobs_dataset, write_config  # noqa: F401  (the fixture registers test-blobs)
 from tests.cli.test_errors import one_line_error
 from vaegan.cli import main
+from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.models.vae import VAE
 from vaegan.training.callbacks import Callback
 
@@ -255,3 +256,34 @@ def test_a_nifti_samples_sidecar_never_replaces_a_run_file_or_a_users_json(run, 
     assert "study.json" in line and not (results / "study.nii.gz").exists()
     assert (results / "study.json").read_text() == '{"my": "study protocol"}'
     assert main(["sample", str(run), "--n", "4", "--out", str(results / "study.v2.nii.gz")]) == 0  # its own sidecar
+
+
+def test_resume_with_more_epochs_rewrites_config_yaml_as_last_pt_says(run, tmp_path):
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(run), "--resume", "--epochs", "3"]
+    assert main(args) == 0
+    saved = read_checkpoint(run / "checkpoints" / "last.pt")["run_config"]
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["epochs"] == saved["train"]["epochs"] == 3
+    assert not (run / "config_changes.yaml").exists()  # more epochs is no change of the run's settings
+
+
+def test_an_accepted_change_of_the_objective_starts_best_pt_afresh(run, tmp_path, caplog):
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(run), "--resume", "--epochs", "3"]
+    assert main([*args, "--set", "model.kl_weight=1000", "--accept-changes"]) == 0
+    assert read_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 3  # the first epoch under the new objective
+    assert "best.pt" in caplog.text
+
+
+def test_an_accepted_change_of_the_learning_rate_keeps_the_best_so_far(run, tmp_path):
+    best = read_checkpoint(run / "checkpoints" / "best.pt")
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(run), "--resume", "--epochs", "3"]
+    assert main([*args, "--set", "model.lr=1e-9", "--accept-changes"]) == 0
+    after = read_checkpoint(run / "checkpoints" / "last.pt")
+    assert after["best"] <= best["best"]  # compared with the epochs before: the objective is the same
+
+
+def test_resume_with_no_epoch_left_says_nothing_was_trained(run, tmp_path, caplog):
+    before = (run / "metrics.csv").read_text()
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(run), "--resume", "--epochs", "1"]
+    assert main(args) == 0
+    assert "nothing to train" in caplog.text and "epoch 2" in caplog.text
+    assert (run / "metrics.csv").read_text() == before

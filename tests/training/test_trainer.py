@@ -317,3 +317,11 @@ def test_best_row_names_the_epoch_best_pt_holds(tmp_path):
         assert best_row(trainer.history, trainer.model.monitor)["epoch"] == kept, epoch
     assert kept == 7
     assert best_row(trainer.history, None) is trainer.history[-1]  # GANs: no monitor, best.pt is the last epoch
+
+
+def test_a_refused_resume_releases_the_run_folders_lock(tmp_path):
+    Trainer(tiny_vae(), tiny_splits(), train_config(1), out_dir=tmp_path).fit()
+    with pytest.raises(TrainingError, match="does not match") as refused:  # kept, as a notebook keeps it
+        Trainer(tiny_model("vae", latent_dim=5), tiny_splits(), train_config(2), out_dir=tmp_path).fit(resume=True)
+    history = Trainer(tiny_vae(), tiny_splits(), train_config(2), out_dir=tmp_path).fit(resume=True)
+    assert [row["epoch"] for row in history] == [1, 2] and refused.value is not None

@@ -147,6 +147,12 @@ class Trainer:
                 )
             self.model.check_steps(len(self.spans()) * self.config.epochs)  # before anything is written
             lock = self._start(resume, overwrite)
+            if resume and self.epoch >= self.config.epochs and self.ranks.is_main:
+                log.warning(
+                    "%s: nothing to train: checkpoints/last.pt holds epoch %d and train.epochs is %d; "
+                    "give --epochs %d or more to train further",
+                    self.out_dir, self.epoch, self.config.epochs, self.epoch + 1,
+                )  # fmt: skip
             self.model.on_fit_start(len(self.data.train))
             for callback in self.callbacks:
                 callback.on_fit_start(self)
@@ -256,11 +262,16 @@ class Trainer:
                 raise TrainingError(f"rank 0 stopped: {failure}")
         if error is not None:
             raise error
-        if payload is not None:
-            self._load(payload, last)
-        else:
-            torch.manual_seed(self.config.seed)
-        self.ranks.broadcast_module(self.model)  # identical weights everywhere, whatever each rank built
+        try:
+            if payload is not None:
+                self._load(payload, last)
+            else:
+                torch.manual_seed(self.config.seed)
+            self.ranks.broadcast_module(self.model)  # identical weights everywhere, whatever each rank built
+        except BaseException:  # refused (another model's last.pt): the lock goes now, not with the traceback
+            if lock is not None:
+                lock.release()
+            raise
         return lock
 
     def _prepare_fresh(self, last: Path, overwrite: bool) -> None:
