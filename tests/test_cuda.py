@@ -47,3 +47,13 @@ def test_resume_on_cuda_continues_the_run(tmp_path):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=key)
     moved = [k for k, v in resumed.model.state_dict().items() if v.is_floating_point() and k in after_one]
     assert any(not torch.allclose(resumed.model.state_dict()[k].cpu(), after_one[k]) for k in moved)  # epoch 2 ran
+
+
+@pytest.mark.parametrize("name", ["vae", "cvae"])
+def test_log_likelihood_takes_cpu_images_on_a_cuda_model(name):
+    """The README's example: log_likelihood on CPU test images after fit() left the model on CUDA."""
+    model = make(name).to("cuda")
+    x = torch.rand(4, *model.config.image_shape).round()
+    labels = torch.arange(4) % model.config.num_classes if model.conditional else None
+    log_px = model.log_likelihood(x, labels, k=8)
+    assert log_px.shape == (4,) and log_px.is_cuda and torch.isfinite(log_px).all()

@@ -97,3 +97,32 @@ def test_the_progress_bar_counts_every_decoder_pass(name, passes, capsys):
     assert "NLL, k=4" in shown and f"/{6 * passes}" in shown  # the total: the time left is right from the start
     likelihood_metrics(model, data.images.round(), data.labels, k=4)
     assert capsys.readouterr().err == ""  # off unless asked (the CLI asks)
+
+
+def test_the_importance_samples_of_volumes_are_decoded_within_a_budget_of_voxels(monkeypatch):
+    """Chunked by rows alone, 40 test volumes of 64^3 decoded 409 samples of each at once (~70 GB)."""
+    shape = (1, 8, 16, 12)
+    model = tiny_model("vae", shape).eval()
+    rows = []
+
+    def decode(z, labels=None):  # what is decoded at once is the point here, not the decoder's values
+        rows.append(len(z))
+        return torch.zeros(len(z), *shape)
+
+    monkeypatch.setattr(model, "decode", decode)
+    x = blob_images(4, shape, 3).images.round()
+    scores = likelihood_metrics(model, x, k=5000)
+    assert math.isfinite(scores["nll"]) and sum(rows) == 4 * (1 + 5000)
+    assert max(rows) * math.prod(shape) <= 16384 * 784  # the budget of 16384 rows of a 28x28 image
+
+
+def test_volumes_larger_than_the_budget_are_decoded_a_few_at_a_time(monkeypatch):
+    """One sample of each image may already be over the budget (a batch of large volumes): fewer images."""
+    model = tiny_model("vae").eval()
+    decode, rows = model.decode, []
+    monkeypatch.setattr(model, "decode", lambda z, labels=None: rows.append(len(z)) or decode(z, labels))
+    x = blob_images(8, (1, 16, 16), 3).images.round()
+    log_px = model.log_likelihood(x, k=4, chunk_elements=3 * 256)
+    assert log_px.shape == (8,) and torch.isfinite(log_px).all()
+    assert max(rows) <= 3 and sum(rows) == 8 * 4
+

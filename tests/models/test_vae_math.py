@@ -97,3 +97,13 @@ def test_log_likelihood_chunking_does_not_change_the_estimate(monkeypatch):
     assert used == [5] * 12 + [4]
     assert whole.shape == (8,) and torch.isfinite(whole).all()
     torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-4)
+
+
+def test_log_likelihood_moves_images_and_labels_to_the_model_device():
+    """encode, reconstruct, sample and map_code move their inputs to the model's device; log_likelihood did not,
+    and after fit() on CUDA the README's example failed on CPU images (the meta device stands in for CUDA)."""
+    from tests.models.tiny_configs import tiny_model
+
+    x, labels = torch.rand(3, 1, 16, 16).round(), torch.tensor([0, 1, 2])
+    assert tiny_model("vae").to("meta").log_likelihood(x, k=2).device.type == "meta"
+    assert tiny_model("cvae").to("meta").log_likelihood(x, labels, k=2).device.type == "meta"

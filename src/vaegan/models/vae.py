@@ -106,23 +106,45 @@ class VAE(AutoEncoder):
 
     @inference
     def log_likelihood(
-        self, x: Tensor, labels: Tensor | None = None, *, k: int = 5000, chunk_rows: int = 16384
+        self,
+        x: Tensor,
+        labels: Tensor | None = None,
+        *,
+        k: int = 5000,
+        chunk_rows: int = 16384,
+        chunk_elements: int = 16384 * 784,
     ) -> Tensor:
         """Importance-weighted estimate of log p(x) in nats, shape (B,) (Burda et al. 2015, eq. 8).
 
         log p(x) ~ logsumexp_i [log p(x|z_i) + log p(z_i) - log q(z_i|x)] - log k,  z_i ~ q(z|x).
-        The k samples are drawn in chunks of at most ``chunk_rows`` decoder rows,
-        combined with a running logsumexp, so memory stays flat for any k.
+        The k samples are decoded in chunks of at most ``chunk_rows`` decoder rows and ``chunk_elements``
+        decoded values (rows x C x voxels: 16384 rows of a 28x28 image, 49 of a 64^3 volume), at least one
+        row a chunk, combined with a running logsumexp, so memory stays flat for any k and image size. The
+        images (and labels) are moved to the model's device; the estimate is on it.
         """
+        x = x.to(self.device)
+        labels = None if labels is None else labels.to(self.device)
+        rows = max(1, min(chunk_rows, chunk_elements // x[0].numel()))  # decoder rows a chunk
+        if len(x) > rows:  # one sample of each image is already over the budget (large volumes): fewer images
+            return torch.cat(
+                [
+                    self._log_likelihood(x[i : i + rows], None if labels is None else labels[i : i + rows], k, rows)
+                    for i in range(0, len(x), rows)
+                ]
+            )
+        return self._log_likelihood(x, labels, k, rows)
+
+    def _log_likelihood(self, x: Tensor, labels: Tensor | None, k: int, rows: int) -> Tensor:
+        """:meth:`log_likelihood` of images whose k samples are decoded ``rows`` // len(x) at a time."""
         q = self.posterior(x, labels)
-        per_chunk = max(1, chunk_rows // len(x))
+        per_chunk = max(1, rows // len(x))
         total = torch.full((len(x),), -math.inf, device=x.device)
         for start in range(0, k, per_chunk):
             m = min(per_chunk, k - start)
             z = q.sample(m)  # (m, B, D)
-            rows = z.flatten(0, 1)  # (m*B, D)
+            flat = z.flatten(0, 1)  # (m*B, D)
             rep_labels = None if labels is None else labels.repeat(m, *[1] * (labels.dim() - 1))  # (B,) or (B, K)
-            out = self.decode(rows, rep_labels)
+            out = self.decode(flat, rep_labels)
             log_px = self.likelihood.log_prob(out, x.repeat(m, *([1] * (x.dim() - 1)))).view(m, len(x))
             log_w = log_px + standard_normal_log_prob(z) - q.log_prob(z)  # (m, B)
             total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
