@@ -126,3 +126,27 @@ def test_volumes_larger_than_the_budget_are_decoded_a_few_at_a_time(monkeypatch)
     assert log_px.shape == (8,) and torch.isfinite(log_px).all()
     assert max(rows) <= 3 and sum(rows) == 8 * 4
 
+
+def test_a_continuous_decoder_trained_on_binarised_images_gets_no_likelihood_on_grey_ones():
+    """It modelled binary images: its density on the grey-level (dequantised) test images scores data it never saw."""
+    model = tiny_model("vae", likelihood="gaussian")
+    eight_bit = torch.randint(0, 256, (4, 1, 16, 16)) / 255.0
+    protocol = likelihood_protocol(model, eight_bit, binarize=True)
+    assert protocol.kind is None and "binari" in protocol.reason and "data.binarize" in protocol.reason
+    learned = tiny_model("vae", likelihood="gaussian_learned")
+    assert likelihood_protocol(learned, eight_bit, binarize=True).kind is None
+
+
+def test_a_bernoulli_decoder_on_binary_data_gets_its_likelihood_without_binarize():
+    """Masks are binary already: "trained on grey levels, train with data.binarize=true" was false of them."""
+    from tests.conftest import tiny_splits
+    from vaegan.evaluation.evaluator import EvaluationOptions, likelihood_section
+
+    data = tiny_splits()
+    for split in (data.train, data.val, data.test):
+        split.images = (split.images > 0.5).float()
+    notes: list[str] = []
+    options = EvaluationOptions(k=4, nll_images=8)
+    metrics = likelihood_section(tiny_model("vae"), data, options, binarize=False, notes=notes)
+    assert "nll" in metrics and math.isfinite(metrics["nll"].value), notes
+    assert "binary" in notes[0]

@@ -6,7 +6,8 @@ so "NLL" would be off by hundreds of nats. The protocols:
 
 - ``binary``: a Bernoulli decoder trained with ``data.binarize`` (dynamic
   binarisation, the literature's protocol) is scored on the test set
-  binarised once with a fixed seed.
+  binarised once with a fixed seed; one trained on data that is binary
+  already (masks: every value 0 or 1) on the test images as they are.
 - ``dequantized``: a continuous decoder on 8-bit images is scored on
   y = (v + u) / 256, u ~ U[0, 1)^D (Theis et al. 2016, sec. 3.1), which bounds
   the NLL of the 256-level data: -log P(v) <= -E_u log p(y) + D log 256;
@@ -14,7 +15,8 @@ so "NLL" would be off by hundreds of nats. The protocols:
 - ``density``: a continuous decoder on float intensities (MRI) gets its
   density value -log p(x), named ``nll_density`` (and ``neg_elbo_density``, and so on: every
   figure of this protocol ends in ``_density``); no bits/dim (nothing is quantised).
-- otherwise no likelihood at all, and one line says why.
+- otherwise no likelihood at all, and one line says why (a Bernoulli decoder on grey levels; a
+  continuous one trained with ``data.binarize``, which modelled binary images, not the grey test images).
 
 The estimates are the k-sample importance-weighted bound (Burda et al. 2015,
 eq. 8) and, with k = 1, the ELBO. For conditional models the estimate is
@@ -40,13 +42,18 @@ from tqdm import tqdm
 
 from vaegan.models.base import GenerativeModel
 
-__all__ = ["LikelihoodProtocol", "bits_per_dim", "is_8bit", "likelihood_metrics", "likelihood_protocol"]
+__all__ = ["LikelihoodProtocol", "bits_per_dim", "is_8bit", "is_binary", "likelihood_metrics", "likelihood_protocol"]
 
 
 def is_8bit(images: Tensor) -> bool:
     """True when every value is one of the 256 levels v / 255 (MNIST, PNGs); False for float intensities."""
     scaled = images.float() * 255.0
     return bool(((scaled - scaled.round()).abs() < 1e-3).all()) and bool(images.min() >= 0 and images.max() <= 1)
+
+
+def is_binary(images: Tensor) -> bool:
+    """True when every value is exactly 0 or 1 (masks, binarised digits)."""
+    return bool(((images == 0) | (images == 1)).all())
 
 
 @dataclass(frozen=True)
@@ -74,10 +81,20 @@ def likelihood_protocol(model: GenerativeModel, images: Tensor, *, binarize: boo
     if not model.likelihood.continuous:
         if binarize:
             return LikelihoodProtocol("binary", "Bernoulli decoder on the test set binarised once (seeded)")
+        if is_binary(images):  # masks: binary already, without data.binarize
+            return LikelihoodProtocol("binary", "Bernoulli decoder on binary test images")
         return LikelihoodProtocol(
             None,
             "no likelihood: the Bernoulli decoder was trained on grey levels, where its density does not integrate "
             "to 1; train with data.binarize=true (dynamic binarisation) for an NLL on binarised test images",
+        )
+    if binarize:  # it modelled binary images: a density on grey ones (dequantised or not) scores unseen data
+        decoder = getattr(model.config, "likelihood", "continuous")
+        return LikelihoodProtocol(
+            None,
+            f"no likelihood: the {decoder} decoder was trained with data.binarize=true on binarised images, and its "
+            "density on the grey-level test images is no likelihood of the data it modelled; train with "
+            "data.binarize=false for an NLL",
         )
     if is_8bit(images):
         return LikelihoodProtocol("dequantized", "continuous decoder on uniformly dequantised 8-bit images")
