@@ -407,3 +407,48 @@ def test_each_image_set_goes_through_the_classifier_once(classifier, monkeypatch
     assert "cond_accuracy" in result.metrics and "precision" in result.metrics
     assert seen == [len(data.test), 24, 24], seen  # test once; real subset and samples once
     assert radii.count(len(data.test)) == 1, radii
+
+
+def _slices_of_subjects(subjects: int = 40, per_subject: int = 17) -> DataSplits:
+    """``subjects`` subjects of ``per_subject`` 2-D slices each, half of them in class 1 (one class a subject)."""
+    from vaegan.data import ImageDataset
+
+    groups = torch.arange(subjects).repeat_interleave(per_subject)
+    test = ImageDataset(
+        torch.zeros(len(groups), 1, 4, 4),
+        groups % 2,
+        ["CN", "AD"],
+        "slices",
+        groups,
+        [f"sub-{i:02d}" for i in range(subjects)],
+    )
+    return DataSplits(test, test, test)
+
+
+def test_a_classifier_is_sighted_by_its_subjects_not_by_their_correlated_slices(monkeypatch):
+    """22 of 40 subjects right (all 17 slices each): 0.55 passed a binomial test over 680 slices (p~0.005)
+    though the slices of one subject are no independent evidence (over the subjects, p~0.3)."""
+    from types import SimpleNamespace
+
+    from vaegan.evaluation import evaluator
+
+    data = _slices_of_subjects()
+    notes: list[str] = []
+    assert not evaluator._sighted(22 / 40, data, notes, "retrain")
+    assert len(notes) == 1 and "40 test subjects" in notes[0]
+    assert evaluator._sighted(30 / 40, data, [], "retrain")  # 30 of 40 subjects: p ~ 0.001
+    # the TSTR floor, the same way
+    monkeypatch.setattr(evaluator, "train_on_generated_accuracy", lambda *args, **kwargs: 22 / 40)
+    samples = SimpleNamespace(images=data.train.images, labels=data.train.labels)
+    options = EvaluationOptions(k=4, nll_images=8, n_samples=30, tstr_epochs=1)
+    notes = []
+    evaluator.conditional_section(samples, data.train, data, options, notes, None)
+    assert len(notes) == 1 and notes[0].startswith("tstr") and "40 test subjects" in notes[0]
+
+
+def test_images_without_subjects_are_each_a_trial():
+    from vaegan.evaluation import evaluator
+
+    data = _slices_of_subjects()
+    data.test.groups = data.test.group_names = None  # 680 independent images at 0.55: above chance
+    assert evaluator._sighted(22 / 40, data, [], "retrain")
