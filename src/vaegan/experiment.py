@@ -61,10 +61,31 @@ def fit(
         model=model.config,
         train=config,
     )
+    last = resume_point(Path(out_dir))
+    saved = read_resume_point(last).get("run_config") if resume and last.is_file() else None
+    if saved:
+        changes = _resume_changes(saved, run)
+        if changes:
+            raise ConfigError(
+                f"fit(resume=True): {out_dir} was trained under other settings: {describe_changes(changes)}; "
+                "resume with the settings it was trained with, or give another out_dir"
+            )
+        _record_resumed_config(callbacks, saved, run, {}, Path(out_dir))
     trainer = Trainer(
         model, data, config, out_dir=out_dir, callbacks=callbacks, binarize=binarize, run_config=run.to_dict()
     )
     return trainer.fit(resume=resume, overwrite=overwrite)
+
+
+def _record_resumed_config(
+    callbacks: list[Callback], saved: dict, config: RunConfig, changes: dict, folder: Path
+) -> None:
+    """Where a resumed run's config differs from what last.pt holds (accepted ``changes``, or only more
+    epochs), have :class:`RecordChanges` record it right after the first epoch's checkpoint."""
+    if config_changes(saved, config.to_dict(), ignore=("out",)):
+        after = next(i for i, c in enumerate(callbacks) if isinstance(c, Checkpoints)) + 1
+        history = read_changes(folder / "config_changes.yaml") if changes else []  # damaged: said now
+        callbacks.insert(after, RecordChanges(changes, history))
 
 
 def load_data(config: RunConfig) -> DataSplits:
@@ -167,11 +188,8 @@ def train_from_config(
     callbacks = [*default_callbacks(config.train), *extra_callbacks]
     if config.train.score_maps_every:  # first: the callbacks after it write the row it adds to
         callbacks.insert(0, _map_score(config, data))
-    if saved and config_changes(saved, config.to_dict(), ignore=("out",)):  # more epochs too: config.yaml follows
-        changes = _resume_changes(saved, config)  # accepted above
-        after = next(i for i, c in enumerate(callbacks) if isinstance(c, Checkpoints)) + 1
-        history = read_changes(config.out_dir / "config_changes.yaml") if changes else []  # damaged: said now
-        callbacks.insert(after, RecordChanges(changes, history))  # right after the epoch's checkpoint
+    if saved:
+        _record_resumed_config(callbacks, saved, config, _resume_changes(saved, config), config.out_dir)  # accepted
     trainer = Trainer(
         model,
         data,

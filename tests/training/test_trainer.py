@@ -325,3 +325,20 @@ def test_a_refused_resume_releases_the_run_folders_lock(tmp_path):
         Trainer(tiny_model("vae", latent_dim=5), tiny_splits(), train_config(2), out_dir=tmp_path).fit(resume=True)
     history = Trainer(tiny_vae(), tiny_splits(), train_config(2), out_dir=tmp_path).fit(resume=True)
     assert [row["epoch"] for row in history] == [1, 2] and refused.value is not None
+
+
+def test_fit_refuses_to_resume_under_other_settings_and_records_more_epochs(tmp_path):
+    """fit(resume=True) with another batch size went on silently: last.pt said 32, config.yaml 16."""
+    import yaml
+
+    from vaegan.foundation.errors import ConfigError
+
+    options = {"progress": False, "tensorboard": False, "grid_size": 8}
+    experiment.fit(tiny_vae(), tiny_splits(), out_dir=tmp_path, epochs=1, batch_size=16, **options)
+    with pytest.raises(ConfigError, match="train.batch_size"):
+        experiment.fit(tiny_vae(), tiny_splits(), out_dir=tmp_path, epochs=2, batch_size=32, resume=True, **options)
+    history = experiment.fit(
+        tiny_vae(), tiny_splits(), out_dir=tmp_path, epochs=2, batch_size=16, resume=True, **options
+    )
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["train"]["epochs"] == 2
