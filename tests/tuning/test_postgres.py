@@ -62,8 +62,12 @@ def test_two_workers_share_one_postgres_study_and_record_every_trial_once(postgr
     numbers = sorted(trial.number for trial in counted)
 
     # each trial was run by exactly one worker, and both ran some (the barrier guarantees that much)
-    ran = [{int(line.split()[1]) for line in log.splitlines() if line.startswith("trial ")} for log in logs]
-    assert ran[0] and ran[1] and not ran[0] & ran[1] and ran[0] | ran[1] == set(everything), logs
+    lines = [[line for line in log.splitlines() if line.startswith("trial ")] for log in logs]
+    ran = [{int(line.split()[1]) for line in mine if " not run: " not in line} for mine in lines]
+    assert ran[0] and ran[1] and not ran[0] & ran[1] and ran[0] | ran[1] == set(numbers), logs
+    # a surplus trial is said to be not run (it printed "PRUNED: pruned after 0 epochs")
+    not_run = [int(line.split()[1]) for mine in lines for line in mine if " not run: " in line]
+    assert not_run == [trial.number for trial in surplus] and "PRUNED: pruned after 0" not in "".join(logs), logs
     assert len({trial.user_attrs["worker"] for trial in counted}) == 2
 
     # one run folder per trial, nothing else; trials.csv lists each trial once

@@ -245,3 +245,15 @@ def test_a_sampled_value_training_refuses_fails_its_trial_not_the_study(tmp_path
     study = Tuner(build_config(tiny_study(tmp_path / "no-data-needed", LR)), out=tmp_path / "study").run(2)
     assert states(study) == ["FAIL", "COMPLETE"]
     assert "critic_steps" in study.trials[0].user_attrs["fail_reason"]
+
+
+def test_a_surplus_trial_is_not_reported_as_pruned(tmp_path, capsys):
+    """The surplus trial printed 'trial 2 PRUNED: pruned after 0 epochs {}': it never ran."""
+    from vaegan.cli.tune import _print_trial
+
+    tuner = Tuner(build_config(tiny_study(tmp_path / "no-data-needed", LR)), out=tmp_path / "study")
+    tuner.study.tell(tuner.study.ask(), 1.0)
+    tuner.study.ask()  # another worker's, running
+    tuner.run(trials=2, callbacks=[_print_trial])
+    out = capsys.readouterr().out
+    assert "PRUNED" not in out and "trial 2 not run: the budget was already taken by other workers" in out

@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_trial(study, trial) -> None:
+    if trial.user_attrs.get("surplus"):  # begun after other workers had claimed the whole budget: never trained
+        print(f"trial {trial.number} not run: the budget was already taken by other workers", flush=True)
+        return
     state = trial.state.name
     if state == "COMPLETE":
         detail = f"value={trial.value:.5g}"
