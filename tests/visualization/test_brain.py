@@ -188,3 +188,33 @@ def test_the_colour_limit_of_maps_beyond_torch_quantiles_reach_is_found():
     big[-1000:] = 2.0  # 1000 of 16.8 M voxels: above the 99.9th percentile, which is 0
     small = torch.linspace(0, 1, 1001)
     assert row_peaks([(big, "intensity loss"), (small, "fraction")]) == [1.0, pytest.approx(0.999)]
+
+
+def test_each_subjects_row_is_drawn_over_that_subjects_own_image(tmp_path, monkeypatch):
+    """Every row of individual.png lay over the mean disease image, which no text said: the grey anatomy a
+    reader took for the subject's was everyone's."""
+    from vaegan.visualization import brain
+    from vaegan.visualization.subject_maps import IndividualMaps
+
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(3, 1, 1, 16, 16, 16, generator=g)
+    maps = torch.rand(3, 1, 1, 16, 16, 16, generator=g)
+    individual = IndividualMaps(
+        maps, maps, images, maps * 0.5, ["s1", "s2", "s3"], torch.rand(3), torch.rand(3), 0.5, images[0] > 0
+    )
+    drawn = []
+    stat_map = brain._stat_map
+    monkeypatch.setattr(
+        brain,
+        "_stat_map",
+        lambda plotting, image, background, *rest: (
+            drawn.append(background),
+            stat_map(plotting, image, background, *rest),
+        ),
+    )
+    brain.plot_individual_maps(individual, mri, tmp_path / "individual.png", subjects=2)
+    own = [map_to_nifti(images[i], mri).get_fdata() for i in (0, 0, 1, 1)]  # each subject's map, then its truth
+    assert len(drawn) == 4
+    for background, image in zip(drawn, own):
+        assert np.allclose(background.get_fdata(), image)

@@ -133,19 +133,22 @@ def plot_individual_maps(
 ) -> Path:
     """For the first ``subjects`` disease subjects: their counterfactual map, then their own true atrophy.
 
-    Drawn over the subjects' mean image, cut (3-D) where their mean true atrophy is (scans without one:
-    where their mean map is, and no truth rows); the map is intensity *loss* (counterfactual control
-    minus the subject), like the true atrophy. ``names``: (control, disease); ``scans``: a title per
+    Each row drawn over its subject's own image, all cut (3-D) where their mean true atrophy is (scans
+    without one: where their mean map is, and no truth rows); the map is intensity *loss* (counterfactual
+    control minus the subject), like the true atrophy. ``names``: (control, disease); ``scans``: a title per
     map (e.g. subject and session), else the subject ids.
     """
-    rows = []
+    rows, anatomy = [], []  # anatomy: each row's background, its subject's own image
     titles = scans if scans is not None else maps.subjects
     for i, (name, loss, r) in enumerate(list(zip(titles, maps.loss, maps.r.tolist()))[:subjects]):
+        own = maps.images[i]  # one object for both rows: converted to NIfTI once
         rows.append((loss, f"{name}: as {names[0]} minus as observed, intensity loss{_r(r)}", INTENSITY))
+        anatomy.append(own)
         if maps.truth is not None:
             rows.append((maps.truth[i], f"{name}: own true atrophy (tissue-loss fraction)", FRACTION))
+            anatomy.append(own)
     cut_map = _cut_map(None if maps.truth is None else maps.truth.mean(0), maps.loss.mean(0))
-    return _plot_rows(rows, maps.images.mean(0), cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
+    return _plot_rows(rows, anatomy, cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
 
 
 INTENSITY, FRACTION = "intensity loss", "tissue-loss fraction"  # the units rows are drawn in
@@ -165,7 +168,7 @@ def row_peaks(rows: list[tuple[Tensor, str]]) -> list[float]:
 
 def _plot_rows(
     rows: list[tuple[Tensor, str, str]],
-    anatomy: Tensor,
+    anatomy: Tensor | list[Tensor],
     cut_map: Tensor,
     options: MRIConfig,
     path: str | Path,
@@ -174,7 +177,8 @@ def _plot_rows(
     cuts: int,
     grid: np.ndarray | None,
 ) -> Path:
-    """One nilearn stat map per (map, title, unit) row over ``anatomy``, all cut at the same places (maps
+    """One nilearn stat map per (map, title, unit) row over ``anatomy`` (one image for every row, or a list
+    of one per row), all cut at the same places (maps
     (P, 1, *S)): volumes through ``cut_map``'s largest cluster, 2-D slabs at evenly spaced planes
     (:func:`_cuts`); rows of one unit share one colour scale (:func:`row_peaks`).
 
@@ -182,13 +186,14 @@ def _plot_rows(
     cut positions in MNI152 mm with a ``grid`` (registered scans), else nominal mm."""
     from nilearn import plotting
 
-    background = map_to_nifti(anatomy, options, grid)
+    anatomy = anatomy if isinstance(anatomy, list) else [anatomy] * len(rows)
+    backgrounds = {id(image): map_to_nifti(image, options, grid) for image in anatomy}  # each image once
     mode, coords = _cuts(map_to_nifti(cut_map, options, grid), options, cuts)  # the same cuts in every row
     fig = Figure(figsize=(11, 3.0 * len(rows)), facecolor="black")
     axes = fig.subplots(len(rows), 1, squeeze=False, gridspec_kw={"hspace": 0.45})
     peaks = row_peaks([(maps, unit) for maps, _, unit in rows])
     shared = {unit: sum(u == unit for _, _, u in rows) > 1 for _, _, unit in rows}
-    for ax, (maps, label, unit), peak in zip(axes[:, 0], rows, peaks):
+    for ax, (maps, label, unit), peak, background in zip(axes[:, 0], rows, peaks, anatomy):
         image = map_to_nifti(maps, options, grid)
         size = maps.abs().flatten().float()
         over = f"every {unit} row's |map|" if shared[unit] else "|map|"
@@ -198,7 +203,7 @@ def _plot_rows(
             label += " (the map is 0 everywhere)"
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "empty mask", UserWarning)  # nilearn's word for a map all 0
-            _stat_map(plotting, image, background, mode, coords, ax, peak)
+            _stat_map(plotting, image, backgrounds[id(background)], mode, coords, ax, peak)
         ax.set_title(label, color="white", fontsize=10, loc="left")  # above the slices, not over them
     if title:
         fig.suptitle(title, color="white")
