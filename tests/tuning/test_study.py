@@ -247,6 +247,43 @@ def test_a_sampled_value_training_refuses_fails_its_trial_not_the_study(tmp_path
     assert "critic_steps" in study.trials[0].user_attrs["fail_reason"]
 
 
+def test_a_trials_run_dir_is_absolute_and_an_old_relative_one_is_still_read(tmp_path, monkeypatch):
+    """run_dir was stored relative to the tuner's working directory: read from anywhere else (the report, a
+    worker started elsewhere), best_config.yaml fell back to today's base config."""
+    import yaml
+
+    from vaegan import experiment
+    from vaegan.tuning.report import best_config
+
+    history = [{"epoch": 1.0, "val/loss": 5.0, "val/objective": 5.0}]
+
+    def train(config, **kwargs):  # writes the trial's config.yaml as a run does
+        config.out_dir.mkdir(parents=True)
+        (config.out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict()))
+        return history
+
+    monkeypatch.setattr(experiment, "train_from_config", train)
+    monkeypatch.chdir(tmp_path)
+    tuner = Tuner(build_config(tiny_study(tmp_path / "no-data-needed", LR)), out="study")
+    study = tuner.run(1)
+    assert study.trials[0].user_attrs["run_dir"] == str(tmp_path / "study" / "trial_0000")
+    trained_lr = study.trials[0].params["model.lr"]
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    tuner.config = tuner.config.model_copy(update={"model": tuner.config.model.model_copy(update={"latent_dim": 7})})
+    assert best_config(tuner).model.latent_dim == 2 and best_config(tuner).model.lr == pytest.approx(trained_lr)
+    # a study written before: its run_dir relative to the folder it ran from, read from there as before
+    old = study.trials[0]
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=old.params, distributions=old.distributions, value=1.0, user_attrs={"run_dir": "study/trial_0000"}
+        )
+    )
+    assert study.best_trial.number == 1
+    monkeypatch.chdir(tmp_path)
+    assert best_config(tuner).model.latent_dim == 2
+
+
 def test_a_surplus_trial_is_not_reported_as_pruned(tmp_path, capsys):
     """The surplus trial printed 'trial 2 PRUNED: pruned after 0 epochs {}': it never ran."""
     from vaegan.cli.tune import _print_trial

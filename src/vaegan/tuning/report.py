@@ -58,7 +58,7 @@ def best_config(tuner: Tuner) -> RunConfig | None:
 
 def _trained(trial: optuna.trial.FrozenTrial, base: RunConfig) -> dict:
     """The trial's own resolved config (a rerun may have changed the base config since), uncapped."""
-    run_dir = trial.user_attrs.get("run_dir")
+    run_dir = trial.user_attrs.get("run_dir")  # absolute; in older studies relative to the tuner's working directory
     if run_dir:
         try:
             data = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())

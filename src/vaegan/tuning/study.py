@@ -299,7 +299,8 @@ class Tuner:
             # layer, critic_steps above the run's steps), and the next trial may draw another
             config = self.trial_config(self.tune.suggest(trial), trial.number)
             out = config.out_dir
-            trial.set_user_attr("run_dir", str(out))
+            # absolute: the report and workers started elsewhere read it from another working directory
+            trial.set_user_attr("run_dir", os.path.abspath(out))
             history = train_from_config(
                 config, overwrite=True, extra_callbacks=[ReportToTrial(trial, self.tune.metric)]
             )
