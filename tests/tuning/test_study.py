@@ -247,6 +247,46 @@ def test_a_sampled_value_training_refuses_fails_its_trial_not_the_study(tmp_path
     assert "critic_steps" in study.trials[0].user_attrs["fail_reason"]
 
 
+@pytest.mark.parametrize("whose", ["a dead process", "this process's id (a restarted container)"])
+def test_a_trial_whose_worker_on_this_host_is_dead_is_redone_at_once(tmp_path, monkeypatch, whose):
+    """--trials 3, the worker SIGKILLed in trial 2: rerun within the heartbeat's 5 minutes, trial 2 still held
+    its place (RUNNING, a fresh heartbeat), so the new trial came surplus and the rerun trained nothing."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from optuna.trial import TrialState
+
+    from vaegan import experiment
+
+    history = [{"epoch": 1.0, "val/loss": 5.0, "val/objective": 5.0}]
+    monkeypatch.setattr(experiment, "train_from_config", lambda config, **kwargs: history)
+    tuner = Tuner(build_config(tiny_study(tmp_path / "no-data-needed", LR)), out=tmp_path / "study")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    ghost = tuner.study.ask()
+    pid = dead.pid if whose == "a dead process" else os.getpid()  # this process runs no trial of its own yet
+    ghost.set_user_attr("worker", f"{socket.gethostname()}:{pid}")
+    tuner.study._storage.record_heartbeat(ghost._trial_id)  # beating a moment ago: the grace period has not passed
+    study = tuner.run(trials=1)
+    assert states(study) == ["FAIL", "COMPLETE"] and tuner.counted() == 1
+    assert "fail_reason" not in study.trials[0].user_attrs  # a killed worker's trial: not counted, as the heartbeat's
+    assert study.trials[0].state == TrialState.FAIL
+
+
+def test_a_running_trial_of_a_live_worker_keeps_its_place(tmp_path, monkeypatch):
+    """Only a dead worker's trial is failed: one that a live process of this host runs holds its place."""
+    import os
+    import socket
+
+    tuner = Tuner(build_config(tiny_study(tmp_path / "no-data-needed", LR)), out=tmp_path / "study")
+    running = tuner.study.ask()
+    running.set_user_attr("worker", f"{socket.gethostname()}:{os.getppid()}")  # a live process, not this one
+    study = tuner.run(trials=1)
+    assert states(study) == ["RUNNING", "PRUNED"] and study.trials[1].user_attrs.get("surplus")
+
+
 def test_a_trials_run_dir_is_absolute_and_an_old_relative_one_is_still_read(tmp_path, monkeypatch):
     """run_dir was stored relative to the tuner's working directory: read from anywhere else (the report, a
     worker started elsewhere), best_config.yaml fell back to today's base config."""

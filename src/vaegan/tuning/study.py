@@ -234,12 +234,33 @@ class Tuner:
         counts = [t for t in counts if not t.user_attrs.get("surplus")]
         return sorted(t.number for t in counts)
 
+    def _fail_dead_workers(self) -> None:
+        """Fail at once the RUNNING trials of a worker on this host that no longer lives (killed, OOM).
+
+        The heartbeat fails them only after its 5-minute grace period: a rerun within it found their places
+        in the budget taken and trained nothing. Failed without a ``fail_reason``, as the heartbeat fails
+        them, they do not count (see :meth:`_budgeted`). Workers on other hosts are left to the heartbeat.
+        """
+        host = socket.gethostname()
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            name, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+            # this process's own id: a restarted container keeps its host name and pid, and this process
+            # runs one trial at a time, not yet marked with its worker when this is called
+            if name != host or not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
+                continue
+            log.info("trial %d: its worker %s:%s is gone; failing it so that it is redone", trial.number, host, pid)
+            try:  # as the heartbeat fails a stale trial (optuna.storages.fail_stale_trials)
+                self.study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:  # another worker on this host failed it first
+                pass
+
     def _claim(self, trial: optuna.Trial) -> None:
         """Run ``trial`` only if it is among the first ``budget`` trials the storage holds.
 
         Optuna writes a trial into the storage (as RUNNING) before its objective runs, so every
         worker sees the others' claims; the one whose trial came too late stops without training.
         """
+        self._fail_dead_workers()
         if self.budget is None or trial.number in self._budgeted(CLAIMED)[: self.budget]:
             return
         trial.set_user_attr("surplus", True)
@@ -320,6 +341,17 @@ class Tuner:
         kept = best_row(history, get_model_class(config.model.name).monitor)
         trial.set_user_attr("epoch", int(kept["epoch"]))
         return kept[self.tune.metric]
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (another user's counts: its signal is refused, not missed)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _keep_traceback(folder: Path) -> None:
