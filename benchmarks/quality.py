@@ -193,6 +193,16 @@ def machine(device: str) -> str:
     return f"{cpu}, {cores}{gpu}; torch {torch.__version__}, Python {platform.python_version()}"
 
 
+def nll_images(n_test: int | None, asked: int | None) -> str:
+    """The test images the NLL was scored on: ``asked`` (--nll-images; 0 or None: all) drawn with seed 0, or all
+    where the test set has no more (--limit 500 leaves 500)."""
+    if n_test is None:
+        return f"{asked} test images (drawn, seed 0)" if asked else "all test images"
+    if not asked or asked >= n_test:
+        return f"all {n_test} test images"
+    return f"{asked} test images (drawn, seed 0)"
+
+
 def section(results: list[tuple[Evaluation, str]], args: argparse.Namespace, seconds: float) -> str:
     first = results[0][0].info
     fastest = {result.model: fastest_epoch(args.out_dir / result.model) for result, _ in results}
@@ -206,7 +216,7 @@ def section(results: list[tuple[Evaluation, str]], args: argparse.Namespace, sec
             "",
             f"Machine: {machine(args.device)}; device `{args.device}`; total {seconds / 60:.1f} min.",
             f"Test images: {first.get('n_test')}; generated images per model: {first.get('n_samples')}; "
-            f"NLL: k = {args.k} importance samples on {args.nll_images or 'all'} test images (drawn, seed 0). "
+            f"NLL: k = {args.k} importance samples on {nll_images(first.get('n_test'), args.nll_images)}. "
             f"Reference classifier test accuracy: {first.get('classifier', {}).get('test_accuracy')}.",
             "",
             table(results, fastest),

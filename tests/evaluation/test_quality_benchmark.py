@@ -120,3 +120,18 @@ def test_reuse_scores_a_run_again_when_its_evaluation_used_other_options(tmp_pat
     calls["evaluate"].clear()  # the same options (on another device): the file is taken as it is
     result, _ = quality.benchmark_model("vae", _reuse_args(tmp_path, device="cuda"))
     assert calls["evaluate"] == [] and result.metrics["nll"].value == 90.0
+
+
+def test_the_header_names_the_test_images_the_nll_was_scored_on(tmp_path):
+    """--limit 500 leaves 500 test images; the header said "on 1000 test images" (the --nll-images asked)."""
+    import argparse
+
+    from benchmarks.quality import section
+
+    (vae, source), _ = results()
+    vae.info.update(n_test=500, n_samples=500, classifier={"test_accuracy": 0.99})
+    args = argparse.Namespace(k=50, nll_images=1000, device="cpu", out_dir=tmp_path)
+    text = section([(vae, source)], args, 60.0)
+    assert "on 1000 test images" not in text and "on all 500 test images" in text
+    vae.info["n_test"] = 10000  # the full MNIST test set: 1000 of them drawn
+    assert "on 1000 test images (drawn, seed 0)" in section([(vae, source)], args, 60.0)
