@@ -136,7 +136,11 @@ def test_session_diagnoses_win_over_participants(tmp_path, cache):
         ("sub-04", "ses-10", 1),
     ]
     reasons = [(Path(b.path).name, b.reason) for b in data.skipped]
-    assert reasons[0] == ("sub-02", "has no diagnosis ('n/a')")  # ses-10 falls back to participants.tsv
+    assert reasons[0] == (  # ses-10 falls back to participants.tsv, which has none either: that scan is named
+        "sub-02_ses-10_run-1_T1w.nii.gz",
+        "ses-10's row in sub-02_sessions.tsv has no 'diagnosis' (empty or n/a), and participants.tsv has none for "
+        "sub-02 either; give the session one in sub-02_sessions.tsv",
+    )
     assert reasons[1][0] == "sub-03_ses-2_run-1_T1w.nii.gz" and "'MCI' is not in" in reasons[1][1]
     assert reasons[1][1].startswith("per sub-03_sessions.tsv, diagnosis") and len(reasons) == 2
     (root / "participants.tsv").write_text("participant_id\tdiagnosis_sc\nsub-01\tCN\nsub-04\tAD\n")

@@ -13,9 +13,11 @@ read: its import takes a moment) parses the entities of every file name, so
 - **Runs**: several T1w images in one session (repeat runs, other
   acquisitions) are not independent samples; the first is used, by run
   number (no run first), then file name.
-- **Unreadable files**: a chosen file that cannot be read is replaced by the
-  session's next run, then (``first``/``last``) by the next session's
-  file, and the skipped summary names both.
+- **Unreadable or unlabelled files**: a chosen file that cannot be read is
+  replaced by the session's next run, then (``first``/``last``) by the next
+  session's file, and the skipped summary names both. The next session's
+  file also stands in for a chosen session without a diagnosis
+  (:func:`vaegan.data.mri_sources.bids_records`, which labels the files).
 
 Example:
     >>> bids_images(Path("my_bids"), "first")  # doctest: +SKIP

@@ -15,8 +15,9 @@ and values (``path, label``) are ignored, in participants.tsv too.
 
 Raw diagnosis values are mapped to classes by ``data.mri.label_map``
 (case-insensitive), e.g. ``{"CN": "CN", "Dementia": "AD"}``. Subjects without a
-diagnosis, with one outside the map, or without images, and CSV rows whose file
-is missing, go to the :class:`~vaegan.data.bad_inputs.BadInputs` collector.
+diagnosis, with one outside the map, or without images, sessions without one
+(by their file, when the subject's diagnoses are per session), and CSV rows whose
+file is missing, go to the :class:`~vaegan.data.bad_inputs.BadInputs` collector.
 
 Example:
     >>> records = bids_records(Path("my_bids"), MRIConfig(), BadInputs(strict=False))  # doctest: +SKIP
@@ -126,11 +127,17 @@ def is_phantom_folder(folder: Path) -> bool:
     return any(isinstance(g, dict) and g.get("Name") == "vaegan phantoms" for g in generators)
 
 
+class NoDiagnosis(str):
+    """Why an input has no class, when the reason is that no diagnosis is given at all (not one outside
+    ``label_map``): under ``session: first/last`` the next session with a diagnosis stands in for it."""
+
+
 def map_label(raw: str, options: MRIConfig) -> int | str:
-    """The class index of a raw diagnosis, or the reason it has none (a string)."""
+    """The class index of a raw diagnosis, or the reason it has none (a string; a :class:`NoDiagnosis` when
+    ``raw`` is missing)."""
     value = raw.strip()
     if value.lower() in MISSING:
-        return f"has no diagnosis ({raw!r})"
+        return NoDiagnosis(f"has no diagnosis ({raw!r})")
     lookup = {key.strip().lower(): name for key, name in options.label_map.items()}
     if value.lower() not in lookup:
         return f"diagnosis {value!r} is not in data.mri.label_map ({', '.join(options.label_map)}); add it there"
@@ -166,7 +173,8 @@ def _column(path: Path, columns: list[str], wanted: str, hint: str) -> str:
 def session_diagnoses(root: Path, subjects: list[str], column: str) -> dict[tuple[str, str], str]:
     """Raw diagnoses per (subject, "ses-XX"), from each ``sub-XX/sub-XX_sessions.tsv`` that has ``column``.
 
-    Sessions whose value is missing (empty, n/a) are left out: they fall back to participants.tsv.
+    A session whose row has no value (empty, n/a) is there as ``""``, and one without a row is not: both
+    fall back to participants.tsv, as does one listed with two diagnoses (left out, named in a warning).
     """
     found: dict[tuple[str, str], str] = {}
     for subject in subjects:
@@ -187,12 +195,15 @@ def session_diagnoses(root: Path, subjects: list[str], column: str) -> dict[tupl
         conflicting: set[str] = set()
         for row in rows:
             session, value = row.get(lower["session_id"], ""), row.get(lower[column.lower()], "")
-            if not session or value.lower() in MISSING:
+            if not session:
                 continue
             session = session if session.startswith("ses-") else f"ses-{session}"
             if session in conflicting:
                 continue
-            first = found.setdefault((subject, session), value)
+            if value.lower() in MISSING:  # a row without a value says nothing against another row's
+                found.setdefault((subject, session), "")
+                continue
+            first = found[(subject, session)] = found.get((subject, session)) or value
             if first.lower() != value.lower():  # which one is right is not for vaegan to guess
                 conflicting.add(session)
                 del found[(subject, session)]
@@ -220,7 +231,9 @@ def _subject_labels(table: Path, options: MRIConfig, required: bool) -> dict[str
         dx_col = None
     else:
         dx_col = _column(table, columns, options.diagnosis_column, hint)
-    absent = f"has no {options.diagnosis_column!r}: not a column of {table.name}, and not in its sessions.tsv"
+    absent = NoDiagnosis(
+        f"has no {options.diagnosis_column!r}: not a column of {table.name}, and not in its sessions.tsv"
+    )
     labels: dict[str, int | str] = {}
     seen: dict[str, tuple[int, str]] = {}  # subject -> (line, raw diagnosis) of its first row
     for number, row in enumerate(rows, start=2):  # line 1 is the header
@@ -246,7 +259,8 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
     """Every labelled T1w image of a BIDS folder: one per session (``data.mri.session``), by subject and session.
 
     A session's diagnosis in ``sub-XX/sub-XX_sessions.tsv`` (same column name) wins over the subject's in
-    participants.tsv, so a subject who converts from CN to AD is labelled per scan.
+    participants.tsv, so a subject who converts from CN to AD is labelled per scan. Under ``first``/``last``
+    a chosen session with no diagnosis in either table gives way to the next session that has one.
     """
     table = root / "participants.tsv"
     if not table.is_file():  # before pybids indexes the whole folder
@@ -261,28 +275,72 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
     images = bids_images(source, options.session)
     per_session = session_diagnoses(root, sorted(images), options.diagnosis_column)
     labels = _subject_labels(table, options, required=not per_session)
+    tables = {subject for subject, _ in per_session}  # subjects with diagnoses in their sessions.tsv
     where = f" in derivatives/{options.derivatives}" if options.derivatives else ""
     records = []
     for subject in sorted(set(images) | set(labels)):
         if subject not in images:
             bad.add(root / subject, f"is listed in {table.name} but has no anat/*_T1w.nii[.gz] image{where}")
             continue
-        fallback = labels.get(subject, f"is not listed in {table.name}")
-        files = chain(*images[subject])
-        raws = {path: per_session.get((subject, _session_of(path.relative_to(source)))) for path in files}
-        label_of = {path: fallback if raw is None else map_label(raw, options) for path, raw in raws.items()}
-        reported = False
-        for path, *others in images[subject]:  # in session order: the chosen file, then what replaces it
-            label = label_of[path]
-            if not isinstance(label, str):
-                usable = tuple(Record(p, subject, label_of[p]) for p in others if not isinstance(label_of[p], str))
-                records.append(Record(path, subject, label, usable))
-            elif raws[path] is not None:
-                bad.add(path, f"per {subject}_sessions.tsv, {label}")
-            elif not reported:  # the subject's own problem: named once, not per session
-                bad.add(root / subject, label)
-                reported = True
+        fallback = labels.get(subject, NoDiagnosis(f"is not listed in {table.name}"))
+        if subject not in tables and isinstance(fallback, str):  # every session's problem: named once
+            bad.add(root / subject, fallback)
+            continue
+        label_of: dict[Path, int | str] = {}
+        for path in chain(*images[subject]):
+            session = _session_of(path.relative_to(source))
+            raw = per_session.get((subject, session))
+            if raw:
+                label = map_label(raw, options)
+                label_of[path] = f"per {subject}_sessions.tsv, {label}" if isinstance(label, str) else label
+            elif isinstance(fallback, str):  # the session's own gap, told by its file
+                label_of[path] = _no_session_label(subject, session, raw, fallback, options.diagnosis_column)
+            else:
+                label_of[path] = fallback
+        records += [r for sample in images[subject] if (r := _choose(subject, sample, label_of, bad))]
     return records
+
+
+def _no_session_label(subject: str, session: str, raw: str | None, fallback: str, column: str) -> str:
+    """Why a session that ``sub-XX_sessions.tsv`` gives no diagnosis (``raw``: ``""`` or ``None``, see
+    :func:`session_diagnoses`) has no class: participants.tsv, its fallback, has none (then a
+    :class:`NoDiagnosis`) or one that cannot be used."""
+    table = f"{subject}_sessions.tsv"
+    if raw == "":
+        gap = f"{session}'s row in {table} has no {column!r} (empty or n/a)"
+    else:
+        gap = f"{session} has no {column!r} in {table} (no row, or rows that disagree)"
+    if isinstance(fallback, NoDiagnosis):
+        fix = f"give the session one in {table}"
+        return NoDiagnosis(f"{gap}, and participants.tsv has none for {subject} either; {fix}")
+    return f"{gap}, and in participants.tsv, its fallback, {subject}: {fallback}"
+
+
+def _choose(subject: str, sample: list[Path], label_of: dict[Path, int | str], bad: BadInputs) -> Record | None:
+    """The record of a sample's first file with a class, its later labelled files its fallbacks.
+
+    Files without a diagnosis (:class:`NoDiagnosis`) are passed over, each session's first file named in
+    ``bad``; a file whose diagnosis cannot be used (outside ``label_map``) ends the search and is named.
+    """
+    passed: dict[Path, Path] = {}  # session folder -> its file to name, passed over for want of a diagnosis
+    chosen, refused = None, None
+    for index, path in enumerate(sample):
+        label = label_of[path]
+        if isinstance(label, NoDiagnosis):
+            passed.setdefault(path.parent, path)
+            continue
+        if isinstance(label, str):
+            refused = path
+        else:
+            usable = (Record(p, subject, label_of[p]) for p in sample[index + 1 :] if not isinstance(label_of[p], str))
+            chosen = Record(path, subject, label, tuple(usable))
+        break
+    instead = f"; {chosen.path.name} is used instead" if chosen else ""
+    for path in passed.values():
+        bad.add(path, f"{label_of[path]}{instead}")
+    if refused is not None:
+        bad.add(refused, label_of[refused])
+    return chosen
 
 
 def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:

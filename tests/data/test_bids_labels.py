@@ -1,0 +1,77 @@
+"""Diagnoses per session (sessions.tsv) with gaps: each unlabelled session is named by its file, and
+under ``session: first/last`` the next labelled session replaces an unlabelled chosen one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.data.mri_files import make_bids, options
+from vaegan.data.bad_inputs import BadInputs
+from vaegan.data.mri_sources import bids_records
+
+SESSIONS = ["ses-1", "ses-2", "ses-3", "ses-4"]
+
+
+def cohort(root: Path, participants: str, sessions: dict[str, str]) -> Path:
+    """sub-01 with four sessions, its diagnoses per session in ``sessions`` (a session left out has no row);
+    sub-02 with one session and no sessions.tsv; ``participants``: participants.tsv's text."""
+    make_bids(root, {"sub-01": "AD", "sub-02": "CN"}, sessions={"sub-01": SESSIONS, "sub-02": ["ses-1"]})
+    (root / "participants.tsv").write_text(participants)
+    rows = "".join(f"{session}\t{dx}\n" for session, dx in sessions.items())
+    (root / "sub-01" / "sub-01_sessions.tsv").write_text("session_id\tdiagnosis\n" + rows)
+    return root
+
+
+def scan(subject: str, session: str) -> str:
+    return f"{subject}_{session}_T1w.nii.gz"
+
+
+NO_DIAGNOSIS = "participant_id\tdiagnosis\nsub-01\tn/a\nsub-02\tn/a\n"
+NO_COLUMN = "participant_id\tage\nsub-01\t70\nsub-02\t71\n"
+
+
+@pytest.mark.parametrize("participants", [NO_DIAGNOSIS, NO_COLUMN])
+def test_each_session_without_a_diagnosis_is_named_by_its_file(tmp_path, participants):
+    """ses-2 n/a and ses-3 without a row fell back to participants.tsv, which has none: the subject was
+    named once ("has no 'diagnosis': not a column of participants.tsv, and not in its sessions.tsv"),
+    no file, while its ses-1 and ses-4 were used."""
+    root = cohort(tmp_path / "bids", participants, {"ses-1": "CN", "ses-2": "n/a", "ses-4": "AD"})
+    bad = BadInputs(strict=False)
+    records = bids_records(root, options(), bad)
+    assert [(r.path.name, r.label) for r in records] == [(scan("sub-01", "ses-1"), 0), (scan("sub-01", "ses-4"), 1)]
+    reasons = {Path(item.path).name: item.reason for item in bad.items}
+    assert set(reasons) == {scan("sub-01", "ses-2"), scan("sub-01", "ses-3"), "sub-02"}  # each counted
+    assert "ses-2's row in sub-01_sessions.tsv has no 'diagnosis' (empty or n/a)" in reasons[scan("sub-01", "ses-2")]
+    assert "ses-3 has no 'diagnosis' in sub-01_sessions.tsv (no row" in reasons[scan("sub-01", "ses-3")]
+    assert all("participants.tsv" in reasons[scan("sub-01", s)] for s in ("ses-2", "ses-3"))
+    assert "ses-" not in reasons["sub-02"]  # no table of its own: the subject, once, as before
+
+
+@pytest.mark.parametrize(
+    ("session", "used", "passed"),
+    [("first", "ses-2", "ses-1"), ("last", "ses-3", "ses-4")],
+)
+def test_an_unlabelled_chosen_session_gives_way_to_the_next_labelled_one(tmp_path, session, used, passed):
+    """session first/last: an unreadable chosen scan fell back to the next session, an unlabelled one
+    dropped the whole subject."""
+    root = cohort(tmp_path / "bids", NO_DIAGNOSIS, {"ses-1": "n/a", "ses-2": "AD", "ses-3": "CN"})  # ses-4: no row
+    bad = BadInputs(strict=False)
+    (record,) = bids_records(root, options(session=session), bad)
+    assert record.path.name == scan("sub-01", used) and record.label == {"ses-2": 1, "ses-3": 0}[used]
+    other = {"ses-2": "ses-3", "ses-3": "ses-2"}[used]
+    assert [r.path.name for r in record.fallbacks] == [scan("sub-01", other)]  # if it cannot be read
+    reasons = {Path(item.path).name: item.reason for item in bad.items}
+    assert set(reasons) == {scan("sub-01", passed), "sub-02"}
+    assert reasons[scan("sub-01", passed)].endswith(f"; {scan('sub-01', used)} is used instead")
+
+
+def test_a_chosen_session_outside_the_label_map_is_not_replaced(tmp_path):
+    """A baseline diagnosed MCI is the subject's baseline: session first does not reach for a later AD scan."""
+    root = cohort(tmp_path / "bids", NO_DIAGNOSIS, {"ses-1": "MCI", "ses-2": "AD"})
+    bad = BadInputs(strict=False)
+    assert bids_records(root, options(session="first"), bad) == []
+    reasons = {Path(item.path).name: item.reason for item in bad.items}
+    assert "'MCI' is not in data.mri.label_map" in reasons[scan("sub-01", "ses-1")]
+    assert "used instead" not in reasons[scan("sub-01", "ses-1")]
