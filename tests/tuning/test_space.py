@@ -163,3 +163,22 @@ def test_a_space_entry_can_be_changed_with_set_though_its_key_holds_dots():
     assert whole.tune.space["model.lr"].low == 0.001
     with pytest.raises(ConfigError, match=r"tune\.space has no entry.*model\.lr"):
         load_config("mnist_vae", ["tune.space.model.beta.high=2"])
+
+
+@pytest.mark.parametrize("metric", ["val/map_r", "val/acc_fake", "val/c_acc_fake"])
+def test_a_higher_is_better_metric_minimised_is_refused(metric):
+    # val/map_r (a Pearson r) under the default direction minimize searched for the worst disease map
+    space = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}
+    data = with_space(space, metric=metric)
+    if metric == "val/map_r":  # scored on phantoms by a conditional model with an encoder, every epoch
+        data |= {"data": {"dataset": "phantoms"}, "model": {"name": "cvae"}}
+        data |= {"train": {"device": "cpu", "score_maps_every": 1}}
+    with pytest.raises(ConfigError, match=rf"tune\.direction.*higher is better.*{metric}.*maximize"):
+        build_config(data)
+    assert build_config({**data, "tune": {**data["tune"], "direction": "maximize"}}).tune.direction == "maximize"
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_a_loss_like_metric_takes_either_direction(direction):
+    space = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}
+    assert build_config(with_space(space, metric="val/kl", direction=direction)).tune.direction == direction

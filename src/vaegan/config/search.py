@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     import optuna
 
 Choice = bool | int | float | str | None
+# metrics a higher value of which is better: val/map_r (the Pearson r of a disease map, training/map_score.py),
+# acc_* and c_acc_* (classification accuracies, models/acgan.py and cvaegan.py)
+HIGHER_IS_BETTER = re.compile(r"/(map_r|(\w+_)?acc_\w+)$")
 
 
 class FloatParam(Section):
@@ -108,6 +112,16 @@ class TuneConfig(Section):
     pruner_options: dict[str, Any] = {}
     sampler: Literal["tpe", "random"] = "tpe"
     seed: Seed | None = None
+
+    @model_validator(mode="after")
+    def _higher_is_better_is_maximised(self) -> TuneConfig:
+        # minimising a correlation or an accuracy searches for the worst model; losses take either direction
+        if self.direction == "minimize" and HIGHER_IS_BETTER.search(self.metric):
+            raise ValueError(
+                f"tune.direction is minimize, but higher is better for tune.metric {self.metric} (a correlation or "
+                "an accuracy): set tune.direction: maximize"
+            )
+        return self
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Choice]:
         """Draw one point of the space; Optuna records each value under its dotted key."""
