@@ -42,6 +42,7 @@ class MRIConfig(Section):
     # are resampled onto the template grid unfitted. Registered scans share one grid in MNI mm.
     registration: Literal["auto", "on", "off"] = Field("auto", description="affine to MNI152, template brain mask")
     bias_correction: Literal["auto", "on", "off"] = Field("auto", description="N4 bias field; auto: as registration")
+    # BIDS folders only: a CSV input refuses a value other than the default (it lists the scans it wants)
     session: Literal["all", "first", "last"] = Field("all", description="BIDS sessions used per subject")
     derivatives: str | None = Field(None, description="read BIDS images from derivatives/<this> (e.g. skull-stripped)")
     slice_axis: Literal["axial", "coronal", "sagittal"] = "axial"

@@ -354,6 +354,7 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
                 + ("" if found else ", add one, or set data.mri.layout=auto")
             )
         path = found[0]
+    _refuse_bids_settings(path, options)
     columns, rows = _read_table(path, ",")
     path_col = _column(path, columns, "path", "the CSV needs columns path,label")
     label_col = _column(path, columns, "label", "the CSV needs columns path,label")
@@ -400,6 +401,27 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
             lacking,
         )
     return list(records.values())
+
+
+# settings that only a BIDS folder gives a meaning to: what each does there, and what a CSV does instead
+BIDS_ONLY = {
+    "session": "picks the sessions of a BIDS folder, and a CSV has none: list only the rows (scans) you want in it",
+    "derivatives": (
+        "reads a BIDS folder's images from its derivatives/, and a CSV names its own files: list the rows you "
+        "want with the processed files in the path column"
+    ),
+}
+
+
+def _refuse_bids_settings(path: Path, options: MRIConfig) -> None:
+    """A DataError for a ``data.mri`` setting of :data:`BIDS_ONLY` changed from its default: a CSV would ignore it."""
+    for key, meaning in BIDS_ONLY.items():
+        default = MRIConfig.model_fields[key].default
+        if getattr(options, key) != default:
+            raise DataError(
+                f"{path}: data.mri.{key}={getattr(options, key)!r} {meaning}, and leave data.mri.{key} at its "
+                f"default ({default!r})"
+            )
 
 
 def _subject_cell(text: str) -> str:
