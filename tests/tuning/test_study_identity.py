@@ -219,3 +219,14 @@ def test_a_study_folder_inside_the_data_folder_is_refused_before_the_study_opens
     with pytest.raises(ConfigError, match="data"):
         Tuner(config, out=tmp_path / "data" / "sweep")
     assert not (tmp_path / "data" / "sweep").exists()
+
+
+def test_tune_under_torchrun_is_refused_before_the_study_opens(config, tmp_path, monkeypatch):
+    # each rank asked its own trial and trained it inside one DDP group with the others' trials
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match=r"torchrun.*WORLD_SIZE=2.*separate processes.*CUDA_VISIBLE_DEVICES"):
+        Tuner(config, out=tmp_path / "study")
+    assert not (tmp_path / "study").exists()
+    monkeypatch.setenv("WORLD_SIZE", "1")  # one process: one trial at a time, as without torchrun
+    Tuner(config, out=tmp_path / "study")

@@ -30,7 +30,7 @@ from vaegan.foundation.errors import ConfigError, DataError, TrainingError, Vaeg
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models.registry import get_model_class
 from vaegan.training import Callback
-from vaegan.training.distributed import check_placement
+from vaegan.training.distributed import check_placement, launched
 from vaegan.training.run_folder import check_out_dir
 from vaegan.tuning.identity import check_folder, claim_folder, shown_url, stamp, storage_label
 from vaegan.visualization.curves import best_row
@@ -166,6 +166,17 @@ def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optu
             raise ConfigError(f"--storage {shown}: {error} (for PostgreSQL: pip install 'vaegan[postgres]')") from None
 
 
+def refuse_launcher() -> None:
+    """Refuse several ranks (torchrun): each would ask its own trial and train it inside one process group."""
+    size = os.environ.get("WORLD_SIZE", "1")
+    if launched() and (not size.isdigit() or int(size) > 1):
+        raise ConfigError(
+            f"vaegan tune runs under torchrun (WORLD_SIZE={size}): each rank would ask its own trial inside one "
+            "process group. Run tune workers as separate processes, each trial trains on one process; for "
+            "several GPUs start one worker per GPU with CUDA_VISIBLE_DEVICES=<i> and one --storage"
+        )
+
+
 class Tuner:
     """Searches the ``tune`` space of a run config, one training run per trial.
 
@@ -192,6 +203,7 @@ class Tuner:
         storage: str | None = None,
         max_epochs: int | None = None,
     ):
+        refuse_launcher()
         check_space(config)
         check_placement(config.train.device, config.train.sync_batchnorm)  # else every trial fails alike
         epochs = config.tune.space.get("train.epochs")
