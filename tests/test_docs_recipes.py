@@ -54,3 +54,23 @@ def test_the_oasis3_recipe_labels_only_ad_primary_dementia_as_ad(tmp_path, monke
     got = {row["path"]: row["label"] for row in written}
     wanted = {f"scans/{i:02d}.nii.gz": label for i, label in enumerate(OASIS3_ROWS.values()) if label}
     assert got == wanted
+
+
+def test_the_adni_mci_label_maps_map_the_values_of_the_column_they_are_for():
+    """The MCI recipe followed the per-visit block (CN, MCI, AD/Dementia) with a map of baseline DX_bl values
+    (EMCI, LMCI): read per visit, every MCI scan was skipped."""
+    import yaml
+
+    from vaegan.data.config import MRIConfig
+    from vaegan.data.mri_sources import map_label
+
+    section = DOC.read_text().split("### ADNI", 1)[1].split("\n### ", 1)[0]
+    wanted = {  # the column's values, as the section lists them -> their class
+        "per-visit": {"CN": "CN", "MCI": "MCI", "AD": "AD", "Dementia": "AD"},
+        "baseline": {"CN": "CN", "EMCI": "MCI", "LMCI": "MCI", "AD": "AD"},
+    }
+    for column, classes in wanted.items():
+        found = re.search(rf"^- the {column} .*?label_map: (\{{.*?\}})", section, re.MULTILINE | re.DOTALL)
+        assert found, f"no MCI label_map for the {column} column"
+        mri = MRIConfig(classes=("CN", "MCI", "AD"), label_map=yaml.safe_load(found.group(1)))
+        assert {value: mri.classes[map_label(value, mri)] for value in classes} == classes
