@@ -230,3 +230,28 @@ def test_tune_under_torchrun_is_refused_before_the_study_opens(config, tmp_path,
     assert not (tmp_path / "study").exists()
     monkeypatch.setenv("WORLD_SIZE", "1")  # one process: one trial at a time, as without torchrun
     Tuner(config, out=tmp_path / "study")
+
+
+def test_a_study_is_not_continued_under_another_epochs_cap(config, tmp_path):
+    # a second worker with --epochs 20 joined a study of --epochs 2 trials, and their values were ranked together
+    out = tmp_path / "study"
+    Tuner(config, out=out, max_epochs=2)
+    for other, shown in ((20, "--epochs 20"), (None, "no --epochs")):
+        with pytest.raises(ConfigError, match=rf"--epochs 2\b.*{shown}.*own --out"):
+            Tuner(config, out=out, max_epochs=other)
+    Tuner(config, out=out, max_epochs=2)  # the study's own cap still continues it
+    Tuner(config, out=tmp_path / "uncapped")
+    with pytest.raises(ConfigError, match=r"no --epochs.*--epochs 3"):
+        Tuner(config, out=tmp_path / "uncapped", max_epochs=3)
+
+
+def test_a_study_from_before_the_epochs_cap_was_recorded_takes_any_cap(config, tmp_path):
+    import optuna
+    from sqlalchemy import create_engine, text
+
+    out = tmp_path / "study"
+    tuner = Tuner(config, out=out, max_epochs=2)
+    with create_engine(tuner.storage_url).begin() as connection:  # as a study made before the cap was recorded
+        connection.execute(text("DELETE FROM study_user_attributes WHERE key = 'vaegan_max_epochs'"))
+    assert "vaegan_max_epochs" not in optuna.load_study(study_name="tiny", storage=tuner.storage_url).user_attrs
+    Tuner(config, out=out, max_epochs=20)

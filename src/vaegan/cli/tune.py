@@ -26,7 +26,9 @@ def add_parser(subparsers) -> None:
         help="stop once the study holds this many finished trials, counting earlier runs and other workers "
         "(default 20)",
     )
-    parser.add_argument("--epochs", type=int, help="cap each trial's train.epochs")
+    parser.add_argument(
+        "--epochs", type=int, help="cap each trial's train.epochs (a study keeps the cap it was started with)"
+    )
     parser.add_argument("--study", help="study name in the storage (default: the config's name)")
     parser.add_argument("--storage", help="SQLAlchemy URL, e.g. postgresql://user@host/db (default: OUT/study.db)")
     parser.add_argument("--out", help="study folder (default outputs/<study>_tune)")

@@ -110,11 +110,13 @@ def database_url(url: str) -> str:
 
 
 METRIC = "vaegan_metric"  # the study's user attribute: the metric its trials are scored by
+CAP = "vaegan_max_epochs"  # and the --epochs cap its trials train under (None: no cap)
 
 
-def _check_objective(study: optuna.Study, tune: TuneConfig) -> None:
-    """Refuse to continue a study under another metric or direction: its trials' values would not compare."""
-    metric = study.user_attrs.get(METRIC, tune.metric)  # a study from before the attribute: taken on trust
+def _check_objective(study: optuna.Study, tune: TuneConfig, max_epochs: int | None) -> None:
+    """Refuse to continue a study under another metric, direction or epochs cap: its trials' values would not
+    compare. A study from before an attribute was recorded is taken on trust."""
+    metric = study.user_attrs.get(METRIC, tune.metric)
     direction = study.direction.name.lower()
     for key, old, new in (("metric", metric, tune.metric), ("direction", direction, tune.direction)):
         if old != new:
@@ -122,9 +124,22 @@ def _check_objective(study: optuna.Study, tune: TuneConfig) -> None:
                 f"study {study.study_name!r} scores its trials by tune.{key} {old}, this config by {new}: their "
                 "values would not compare; give this search its own --study and its own --out folder"
             )
+    cap = study.user_attrs.get(CAP, max_epochs)
+    if cap != max_epochs:
+        raise ConfigError(
+            f"study {study.study_name!r} trains its trials under {_cap(cap)}, this run under {_cap(max_epochs)}: "
+            f"trials of different lengths would be ranked together; rerun with {_cap(cap)}, or give this search "
+            "its own --study and its own --out folder"
+        )
 
 
-def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optuna.Study:
+def _cap(max_epochs: int | None) -> str:
+    return "no --epochs" if max_epochs is None else f"--epochs {max_epochs}"
+
+
+def open_study(
+    url: str, name: str, tune: TuneConfig, *, max_epochs: int | None = None, attempts: int = 4
+) -> optuna.Study:
     """Create the study, or load it if it exists (a rerun, or a worker on another machine joining).
 
     Workers started together on a fresh database race to create Optuna's tables
@@ -149,10 +164,11 @@ def open_study(url: str, name: str, tune: TuneConfig, attempts: int = 4) -> optu
                 )
             except optuna.exceptions.DuplicatedStudyError:  # a rerun, or another worker created it first
                 study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-                _check_objective(study, tune)
+                _check_objective(study, tune, max_epochs)
                 return study
             stamp(study)  # only the creator stamps it: what tells this study from an older one of its name
             study.set_user_attr(METRIC, tune.metric)
+            study.set_user_attr(CAP, max_epochs)
             return study
         except (SQLAlchemyError, ValueError) as error:  # ValueError: e.g. a port out of range
             if attempt == attempts - 1 or isinstance(error, ValueError):
@@ -224,7 +240,7 @@ class Tuner:
         label = storage_label(storage, self.out)
         check_folder(self.out, name, label)  # before the study is opened: no other study or storage here
         self.storage_url = storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
-        self.study = open_study(self.storage_url, name, self.tune)
+        self.study = open_study(self.storage_url, name, self.tune, max_epochs=max_epochs)
         claim_folder(self.out, self.study, label)  # and not a fresh study of that name over old trial folders
         if self.tune.seed is not None and self.study.trials:  # a rerun must not replay the first run's proposals
             self.study.sampler = make_sampler(self.tune, (self.tune.seed + len(self.study.trials)) % 2**32)
