@@ -156,9 +156,19 @@ def test_your_own_scans_get_their_maps_unscored(tmp_path, capsys, monkeypatch):
         assert name in listed, listed
     assert "<scan>_loss.nii.gz and <scan>_as_CN.nii.gz for 7 scans" in listed
     assert any(t.startswith("sub-02_ses-01: as CN") for t in texts)  # each session's row says which it is
+    # both figures say whose maps they are: --split all and --split test differed only in their r values
+    said = [t for t in texts if "--split all" in t]
+    assert len(said) == 2 and all("6 CN and 7 AD scans of 6 and 6 subjects" in t for t in said), said
+    assert all("averaged over 2 posterior draws" in t for t in said) and "the first 7 of 7 AD scans" in said[1]
+    texts.clear()
     # a scan's name is its own, not its place in the split: the test split names them alike
     assert main(["effects", str(run), "--samples", "1", "--out", str(tmp_path / "test")]) == 0
-    tested = json.loads((tmp_path / "test" / "effects.json").read_text())["scans"]
+    record = json.loads((tmp_path / "test" / "effects.json").read_text())
+    (cn, ad), (cn_people, ad_people) = record["scans_by_class"].values(), record["subjects_by_class"].values()
+    said = [t for t in texts if "--split test" in t]
+    counts = f"{cn} CN and {ad} AD scans of {cn_people} and {ad_people} subjects"
+    assert len(said) == 2 and all(counts in t and "over 1 posterior draw" in t for t in said), said
+    tested = record["scans"]
     names = {row["path"]: row["scan"] for row in summary["scans"]}
     assert tested and all(names[row["path"]] == row["scan"] for row in tested)
     assert not (out / "true_atrophy.nii.gz").exists()

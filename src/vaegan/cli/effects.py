@@ -176,6 +176,24 @@ def _warn(message: str) -> None:
     print(f"vaegan effects: warning: {message}", file=sys.stderr)
 
 
+SPLITS = {
+    "test": "the subjects the run held out (--split test)",
+    "all": "every subject, those the model trained on too (--split all)",
+}
+
+
+def figure_title(run: str, split: str, names: list[str], scans: list[int], subjects: list[int], samples: int) -> str:
+    """The figures' title: the run, whose maps (split, scans and subjects of each class), how many draws.
+
+    ``names``, ``scans``, ``subjects``: (control, disease) each.
+    """
+    draws = f"{samples} posterior draw{'s' if samples != 1 else ''}"
+    return (
+        f"{run}\n{SPLITS[split]}\n{scans[0]} {names[0]} and {scans[1]} {names[1]} scans of {subjects[0]} and "
+        f"{subjects[1]} subjects; each map averaged over {draws}"
+    )
+
+
 def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path, folder: Path) -> int:
     from vaegan.data.mri import config_volumes
     from vaegan.visualization.disease_maps import subjects_where, summarize_effects
@@ -223,7 +241,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         paths=paths,
         class_names=(names[0], names[1]),
         about=about,
-        title=run_.config.name,
+        title=figure_title(run_.config.name, args.split, names, counts, people, args.samples),
         subjects=args.subjects,
     )
     print(

@@ -205,8 +205,10 @@ def _plot_rows(
             warnings.filterwarnings("ignore", "empty mask", UserWarning)  # nilearn's word for a map all 0
             _stat_map(plotting, image, backgrounds[id(background)], mode, coords, ax, peak)
         ax.set_title(label, color="white", fontsize=10, loc="left")  # above the slices, not over them
-    if title:
-        fig.suptitle(title, color="white")
+    if title:  # above the first row's title, however many lines each has (the saved PNG grows to hold it)
+        lines = axes[0, 0].get_title(loc="left").count("\n") + 1
+        above = (6 + 12.5 * lines + 8) / 72  # inches: the row title's pad, its lines of 10 pt, a gap
+        fig.suptitle(title, color="white", y=fig.subplotpars.top + above / fig.get_figheight(), va="bottom")
     return save_figure(fig, path)
 
 

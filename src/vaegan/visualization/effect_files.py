@@ -116,6 +116,9 @@ def save_effect_maps(
             ``paths``: their files, recorded in ``effects.json``.
         class_names: the (control, disease) names, for file names and the summary.
         about: what to record in ``effects.json`` beside the figures (run, checkpoint, split, samples).
+        title: the figures' title, which should say whose maps they are (vaegan effects: the run, the
+            split, the scans and subjects of each class, the posterior draws); ``individual.png`` adds
+            which of the disease scans it draws.
         subjects: disease subjects drawn in ``individual.png``.
     """
     from vaegan.visualization.brain import map_to_nifti, plot_effect_maps, plot_individual_maps
@@ -160,7 +163,7 @@ def save_effect_maps(
     files["group_figure"] = plot_effect_maps(summary, options, out / "group_effect.png", **drawn)
     shown = min(subjects, len(maps.subjects))
     of_all = f"the first {shown} of {len(maps.subjects)} {class_names[1]} scans"
-    drawn_individual = {**drawn, "title": f"{title}: {of_all}" if title else of_all}
+    drawn_individual = {**drawn, "title": f"{title}\n{of_all}" if title else of_all}
     files["individual_figure"] = plot_individual_maps(
         maps, options, out / "individual.png", subjects=shown, scans=scans, **drawn_individual
     )
