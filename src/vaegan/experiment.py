@@ -54,13 +54,19 @@ def fit(
         raise ConfigError(f"fit(): {error}") from None
     callbacks = default_callbacks(config)
     # recorded as a config run's are (config.yaml, the checkpoints), so vaegan evaluate/sample/report read
-    # the run as it was trained (its binarisation above all), not as the defaults would have it
-    run = RunConfig(
-        name=Path(out_dir).name,
-        data=DataConfig(dataset=data.train.name, binarize=binarize),
-        model=model.config,
-        train=config,
-    )
+    # the run as it was trained (its split and binarisation above all), not as the defaults would have it
+    if data.loaded is not None:  # load_dataset's arguments: the same split loads again
+        recorded = data.loaded.model_copy(update={"binarize": binarize})
+    else:
+        log.warning(
+            "fit(): the data hold no record of how load_dataset loaded them (splits made or changed by hand), so "
+            "%s records only their name (%r): commands that read the run's data load that dataset with the "
+            "default split (data.val_size, data.seed, data.limit); pass load_dataset's splits as they are, or "
+            "edit the data section of %s/config.yaml",
+            out_dir, data.train.name, out_dir,
+        )  # fmt: skip
+        recorded = DataConfig(dataset=data.train.name, binarize=binarize)
+    run = RunConfig(name=Path(out_dir).name, data=recorded, model=model.config, train=config)
     last = resume_point(Path(out_dir))
     saved = read_resume_point(last).get("run_config") if resume and last.is_file() else None
     if saved:

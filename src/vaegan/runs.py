@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 
 from vaegan.config import RunConfig, build_config
 from vaegan.data import DataSplits
@@ -20,6 +21,8 @@ from vaegan.models import GenerativeModel, model_from_checkpoint
 
 logger = logging.getLogger(__name__)
 
+CONFIG_FILE = "config.yaml"  # the resolved config training writes into a run folder
+
 
 @dataclass
 class Run:
@@ -30,9 +33,24 @@ class Run:
     model: GenerativeModel
     checkpoint: Path | None = None
     epoch: int | None = None
+    data_recorded: bool = True  # False: no data section anywhere, config.data is the defaults, not the run's
 
     def load_data(self) -> DataSplits:
-        """The run's dataset splits, as configured; a warning when its test subjects are not the ones it held out."""
+        """The run's dataset splits, as configured; a warning when its test subjects are not the ones it held out.
+
+        Raises:
+            VaeganError: the run records no data section (a Trainer given no ``run_config``): which data it
+                learned from is unknown, and MNIST is not assumed.
+        """
+        if not self.data_recorded:
+            source = self.checkpoint.name if self.checkpoint is not None else "its checkpoint"
+            raise VaeganError(
+                f"{self.path}: the run records no data section (neither {source}, written by a Trainer given no "
+                f"run_config, nor {self.path / CONFIG_FILE} says it), so which dataset it learned from is unknown "
+                f"and none is assumed; write {self.path / CONFIG_FILE} with a data: section as the run was "
+                "trained (dataset, data_dir, val_size, seed, limit), or train with vaegan train or vaegan.fit(), "
+                "which record it"
+            )
         data = load_data(self.config)
         held, now = self.held_out(), data.subjects()
         if held is not None and now is not None and now["test"] != held["test"]:
@@ -132,15 +150,37 @@ def load_run(
             raise CheckpointError(f"{error}; {candidates[1].name} cannot be read either: train the run again") from None
         raise CheckpointError(f"{error}; {candidates[1]} exists: try --checkpoint {candidates[1].stem}") from None
     model = model_from_checkpoint(payload, source=str(candidates[0])).to(torch.device(device)).eval()
+    recorded = True
     if payload.get("run_config"):
         # the run is at ``path`` now: its recorded out (another machine's, or '.' from an older vaegan) is moot
         config = build_config({**payload["run_config"], "out": None}, source=str(candidates[0]))
-    else:
+    else:  # a Trainer given no run_config: the model alone, and the data as RUN/config.yaml says, if it does
         config = build_config({"model": payload["model_config"]}, source=str(candidates[0]))
+        data = _written_data(path / CONFIG_FILE)
+        recorded = data is not None
+        if recorded:
+            config = build_config({"model": payload["model_config"], "data": data}, source=str(path / CONFIG_FILE))
     if data_dir is not None:
         config = config.model_copy(update={"data": config.data.model_copy(update={"data_dir": str(data_dir)})})
     epoch = payload.get("epoch")
-    return Run(path, config, model, candidates[0], epoch if isinstance(epoch, int) else None)
+    return Run(path, config, model, candidates[0], epoch if isinstance(epoch, int) else None, recorded)
+
+
+def _written_data(path: Path) -> dict | None:
+    """The ``data`` section of a run's ``config.yaml``, or None where there is no file or it holds none.
+
+    Raises:
+        VaeganError: the file is there but not readable YAML.
+    """
+    if not path.is_file():
+        return None
+    try:
+        written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise VaeganError(f"{path}: unreadable ({problem}); mend it, or write its data: section again") from None
+    data = written.get("data") if isinstance(written, dict) else None
+    return data if isinstance(data, dict) else None
 
 
 def parse_labels(spec: str, num_classes: int, names: list[str] | None = None) -> list[int]:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaegan.data.config import DataConfig
 from vaegan.data.streaming import file_rows, take_rows
 
 logger = logging.getLogger(__name__)
@@ -96,11 +97,17 @@ class ImageDataset:
 
 @dataclass(eq=False)
 class DataSplits:
-    """The three splits of one dataset; shape and classes are read from ``train``."""
+    """The three splits of one dataset; shape and classes are read from ``train``.
+
+    ``loaded``: how :func:`~vaegan.data.load_dataset` loaded them (the ``data`` section that loads them
+    again), for a run to record; None for splits made otherwise. Not an argument, so splits built by hand
+    or changed with ``dataclasses.replace`` claim no load.
+    """
 
     train: ImageDataset
     val: ImageDataset
     test: ImageDataset
+    loaded: DataConfig | None = field(default=None, init=False)
 
     @property
     def image_shape(self) -> tuple[int, ...]:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from vaegan.data.config import DataConfig
 from vaegan.data.datasets import DataLocation, DataSplits, ImageDataset
 from vaegan.foundation.errors import ConfigError, DataError
 
@@ -122,7 +123,8 @@ def load_dataset(
     if limit is not None and (isinstance(limit, bool) or limit < 1):
         raise ConfigError(f"limit={limit!r}: must be a positive number of images")
     folder = None if data_dir is None else Path(data_dir).expanduser()
-    train_full, test = entry.loader(data_dir=folder, **_accepted(entry.loader, options))
+    accepted = _accepted(entry.loader, options)
+    train_full, test = entry.loader(data_dir=folder, **accepted)
     n_full = len(train_full)
     if limit is not None:
         train_full = train_full.subset(slice(0, limit))
@@ -135,9 +137,30 @@ def load_dataset(
         is_val = torch.zeros(len(train_full), dtype=torch.bool)
         is_val[order[:n_val]] = True  # a mask keeps file order (and is faster than sorting)
     splits = DataSplits(train_full.subset(~is_val), train_full.subset(is_val), test)
+    if not set(accepted) - {"mri"}:  # a data section holds no other option the loader read
+        splits.loaded = _load_record(name, folder, val_size, seed, limit, options.get("mri"))
     sizes = f"{len(splits.train)} train, {len(splits.val)} val, {len(test)} test"
     logger.info("%s: %s images of shape %s", train_full.name, sizes, splits.image_shape)
     return splits
+
+
+def _load_record(
+    name: str, folder: Path | None, val_size: int | float, seed: int, limit: int | None, mri: Any
+) -> DataConfig | None:
+    """The ``data`` section that loads these splits again, or None where it cannot hold the arguments
+    (a value the section refuses, such as ``val_size=0``)."""
+    extra = {"mri": mri} if mri is not None else {}  # else the section's default, as the loader's
+    try:
+        return DataConfig(
+            dataset=_key(name),
+            data_dir=None if folder is None else str(folder),
+            val_size=val_size,
+            seed=seed,
+            limit=limit,
+            **extra,
+        )
+    except ValueError:  # pydantic's ValidationError
+        return None
 
 
 def takes_option(name: str, option: str) -> bool:
