@@ -83,7 +83,7 @@ plt.show()
 # (the image each row came from), ready for numpy, pandas or a scatter plot.
 
 # %%
-main(["encode", str(RUN), str(mine), "--invert", "--out", str(OUT / "codes.npz")])
+assert main(["encode", str(RUN), str(mine), "--invert", "--out", str(OUT / "codes.npz")]) == 0
 saved = np.load(OUT / "codes.npz")
 for name, code in zip(saved["files"], saved["codes"]):
     print(f"{name.rsplit('/', 1)[-1]:12s}", np.array2string(code[:6], precision=2, suppress_small=True), "...")
@@ -95,7 +95,7 @@ for name, code in zip(saved["files"], saved["codes"]):
 # digit is from handwriting, the more the model replaces it with a digit it knows.
 
 # %%
-main(["reconstruct", str(RUN), str(mine), "--invert", "--out", str(OUT / "recon.png")])
+assert main(["reconstruct", str(RUN), str(mine), "--invert", "--out", str(OUT / "recon.png")]) == 0
 Image(str(OUT / "recon.png"), width=640)
 
 # %% [markdown]
@@ -106,3 +106,4 @@ Image(str(OUT / "recon.png"), width=640)
 (OUT / "notes.png").write_text("not an image")
 status = main(["encode", str(RUN), str(OUT / "notes.png"), "--out", str(OUT / "bad.npz")])
 print("exit status", status)
+assert status == 2, f"an unreadable image should be refused with exit status 2, got {status}"
