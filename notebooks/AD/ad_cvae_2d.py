@@ -100,7 +100,7 @@ display(Image(str(run.path / "curves.png")))
 # each, its true atrophy map, transformed identically.
 
 # %%
-test = held_out_subjects(mri)
+test = held_out_subjects(run.config.data)
 print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.labels.bincount().tolist())))
 
 # %% [markdown]
@@ -160,6 +160,6 @@ print(latent_auc(model, splits.train, splits.test))
 
 # %%
 samples = os.path.relpath(run.path / "samples.nii.gz")  # relative to the notebook's folder
-main(["sample", str(run.path), "--n", "8", "--out", samples])
+assert main(["sample", str(run.path), "--n", "8", "--out", samples]) == 0
 sidecar = json.loads((run.path / "samples.json").read_text())
 print("shape", nib.load(samples).shape, "labels", sidecar["class_names"])

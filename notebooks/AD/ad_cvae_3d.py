@@ -71,7 +71,7 @@ image_row([(difference, "class offsets, CN - AD (axial | coronal | sagittal)", "
 # each, its true atrophy map, transformed identically.
 
 # %%
-test = held_out_subjects(mri)
+test = held_out_subjects(run.config.data)
 print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.labels.bincount().tolist())))
 
 # %% [markdown]

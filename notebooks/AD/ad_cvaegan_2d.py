@@ -54,7 +54,7 @@ display(epoch_grids(run.path, ["recons", "fakes"]))
 # ## The test subjects, with their true atrophy maps
 
 # %%
-test = held_out_subjects(mri)
+test = held_out_subjects(run.config.data)
 print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.labels.bincount().tolist())))
 
 # %% [markdown]

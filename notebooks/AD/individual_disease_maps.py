@@ -45,7 +45,7 @@ from vaegan.visualization.subject_maps import individual_maps
 # %%
 run = ad_run("ad_cvae_2d")
 model, mri = run.model, run.config.data.mri
-test = held_out_subjects(mri)
+test = held_out_subjects(run.config.data)
 print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.labels.bincount().tolist())))
 
 # %% [markdown]
