@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Train a conditional VAE (cVAE) on MNIST
 #
-# Sohn et al. 2015: the class label conditions both the encoder q(z | x, y) and the decoder p(x | z, y), so the code z is free to hold the *style* (slant, thickness, width) while the label holds the *digit*. `ConditionalVAE` is a `VAE` subclass that overrides only the conditioning hooks and adds two grids: fakes with one row per class, and analogies.
+# Sohn et al. 2015: the class label conditions both the encoder q(z | x, y) and the decoder p(x | z, y), so the code z is free to hold the *style* (slant, thickness, width) while the label holds the *digit*. `ConditionalVAE` is a `VAE` subclass that takes its conditioning hooks (`cond_dim`, `condition`: the one-hot label) from the `LabelConditioned` mixin and adds the analogies grid; as a conditional model it also draws its fakes with one row per class. The VAE methods it overrides (`__init__`, `latent`, `regularization`, `batch_statistics`, `curve_units`) serve two options off by default: per-class output offsets and a penalty that keeps the class out of the code.
 #
 # Set `VAEGAN_QUICK=1` for a seconds-long run (what CI does).
 

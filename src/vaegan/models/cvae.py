@@ -54,12 +54,18 @@ def label_mmd(z: Tensor, labels: Tensor, num_classes: int) -> Tensor:
 class ConditionalVAE(LabelConditioned, VAE):
     """A VAE whose encoder and decoder also see the class label.
 
-    It overrides only the conditioning hooks and adds grids: the loss is the
-    VAE's negative ELBO with every distribution conditioned on y,
+    The conditioning itself is inherited: the hooks ``cond_dim`` and ``condition``
+    (the one-hot label) come from the :class:`~vaegan.models.base.LabelConditioned`
+    mixin, first in the bases, and the VAE's networks already join them to the
+    encoder's features and to the code. The loss is then the VAE's negative ELBO
+    with every distribution conditioned on y,
     -E_q(z|x,y)[log p(x|z,y)] + KL(q(z|x,y) || p(z)) (Sohn et al. 2015, eq. 4-5),
     with the prior p(z) = N(0, I) independent of y. Because the label carries
     the class, the code z is free to carry the style (slant, thickness), which
-    the analogies grid shows.
+    the analogies grid shows. This class adds ``analogies`` and that grid
+    (``epoch_images``), and overrides VAE methods only for the two options
+    below: ``__init__`` (``class_offsets``), and ``latent``, ``regularization``,
+    ``batch_statistics`` and ``curve_units`` (``invariance_weight``).
 
     Nothing in that loss stops z from carrying the class as well, and then decoding a code with another
     label changes only part of what the class changes (a disease effect map misses what z kept).
