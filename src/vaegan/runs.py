@@ -13,6 +13,7 @@ import yaml
 
 from vaegan.config import RunConfig, build_config
 from vaegan.data import DataSplits
+from vaegan.data.mnist import FASHION_MNIST, MNIST
 from vaegan.experiment import load_data
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import CheckpointError, VaeganError
@@ -85,9 +86,19 @@ class Run:
 
     @property
     def class_names(self) -> list[str] | None:
-        """The names of the classes where the config holds them (MRI: ``data.mri.classes``), else None."""
+        """The names of the classes where they are known without loading the data, else None: MRI's
+        ``data.mri.classes``, a registered dataset's own (Fashion-MNIST's Sandal, Bag, ...)."""
         data = self.config.data
-        return list(data.mri.classes) if data.dataset in ("mri", "phantoms") else None
+        if not self.data_recorded:
+            return None
+        if data.dataset in ("mri", "phantoms"):
+            return list(data.mri.classes)
+        names = KNOWN_CLASS_NAMES.get(data.dataset.strip().lower().replace("_", "-"))  # matched as the registry does
+        return list(names) if names and len(names) == self.model.config.num_classes else None
+
+
+# the class names of datasets whose classes are fixed (an image folder's are its folders, known once read)
+KNOWN_CLASS_NAMES = {spec.name: spec.class_names for spec in (MNIST, FASHION_MNIST)}
 
 
 def some_names(names: list[str], shown: int = 5) -> str:

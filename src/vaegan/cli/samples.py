@@ -81,7 +81,6 @@ def run_sample(args: argparse.Namespace) -> int:
 
         data = run.config.data
         mri = data.mri
-        class_names = list(mri.classes) if data.dataset in ("mri", "phantoms") else None
         axis = mri.slice_axis if data.dataset in ("mri", "phantoms") else "axial"  # 2-D: the slices' plane
         positions = slice_positions(mri.size, mri.slice_range, mri.slice_step)
         save_nifti(
@@ -89,7 +88,7 @@ def run_sample(args: argparse.Namespace) -> int:
             out,
             spacing=mri.spacing,
             labels=labels,
-            class_names=class_names,
+            class_names=run.class_names,
             slice_axis=axis,
             grid=model_grid(data),  # registered scans: MNI152 mm
             plane=int(positions[len(positions) // 2]),  # a 2-D sample: the middle of the slices trained on
