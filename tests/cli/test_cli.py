@@ -90,6 +90,20 @@ def test_conditional_sample_spreads_labels(tmp_path):
     assert np.bincount(np.load(tmp_path / "y.npz")["labels"], minlength=3).tolist() in ([2, 1, 1], [1, 2, 1], [1, 1, 2])
 
 
+def test_fewer_samples_than_the_classes_asked_for_is_refused_or_said(tmp_path, capsys, caplog):
+    """--n 5 --labels 0-9 drew classes 0, 2, 4, 6, 8 and left the rest out without a word."""
+    assert train(tmp_path, model="cvae") == 0
+    run, out = str(tmp_path / "run"), str(tmp_path / "s.npz")
+    assert main(["sample", run, "--n", "2", "--labels", "0-2", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "--n 2" in err and "3 classes" in err and "Traceback" not in err
+    assert not (tmp_path / "s.npz").exists()
+    # all the classes by default: drawn, and which ones said
+    assert main(["sample", run, "--n", "2", "--out", out]) == 0
+    assert np.load(out)["labels"].tolist() == [0, 1]
+    assert "--n 2" in caplog.text and "3 classes: drawing 0, 1, none of 2;" in caplog.text
+
+
 def test_samples_from_the_fitted_codes(tmp_path, capsys):
     assert train(tmp_path, model="cvae") == 0
     args = ["sample", str(tmp_path / "run"), "--n", "6", "--labels", "0-2", "--latent", "fitted"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 from pathlib import Path
@@ -19,6 +20,8 @@ from vaegan.runs import load_run, parse_labels
 from vaegan.visualization import save_grid
 from vaegan.visualization.codes import decode, fit_code_density
 from vaegan.visualization.grids import layout_grid
+
+logger = logging.getLogger(__name__)
 
 
 def _suffix(path: Path, allowed: tuple[str, ...]) -> str:
@@ -55,10 +58,7 @@ def run_sample(args: argparse.Namespace) -> int:
     check_fits_in_memory(args.n, model.config.image_shape)
     labels = None
     if model.conditional:
-        spec = args.labels or f"0-{model.config.num_classes - 1}"
-        classes = parse_labels(spec, model.config.num_classes, run.class_names)
-        # N spread over the classes in blocks, each class's share within one: [0,0,...,1,1,...]
-        labels = torch.tensor(classes)[torch.arange(args.n) * len(classes) // args.n]
+        labels = _spread_labels(args, model.config.num_classes, run.class_names)
     elif args.labels:
         raise VaeganError(f"{args.run} holds an unconditional {model.name}; it takes no --labels")
     generator = torch.Generator().manual_seed(args.seed)
@@ -102,6 +102,29 @@ def run_sample(args: argparse.Namespace) -> int:
         write_npz_atomic(out, arrays)
     print(f"wrote {args.n} samples to {out}" + (f" (labels in {sidecar})" if sidecar and sidecar.exists() else ""))
     return 0
+
+
+def _spread_labels(args: argparse.Namespace, num_classes: int, names: list[str] | None) -> torch.Tensor:
+    """``--n`` labels spread over the classes ``--labels`` asks for (all by default) in blocks, each class's
+    share within one: [0,0,...,1,1,...]. Fewer images than classes asked for is refused; fewer than all the
+    classes, by default, draws some of them, and says which."""
+    classes = parse_labels(args.labels or f"0-{num_classes - 1}", num_classes, names)
+    if args.n < len(classes) and args.labels:
+        raise VaeganError(
+            f"--n {args.n}: fewer images than the {len(classes)} classes --labels {args.labels!r} asks for, so "
+            f"some would get none; give --n {len(classes)} or more, or fewer --labels"
+        )
+    labels = torch.tensor(classes)[torch.arange(args.n) * len(classes) // args.n]
+    if args.n < len(classes):  # all the classes, by default
+        drawn = set(labels.tolist())
+        name = lambda c: names[c] if names else str(c)  # noqa: E731
+        logger.warning(
+            "--n %d is fewer than the run's %d classes: drawing %s, none of %s; give --n %d or more for every "
+            "class, or --labels to choose them",
+            args.n, len(classes), ", ".join(name(c) for c in classes if c in drawn),
+            ", ".join(name(c) for c in classes if c not in drawn), len(classes),
+        )  # fmt: skip
+    return labels
 
 
 def _check_sidecar(out: Path) -> Path:
