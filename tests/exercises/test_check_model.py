@@ -76,3 +76,10 @@ def test_a_separate_package_registers_through_the_entry_point_group(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PluginVAE: 6/6 checks pass" in result.stdout
+
+
+def test_a_condition_that_needs_the_top_class_in_every_batch_fails(capsys):
+    """check-model passed F.one_hot(labels) without the class count: every batch it drew held class K-1."""
+    assert main(["check-model", "tests.exercises.tiny_plugin:NarrowConditionCVAE"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  sample" in out and "without class 2" in out

@@ -45,3 +45,24 @@ class ForgetfulVAE(FreeBitsVAE):
 
 
 NOT_A_MODEL = GenerativeModel.__name__
+
+
+class NarrowConditionConfig(VAEConfig):
+    name: str = "narrow_condition_cvae"
+
+
+class NarrowConditionCVAE(VAE):
+    """A broken conditional model: ``F.one_hot`` without the class count, so a batch lacking the top class
+    is conditioned on fewer columns than the networks were built for."""
+
+    config_class = NarrowConditionConfig
+    conditional = True
+
+    @property
+    def cond_dim(self) -> int:
+        return self.config.num_classes
+
+    def condition(self, labels: Tensor | None) -> Tensor:
+        if labels is None:
+            raise ValueError("pass labels")
+        return torch.nn.functional.one_hot(labels).float()

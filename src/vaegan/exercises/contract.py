@@ -131,6 +131,17 @@ def _check_sample(model: GenerativeModel) -> None:
         raise CheckFailed("two samples with the same generator seed differ; draw the noise with the generator")
     if torch.equal(a, c):
         raise CheckFailed("samples with different seeds are identical; the noise is ignored")
+    if model.conditional:  # every batch above held the top class: F.one_hot(labels) without K passed them
+        top = model.config.num_classes - 1
+        try:
+            lacking = model.sample(2, torch.zeros(2, dtype=torch.long), torch.Generator().manual_seed(3))
+        except Exception as error:
+            raise CheckFailed(
+                f"sample(2) with labels [0, 0] (a batch without class {top}) failed: {_reason(error)}; does "
+                "condition() size its code by the batch's labels? one_hot(labels, num_classes) does not"
+            ) from None
+        if tuple(lacking.shape) != (2, *model.config.image_shape):
+            raise CheckFailed(f"sample(2) with labels [0, 0] (without class {top}) has shape {tuple(lacking.shape)}")
 
 
 def _check_save_load(model: GenerativeModel) -> None:
