@@ -218,3 +218,14 @@ def test_each_subjects_row_is_drawn_over_that_subjects_own_image(tmp_path, monke
     assert len(drawn) == 4
     for background, image in zip(drawn, own):
         assert np.allclose(background.get_fdata(), image)
+
+
+def test_the_group_figure_says_what_anatomy_its_maps_lie_over(volumes, tmp_path, monkeypatch):
+    """Its rows lie over the mean control image, which only the docstring said (individual.png: each subject's)."""
+    from vaegan.visualization import brain
+
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    summary = summarize_effects(tiny_cvae((1, 16, 16, 16)), volumes, mri)
+    texts = saved_texts(monkeypatch, brain)
+    plot_effect_maps(summary, mri, tmp_path / "effects.png")
+    assert any("over the mean CN image" in t for t in texts)

@@ -87,7 +87,8 @@ def plot_effect_maps(
     rows = [
         (
             -summary.effect,
-            f"model: decode(z, {disease}) vs decode(z, {control}), intensity loss{_r(summary.r_model)}",
+            f"model: decode(z, {disease}) vs decode(z, {control}), intensity loss{_r(summary.r_model)}; each row "
+            f"over the mean {control} image",
             INTENSITY,
         ),
         (
