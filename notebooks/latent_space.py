@@ -38,9 +38,8 @@
 import torch
 from IPython.display import display
 
-from vaegan import VAE, VAEConfig, load_dataset
+from vaegan import VAE, VAEConfig, fit, load_dataset
 from vaegan.exercises import notebook_outputs, quick
-from vaegan.training import TrainConfig, Trainer
 from vaegan.visualization import (
     embed,
     latent_figures,
@@ -69,8 +68,8 @@ torch.manual_seed(0)
 # %%
 data = load_dataset("mnist", limit=500 if QUICK else None)
 model = VAE(VAEConfig(latent_dim=2, network={"kind": "mlp", "hidden": [512, 256]}))
-config = TrainConfig(epochs=1 if QUICK else 15, batch_size=128, progress=False, tensorboard=False, device="cpu")
-history = Trainer(model, data, config, out_dir=OUT).fit(overwrite=True)
+options = {"batch_size": 128, "progress": False, "tensorboard": False, "device": "cpu"}
+history = fit(model, data, out_dir=OUT, overwrite=True, epochs=1 if QUICK else 15, **options)
 print(f"{len(history)} epochs; validation loss {history[-1]['val/loss']:.1f} nats per image (grey levels: not an ELBO)")
 
 # %% [markdown]
@@ -139,7 +138,8 @@ plot_interpolation(rows, ["linear", "spherical"], t, endpoints=(codes.images[a],
 # `conditional`, the latent size, a `posterior`), so the same call serves an autoencoder, a
 # GAN (in its noise space) or a conditional VAE (with class interpolation). `write_report`
 # gathers metrics, curves, per-epoch grids and these figures into one HTML file (and the run's
-# config where it has one: `vaegan train` and `vaegan.fit` record it, this bare `Trainer` does not).
+# config: `vaegan.fit` records it, data split included, so `vaegan visualize` and `vaegan report` read
+# the run as it was trained).
 
 # %%
 methods = ("pca", "tsne") if QUICK else ("pca", "tsne", "umap")
