@@ -166,16 +166,41 @@ def test_a_space_entry_can_be_changed_with_set_though_its_key_holds_dots():
 
 
 @pytest.mark.parametrize("metric", ["val/map_r", "val/acc_fake", "val/c_acc_fake"])
-def test_a_higher_is_better_metric_minimised_is_refused(metric):
+def test_a_higher_is_better_metric_minimised_is_refused_when_the_study_starts(metric, tmp_path):
     # val/map_r (a Pearson r) under the default direction minimize searched for the worst disease map
+    from vaegan.tuning.study import Tuner
+
     space = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}
     data = with_space(space, metric=metric)
     if metric == "val/map_r":  # scored on phantoms by a conditional model with an encoder, every epoch
         data |= {"data": {"dataset": "phantoms"}, "model": {"name": "cvae"}}
         data |= {"train": {"device": "cpu", "score_maps_every": 1}}
+    config = build_config(data)  # the config itself builds: every trial's checkpoint holds its tune section
     with pytest.raises(ConfigError, match=rf"tune\.direction.*higher is better.*{metric}.*maximize"):
-        build_config(data)
-    assert build_config({**data, "tune": {**data["tune"], "direction": "maximize"}}).tune.direction == "maximize"
+        Tuner(config, out=tmp_path / "study")
+    assert not (tmp_path / "study").exists()  # refused before the study's folder and database are written
+    maximised = build_config({**data, "tune": {**data["tune"], "direction": "maximize"}})
+    assert Tuner(maximised, out=tmp_path / "maximised").study.direction.name == "MAXIMIZE"
+
+
+def test_a_trial_of_a_study_minimising_an_accuracy_still_loads(tmp_path):
+    """The check sat on the tune section, which every trial's checkpoint and config.yaml copy: the trials of a
+    study started before it (tune.metric val/acc_fake under the default minimize) no longer loaded."""
+    from vaegan.config import save_config
+    from vaegan.foundation.checkpoints import atomic_save
+    from vaegan.models.registry import build_model
+    from vaegan.runs import load_run
+
+    space = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}
+    data = with_space(space, metric="val/acc_fake")
+    data["model"] = {"name": "vae", "latent_dim": 2, "network": {"kind": "mlp", "hidden": [8]}}
+    config = build_config(data)
+    trial = tmp_path / "trial_0000"
+    save_config(config, trial / "config.yaml")
+    payload = {**build_model(config.model).checkpoint_payload(), "epoch": 1, "run_config": config.to_dict()}
+    atomic_save(payload, trial / "checkpoints" / "best.pt")
+    assert load_run(trial).config.tune.metric == "val/acc_fake"
+    assert load_config(trial / "config.yaml").tune.direction == "minimize"
 
 
 @pytest.mark.parametrize("direction", ["minimize", "maximize"])

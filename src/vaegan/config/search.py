@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import yaml
 from pydantic import Field, model_validator
 
+from vaegan.foundation.errors import ConfigError
 from vaegan.foundation.section import Section, Seed
 
 if TYPE_CHECKING:
@@ -113,19 +114,23 @@ class TuneConfig(Section):
     sampler: Literal["tpe", "random"] = "tpe"
     seed: Seed | None = None
 
-    @model_validator(mode="after")
-    def _higher_is_better_is_maximised(self) -> TuneConfig:
-        # minimising a correlation or an accuracy searches for the worst model; losses take either direction
-        if self.direction == "minimize" and HIGHER_IS_BETTER.search(self.metric):
-            raise ValueError(
-                f"tune.direction is minimize, but higher is better for tune.metric {self.metric} (a correlation or "
-                "an accuracy): set tune.direction: maximize"
-            )
-        return self
-
     def suggest(self, trial: optuna.Trial) -> dict[str, Choice]:
         """Draw one point of the space; Optuna records each value under its dotted key."""
         return {key: spec.suggest(trial, key) for key, spec in self.space.items()}
+
+
+def check_direction(tune: TuneConfig) -> None:
+    """Raise ConfigError where ``tune.direction`` minimises a metric higher values of which are better.
+
+    Minimising a correlation or an accuracy searches for the worst model; losses take either direction.
+    Checked as a study starts, not when a config is read: every trial's checkpoint and config.yaml hold
+    the tune section, and the trials of a study started before this check must still load.
+    """
+    if tune.direction == "minimize" and HIGHER_IS_BETTER.search(tune.metric):
+        raise ConfigError(
+            f"tune.direction is minimize, but higher is better for tune.metric {tune.metric} (a correlation or "
+            "an accuracy): set tune.direction: maximize"
+        )
 
 
 def _check_range(low: float, high: float, log: bool, step: float | None) -> None:

@@ -26,6 +26,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, TrialState
 
 from vaegan.config import RunConfig, TuneConfig, as_overrides, build_config, check_space
+from vaegan.config.search import check_direction
 from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
 from vaegan.foundation.files import write_text_atomic
 from vaegan.models.registry import get_model_class
@@ -221,6 +222,7 @@ class Tuner:
     ):
         refuse_launcher()
         check_space(config)
+        check_direction(config.tune)  # a trial's config is not checked: the trials of an older study still load
         check_placement(config.train.device, config.train.sync_batchnorm)  # else every trial fails alike
         epochs = config.tune.space.get("train.epochs")
         if max_epochs is not None and epochs is not None and max(epochs.extremes()) > max_epochs:
