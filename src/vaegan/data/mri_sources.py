@@ -354,7 +354,7 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
                 + ("" if found else ", add one, or set data.mri.layout=auto")
             )
         path = found[0]
-    _refuse_bids_settings(path, options)
+    _warn_bids_settings(path, options)  # not refused: a run trained so (on every row) is read again to evaluate
     columns, rows = _read_table(path, ",")
     path_col = _column(path, columns, "path", "the CSV needs columns path,label")
     label_col = _column(path, columns, "label", "the CSV needs columns path,label")
@@ -405,23 +405,57 @@ def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
 
 # settings that only a BIDS folder gives a meaning to: what each does there, and what a CSV does instead
 BIDS_ONLY = {
-    "session": "picks the sessions of a BIDS folder, and a CSV has none: list only the rows (scans) you want in it",
-    "derivatives": (
-        "reads a BIDS folder's images from its derivatives/, and a CSV names its own files: list the rows you "
-        "want with the processed files in the path column"
-    ),
+    "session": "picks the sessions of a BIDS folder, and a CSV has none",
+    "derivatives": "reads a BIDS folder's images from its derivatives/, and a CSV names its own files",
+}
+CSV_INSTEAD = {
+    "session": "list only the rows (scans) you want in it",
+    "derivatives": "list the rows you want with the processed files in the path column",
 }
 
 
-def _refuse_bids_settings(path: Path, options: MRIConfig) -> None:
-    """A DataError for a ``data.mri`` setting of :data:`BIDS_ONLY` changed from its default: a CSV would ignore it."""
-    for key, meaning in BIDS_ONLY.items():
-        default = MRIConfig.model_fields[key].default
-        if getattr(options, key) != default:
-            raise DataError(
-                f"{path}: data.mri.{key}={getattr(options, key)!r} {meaning}, and leave data.mri.{key} at its "
-                f"default ({default!r})"
-            )
+def _bids_only_settings(options: MRIConfig) -> list[str]:
+    """The keys of :data:`BIDS_ONLY` that ``options`` changes from their defaults."""
+    return [key for key in BIDS_ONLY if getattr(options, key) != MRIConfig.model_fields[key].default]
+
+
+def check_csv_settings(folder: Path, options: MRIConfig) -> None:
+    """Refuse, before training, a ``data.mri`` setting that a CSV input would ignore (``session``,
+    ``derivatives``). Reading the data only warns (:func:`csv_records`): a run trained so has read every
+    row and stores the setting, and must still load for evaluation.
+
+    Args:
+        folder: the data folder (``data.data_dir``): a CSV, a folder holding one, or another layout
+            (then nothing is checked).
+
+    Raises:
+        DataError: ``folder`` is a CSV input and such a setting differs from its default; or, as
+            :func:`detect_layout`, ``folder`` holds no layout.
+    """
+    if detect_layout(folder, options.layout) != "csv":
+        return
+    found = sorted(folder.glob("*.csv")) if folder.is_dir() else [folder]
+    path = found[0] if len(found) == 1 else folder  # a folder without one CSV: the reader says so
+    changed = _bids_only_settings(options)
+    if changed:
+        key, default = changed[0], MRIConfig.model_fields[changed[0]].default
+        raise DataError(
+            f"{path}: data.mri.{key}={getattr(options, key)!r} {BIDS_ONLY[key]}: {CSV_INSTEAD[key]}, and leave "
+            f"data.mri.{key} at its default ({default!r})"
+        )
+
+
+def _warn_bids_settings(path: Path, options: MRIConfig) -> None:
+    """A warning for each setting of :data:`BIDS_ONLY` that ``options`` changes: the CSV ``path`` ignores it."""
+    for key in _bids_only_settings(options):
+        logger.warning(
+            "%s: data.mri.%s=%r %s: it is ignored, and every row is read as listed (a new training refuses it; "
+            "leave it at its default with a CSV)",
+            path,
+            key,
+            getattr(options, key),
+            BIDS_ONLY[key],
+        )
 
 
 def _subject_cell(text: str) -> str:
