@@ -232,26 +232,54 @@ def test_tune_under_torchrun_is_refused_before_the_study_opens(config, tmp_path,
     Tuner(config, out=tmp_path / "study")
 
 
-def test_a_study_is_not_continued_under_another_epochs_cap(config, tmp_path):
-    # a second worker with --epochs 20 joined a study of --epochs 2 trials, and their values were ranked together
+def trained_for(tmp_path, epochs: int, space: dict = LR):
+    """The tiny study's config with train.epochs set, as --set train.epochs=N gives it."""
+    return build_config(tiny_study(tmp_path / "no-data-needed", space), [f"train.epochs={epochs}"])
+
+
+def test_a_study_is_not_continued_with_trials_of_another_length(tmp_path):
+    # a second worker with --set train.epochs=20 joined a study of 2-epoch trials, and their values were ranked
+    # together: only the --epochs cap was compared
     out = tmp_path / "study"
-    Tuner(config, out=out, max_epochs=2)
-    for other, shown in ((20, "--epochs 20"), (None, "no --epochs")):
-        with pytest.raises(ConfigError, match=rf"--epochs 2\b.*{shown}.*own --out"):
-            Tuner(config, out=out, max_epochs=other)
-    Tuner(config, out=out, max_epochs=2)  # the study's own cap still continues it
-    Tuner(config, out=tmp_path / "uncapped")
-    with pytest.raises(ConfigError, match=r"no --epochs.*--epochs 3"):
-        Tuner(config, out=tmp_path / "uncapped", max_epochs=3)
+    Tuner(trained_for(tmp_path, 2), out=out)
+    with pytest.raises(ConfigError, match=r"trials of 2 epochs.*of 20\b.*--epochs 2.*train\.epochs=2.*own --out"):
+        Tuner(trained_for(tmp_path, 20), out=out)
+    with pytest.raises(ConfigError, match=r"trials of 2 epochs.*of 1\b"):
+        Tuner(trained_for(tmp_path, 20), out=out, max_epochs=1)
+    Tuner(trained_for(tmp_path, 20), out=out, max_epochs=2)  # capped at 2: the study's own trials
+    Tuner(trained_for(tmp_path, 2), out=out, max_epochs=5)  # a cap above train.epochs changes nothing
 
 
-def test_a_study_from_before_the_epochs_cap_was_recorded_takes_any_cap(config, tmp_path):
+def test_a_cap_that_shortens_no_trial_continues_a_study_started_without_one(tmp_path):
+    # a study of 10-epoch trials refused a worker given --epochs 50, though its trials were the same
+    out = tmp_path / "study"
+    Tuner(trained_for(tmp_path, 10), out=out)
+    Tuner(trained_for(tmp_path, 10), out=out, max_epochs=50)
+    with pytest.raises(ConfigError, match=r"trials of 10 epochs.*of 5\b"):
+        Tuner(trained_for(tmp_path, 10), out=out, max_epochs=5)
+
+
+def test_a_study_tuning_train_epochs_takes_any_cap_but_not_fixed_lengths(tmp_path):
+    # each trial draws its epochs, and a cap below the space's top is refused: no cap shortens a trial
+    space = {**LR, "train.epochs": {"type": "int", "low": 1, "high": 3}}
+    out = tmp_path / "study"
+    Tuner(trained_for(tmp_path, 1, space), out=out)
+    Tuner(trained_for(tmp_path, 1, space), out=out, max_epochs=3)
+    with pytest.raises(ConfigError, match=r"trials of the epochs tune\.space draws.*of 3 epochs.*tune\.space"):
+        Tuner(trained_for(tmp_path, 3), out=out)
+    fixed = tmp_path / "fixed"
+    Tuner(trained_for(tmp_path, 3), out=fixed)
+    with pytest.raises(ConfigError, match=r"trials of 3 epochs.*of the epochs tune\.space draws.*train\.epochs=3"):
+        Tuner(trained_for(tmp_path, 1, space), out=fixed)
+
+
+def test_a_study_from_before_the_trial_length_was_recorded_takes_any(tmp_path):
     import optuna
     from sqlalchemy import create_engine, text
 
     out = tmp_path / "study"
-    tuner = Tuner(config, out=out, max_epochs=2)
-    with create_engine(tuner.storage_url).begin() as connection:  # as a study made before the cap was recorded
-        connection.execute(text("DELETE FROM study_user_attributes WHERE key = 'vaegan_max_epochs'"))
-    assert "vaegan_max_epochs" not in optuna.load_study(study_name="tiny", storage=tuner.storage_url).user_attrs
-    Tuner(config, out=out, max_epochs=20)
+    tuner = Tuner(trained_for(tmp_path, 2), out=out)
+    with create_engine(tuner.storage_url).begin() as connection:  # as a study made before the length was recorded
+        connection.execute(text("DELETE FROM study_user_attributes WHERE key = 'vaegan_trial_epochs'"))
+    assert "vaegan_trial_epochs" not in optuna.load_study(study_name="tiny", storage=tuner.storage_url).user_attrs
+    Tuner(trained_for(tmp_path, 20), out=out)

@@ -111,12 +111,24 @@ def database_url(url: str) -> str:
 
 
 METRIC = "vaegan_metric"  # the study's user attribute: the metric its trials are scored by
-CAP = "vaegan_max_epochs"  # and the --epochs cap its trials train under (None: no cap)
+LENGTH = "vaegan_trial_epochs"  # and the epochs each trial trains (None: tune.space draws them)
 
 
-def _check_objective(study: optuna.Study, tune: TuneConfig, max_epochs: int | None) -> None:
-    """Refuse to continue a study under another metric, direction or epochs cap: its trials' values would not
-    compare. A study from before an attribute was recorded is taken on trust."""
+def trial_epochs(config: RunConfig, max_epochs: int | None) -> int | None:
+    """The epochs every trial of ``config`` trains: train.epochs under the ``--epochs`` cap.
+
+    None where tune.space tunes train.epochs: each trial draws its own, and the Tuner refuses a cap below
+    the space's top, so no cap shortens a trial.
+    """
+    if "train.epochs" in config.tune.space:
+        return None
+    return config.train.epochs if max_epochs is None else min(config.train.epochs, max_epochs)
+
+
+def _check_objective(study: optuna.Study, tune: TuneConfig, epochs: int | None) -> None:
+    """Refuse to continue a study under another metric or direction, or with trials of another length
+    (``epochs``, see :func:`trial_epochs`): its trials' values would not compare. A study from before an
+    attribute was recorded is taken on trust."""
     metric = study.user_attrs.get(METRIC, tune.metric)
     direction = study.direction.name.lower()
     for key, old, new in (("metric", metric, tune.metric), ("direction", direction, tune.direction)):
@@ -125,23 +137,28 @@ def _check_objective(study: optuna.Study, tune: TuneConfig, max_epochs: int | No
                 f"study {study.study_name!r} scores its trials by tune.{key} {old}, this config by {new}: their "
                 "values would not compare; give this search its own --study and its own --out folder"
             )
-    cap = study.user_attrs.get(CAP, max_epochs)
-    if cap != max_epochs:
+    old = study.user_attrs.get(LENGTH, epochs)
+    if old != epochs:
+        if old is None:
+            match = "tune train.epochs in tune.space as the study does"
+        else:
+            drop = "remove train.epochs from tune.space and train" if epochs is None else "train"
+            match = f"{drop} {old} epochs as the study does (--epochs {old}, or --set train.epochs={old})"
         raise ConfigError(
-            f"study {study.study_name!r} trains its trials under {_cap(cap)}, this run under {_cap(max_epochs)}: "
-            f"trials of different lengths would be ranked together; rerun with {_cap(cap)}, or give this search "
-            "its own --study and its own --out folder"
+            f"study {study.study_name!r} trains {_length(old)}, this run {_length(epochs)}: trials of different "
+            f"lengths would be ranked together; {match}, or give this search its own --study and its own --out folder"
         )
 
 
-def _cap(max_epochs: int | None) -> str:
-    return "no --epochs" if max_epochs is None else f"--epochs {max_epochs}"
+def _length(epochs: int | None) -> str:
+    return "trials of the epochs tune.space draws" if epochs is None else f"trials of {epochs} epochs"
 
 
-def open_study(
-    url: str, name: str, tune: TuneConfig, *, max_epochs: int | None = None, attempts: int = 4
-) -> optuna.Study:
+def open_study(url: str, name: str, tune: TuneConfig, *, epochs: int | None = None, attempts: int = 4) -> optuna.Study:
     """Create the study, or load it if it exists (a rerun, or a worker on another machine joining).
+
+    ``epochs``: how long each trial trains (see :func:`trial_epochs`); a study of trials of another length,
+    metric or direction is refused.
 
     Workers started together on a fresh database race to create Optuna's tables
     (optuna/optuna#1092); the loser's error is retried after a short, jittered pause.
@@ -165,11 +182,11 @@ def open_study(
                 )
             except optuna.exceptions.DuplicatedStudyError:  # a rerun, or another worker created it first
                 study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-                _check_objective(study, tune, max_epochs)
+                _check_objective(study, tune, epochs)
                 return study
             stamp(study)  # only the creator stamps it: what tells this study from an older one of its name
             study.set_user_attr(METRIC, tune.metric)
-            study.set_user_attr(CAP, max_epochs)
+            study.set_user_attr(LENGTH, epochs)
             return study
         except (SQLAlchemyError, ValueError) as error:  # ValueError: e.g. a port out of range
             if attempt == attempts - 1 or isinstance(error, ValueError):
@@ -242,7 +259,7 @@ class Tuner:
         label = storage_label(storage, self.out)
         check_folder(self.out, name, label)  # before the study is opened: no other study or storage here
         self.storage_url = storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
-        self.study = open_study(self.storage_url, name, self.tune, max_epochs=max_epochs)
+        self.study = open_study(self.storage_url, name, self.tune, epochs=trial_epochs(config, max_epochs))
         claim_folder(self.out, self.study, label)  # and not a fresh study of that name over old trial folders
         if self.tune.seed is not None and self.study.trials:  # a rerun must not replay the first run's proposals
             self.study.sampler = make_sampler(self.tune, (self.tune.seed + len(self.study.trials)) % 2**32)
