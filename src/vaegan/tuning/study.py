@@ -188,6 +188,8 @@ def open_study(url: str, name: str, tune: TuneConfig, *, epochs: int | None = No
             study.set_user_attr(METRIC, tune.metric)
             study.set_user_attr(LENGTH, epochs)
             return study
+        except ConfigError:  # the study refuses this config (a ValueError too): not the database's fault
+            raise
         except (SQLAlchemyError, ValueError) as error:  # ValueError: e.g. a port out of range
             if attempt == attempts - 1 or isinstance(error, ValueError):
                 raise ConfigError(
