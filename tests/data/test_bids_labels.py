@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.data.mri_files import make_bids, options
+from tests.data.mri_files import cache_fixture, make_bids, options  # noqa: F401
 from vaegan.data.bad_inputs import BadInputs
+from vaegan.data.mri import read_volumes
 from vaegan.data.mri_sources import bids_records
 
 SESSIONS = ["ses-1", "ses-2", "ses-3", "ses-4"]
@@ -75,3 +76,33 @@ def test_a_chosen_session_outside_the_label_map_is_not_replaced(tmp_path):
     reasons = {Path(item.path).name: item.reason for item in bad.items}
     assert "'MCI' is not in data.mri.label_map" in reasons[scan("sub-01", "ses-1")]
     assert "used instead" not in reasons[scan("sub-01", "ses-1")]
+
+
+@pytest.mark.parametrize(
+    ("session", "sessions", "chosen", "fallbacks"),
+    [
+        ("first", {"ses-1": "CN", "ses-2": "MCI", "ses-3": "AD"}, "ses-1", []),
+        ("last", {"ses-1": "AD", "ses-2": "MCI", "ses-3": "CN"}, "ses-3", []),  # ses-4: no row, passed over
+        ("first", {"ses-1": "CN", "ses-2": "n/a", "ses-3": "AD", "ses-4": "MCI"}, "ses-1", ["ses-3"]),
+    ],
+)
+def test_the_fallbacks_stop_at_a_session_outside_the_label_map(tmp_path, session, sessions, chosen, fallbacks):
+    """ses-1 CN, ses-2 MCI, ses-3 AD: the fallbacks skipped ses-2, so an unreadable ses-1 put the subject into a
+    baseline study as its ses-3 AD scan. A subject who was MCI by then is not replaced by a later scan; an
+    unlabelled session (no diagnosis at all) is still passed over."""
+    root = cohort(tmp_path / "bids", NO_DIAGNOSIS, sessions)
+    (record,) = bids_records(root, options(session=session), BadInputs(strict=False))
+    assert record.path.name == scan("sub-01", chosen)
+    assert [r.path.name for r in record.fallbacks] == [scan("sub-01", s) for s in fallbacks]
+
+
+def test_an_unreadable_baseline_is_not_replaced_past_a_session_outside_the_label_map(tmp_path, cache):
+    """The whole chain, read: the subject is skipped, named by its unreadable scan, and no record uses ses-3."""
+    participants = "participant_id\tdiagnosis\nsub-01\tn/a\nsub-02\tCN\n"  # sub-02 keeps the cohort non-empty
+    root = cohort(tmp_path / "bids", participants, {"ses-1": "CN", "ses-2": "MCI", "ses-3": "AD"})
+    baseline = root / "sub-01" / "ses-1" / "anat" / scan("sub-01", "ses-1")
+    baseline.write_bytes(baseline.read_bytes()[: baseline.stat().st_size // 2])  # truncated
+    data = read_volumes(root, options(session="first"))
+    assert [Path(p).name for p in data.paths] == [scan("sub-02", "ses-1")]
+    (item,) = data.skipped
+    assert Path(item.path).name == scan("sub-01", "ses-1") and "used instead" not in item.reason

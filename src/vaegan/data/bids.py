@@ -16,8 +16,10 @@ read: its import takes a moment) parses the entities of every file name, so
 - **Unreadable or unlabelled files**: a chosen file that cannot be read is
   replaced by the session's next run, then (``first``/``last``) by the next
   session's file, and the skipped summary names both. The next session's
-  file also stands in for a chosen session without a diagnosis
-  (:func:`vaegan.data.mri_sources.bids_records`, which labels the files).
+  file also stands in for a chosen session without a diagnosis; a session
+  whose diagnosis is outside ``label_map`` is never stepped over (neither
+  replaced nor passed on the way to a later one):
+  :func:`vaegan.data.mri_sources.bids_records`, which labels the files.
 
 Example:
     >>> bids_images(Path("my_bids"), "first")  # doctest: +SKIP

@@ -56,8 +56,8 @@ class Record:
     """One image to read: its file, its subject and its class index, and what to read if it cannot be read.
 
     ``fallbacks`` are the same sample's other files in order of preference (a BIDS session's later runs,
-    then, under ``session: first/last``, the next session's): a truncated chosen scan costs the file, not
-    the subject.
+    then, under ``session: first/last``, the next labelled sessions', up to one outside ``label_map``): a
+    truncated chosen scan costs the file, not the subject.
     """
 
     path: Path
@@ -260,7 +260,8 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
 
     A session's diagnosis in ``sub-XX/sub-XX_sessions.tsv`` (same column name) wins over the subject's in
     participants.tsv, so a subject who converts from CN to AD is labelled per scan. Under ``first``/``last``
-    a chosen session with no diagnosis in either table gives way to the next session that has one.
+    a chosen session with no diagnosis in either table gives way to the next session that has one; a session
+    whose diagnosis is outside ``label_map`` ends the subject's chain (neither it nor a later one is used).
     """
     table = root / "participants.tsv"
     if not table.is_file():  # before pybids indexes the whole folder
@@ -332,8 +333,7 @@ def _choose(subject: str, sample: list[Path], label_of: dict[Path, int | str], b
         if isinstance(label, str):
             refused = path
         else:
-            usable = (Record(p, subject, label_of[p]) for p in sample[index + 1 :] if not isinstance(label_of[p], str))
-            chosen = Record(path, subject, label, tuple(usable))
+            chosen = Record(path, subject, label, _fallbacks(subject, sample[index + 1 :], label_of))
         break
     instead = f"; {chosen.path.name} is used instead" if chosen else ""
     for path in passed.values():
@@ -341,6 +341,22 @@ def _choose(subject: str, sample: list[Path], label_of: dict[Path, int | str], b
     if refused is not None:
         bad.add(refused, label_of[refused])
     return chosen
+
+
+def _fallbacks(subject: str, later: list[Path], label_of: dict[Path, int | str]) -> tuple[Record, ...]:
+    """The records that may replace a chosen file that cannot be read: ``later`` files (in order) with a class,
+    up to the first whose diagnosis cannot be used. A subject MCI at its second visit is not entered into a
+    baseline study as its third, AD, scan; a session without any diagnosis (:class:`NoDiagnosis`) is passed
+    over."""
+    usable = []
+    for path in later:
+        label = label_of[path]
+        if isinstance(label, NoDiagnosis):
+            continue
+        if isinstance(label, str):  # outside label_map (or two diagnoses): the subject's state then is no class
+            break
+        usable.append(Record(path, subject, label))
+    return tuple(usable)
 
 
 def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
