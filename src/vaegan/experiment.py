@@ -60,27 +60,40 @@ def fit(
     else:
         log.warning(
             "fit(): the data hold no record of how load_dataset loaded them (splits made or changed by hand), so "
-            "%s records only their name (%r): commands that read the run's data load that dataset with the "
-            "default split (data.val_size, data.seed, data.limit); pass load_dataset's splits as they are, or "
-            "edit the data section of %s/config.yaml",
-            out_dir, data.train.name, out_dir,
+            "%s records only their name (%r): vaegan evaluate, visualize and report will load that dataset with "
+            "the default split (data.val_size, data.seed, data.limit), not these images; pass the splits "
+            "load_dataset returns, as they are, to have the run record how they were loaded",
+            out_dir, data.train.name,
         )  # fmt: skip
         recorded = DataConfig(dataset=data.train.name, binarize=binarize)
     run = RunConfig(name=Path(out_dir).name, data=recorded, model=model.config, train=config)
     last = resume_point(Path(out_dir))
     saved = read_resume_point(last).get("run_config") if resume and last.is_file() else None
     if saved:
+        # the folder's name may change (a copied run); how the data were loaded is the caller's, and fit() before
+        # 2026-12-02 recorded the dataset's name alone: said, not refused (fit() has no accept_changes)
         changes = _resume_changes(saved, run)
-        if changes:
+        split = {key: change for key, change in changes.items() if key.startswith("data.") and key not in FIT_DATA}
+        refused = {key: change for key, change in changes.items() if key != "name" and key not in split}
+        if refused:
             raise ConfigError(
-                f"fit(resume=True): {out_dir} was trained under other settings: {describe_changes(changes)}; "
+                f"fit(resume=True): {out_dir} was trained under other settings: {describe_changes(refused)}; "
                 "resume with the settings it was trained with, or give another out_dir"
             )
+        if split:
+            log.warning(
+                "fit(resume=True): %s recorded its data otherwise (%s); going on with these splits, recorded from now",
+                out_dir, describe_changes(split),
+            )  # fmt: skip
         _record_resumed_config(callbacks, saved, run, {}, Path(out_dir))
     trainer = Trainer(
         model, data, config, out_dir=out_dir, callbacks=callbacks, binarize=binarize, run_config=run.to_dict()
     )
     return trainer.fit(resume=resume, overwrite=overwrite)
+
+
+# what fit() has always recorded of its data: a resume that changes them is refused
+FIT_DATA = ("data.dataset", "data.binarize")
 
 
 def _record_resumed_config(
@@ -134,6 +147,12 @@ def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
     check_unused_weights(config)
     check_network_fits(config)  # before a cohort is read (and registered)
     check_placement(config.train.device, config.train.sync_batchnorm)
+    if config.data.dataset == "mri":  # a CSV ignores data.mri.session/derivatives: refused before it is read
+        from vaegan.data.mri import mri_folder
+        from vaegan.data.mri_sources import check_csv_settings
+
+        data_dir = Path(config.data.data_dir).expanduser() if config.data.data_dir else None
+        check_csv_settings(mri_folder(data_dir), config.data.mri)
     data = load_data(config)
     if get_model_class(config.model.name).conditional:
         present = torch.unique(torch.cat([data.train.labels, data.val.labels])).tolist()
@@ -270,7 +289,11 @@ def read_changes(path: Path) -> list[dict]:
 
 
 # accepted changes of these keep what val/objective measures, so best.pt's value still compares
-SAME_OBJECTIVE = ("train", "out", "tune", "model.lr", "model.betas", "model.weight_decay", "model.kl_warmup_epochs")
+# (the data's folder too: moved, the data are the same; another set is another data.dataset or split)
+SAME_OBJECTIVE = (
+    *("train", "out", "tune", "data.data_dir"),
+    *("model.lr", "model.betas", "model.weight_decay", "model.kl_warmup_epochs"),
+)
 
 
 class RecordChanges(Callback):

@@ -287,3 +287,26 @@ def test_resume_with_no_epoch_left_says_nothing_was_trained(run, tmp_path, caplo
     assert main(args) == 0
     assert "nothing to train" in caplog.text and "epoch 2" in caplog.text
     assert (run / "metrics.csv").read_text() == before
+
+
+def test_moving_the_data_keeps_the_best_so_far(run, tmp_path, caplog):
+    """An accepted --data-dir (the data moved) started best.pt afresh: the best model so far was lost."""
+    best = read_checkpoint(run / "checkpoints" / "best.pt")["best"]
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(run), "--resume", "--epochs", "3"]
+    assert main([*args, "--data-dir", str(tmp_path / "moved"), "--accept-changes"]) == 0
+    assert "starts afresh" not in caplog.text
+    assert read_checkpoint(run / "checkpoints" / "last.pt")["best"] <= best
+
+
+def test_settings_of_how_the_data_are_held_resume_without_accept_changes(run, tmp_path):
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(run), "--resume", "--epochs", "3"]
+    assert main([*args, "--set", "train.eval_batch_size=8", "--set", "train.data_on_device=never"]) == 0
+
+
+def test_the_report_names_the_epoch_best_pt_holds_after_the_objective_changed(run, tmp_path):
+    from vaegan.visualization.report import metrics_section
+
+    args = ["train", "--config", str(write_config(tmp_path)), "--out", str(run), "--resume", "--epochs", "3"]
+    assert main([*args, "--set", "model.kl_weight=1000", "--accept-changes"]) == 0
+    metrics = metrics_section(run, VAE.monitor, {})
+    assert metrics["best_epoch"] == metrics["best_held"] == 3

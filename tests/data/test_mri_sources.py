@@ -51,3 +51,19 @@ def test_the_defaults_and_a_bids_folder_pass(listed, tmp_path, caplog):
     check_csv_settings(listed, options())
     bids = make_bids(tmp_path / "bids", {"sub-01": "CN"}, sessions={"sub-01": ["ses-1", "ses-2"]})
     check_csv_settings(bids, options(session="first", derivatives="synthstrip"))  # BIDS: they mean something
+
+
+def test_training_on_a_csv_with_session_first_is_refused_before_the_scans_are_read(listed, monkeypatch):
+    from vaegan import experiment
+    from vaegan.config import build_config
+
+    def no_read(config):
+        raise AssertionError("the scans were read before the setting was refused")
+
+    monkeypatch.setattr(experiment, "load_data", no_read)
+    config = build_config(
+        {"data": {"dataset": "mri", "data_dir": str(listed), "mri": {"session": "first", "size": 16}},
+         "model": {"name": "cvae"}}
+    )  # fmt: skip
+    with pytest.raises(DataError, match="data.mri.session"):
+        experiment.prepare(config)

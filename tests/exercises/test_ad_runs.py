@@ -134,6 +134,9 @@ def test_overrides_that_differ_from_the_trained_run_are_refused(notebook_folder)
     assert "model.latent_dim 8 -> 16" in message and str(folder / "outputs" / "ad_cvae_2d") in message
     assert "train.device" not in message  # where it runs does not change what it learned
     ad_runs.ad_run("ad_cvae_2d", ["model.latent_dim=8", "train.device=cpu"], quick=False)  # the same: reused
+    # how the data are held and read changes nothing learned either (a smaller machine's settings)
+    held = ["model.latent_dim=8", "train.eval_batch_size=8", "data.mri.storage=file"]
+    ad_runs.ad_run("ad_cvae_2d", held, quick=False)
     assert len(trained) == 1
 
 

@@ -342,3 +342,22 @@ def test_fit_refuses_to_resume_under_other_settings_and_records_more_epochs(tmp_
     )
     assert [row["epoch"] for row in history] == [1, 2]
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["train"]["epochs"] == 2
+
+
+def test_fit_resumes_a_copied_run_and_one_that_recorded_its_data_the_old_way(tmp_path, caplog):
+    import shutil
+
+    import yaml
+
+    options = {"progress": False, "tensorboard": False, "grid_size": 8, "batch_size": 16}
+    experiment.fit(tiny_vae(), tiny_splits(), out_dir=tmp_path / "a", epochs=1, **options)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # another folder name: the same settings
+    experiment.fit(tiny_vae(), tiny_splits(), out_dir=tmp_path / "b", epochs=2, resume=True, **options)
+    # fit() before 2026-12-02 recorded the dataset's name alone; these splits record more
+    last = tmp_path / "a" / "checkpoints" / "last.pt"
+    payload = torch.load(last, weights_only=True)
+    payload["run_config"]["data"]["limit"] = 7
+    torch.save(payload, last)
+    history = experiment.fit(tiny_vae(), tiny_splits(), out_dir=tmp_path / "a", epochs=2, resume=True, **options)
+    assert [row["epoch"] for row in history] == [1, 2] and "data.limit" in caplog.text
+    assert yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())["data"].get("limit") is None

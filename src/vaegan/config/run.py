@@ -37,7 +37,8 @@ from vaegan.models.registry import get_model_class
 from vaegan.training.config import TrainConfig
 from vaegan.training.run_folder import check_name, check_out_dir
 
-# Keys a resumed run may change: how long and where it runs, and what it shows, not what it learns.
+# Keys a resumed run may change: how long and where it runs, how its data are held and read, and what it
+# shows, not what it learns.
 RESUMABLE_KEYS = (
     "out",
     "tune",
@@ -47,6 +48,16 @@ RESUMABLE_KEYS = (
     "train.tensorboard",
     "train.visualize_every",
     "train.score_maps_every",
+    "train.eval_batch_size",
+    "train.data_on_device",
+    "train.compile",
+    "train.channels_last",
+    "train.check_finite_every",
+    "train.dist_timeout_s",
+    "data.mri.cache",
+    "data.mri.progress",
+    "data.mri.workers",
+    "data.mri.storage",
 )
 
 

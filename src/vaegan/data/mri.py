@@ -148,7 +148,7 @@ def model_grid(data: DataConfig) -> np.ndarray | None:
     setting = data.mri.registration
     if data.dataset == "mri":  # the folder it read, where it is still there: 2-D images are never registered
         try:
-            folder = _mri_folder(Path(data.data_dir) if data.data_dir else None)
+            folder = mri_folder(Path(data.data_dir) if data.data_dir else None)
             if folder.exists() and detect_layout(folder, data.mri.layout) == "imagefolder":
                 return None
         except DataError:
@@ -209,7 +209,8 @@ def split_datasets(data: MRIVolumes, options: MRIConfig, name: str) -> tuple[Ima
     return as_dataset(data.select(~is_test), options, name), as_dataset(data.select(is_test), options, name)
 
 
-def _mri_folder(data_dir: Path | None) -> Path:
+def mri_folder(data_dir: Path | None) -> Path:
+    """The folder (or CSV) the ``mri`` dataset reads: ``data_dir``, else ``$VAEGAN_DATA_DIR/mri``."""
     if data_dir is not None:
         return data_dir
     root = os.environ.get("VAEGAN_DATA_DIR")
@@ -224,7 +225,7 @@ def _mri_folder(data_dir: Path | None) -> Path:
 
 def load_mri(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()) -> tuple[ImageDataset, ImageDataset]:
     """The ``mri`` dataset: whatever layout ``data_dir`` holds, split by subject."""
-    folder = _mri_folder(data_dir)
+    folder = mri_folder(data_dir)
     if detect_layout(folder, mri.layout) == "imagefolder":
         from vaegan.data.imagefolder import load_image_folder
 
@@ -269,7 +270,7 @@ def volumes_folder(data: DataConfig) -> Path:
     if data.dataset == "phantoms":
         folder = Path(data.data_dir) if data.data_dir else phantom_folder(data.mri)
     elif data.dataset == "mri":
-        folder = _mri_folder(Path(data.data_dir) if data.data_dir else None)
+        folder = mri_folder(Path(data.data_dir) if data.data_dir else None)
     else:
         raise DataError(f"dataset {data.dataset}: holds no brain volumes (datasets mri and phantoms do)")
     if detect_layout(folder, "bids" if data.dataset == "phantoms" else data.mri.layout) == "imagefolder":
@@ -356,7 +357,7 @@ def locate_mri(data_dir: Path | None) -> DataLocation:
 def _load_image_folder(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig()):
     from vaegan.data.imagefolder import load_image_folder
 
-    return load_image_folder(_mri_folder(data_dir), mri=mri)
+    return load_image_folder(mri_folder(data_dir), mri=mri)
 
 
 register_dataset("mri", load_mri, locate=locate_mri)

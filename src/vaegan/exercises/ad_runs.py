@@ -111,7 +111,7 @@ def ad_run(name: str, overrides: Sequence[str] = (), *, quick: bool | None = Non
 
 
 # What a call may change on a trained run without changing what it learned
-HARMLESS = (*(key for key in RESUMABLE_KEYS if key != "train.epochs"), *FROM_DATA, "data.mri.progress")
+HARMLESS = (*(key for key in RESUMABLE_KEYS if key != "train.epochs"), *FROM_DATA)
 
 
 def trained_config(out: Path, settings: Sequence[str]) -> RunConfig:

@@ -150,7 +150,7 @@ class Trainer:
             if resume and self.epoch >= self.config.epochs and self.ranks.is_main:
                 log.warning(
                     "%s: nothing to train: checkpoints/last.pt holds epoch %d and train.epochs is %d; "
-                    "give --epochs %d or more to train further",
+                    "ask for %d or more epochs (--epochs, or fit(epochs=...)) to train further",
                     self.out_dir, self.epoch, self.config.epochs, self.epoch + 1,
                 )  # fmt: skip
             self.model.on_fit_start(len(self.data.train))

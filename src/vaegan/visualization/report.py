@@ -168,7 +168,11 @@ def metrics_section(run: Path, monitor: str | None, units: dict[str, str | None]
     last = history[-1]
     key = f"val/{monitor}" if monitor else None
     scored = any(key and isinstance(row.get(key), float) and math.isfinite(row[key]) for row in history)
-    best = best_row(history, monitor)
+    # what the checkpoints hold, read from them: metrics.csv is written first, so a save cut short leaves it ahead
+    held = {name: held_epoch(run / "checkpoints" / f"{name}.pt") for name in ("last", "best")}
+    # best.pt's own epoch where it is in the history: an accepted change of the objective started it afresh,
+    # which the rule over the whole history (best_row) cannot know
+    best = next((row for row in history if row.get("epoch") == held["best"]), None) or best_row(history, monitor)
     names = list(dict.fromkeys(k for row in history for k in row if k != "epoch"))
     rows = [
         {
@@ -181,8 +185,6 @@ def metrics_section(run: Path, monitor: str | None, units: dict[str, str | None]
         for n in names
     ]
     last_epoch, best_epoch = int(last.get("epoch", len(history))), int(best.get("epoch", len(history)))
-    # what the checkpoints hold, read from them: metrics.csv is written first, so a save cut short leaves it ahead
-    held = {name: held_epoch(run / "checkpoints" / f"{name}.pt") for name in ("last", "best")}
     behind = held["last"] is not None and held["last"] != last_epoch
     return {
         "rows": rows,
