@@ -43,15 +43,7 @@ class Run:
             VaeganError: the run records no data section (a Trainer given no ``run_config``): which data it
                 learned from is unknown, and MNIST is not assumed.
         """
-        if not self.data_recorded:
-            source = self.checkpoint.name if self.checkpoint is not None else "its checkpoint"
-            raise VaeganError(
-                f"{self.path}: the run records no data section (neither {source}, written by a Trainer given no "
-                f"run_config, nor {self.path / CONFIG_FILE} says it), so which dataset it learned from is unknown "
-                f"and none is assumed; write {self.path / CONFIG_FILE} with a data: section as the run was "
-                "trained (dataset, data_dir, val_size, seed, limit), or train with vaegan train or vaegan.fit(), "
-                "which record it"
-            )
+        self.require_data()
         data = load_data(self.config)
         held, now = self.held_out(), data.subjects()
         if held is not None and now is not None and now["test"] != held["test"]:
@@ -83,6 +75,23 @@ class Run:
         ):
             raise VaeganError(f"{path}: not a record of the run's subjects (train, val, test: lists of names)")
         return {k: held[k] for k in splits}
+
+    def require_data(self) -> None:
+        """Raise where the run records no data section (a Trainer given no ``run_config``): which data it
+        learned from is unknown, and MNIST is not assumed.
+
+        Raises:
+            VaeganError: naming the run and the file to write.
+        """
+        if not self.data_recorded:
+            source = self.checkpoint.name if self.checkpoint is not None else "its checkpoint"
+            raise VaeganError(
+                f"{self.path}: the run records no data section (neither {source}, written by a Trainer given no "
+                f"run_config, nor {self.path / CONFIG_FILE} says it), so which dataset it learned from is unknown "
+                f"and none is assumed; write {self.path / CONFIG_FILE} with a data: section as the run was "
+                "trained (dataset, data_dir, val_size, seed, limit), or train with vaegan train or vaegan.fit(), "
+                "which record it"
+            )
 
     @property
     def class_names(self) -> list[str] | None:

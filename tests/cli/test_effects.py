@@ -425,3 +425,17 @@ def test_the_class_not_asked_for_defaults_to_one_other_than_the_one_asked_for(na
     from vaegan.cli.effects import chosen_classes
 
     assert chosen_classes(names, control, disease) == expected
+
+
+def test_a_run_that_records_no_data_is_not_said_to_be_mnist(tmp_path, capsys):
+    """A cVAE trained by a bare Trainer records no data section: effects called it 'trained on mnist'."""
+    from tests.conftest import tiny_splits
+    from tests.models.tiny_configs import tiny_model
+    from vaegan.training import Trainer
+    from vaegan.training.config import TrainConfig
+
+    config = TrainConfig(epochs=1, batch_size=16, grid_size=4, progress=False, tensorboard=False)
+    Trainer(tiny_model("cvae"), tiny_splits(), config, out_dir=tmp_path / "run").fit()
+    assert main(["effects", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "records no data section" in err and "mnist" not in err

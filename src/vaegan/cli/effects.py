@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             raise VaeganError(f"{flag} {value}: needs at least 1")
     run_ = load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
     model, data = run_.model, run_.config.data
+    run_.require_data()  # not the defaults (mnist) of a run that records no data section
     if not (model.conditional and model.has_encoder):
         raise VaeganError(
             f"{args.run}: its model ({model.name}) draws no disease-effect maps; they need a conditional model with an "
