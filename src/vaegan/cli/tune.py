@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
         "(default 20)",
     )
     parser.add_argument(
-        "--epochs", type=int, help="cap each trial's train.epochs (a study keeps the cap it was started with)"
+        "--epochs", type=int, help="cap each trial's train.epochs (a study keeps the trial length it began with)"
     )
     parser.add_argument("--study", help="study name in the storage (default: the config's name)")
     parser.add_argument("--storage", help="SQLAlchemy URL, e.g. postgresql://user@host/db (default: OUT/study.db)")
