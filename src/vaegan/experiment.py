@@ -148,8 +148,8 @@ def prepare(config: RunConfig) -> tuple[RunConfig, DataSplits]:
     check_network_fits(config)  # before a cohort is read (and registered)
     check_placement(config.train.device, config.train.sync_batchnorm)
     if config.data.dataset == "mri":  # a CSV ignores data.mri.session/derivatives: refused before it is read
+        from vaegan.data.csv_source import check_csv_settings
         from vaegan.data.mri import mri_folder
-        from vaegan.data.mri_sources import check_csv_settings
 
         data_dir = Path(config.data.data_dir).expanduser() if config.data.data_dir else None
         check_csv_settings(mri_folder(data_dir), config.data.mri)

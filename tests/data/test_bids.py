@@ -169,7 +169,7 @@ def test_a_subject_listed_twice_with_two_diagnoses_is_named_not_silently_relabel
 def test_a_scan_listed_twice_in_a_csv_is_named_and_kept_once(tmp_path):
     # the same scan as CN and as AD was kept twice with both labels; spelled two ways, kept twice
     from vaegan.data.bad_inputs import BadInputs
-    from vaegan.data.mri_sources import csv_records
+    from vaegan.data.csv_source import csv_records
 
     for i in range(3):
         write_nifti(tmp_path / "img" / f"scan{i}.nii.gz", brain(i))

@@ -150,7 +150,7 @@ def test_a_map_not_on_its_images_grid_is_refused_not_mirrored(tmp_path, cache):
 def test_a_csv_that_names_no_subjects_is_warned_about(tmp_path, caplog):
     """Without a subject column or sub-XX paths, each file is its own subject: visits could cross the split."""
     from vaegan.data.bad_inputs import BadInputs
-    from vaegan.data.mri_sources import csv_records
+    from vaegan.data.csv_source import csv_records
 
     for name in ("ADNI_002_S_0295_2006.nii.gz", "ADNI_002_S_0295_2007.nii.gz"):
         write_nifti(tmp_path / name, brain(0))
@@ -179,7 +179,7 @@ def test_a_csvs_subject_column_may_carry_its_usual_names(tmp_path, caplog, colum
     """ADNI's PTID, BIDS's participant_id: each file became its own subject, and one person's visits could
     fall on both sides of the split (the warning said there was no subject column)."""
     from vaegan.data.bad_inputs import BadInputs
-    from vaegan.data.mri_sources import csv_records
+    from vaegan.data.csv_source import csv_records
 
     for name in ("visit_bl.nii.gz", "visit_m12.nii.gz", "other.nii.gz"):
         write_nifti(tmp_path / name, brain(0))
@@ -193,7 +193,7 @@ def test_a_csvs_subject_column_may_carry_its_usual_names(tmp_path, caplog, colum
 
 def test_a_subject_cells_sub_prefix_is_read_in_any_case(tmp_path):
     from vaegan.data.bad_inputs import BadInputs
-    from vaegan.data.mri_sources import csv_records
+    from vaegan.data.csv_source import csv_records
 
     for name in ("a.nii.gz", "b.nii.gz"):
         write_nifti(tmp_path / name, brain(0))
@@ -205,7 +205,7 @@ def test_a_subject_cells_sub_prefix_is_read_in_any_case(tmp_path):
 def test_a_folder_above_the_cohort_named_sub_is_no_subject(tmp_path, caplog):
     """/home/sub-lab/cohort/list.csv: every scan took the subject sub-lab from a folder above the data."""
     from vaegan.data.bad_inputs import BadInputs
-    from vaegan.data.mri_sources import csv_records
+    from vaegan.data.csv_source import csv_records
 
     cohort = tmp_path / "sub-lab" / "cohort"
     cohort.mkdir(parents=True)
@@ -222,7 +222,7 @@ def test_a_folder_above_the_cohort_named_sub_is_no_subject(tmp_path, caplog):
 def test_a_csv_layout_on_a_folder_of_several_csvs_names_them(tmp_path):
     """data.mri.layout=csv took the first of a.csv and cohort.csv, alphabetically, without a word."""
     from vaegan.data.bad_inputs import BadInputs
-    from vaegan.data.mri_sources import csv_records
+    from vaegan.data.csv_source import csv_records
 
     for name in ("a.csv", "cohort.csv"):
         (tmp_path / name).write_text("path,label\n")

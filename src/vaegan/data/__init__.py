@@ -14,7 +14,8 @@ Files:
     mri.py       T1w MRI (BIDS folder or CSV) to cached tensors split by
                  subject, 3-D volumes or 2-D slices; registers ``mri``,
                  ``phantoms`` and ``image-folder``. Helpers: mri_sources.py
-                 (layouts, labels), bids.py (pybids: sessions, runs),
+                 (layouts, labels, BIDS records), csv_source.py (a CSV's
+                 records), bids.py (pybids: sessions, runs),
                  registration.py (N4, affine to MNI152, template mask),
                  mri_transforms.py (checks, MONAI preprocessing),
                  volumes.py (2-D slices and back, NIfTI out, atomically),

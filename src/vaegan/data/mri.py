@@ -34,9 +34,10 @@ from torch import Tensor
 
 from vaegan.data.bad_inputs import BadInput, BadInputs
 from vaegan.data.config import DataConfig, MRIConfig
+from vaegan.data.csv_source import csv_records
 from vaegan.data.datasets import DataLocation, ImageDataset, split_subjects
 from vaegan.data.mri_cache import preprocess_records
-from vaegan.data.mri_sources import bids_records, csv_records, detect_layout, is_phantom_folder, raw_scans
+from vaegan.data.mri_sources import bids_records, detect_layout, is_phantom_folder, raw_scans
 from vaegan.data.registry import register_dataset
 from vaegan.data.streaming import ImageWriter, complete, file_rows, one_writer, open_images, take_rows
 from vaegan.foundation.errors import DataError

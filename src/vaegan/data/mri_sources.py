@@ -1,4 +1,5 @@
-"""Where MRI images and their diagnoses come from: a BIDS folder or a CSV of (path, label).
+"""Where MRI images and their diagnoses come from: a BIDS folder (here) or a CSV of (path, label)
+(:mod:`vaegan.data.csv_source`), and what both share: the records, labels, tables and subjects.
 
 BIDS: ``participants.tsv`` (columns ``participant_id`` and the diagnosis column,
 ``data.mri.diagnosis_column``; a session's value in ``sub-XX/sub-XX_sessions.tsv``
@@ -8,16 +9,13 @@ pybids (:mod:`vaegan.data.bids`: sessions per ``data.mri.session``, the first
 run of each session); with ``data.mri.derivatives`` the images come from
 ``derivatives/<name>/`` (e.g. skull-stripped), the labels still from participants.tsv.
 
-CSV: columns ``path`` and ``label`` (and optionally ``subject``); paths are
-relative to the CSV's folder. Without a ``subject`` column the subject is the
-``sub-XXX`` part of the path, else the file name. Spaces around column names
-and values (``path, label``) are ignored, in participants.tsv too.
+Spaces around column names and values are ignored, in participants.tsv as in a CSV.
 
 Raw diagnosis values are mapped to classes by ``data.mri.label_map``
 (case-insensitive), e.g. ``{"CN": "CN", "Dementia": "AD"}``. Subjects without a
-diagnosis, with one outside the map, or without images, sessions without one
-(by their file, when the subject's diagnoses are per session), and CSV rows whose
-file is missing, go to the :class:`~vaegan.data.bad_inputs.BadInputs` collector.
+diagnosis, with one outside the map, or without images, and sessions without one (by their
+file, when the subject's diagnoses are per session) go to the :class:`~vaegan.data.bad_inputs.BadInputs`
+collector.
 
 Example:
     >>> records = bids_records(Path("my_bids"), MRIConfig(), BadInputs(strict=False))  # doctest: +SKIP
@@ -47,7 +45,6 @@ MISSING = {"", "n/a", "na", "nan", "none"}
 SUBJECT_PART = re.compile(r"sub-[A-Za-z0-9]+")
 SUBJECT_DEPTH = 3  # folders of a scan that may name its subject, outside the data folder: sub-01/ses-01/anat/
 # a CSV's subject column, by its usual names (BIDS, ADNI's PTID), compared without case
-SUBJECT_COLUMNS = ("subject", "subject_id", "participant_id", "participant", "ptid")
 logger = logging.getLogger(__name__)
 
 
@@ -148,7 +145,7 @@ def is_nifti(path: Path) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
 
 
-def _read_table(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, str]]]:
+def read_table(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, str]]]:
     """(column names, rows), names and values stripped of surrounding spaces (``path, label`` is common)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
@@ -162,7 +159,7 @@ def _read_table(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, s
         raise DataError(f"{path}: cannot read the table: {error}") from None
 
 
-def _column(path: Path, columns: list[str], wanted: str, hint: str) -> str:
+def table_column(path: Path, columns: list[str], wanted: str, hint: str) -> str:
     """The actual header matching ``wanted`` case-insensitively, or a DataError listing the columns."""
     for name in columns:
         if name.lower() == wanted.lower():
@@ -181,7 +178,7 @@ def session_diagnoses(root: Path, subjects: list[str], column: str) -> dict[tupl
         table = root / subject / f"{subject}_sessions.tsv"
         if not table.is_file():
             continue
-        columns, rows = _read_table(table, "\t")
+        columns, rows = read_table(table, "\t")
         lower = {name.lower(): name for name in columns}
         if column.lower() not in lower:
             continue
@@ -224,13 +221,13 @@ def _session_of(path: Path) -> str:
 
 def _subject_labels(table: Path, options: MRIConfig, required: bool) -> dict[str, int | str]:
     """participants.tsv: each subject's class index, or why it has none; the column is optional if not ``required``."""
-    columns, rows = _read_table(table, "\t")
-    id_col = _column(table, columns, "participant_id", "BIDS requires it")
+    columns, rows = read_table(table, "\t")
+    id_col = table_column(table, columns, "participant_id", "BIDS requires it")
     hint = "set data.mri.diagnosis_column (read from participants.tsv, or per session from sub-*/sub-*_sessions.tsv)"
     if not required and options.diagnosis_column.lower() not in (c.lower() for c in columns):
         dx_col = None
     else:
-        dx_col = _column(table, columns, options.diagnosis_column, hint)
+        dx_col = table_column(table, columns, options.diagnosis_column, hint)
     absent = NoDiagnosis(
         f"has no {options.diagnosis_column!r}: not a column of {table.name}, and not in its sessions.tsv"
     )
@@ -359,128 +356,7 @@ def _fallbacks(subject: str, later: list[Path], label_of: dict[Path, int | str])
     return tuple(usable)
 
 
-def csv_records(path: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
-    """One record per CSV row whose file exists and whose label maps to a class."""
-    if path.is_dir():
-        found = sorted(path.glob("*.csv"))
-        if len(found) != 1:
-            held = f"holds {', '.join(f.name for f in found)}" if found else "holds no .csv of path,label"
-            raise DataError(
-                f"{path}: data.mri.layout=csv but the folder {held}; point data.data_dir at the CSV file"
-                + ("" if found else ", add one, or set data.mri.layout=auto")
-            )
-        path = found[0]
-    _warn_bids_settings(path, options)  # not refused: a run trained so (on every row) is read again to evaluate
-    columns, rows = _read_table(path, ",")
-    path_col = _column(path, columns, "path", "the CSV needs columns path,label")
-    label_col = _column(path, columns, "label", "the CSV needs columns path,label")
-    subject_col = next((c for c in columns if c.strip().lower() in SUBJECT_COLUMNS), None)
-    records: dict[Path, Record] = {}
-    seen: dict[Path, tuple[int, str]] = {}  # each file (resolved) -> (line, raw label) of its first row
-    alone: set[Path] = set()  # files whose subject is only their file name
-    for number, row in enumerate(rows, start=2):  # line 1 is the header
-        where = f"{path}, line {number}"
-        file = (row.get(path_col) or "").strip()
-        if not file:
-            bad.add(where, "has an empty path")
-            continue
-        image = Path(file) if Path(file).is_absolute() else path.parent / file
-        raw = (row.get(label_col) or "").strip()
-        label = map_label(raw, options)
-        key = Path(os.path.normpath(image.absolute()))  # img/../img/a and img/a alike, without touching the disk
-        if key in seen:  # one scan is one sample, whatever its spelling
-            line, first = seen[key]
-            if first.lower() == raw.lower():
-                bad.add(where, f"{image.name} repeats line {line} (the same file); each scan counts once")
-            else:
-                records.pop(key, None)
-                bad.add(where, f"{image.name} is labelled {raw!r} here and {first!r} on line {line}: both left out")
-            continue
-        seen[key] = (number, raw)
-        if not image.is_file():
-            bad.add(where, f"file {image} does not exist")
-        elif isinstance(label, str):
-            bad.add(where, f"{image.name} {label}")
-        else:
-            subject = _subject_cell(row.get(subject_col) or "") if subject_col else ""
-            records[key] = Record(image, subject or subject_of(image, path.parent), label)
-            if not subject and not any(SUBJECT_PART.match(part) for part in _own_parts(image, path.parent)):
-                alone.add(key)  # the subject is then the file name: splits by subject split by file
-    alone &= records.keys()  # not those a later row left out
-    if alone:
-        lacking = "an empty subject cell" if subject_col else f"no subject column ({', '.join(SUBJECT_COLUMNS)})"
-        logger.warning(
-            "%s: %d files have %s and no sub-XX in their path: each counts as its own subject, so one "
-            "person's scans (visits, runs) may land in both training and test; fill in their subject",
-            path,
-            len(alone),
-            lacking,
-        )
-    return list(records.values())
-
-
-# settings that only a BIDS folder gives a meaning to: what each does there, and what a CSV does instead
-BIDS_ONLY = {
-    "session": "picks the sessions of a BIDS folder, and a CSV has none",
-    "derivatives": "reads a BIDS folder's images from its derivatives/, and a CSV names its own files",
-}
-CSV_INSTEAD = {
-    "session": "list only the rows (scans) you want in it",
-    "derivatives": "list the rows you want with the processed files in the path column",
-}
-
-
-def _bids_only_settings(options: MRIConfig) -> list[str]:
-    """The keys of :data:`BIDS_ONLY` that ``options`` changes from their defaults."""
-    return [key for key in BIDS_ONLY if getattr(options, key) != MRIConfig.model_fields[key].default]
-
-
-def check_csv_settings(folder: Path, options: MRIConfig) -> None:
-    """Refuse, before training, a ``data.mri`` setting that a CSV input would ignore (``session``,
-    ``derivatives``). Reading the data only warns (:func:`csv_records`): a run trained so has read every
-    row and stores the setting, and must still load for evaluation.
-
-    Args:
-        folder: the data folder (``data.data_dir``): a CSV, a folder holding one, or another layout
-            (then nothing is checked).
-
-    Raises:
-        DataError: ``folder`` is a CSV input and such a setting differs from its default; or, as
-            :func:`detect_layout`, ``folder`` holds no layout.
-    """
-    if detect_layout(folder, options.layout) != "csv":
-        return
-    found = sorted(folder.glob("*.csv")) if folder.is_dir() else [folder]
-    path = found[0] if len(found) == 1 else folder  # a folder without one CSV: the reader says so
-    changed = _bids_only_settings(options)
-    if changed:
-        key, default = changed[0], MRIConfig.model_fields[changed[0]].default
-        raise DataError(
-            f"{path}: data.mri.{key}={getattr(options, key)!r} {BIDS_ONLY[key]}: {CSV_INSTEAD[key]}, and leave "
-            f"data.mri.{key} at its default ({default!r})"
-        )
-
-
-def _warn_bids_settings(path: Path, options: MRIConfig) -> None:
-    """A warning for each setting of :data:`BIDS_ONLY` that ``options`` changes: the CSV ``path`` ignores it."""
-    for key in _bids_only_settings(options):
-        logger.warning(
-            "%s: data.mri.%s=%r %s: it is ignored, and every row is read as listed (a new training refuses it; "
-            "leave it at its default with a CSV)",
-            path,
-            key,
-            getattr(options, key),
-            BIDS_ONLY[key],
-        )
-
-
-def _subject_cell(text: str) -> str:
-    """A subject as a table gives it: trimmed, a ``sub-`` prefix in any case written ``sub-``."""
-    text = text.strip()
-    return f"sub-{text[4:]}" if text[:4].lower() == "sub-" else text
-
-
-def _own_parts(path: Path, root: Path | None) -> tuple[str, ...]:
+def own_parts(path: Path, root: Path | None) -> tuple[str, ...]:
     """The parts of ``path`` that belong to the data: those below ``root``, else (a file outside it) the
     file name and its :data:`SUBJECT_DEPTH` folders (``sub-01/ses-01/anat/T1w.nii.gz``), never the folders
     that hold the whole cohort (``/home/sub-lab/...``)."""
@@ -493,9 +369,9 @@ def _own_parts(path: Path, root: Path | None) -> tuple[str, ...]:
 
 
 def subject_of(path: Path, root: Path | None = None) -> str:
-    """The BIDS ``sub-XXX`` part of ``path`` (below ``root``, see :func:`_own_parts`), else the file name
+    """The BIDS ``sub-XXX`` part of ``path`` (below ``root``, see :func:`own_parts`), else the file name
     without its extension."""
-    for part in reversed(_own_parts(path, root)):  # the file name first, then its folders
+    for part in reversed(own_parts(path, root)):  # the file name first, then its folders
         match = SUBJECT_PART.match(part)
         if match:
             return match.group(0)

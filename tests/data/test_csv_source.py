@@ -9,7 +9,7 @@ import pytest
 
 from tests.data.mri_files import brain, make_bids, options, write_nifti
 from vaegan.data.bad_inputs import BadInputs
-from vaegan.data.mri_sources import check_csv_settings, csv_records
+from vaegan.data.csv_source import check_csv_settings, csv_records
 from vaegan.foundation.errors import DataError
 
 SETTINGS = [({"session": "first"}, "data.mri.session"), ({"derivatives": "synthstrip"}, "data.mri.derivatives")]
