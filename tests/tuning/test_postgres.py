@@ -9,7 +9,7 @@ import sys
 import optuna
 
 from tests.tuning.conftest import tiny_study, write_yaml
-from vaegan.tuning.study import database_url
+from vaegan.tuning.storage import database_url
 
 SPACE = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
 

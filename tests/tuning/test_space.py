@@ -71,7 +71,7 @@ def test_overrides_keep_types_and_read_string_choices_as_yaml():
 
 
 def test_unknown_pruner_options_name_the_pruner():
-    from vaegan.tuning.study import make_pruner
+    from vaegan.tuning.storage import make_pruner
 
     config = build_config(
         with_space({"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, pruner_options={"x": 1})

@@ -40,8 +40,9 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import optuna
 
+    from vaegan.tuning.identity import shown_url
     from vaegan.tuning.report import write_outputs
-    from vaegan.tuning.study import Tuner, shown_url
+    from vaegan.tuning.study import Tuner
 
     for flag, value in (("--trials", args.trials), ("--epochs", args.epochs), ("--timeout", args.timeout)):
         if value is not None and not value > 0:  # before a study exists: a bad count must not cost a trial

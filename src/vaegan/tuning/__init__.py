@@ -3,9 +3,10 @@
 The search space itself is the ``tune`` section of the run config
 (:mod:`vaegan.config.search`); this package runs it.
 
-- ``study.py``: :class:`Tuner`: opens or joins a study (SQLite or any SQLAlchemy
-  URL), runs each trial as a normal training run, reports the metric every
-  epoch for pruning, records crashed and NaN trials as failed with their reason.
+- ``study.py``: :class:`Tuner`: runs each trial as a normal training run, reports the
+  metric every epoch for pruning, records crashed and NaN trials as failed with their reason.
+- ``storage.py``: opens or joins the study in its database (SQLite or any SQLAlchemy
+  URL), refusing one whose trials would not compare (metric, direction, trial length).
 - ``identity.py``: ``study.json``, which ties the study folder to one study in one storage
   (password masked), so a new study never overwrites an old one's trial folders.
 - ``report.py``: the study folder's trials.csv, best_config.yaml and plots.
