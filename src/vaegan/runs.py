@@ -209,23 +209,27 @@ def parse_labels(spec: str, num_classes: int, names: list[str] | None = None) ->
     ``names`` (the run's class names, e.g. CN, AD) may be given instead of numbers, in any case.
     """
     index = {name.strip().lower(): i for i, name in enumerate(names or [])}
-    which = f" ({', '.join(f'{i}={name}' for i, name in enumerate(names))})" if names else ""
+    # the names beside their numbers, where they say more than the numbers (MNIST's are '0' to '9')
+    named = names and [name.strip() for name in names] != [str(i) for i in range(len(names))]
+    which = f" ({', '.join(f'{i}={name}' for i, name in enumerate(names))})" if named else ""
     labels: list[int] = []
-    for part in spec.split(","):
-        if part.strip().lower() in index:
-            labels.append(index[part.strip().lower()])
+    outside: list[str] = []  # the parts given that name no class, each once, in order
+    for part in (part.strip() for part in spec.split(",")):
+        if part.lower() in index:
+            labels.append(index[part.lower()])
             continue
-        low, _, high = part.strip().partition("-")
+        low, _, high = part.partition("-")
         try:
             start, stop = int(low), int(high or low)
         except ValueError:
             raise VaeganError(f"--labels {spec!r}: expected numbers like 0-9 or 1,3,5{which}") from None
         if stop < start:
-            raise VaeganError(f"--labels {spec!r}: the range {part.strip()} runs downward; a range runs upward (0-9)")
-        outside = [end for end in (start, stop) if not 0 <= end < num_classes]
-        if outside:  # before the range is expanded: 0-99999999999 would fill the memory first
-            raise VaeganError(f"--labels {spec!r}: classes must lie in 0-{num_classes - 1}{which}, got {outside}")
+            raise VaeganError(f"--labels {spec!r}: the range {part} runs downward; a range runs upward (0-9)")
+        if not (0 <= start and stop < num_classes):  # before the range is expanded: 0-99999999999 would fill memory
+            outside += [part] if part not in outside else []
+            continue
         labels.extend(range(start, stop + 1))
-    if not labels:
-        raise VaeganError(f"--labels {spec!r}: classes must lie in 0-{num_classes - 1}{which}, got none")
+    if outside or not labels:
+        got = ", ".join(outside) or "none"
+        raise VaeganError(f"--labels {spec!r}: classes must lie in 0-{num_classes - 1}{which}, got {got}")
     return labels

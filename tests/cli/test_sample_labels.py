@@ -11,6 +11,7 @@ from tests.conftest import blob_images
 from vaegan.cli import main
 from vaegan.data import register_dataset, registry
 from vaegan.data.mnist import FASHION_MNIST
+from vaegan.foundation.errors import VaeganError
 from vaegan.runs import load_run, parse_labels
 
 
@@ -45,3 +46,16 @@ def test_a_fashion_mnist_run_takes_its_class_names_as_labels(fashion_run, tmp_pa
     assert main(["sample", str(fashion_run), "--n", "2", "--labels", "Sandal", "--out", str(out)]) == 0
     sidecar = json.loads((tmp_path / "s.json").read_text())
     assert sidecar["labels"] == [5, 5] and sidecar["class_names"] == ["Sandal", "Sandal"]
+
+
+def test_a_class_outside_the_run_is_named_as_given():
+    """--labels 12 on MNIST said 'classes must lie in 0-9 (0=0, 1=1, ..., 9=9), got [12, 12]'."""
+    digits = [str(d) for d in range(10)]
+    with pytest.raises(VaeganError) as error:
+        parse_labels("12", 10, digits)
+    assert str(error.value).endswith("classes must lie in 0-9, got 12")  # names equal to the numbers: not listed
+    with pytest.raises(VaeganError, match=r"classes must lie in 0-9, got 12, 3-15$"):
+        parse_labels("1,12,3-15,12", 10, digits)  # each bad part once, in the order given
+    with pytest.raises(VaeganError, match=r"0-9 \(0=T-shirt/top, 1=Trouser, .*9=Ankle boot\), got 12$"):
+        parse_labels("12", 10, list(FASHION_MNIST.class_names))  # names that differ from the numbers: listed
+
