@@ -18,8 +18,9 @@ Floors, top to bottom (each imports only those below it; ``lint-imports`` checks
 Example:
     >>> from vaegan import VAE, VAEConfig, fit, load_dataset
     >>> data = load_dataset("mnist")
-    >>> model = VAE(VAEConfig(latent_dim=16))
-    >>> history = fit(model, data, epochs=5, out_dir="outputs/my_vae")
+    >>> model = VAE(VAEConfig(latent_dim=16, likelihood="bernoulli"))
+    >>> # binary images drawn afresh each epoch: what a Bernoulli likelihood is a likelihood of
+    >>> history = fit(model, data, epochs=5, out_dir="outputs/my_vae", binarize=True)
 """
 
 from __future__ import annotations

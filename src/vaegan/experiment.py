@@ -2,7 +2,8 @@
 
 Example:
     >>> from vaegan import VAE, VAEConfig, fit, load_dataset
-    >>> history = fit(VAE(VAEConfig(latent_dim=16)), load_dataset("mnist"), epochs=5, out_dir="outputs/my_vae")
+    >>> model = VAE(VAEConfig(latent_dim=16, likelihood="bernoulli"))
+    >>> history = fit(model, load_dataset("mnist"), epochs=5, out_dir="outputs/my_vae", binarize=True)
 """
 
 from __future__ import annotations
