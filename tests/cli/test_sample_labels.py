@@ -8,11 +8,12 @@ import pytest
 import yaml
 
 from tests.conftest import blob_images
-from vaegan.cli import main
+from vaegan.cli import main, samples
 from vaegan.data import register_dataset, registry
 from vaegan.data.mnist import FASHION_MNIST
 from vaegan.foundation.errors import VaeganError
 from vaegan.runs import load_run, parse_labels
+from vaegan.visualization.grids import PAD_VALUE
 
 
 @pytest.fixture
@@ -59,3 +60,20 @@ def test_a_class_outside_the_run_is_named_as_given():
     with pytest.raises(VaeganError, match=r"0-9 \(0=T-shirt/top, 1=Trouser, .*9=Ankle boot\), got 12$"):
         parse_labels("12", 10, list(FASHION_MNIST.class_names))  # names that differ from the numbers: listed
 
+
+def test_a_conditional_png_has_one_row_per_class(fashion_run, tmp_path, monkeypatch, capsys):
+    """--n 20 --labels 0-9 laid the PNG out 5 wide, so the classes' pairs wrapped across rows, unlabelled."""
+    drawn = {}
+
+    def save_grid(images, out, columns):
+        drawn.update(images=images, columns=columns)
+
+    monkeypatch.setattr(samples, "save_grid", save_grid)
+    assert main(["sample", str(fashion_run), "--n", "20", "--labels", "0-9", "--out", str(tmp_path / "s.png")]) == 0
+    assert drawn["columns"] == 2 and len(drawn["images"]) == 20  # 10 rows of 2
+    assert "one row per class, top to bottom: T-shirt/top, Trouser," in capsys.readouterr().out
+    # 15 over 10 classes: 2 of classes 0, 2, 4, 6, 8, 1 of the others; their rows end in a grey tile
+    assert main(["sample", str(fashion_run), "--n", "15", "--out", str(tmp_path / "t.png")]) == 0
+    assert drawn["columns"] == 2 and len(drawn["images"]) == 20
+    filler = [i for i, image in enumerate(drawn["images"]) if bool((image == PAD_VALUE).all())]
+    assert filler == [3, 7, 11, 15, 19]

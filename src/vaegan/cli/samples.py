@@ -19,7 +19,7 @@ from vaegan.foundation.files import write_npz_atomic
 from vaegan.runs import load_run, parse_labels
 from vaegan.visualization import save_grid
 from vaegan.visualization.codes import decode, fit_code_density
-from vaegan.visualization.grids import layout_grid
+from vaegan.visualization.grids import PAD_VALUE, layout_grid
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def run_sample(args: argparse.Namespace) -> int:
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
     model = run.model
     check_fits_in_memory(args.n, model.config.image_shape)
-    labels = None
+    labels, shown = None, ""
     if model.conditional:
         labels = _spread_labels(args, model.config.num_classes, run.class_names)
     elif args.labels:
@@ -94,13 +94,20 @@ def run_sample(args: argparse.Namespace) -> int:
             plane=int(positions[len(positions) // 2]),  # a 2-D sample: the middle of the slices trained on
         )
     elif suffix == ".png":
-        save_grid(images, out, columns=math.ceil(math.sqrt(args.n)))
+        if labels is None:
+            save_grid(images, out, columns=math.ceil(math.sqrt(args.n)))
+        else:
+            grid, rows = _class_rows(images, labels)
+            batch, columns = layout_grid(grid, image_dims=images.dim() - 1)  # a wide grid folds into blocks
+            save_grid(batch, out, columns=columns)
+            shown = _rows_note(rows, run.class_names, columns < grid.shape[1], grid.numel() > images.numel())
     else:
         arrays = {"images": images.numpy().astype(np.float32)}
         if labels is not None:
             arrays["labels"] = labels.numpy().astype(np.int64)
         write_npz_atomic(out, arrays)
-    print(f"wrote {args.n} samples to {out}" + (f" (labels in {sidecar})" if sidecar and sidecar.exists() else ""))
+    where = f" (labels in {sidecar})" if sidecar and sidecar.exists() else ""
+    print(f"wrote {args.n} samples to {out}{where}{shown}")
     return 0
 
 
@@ -125,6 +132,31 @@ def _spread_labels(args: argparse.Namespace, num_classes: int, names: list[str] 
             ", ".join(name(c) for c in classes if c not in drawn), len(classes),
         )  # fmt: skip
     return labels
+
+
+def _class_rows(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+    """Samples drawn in class blocks as a grid (K, W, C, *S) with one class to a row, and the rows' classes.
+
+    A near-square grid wraps the blocks across rows (20 over 10 classes, 5 wide), leaving the reader to count
+    cells; here each row is one class, however many each drew, and a row shorter than the longest ends in the
+    separators' grey.
+    """
+    rows, counts = labels.unique_consecutive(return_counts=True)  # the blocks, in order
+    width = int(counts.max())
+    blocks = images.split(counts.tolist())
+    filler = lambda k: images.new_full((k, *images.shape[1:]), PAD_VALUE)  # noqa: E731
+    grid = torch.stack([torch.cat([block, filler(width - len(block))]) for block in blocks])
+    return grid, rows.tolist()
+
+
+def _rows_note(rows: list[int], names: list[str] | None, folded: bool, padded: bool) -> str:
+    """What the printed line says of a class grid's rows: which class each is."""
+    named = [names[c] if names else str(c) for c in rows]
+    if len(rows) == 1:
+        return f", all of class {named[0]}"
+    note = f", one row per class, top to bottom: {', '.join(named)}"
+    note += f"; each row goes on in the next block of {len(rows)} rows below" if folded else ""
+    return note + (" (short rows end in grey)" if padded else "")
 
 
 def _check_sidecar(out: Path) -> Path:
