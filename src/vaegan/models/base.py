@@ -97,6 +97,12 @@ class GenerativeModel(nn.Module, ABC):
     # -- learning ---------------------------------------------------------
     def losses(self, batch: Batch) -> dict[str, Tensor]:
         """Named loss terms with the optimised total under ``"loss"``."""
+        own = type(self)
+        if own.train_step is not GenerativeModel.train_step and own.eval_step is not GenerativeModel.eval_step:
+            raise NotImplementedError(
+                f"{own.__name__} trains with its own train_step() and eval_step(), which do not go through losses(): "
+                "call those for its loss terms"
+            )
         raise NotImplementedError(
             f"{type(self).__name__} must define losses(), or both train_step() and eval_step() "
             "(the default train_step and eval_step call losses())"
