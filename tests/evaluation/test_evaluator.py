@@ -452,3 +452,18 @@ def test_images_without_subjects_are_each_a_trial():
     data = _slices_of_subjects()
     data.test.groups = data.test.group_names = None  # 680 independent images at 0.55: above chance
     assert evaluator._sighted(22 / 40, data, [], "retrain")
+
+
+def test_collapsed_samples_are_said_to_make_precision_no_evidence(classifier):
+    # a 1-epoch VAE drawing one grey square 50 times printed "precision 1 (floor 0.86)", "recall 0" and
+    # "diversity 0.99 (floor 24.1)": its samples sat in one real image's large neighbourhood
+    data = splits()
+    options = dataclasses.replace(QUICK, n_samples=len(data.test))
+    varied = evaluate_model(Replay(data.test.images), data, classifier, options=options)
+    assert not [note for note in varied.info["notes"] if "collapsed" in note]
+    one = Replay(data.test.images[:1].expand(len(data.test), -1, -1, -1))
+    collapsed = evaluate_model(one, data, classifier, options=options)
+    assert collapsed.metrics["precision"].value == 1.0  # the figure is kept, beside the note
+    (note,) = [note for note in collapsed.info["notes"] if "collapsed" in note]
+    assert "a fifth of its floor" in note and "no evidence of quality" in note and "precision 1" in note
+    assert note in collapsed.summary()
