@@ -3,6 +3,8 @@ what the classes do."""
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
@@ -25,3 +27,17 @@ def test_losses_of_a_gan_says_it_trains_with_its_own_steps(name):
     assert "must define" not in message
     tour = " ".join((REPO / "docs" / "oop_tour.md").read_text().split())
     assert "`GAN` has no `losses`" not in tour
+
+
+def own_methods(cls: type) -> set[str]:
+    return {name for name, value in vars(cls).items() if inspect.isfunction(value) and not name.startswith("__")}
+
+
+def test_the_readme_names_every_method_beta_tcvae_overrides():
+    """The README said beta-TCVAE 'overrides two VAE hooks'; it overrides five."""
+    from vaegan.models import BetaTCVAE
+
+    readme = " ".join((REPO / "README.md").read_text().split())
+    sentence = readme[readme.index("beta-TCVAE overrides") :].split(". ")[0]
+    missing = sorted(name for name in own_methods(BetaTCVAE) if f"`{name}`" not in sentence)
+    assert not missing, f"README.md: {sentence!r} does not name {missing}"
