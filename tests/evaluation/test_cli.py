@@ -141,3 +141,18 @@ def test_evaluate_keeps_its_figures_when_the_run_folder_cannot_take_them(vae_run
     assert main([*args, "--device", "cpu"]) == 2  # no --out: an error, but after the figures were printed
     captured = capsys.readouterr()
     assert "fid" in captured.out and "evaluation.json" in captured.err and "--out" in captured.err
+
+
+def test_the_reference_classifier_trained_for_an_evaluation_is_timed_and_announced(vae_run, blobs, caplog):
+    # the first evaluate on MNIST spent ~6 minutes training it, silently, and its seconds summed to under 1 s
+    from vaegan.evaluation.evaluator import EvaluationOptions, evaluate_run
+
+    options = EvaluationOptions(k=4, nll_images=8, n_samples=30, tstr_epochs=1)
+    with caplog.at_level("WARNING"):
+        first = evaluate_run(vae_run, options=options)
+    assert first.info["seconds"]["reference_classifier"] > 0
+    (said,) = [record.getMessage() for record in caplog.records if "reference classifier" in record.getMessage()]
+    assert ": 15 epochs over 120 images of 1x16x16" in said  # the 150 steps a small set gets
+    assert str(classifier_path(blobs)) in said and "once" in said
+    again = evaluate_run(vae_run, options=options)  # read from the cache: nothing trained, nothing timed
+    assert "reference_classifier" not in again.info["seconds"]

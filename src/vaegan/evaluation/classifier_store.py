@@ -111,6 +111,17 @@ def train_classifier(
     splits = load_dataset(dataset, data_dir=data_dir, val_size=0, limit=limit, **extra)
     target = resolve_device(device)
     epochs = epochs or default_epochs(len(splits.train))
+    shape = "x".join(map(str, splits.image_shape))
+    log.warning(  # minutes on a CPU for MNIST: said before, not after
+        "training the %s reference classifier: %d epochs over %d images of %s on %s; it is cached in %s, "
+        "trained once for every later evaluation",
+        dataset,
+        epochs,
+        len(splits.train),
+        shape,
+        target,
+        path,
+    )
     started = time.perf_counter()
     model = fit_classifier(splits.train, epochs=epochs, device=target, seed=seed)
     seconds = time.perf_counter() - started
@@ -182,7 +193,6 @@ def load_classifier(
                 f"{path}: no reference classifier for {dataset!r}; "
                 f"run vaegan train-classifier --dataset {dataset}{options}"
             )
-        log.warning("training the %s reference classifier once into %s", dataset, path)
         train_classifier(dataset, data_dir=data_dir, device=device, mri=mri)
     model = read_classifier(path, device=device)
     meta = model.metadata

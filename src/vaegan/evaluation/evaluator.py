@@ -470,7 +470,10 @@ def evaluate_run(
     data = run.load_data()  # says when its test subjects are not the ones the run held out
     dataset = config.data.dataset
     source = {"data_dir": config.data.data_dir, "mri": config.data.mri}  # MRI: one classifier per folder and options
+    trained = not classifier_path(dataset, **source).is_file()  # first use: trained now, minutes on MNIST
+    started = time.perf_counter()
     classifier = load_classifier(dataset, device=options.device, **source)
+    trained_seconds = round(time.perf_counter() - started, 2) if trained else None
     retrain = retrain_command(dataset, run_dir, data_dir)
     if classifier.image_shape != data.image_shape or classifier.num_classes != data.num_classes:
         where = classifier_path(dataset, **source)
@@ -482,6 +485,8 @@ def evaluate_run(
     binarize = config.data.binarize
     result = evaluate_model(run.model, data, classifier, options=options, binarize=binarize, retrain=retrain)
     result.dataset = dataset  # the registry name the run was trained on
+    if trained_seconds is not None:  # what this call cost, the classifier's training first
+        result.info["seconds"] = {"reference_classifier": trained_seconds, **result.info["seconds"]}
     meta = classifier.metadata
     result.info = {
         "run": str(run_dir),
