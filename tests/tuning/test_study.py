@@ -49,8 +49,9 @@ def test_cli_study_writes_trial_runs_table_best_config_and_plots(mnist_dir, tmp_
     rows = read_rows(out / "trials.csv")
     assert [(r["number"], r["state"]) for r in rows] == [("0", "COMPLETE"), ("1", "COMPLETE")]
     assert {"params_model.lr", "params_model.network.kind", "user_attrs_run_dir"} <= set(rows[0])
-    for name in ("optimization_history", "intermediate_values", "parallel_coordinate", "param_importances"):
+    for name in ("optimization_history", "intermediate_values", "parallel_coordinate"):
         assert (out / f"{name}.png").stat().st_size > 10_000, name  # a drawn figure, not an empty canvas
+    assert not (out / "param_importances.png").exists()  # two trials rank the parameters by chance
 
     best = load_config(out / "best_config.yaml")
     assert best.name == "tiny_best" and best.out is None and best.tune is None
