@@ -147,8 +147,20 @@ def test_session_diagnoses_win_over_participants(tmp_path, cache):
     data = read_volumes(root, options())  # the column only in the sessions tables: sub-04 has none
     assert sorted(set(data.subjects)) == ["sub-01", "sub-02", "sub-03"]
     assert [b.reason for b in data.skipped if b.path.endswith("sub-04")] == [
-        "has no 'diagnosis': not a column of participants.tsv, and not in its sessions.tsv"
+        "has no 'diagnosis': participants.tsv has no 'diagnosis' column (columns: participant_id, diagnosis_sc), "
+        "and no sub-04_sessions.tsv gives one; add the column to participants.tsv, or to "
+        "sub-04/sub-04_sessions.tsv (beside session_id)"
     ]
+
+
+def test_a_wide_table_without_the_column_names_the_close_ones():
+    from vaegan.data.mri_sources import column_list
+
+    wide = [f"score_{i}" for i in range(20)] + ["DX_bl", "diagnosis_sc"]
+    assert column_list(wide, "diagnosis") == "22 columns, the close ones: diagnosis_sc"
+    assert column_list(wide, "DX") == "22 columns, the close ones: DX_bl"
+    assert column_list(wide, "group") == "22 columns, none close"
+    assert column_list(["participant_id", "age"], "diagnosis") == "columns: participant_id, age"
 
 
 def test_a_subject_listed_twice_with_two_diagnoses_is_named_not_silently_relabelled(tmp_path):

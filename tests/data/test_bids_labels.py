@@ -106,3 +106,62 @@ def test_an_unreadable_baseline_is_not_replaced_past_a_session_outside_the_label
     assert [Path(p).name for p in data.paths] == [scan("sub-02", "ses-1")]
     (item,) = data.skipped
     assert Path(item.path).name == scan("sub-01", "ses-1") and "used instead" not in item.reason
+
+
+def sessionless(root: Path, participants: str) -> Path:
+    """sub-01's one scan in no session folder (sub-01/anat/), its sessions.tsv listing ses-M000 only."""
+    make_bids(root, {"sub-01": "AD", "sub-02": "CN"}, sessions={"sub-02": ["ses-M000"]})
+    (root / "participants.tsv").write_text(participants)
+    for subject in ("sub-01", "sub-02"):
+        (root / subject / f"{subject}_sessions.tsv").write_text("session_id\tdiagnosis\nses-M000\tAD\n")
+    return root
+
+
+def test_a_scan_without_a_session_is_pointed_at_participants_and_its_missing_column(tmp_path):
+    """sub-01/anat/sub-01_T1w.nii.gz, participants.tsv without 'diagnosis' (it has diagnosis_bl): the reason
+    read ":  has no 'diagnosis' in sub-01_sessions.tsv ... give the session one in sub-01_sessions.tsv", though
+    the scan has no session to give one and participants.tsv has no such column to look in."""
+    root = sessionless(tmp_path / "bids", "participant_id\tdiagnosis_bl\tage\nsub-01\tAD\t70\nsub-02\tCN\t71\n")
+    bad = BadInputs(strict=False)
+    assert [r.path.name for r in bids_records(root, options(session="first"), bad)] == [scan("sub-02", "ses-M000")]
+    (item,) = bad.items
+    assert Path(item.path).name == "sub-01_T1w.nii.gz"
+    assert "  " not in str(item) and "give the session one" not in item.reason
+    assert item.reason.startswith("has no session folder (ses-*), so sub-01_sessions.tsv cannot give it a diagnosis")
+    assert "participants.tsv" in item.reason and "has no 'diagnosis' column" in item.reason
+    assert "participant_id, diagnosis_bl, age" in item.reason  # what it has instead
+    assert "sub-01/ses-M000/anat/" in item.reason  # or it is the session the table lists, in the wrong folder
+
+
+def test_a_scan_without_a_session_and_no_diagnosis_in_participants_is_told_to_give_one_there(tmp_path):
+    root = sessionless(tmp_path / "bids", "participant_id\tdiagnosis\nsub-01\tn/a\nsub-02\tCN\n")
+    bad = BadInputs(strict=False)
+    bids_records(root, options(), bad)
+    (item,) = bad.items
+    assert "  " not in str(item) and "give the session one" not in item.reason
+    assert "participants.tsv" in item.reason and "has none for sub-01; give sub-01 one there" in item.reason
+
+
+def test_a_session_without_a_diagnosis_names_the_columns_participants_has_instead(tmp_path):
+    root = cohort(tmp_path / "bids", "participant_id\tdiagnosis_bl\nsub-01\tAD\nsub-02\tCN\n", {"ses-1": "CN"})
+    bad = BadInputs(strict=False)
+    bids_records(root, options(), bad)
+    reasons = {Path(item.path).name: item.reason for item in bad.items}
+    assert (
+        "participants.tsv has no 'diagnosis' column (columns: participant_id, diagnosis_bl)"
+        in (reasons[scan("sub-01", "ses-2")])
+    )
+    assert reasons[scan("sub-01", "ses-2")].endswith("give the session one in sub-01_sessions.tsv")
+    assert "participants.tsv has no 'diagnosis' column (columns: participant_id, diagnosis_bl)" in reasons["sub-02"]
+
+
+def test_a_diagnosis_outside_the_label_map_says_how_to_use_it_or_keep_it_as_a_class(tmp_path):
+    """'add it there' led to label_map={..., MCI: MCI}, which the config refuses: MCI is not in classes."""
+    root = cohort(tmp_path / "bids", NO_DIAGNOSIS, {"ses-1": "MCI", "ses-2": "AD"})
+    bad = BadInputs(strict=False)
+    bids_records(root, options(session="first"), bad)
+    reason = {Path(item.path).name: item.reason for item in bad.items}[scan("sub-01", "ses-1")]
+    assert "add it there" not in reason
+    assert "map it to one of data.mri.classes (CN, AD) in data.mri.label_map" in reason
+    assert "add it to both data.mri.label_map and data.mri.classes to keep it as a class of its own" in reason
+    assert "otherwise it is skipped" in reason

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from itertools import chain
 from pathlib import Path
 
 from vaegan.data.bad_inputs import BadInputs
-from vaegan.data.bids import bids_images
+from vaegan.data.bids import bids_images, natural_key
 from vaegan.data.config import MRIConfig
 from vaegan.foundation.errors import DataError
 
@@ -137,7 +138,11 @@ def map_label(raw: str, options: MRIConfig) -> int | str:
         return NoDiagnosis(f"has no diagnosis ({raw!r})")
     lookup = {key.strip().lower(): name for key, name in options.label_map.items()}
     if value.lower() not in lookup:
-        return f"diagnosis {value!r} is not in data.mri.label_map ({', '.join(options.label_map)}); add it there"
+        return (
+            f"diagnosis {value!r} is not in data.mri.label_map ({', '.join(options.label_map)}): map it to one of "
+            f"data.mri.classes ({', '.join(options.classes)}) in data.mri.label_map, or add it to both "
+            "data.mri.label_map and data.mri.classes to keep it as a class of its own; otherwise it is skipped"
+        )
     return options.classes.index(lookup[value.lower()])
 
 
@@ -164,7 +169,22 @@ def table_column(path: Path, columns: list[str], wanted: str, hint: str) -> str:
     for name in columns:
         if name.lower() == wanted.lower():
             return name
-    raise DataError(f"{path}: no column {wanted!r} (columns: {', '.join(columns) or 'none'}); {hint}")
+    raise DataError(f"{path}: no column {wanted!r} ({column_list(columns, wanted)}); {hint}")
+
+
+def column_list(columns: list[str], wanted: str, most: int = 12) -> str:
+    """``columns: a, b, c`` of a table without ``wanted``; of a wide table, only those close to ``wanted``."""
+    if len(columns) <= most:
+        return f"columns: {', '.join(columns) or 'none'}"
+    lower = {name.lower(): name for name in columns}
+    close = [name for name in columns if wanted.lower() in name.lower() or name.lower() in wanted.lower()]
+    close += [lower[n] for n in difflib.get_close_matches(wanted.lower(), list(lower), n=5, cutoff=0.6)]
+    close = list(dict.fromkeys(close))[:most]
+    return (
+        f"{len(columns)} columns, the close ones: {', '.join(close)}"
+        if close
+        else f"{len(columns)} columns, none close"
+    )
 
 
 def session_diagnoses(root: Path, subjects: list[str], column: str) -> dict[tuple[str, str], str]:
@@ -219,18 +239,19 @@ def _session_of(path: Path) -> str:
     return next((part for part in path.parts if part.startswith("ses-")), "")
 
 
-def _subject_labels(table: Path, options: MRIConfig, required: bool) -> dict[str, int | str]:
-    """participants.tsv: each subject's class index, or why it has none; the column is optional if not ``required``."""
+def _subject_labels(table: Path, options: MRIConfig, required: bool) -> tuple[dict[str, int | str], str]:
+    """participants.tsv: each subject's class index, or why it has none, and what the table lacks (``""``, or
+    ``participants.tsv has no 'dx' column (columns: ...)``); the column is optional if not ``required``."""
     columns, rows = read_table(table, "\t")
     id_col = table_column(table, columns, "participant_id", "BIDS requires it")
     hint = "set data.mri.diagnosis_column (read from participants.tsv, or per session from sub-*/sub-*_sessions.tsv)"
-    if not required and options.diagnosis_column.lower() not in (c.lower() for c in columns):
+    column = options.diagnosis_column
+    no_column = ""
+    if not required and column.lower() not in (c.lower() for c in columns):
         dx_col = None
+        no_column = f"{table.name} has no {column!r} column ({column_list(columns, column)})"
     else:
-        dx_col = table_column(table, columns, options.diagnosis_column, hint)
-    absent = NoDiagnosis(
-        f"has no {options.diagnosis_column!r}: not a column of {table.name}, and not in its sessions.tsv"
-    )
+        dx_col = table_column(table, columns, column, hint)
     labels: dict[str, int | str] = {}
     seen: dict[str, tuple[int, str]] = {}  # subject -> (line, raw diagnosis) of its first row
     for number, row in enumerate(rows, start=2):  # line 1 is the header
@@ -248,8 +269,16 @@ def _subject_labels(table: Path, options: MRIConfig, required: bool) -> dict[str
                 )
             continue
         seen[subject] = (number, raw)
-        labels[subject] = map_label(raw, options) if dx_col else absent
-    return labels
+        labels[subject] = map_label(raw, options) if dx_col else _no_column_label(subject, column, no_column)
+    return labels, no_column
+
+
+def _no_column_label(subject: str, column: str, no_column: str) -> NoDiagnosis:
+    """Why a subject without a sessions.tsv of ``column`` has no class when participants.tsv lacks the column."""
+    return NoDiagnosis(
+        f"has no {column!r}: {no_column}, and no {subject}_sessions.tsv gives one; add the column to participants.tsv, "
+        f"or to {subject}/{subject}_sessions.tsv (beside session_id)"
+    )
 
 
 def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]:
@@ -272,10 +301,15 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
         raise DataError(f"{source}: no such derivatives folder; check data.mri.derivatives ({options.derivatives!r})")
     images = bids_images(source, options.session)
     per_session = session_diagnoses(root, sorted(images), options.diagnosis_column)
-    labels = _subject_labels(table, options, required=not per_session)
+    labels, no_column = _subject_labels(table, options, required=not per_session)
     tables = {subject for subject, _ in per_session}  # subjects with diagnoses in their sessions.tsv
     where = f" in derivatives/{options.derivatives}" if options.derivatives else ""
     records = []
+
+    def unfiled(subject: str) -> list[str]:  # sessions with a row in the subject's sessions.tsv but no scan
+        scanned = {_session_of(path.relative_to(source)) for path in chain(*images[subject])}
+        return sorted({s for sub, s in per_session if sub == subject} - scanned, key=natural_key)
+
     for subject in sorted(set(images) | set(labels)):
         if subject not in images:
             bad.add(root / subject, f"is listed in {table.name} but has no anat/*_T1w.nii[.gz] image{where}")
@@ -292,26 +326,59 @@ def bids_records(root: Path, options: MRIConfig, bad: BadInputs) -> list[Record]
                 label = map_label(raw, options)
                 label_of[path] = f"per {subject}_sessions.tsv, {label}" if isinstance(label, str) else label
             elif isinstance(fallback, str):  # the session's own gap, told by its file
-                label_of[path] = _no_session_label(subject, session, raw, fallback, options.diagnosis_column)
+                gap = _SessionGap(subject, session, raw, options.diagnosis_column, unfiled(subject))
+                label_of[path] = gap.label(fallback, no_column)
             else:
                 label_of[path] = fallback
         records += [r for sample in images[subject] if (r := _choose(subject, sample, label_of, bad))]
     return records
 
 
-def _no_session_label(subject: str, session: str, raw: str | None, fallback: str, column: str) -> str:
-    """Why a session that ``sub-XX_sessions.tsv`` gives no diagnosis (``raw``: ``""`` or ``None``, see
-    :func:`session_diagnoses`) has no class: participants.tsv, its fallback, has none (then a
-    :class:`NoDiagnosis`) or one that cannot be used."""
-    table = f"{subject}_sessions.tsv"
-    if raw == "":
-        gap = f"{session}'s row in {table} has no {column!r} (empty or n/a)"
-    else:
-        gap = f"{session} has no {column!r} in {table} (no row, or rows that disagree)"
-    if isinstance(fallback, NoDiagnosis):
+@dataclass(frozen=True)
+class _SessionGap:
+    """A scan to which ``sub-XX_sessions.tsv``, where the subject's diagnoses are, gives none.
+
+    Its ``session`` (``""``: in no ses-* folder) has no row (``raw`` None, or rows that disagree) or an
+    empty one (``raw`` ``""``, see :func:`session_diagnoses`); ``unfiled``: the sessions the table has a
+    row for and no scan.
+    """
+
+    subject: str
+    session: str
+    raw: str | None
+    column: str
+    unfiled: list[str]
+
+    def label(self, fallback: str, no_column: str) -> str:
+        """Why the scan has no class, participants.tsv's reason for the subject being ``fallback``, and
+        ``no_column`` what it lacks (``""`` if nothing): a :class:`NoDiagnosis` where neither table gives a
+        diagnosis, else the reason the fallback's cannot be used."""
+        table = f"{self.subject}_sessions.tsv"
         fix = f"give the session one in {table}"
-        return NoDiagnosis(f"{gap}, and participants.tsv has none for {subject} either; {fix}")
-    return f"{gap}, and in participants.tsv, its fallback, {subject}: {fallback}"
+        if not self.session:  # no session row can be filled in: only participants.tsv can label it
+            gap = f"has no session folder (ses-*), so {table} cannot give it a diagnosis"
+            fix = (
+                "add the column to participants.tsv" if no_column else f"give {self.subject} one there"
+            ) + self._move()
+        elif self.raw == "":
+            gap = f"{self.session}'s row in {table} has no {self.column!r} (empty or n/a)"
+        else:
+            gap = f"{self.session} has no {self.column!r} in {table} (no row, or rows that disagree)"
+        if no_column:
+            return NoDiagnosis(f"{gap}, and {no_column}; {fix}")
+        if isinstance(fallback, NoDiagnosis):
+            either = " either" if self.session else ""
+            return NoDiagnosis(f"{gap}, and participants.tsv has none for {self.subject}{either}; {fix}")
+        its = ", its fallback," if self.session else ","
+        return f"{gap}, and in participants.tsv{its} {self.subject}: {fallback}"
+
+    def _move(self) -> str:
+        """The other fix of a scan in no session folder: it may be a session of the table, filed in the wrong place."""
+        if len(self.unfiled) == 1:
+            return f", or, if it is {self.unfiled[0]}, move it into {self.subject}/{self.unfiled[0]}/anat/"
+        if self.unfiled:
+            return f", or, if it is one of {', '.join(self.unfiled)}, move it into {self.subject}/<that session>/anat/"
+        return ""
 
 
 def _choose(subject: str, sample: list[Path], label_of: dict[Path, int | str], bad: BadInputs) -> Record | None:
