@@ -29,6 +29,8 @@ class Page(HTMLParser):
         self.images: list[dict[str, str | None]] = []
         self.scripts = 0
         self.text: list[str] = []
+        self.outside_details: list[str] = []  # the text a reader sees before unfolding any <details>
+        self.details = 0
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
@@ -39,9 +41,17 @@ class Page(HTMLParser):
             self.images.append(attrs)
         if tag == "script":
             self.scripts += 1
+        if tag == "details":
+            self.details += 1
+
+    def handle_endtag(self, tag):
+        if tag == "details":
+            self.details -= 1
 
     def handle_data(self, data):
         self.text.append(data)
+        if not self.details:
+            self.outside_details.append(data)
 
 
 def decode_img(src: str) -> Image.Image:
@@ -460,3 +470,30 @@ def test_the_epoch_a_checkpoint_holds_is_read_from_it_not_from_metrics_csv(tmp_p
     text = " ".join(" ".join(Page(write_report(tmp_path).read_text()).text).split())
     assert "now holds" not in text and "earlier model" not in text, text
     assert "last.pt holds epoch 2" in text  # and the report says why the table runs one epoch further
+
+
+def test_the_evaluation_says_what_was_evaluated_and_folds_away_its_options(tmp_path):
+    # the section opened on "options.progress True options.latent prior ... seconds.test_features 0.17"
+    (tmp_path / RUN_MARKER).write_text("{}")
+    evaluation = {
+        "run": str(tmp_path),
+        "checkpoint": "best",
+        "checkpoint_epoch": 7,
+        "options": {"k": 5000, "nll_images": 1000, "n_samples": None, "seed": 3, "progress": True, "latent": "prior"},
+        "n_samples": 10000,
+        "n_test": 10000,
+        "seconds": {"reference_classifier": 361.2, "likelihood": 80.5, "test_features": 0.17},
+        "metrics": {"nll": {"value": 80.1, "unit": "nats"}, "fid": {"value": 12.3, "floor": 0.4, "better": "lower"}},
+        "notes": ["likelihood: binarised once"],
+    }
+    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
+    html = write_report(tmp_path).read_text()
+    section = html[html.index('<section id="evaluation">') :]
+    assert section.index("floor (real images)") < section.index("<details")  # the metrics first
+    page = Page(html)
+    visible = " ".join(page.outside_details)
+    assert "options.progress" not in visible and "seconds.test_features" not in visible
+    assert "best.pt of epoch 7" in visible and "k 5000" in visible and "seed 3" in visible
+    assert "NLL on 1000 test images" in visible and "10000 samples" in visible
+    everything = " ".join(page.text)
+    assert "options.progress" in everything and "seconds.reference_classifier" in everything  # folded, not lost

@@ -351,6 +351,31 @@ def stale_evaluation(data: dict[str, Any], metrics: dict[str, Any]) -> str | Non
     return None
 
 
+def evaluated_line(data: dict[str, Any]) -> str:
+    """What an evaluation scored, in one line: "best.pt of epoch 7 · NLL on 1000 test images, k 5000 ·
+    10000 samples · seed 0 · 442 s"; the parts a file lacks (an older or hand-edited one) are left out."""
+    options = data.get("options") if isinstance(data.get("options"), dict) else {}
+    checkpoint, epoch = data.get("checkpoint"), data.get("checkpoint_epoch")
+    parts = []
+    if isinstance(checkpoint, str):
+        parts.append(f"{checkpoint}.pt" + (f" of epoch {epoch}" if isinstance(epoch, int) else ""))
+    metrics = data.get("metrics") if isinstance(data.get("metrics"), dict) else {}
+    if any(str(name).startswith("nll") for name in metrics):  # no likelihood, no NLL settings to show
+        images = options.get("nll_images")
+        images = images if isinstance(images, int) else f"all {fmt(data.get('n_test'))}"
+        parts.append(f"NLL on {images} test images, k {fmt(options.get('k'))}")
+    if isinstance(data.get("n_samples"), int):
+        fitted = " from fitted codes" if options.get("latent") == "fitted" else ""
+        parts.append(f"{data['n_samples']} samples{fitted}")
+    if isinstance(options.get("seed"), int):
+        parts.append(f"seed {options['seed']}")
+    seconds = data.get("seconds") if isinstance(data.get("seconds"), dict) else {}
+    spent = [value for value in seconds.values() if isinstance(value, int | float)]
+    if spent:
+        parts.append(f"{fmt(sum(spent))} s")
+    return " \u00b7 ".join(parts)
+
+
 def evaluation_section(run: Path, metrics_now: dict[str, Any] | None = None) -> dict[str, Any]:
     """``evaluation.json`` rendered robustly: whatever fields are there, an error note if it is unreadable.
 
@@ -395,6 +420,7 @@ def evaluation_section(run: Path, metrics_now: dict[str, Any] | None = None) -> 
         "present": True,
         "rows": rows,
         "fields": fields,
+        "evaluated": evaluated_line(data),
         "error": error,
         "raw": None if rows else fmt(metrics),
         "notes": notes,
