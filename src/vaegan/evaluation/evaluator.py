@@ -15,7 +15,8 @@ later are evaluated without touching this file:
 A figure that would say nothing is left out with a note instead: no NLL where the decoder's
 density is not one, no feature metrics where the reference classifier is no better than chance on
 the test images, and a note where the train-on-real TSTR floor is at chance (both tested over the test
-subjects where the images have them: one subject's MRI slices are no independent trials).
+subjects where the images have them: one subject's MRI slices are no independent trials). Where the samples
+have collapsed (diversity under a fifth of its floor), precision is kept beside a note that it is no evidence.
 
 Example:
     >>> result = evaluate_run("outputs/mnist_vae", options=EvaluationOptions(k=500))  # doctest: +SKIP
