@@ -73,3 +73,30 @@ def test_a_fit_run_on_hand_made_splits_records_their_name_and_says_the_rest_is_n
     experiment.fit(tiny_model("vae"), tiny_splits(), out_dir=tmp_path / "run", **OPTIONS)
     assert "load_dataset" in caplog.text
     assert load_run(tmp_path / "run").config.data.dataset == "blobs"
+
+
+def test_a_run_scores_the_subjects_it_held_out_after_the_data_changed(tmp_path, monkeypatch, caplog):
+    """A subject added to the folder redrew the test split: evaluate scored a subject the model trained on,
+    with a warning only in the log (nothing in evaluation.json or the report)."""
+    import json
+
+    from vaegan import runs
+    from vaegan.config import build_config
+    from vaegan.data import DataSplits, ImageDataset
+
+    def subjects(*names: str) -> ImageDataset:  # two images a subject
+        n = 2 * len(names)
+        return ImageDataset(
+            torch.rand(n, 1, 8, 8), torch.arange(n) % 2, ["CN", "AD"], "t", torch.arange(n) // 2, list(names)
+        )
+
+    now = DataSplits(subjects("s1", "s2", "s3"), subjects("s4"), subjects("s5", "s7", "s8"))  # s8 is new
+    monkeypatch.setattr(runs, "load_data", lambda config: now)
+    held = {"train": ["s1", "s2", "s3", "s7"], "val": ["s4"], "test": ["s5", "s6"]}
+    (tmp_path / "subjects.json").write_text(json.dumps(held))
+    run = runs.Run(tmp_path, build_config({"model": {"name": "vae"}}), tiny_model("vae"))
+    data = run.load_data()
+    assert data.subjects()["test"] == ["s5"]  # not s7, which it learned from, nor s8, which it never saw
+    assert data.subjects()["train"] == ["s1", "s2", "s3"] and len(data.test) == 2
+    (note,) = data.notes
+    assert "s7" in note and "s8" in note and "s6" in note

@@ -11,9 +11,11 @@ import pytest
 
 from tests.data.mri_files import (  # noqa: F401  (fixtures)
     anatomy_cache_fixture,
+    brain,
     make_bids,
     phantom_cache_fixture,
     phantom_set_fixture,
+    write_nifti,
 )
 from tests.visualization.conftest import saved_texts, shows_a_map
 from vaegan.cli import main
@@ -384,9 +386,9 @@ def test_the_test_split_is_the_one_the_run_held_out_though_the_folder_changed(tm
     from vaegan.runs import load_run
 
     make_bids(scans, {**diagnoses, **{f"sub-{i:02d}": "CN" for i in range(13, 16)}})  # the run's own folder grows
-    data = load_run(run, device="cpu").load_data()  # what evaluate and visualize read: said when it differs
-    assert data.subjects()["test"] != held["test"]  # three more subjects draw another split
-    assert "not of its held-out subjects" in caplog.text
+    data = load_run(run, device="cpu").load_data()  # what evaluate and visualize read: the run's own split
+    assert set(data.subjects()["test"]) <= set(held["test"])  # three more subjects drew another split: not used
+    assert "kept as it held them out" in caplog.text and data.notes
     (run / "subjects.json").unlink()  # a run trained before the record: said, not silently redrawn
     assert main(["effects", str(run), "--samples", "1", "--out", str(tmp_path / "old")]) == 0
     assert "records no split" in capsys.readouterr().err
@@ -439,3 +441,74 @@ def test_a_run_that_records_no_data_is_not_said_to_be_mnist(tmp_path, capsys):
     assert main(["effects", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "records no data section" in err and "mnist" not in err
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory) -> Path:
+    """tmp/cohort.csv listing scans in tmp/scans/, a 2-D run in tmp/runs/csv trained on it; sub-02 converts: its
+    first scan is CN, its second AD."""
+    root = tmp_path_factory.mktemp("csv")
+    rows = ["path,label,subject"]
+    for i in range(1, 13):
+        subject, diagnosis = f"sub-{i:02d}", "CN" if i % 2 else "AD"
+        write_nifti(root / "scans" / f"{subject}.nii.gz", brain(i, ventricle=0.35 if diagnosis == "AD" else 0.2))
+        rows.append(f"scans/{subject}.nii.gz,{diagnosis},{subject}")
+    write_nifti(root / "scans" / "sub-02_early.nii.gz", brain(2, ventricle=0.2))
+    rows.append("scans/sub-02_early.nii.gz,CN,sub-02")
+    (root / "cohort.csv").write_text("\n".join(rows) + "\n")
+    changes = ("data.dataset=mri", "data.mri.registration=off", "data.mri.spacing=2", "data.val_size=0.2")
+    return train("ad_cvae_2d", root / "runs" / "csv", root / "cohort.csv", *changes)
+
+
+def test_a_csv_runs_default_folder_is_not_among_its_scans_but_the_scans_folder_is(csv_run, capsys):
+    """train accepted runs/csv beside cohort.csv; effects refused its default runs/csv/effects as 'among the scans'
+    (it guarded the CSV's whole folder)."""
+    scans = csv_run.parent.parent / "scans"
+    before = sorted(p.name for p in scans.iterdir())
+    assert main(["effects", str(csv_run), "--split", "all", "--samples", "1"]) == 0
+    assert (csv_run / "effects" / "effects.json").is_file()
+    capsys.readouterr()
+    assert main(["effects", str(csv_run), "--split", "all", "--samples", "1", "--out", str(scans / "maps")]) == 2
+    err = capsys.readouterr().err
+    assert "among the scans" in err and "cohort.csv" in err, err
+    assert sorted(p.name for p in scans.iterdir()) == before
+
+
+def test_a_subject_in_both_classes_is_named_and_can_be_left_out(csv_run, tmp_path, capsys):
+    """A CN->AD converter was in both groups of the group map, partly subtracting itself, and nothing said so."""
+    out = tmp_path / "all"
+    assert main(["effects", str(csv_run), "--split", "all", "--samples", "1", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "sub-02" in err and "both" in err and "--exclude-converters" in err, err
+    record = json.loads((out / "effects.json").read_text())
+    assert record["converters"] == ["sub-02"] and any("sub-02" in note for note in record["notes"])
+    assert record["scans_by_class"] == {"CN": 7, "AD": 6}
+    left = tmp_path / "left"
+    flags = ["--split", "all", "--samples", "1", "--out", str(left), "--exclude-converters"]
+    assert main(["effects", str(csv_run), *flags]) == 0
+    record = json.loads((left / "effects.json").read_text())
+    assert record["scans_by_class"] == {"CN": 6, "AD": 5} and record["subjects_by_class"] == {"CN": 6, "AD": 5}
+    assert "sub-02" not in {row["subject"] for row in record["scans"]}
+    assert any("left out" in note and "sub-02" in note for note in record["notes"]), record["notes"]
+
+
+def test_scaled_amounts_at_the_top_of_the_search_are_told_and_drawn(csv_run, tmp_path, capsys, monkeypatch):
+    """--scaled fitted every scan at 2.0, the top of the amounts searched: no warning, and individual.png said
+    neither 'scaled' nor the amounts."""
+    import torch
+
+    import vaegan.visualization.brain
+    import vaegan.visualization.subject_maps
+
+    monkeypatch.setattr(
+        vaegan.visualization.subject_maps, "disease_amount", lambda model, x, **kw: torch.full((len(x),), 2.0)
+    )
+    texts = saved_texts(monkeypatch, vaegan.visualization.brain)
+    out = tmp_path / "scaled"
+    assert main(["effects", str(csv_run), "--split", "all", "--samples", "1", "--scaled", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "6 of 6 AD scans' fitted amounts are 2, the top" in err, err
+    record = json.loads((out / "effects.json").read_text())
+    assert any("the top" in note for note in record["notes"]) and {row["amount"] for row in record["scans"]} == {2.0}
+    rows = [t for t in texts if ": as CN minus as observed" in t]
+    assert rows and all("scaled: its amount of AD 2.00 (the top of those searched)" in t for t in rows), rows

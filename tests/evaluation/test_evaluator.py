@@ -467,3 +467,12 @@ def test_collapsed_samples_are_said_to_make_precision_no_evidence(classifier):
     (note,) = [note for note in collapsed.info["notes"] if "collapsed" in note]
     assert "a fifth of its floor" in note and "no evidence of quality" in note and "precision 1" in note
     assert note in collapsed.summary()
+
+
+def test_how_the_splits_were_kept_is_a_note_of_the_evaluation(classifier):
+    """A run's split kept on data that changed since it trained was said in the log only, not in
+    evaluation.json nor the report."""
+    data = splits()
+    data.notes.append("the data changed since the run trained: its test subjects are kept as it held them out")
+    result = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK)
+    assert data.notes[0] in result.info["notes"]

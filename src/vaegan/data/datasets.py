@@ -101,13 +101,15 @@ class DataSplits:
 
     ``loaded``: how :func:`~vaegan.data.load_dataset` loaded them (the ``data`` section that loads them
     again), for a run to record; None for splits made otherwise. Not an argument, so splits built by hand
-    or changed with ``dataclasses.replace`` claim no load.
+    or changed with ``dataclasses.replace`` claim no load. ``notes``: what a reader of figures on these
+    splits must know of how they were made (a run's split kept on data that changed since it trained).
     """
 
     train: ImageDataset
     val: ImageDataset
     test: ImageDataset
     loaded: DataConfig | None = field(default=None, init=False)
+    notes: list[str] = field(default_factory=list, init=False)
 
     @property
     def image_shape(self) -> tuple[int, ...]:

@@ -381,7 +381,7 @@ def evaluate_model(
 
     if model.has_encoder:
         metrics.update(timed("reconstruction", lambda: reconstruction_section(model, data)))
-    notes: list[str] = []
+    notes: list[str] = list(data.notes)  # how the splits were made (a run's split kept on changed data)
     section = lambda: likelihood_section(model, data, options, binarize=binarize, notes=notes)  # noqa: E731
     metrics.update(timed("likelihood", section))
     n = options.n_samples or len(data.test)
