@@ -199,3 +199,26 @@ def test_a_folder_with_characters_beyond_the_basic_plane_is_kept_as_written():
 def test_settings_that_train_on_nothing_are_refused_naming_the_key(config, overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(config, overrides)
+
+
+def test_an_error_an_override_caused_names_the_override_not_only_the_file():
+    """--set 'data.mri.label_map={CN: CN, AD: AD, MCI: MCI}' said 'ad_cvae_3d.yaml: invalid configuration', as
+    though the shipped file were wrong, and not how to keep MCI."""
+    override = "data.mri.label_map={CN: CN, AD: AD, MCI: MCI}"
+    with pytest.raises(ConfigError) as caught:
+        load_config("ad_cvae_3d", ["data.mri.workers=1", override, "train.epochs=2"])
+    header, line = str(caught.value).splitlines()
+    assert header.endswith("ad_cvae_3d.yaml with overrides: invalid configuration")
+    assert line.startswith("  data.mri: label_map maps to ['MCI']") and line.endswith(f"(set by override '{override}')")
+    assert "add them to data.mri.classes" in line and "workers" not in line and "epochs" not in line
+    with pytest.raises(ConfigError, match=r"model\.likelihood: .*\(got 'poisson', set by override 'model\.likelihood="):
+        load_config("mnist_vae", ["model.likelihood=poisson"])
+
+
+def test_an_error_in_the_file_blames_no_override(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nmodel: {name: cvae}\ndata: {dataset: mri, mri: {label_map: {MCI: MCI}}}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ["data.mri.workers=1", "model.latent_dim=4"])
+    assert str(caught.value).splitlines()[0] == f"{path}: invalid configuration"
+    assert "override" not in str(caught.value) and "label_map maps to ['MCI']" in str(caught.value)

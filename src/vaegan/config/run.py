@@ -155,16 +155,41 @@ def check_keys(cls: type[Section], data: dict[str, Any], prefix: str = "") -> No
             check_keys(sub, value, f"{prefix}{key}.")
 
 
-def format_validation_error(error: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid configuration"]
+def format_validation_error(error: ValidationError, source: str, overrides: list[str] = ()) -> str:
+    """One line per error, each naming its key, and the ``overrides`` that set it (the value came from
+    ``--set``, not from ``source``)."""
+    lines, blamed = [], False
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
         message = item["msg"].removeprefix("Value error, ")
-        if isinstance(item.get("input"), dict):  # a whole section's check: its message names the keys itself
-            lines.append(f"  {key + ': ' if key else ''}{message}")
-        else:
-            lines.append(f"  {key}: {message} (got {item.get('input')!r})")
-    return "\n".join(lines)
+        section = isinstance(item.get("input"), dict)  # a whole section's check: its message names the keys itself
+        culprits = [o for o in overrides if _caused(_override_key(o), key, message if section else None)]
+        blamed = blamed or bool(culprits)
+        notes = [] if section else [f"got {item.get('input')!r}"]
+        notes += [f"set by override {', '.join(repr(o) for o in culprits)}"] if culprits else []
+        note = f" ({', '.join(notes)})" if notes else ""
+        lines.append(f"  {key + ': ' if key else ''}{message}{note}")
+    return "\n".join([f"{source}{' with overrides' if blamed else ''}: invalid configuration", *lines])
+
+
+def _override_key(item: str) -> str:
+    return item.partition("=")[0].strip()
+
+
+def _caused(override: str, key: str, section_message: str | None) -> bool:
+    """Whether the override of dotted key ``override`` may have caused the error at ``key``: it set that value,
+    a section holding it, or a value inside it; for a whole section's check (``section_message``), a key of
+    the section that the message names."""
+    if override == key or key.startswith(f"{override}."):
+        return True
+    if key and not override.startswith(f"{key}."):
+        return False
+    if section_message is None:
+        return True
+    inner = override.removeprefix(f"{key}.") if key else override
+    parts = inner.split(".")
+    names = [override] + [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    return any(re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", section_message) for name in names)
 
 
 def text_override(key: str, value: str | Path) -> str:
@@ -240,7 +265,7 @@ def build_config(data: dict[str, Any], overrides: list[str] = (), source: str = 
     try:
         return RunConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error, source)) from None
+        raise ConfigError(format_validation_error(error, source, list(overrides))) from None
 
 
 SHIPPED = Path(__file__).with_name("shipped")  # the ready-made configs, installed with the package

@@ -79,7 +79,10 @@ class MRIConfig(Section):
             keys[key.lower()] = key
         unknown = sorted(set(self.label_map.values()) - set(self.classes))
         if unknown:
-            raise ValueError(f"label_map maps to {unknown}, which are not in classes {list(self.classes)}")
+            raise ValueError(
+                f"label_map maps to {unknown}, which are not in classes {list(self.classes)}; add them to "
+                "data.mri.classes as well, to keep them as classes of their own, or map them to one of those"
+            )
         low, high = self.slice_range
         if not 0.0 <= low <= high <= 1.0:
             raise ValueError(f"slice_range must satisfy 0 <= low <= high <= 1, got {self.slice_range}")
