@@ -2,12 +2,20 @@
 
 Every registered model, its ancestors up to ``nn.Module`` and its mixins, with the capabilities
 each class sets and the methods it defines. The PNG is drawn with matplotlib (it needs no
-network); the mermaid ``classDiagram`` is drawn by the browser when it is online. Used by the
-MkDocs hook ``docs_pages.py``; ``python scripts/class_diagram.py`` prints the mermaid text.
+network); the mermaid ``classDiagram`` is drawn by the browser when it is online (and by GitHub).
+
+The mermaid text is committed in ``docs/oop_tour.md``, between ``<!-- class-diagram -->`` and
+``<!-- /class-diagram -->``, so the page shows it wherever it is read; ``tests/docs`` fails when it
+no longer matches the models. The MkDocs hook ``docs_pages.py`` regenerates that block and puts the
+PNG before it.
+
+    python scripts/class_diagram.py           # print the mermaid text
+    python scripts/class_diagram.py --write   # rewrite the block in docs/oop_tour.md in place
 """
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import sys
 from pathlib import Path
@@ -19,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from vaegan.models import get_model_class, list_models  # noqa: E402
 
 CAPABILITIES = ("conditional", "soft_labels", "has_encoder", "probabilistic", "monitor")
+TOUR = Path(__file__).resolve().parents[1] / "docs" / "oop_tour.md"
+BEGIN, END = "<!-- class-diagram -->", "<!-- /class-diagram -->"
 
 
 def _own_methods(cls: type) -> list[str]:
@@ -63,6 +73,22 @@ def class_diagram() -> str:
     lines.append("```")
     registered = ", ".join(f"`{n}` ({get_model_class(n).__name__})" for n in list_models())
     return "\n".join(lines) + f"\n\nRegistered models: {registered}.\n"
+
+
+def with_diagram(markdown: str, where: str, lead: str = "") -> str:
+    """``markdown`` with the block between ``BEGIN`` and ``END`` replaced by today's diagram (``lead`` before it).
+
+    Raises:
+        ValueError: the markers are missing or out of order, naming ``where`` (the file).
+    """
+    start = markdown.find(BEGIN)
+    end = markdown.find(END, start + len(BEGIN)) if start >= 0 else -1
+    if start < 0 or end < 0:
+        raise ValueError(
+            f"{where}: no class-diagram block; put a line {BEGIN} and, below it, a line {END} where the diagram "
+            "goes, then run python scripts/class_diagram.py --write"
+        )
+    return f"{markdown[:start]}{lead}{BEGIN}\n{class_diagram()}{END}{markdown[end + len(END) :]}"
 
 
 def _layout(classes: dict[str, type], edges: set[tuple[str, str]]) -> dict[str, tuple[float, float]]:
@@ -154,5 +180,19 @@ def class_figure() -> bytes:
     return buffer.getvalue()
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The OOP tour's class diagram, as mermaid text.")
+    parser.add_argument("--write", action="store_true", help=f"rewrite the block in {TOUR.name} in place")
+    if not parser.parse_args(argv).write:
+        print(class_diagram())
+        return 0
+    before = TOUR.read_text()
+    after = with_diagram(before, str(TOUR))
+    if after != before:
+        TOUR.write_text(after)
+    print(f"{TOUR}: the class diagram {'rewritten' if after != before else 'was already up to date'}")
+    return 0
+
+
 if __name__ == "__main__":
-    print(class_diagram())
+    sys.exit(main())

@@ -5,8 +5,9 @@ An MkDocs hook (``hooks:`` in mkdocs.yml):
 - ``configuration.md``: every config key, from the pydantic fields of ``RunConfig`` and of
   every registered model's config (type, default, description);
 - ``cli.md``: every ``vaegan`` subcommand's ``--help``;
-- the class diagram of the OOP tour (``<!-- class-diagram -->`` in ``oop_tour.md``), drawn by
-  ``class_diagram.py`` beside this file: a PNG and the same diagram as a mermaid ``classDiagram``.
+- the class diagram of the OOP tour (the block from ``<!-- class-diagram -->`` to
+  ``<!-- /class-diagram -->`` in ``oop_tour.md``), drawn by ``class_diagram.py`` beside this file:
+  a PNG, and the mermaid ``classDiagram`` that block commits, drawn again from today's models.
 
 Run it alone to print a page: ``python scripts/docs_pages.py configuration``.
 """
@@ -27,13 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "scripts"))  # class_diagram.py: MkDocs loads this hook by its path
 
-from class_diagram import class_diagram, class_figure  # noqa: E402
+from class_diagram import BEGIN, class_diagram, class_figure, with_diagram  # noqa: E402
 
 from vaegan.config import RunConfig  # noqa: E402
 from vaegan.foundation.section import Section  # noqa: E402
 from vaegan.models import get_model_class, list_models  # noqa: E402
-
-DIAGRAM_MARK = "<!-- class-diagram -->"
 
 
 # -- configuration.md --------------------------------------------------------
@@ -173,10 +172,11 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    if DIAGRAM_MARK in markdown:
+    """The OOP tour's committed mermaid block, drawn again from today's models, with the PNG before it."""
+    if BEGIN in markdown:
         figure = f"![The class hierarchy of every registered model]({FIGURE})"
         online = "The same diagram as a mermaid `classDiagram` (your browser draws it when it is online):"
-        markdown = markdown.replace(DIAGRAM_MARK, f"{figure}\n\n{online}\n\n{class_diagram()}")
+        markdown = with_diagram(markdown, page.file.src_path, lead=f"{figure}\n\n{online}\n\n")
     return markdown
 
 
