@@ -229,3 +229,63 @@ def test_the_group_figure_says_what_anatomy_its_maps_lie_over(volumes, tmp_path,
     texts = saved_texts(monkeypatch, brain)
     plot_effect_maps(summary, mri, tmp_path / "effects.png")
     assert any("over the mean CN image" in t for t in texts)
+
+
+def stat_map_peaks(monkeypatch) -> list[float]:
+    """The colour limit each row of the next figures of vaegan.visualization.brain is drawn to."""
+    from vaegan.visualization import brain
+
+    peaks: list[float] = []
+    stat_map = brain._stat_map
+    monkeypatch.setattr(
+        brain,
+        "_stat_map",
+        lambda *args: (peaks.append(args[-1]), stat_map(*args)),  # (..., ax, peak)
+    )
+    return peaks
+
+
+def test_a_model_map_too_faint_for_the_shared_scale_is_drawn_on_its_own_and_says_so(tmp_path, monkeypatch):
+    """A model's map of max 0.0017 under a group difference of 0.11 was coloured to ±0.11 and hidden below
+    10% of it: the row was blank, and a reader concluded the model had found nothing."""
+    from vaegan.visualization import brain
+    from vaegan.visualization.disease_maps import EffectSummary
+
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    g = torch.Generator().manual_seed(0)
+    anatomy = torch.rand(1, 1, 16, 16, 16, generator=g)
+    faint = -0.0017 * torch.rand(1, 1, 16, 16, 16, generator=g)
+    strong = -0.11 * torch.rand(1, 1, 16, 16, 16, generator=g)
+    summary = EffectSummary(faint, None, strong, anatomy, float("nan"), float("nan"))
+    texts, peaks = saved_texts(monkeypatch, brain), stat_map_peaks(monkeypatch)
+    plot_effect_maps(summary, mri, tmp_path / "effects.png")
+    model, raw = (next(t for t in texts if t.startswith(start)) for start in ("model:", "raw group difference"))
+    assert "own scale" in model and "0.0017" in model and "hidden" in model, model
+    assert "own scale" not in raw
+    assert peaks[0] == pytest.approx(float(np.quantile(-faint.numpy(), 0.999)), rel=1e-3)
+    assert peaks[1] == pytest.approx(float(np.quantile(-strong.numpy(), 0.999)), rel=1e-3)
+    texts.clear()
+    peaks.clear()
+    plot_effect_maps(EffectSummary(strong, None, faint, anatomy, 0.0, 0.0), mri, tmp_path / "effects.png")
+    assert peaks[0] == pytest.approx(float(np.quantile(-strong.numpy(), 0.999)), rel=1e-3)  # the strong row: as was
+
+
+def test_scaled_maps_say_so_and_each_subjects_amount(tmp_path, monkeypatch):
+    """--scaled drew individual.png as plain maps: neither 'scaled' nor the amounts (every one 2.0, the top of
+    the search) were in it."""
+    from vaegan.visualization import brain
+    from vaegan.visualization.subject_maps import IndividualMaps
+
+    mri = options(size=16, spacing=6.0, spatial_dims=3)
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 1, 1, 16, 16, 16, generator=g)
+    maps = torch.rand(2, 1, 1, 16, 16, 16, generator=g)
+    args = (maps, maps, images, None, ["s1", "s2"], torch.rand(2), torch.rand(2), 0.5, images[0] > 0)
+    texts = saved_texts(monkeypatch, brain)
+    brain.plot_individual_maps(IndividualMaps(*args, amounts=torch.tensor([2.0, 0.35])), mri, tmp_path / "i.png")
+    rows = [t for t in texts if t.startswith(("s1:", "s2:"))]
+    assert len(rows) == 2 and all("scaled" in t for t in rows), rows
+    assert "amount of AD 2.00" in rows[0] and "top" in rows[0] and "amount of AD 0.35" in rows[1], rows
+    texts.clear()
+    brain.plot_individual_maps(IndividualMaps(*args), mri, tmp_path / "i.png")
+    assert not any("scaled" in t or "amount" in t for t in texts)

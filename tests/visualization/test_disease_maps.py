@@ -257,6 +257,18 @@ def test_scaled_individual_maps_remove_each_subjects_own_amount_of_disease(volum
         counterfactual(model, patients[:1].flatten(0, 1), source=1, target=0, residual=False, amount=torch.ones(1))
 
 
+def test_amounts_at_an_end_of_the_search_are_told():
+    """Every scan's fitted amount was 2.0, the top of the amounts searched, and nothing said the fit was cut off."""
+    maps = torch.zeros(4, 1, 1, 4, 4)
+    args = (maps, maps, maps, None, ["a", "b", "c", "d"], torch.zeros(4), torch.zeros(4), 0.0, maps[0] > 0)
+    told = IndividualMaps(*args, amounts=torch.tensor([2.0, 2.0, 0.0, 1.05])).amounts_cut_off("AD")
+    assert len(told) == 2, told
+    assert told[0].startswith("2 of 4 AD scans' fitted amounts are 2, the top") and "cut off" in told[0]
+    assert told[1].startswith("1 of 4 AD scans' fitted amounts are 0, the bottom")
+    assert IndividualMaps(*args, amounts=torch.tensor([0.05, 1.0, 1.95, 1.5])).amounts_cut_off("AD") == []
+    assert IndividualMaps(*args).amounts_cut_off("AD") == []  # not scaled
+
+
 def test_residual_counterfactuals_cancel_the_reconstruction_error():
     model = tiny().eval()
     x = torch.rand(4, 1, 16, 16) * 0.5 + 0.25

@@ -136,20 +136,30 @@ def plot_individual_maps(
 
     Each row drawn over its subject's own image, all cut (3-D) where their mean true atrophy is (scans
     without one: where their mean map is, and no truth rows); the map is intensity *loss* (counterfactual
-    control minus the subject), like the true atrophy. ``names``: (control, disease); ``scans``: a title per
-    map (e.g. subject and session), else the subject ids.
+    control minus the subject), like the true atrophy; ``scaled`` maps (``maps.amounts``) say so and each
+    subject's amount. ``names``: (control, disease); ``scans``: a title per map (e.g. subject and session),
+    else the subject ids.
     """
     rows, anatomy = [], []  # anatomy: each row's background, its subject's own image
     titles = scans if scans is not None else maps.subjects
     for i, (name, loss, r) in enumerate(list(zip(titles, maps.loss, maps.r.tolist()))[:subjects]):
         own = maps.images[i]  # one object for both rows: converted to NIfTI once
-        rows.append((loss, f"{name}: as {names[0]} minus as observed, intensity loss{_r(r)}", INTENSITY))
+        scaled = "" if maps.amounts is None else _amount(float(maps.amounts[i]), names[1])
+        rows.append((loss, f"{name}: as {names[0]} minus as observed{scaled}, intensity loss{_r(r)}", INTENSITY))
         anatomy.append(own)
         if maps.truth is not None:
             rows.append((maps.truth[i], f"{name}: own true atrophy (tissue-loss fraction)", FRACTION))
             anatomy.append(own)
     cut_map = _cut_map(None if maps.truth is None else maps.truth.mean(0), maps.loss.mean(0))
     return _plot_rows(rows, anatomy, cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
+
+
+def _amount(amount: float, disease: str) -> str:
+    """``, scaled: its amount of AD 2.00 (the top of those searched)``: a --scaled map's title part."""
+    from vaegan.visualization.subject_maps import amount_bound
+
+    end = amount_bound(amount)
+    return f", scaled: its amount of {disease} {amount:.2f}{f' (the {end} of those searched)' if end else ''}"
 
 
 INTENSITY, FRACTION = "intensity loss", "tissue-loss fraction"  # the units rows are drawn in
@@ -181,7 +191,8 @@ def _plot_rows(
     """One nilearn stat map per (map, title, unit) row over ``anatomy`` (one image for every row, or a list
     of one per row), all cut at the same places (maps
     (P, 1, *S)): volumes through ``cut_map``'s largest cluster, 2-D slabs at evenly spaced planes
-    (:func:`_cuts`); rows of one unit share one colour scale (:func:`row_peaks`).
+    (:func:`_cuts`); rows of one unit share one colour scale (:func:`row_peaks`), except a row whose map lies
+    wholly under that scale's threshold, drawn on its own scale and said so in its title.
 
     Drawn as nilearn draws: neurological orientation (the subject's left on the left, lettered L/R);
     cut positions in MNI152 mm with a ``grid`` (registered scans), else nominal mm."""
@@ -199,7 +210,15 @@ def _plot_rows(
         size = maps.abs().flatten().float()
         over = f"every {unit} row's |map|" if shared[unit] else "|map|"
         most = float(size.max())
-        label += f"\ncolours to ±{peak:.2g} (99.9th percentile of {over}; max here {most:.2g}), hidden below 10%"
+        if 0 < most < 0.1 * peak:  # all of it under the shared threshold: a blank row reads as "found nothing"
+            shared_peak, peak = peak, row_peaks([(maps, unit)])[0]
+            label += (
+                f"\ncolours to ±{peak:.2g} (99.9th percentile of |map|; max here {most:.2g}), hidden below 10%\n"
+                f"drawn on its own scale: on the ±{shared_peak:.2g} of the other {unit} rows all of it would be "
+                f"hidden (under {0.1 * shared_peak:.2g})"
+            )
+        else:
+            label += f"\ncolours to ±{peak:.2g} (99.9th percentile of {over}; max here {most:.2g}), hidden below 10%"
         if not bool(size.max() > 0):  # e.g. the true atrophy of controls: the anatomy alone, said in the title
             label += " (the map is 0 everywhere)"
         with warnings.catch_warnings():

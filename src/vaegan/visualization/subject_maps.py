@@ -34,6 +34,16 @@ if TYPE_CHECKING:
     from vaegan.models.base import GenerativeModel
 
 
+# the amounts of the disease --scaled searches (1: the class's average; above 1, more than it)
+AMOUNTS = torch.linspace(0.0, 2.0, 41)
+
+
+def amount_bound(amount: float) -> str:
+    """Which end of :data:`AMOUNTS` ``amount`` lies at ("top", "bottom"), else "": there the fit was cut off."""
+    low, high = float(AMOUNTS[0]), float(AMOUNTS[-1])
+    return "top" if amount >= high - 1e-6 else "bottom" if amount <= low + 1e-6 else ""
+
+
 @dataclass
 class IndividualMaps:
     """Each disease subject's map of what the disease took, against its own true atrophy.
@@ -101,6 +111,28 @@ class IndividualMaps:
         q = torch.quantile(r, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
         return tuple(float(v) for v in q)
 
+    def amounts_cut_off(self, disease: str) -> list[str]:
+        """A line for each end of :data:`AMOUNTS` that fitted amounts lie at (how many, and what that means);
+        empty when none does, or the maps are not ``scaled``."""
+        if self.amounts is None:
+            return []
+        ends = [amount_bound(a) for a in self.amounts.tolist()]
+        low, high = (f"{float(AMOUNTS[i]):g}" for i in (0, -1))
+        meaning = {
+            "top": f"the model's {disease} label moves its decoding less than these scans differ, so their amounts "
+            "(and their maps, scaled by them) are cut off there, not measured",
+            "bottom": f"the model finds no {disease} in these scans, so their scaled maps remove nothing",
+        }
+        lines = []
+        for end, value in (("top", high), ("bottom", low)):
+            count = ends.count(end)
+            if count:
+                lines.append(
+                    f"{count} of {len(ends)} {disease} scans' fitted amounts are {value}, the {end} of the amounts "
+                    f"searched ({low} to {high}, 1 = the class's average): {meaning[end]}"
+                )
+        return lines
+
     def describe(self) -> str:
         """One line: the median and quartiles of the per-subject r, and the model-free map's median r."""
         people = len(set(self.subjects))
@@ -145,8 +177,8 @@ def individual_maps(
         residual: residual counterfactuals (the reconstruction error cancels); else decode(z, CN) - x.
         samples: posterior draws each map is averaged over; ``seed``: theirs.
         scaled: remove each subject's own amount of the disease (:func:`disease_amount`, fitted over
-            all of its images) instead of the class's average amount: a mildly affected subject's
-            map is then weaker than a severe one's (models with soft labels; residual maps).
+            all of its images, one of :data:`AMOUNTS`) instead of the class's average amount: a mildly
+            affected subject's map is then weaker than a severe one's (models with soft labels; residual maps).
     """
     if scaled and not residual:
         raise ValueError("scaled=True scales residual counterfactuals only: pass residual=True")
@@ -157,7 +189,7 @@ def individual_maps(
         amount = None
         if scaled:
             subject = torch.arange(len(patients)).repeat_interleave(patients.shape[1])
-            amount = disease_amount(model, flat, source=disease, target=control, groups=subject)
+            amount = disease_amount(model, flat, source=disease, target=control, groups=subject, grid=AMOUNTS)
             amounts.append(amount.view(len(patients), -1)[:, 0])
         drawn = counterfactual(
             model, flat, source=disease, target=control, residual=residual, samples=samples, seed=seed, amount=amount
