@@ -479,7 +479,7 @@ def test_a_subject_in_both_classes_is_named_and_can_be_left_out(csv_run, tmp_pat
     out = tmp_path / "all"
     assert main(["effects", str(csv_run), "--split", "all", "--samples", "1", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "sub-02" in err and "both" in err and "--exclude-converters" in err, err
+    assert "sub-02" in err and "both groups" in err and "--exclude-converters" in err, err
     record = json.loads((out / "effects.json").read_text())
     assert record["converters"] == ["sub-02"] and any("sub-02" in note for note in record["notes"])
     assert record["scans_by_class"] == {"CN": 7, "AD": 6}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -345,6 +346,26 @@ def test_out_inside_another_run_or_inside_the_data_is_refused(tmp_path, capsys):
         assert train(config, out, "--data-dir", str(scans), "--epochs", "1") == 2
         assert "data folder" in capsys.readouterr().err
     assert sorted(p.name for p in scans.rglob("*")) == ["sub-01"]
+
+
+def test_a_csv_keeps_runs_from_its_scans_folders_not_from_every_folder_beside_it(tmp_path, monkeypatch):
+    """train guarded the CSV file alone and effects the CSV's whole folder: runs/csv was a train --out, and its
+    default effects folder, runs/csv/effects, was refused as 'among the scans'. Both now guard the CSV and the
+    folders holding the scans it lists."""
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "scans" / "a.nii.gz").write_bytes(b"")
+    (tmp_path / "elsewhere" / "b.nii.gz").write_bytes(b"")
+    cohort = tmp_path / "cohort.csv"
+    cohort.write_text(f"path,label\nscans/a.nii.gz,CN\n{tmp_path / 'elsewhere' / 'b.nii.gz'},AD\n")
+    monkeypatch.chdir(tmp_path)
+    assert check_out_dir("runs/x", data_dir=cohort) == Path("runs/x")
+    for out in ("scans", "scans/run", tmp_path / "elsewhere" / "run"):
+        with pytest.raises(ConfigError, match="holds scans that .*cohort.csv lists"):
+            check_out_dir(out, data_dir=cohort)
+    (tmp_path / "folder").mkdir()  # a data folder: everything inside it, as before
+    with pytest.raises(ConfigError, match="inside the data folder"):
+        check_out_dir("folder/run", data_dir="folder")
 
 
 def test_resume_where_there_is_no_run_says_it_starts_one(tmp_path, caplog):

@@ -45,6 +45,12 @@ def add_parser(subparsers) -> None:
         help="each subject's map removes its own fitted amount of the disease, not the class's average "
         "(models with soft labels: cvae, cvaegan); the amounts go to effects.json",
     )
+    parser.add_argument(
+        "--exclude-converters",
+        action="store_true",
+        help="leave out subjects with scans of both classes (sessions of different diagnoses, e.g. CN then AD), "
+        "which the group map otherwise counts in both groups",
+    )
     parser.add_argument("--subjects", type=int, default=3, help="disease subjects drawn in individual.png")
     parser.add_argument("--seed", type=int, default=0, help="seed of the posterior draws")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from vaegan.data.mri import volumes_folder
 
     scans = volumes_folder(run_.config.data)  # before any work: the folder, and that it holds volumes
-    out = _out_folder(args.out or run_.path / "effects", run_.path, [scans])
+    out = _out_folder(args.out or run_.path / "effects", run_.path, scans)
     return _write(run_, args, control, disease, out, scans)
 
 
@@ -113,12 +119,13 @@ def _class(spec: str, names: list[str], flag: str) -> int:
     raise VaeganError(f"{flag} {spec!r}: not a class of this run; choose {choices}")
 
 
-def _out_folder(out: str | Path, run: Path, scans: list[Path]) -> Path:
+def _out_folder(out: str | Path, run: Path, data: Path, scans: list[Path] = ()) -> Path:
     """``--out`` (or the default ``RUN/effects``) as a Path: refused where it is a file, one of the run's
-    own folders other than ``effects/``, or inside a folder of ``scans`` (the data folder, and the folder
-    of each scan read)."""
+    own folders other than ``effects/``, or among the data as ``vaegan train`` refuses its ``--out`` there
+    (:func:`~vaegan.training.run_folder.among_data`: the data folder; a CSV and the folders of the scans it
+    lists), or inside the folder of one of ``scans`` (each scan read)."""
     from vaegan.cli.outputs import check_out_folder
-    from vaegan.training.run_folder import FOLDER_FILES
+    from vaegan.training.run_folder import FOLDER_FILES, among_data
     from vaegan.visualization.effect_files import map_owners
 
     folder = check_out_folder(out, run).resolve()
@@ -128,11 +135,12 @@ def _out_folder(out: str | Path, run: Path, scans: list[Path]) -> Path:
             f"--out {out}: is the run's own folder {folder.relative_to(run.resolve()) or '.'}, where "
             "training and the other commands write; give a folder of its own (default RUN/effects)"
         )
-    for place in scans:
-        place = place.resolve()
-        place = place.parent if place.is_file() else place  # a CSV: the folder it sits in
-        if folder.is_relative_to(place):
-            raise VaeganError(f"--out {out}: lies among the scans, in {place}; keep the maps apart from the data")
+    place = among_data(folder, data)
+    for scan in (s.resolve().parent for s in scans):
+        if place is None and folder.is_relative_to(scan):
+            place = f"{'' if folder == scan else 'inside '}{scan}, which holds scans read"
+    if place is not None:
+        raise VaeganError(f"--out {out}: lies among the scans: it is {place}; keep the maps apart from the data")
     if folder.exists() and not folder.is_dir():
         raise VaeganError(f"--out {out}: is a file, not a folder")
     others = map_owners(folder) - {str(run.resolve())}
@@ -195,7 +203,29 @@ def figure_title(run: str, split: str, names: list[str], scans: list[int], subje
     )
 
 
+def _converters(volumes, control: int, disease: int) -> list[str]:
+    """The subjects with scans of both classes (sessions of different diagnoses), sorted."""
+    from vaegan.visualization.disease_maps import subjects_where
+
+    of = [set(subjects_where(volumes, volumes.labels == c)) for c in (control, disease)]
+    return sorted(of[0] & of[1])
+
+
+def _converters_note(converters: list[str], names: list[str], excluded: bool) -> str:
+    from vaegan.runs import some_names
+
+    which = f"subjects with scans of both {names[0]} and {names[1]} (sessions of different diagnoses)"
+    if excluded:
+        return f"left out (--exclude-converters): the {which}, {some_names(converters)}"
+    return (
+        f"{which}: {some_names(converters)}; each is in both groups of the group map, so it is partly subtracted "
+        "from itself (--exclude-converters leaves them out)"
+    )
+
+
 def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path, folder: Path) -> int:
+    import torch
+
     from vaegan.data.mri import config_volumes
     from vaegan.visualization.disease_maps import subjects_where, summarize_effects
     from vaegan.visualization.effect_files import save_effect_maps, scan_names
@@ -203,13 +233,20 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
 
     mri = run_.config.data.mri
     volumes = config_volumes(run_.config.data)
-    _out_folder(out, run_.path, [Path(p).parent for p in volumes.paths])  # a CSV's scans may lie anywhere
+    _out_folder(out, run_.path, folder, [Path(p) for p in volumes.paths])  # the scans read, wherever they are
     everyone = [int((volumes.labels == c).sum()) for c in (control, disease)]
     named = dict(zip(volumes.paths, scan_names(volumes.paths, volumes.subjects)))  # over every scan: stable
     if args.split == "test":
         volumes = _held_out(run_, volumes)
-    counts = [int((volumes.labels == c).sum()) for c in (control, disease)]
     names = [volumes.class_names[c] for c in (control, disease)]
+    converters = _converters(volumes, control, disease)
+    notes = [_converters_note(converters, names, args.exclude_converters)] if converters else []
+    if converters and args.exclude_converters:
+        volumes = volumes.select(torch.tensor([s not in converters for s in volumes.subjects], dtype=torch.bool))
+        print(notes[0])
+    elif converters:
+        _warn(notes[0])
+    counts = [int((volumes.labels == c).sum()) for c in (control, disease)]
     if min(counts) == 0:
         hint = " (try --split all)" if args.split == "test" and min(everyone) > 0 else ""
         raise VaeganError(
@@ -220,6 +257,9 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
     common = {"control": control, "disease": disease, "samples": args.samples, "seed": args.seed}
     summary = summarize_effects(run_.model, volumes, mri, **common)
     maps = individual_maps(run_.model, volumes, mri, scaled=args.scaled, **common)
+    for line in maps.amounts_cut_off(names[1]):
+        notes.append(f"--scaled: {line}")
+        _warn(notes[-1])
     paths = [p for p, label in zip(volumes.paths, volumes.labels.tolist()) if label == disease]
     about = {
         "run": str(run_.path.resolve()),
@@ -232,6 +272,9 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         "scaled": args.scaled,
         "scans_by_class": dict(zip(names, counts)),
         "subjects_by_class": dict(zip(names, people)),
+        "converters": converters,
+        "exclude_converters": args.exclude_converters,
+        "notes": notes,
     }
     files = save_effect_maps(
         summary,

@@ -102,7 +102,7 @@ def check_name(name: str) -> str:
 
 def check_out_dir(path: str | Path, what: str = "out", data_dir: str | Path | None = None) -> Path:
     """Refuse a run folder that holds more than a run: the working directory, a parent of it, home, ``/``,
-    one inside another run's folder, and (given ``data_dir``) the data folder or one inside it."""
+    one inside another run's folder, and (given ``data_dir``) one among the data (:func:`among_data`)."""
     path = Path(path).expanduser()
     _check_apart(path, what, data_dir)
     resolved = path.resolve()
@@ -129,13 +129,44 @@ def _check_apart(path: Path, what: str, data_dir: str | Path | None) -> None:
         raise ConfigError(
             f"{what}={str(path)!r}: is inside the run folder {outer}; give the run a folder of its own, e.g. beside it"
         )
-    if data_dir is not None:
-        data = Path(data_dir).expanduser().resolve()
-        if resolved == data or data in resolved.parents:
-            raise ConfigError(
-                f"{what}={str(path)!r}: is {'' if resolved == data else 'inside '}the data folder {data}; "
-                "keep runs apart from the scans they read, e.g. --out outputs/<name>"
-            )
+    place = None if data_dir is None else among_data(resolved, data_dir)
+    if place is not None:
+        raise ConfigError(
+            f"{what}={str(path)!r}: is {place}; keep runs apart from the scans they read, e.g. --out outputs/<name>"
+        )
+
+
+def data_places(data_dir: str | Path) -> list[Path]:
+    """What an output must keep out of, resolved: a data folder; for a CSV (``data.data_dir`` may name one), the
+    file and each folder holding a scan it lists, not the folder beside it, where runs often go. A CSV that
+    cannot be read (its own error comes when the data are read) guards itself alone."""
+    from vaegan.data.mri_sources import read_table, table_column
+    from vaegan.foundation.errors import DataError
+
+    data = Path(data_dir).expanduser().resolve()
+    if not data.is_file():
+        return [data]
+    try:
+        columns, rows = read_table(data, ",")
+        column = table_column(data, columns, "path", "")
+    except DataError:
+        return [data]
+    listed = {Path(row[column]) for row in rows if row.get(column)}
+    return [data, *sorted({(data.parent / scan).resolve().parent for scan in listed})]  # absolute paths stay
+
+
+def among_data(path: Path, data_dir: str | Path) -> str | None:
+    """Where ``path`` (resolved) lies among ``data_dir``'s data (:func:`data_places`), said for a message; None
+    when it lies apart from them."""
+    places = data_places(data_dir)
+    csv = places[0] if places[0].is_file() else None
+    for place in places:
+        if path == place or place in path.parents:
+            inside = "" if path == place else "inside "
+            if csv is None:
+                return f"{inside}the data folder {place}"
+            return f"{inside}{place}, which holds scans that {csv} lists" if place != csv else f"the CSV {csv}"
+    return None
 
 
 def holds_run(folder: Path) -> bool:
