@@ -19,7 +19,7 @@ def vae_run(tmp_path, blobs, cache):
 
 def test_evaluate_writes_run_json_and_out_and_prints_floors(vae_run, tmp_path, blobs, capsys):
     out = tmp_path / "elsewhere" / "metrics.json"
-    args = ["evaluate", str(vae_run), "--k", "8", "--nll-images", "10", "--samples", "40", "--tstr-epochs", "1"]
+    args = ["evaluate", str(vae_run), "--k", "8", "--nll-images", "10", "--samples", "40", "--tstr-epochs", "4"]
     assert main([*args, "--out", str(out), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "floor" in printed and "nll" in printed

@@ -15,7 +15,7 @@ later are evaluated without touching this file:
 A figure that would say nothing is left out with a note instead: no NLL where the decoder's
 density is not one, no feature metrics where the reference classifier is no better than chance on
 the test images, and a note where the train-on-real TSTR floor is at chance (both tested over the test
-subjects where the images have them: one subject's MRI slices are no independent trials). Where the samples
+subjects where the images have them: one subject's MRI slices or sessions are no independent trials). Where the samples
 have collapsed (diversity under a fifth of its floor), precision is kept beside a note that it is no evidence.
 
 Example:
@@ -257,8 +257,10 @@ def conditional_section(
         notes.append(
             f"tstr: the classifier trained on {len(real_train)} real images for {epochs} epochs scores "
             f"{tstr[1]:.2f}, chance {chance:.2f}, no better over its {n} {units}: its floor is at chance, so "
-            f"tstr_accuracy says nothing; raise --tstr-epochs, or --samples (up to {len(data.train)})"
+            f"tstr_accuracy ({tstr[0]:.2f}) says nothing and is left out; raise --tstr-epochs, or --samples "
+            f"(up to {len(data.train)})"
         )
+        del metrics["tstr_accuracy"]
     return metrics
 
 
@@ -286,7 +288,7 @@ def trials(test: ImageDataset) -> tuple[int, str]:
     subjects = int(test.groups.unique().numel())
     if subjects == len(test):  # one image a subject (3-D volumes)
         return subjects, "test images"
-    return subjects, f"test subjects (not {len(test)} images: a subject's slices are no independent trials)"
+    return subjects, f"test subjects (not {len(test)} images: a subject's slices or sessions are no independent trials)"
 
 
 def retrain_command(dataset: str, run_dir: str | Path, data_dir: str | Path | None) -> str:

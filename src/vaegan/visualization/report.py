@@ -54,9 +54,9 @@ GRID_CAPTIONS = {
 EFFECT_CAPTIONS = {
     "group_effect": "The model's group map (each control decoded as control minus as disease, averaged), the "
     "true atrophy on phantoms, and the model-free group difference of the same subjects; loss is positive.",
-    "individual": "The first disease subjects' own maps (the figure's title says how many of all; every one is "
-    "scored in the table): each its counterfactual without the disease minus the scan (on phantoms beside "
-    "its own true atrophy).",
+    "individual": "The first disease subjects' own maps (the figure's title says how many of all; on phantoms "
+    "every one is scored in the table): each its counterfactual without the disease minus the scan (on phantoms "
+    "beside its own true atrophy).",
 }
 CONDITIONAL_MODELS = ("cvae", "cvaegan")  # the shipped models that draw disease maps (vaegan effects)
 
