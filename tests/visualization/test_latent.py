@@ -202,3 +202,13 @@ def test_each_figure_records_the_checkpoint_and_epoch_it_was_drawn_from(trained,
     assert record["scatter_tsne"] == {"checkpoint": "best", "epoch": 4, "split": "test"}  # kept: still its own
     (tmp_path / PROVENANCE).write_text("{not json")
     assert figure_sources(tmp_path) == {}  # a damaged record is no record, and is rewritten by the next call
+
+
+def test_a_neighbour_embedding_of_a_handful_of_points_is_not_drawn(tmp_path, caplog):
+    """t-SNE and UMAP of 4 test volumes took 14 s and drew axes of +-4000 that say nothing."""
+    from vaegan.visualization.latent import latent_figures
+
+    model = tiny_model("vae", 3)
+    paths = latent_figures(model, tiny_splits(n=16).test, tmp_path, methods=("pca", "tsne", "umap"), n_points=8)
+    assert "scatter_pca" in paths and not {"scatter_tsne", "scatter_umap"} & set(paths)
+    assert "tsne" in caplog.text and "too few" in caplog.text

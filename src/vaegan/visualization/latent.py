@@ -129,6 +129,11 @@ def manifold_figure(ctx: _Context, n: int = 15) -> Figure:
     return plot_manifold(images, axes, title=ctx.title(what, ctx.label))
 
 
+# t-SNE and UMAP place each point among its neighbours (perplexity, n_neighbors ~15-30): with fewer points
+# than that they take seconds to draw arbitrary positions (a handful of test volumes: axes of +-4000)
+NEIGHBOUR_EMBEDDINGS, NEIGHBOUR_MIN = ("tsne", "umap"), 20
+
+
 def scatter_figure(ctx: _Context, method: str) -> Figure:
     points, axis_names = embed(ctx.codes.codes, method, seed=ctx.seed)
     what = f"{len(points)} {ctx.split} encodings by class, {LONG_NAMES[method]}"
@@ -236,6 +241,12 @@ def latent_figures(
         figures["manifold"] = lambda: manifold_figure(ctx)
     if codes is not None and d >= 2:
         for method in ["latent"] * (d == 2) + list(methods):
+            if method in NEIGHBOUR_EMBEDDINGS and len(codes.codes) < NEIGHBOUR_MIN:
+                log.warning(
+                    "scatter_%s: %d encodings are too few for a neighbour embedding (%d or more); not drawn, "
+                    "see the PCA scatter", method, len(codes.codes), NEIGHBOUR_MIN,
+                )  # fmt: skip
+                continue
             figures[f"scatter_{method}"] = lambda method=method: scatter_figure(ctx, method)
     elif codes is not None:
         log.info("%s: 1-D codes; no 2-D projections drawn", model.name)
