@@ -71,7 +71,8 @@ def class_diagram() -> str:
             lines += [f"        {member}" for member in members]
             lines.append("    }")
     lines.append("```")
-    registered = ", ".join(f"`{n}` ({get_model_class(n).__name__})" for n in list_models())
+    own = [n for n in list_models() if get_model_class(n).__module__.startswith("vaegan.")]  # no installed plugin
+    registered = ", ".join(f"`{n}` ({get_model_class(n).__name__})" for n in own)
     return "\n".join(lines) + f"\n\nRegistered models: {registered}.\n"
 
 

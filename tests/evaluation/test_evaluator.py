@@ -478,3 +478,12 @@ def test_how_the_splits_were_kept_is_a_note_of_the_evaluation(classifier):
     data.notes.append("the data changed since the run trained: its test subjects are kept as it held them out")
     result = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK)
     assert data.notes[0] in result.info["notes"]
+
+
+def test_collapsed_samples_of_a_low_precision_get_no_note_that_it_reads_high():
+    from vaegan.evaluation.evaluator import collapse_note
+
+    low = {"diversity": Metric(0.5, floor=10.0), "precision": Metric(0.0, floor=0.9), "recall": Metric(0.0, floor=0.9)}
+    assert collapse_note(low) is None
+    high = {**low, "precision": Metric(1.0, floor=0.9)}
+    assert "no evidence of quality" in collapse_note(high)

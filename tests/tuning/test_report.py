@@ -40,7 +40,7 @@ def test_two_trials_draw_no_parameter_importances_and_say_why(tmp_path, caplog):
     assert (tmp_path / "optimization_history.png").is_file() and (tmp_path / "parallel_coordinate.png").is_file()
     note = [r for r in caplog.records if "param_importances.png" in r.getMessage()]
     assert note and note[0].levelno == logging.WARNING  # said without -v
-    assert "2 finished trials" in note[0].getMessage() and "needs 11" in note[0].getMessage()
+    assert "2 complete trials" in note[0].getMessage() and "needs 11" in note[0].getMessage()
 
 
 def test_enough_trials_draw_the_parameter_importances(tmp_path):

@@ -497,3 +497,11 @@ def test_the_evaluation_says_what_was_evaluated_and_folds_away_its_options(tmp_p
     assert "NLL on 1000 test images" in visible and "10000 samples" in visible
     everything = " ".join(page.text)
     assert "options.progress" in everything and "seconds.reference_classifier" in everything  # folded, not lost
+
+
+def test_the_evaluated_line_names_the_test_images_the_nll_was_scored_on():
+    """40 test volumes and --nll-images 1000: the report said 'NLL on 1000 test images'."""
+    from vaegan.visualization.report import evaluated_line
+
+    data = {"options": {"nll_images": 1000, "k": 5}, "n_test": 40, "metrics": {"nll_density": {"value": 1.0}}}
+    assert "NLL on all 40 test images" in evaluated_line(data)

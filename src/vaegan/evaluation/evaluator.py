@@ -14,9 +14,10 @@ later are evaluated without touching this file:
 
 A figure that would say nothing is left out with a note instead: no NLL where the decoder's
 density is not one, no feature metrics where the reference classifier is no better than chance on
-the test images, and a note where the train-on-real TSTR floor is at chance (both tested over the test
-subjects where the images have them: one subject's MRI slices or sessions are no independent trials). Where the samples
-have collapsed (diversity under a fifth of its floor), precision is kept beside a note that it is no evidence.
+the test images, and no TSTR accuracy where its train-on-real floor is at chance (both tested over the
+test subjects where the images have them: one subject's MRI slices or sessions are no independent trials).
+Where the samples have collapsed (diversity under a fifth of its floor) and precision still reads high, it is
+kept beside a note that it is no evidence.
 
 Example:
     >>> result = evaluate_run("outputs/mnist_vae", options=EvaluationOptions(k=500))  # doctest: +SKIP
@@ -221,6 +222,8 @@ def collapse_note(metrics: dict[str, Metric]) -> str | None:
         return None
     if not 0 <= diversity.value < COLLAPSED * diversity.floor:  # NaN or a floor of 0: nothing to compare
         return None
+    if not precision.value >= 0.5 and not (precision.floor is not None and precision.value >= precision.floor):
+        return None  # collapsed samples outside every real neighbourhood: a low precision already says so
     recall = metrics.get("recall")
     shortfall = f"recall {recall.value:.4g}, FID" if recall is not None else "FID"
     return (

@@ -74,7 +74,7 @@ def _varied(trials: list[optuna.trial.FrozenTrial]) -> list[str]:
 
 def _not_drawn(stem: str, trials: list[optuna.trial.FrozenTrial]) -> tuple[str, int] | None:
     """Why the plot ``stem`` is not drawn yet, and the log level to say it at; None where it is drawn."""
-    count = f"{len(trials)} finished trial{'s' * (len(trials) != 1)}"
+    count = f"{len(trials)} complete trial{'s' * (len(trials) != 1)}"  # not pruned, not failed
     if not trials:
         return f"{stem}.png: not drawn before a trial finishes", logging.INFO
     varied = _varied(trials)
@@ -90,7 +90,7 @@ def _not_drawn(stem: str, trials: list[optuna.trial.FrozenTrial]) -> tuple[str, 
             return (
                 f"{stem}.png: not drawn from {count}: ranking {len(varied)} tuned parameters needs {needs} "
                 f"(at least {IMPORTANCE_TRIALS}, and {IMPORTANCE_TRIALS_PER_PARAMETER} per parameter); fewer rank "
-                "them by chance. Run more --trials to draw it",
+                "them by chance. Raise --trials (pruned and failed trials count there, not here) to draw it",
                 logging.WARNING,
             )
     return None

@@ -243,8 +243,8 @@ def latent_figures(
         for method in ["latent"] * (d == 2) + list(methods):
             if method in NEIGHBOUR_EMBEDDINGS and len(codes.codes) < NEIGHBOUR_MIN:
                 log.warning(
-                    "scatter_%s: %d encodings are too few for a neighbour embedding (%d or more); not drawn, "
-                    "see the PCA scatter", method, len(codes.codes), NEIGHBOUR_MIN,
+                    "scatter_%s: %d encodings are too few for a neighbour embedding (%d or more); not drawn "
+                    "(--methods pca draws a linear projection)", method, len(codes.codes), NEIGHBOUR_MIN,
                 )  # fmt: skip
                 continue
             figures[f"scatter_{method}"] = lambda method=method: scatter_figure(ctx, method)

@@ -361,8 +361,9 @@ def evaluated_line(data: dict[str, Any]) -> str:
         parts.append(f"{checkpoint}.pt" + (f" of epoch {epoch}" if isinstance(epoch, int) else ""))
     metrics = data.get("metrics") if isinstance(data.get("metrics"), dict) else {}
     if any(str(name).startswith("nll") for name in metrics):  # no likelihood, no NLL settings to show
-        images = options.get("nll_images")
-        images = images if isinstance(images, int) else f"all {fmt(data.get('n_test'))}"
+        images, n_test = options.get("nll_images"), data.get("n_test")
+        if not isinstance(images, int) or images == 0 or (isinstance(n_test, int) and images >= n_test):
+            images = f"all {fmt(n_test)}"  # the evaluation scores min(--nll-images, test images); 0: all
         parts.append(f"NLL on {images} test images, k {fmt(options.get('k'))}")
     if isinstance(data.get("n_samples"), int):
         fitted = " from fitted codes" if options.get("latent") == "fitted" else ""
