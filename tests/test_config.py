@@ -222,3 +222,13 @@ def test_an_error_in_the_file_blames_no_override(tmp_path):
         load_config(path, ["data.mri.workers=1", "model.latent_dim=4"])
     assert str(caught.value).splitlines()[0] == f"{path}: invalid configuration"
     assert "override" not in str(caught.value) and "label_map maps to ['MCI']" in str(caught.value)
+
+
+def test_a_whole_config_check_does_not_blame_an_override_for_a_word_of_its_prose(tmp_path):
+    """--set model.latent_dim=4 was blamed for 'train.score_maps_every needs a conditional model ...': the
+    message holds the word 'model'."""
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nmodel: {name: vae}\ndata: {dataset: phantoms}\ntrain: {score_maps_every: 1}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ["model.latent_dim=4"])
+    assert "score_maps_every" in str(caught.value) and "override" not in str(caught.value)

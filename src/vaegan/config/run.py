@@ -188,7 +188,8 @@ def _caused(override: str, key: str, section_message: str | None) -> bool:
         return True
     inner = override.removeprefix(f"{key}.") if key else override
     parts = inner.split(".")
-    names = [override] + [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    # a whole config's check names sections in prose ("needs a conditional model"): only dotted keys count there
+    names = [override] + [".".join(parts[:end]) for end in range(1 if key else 2, len(parts) + 1)]
     return any(re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", section_message) for name in names)
 
 
