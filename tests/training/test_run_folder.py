@@ -469,3 +469,16 @@ def test_an_image_shape_given_in_the_config_that_the_data_replaces_is_said(tmp_p
         prepared, data = experiment.prepare(config)
     assert tuple(prepared.model.image_shape) == tuple(data.image_shape)
     assert "model.image_shape=(1, 32, 32) is replaced" in caplog.text and "model.num_classes=7" in caplog.text
+
+
+def test_a_folder_holding_one_csv_guards_the_scans_it_lists_too(tmp_path):
+    """data_dir may be the folder that holds the CSV (layout csv): the scans it lists elsewhere were unguarded
+    for train, and effects then refused that run's default folder."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.nii.gz").write_bytes(b"")
+    (tmp_path / "d" / "cohort.csv").write_text(f"path,label\n{tmp_path / 'elsewhere' / 'b.nii.gz'},AD\n")
+    with pytest.raises(ConfigError, match="cohort.csv lists"):
+        check_out_dir(tmp_path / "elsewhere" / "run", data_dir=tmp_path / "d")
+    with pytest.raises(ConfigError, match="inside the data folder"):
+        check_out_dir(tmp_path / "d" / "run", data_dir=tmp_path / "d")

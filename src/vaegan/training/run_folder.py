@@ -144,6 +144,9 @@ def data_places(data_dir: str | Path) -> list[Path]:
     from vaegan.foundation.errors import DataError
 
     data = Path(data_dir).expanduser().resolve()
+    if data.is_dir():  # a folder holding one CSV (layout csv): the folder, and the scans the CSV lists
+        found = sorted(data.glob("*.csv"))
+        return [data, *data_places(found[0])[1:]] if len(found) == 1 else [data]
     if not data.is_file():
         return [data]
     try:
@@ -160,10 +163,12 @@ def among_data(path: Path, data_dir: str | Path) -> str | None:
     when it lies apart from them."""
     places = data_places(data_dir)
     csv = places[0] if places[0].is_file() else None
+    if csv is None and len(places) > 1:  # the folder's one CSV lists scans beyond it
+        csv = next(places[0].glob("*.csv"))
     for place in places:
         if path == place or place in path.parents:
             inside = "" if path == place else "inside "
-            if csv is None:
+            if csv is None or place == places[0] and place.is_dir():
                 return f"{inside}the data folder {place}"
             return f"{inside}{place}, which holds scans that {csv} lists" if place != csv else f"the CSV {csv}"
     return None
