@@ -36,6 +36,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaegan.foundation.files import pid_running
+
 logger = logging.getLogger(__name__)
 
 _BACKING: dict[int, FileRows] = {}  # id(tensor) -> where its rows lie on disk, for tensors from open_images
@@ -98,7 +100,7 @@ class ImageWriter:
         prefix = f".{self.path.name}.{socket.gethostname()}."
         for tmp in self.path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
             pid = tmp.name[len(prefix) : -len(".tmp")]
-            if pid.isdigit() and not _running(int(pid)):
+            if pid.isdigit() and not pid_running(int(pid)):
                 tmp.unlink(missing_ok=True)
 
     def __setitem__(self, index: int | slice, rows: Tensor | np.ndarray) -> None:
@@ -130,17 +132,6 @@ class ImageWriter:
             raise self._named(failure) from None
         if kind is not None:
             self.tmp.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (one of another user counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def open_images(path: str | Path) -> Tensor:

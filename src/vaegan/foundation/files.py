@@ -122,3 +122,14 @@ def cache_dir() -> Path:
     """vaegan's user cache: ``$XDG_CACHE_HOME/vaegan``, else ``~/.cache/vaegan``."""
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "vaegan"
+
+
+def pid_running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (another user's counts: its signal is refused, not missed)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

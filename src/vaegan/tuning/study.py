@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from vaegan.config import RunConfig, as_overrides, build_config, check_space
 from vaegan.config.search import check_direction
 from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
-from vaegan.foundation.files import write_text_atomic
+from vaegan.foundation.files import pid_running, write_text_atomic
 from vaegan.models.registry import get_model_class
 from vaegan.training import Callback
 from vaegan.training.distributed import check_placement, launched
@@ -158,7 +158,7 @@ class Tuner:
             name, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
             # this process's own id: a restarted container keeps its host name and pid, and this process
             # runs one trial at a time, not yet marked with its worker when this is called
-            if name != host or not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
+            if name != host or not pid.isdigit() or (int(pid) != os.getpid() and pid_running(int(pid))):
                 continue
             log.info("trial %d: its worker %s:%s is gone; failing it so that it is redone", trial.number, host, pid)
             try:  # as the heartbeat fails a stale trial (optuna.storages.fail_stale_trials)
@@ -253,17 +253,6 @@ class Tuner:
         kept = best_row(history, get_model_class(config.model.name).monitor)
         trial.set_user_attr("epoch", int(kept["epoch"]))
         return kept[self.tune.metric]
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this host (another user's counts: its signal is refused, not missed)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _keep_traceback(folder: Path) -> None:
