@@ -236,14 +236,44 @@ def test_processes_that_need_one_split_file_write_it_once(tmp_path, monkeypatch)
     assert len(results) == 2 and all(torch.equal(r, images[[1, 3, 5]]) for r in results)
 
 
+def write_group(folder: Path, limit: str, usage: str, names=("memory.max", "memory.current")) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / names[0]).write_text(f"{limit}\n")
+    (folder / names[1]).write_text(f"{usage}\n")
+
+
 def test_the_memory_a_job_may_use_is_its_control_groups(tmp_path, monkeypatch):
     """A Slurm job with --mem=32G on a 512 GB node saw 512 GB, chose memory storage and was killed."""
     from vaegan.data import streaming
 
-    (tmp_path / "memory.max").write_text("1073741824\n")  # 1 GiB
-    (tmp_path / "memory.current").write_text("268435456\n")  # 256 MiB in use
-    assert streaming.cgroup_memory_left(tmp_path) == 768 * 2**20
-    (tmp_path / "memory.max").write_text("max\n")
-    assert streaming.cgroup_memory_left(tmp_path) is None
+    membership = tmp_path / "cgroup"
+    membership.write_text("0::/\n")  # a cgroup namespace: the job's group is the mount's root
+    write_group(tmp_path, "1073741824", "268435456")  # 1 GiB, 256 MiB in use
+    assert streaming.cgroup_memory_left(tmp_path, membership) == 768 * 2**20
+    write_group(tmp_path, "max", "268435456")
+    assert streaming.cgroup_memory_left(tmp_path, membership) is None
     monkeypatch.setattr(streaming, "cgroup_memory_left", lambda: 2**20)
     assert streaming.available_memory() == 2**20
+
+
+def test_a_limit_on_an_ancestor_of_the_process_group_counts(tmp_path):
+    """Without a cgroup namespace (a Slurm job) --mem sits on job_1 while the process is in job_1/step_0;
+    only the mount's root was read, which has no limit, so the job was sized by the host's RAM."""
+    from vaegan.data import streaming
+
+    v2, v1 = tmp_path / "v2", tmp_path / "v1"
+    write_group(v2, "max", "999")
+    write_group(v2 / "system.slice" / "job_1", "1073741824", "268435456")  # 1 GiB, 256 MiB in use
+    write_group(v2 / "system.slice" / "job_1" / "step_0", "max", "1000")
+    (tmp_path / "cgroup").write_text("0::/system.slice/job_1/step_0\n")
+    assert streaming.cgroup_memory_left(v2, tmp_path / "cgroup") == 768 * 2**20
+
+    v1_names = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+    unlimited = "9223372036854771712"  # v1's "no limit"
+    write_group(v1 / "memory", unlimited, "999", v1_names)
+    write_group(v1 / "memory" / "slurm" / "job_1", "1073741824", "268435456", v1_names)
+    write_group(v1 / "memory" / "slurm" / "job_1" / "step_0", unlimited, "1000", v1_names)
+    (tmp_path / "cgroup").write_text("5:cpu,cpuacct:/slurm/job_1\n4:memory:/slurm/job_1/step_0\n0::/\n")
+    assert streaming.cgroup_memory_left(v1, tmp_path / "cgroup") == 768 * 2**20
+    write_group(v1 / "memory" / "slurm" / "job_1" / "step_0", "536870912", "0", v1_names)  # the tightest counts
+    assert streaming.cgroup_memory_left(v1, tmp_path / "cgroup") == 512 * 2**20

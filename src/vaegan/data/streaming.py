@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
@@ -177,24 +177,40 @@ def available_memory() -> int:
     return host if group is None else min(host, group)
 
 
-def cgroup_memory_left(root: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """Bytes this process's control group may still take (v2 ``memory.max`` - ``memory.current``, or v1's
-    ``memory/memory.limit_in_bytes`` - ``usage_in_bytes``); None without a limit."""
-    for limit, usage in (
-        ("memory.max", "memory.current"),
-        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+def cgroup_memory_left(root: Path = Path("/sys/fs/cgroup"), membership: Path = Path("/proc/self/cgroup")) -> int | None:
+    """Bytes this process may still take before a control group's memory limit stops it; None without a limit.
+
+    ``membership`` (``/proc/self/cgroup``) names the process's group below ``root``. Without a cgroup
+    namespace (a Slurm job) that group lies deep, e.g. ``/system.slice/job_1/step_0``, and the limit
+    (``--mem``) often on an ancestor, so every group from the process's own up to the root is read and
+    the tightest wins (v2: ``memory.max`` less ``memory.current``; v1, under ``memory/``:
+    ``memory.limit_in_bytes`` less ``memory.usage_in_bytes``).
+    """
+    try:
+        lines = membership.read_text().splitlines()
+    except OSError:
+        lines = []
+    v2 = v1 = "/"
+    for _, controllers, group in (line.split(":", 2) for line in lines if line.count(":") >= 2):
+        if controllers == "":  # "0::/path" (v2), "4:memory:/path" (v1)
+            v2 = group
+        elif "memory" in controllers.split(","):
+            v1 = group
+    left = []
+    for mount, group, limit, usage in (
+        (root, v2, "memory.max", "memory.current"),
+        (root / "memory", v1, "memory.limit_in_bytes", "memory.usage_in_bytes"),
     ):
-        try:
-            text = (root / limit).read_text().strip()
-            if text == "max":
-                return None
-            cap, used = int(text), int((root / usage).read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if cap >= 2**60:  # v1 writes "no limit" as a huge number
-            return None
-        return max(cap - used, 0)
-    return None
+        own = PurePosixPath("/", group)
+        for level in (own, *own.parents):
+            folder = mount / level.relative_to("/")
+            try:
+                cap, used = int((folder / limit).read_text()), int((folder / usage).read_text())
+            except (OSError, ValueError):  # no such group here, or "max": no limit at this level
+                continue
+            if cap < 2**60:  # v1 writes "no limit" as a huge number
+                left.append(max(cap - used, 0))
+    return min(left, default=None)
 
 
 def complete(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> bool:
