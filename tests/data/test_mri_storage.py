@@ -277,3 +277,19 @@ def test_a_limit_on_an_ancestor_of_the_process_group_counts(tmp_path):
     assert streaming.cgroup_memory_left(v1, tmp_path / "cgroup") == 768 * 2**20
     write_group(v1 / "memory" / "slurm" / "job_1" / "step_0", "536870912", "0", v1_names)  # the tightest counts
     assert streaming.cgroup_memory_left(v1, tmp_path / "cgroup") == 512 * 2**20
+
+
+@pytest.mark.parametrize("processes", [4, 2])
+def test_auto_storage_shares_the_free_memory_among_the_processes_on_this_machine(monkeypatch, processes):
+    """Under torchrun --nproc 4 every rank loads the cohort itself: a cohort at a fifth of the free memory
+    was kept in memory four times over and a rank was OOM-killed."""
+    mri = options(storage="auto")
+    needed = 8 * mri.size**3 * 4  # 8 float32 volumes
+    monkeypatch.setattr(mri_cache, "available_memory", lambda: needed * 5)
+    assert not mri_cache.in_file(mri, 8, None)  # one process: a fifth of the memory fits
+    choices = set()
+    for rank in range(processes):  # every rank of one machine must choose alike: ranks agree on storage
+        monkeypatch.setenv("RANK", str(rank)), monkeypatch.setenv("LOCAL_RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", str(processes)), monkeypatch.setenv("LOCAL_WORLD_SIZE", str(processes))
+        choices.add(mri_cache.in_file(mri, 8, None))
+    assert choices == {True}

@@ -53,7 +53,15 @@ from vaegan.data.bad_inputs import BadFile, BadInputs, causes, reason_of
 from vaegan.data.cache import cache_path, cache_root, load_cached, save_cached
 from vaegan.data.config import MRIConfig
 from vaegan.data.mri_sources import Record
-from vaegan.data.streaming import ImageWriter, available_memory, complete, held_lock, one_writer, open_images
+from vaegan.data.streaming import (
+    ImageWriter,
+    available_memory,
+    complete,
+    held_lock,
+    local_processes,
+    one_writer,
+    open_images,
+)
 from vaegan.foundation.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -229,11 +237,16 @@ def _fill(
 
 
 def in_file(options: MRIConfig, n: int, maps_suffix: str | None) -> bool:
-    """Whether ``n`` volumes go to a cohort file (``data.mri.storage``; auto: over a quarter of the free RAM)."""
+    """Whether ``n`` volumes go to a cohort file (``data.mri.storage``).
+
+    auto: when they would take over a quarter of this process's share of the free RAM, the free RAM divided
+    among the processes on this machine (torchrun's ``LOCAL_WORLD_SIZE``), as every rank holds its own copy.
+    The share is the same on every rank of a machine, so they choose alike.
+    """
     if options.storage != "auto":
         return options.storage == "file"
     needed = n * options.size**3 * 4 * (2 if maps_suffix else 1)  # float32 volumes (and maps)
-    return options.cache and needed > available_memory() // 4
+    return options.cache and needed > available_memory() // local_processes() // 4
 
 
 def cohort_files(

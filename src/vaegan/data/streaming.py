@@ -177,6 +177,14 @@ def available_memory() -> int:
     return host if group is None else min(host, group)
 
 
+def local_processes() -> int:
+    """How many processes on this machine each load the data themselves: torchrun's ``LOCAL_WORLD_SIZE``, else 1.
+
+    Every rank sees the same free memory, so a decision to load the data into memory divides it by this.
+    """
+    return max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+
+
 def cgroup_memory_left(root: Path = Path("/sys/fs/cgroup"), membership: Path = Path("/proc/self/cgroup")) -> int | None:
     """Bytes this process may still take before a control group's memory limit stops it; None without a limit.
 
