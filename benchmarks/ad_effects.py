@@ -3,7 +3,8 @@
 One command (trains each config on the cached phantom set, then measures):
 
     python benchmarks/ad_effects.py                    # 200 subjects, the configs' epochs
-    python benchmarks/ad_effects.py --quick            # 12 tiny subjects, 2 epochs: a smoke test
+    python benchmarks/ad_effects.py --quick            # 12 tiny subjects, 2 epochs: a smoke test (rows <name>_quick
+                                                       # in outputs/ad_effects_quick, never the committed ones)
     python benchmarks/ad_effects.py --from-results benchmarks/ad_effects/results.json   # only the tables
     python benchmarks/ad_effects.py --configs configs/ad_cvae_2d.yaml --reuse   # measure a trained run again
     python benchmarks/ad_effects.py --configs configs/ad_cvae_2d.yaml --strengths 0.25 0.5 1   # the curve
@@ -29,7 +30,9 @@ For each config it reports
 
 writes ``benchmarks/ad_effects/<name>_effects.png`` and ``results.json``, and
 rewrites the section between ``<!-- ad:start -->`` and ``<!-- ad:end -->`` in
-``benchmarks/ad_effects.md``. With ``--strengths`` it trains each config on
+``benchmarks/ad_effects.md``. A row is keyed by its config's name: a ``--set`` that changes what is
+measured needs a ``--set name=...`` of its own, or it would replace the row (and the run folder) of
+the config as shipped, and is refused. With ``--strengths`` it trains each config on
 phantom sets whose atrophy is scaled (``atrophy_scale``; 1 = the default
 phantoms) and adds the curve ``benchmarks/ad_effects/<name>_strength.png``.
 """
@@ -39,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -68,6 +72,19 @@ QUICK = [
     "train.epochs=2",
 ]
 QUIET = ["train.progress=false", "data.mri.progress=false"]
+QUIET_KEYS = {item.partition("=")[0] for item in QUIET}  # they change what is printed, not what is measured
+QUICK_SUFFIX = "_quick"  # a smoke test's rows and run folders: never those of the real runs
+
+
+def settings_text(settings: list[str]) -> str:
+    """The overrides a row was measured with, as its table's settings column shows them."""
+    return " ".join(f"`{o}`" for o in settings if o.partition("=")[0] not in QUIET_KEYS) or "as written"
+
+
+def load(path: str, settings: list[str], quick: bool) -> RunConfig:
+    """The config at ``path`` with ``settings``; under ``--quick`` renamed ``<name>_quick``."""
+    config = load_config(path, settings)
+    return config.model_copy(update={"name": config.name + QUICK_SUFFIX}) if quick else config
 
 
 def device_name() -> str:
@@ -119,7 +136,7 @@ def evaluate(
         "train_seconds": round(seconds, 1),
         "device": device_name(),
         "samples": samples,
-        "settings": " ".join(f"`{o}`" for o in settings if o not in QUIET) or "as written",
+        "settings": settings_text(settings),
     }
     if run.model.has_encoder:
         row.update(latent_auc(run.model, splits.train_and_val(), splits.test))  # all 160 non-test subjects
@@ -205,7 +222,7 @@ def strength_curve(path: str, settings: list[str], scales: list[float], args: ar
     """One row per atrophy scale: ``path`` trained on that phantom set and measured."""
     rows = []
     for scale in scales:
-        base = load_config(path, settings)
+        base = load(path, settings, args.quick)
         name = f"{base.name}_atrophy{scale:g}"
         folder = strength_folder(base, scale)
         config = base.model_copy(update={"name": name, "out": str(Path(args.runs) / name)})
@@ -238,6 +255,48 @@ def _for(overrides: list[str], name: str) -> list[str]:
     return chosen
 
 
+def replacing(path: str, settings: list[str], args: argparse.Namespace, saved: dict) -> str | None:
+    """Why measuring ``path`` with ``settings`` would replace a row or curve measured otherwise, or None.
+
+    A row is the config's name: one measured with overrides but no name of its own would take the place
+    of the config as shipped (and train over its run folder). A curve may be measured with overrides,
+    but its points must share them: ``saved`` (the results file) names the settings of those measured.
+    """
+    keys = {item.partition("=")[0] for item in settings}
+    if args.quick or "name" in keys:
+        return None
+    name, add = load_config(path, settings).name, f"add --set name=<a new name> (or --set {Path(path).stem}:name=...)"
+    if args.strengths:
+        ours = {o for o in settings if o.partition("=")[0] not in QUIET_KEYS}
+        measured = [p["settings"] for p in saved.get("curves", {}).get(name, [])]
+        if any(set(re.findall(r"`([^`]*)`", text)) != ours for text in measured):
+            return (
+                f"the curve '{name}' in {Path(args.results) / 'results.json'} was measured with {measured[0]}; "
+                f"these points, with {settings_text(settings)}, would join it: {add}"
+            )
+        return None
+    changed = sorted(keys - {"name"} - QUIET_KEYS)
+    if changed:
+        return (
+            f"--set {', '.join(changed)} without --set name=...: the run would replace the row '{name}' (the config "
+            f"as shipped) in {Path(args.results) / 'results.json'} and train over its run folder "
+            f"{Path(args.runs) / name}; {add}"
+        )
+    return None
+
+
+def guard_quick(args: argparse.Namespace) -> str | None:
+    """Under ``--quick``, why the chosen --results or --readme is refused (the committed ones), or None."""
+    committed = {"--results": ROOT / "benchmarks" / "ad_effects", "--readme": ROOT / "benchmarks" / "ad_effects.md"}
+    for option, chosen in (("--results", args.results), ("--readme", args.readme)):
+        if chosen and Path(chosen).resolve() == committed[option]:
+            return (
+                f"--quick is a smoke test: it does not write into {committed[option]} ({option}), the committed "
+                f"results; leave {option} out (outputs/ad_effects_quick) or name another"
+            )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=CONFIGS)
@@ -249,24 +308,35 @@ def main(argv: list[str] | None = None) -> int:
         metavar="[NAME:]KEY=VALUE",
         help="config override for every config, or only for config NAME (e.g. ad_cvae_3d:data.mri.size=32)",
     )
-    parser.add_argument("--quick", action="store_true", help="12 tiny subjects, 2 epochs")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="12 tiny subjects, 2 epochs; rows <name>_quick, runs and results in outputs/ad_effects_quick, no tables",
+    )
     parser.add_argument("--reuse", action="store_true", help="measure a run already trained in --runs again")
     parser.add_argument("--samples", type=int, default=8, help="posterior draws each map is averaged over")
     parser.add_argument("--strengths", nargs="+", type=float, help="atrophy scales of the curve (instead of the table)")
     parser.add_argument("--refine", type=int, default=100, help="VAEs: MAP-code steps for the refined AUC (0: skip)")
     parser.add_argument("--no-ceiling", dest="ceiling", action="store_false", help="skip the healthy twins' maps")
-    parser.add_argument("--runs", default="outputs/ad_effects", help="folder of the training runs")
-    parser.add_argument("--results", default="benchmarks/ad_effects", help="figures and results.json")
-    parser.add_argument("--readme", default="benchmarks/ad_effects.md", help="'' to leave it alone")
+    parser.add_argument("--runs", help="folder of the training runs (outputs/ad_effects)")
+    parser.add_argument("--results", help="figures and results.json (benchmarks/ad_effects)")
+    parser.add_argument("--readme", help="the tables' file (benchmarks/ad_effects.md); '' to leave it alone")
     parser.add_argument("--raw-auc", type=int, metavar="SIZE", help="only print the AUC of raw images pooled to SIZE")
     parser.add_argument("--from-results", help="a results.json to rewrite the tables from, without training")
     args = parser.parse_args(argv)
+    quick = "outputs/ad_effects_quick"  # a smoke test's own folders: the committed results stay as they are
+    defaults = {"runs": "outputs/ad_effects", "results": "benchmarks/ad_effects", "readme": "benchmarks/ad_effects.md"}
+    if args.quick:
+        defaults = {"runs": f"{quick}/runs", "results": quick, "readme": ""}
+    for key, value in defaults.items():
+        setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
     if args.from_results:
         saved = json.loads(Path(args.from_results).read_text())
         for name, rows in saved.get("curves", {}).items():
             if len(rows) > 1:
                 plot_curve(name, rows, Path(args.from_results).parent / f"{name}_strength.png")
-        write_section(Path(args.readme), render(saved))
+        if args.readme:
+            write_section(Path(args.readme), render(saved))
         return 0
     overrides = [*(QUICK if args.quick else []), *QUIET, *args.overrides]
     if args.raw_auc:
@@ -274,6 +344,12 @@ def main(argv: list[str] | None = None) -> int:
             print(path, json.dumps(raw_auc(load_config(path, _for(overrides, Path(path).stem)), args.raw_auc)))
         return 0
     results = Path(args.results)
+    if args.quick and (why := guard_quick(args)):
+        parser.error(why)
+    saved = json.loads((results / "results.json").read_text()) if (results / "results.json").is_file() else {}
+    for path in args.configs:
+        if why := replacing(path, _for(overrides, Path(path).stem), args, saved):
+            parser.error(why)
     results.mkdir(parents=True, exist_ok=True)
     first = load_config(args.configs[0], _for(overrides, Path(args.configs[0]).stem))
     timing = prepare_phantoms(first) if first.data.data_dir is None else ""
@@ -286,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             curve = strength_curve(path, settings, args.strengths, args)
             curves[curve[0]["config"]] = curve
             continue
-        config = load_config(path, settings)
+        config = load(path, settings, args.quick)
         config = config.model_copy(update={"out": str(Path(args.runs) / config.name)})
         measured.append(
             evaluate(

@@ -16,7 +16,7 @@ def test_the_strength_curve_measures_with_the_commands_options(monkeypatch, tmp_
     monkeypatch.setattr(ad_effects, "evaluate", lambda *args, **kwargs: seen.append(kwargs) or {})
     monkeypatch.setattr(ad_effects, "strength_folder", lambda config, scale: tmp_path)  # no phantoms drawn
     args = argparse.Namespace(
-        runs=str(tmp_path), results=str(tmp_path), reuse=False, samples=8, refine=50, ceiling=False
+        runs=str(tmp_path), results=str(tmp_path), reuse=False, samples=8, refine=50, ceiling=False, quick=False
     )
     rows = ad_effects.strength_curve(str(ROOT / "configs" / "ad_cvae_2d.yaml"), [], [1.0], args)
     assert rows[0]["atrophy_scale"] == 1.0
@@ -73,3 +73,102 @@ def test_merged_rows_replace_theirs_and_keep_the_old_under_a_new_name(tmp_path, 
     assert rows["a"]["r_model"] == 0.8 and (into.parent / "a_effects.png").read_bytes() == b"png"
     assert rows["a_before"]["r_model"] == 0.7 and "figure" not in rows["a_before"]
     assert rows["a_before"]["settings"] == "x (older)"
+
+
+def _fake_row(config, results, settings, **kwargs) -> dict:
+    """What ``evaluate`` returns, without training or measuring: the keys the tables read."""
+    return {
+        "name": config.name,
+        "model": "cvae",
+        "dims": "2-D",
+        "image_shape": [1, 32, 32],
+        "test_subjects": 2,
+        "epochs": 2,
+        "train_seconds": 1.0,
+        "device": "CPU",
+        "settings": "as written",
+        "out": config.out,
+    }
+
+
+def _script(monkeypatch, tmp_path):
+    """ad_effects with training and measuring replaced by ``_fake_row``, run from ``tmp_path``."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import ad_effects
+
+    monkeypatch.chdir(tmp_path)  # the script's default folders are relative: they land here
+    monkeypatch.setattr(ad_effects, "prepare_phantoms", lambda config: "")
+    monkeypatch.setattr(ad_effects, "evaluate", _fake_row)
+    monkeypatch.setattr(ad_effects, "strength_folder", lambda config, scale: tmp_path)
+    return ad_effects
+
+
+def test_quick_writes_its_own_rows_and_runs_and_never_the_committed_ones(monkeypatch, tmp_path):
+    import json
+
+    ad_effects = _script(monkeypatch, tmp_path)
+    config = str(ROOT / "configs" / "ad_cvae_2d.yaml")
+    assert ad_effects.main(["--quick", "--configs", config]) == 0
+    assert not (tmp_path / "benchmarks").exists()  # the committed results.json, figures and tables' defaults
+    found = list(tmp_path.rglob("results.json"))
+    assert len(found) == 1
+    (row,) = json.loads(found[0].read_text())["rows"]
+    assert row["name"] == "ad_cvae_2d_quick"
+    assert Path(row["out"]).parts[:2] != ("outputs", "ad_effects")  # not beside the real runs
+
+
+def test_quick_refuses_the_committed_results_folder_and_tables(monkeypatch, tmp_path, capsys):
+    import pytest
+
+    ad_effects = _script(monkeypatch, tmp_path)
+    monkeypatch.setattr(ad_effects, "ROOT", tmp_path)  # the committed folders, as the script names them, in here
+    monkeypatch.setattr(ad_effects, "merge", lambda *args: pytest.fail("--quick wrote the committed results"))
+    config = str(ROOT / "configs" / "ad_cvae_2d.yaml")
+    committed = (["--results", str(tmp_path / "benchmarks" / "ad_effects")], ["--readme", "benchmarks/ad_effects.md"])
+    for chosen in committed:
+        with pytest.raises(SystemExit):
+            ad_effects.main(["--quick", "--configs", config, *chosen])
+        assert "--quick" in capsys.readouterr().err
+
+
+def test_a_set_that_changes_the_measurement_needs_a_name(monkeypatch, tmp_path, capsys):
+    """Without --set name=..., the config's own row and run folder would be replaced by another measurement."""
+    import json
+
+    import pytest
+
+    ad_effects = _script(monkeypatch, tmp_path)
+    config = str(ROOT / "configs" / "ad_cvae_2d.yaml")
+    with pytest.raises(SystemExit):
+        ad_effects.main(["--configs", config, "--set", "data.mri.size=32", "--results", "r", "--readme", ""])
+    err = capsys.readouterr().err
+    assert "ad_cvae_2d" in err and "--set name=" in err and "data.mri.size" in err
+    assert not (tmp_path / "r").exists()
+    # named, re-measured as shipped, or only less talkative: each runs
+    for extra in (["--set", "data.mri.size=32", "--set", "name=small"], ["--reuse"], ["--set", "train.progress=true"]):
+        assert ad_effects.main(["--configs", config, *extra, "--results", "r", "--readme", ""]) == 0
+    names = {row["name"] for row in json.loads((tmp_path / "r" / "results.json").read_text())["rows"]}
+    assert names == {"small", "ad_cvae_2d"}
+
+
+def test_a_curve_joins_a_saved_curve_of_its_name_only_with_the_same_settings(monkeypatch, tmp_path, capsys):
+    import json
+
+    import pytest
+
+    ad_effects = _script(monkeypatch, tmp_path)
+    config = str(ROOT / "configs" / "ad_cvae_2d.yaml")
+    point = {**_fake_row(ad_effects.load_config(config), None, []), "atrophy_scale": 0.5, "config": "ad_cvae_2d"}
+    point["settings"] = "`data.mri.phantom_spacing=5` `data.mri.size=32`"
+    (tmp_path / "r").mkdir()
+    saved = {"note": "", "rows": [], "curves": {"ad_cvae_2d": [point]}}
+    (tmp_path / "r" / "results.json").write_text(json.dumps(saved))
+    same = ["--set", "data.mri.size=32", "--set", "data.mri.phantom_spacing=5"]  # the order does not matter
+    command = ["--configs", config, "--strengths", "1", "--results", "r", "--readme", ""]
+    assert ad_effects.main([*command, *same]) == 0
+    with pytest.raises(SystemExit):
+        ad_effects.main([*command, *same, "--set", "model.sigma=0.05"])
+    assert "curve 'ad_cvae_2d'" in capsys.readouterr().err
+    assert ad_effects.main([*command, *same, "--set", "model.sigma=0.05", "--set", "name=sharp"]) == 0
+    curves = json.loads((tmp_path / "r" / "results.json").read_text())["curves"]
+    assert [p["atrophy_scale"] for p in curves["ad_cvae_2d"]] == [0.5, 1.0] and "sharp" in curves
