@@ -335,3 +335,28 @@ def test_a_surplus_trial_is_not_reported_as_pruned(tmp_path, capsys):
     tuner.run(trials=2, callbacks=[_print_trial])
     out = capsys.readouterr().out
     assert "PRUNED" not in out and "trial 2 not run: the budget was already taken by other workers" in out
+
+
+def test_without_a_metric_trials_are_scored_by_what_picks_best_pt(tmp_path, monkeypatch):
+    """The README: the objective "alone picks best.pt and scores tuning trials". A tune section without
+    a metric scored val/loss, which a KL warm-up discounts: longer warm-ups won with no better model."""
+    from vaegan import experiment
+
+    history = [
+        {"epoch": 1.0, "val/loss": 7.0, "val/objective": 9.0},
+        {"epoch": 2.0, "val/loss": 5.0, "val/objective": 6.0},  # warm-up: loss < objective; best.pt holds this
+    ]
+    monkeypatch.setattr(experiment, "train_from_config", lambda config, **kwargs: history)
+    data = tiny_study(tmp_path / "no-data-needed", LR)
+    del data["tune"]["metric"]
+    tuner = Tuner(build_config(data), out=tmp_path / "study")
+    assert tuner.tune.metric == "val/objective"
+    assert tuner.run(1).trials[0].value == 6.0
+
+
+def test_without_a_metric_a_gan_study_is_refused_with_what_to_set(tmp_path):
+    data = tiny_study(tmp_path / "no-data-needed", LR)
+    del data["tune"]["metric"]
+    data["model"] = {"name": "gan", "latent_dim": 2}
+    with pytest.raises(ConfigError, match="tune.metric"):
+        Tuner(build_config(data), out=tmp_path / "study")

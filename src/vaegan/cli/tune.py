@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if (out / "best_config.yaml").exists():
         best = tuner.study.best_trial
         epoch = f" at epoch {best.user_attrs['epoch']}" if "epoch" in best.user_attrs else ""
-        print(f"best: trial {best.number}, {config.tune.metric}={best.value:.5g}{epoch}, {best.params}")
+        print(f"best: trial {best.number}, {tuner.tune.metric}={best.value:.5g}{epoch}, {best.params}")
         print(f"train it: vaegan train --config {shlex.quote(str(out / 'best_config.yaml'))}")
     names = ", ".join(path.name for path in files) or "nothing yet"
     print(f"{out}: {names}; {tuner.counted()} trials finished")

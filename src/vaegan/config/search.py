@@ -96,7 +96,9 @@ class TuneConfig(Section):
     """What ``vaegan tune`` searches, what it optimises, and when it gives up on a trial.
 
     Args:
-        metric: a column of the run's metrics.csv reported every epoch, e.g. ``val/loss``.
+        metric: a column of the run's metrics.csv reported every epoch, e.g. ``val/recon``; by default
+            the one that picks best.pt (``val/objective`` for the autoencoders, ``val/loss`` for the CVAE-GAN;
+            a GAN has none, so its study must name one).
         direction: ``minimize`` (a loss) or ``maximize`` (an accuracy, an ELBO).
         space: one entry per dotted config key.
         pruner: ``median`` (Optuna's MedianPruner), ``percentile``, ``hyperband``,
@@ -106,7 +108,7 @@ class TuneConfig(Section):
         seed: sampler seed; makes a one-worker study repeatable.
     """
 
-    metric: str = Field("val/loss", pattern=r"^(train|val)/\S+$", description="a metrics.csv column, val/...")
+    metric: str | None = Field(None, pattern=r"^(train|val)/\S+$", description="a metrics.csv column, val/...")
     direction: Literal["minimize", "maximize"] = "minimize"
     space: dict[str, ParamSpec] = Field(min_length=1)
     pruner: Literal["median", "percentile", "hyperband", "successive_halving", "none"] = "median"

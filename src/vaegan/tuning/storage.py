@@ -91,7 +91,8 @@ def _check_objective(study: optuna.Study, tune: TuneConfig, epochs: int | None) 
         if old != new:
             raise ConfigError(
                 f"study {study.study_name!r} scores its trials by tune.{key} {old}, this config by {new}: their "
-                "values would not compare; give this search its own --study and its own --out folder"
+                f"values would not compare; to go on with the study, set tune.{key}: {old}; for a new search, give "
+                "it its own --study and its own --out folder"
             )
     old = study.user_attrs.get(LENGTH, epochs)
     if old != epochs:

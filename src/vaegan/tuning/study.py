@@ -21,7 +21,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from vaegan.config import RunConfig, as_overrides, build_config, check_space
-from vaegan.config.search import check_direction
+from vaegan.config.search import TuneConfig, check_direction
 from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
 from vaegan.foundation.files import pid_running, write_text_atomic
 from vaegan.models.registry import get_model_class
@@ -76,6 +76,20 @@ def refuse_launcher() -> None:
         )
 
 
+def scored_metric(config: RunConfig) -> TuneConfig:
+    """The tune section with the metric its trials are scored by: the one it names, else the validation
+    figure that picks each trial's best.pt (the model's ``monitor``), so the study ranks the kept models."""
+    if config.tune.metric is not None:
+        return config.tune
+    monitor = get_model_class(config.model.name).monitor
+    if monitor is None:
+        raise ConfigError(
+            f"tune.metric is not set, and model {config.model.name!r} has no validation loss that picks best.pt "
+            "to take it from: name the metrics.csv column the study should optimise (tune.metric: val/...)"
+        )
+    return config.tune.model_copy(update={"metric": f"val/{monitor}"})
+
+
 class Tuner:
     """Searches the ``tune`` space of a run config, one training run per trial.
 
@@ -104,7 +118,8 @@ class Tuner:
     ):
         refuse_launcher()
         check_space(config)
-        check_direction(config.tune)  # a trial's config is not checked: the trials of an older study still load
+        tune = scored_metric(config)
+        check_direction(tune)  # a trial's config is not checked: the trials of an older study still load
         check_placement(config.train.device, config.train.sync_batchnorm)  # else every trial fails alike
         epochs = config.tune.space.get("train.epochs")
         if max_epochs is not None and epochs is not None and max(epochs.extremes()) > max_epochs:
@@ -113,7 +128,7 @@ class Tuner:
                 "trial's epochs: drop one of the two"
             )
         make_pruner(config.tune)  # refused options, before the study's folder and database exist
-        self.config, self.tune = config, config.tune
+        self.config, self.tune = config, tune
         # not the working directory, home, /, inside a run, nor in the data (each trial would be refused there)
         self.out = check_out_dir(out, "tune out", data_dir=config.data.data_dir)
         self.max_epochs = max_epochs
