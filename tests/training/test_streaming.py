@@ -98,6 +98,16 @@ def test_auto_streams_a_file_that_does_not_fit_and_loads_one_that_does(tmp_path,
     assert placement_module.placement("always", mapped, cpu) == "device"
 
 
+def test_auto_counts_its_share_of_ram_among_the_processes_on_this_machine(tmp_path, monkeypatch):
+    # under torchrun every rank loaded a file that fit half the free RAM: four ranks held it four times over
+    mapped = write(tmp_path / "x.npy", torch.rand(8, 1, 4, 4))  # 512 bytes
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(placement_module, "available_memory", lambda: 2048)
+    assert placement_module.placement("auto", mapped, cpu) == "device"
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert placement_module.placement("auto", mapped, cpu) == "stream"
+
+
 def test_a_half_precision_file_trains_and_validates(tmp_path):
     # training read its rows as float32, validation passed the file's float16 to the float32 model
     data = tiny_splits()

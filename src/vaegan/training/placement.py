@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from vaegan.data.streaming import available_memory, file_rows, nbytes
+from vaegan.data.streaming import available_memory, file_rows, local_processes, nbytes
 from vaegan.training.config import TrainConfig
 
 
@@ -14,8 +14,8 @@ def placement(setting: str, images: torch.Tensor, device: torch.device) -> str:
         return "device" if setting == "always" else "stream"
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-    elif file_rows(images) is not None:  # on disk: load it only if it fits comfortably in RAM
-        free = available_memory()
+    elif file_rows(images) is not None:  # on disk: load it only if it fits comfortably in this process's share
+        free = available_memory() // local_processes()  # of RAM (each rank of torchrun loads its own copy)
     else:
         return "device"  # already in RAM: the CPU's "device" copy is the tensor itself
     return "device" if nbytes(images) <= free // 2 else "stream"
