@@ -45,7 +45,12 @@ class TrainConfig(Section):
         description="keep the training images on the device (always), stream them in batches from RAM or a "
         "memory-mapped file (never), or decide by size (auto: on the device if they fit in half its free memory)",
     )
-    compile: bool = Field(False, description="torch.compile each top-level network (slow first steps)")
+    compile: bool = Field(
+        False,
+        description="torch.compile each top-level network's forward (slow first steps); what a model calls by "
+        "other methods runs uncompiled (the CVAE-GAN's discriminator and classifier), and a model that "
+        "differentiates a network's gradient is refused (wgan_gp's gradient penalty)",
+    )
     channels_last: bool = Field(False, description="channels-last memory layout for 2-D and 3-D convolutions")
     # distributed (torchrun): see docs/distributed.md
     sync_batchnorm: bool = Field(False, description="batch norm over the global batch under torchrun (CUDA only)")
