@@ -48,7 +48,7 @@ from pathlib import Path
 
 import torch
 from ad_phantom_sets import prepare_phantoms, strength_folder, twins_of  # benchmarks/ (run from there)
-from ad_tables import merge, plot_curve, render, write_section
+from ad_tables import merge, plot_curve, read_results, render, write_section
 
 from vaegan.config import RunConfig, load_config
 from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in defaults.items():
         setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
     if args.from_results:
-        saved = json.loads(Path(args.from_results).read_text())
+        saved = read_results(Path(args.from_results))
         for name, rows in saved.get("curves", {}).items():
             if len(rows) > 1:
                 plot_curve(name, rows, Path(args.from_results).parent / f"{name}_strength.png")
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(args.results)
     if args.quick and (why := guard_quick(args)):
         parser.error(why)
-    saved = json.loads((results / "results.json").read_text()) if (results / "results.json").is_file() else {}
+    saved = read_results(results / "results.json") if (results / "results.json").is_file() else {}
     for path in args.configs:
         if why := replacing(path, _for(overrides, Path(path).stem), args, saved):
             parser.error(why)

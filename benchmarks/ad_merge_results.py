@@ -17,7 +17,9 @@ import json
 import shutil
 from pathlib import Path
 
-from ad_tables import render, write_section  # benchmarks/ (run from there)
+from ad_tables import read_results, render, write_section  # benchmarks/ (run from there)
+
+from vaegan.foundation.files import write_text_atomic
 
 FIGURES = ("figure", "individual_figure")
 
@@ -30,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="added to the kept rows' settings")
     parser.add_argument("--readme", default="benchmarks/ad_effects.md", help="'' to leave it alone")
     args = parser.parse_args(argv)
-    saved = json.loads(args.into.read_text())
-    new = [row for folder in args.folders for row in json.loads((folder / "results.json").read_text())["rows"]]
+    saved = read_results(args.into)
+    new = [row for folder in args.folders for row in read_results(folder / "results.json")["rows"]]
     replaced = {row["name"] for row in new}
     rows = []
     for row in saved["rows"]:
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 row[key] = str(target)
         rows.append(row)
     saved["rows"] = rows
-    args.into.write_text(json.dumps(saved, indent=1))
+    write_text_atomic(args.into, json.dumps(saved, indent=1))  # an interrupt leaves the old file
     if args.readme:
         write_section(Path(args.readme), render(saved))
     print(f"{args.into}: {len(new)} rows merged, {len(rows)} in all")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from vaegan.foundation.files import write_text_atomic
+
 START, END = "<!-- ad:start -->", "<!-- ad:end -->"
 READING = [
     "- *r (effect vs truth)*: Pearson r, inside the brain, of the mean disease-effect map of the test CN "
@@ -273,13 +275,13 @@ def write_section(readme: Path, body: str) -> None:
         text = head + section + rest.split(END, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
-    readme.write_text(text)
+    write_text_atomic(readme, text)  # an interrupt leaves the old file, never half of one
 
 
 def merge(path: Path, rows: list[dict], curves: dict[str, list[dict]], note: str) -> dict:
     """``path``'s results with these added, read just before writing, so configs can be run one by one
     (or at once): a config measured again replaces its row, a strength measured again its point."""
-    saved = json.loads(path.read_text()) if path.is_file() else {"rows": [], "note": ""}
+    saved = read_results(path) if path.is_file() else {"rows": [], "note": ""}
     by_name = {row["name"]: row for row in saved["rows"]} | {row["name"]: row for row in rows}
     all_curves = saved.get("curves", {})
     for name, curve in curves.items():
@@ -288,8 +290,23 @@ def merge(path: Path, rows: list[dict], curves: dict[str, list[dict]], note: str
         if len(all_curves[name]) > 1:
             plot_curve(name, all_curves[name], path.parent / f"{name}_strength.png")
     saved = {"note": note or saved["note"], "rows": list(by_name.values()), "curves": all_curves}
-    path.write_text(json.dumps(saved, indent=1))
+    write_text_atomic(path, json.dumps(saved, indent=1))
     return saved
+
+
+def read_results(path: Path) -> dict:
+    """The results file at ``path``.
+
+    Raises:
+        ValueError: ``path`` is not JSON (cut short, e.g. written by a run before its writes were atomic).
+    """
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path}: not a results file that can be read ({error}); restore it (git restore, if it is the "
+            "committed benchmarks/ad_effects/results.json) or remove it to start a new one"
+        ) from None
 
 
 def render(saved: dict) -> str:

@@ -172,3 +172,44 @@ def test_a_curve_joins_a_saved_curve_of_its_name_only_with_the_same_settings(mon
     assert ad_effects.main([*command, *same, "--set", "model.sigma=0.05", "--set", "name=sharp"]) == 0
     curves = json.loads((tmp_path / "r" / "results.json").read_text())["curves"]
     assert [p["atrophy_scale"] for p in curves["ad_cvae_2d"]] == [0.5, 1.0] and "sharp" in curves
+
+
+def test_merging_into_a_results_file_cut_short_names_it_and_an_interrupt_keeps_it(tmp_path, monkeypatch):
+    import json
+    import re
+
+    import pytest
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import ad_merge_results
+
+    into, new = tmp_path / "results.json", tmp_path / "new"
+    new.mkdir()
+    (new / "results.json").write_text(json.dumps({"note": "", "rows": [{"name": "a", "settings": "as written"}]}))
+    into.write_text('{"note": "", "rows": [{"na')  # cut short by an interrupt
+    with pytest.raises(ValueError, match=re.escape(str(into))):
+        ad_merge_results.main([str(new), "--into", str(into), "--readme", ""])
+    into.write_text(json.dumps({"note": "", "curves": {}, "rows": []}))
+    before = into.read_text()
+
+    def half(self, text, *args, **kwargs):
+        with open(self, "w") as handle:
+            handle.write(text[: len(text) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", half)
+    with pytest.raises(KeyboardInterrupt):
+        ad_merge_results.main([str(new), "--into", str(into), "--readme", ""])
+    assert into.read_text() == before
+
+
+def test_tables_from_a_results_file_cut_short_name_it(tmp_path, monkeypatch):
+    import re
+
+    import pytest
+
+    ad_effects = _script(monkeypatch, tmp_path)
+    broken = tmp_path / "results.json"
+    broken.write_text('{"rows": [')
+    with pytest.raises(ValueError, match=re.escape(str(broken))):
+        ad_effects.main(["--from-results", str(broken), "--readme", ""])

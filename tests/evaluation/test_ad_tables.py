@@ -131,3 +131,43 @@ def test_render_says_how_much_of_each_subject_the_model_reproduces():
     refined.update(subject_auc_refined=0.965, subject_auc_refined_interval=(0.91, 1.0))
     lines = render({"note": "", "rows": [refined], "curves": {}}).splitlines()
     assert "| b | cvae | 0.06 | 0.15 | 0.96 (0.91, 1.00) | 0.62 (64 components) |" in lines
+
+
+def _interrupted_halfway(monkeypatch) -> None:
+    """Every Path.write_text from here on writes half its text, then the user presses Ctrl-C."""
+    from pathlib import Path
+
+    def half(self, text, *args, **kwargs):
+        with open(self, "w") as handle:
+            handle.write(text[: len(text) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", half)
+
+
+def test_an_interrupted_write_leaves_results_json_and_the_tables_as_they_were(tmp_path, monkeypatch):
+
+    import pytest
+
+    path, readme = tmp_path / "results.json", tmp_path / "ad_effects.md"
+    merge(path, [row("a", 0.1)], {}, "first note")
+    write_section(readme, "old table")
+    before = path.read_text(), readme.read_text()
+    _interrupted_halfway(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        merge(path, [row("b", 0.2)], {}, "")
+    with pytest.raises(KeyboardInterrupt):
+        write_section(readme, "new table")
+    assert (path.read_text(), readme.read_text()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ad_effects.md", "results.json"]  # no temporary left
+
+
+def test_a_results_file_that_is_not_json_is_named_in_the_error(tmp_path):
+    import re
+
+    import pytest
+
+    path = tmp_path / "results.json"
+    path.write_text('{"rows": [{"name": "a", "r_mo')  # cut short by an interrupt
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}.*(restore|remove)"):
+        merge(path, [row("b", 0.2)], {}, "")
