@@ -1,4 +1,5 @@
-"""The ``fit()`` examples (the package's and experiment.py's docstrings, the README's Python section) train a
+"""The ``fit()`` examples (the package's and experiment.py's docstrings, the README's Python section, the docs
+site's home page) train a
 Bernoulli decoder only on binary images, so ``vaegan evaluate`` then scores the run's likelihood instead of
 refusing it (a Bernoulli density on grey levels is no likelihood)."""
 
@@ -23,6 +24,12 @@ def readme_python() -> str:
     return match.group(1)
 
 
+def site_home_python() -> str:
+    match = re.search(r"```python\n(.*?)```", (REPO / "docs" / "index.md").read_text(), re.DOTALL)
+    assert match, "docs/index.md has no ```python block"
+    return match.group(1)
+
+
 def docstring_example(module) -> str:
     examples = doctest.DocTestParser().get_examples(module.__doc__ or "")
     assert examples, f"{module.__name__}'s docstring has no >>> example"
@@ -33,6 +40,7 @@ EXAMPLES = {
     "vaegan": lambda: docstring_example(vaegan),
     "vaegan.experiment": lambda: docstring_example(vaegan.experiment),
     "README.md": readme_python,
+    "docs/index.md": site_home_python,
 }
 
 
