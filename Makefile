@@ -22,7 +22,7 @@ test: setup  ## the layers contract, then the whole test suite (what CI runs)
 lint: setup
 	$(VENV)/ruff check src tests benchmarks
 
-bench: setup  ## throughput and likelihood benchmarks (see benchmarks/README.md)
+bench: setup  ## the training-throughput benchmark (the others, each one command: benchmarks/README.md)
 	$(VENV)/python benchmarks/throughput.py
 
 notebooks: setup  ## JupyterLab on notebooks/ (installs the `notebooks` extra into .venv on first use)
