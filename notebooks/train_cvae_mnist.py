@@ -58,7 +58,7 @@ history[-1]
 
 # %% [markdown]
 # ## The run folder's grids of the last epoch
-# recons: test images above their reconstructions. fakes: row c is class c, the same noise down each column. analogies: column 0 the input, then its code drawn as every class.
+# recons: fixed validation images above their reconstructions. fakes: row c is class c, the same noise down each column. analogies: column 0 the input, then its code drawn as every class.
 
 # %%
 epoch_grids(OUT, ["recons", "fakes", "analogies"])
