@@ -19,7 +19,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tests.conftest import REPO, tiny_splits
+from tests.conftest import REPO, blob_images, tiny_splits
 from tests.models.tiny_configs import tiny_model
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import TrainingError
@@ -51,6 +51,12 @@ def posterior_mean(self: DiagonalGaussian, n=None, generator=None) -> torch.Tens
     """z = the posterior mean: each rank draws its own reparameterisation noise, which no single
     process can reproduce, so the equivalence test takes the noise out (the KL term still trains)."""
     return self.mean
+
+
+def validation_splits():
+    data = tiny_splits()
+    data.val = blob_images(20, (1, 16, 16), 3, 1)  # in batches of 8: 8, 8 and 4 images
+    return data
 
 
 def free_port() -> int:
@@ -87,6 +93,8 @@ def _train_every_model(rank: int, port: int, root: str) -> None:
             trainer = Trainer(tiny_model(name), tiny_splits(), config(), out_dir=Path(root) / name)
             assert (trainer.callbacks == []) == (rank != 0), "only rank 0 writes outputs"
             trainer.fit()
+        tc = Trainer(tiny_model("beta_tcvae"), validation_splits(), config(batch_size=8), out_dir=Path(root) / "tc")
+        torch.save(tc.evaluate(tc.data.val), Path(root) / f"val{rank}.pt")
         # rank 0 refuses to overwrite; rank 1 must hear of it rather than wait forever
         again = Trainer(tiny_model("gan"), tiny_splits(), config(), out_dir=Path(root) / "gan")
         try:
@@ -158,6 +166,16 @@ def test_every_model_trains_on_two_ranks_and_writes_one_set_of_outputs(tmp_path)
         assert every.tolist() == [1.5, 1.5]  # the mean of 1 and 2
         assert some.tolist() == [0.5, 0.5]  # the sum over the world size: zeros where a rank had none
         assert none is None  # no gradient anywhere stays None (Adam must not move it)
+    # validation: a beta-TCVAE's total correlation is estimated over each batch; the ranks validated batches of
+    # batch_size / world size, so val/ moved with the number of processes, and a resume at another world size
+    # chose best.pt by figures that did not compare. The same batches and noise as one process give its figures.
+    single = Trainer(tiny_model("beta_tcvae"), validation_splits(), config(batch_size=8), out_dir=tmp_path / "one")
+    expected = single.evaluate(single.data.val)
+    for rank in range(WORLD):
+        scores = torch.load(tmp_path / f"val{rank}.pt")
+        assert scores.keys() == expected.keys() and "tc" in scores
+        for key, value in expected.items():
+            assert scores[key] == pytest.approx(value, rel=1e-5, abs=1e-5), key
 
 
 def test_sync_batchnorm_is_refused_on_the_cpu_with_the_fix(tmp_path):

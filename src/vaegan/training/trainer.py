@@ -44,11 +44,11 @@ log = logging.getLogger(__name__)
 __all__ = ["History", "Trainer", "resolve_device"]
 
 
-def eval_spans(low: int, high: int, size: int, least: int = 1) -> list[tuple[int, int]]:
-    """(start, stop) of batches of ``size`` over [low, high); a last one under ``least`` joins the one before."""
-    spans = [(start, min(start + size, high)) for start in range(low, high, size)]
+def eval_spans(n: int, size: int, least: int = 1) -> list[tuple[int, int]]:
+    """(start, stop) of batches of ``size`` over [0, n); a last one under ``least`` joins the one before."""
+    spans = [(start, min(start + size, n)) for start in range(0, n, size)]
     if len(spans) > 1 and spans[-1][1] - spans[-1][0] < least:
-        spans[-2:] = [(spans[-2][0], high)]
+        spans[-2:] = [(spans[-2][0], n)]
     return spans
 
 
@@ -368,23 +368,25 @@ class Trainer:
     def evaluate(self, dataset: ImageDataset) -> dict[str, float]:
         """Mean eval_step terms over ``dataset``, with fixed noise so epochs compare.
 
-        In batches of ``eval_batch_size``; of the training's (each rank's part of ``batch_size``) for a
-        model whose terms are statistics of the batch (:meth:`GenerativeModel.batch_statistics`), where
-        a last batch under half that size joins the one before it: a beta-TCVAE's total correlation of a
-        batch of one image is (D - 1) log N, whatever the model.
+        In batches of ``eval_batch_size``; of the training's ``batch_size`` for a model whose terms are
+        statistics of the batch (:meth:`GenerativeModel.batch_statistics`), where a last batch under half
+        that size joins the one before it: a beta-TCVAE's total correlation of a batch of one image is
+        (D - 1) log N, whatever the model. Under torchrun the ranks take whole batches in turn (rank r:
+        batches r, r + W, ...), each batch with noise of its own, so the figures are one process's at any
+        world size (and best.pt compares across a resume at another one).
         """
         self.model.eval()
         size, least = self.config.eval_batch_size, 1
         if self.model.batch_statistics():  # and a rest under half a batch joins the batch before it
-            size = max(2, self.config.batch_size // self.ranks.world_size)
+            size = max(2, self.config.batch_size)
             least = size // 2
         sums: dict[str, torch.Tensor] = {}
         devices = [self.device] if self.device.type == "cuda" else []
-        n, ranks = len(dataset), self.ranks
-        low, high = n * ranks.rank // ranks.world_size, n * (ranks.rank + 1) // ranks.world_size  # this rank's part
+        spans, ranks, seen = eval_spans(len(dataset), size, least), self.ranks, 0
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.config.seed + 1 + ranks.rank)
-            for start, stop in eval_spans(low, high, size, least):
+            for index in range(ranks.rank, len(spans), ranks.world_size):  # this rank's batches
+                start, stop = spans[index]
+                torch.manual_seed(self.config.seed + 1 + index)
                 x = dataset.images[start:stop].to(self.device, torch.float32)  # a file may hold float16
                 x = x.contiguous(memory_format=self.memory_format)
                 y = dataset.labels[start:stop].to(self.device)
@@ -394,7 +396,8 @@ class Trainer:
                     terms = self.model.eval_step(Batch(x, y))
                 for key, value in terms.items():  # float64 on the device: no host sync per batch
                     sums[key] = sums.get(key, 0.0) + value.double() * len(x)
-        return self.ranks.means(sums, high - low)
+                seen += len(x)
+        return ranks.means(sums, seen)
 
     def autocast(self):
         if self.config.precision == "bf16":
