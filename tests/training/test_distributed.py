@@ -7,6 +7,7 @@ Trainer's own setup and teardown run.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -286,3 +287,29 @@ def test_more_processes_on_a_machine_than_gpus_is_refused_before_nccl(monkeypatc
         monkeypatch.setenv(name, value)
     with pytest.raises(TrainingError, match=r"2 processes.*1 CUDA device.*--device cpu"):
         distributed.setup("auto", timeout_s=5)
+
+
+def test_a_cuda_device_named_under_torchrun_gives_way_to_the_local_ranks_gpu_with_a_warning(monkeypatch, caplog):
+    """--device cuda:1 trained rank 0 on cuda:0 with a line at INFO level only: the device asked was not used."""
+    from vaegan.training import distributed
+
+    current = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: current.update(index=index))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: current["index"])
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda *a, **k: None)
+    monkeypatch.setattr(distributed.dist, "get_rank", lambda: 0)
+    monkeypatch.setattr(distributed.dist, "get_world_size", lambda: 2)
+    for name, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)
+    with caplog.at_level(logging.INFO, logger=distributed.__name__):
+        _, device = distributed.setup("cuda:1", timeout_s=5)
+    assert device == torch.device("cuda", 0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "cuda:1" in warnings[0] and "cuda:0" in warnings[0], warnings
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=distributed.__name__):
+        for asked in ("cuda", "auto", "cuda:0"):  # nothing to warn of
+            assert distributed.setup(asked, timeout_s=5)[1] == torch.device("cuda", 0)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

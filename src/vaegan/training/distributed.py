@@ -204,6 +204,12 @@ def setup(device: str, *, timeout_s: float) -> tuple[Ranks, torch.device]:
     if cuda:
         torch.cuda.set_device(local_rank % torch.cuda.device_count())
         chosen = torch.device("cuda", torch.cuda.current_device())
+        if device.startswith("cuda:") and torch.device(device).index != chosen.index:
+            log.warning(
+                "train.device=%r: under torchrun each process trains on the GPU of its local rank, so local rank %d "
+                "uses %s; ask for 'cuda' or 'auto' (and choose the GPUs with CUDA_VISIBLE_DEVICES)",
+                device, local_rank, chosen,
+            )  # fmt: skip
     else:
         chosen = torch.device("cpu")
     if owns:
