@@ -6,12 +6,13 @@ and autograd as inductor, without a C++ compiler.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from tests.conftest import tiny_splits
 from tests.models.tiny_configs import tiny_model
-from vaegan.foundation.errors import VaeganError
 from vaegan.training import Trainer
 from vaegan.training.config import TrainConfig
 
@@ -22,10 +23,13 @@ def aot_eager(monkeypatch):
     monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kwargs: compile_(self, backend="aot_eager"))
 
 
-def test_a_gradient_penalty_through_a_compiled_critic_is_refused_naming_the_setting(tmp_path, aot_eager):
+def test_a_critic_whose_gradient_is_differentiated_is_left_uncompiled_and_the_gan_trains(tmp_path, aot_eager, caplog):
     """WGAN-GP differentiates the critic's gradient (the penalty); torch.compile's backward cannot be
     differentiated, and the first critic step raised torch's RuntimeError about double backward."""
     config = TrainConfig(epochs=1, batch_size=16, grid_size=4, progress=False, tensorboard=False, compile=True)
     trainer = Trainer(tiny_model("wgan_gp"), tiny_splits(n=32), config, out_dir=tmp_path)
-    with pytest.raises(VaeganError, match=r"train\.compile=true.*wgan_gp.*set train\.compile=false"):
-        trainer.fit()
+    (row,) = trainer.fit()
+    assert math.isfinite(row["train/d_loss"]) and row["train/gp"] > 0
+    assert trainer.model.discriminator._compiled_call_impl is None
+    assert trainer.model.generator._compiled_call_impl is not None
+    assert "discriminator of model wgan_gp left uncompiled" in caplog.text

@@ -64,6 +64,7 @@ class AdversarialObjective:
 
     critic_steps: int = 1  # critic updates per generator update
     units: ClassVar[dict[str, str | None]] = {}  # of its logged terms, where not nats per image (curves)
+    second_order: ClassVar[bool] = False  # its critic loss differentiates the critic's gradient
 
     def critic_terms(self, real: Tensor, fake: Tensor, critic: Critic, real_scores: Tensor, fake_scores: Tensor):
         """The critic's loss under ``"d_loss"`` and named metrics, from its scores (B,) of real and fake."""
@@ -103,6 +104,7 @@ class WassersteinGP(AdversarialObjective):
 
     gp_weight: float = 10.0
     critic_steps: int = 5
+    second_order: ClassVar[bool] = True  # the gradient penalty
     units: ClassVar[dict[str, str | None]] = {
         "d_loss": "critic score",  # -(W estimate) + lambda * penalty
         "g_loss": "critic score",

@@ -201,6 +201,12 @@ class GenerativeModel(nn.Module, ABC):
             return {"fakes": self.class_fakes(fixed.z[: max(1, min(self.config.num_classes, len(fixed.z)))])}
         return {"fakes": self.generate(fixed.z)}
 
+    def differentiated_twice(self) -> set[str]:
+        """Names of the child networks whose gradient the training loss itself differentiates (WGAN-GP's
+        gradient penalty). torch.compile cannot differentiate a compiled network's backward, so
+        ``train.compile`` leaves these uncompiled."""
+        return set()
+
     def curve_units(self) -> dict[str, str | None]:
         """Units of logged terms where the curves' default table is wrong for this model (None: no unit).
 

@@ -105,6 +105,9 @@ class GAN(GenerativeModel):
     def curve_units(self) -> dict[str, str | None]:
         return dict(self.objective.units)
 
+    def differentiated_twice(self) -> set[str]:
+        return {"discriminator"} if self.objective.second_order else set()
+
     @property
     def discriminator_outputs(self) -> int:
         """Logits per image from the discriminator's head: one, real vs fake."""

@@ -48,8 +48,8 @@ class TrainConfig(Section):
     compile: bool = Field(
         False,
         description="torch.compile each top-level network's forward (slow first steps); what a model calls by "
-        "other methods runs uncompiled (the CVAE-GAN's discriminator and classifier), and a model that "
-        "differentiates a network's gradient is refused (wgan_gp's gradient penalty)",
+        "other methods runs uncompiled (the CVAE-GAN's discriminator and classifier), as does a network whose "
+        "gradient the loss differentiates (wgan_gp's critic, for its gradient penalty)",
     )
     channels_last: bool = Field(False, description="channels-last memory layout for 2-D and 3-D convolutions")
     # distributed (torchrun): see docs/distributed.md

@@ -111,8 +111,17 @@ class Trainer:
         self.memory_format = memory_format(config, len(data.image_shape))
         model = model.to(memory_format=self.memory_format)
         if config.compile:  # in place, per network: the state_dict keys (and checkpoints) stay the same
-            for network in model.children():
-                network.compile()
+            twice = model.differentiated_twice()
+            for name, network in model.named_children():
+                if name not in twice:
+                    network.compile()
+            if twice:
+                log.warning(
+                    "train.compile: %s of model %s left uncompiled: its loss differentiates their gradient (a "
+                    "gradient penalty), which a compiled network's backward cannot take",
+                    ", ".join(sorted(twice)),
+                    model.config.name,
+                )
         self.model = model
         self.optimizers = self.model.configure_optimizers()
         self.ranks.hook_optimizers(self.optimizers)
@@ -336,7 +345,8 @@ class Trainer:
         guard, lr = FiniteGuard(self, epoch), None
         for step, batch in enumerate(bar, start=1):
             lr = self.rate.step((epoch - 1 + (step - 1) / steps) / self.config.epochs)
-            terms = self._train_step(batch)
+            with self.autocast():
+                terms = self.model.train_step(batch, self.optimizers)
             guard.update(step, terms)
             b = len(batch.x)
             for key, value in terms.items():
@@ -348,21 +358,6 @@ class Trainer:
         bar.close()
         means = self.ranks.means(sums, seen)
         return means if lr is None else {**means, "lr": lr}  # the rate of the epoch's last step
-
-    def _train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        try:
-            with self.autocast():
-                return self.model.train_step(batch, self.optimizers)
-        except RuntimeError as error:
-            # torch.compile's backward cannot itself be differentiated: a loss on the gradient of a compiled
-            # network (WGAN-GP's gradient penalty) fails at the first step, in torch's words alone
-            if self.config.compile and "double backward" in str(error):
-                raise TrainingError(
-                    f"train.compile=true: model {self.model.config.name} differentiates the gradient of one of "
-                    "its networks (a gradient penalty), which a network compiled by torch.compile cannot take; "
-                    "set train.compile=false (--set train.compile=false)"
-                ) from None
-            raise
 
     @torch.no_grad()
     def evaluate(self, dataset: ImageDataset) -> dict[str, float]:
