@@ -179,7 +179,7 @@ def test_a_classifier_trained_on_a_runs_test_subjects_is_refused(cache, monkeypa
     from tests.evaluation.conftest import SHAPE
     from vaegan.data import DataSplits, ImageDataset
     from vaegan.evaluation import classifier_store
-    from vaegan.evaluation.evaluator import check_classifier_subjects
+    from vaegan.evaluation.chance import check_classifier_subjects
     from vaegan.foundation.errors import VaeganError
 
     def subjects(n, names, seed):
@@ -205,7 +205,7 @@ def test_a_classifier_trained_on_a_runs_test_subjects_is_refused(cache, monkeypa
 def test_the_retrain_command_can_be_pasted_for_a_run_name_with_a_space():
     import shlex
 
-    from vaegan.evaluation.evaluator import retrain_command
+    from vaegan.evaluation.chance import retrain_command
 
     words = shlex.split(retrain_command("phantoms", "outputs/my vae", "/data/my scans"))
     assert words[words.index("--config") + 1] == "outputs/my vae/config.yaml"

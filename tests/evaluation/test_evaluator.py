@@ -179,19 +179,19 @@ def test_a_bernoulli_vae_trained_on_grey_levels_gets_no_nll_and_a_note(classifie
 
 
 def test_nll_scores_the_kind_of_images_the_model_was_trained_on(classifier, monkeypatch):
-    from vaegan.evaluation import evaluator
+    from vaegan.evaluation import sections
 
     scored = []
-    likelihood_metrics = evaluator.likelihood_metrics
+    likelihood_metrics = sections.likelihood_metrics
     monkeypatch.setattr(
-        evaluator,
+        sections,
         "likelihood_metrics",
         lambda model, x, *a, **kw: scored.append(x) or likelihood_metrics(model, x, *a, **kw),
     )
     data = splits()
     first = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK, binarize=True).metrics["nll"]
     again = evaluate_model(tiny_model("vae"), data, classifier, options=QUICK, binarize=True).metrics["nll"]
-    from vaegan.evaluation.evaluator import nll_rows
+    from vaegan.evaluation.sections import nll_rows
 
     images, grey = scored[0], data.test.images[nll_rows(len(data.test), QUICK.nll_images, QUICK.seed)]
     # a binary draw with the grey level as p(1) (not rounding: dim pixels are sometimes 1), the same each time
@@ -312,7 +312,7 @@ def test_the_summary_says_which_way_each_metric_is_better():
 def test_the_retrain_command_names_the_runs_config_where_data_options_pick_the_classifier(tmp_path):
     # "vaegan train-classifier --dataset phantoms --force" trains the classifier of the default data.mri
     # options (phantoms-c374...), not the one evaluation loads for the run's own (phantoms-8939...)
-    from vaegan.evaluation.evaluator import retrain_command
+    from vaegan.evaluation.chance import retrain_command
 
     run = tmp_path / "ad_run"
     assert retrain_command("phantoms", run, None) == f"vaegan train-classifier --config {run / 'config.yaml'} --force"
@@ -325,8 +325,8 @@ def test_a_continuous_decoder_is_scored_on_dequantised_levels_or_as_a_density(ei
     """8-bit images: the bound on the 256-level data, + D log 256, and bits/dim; floats: a density, named so."""
     import math
 
-    from vaegan.evaluation.evaluator import likelihood_section, nll_rows
     from vaegan.evaluation.likelihood import likelihood_metrics
+    from vaegan.evaluation.sections import likelihood_section, nll_rows
 
     data = splits()  # blobs with a float background: not 8-bit
     if eight_bit:  # 256 grey levels, as an 8-bit image file holds
@@ -358,12 +358,12 @@ def test_the_nll_is_estimated_on_test_images_drawn_across_the_set_not_its_first_
     """--nll-images N took the first N test rows: on MRI slices those are one or two subjects' slices
     (the test set is ordered by subject), and on any sorted set one class. N rows are now drawn with the
     evaluation seed, the same each time, in their test-set order."""
-    from vaegan.evaluation import evaluator
+    from vaegan.evaluation import sections
 
     scored = []
-    likelihood_metrics = evaluator.likelihood_metrics
+    likelihood_metrics = sections.likelihood_metrics
     monkeypatch.setattr(
-        evaluator,
+        sections,
         "likelihood_metrics",
         lambda model, x, labels, *a, **kw: scored.append(labels) or likelihood_metrics(model, x, labels, *a, **kw),
     )
@@ -375,9 +375,9 @@ def test_the_nll_is_estimated_on_test_images_drawn_across_the_set_not_its_first_
         evaluate_model(tiny_model("vae"), data, classifier, options=options, binarize=True)
     assert len(scored[0]) == 9 and torch.equal(scored[0], scored[1])
     assert set(scored[0].tolist()) == {0, 1, 2}  # the first 9 rows are all of class 0
-    rows = evaluator.nll_rows(len(data.test), 9, QUICK.seed)
+    rows = sections.nll_rows(len(data.test), 9, QUICK.seed)
     assert torch.equal(data.test.labels[rows], scored[0]) and rows.tolist() == sorted(rows.tolist())
-    assert evaluator.nll_rows(5, None, 0).tolist() == [0, 1, 2, 3, 4] == evaluator.nll_rows(5, 9, 0).tolist()
+    assert sections.nll_rows(5, None, 0).tolist() == [0, 1, 2, 3, 4] == sections.nll_rows(5, 9, 0).tolist()
 
 
 def test_each_image_set_goes_through_the_classifier_once(classifier, monkeypatch):
@@ -430,30 +430,30 @@ def test_a_classifier_is_sighted_by_its_subjects_not_by_their_correlated_slices(
     though the slices of one subject are no independent evidence (over the subjects, p~0.3)."""
     from types import SimpleNamespace
 
-    from vaegan.evaluation import evaluator
+    from vaegan.evaluation import chance, sections
 
     data = _slices_of_subjects()
     notes: list[str] = []
-    assert not evaluator._sighted(22 / 40, data, notes, "retrain")
+    assert not chance.sighted(22 / 40, data, notes, "retrain")
     assert len(notes) == 1 and "40 test subjects" in notes[0]
-    assert evaluator._sighted(30 / 40, data, [], "retrain")  # 30 of 40 subjects: p ~ 0.001
+    assert chance.sighted(30 / 40, data, [], "retrain")  # 30 of 40 subjects: p ~ 0.001
     # the TSTR floor, the same way
-    monkeypatch.setattr(evaluator, "train_on_generated_accuracy", lambda *args, **kwargs: 22 / 40)
+    monkeypatch.setattr(sections, "train_on_generated_accuracy", lambda *args, **kwargs: 22 / 40)
     samples = SimpleNamespace(images=data.train.images, labels=data.train.labels)
     options = EvaluationOptions(k=4, nll_images=8, n_samples=30, tstr_epochs=1)
     notes = []
-    metrics = evaluator.conditional_section(samples, data.train, data, options, notes, None)
+    metrics = sections.conditional_section(samples, data.train, data, options, notes, None)
     assert len(notes) == 1 and notes[0].startswith("tstr") and "40 test subjects" in notes[0]
     assert "tstr_accuracy" not in metrics  # "0.55 (floor 0.55)" beside a note saying it says nothing
     assert "slices" not in notes[0] or "sessions" in notes[0]  # 3-D: a subject's several scans are sessions
 
 
 def test_images_without_subjects_are_each_a_trial():
-    from vaegan.evaluation import evaluator
+    from vaegan.evaluation import chance
 
     data = _slices_of_subjects()
     data.test.groups = data.test.group_names = None  # 680 independent images at 0.55: above chance
-    assert evaluator._sighted(22 / 40, data, [], "retrain")
+    assert chance.sighted(22 / 40, data, [], "retrain")
 
 
 def test_collapsed_samples_are_said_to_make_precision_no_evidence(classifier):
@@ -481,7 +481,7 @@ def test_how_the_splits_were_kept_is_a_note_of_the_evaluation(classifier):
 
 
 def test_collapsed_samples_of_a_low_precision_get_no_note_that_it_reads_high():
-    from vaegan.evaluation.evaluator import collapse_note
+    from vaegan.evaluation.sections import collapse_note
 
     low = {"diversity": Metric(0.5, floor=10.0), "precision": Metric(0.0, floor=0.9), "recall": Metric(0.0, floor=0.9)}
     assert collapse_note(low) is None

@@ -140,7 +140,8 @@ def test_a_continuous_decoder_trained_on_binarised_images_gets_no_likelihood_on_
 def test_a_bernoulli_decoder_on_binary_data_gets_its_likelihood_without_binarize():
     """Masks are binary already: "trained on grey levels, train with data.binarize=true" was false of them."""
     from tests.conftest import tiny_splits
-    from vaegan.evaluation.evaluator import EvaluationOptions, likelihood_section
+    from vaegan.evaluation.evaluator import EvaluationOptions
+    from vaegan.evaluation.sections import likelihood_section
 
     data = tiny_splits()
     for split in (data.train, data.val, data.test):

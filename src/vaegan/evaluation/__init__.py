@@ -12,6 +12,10 @@
 - ``sharpness.py``: variance of the Laplacian, a no-reference sharpness measure.
 - ``conditional.py``: train-on-generated, test-on-real accuracy.
 - ``results.py``: :class:`Metric` (value, floor, unit) and :class:`Evaluation` (JSON).
+- ``sections.py``: one section of metrics per capability (reconstruction,
+  likelihood, samples, conditioning), and the note on collapsed samples.
+- ``chance.py``: chance level and a binomial test over the test subjects;
+  refuses a reference classifier that learned from the run's test subjects.
 - ``evaluator.py``: ``evaluate_model`` / ``evaluate_run``, dispatching on what
   a model can do (encoder, likelihood, conditioning), never on its name.
 

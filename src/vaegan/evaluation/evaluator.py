@@ -19,6 +19,9 @@ test subjects where the images have them: one subject's MRI slices or sessions a
 Where the samples have collapsed (diversity under a fifth of its floor) and precision still reads high, it is
 kept beside a note that it is no evidence.
 
+This file orders the sections and times them; ``sections.py`` builds each one's metrics, and ``chance.py``
+holds the chance-level tests and the checks on the reference classifier.
+
 Example:
     >>> result = evaluate_run("outputs/mnist_vae", options=EvaluationOptions(k=500))  # doctest: +SKIP
     >>> result.metrics["fid"].format()  # doctest: +SKIP
@@ -29,33 +32,29 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
-import shlex
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from scipy.stats import binomtest
 from torch import Tensor
 
-from vaegan.data import DataSplits, ImageDataset
-from vaegan.evaluation.classifier import ReferenceClassifier, default_epochs
-from vaegan.evaluation.classifier_store import classifier_path, data_source, load_classifier, subject_names
-from vaegan.evaluation.conditional import train_on_generated_accuracy
-from vaegan.evaluation.feature_metrics import (
-    extract_features,
-    frechet_distance,
-    kernel_distance,
-    manifold_radii,
-    precision_recall,
-    within_class_diversity,
-)
-from vaegan.evaluation.likelihood import bits_per_dim, likelihood_metrics, likelihood_protocol
-from vaegan.evaluation.reconstruction import reconstruction_metrics
+from vaegan.data import DataSplits
+from vaegan.evaluation.chance import check_classifier_subjects, retrain_command, sighted
+from vaegan.evaluation.classifier import ReferenceClassifier
+from vaegan.evaluation.classifier_store import classifier_path, load_classifier
+from vaegan.evaluation.feature_metrics import extract_features
 from vaegan.evaluation.results import Evaluation, Metric
-from vaegan.evaluation.sampling import Samples, draw_samples
+from vaegan.evaluation.sampling import draw_samples
+from vaegan.evaluation.sections import (
+    Features,
+    collapse_note,
+    conditional_section,
+    likelihood_section,
+    reconstruction_section,
+    sample_section,
+)
 from vaegan.evaluation.sharpness import sharpness
 from vaegan.foundation.errors import VaeganError
 from vaegan.models.base import GenerativeModel
@@ -107,15 +106,6 @@ class EvaluationOptions:
 LATENTS = ("prior", "fitted")
 
 
-@dataclass
-class _Features:
-    """Reference-classifier features of the three image sets that the sample metrics compare."""
-
-    test: Tensor  # (N_test, F) real test images
-    train: Tensor  # (n, F) real training images, as many as samples: the floor's "fake" set
-    fake: Tensor  # (n, F) generated images
-
-
 def _fraction(predicted: Tensor, labels: Tensor) -> float:
     """The share of ``predicted`` classes equal to ``labels``."""
     return float((predicted == labels.cpu()).float().mean())
@@ -125,224 +115,6 @@ def _predicted_classes(classifier: ReferenceClassifier, features: Tensor) -> Ten
     head = classifier.head.eval()
     device = next(head.parameters()).device
     return torch.cat([head(chunk.to(device)).argmax(1).cpu() for chunk in features.split(4096)])
-
-
-def reconstruction_section(model: GenerativeModel, data: DataSplits) -> dict[str, Metric]:
-    scores = reconstruction_metrics(model, data.test.images, data.test.labels)
-    return {
-        "recon_mse": Metric(scores["mse"], unit="per pixel", better="lower"),
-        "recon_psnr": Metric(scores["psnr"], unit="dB", better="higher"),
-        "recon_ssim": Metric(scores["ssim"], better="higher"),
-    }
-
-
-def nll_rows(n_test: int, count: int | None, seed: int) -> torch.Tensor:
-    """The test rows the NLL is estimated on: ``count`` drawn with ``seed`` (all if None or more), in order.
-
-    Drawn, not the first rows: a test set is often ordered (MRI slices by subject and scan), and its first
-    rows would be one or two subjects.
-    """
-    if count is None or count >= n_test:
-        return torch.arange(n_test)
-    drawn = torch.randperm(n_test, generator=torch.Generator().manual_seed(seed))[:count]
-    return drawn.sort().values
-
-
-def likelihood_section(
-    model: GenerativeModel, data: DataSplits, options: EvaluationOptions, *, binarize: bool, notes: list[str]
-) -> dict[str, Metric]:
-    """The test likelihood under the protocol that is valid for this run; none (and a note) where none is."""
-    test = data.test.subset(nll_rows(len(data.test), options.nll_images, options.seed))
-    protocol = likelihood_protocol(model, test.images, binarize=binarize)
-    if protocol.kind is None:
-        notes.append(protocol.reason)
-        return {}
-    images = protocol.prepare(test.images, options.seed)
-    prior = torch.bincount(data.train.labels.long(), minlength=model.config.num_classes).double()
-    scores = likelihood_metrics(
-        model,
-        images,
-        test.labels,
-        class_prior=prior / prior.sum(),
-        k=options.k,
-        seed=options.seed,
-        progress=options.progress,
-    )
-    if protocol.kind == "dequantized":  # bound on the 256-level data: + D log 256 (Theis et al. 2016)
-        offset = math.prod(data.image_shape) * math.log(256.0)
-        scores = {name: value + offset for name, value in scores.items()}
-    unit = "nats (density)" if protocol.kind == "density" else "nats"
-    suffix = "_density" if protocol.kind == "density" else ""  # a density value, -ELBO too, is no bound on data
-    metrics = {name + suffix: Metric(value, unit=unit, better="lower") for name, value in scores.items()}
-    if protocol.kind == "dequantized":
-        metrics["bits_per_dim"] = Metric(bits_per_dim(scores["nll"], data.image_shape), unit="bits/dim")
-    notes.append(f"likelihood: {protocol.reason}, k={options.k}, {len(test)} test images")
-    return metrics
-
-
-def sample_section(features: _Features, fake_classes: Tensor, real_classes: Tensor, seed: int) -> dict[str, Metric]:
-    """FID, KID, precision/recall and diversity of the fakes, each beside real train vs real test.
-
-    Diversity is within classes: ``fake_classes`` and ``real_classes`` group the fakes and the test images,
-    alike (asked-for and true labels, or the classifier's predictions for both).
-    """
-    f = features
-    kid, kid_std = kernel_distance(f.test, f.fake, seed=seed)
-    kid_floor, _ = kernel_distance(f.test, f.train, seed=seed)
-    radii = manifold_radii(f.test)  # the real manifold, once for both
-    precision, recall = precision_recall(f.test, f.fake, real_radii=radii)
-    precision_floor, recall_floor = precision_recall(f.test, f.train, real_radii=radii)
-    return {
-        "fid": Metric(frechet_distance(f.test, f.fake), floor=frechet_distance(f.test, f.train)),
-        "kid": Metric(kid, floor=kid_floor, std=kid_std),
-        "precision": Metric(precision, floor=precision_floor, unit="fraction", better="higher"),
-        "recall": Metric(recall, floor=recall_floor, unit="fraction", better="higher"),
-        "diversity": Metric(
-            within_class_diversity(f.fake, fake_classes),
-            floor=within_class_diversity(f.test, real_classes),
-            unit="feature distance",
-            better="closer",
-        ),
-    }
-
-
-COLLAPSED = 0.2  # diversity below this share of its floor: the samples have collapsed (README, "collapsed")
-
-
-def collapse_note(metrics: dict[str, Metric]) -> str | None:
-    """A note where the samples have collapsed (``diversity`` under a fifth of its floor), saying that
-    ``precision`` is then no evidence of quality; None otherwise.
-
-    Precision counts the samples inside real images' k-NN neighbourhoods: identical samples that land in one
-    outlier's large neighbourhood score 1. A fifth: on MNIST, distinct but heavily blurred digits keep 0.32-0.41
-    of the floor (and the fitted draws of the 3-D cVAE 0.33), one image a class 0.1, one image for all 0.
-    """
-    diversity, precision = metrics.get("diversity"), metrics.get("precision")
-    if diversity is None or precision is None or diversity.floor is None:
-        return None
-    if not 0 <= diversity.value < COLLAPSED * diversity.floor:  # NaN or a floor of 0: nothing to compare
-        return None
-    if not precision.value >= 0.5 and not (precision.floor is not None and precision.value >= precision.floor):
-        return None  # collapsed samples outside every real neighbourhood: a low precision already says so
-    recall = metrics.get("recall")
-    shortfall = f"recall {recall.value:.4g}, FID" if recall is not None else "FID"
-    return (
-        f"precision: the samples have collapsed (diversity {diversity.value:.4g} is under a fifth of its floor "
-        f"{diversity.floor:.4g}: a class's samples lie far closer together than real images do); precision "
-        f"{precision.value:.4g} counts the samples that fall inside real images' neighbourhoods, and collapsed "
-        "samples piled into one score high: it is no evidence of quality here "
-        f"({shortfall} and diversity say how far they fall short)"
-    )
-
-
-def conditional_section(
-    samples: Samples,
-    real_train: ImageDataset,
-    data: DataSplits,
-    options: EvaluationOptions,
-    notes: list[str],
-    accuracy: tuple[float, float] | None,
-) -> dict[str, Metric]:
-    """Train-on-generated accuracy, and ``accuracy``: the reference classifier's on the samples (as the
-    classes asked for) and on the test images (its floor), None where that classifier is at chance."""
-    test = data.test
-    epochs = options.tstr_epochs or default_epochs(len(real_train), least=3)
-    tstr = [
-        train_on_generated_accuracy(x, y, test, epochs=epochs, device=options.device, seed=options.seed)
-        for x, y in ((samples.images, samples.labels), (real_train.images, real_train.labels))
-    ]
-    metrics = {"tstr_accuracy": Metric(tstr[0], floor=tstr[1], unit="fraction", better="higher")}
-    if accuracy is not None:  # a blind classifier's verdict on the samples means nothing
-        metrics["cond_accuracy"] = Metric(accuracy[0], floor=accuracy[1], unit="fraction", better="higher")
-    chance = chance_level(test.labels)
-    n, units = trials(test)
-    if not above_chance(tstr[1], chance, n):  # "tstr 0.5 (floor 0.5)" would read as a perfect model
-        notes.append(
-            f"tstr: the classifier trained on {len(real_train)} real images for {epochs} epochs scores "
-            f"{tstr[1]:.2f}, chance {chance:.2f}, no better over its {n} {units}: its floor is at chance, so "
-            f"tstr_accuracy ({tstr[0]:.2f}) says nothing and is left out; raise --tstr-epochs, or --samples "
-            f"(up to {len(data.train)})"
-        )
-        del metrics["tstr_accuracy"]
-    return metrics
-
-
-def chance_level(labels: Tensor) -> float:
-    """The accuracy of always answering the most frequent class of ``labels`` (N,)."""
-    return float(torch.bincount(labels.long()).max()) / len(labels)
-
-
-def above_chance(accuracy: float, chance: float, n: int) -> bool:
-    """Whether ``accuracy`` over ``n`` independent trials beats ``chance`` (one-sided binomial test, p < 0.05)."""
-    return binomtest(round(accuracy * n), n, chance, alternative="greater").pvalue < 0.05
-
-
-def trials(test: ImageDataset) -> tuple[int, str]:
-    """The independent trials among the test images, and their name for a note: the subjects where the images
-    have them, else the images.
-
-    The 2-D slices of one subject (about 17 a subject) are not independent: a classifier right on 22 of 40
-    subjects, on all their slices, is 0.55 on 680 images, above chance 0.5 over the images (p ~ 0.005) but not
-    over the subjects (p ~ 0.3). The accuracy, the mean over the images (each subject's mean accuracy, weighted
-    by its images), is then tested as if over the subjects.
-    """
-    if test.groups is None:
-        return len(test), "test images"
-    subjects = int(test.groups.unique().numel())
-    if subjects == len(test):  # one image a subject (3-D volumes)
-        return subjects, "test images"
-    return subjects, f"test subjects (not {len(test)} images: a subject's slices or sessions are no independent trials)"
-
-
-def retrain_command(dataset: str, run_dir: str | Path, data_dir: str | Path | None) -> str:
-    """The command that (re)trains the reference classifier a run's evaluation loads.
-
-    Where data options pick the classifier (MRI, phantoms: one per folder and ``data.mri``), ``--dataset``
-    alone would train the default options' one: the run's own config names them.
-    """
-    if data_source(dataset, data_dir) is None:
-        return f"vaegan train-classifier --dataset {dataset} --force"
-    folder = f" --data-dir {shlex.quote(str(data_dir))}" if data_dir is not None else ""
-    config = shlex.quote(str(Path(run_dir) / "config.yaml"))  # a run name may hold a space
-    return f"vaegan train-classifier --config {config}{folder} --force"
-
-
-def _sighted(accuracy: float, data: DataSplits, notes: list[str], retrain: str) -> bool:
-    """Whether the reference classifier, of ``accuracy`` on the test images, tells their classes apart better
-    than chance (over the test subjects where the images have them: :func:`trials`); a note if not.
-
-    One that does not (the 3-D phantoms' after 5 epochs on 160 volumes: 0.50) has learned nothing its
-    features could measure samples by: FID, KID, precision/recall and diversity in them are not evidence.
-    """
-    test = data.test
-    chance = chance_level(test.labels)
-    n, units = trials(test)
-    if above_chance(accuracy, chance, n):
-        return True
-    notes.append(
-        f"reference classifier: {accuracy:.2f} on the test images, chance {chance:.2f}, no better over its {n} "
-        f"{units}: its features tell nothing apart, so FID, KID, precision/recall, diversity and class accuracy "
-        f"are not scored; train a better one ({retrain} --epochs N)"
-    )
-    return False
-
-
-def check_classifier_subjects(classifier: ReferenceClassifier, test: ImageDataset, retrain: str) -> None:
-    """Refuse a reference classifier that learned from one of the run's test subjects: its cache is keyed by
-    the data folder and options, and subjects added to a folder since redraw the test split. A run tested on
-    the very subjects the classifier was tested on shares its split (given train/ and test/ folders may
-    name one subject in both: that is the data's, and warned about as it is read)."""
-    tested = subject_names(test)
-    if classifier.metadata.get("test_subjects") == tested:
-        return
-    shared = sorted(set(classifier.metadata.get("train_subjects") or []) & set(tested))
-    if shared:
-        named = ", ".join(shared[:5]) + (" ..." if len(shared) > 5 else "")
-        raise VaeganError(
-            f"{classifier.metadata.get('path', 'the reference classifier')} was trained on {len(shared)} of this "
-            f"run's test subjects ({named}): the data folder has changed since it was trained, and its scores of "
-            f"them would flatter; retrain it with {retrain}"
-        )
 
 
 def _check_latent(model: GenerativeModel, options: EvaluationOptions) -> None:
@@ -412,11 +184,10 @@ def evaluate_model(
     test_features = timed("test_features", lambda: extract_features(classifier.features, data.test.images))
     predicted_test = _predicted_classes(classifier, test_features)
     test_accuracy = _fraction(predicted_test, data.test.labels)
-    sighted = _sighted(test_accuracy, data, notes, retrain)
     accuracy = None  # the class accuracy of the samples and its floor, where the classifier sees anything
-    if sighted:
+    if sighted(test_accuracy, data, notes, retrain):
         sets = lambda: [extract_features(classifier.features, s.images) for s in (real_train, samples)]  # noqa: E731
-        features = _Features(test_features, *timed("features", sets))
+        features = Features(test_features, *timed("features", sets))
         predicted_fake = _predicted_classes(classifier, features.fake)
         if model.conditional:  # the classes asked for, beside the real images' own
             fake_classes, real_classes = samples.labels, data.test.labels
