@@ -304,7 +304,7 @@ def test_settings_of_how_the_data_are_held_resume_without_accept_changes(run, tm
 
 
 def test_the_report_names_the_epoch_best_pt_holds_after_the_objective_changed(run, tmp_path):
-    from vaegan.visualization.report import metrics_section
+    from vaegan.visualization.report_tables import metrics_section
 
     args = ["train", "--config", str(write_config(tmp_path)), "--out", str(run), "--resume", "--epochs", "3"]
     assert main([*args, "--set", "model.kl_weight=1000", "--accept-changes"]) == 0

@@ -17,7 +17,9 @@ from tests.visualization.test_latent import assert_not_blank
 from vaegan.cli import main
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.files import RUN_MARKER
-from vaegan.visualization.report import SECTIONS, build_context, evaluation_section, fmt, spaced, write_report
+from vaegan.visualization.report import SECTIONS, build_context, write_report
+from vaegan.visualization.report_figures import spaced
+from vaegan.visualization.report_tables import evaluation_section, fmt
 
 
 class Page(HTMLParser):
@@ -501,7 +503,7 @@ def test_the_evaluation_says_what_was_evaluated_and_folds_away_its_options(tmp_p
 
 def test_the_evaluated_line_names_the_test_images_the_nll_was_scored_on():
     """40 test volumes and --nll-images 1000: the report said 'NLL on 1000 test images'."""
-    from vaegan.visualization.report import evaluated_line
+    from vaegan.visualization.report_tables import evaluated_line
 
     data = {"options": {"nll_images": 1000, "k": 5}, "n_test": 40, "metrics": {"nll_density": {"value": 1.0}}}
     assert "NLL on all 40 test images" in evaluated_line(data)

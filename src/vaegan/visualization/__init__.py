@@ -14,6 +14,8 @@
 - ``interpolation.py``: linear and spherical paths, class interpolation.
 - ``latent.py``: ``latent_figures``: every figure a model supports, into ``RUN/latent/``.
 - ``report.py`` (+ ``templates/report.html.j2``): ``RUN/report.html``, one self-contained page.
+- ``report_tables.py``: the page's tables (metrics, evaluation) and how it writes values and paths.
+- ``report_figures.py``: the page's images (per-epoch grids, latent figures, disease maps), captioned.
 - ``disease_effects.py``: disease-effect maps of conditional models (decode a CN code as AD and
   as CN; residual counterfactuals), and their correlation with a map.
 - ``disease_maps.py``: the group map scored against true atrophy, beside the raw group difference.
