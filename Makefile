@@ -15,9 +15,11 @@ demo: setup  ## train the default VAE on MNIST into outputs/mnist_vae
 	$(VENV)/vaegan sample outputs/mnist_vae --n 64 --out outputs/mnist_vae/samples.png
 	$(VENV)/vaegan reconstruct outputs/mnist_vae --out outputs/mnist_vae/test_recons.png
 
-test: setup  ## the layers contract, then the whole test suite (what CI runs)
+TEST_WORKERS ?= 2
+
+test: setup  ## the layers contract, then the whole test suite (what CI runs) in TEST_WORKERS processes
 	$(VENV)/lint-imports --no-cache
-	$(VENV)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(VENV)/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: setup
 	$(VENV)/ruff check src tests benchmarks
