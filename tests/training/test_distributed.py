@@ -313,3 +313,11 @@ def test_a_cuda_device_named_under_torchrun_gives_way_to_the_local_ranks_gpu_wit
         for asked in ("cuda", "auto", "cuda:0"):  # nothing to warn of
             assert distributed.setup(asked, timeout_s=5)[1] == torch.device("cuda", 0)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_the_progress_bar_says_its_figures_are_rank_0s_share_under_torchrun():
+    # the bar's running losses are rank 0's images, the epoch's metrics.csv row every rank's: they differ
+    from vaegan.training.trainer import bar_label
+
+    assert bar_label(3, 10, 1) == "epoch 3/10"
+    assert "rank 0 of 4" in bar_label(3, 10, 4)

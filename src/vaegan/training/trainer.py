@@ -44,6 +44,12 @@ log = logging.getLogger(__name__)
 __all__ = ["History", "Trainer", "resolve_device"]
 
 
+def bar_label(epoch: int, epochs: int, world_size: int) -> str:
+    """The progress bar's title. Under torchrun its running figures are rank 0's share of each batch; the
+    epoch's row in metrics.csv is the mean over every rank's images."""
+    return f"epoch {epoch}/{epochs}" + (f" (rank 0 of {world_size}: its images only)" if world_size > 1 else "")
+
+
 def eval_spans(n: int, size: int, least: int = 1) -> list[tuple[int, int]]:
     """(start, stop) of batches of ``size`` over [0, n); a last one under ``least`` joins the one before."""
     spans = [(start, min(start + size, n)) for start in range(0, n, size)]
@@ -337,7 +343,7 @@ class Trainer:
         bar = tqdm(
             self.batches(epoch),
             total=steps,
-            desc=f"epoch {epoch}/{self.config.epochs}",
+            desc=bar_label(epoch, self.config.epochs, self.ranks.world_size),
             disable=not (self.config.progress and self.ranks.is_main),
             leave=False,
             dynamic_ncols=True,
