@@ -146,3 +146,10 @@ def test_a_subset_of_a_rewritten_file_is_taken_anew(tmp_path):
     os.utime(source, (1, 1))  # the rewrite below must not depend on the clock's resolution
     write(source, torch.full((20, 1, 2, 2), 2.0))
     assert float(take_rows(open_images(source), torch.arange(5)).sum()) == 40.0
+
+
+def test_a_local_world_size_torchrun_would_not_write_counts_as_one_process(tmp_path, monkeypatch):
+    # int("") ended vaegan train with a bare ValueError naming no variable
+    mapped = write(tmp_path / "x.npy", torch.rand(8, 1, 4, 4))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "")
+    assert placement_module.placement("auto", mapped, torch.device("cpu")) == "device"

@@ -354,9 +354,11 @@ def test_without_a_metric_trials_are_scored_by_what_picks_best_pt(tmp_path, monk
     assert tuner.run(1).trials[0].value == 6.0
 
 
-def test_without_a_metric_a_gan_study_is_refused_with_what_to_set(tmp_path):
+@pytest.mark.parametrize("model", ["gan", "cvaegan"])
+def test_without_a_metric_a_study_of_a_model_that_keeps_no_best_pt_is_refused_with_what_to_set(tmp_path, model):
+    # their losses depend on a discriminator that differs from trial to trial: no default compares them
     data = tiny_study(tmp_path / "no-data-needed", LR)
     del data["tune"]["metric"]
-    data["model"] = {"name": "gan", "latent_dim": 2}
+    data["model"] = {"name": model, "latent_dim": 2}
     with pytest.raises(ConfigError, match="tune.metric"):
         Tuner(build_config(data), out=tmp_path / "study")

@@ -97,8 +97,8 @@ class TuneConfig(Section):
 
     Args:
         metric: a column of the run's metrics.csv reported every epoch, e.g. ``val/recon``; by default
-            the one that picks best.pt (``val/objective`` for the autoencoders, ``val/loss`` for the CVAE-GAN;
-            a GAN has none, so its study must name one).
+            the one that picks best.pt (``val/objective`` for the autoencoders; a GAN and the CVAE-GAN keep
+            none, their losses depending on a discriminator, so their studies must name one).
         direction: ``minimize`` (a loss) or ``maximize`` (an accuracy, an ELBO).
         space: one entry per dotted config key.
         pruner: ``median`` (Optuna's MedianPruner), ``percentile``, ``hyperband``,

@@ -241,7 +241,9 @@ def in_file(options: MRIConfig, n: int, maps_suffix: str | None) -> bool:
 
     auto: when they would take over a quarter of this process's share of the free RAM, the free RAM divided
     among the processes on this machine (torchrun's ``LOCAL_WORLD_SIZE``), as every rank holds its own copy.
-    The share is the same on every rank of a machine, so they choose alike.
+    On a warm cache every rank of a machine measures the same free RAM and chooses alike; while the cache
+    is built, ranks take turns, and one near the threshold may choose otherwise than the rank before it
+    (the values are the same either way: only disk and time differ).
     """
     if options.storage != "auto":
         return options.storage == "file"

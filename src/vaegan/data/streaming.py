@@ -182,7 +182,10 @@ def local_processes() -> int:
 
     Every rank sees the same free memory, so a decision to load the data into memory divides it by this.
     """
-    return max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    try:
+        return max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    except ValueError:  # set by hand to something torchrun would not write: as outside torchrun
+        return 1
 
 
 def cgroup_memory_left(root: Path = Path("/sys/fs/cgroup"), membership: Path = Path("/proc/self/cgroup")) -> int | None:

@@ -120,8 +120,9 @@ class GenerativeModel(nn.Module, ABC):
     def batch_statistics(self) -> bool:
         """Whether a loss term is a statistic of the whole batch (a minibatch estimate such as a total
         correlation or an MMD), whose value moves with the batch size: the trainer then validates in
-        batches of the training size, so that val/ compares with train/ and does not move with
-        ``eval_batch_size``."""
+        batches of ``train.batch_size``, so that val/ compares with one process's train/ and moves with
+        neither ``eval_batch_size`` nor the number of torchrun processes (each of which trains on its
+        share of a batch, so train/ of such a term is over batch_size / W images there)."""
         return False
 
     @torch.no_grad()

@@ -18,7 +18,8 @@ class TrainConfig(Section):
     eval_batch_size: PositiveInt = Field(
         1000,
         description="validation batch; batch_size instead for models whose terms are batch statistics "
-        "(beta-TCVAE, CVAE-GAN, a cVAE with invariance_weight), so val/ compares with train/",
+        "(beta-TCVAE, CVAE-GAN, a cVAE with invariance_weight), so val/ compares with train/ of one process "
+        "(under torchrun each rank trains on batch_size / W images, so such train/ terms are over those)",
     )
     seed: Seed = 0
     device: str = "auto"
