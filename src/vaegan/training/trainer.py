@@ -351,8 +351,7 @@ class Trainer:
         guard, lr = FiniteGuard(self, epoch), None
         for step, batch in enumerate(bar, start=1):
             lr = self.rate.step((epoch - 1 + (step - 1) / steps) / self.config.epochs)
-            with self.autocast():
-                terms = self.model.train_step(batch, self.optimizers)
+            terms = self._train_step(batch)
             guard.update(step, terms)
             b = len(batch.x)
             for key, value in terms.items():
@@ -364,6 +363,20 @@ class Trainer:
         bar.close()
         means = self.ranks.means(sums, seen)
         return means if lr is None else {**means, "lr": lr}  # the rate of the epoch's last step
+
+    def _train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        try:
+            with self.autocast():
+                return self.model.train_step(batch, self.optimizers)
+        except RuntimeError as error:  # a model that does not name such a network in differentiated_twice()
+            if self.config.compile and "double backward" in str(error):
+                raise TrainingError(
+                    f"train.compile=true: model {self.model.config.name} differentiates the gradient of a "
+                    "compiled network (a gradient penalty), which torch.compile cannot take; name that network "
+                    "in the model's differentiated_twice() (GAN objectives: second_order = True), or set "
+                    "train.compile=false"
+                ) from None
+            raise
 
     @torch.no_grad()
     def evaluate(self, dataset: ImageDataset) -> dict[str, float]:
