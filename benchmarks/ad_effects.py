@@ -274,6 +274,12 @@ def replacing(path: str, settings: list[str], args: argparse.Namespace, saved: d
                 f"the curve '{name}' in {Path(args.results) / 'results.json'} was measured with {measured[0]}; "
                 f"these points, with {settings_text(settings)}, would join it: {add}"
             )
+        kept = sorted(p.name for p in Path(args.runs).glob(f"{name}_atrophy*"))
+        if not measured and ours and kept and not args.reuse:  # a curve measured into another results file
+            return (
+                f"these points, with {settings_text(settings)}, would train over the run folders {', '.join(kept)} "
+                f"in {args.runs}, of a curve not in {Path(args.results) / 'results.json'}: {add}"
+            )
         return None
     changed = sorted(keys - {"name"} - QUIET_KEYS)
     if changed:

@@ -213,3 +213,18 @@ def test_tables_from_a_results_file_cut_short_name_it(tmp_path, monkeypatch):
     broken.write_text('{"rows": [')
     with pytest.raises(ValueError, match=re.escape(str(broken))):
         ad_effects.main(["--from-results", str(broken), "--readme", ""])
+
+
+def test_a_new_curve_with_settings_does_not_train_over_the_run_folders_of_another(monkeypatch, tmp_path, capsys):
+    # with a fresh --results there was no saved curve to compare with, and the points trained over
+    # outputs/ad_effects/ad_cvae_2d_atrophy1, which a later --reuse then measured as the committed curve
+    import pytest
+
+    ad_effects = _script(monkeypatch, tmp_path)
+    config = str(ROOT / "configs" / "ad_cvae_2d.yaml")
+    command = ["--configs", config, "--strengths", "1", "--results", "fresh", "--readme", ""]
+    (tmp_path / "outputs" / "ad_effects" / "ad_cvae_2d_atrophy1").mkdir(parents=True)  # a curve's run, kept
+    with pytest.raises(SystemExit):
+        ad_effects.main([*command, "--set", "data.mri.size=16"])
+    assert "ad_cvae_2d_atrophy1" in capsys.readouterr().err
+    assert ad_effects.main([*command, "--set", "data.mri.size=16", "--set", "name=small"]) == 0
