@@ -487,3 +487,23 @@ def test_collapsed_samples_of_a_low_precision_get_no_note_that_it_reads_high():
     assert collapse_note(low) is None
     high = {**low, "precision": Metric(1.0, floor=0.9)}
     assert "no evidence of quality" in collapse_note(high)
+
+
+def test_too_few_test_subjects_to_pass_any_classifier_are_said_to_be_too_few(monkeypatch):
+    """4 test volumes: even 4 of 4 right is p = 0.0625, so a perfect classifier was called blind and the user
+    sent to retrain it (and to raise --tstr-epochs), which could never help."""
+    from types import SimpleNamespace
+
+    from vaegan.evaluation import chance, sections
+
+    data = _slices_of_subjects(subjects=4)
+    notes: list[str] = []
+    assert not chance.sighted(1.0, data, notes, "vaegan train-classifier --force")
+    assert len(notes) == 1 and "too few" in notes[0] and "train-classifier" not in notes[0]
+    monkeypatch.setattr(sections, "train_on_generated_accuracy", lambda *args, **kwargs: 1.0)
+    samples = SimpleNamespace(images=data.train.images, labels=data.train.labels)
+    notes = []
+    sections.conditional_section(
+        samples, data.train, data, EvaluationOptions(k=4, nll_images=8, n_samples=30), notes, None
+    )
+    assert len(notes) == 1 and "too few" in notes[0] and "--tstr-epochs" not in notes[0]

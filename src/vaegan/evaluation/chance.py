@@ -29,7 +29,15 @@ from vaegan.evaluation.classifier import ReferenceClassifier
 from vaegan.evaluation.classifier_store import data_source, subject_names
 from vaegan.foundation.errors import VaeganError
 
-__all__ = ["above_chance", "chance_level", "check_classifier_subjects", "retrain_command", "sighted", "trials"]
+__all__ = [
+    "above_chance",
+    "chance_level",
+    "check_classifier_subjects",
+    "retrain_command",
+    "sighted",
+    "too_few",
+    "trials",
+]
 
 
 def chance_level(labels: Tensor) -> float:
@@ -40,6 +48,20 @@ def chance_level(labels: Tensor) -> float:
 def above_chance(accuracy: float, chance: float, n: int) -> bool:
     """Whether ``accuracy`` over ``n`` independent trials beats ``chance`` (one-sided binomial test, p < 0.05)."""
     return binomtest(round(accuracy * n), n, chance, alternative="greater").pvalue < 0.05
+
+
+def too_few(chance: float, n: int, units: str) -> str | None:
+    """Why ``n`` trials cannot show any classifier above ``chance`` (even all of them right), or None.
+
+    With 4 test subjects at chance 0.5, 4 of 4 right is p = 0.0625: a classifier's accuracy on them says
+    nothing whatever it is, and retraining it cannot help; more test subjects can.
+    """
+    if above_chance(1.0, chance, n):
+        return None
+    return (
+        f"{n} {units} are too few to tell any classifier from chance {chance:.2f} (even all of them right is not "
+        "p < 0.05); hold out more test subjects (data.mri.test_size, or more subjects)"
+    )
 
 
 def trials(test: ImageDataset) -> tuple[int, str]:
@@ -84,6 +106,12 @@ def sighted(accuracy: float, data: DataSplits, notes: list[str], retrain: str) -
     n, units = trials(test)
     if above_chance(accuracy, chance, n):
         return True
+    if few := too_few(chance, n, units):
+        notes.append(
+            f"reference classifier: {accuracy:.2f} on the test images, but {few}: FID, KID, precision/recall, "
+            "diversity and class accuracy are not scored"
+        )
+        return False
     notes.append(
         f"reference classifier: {accuracy:.2f} on the test images, chance {chance:.2f}, no better over its {n} "
         f"{units}: its features tell nothing apart, so FID, KID, precision/recall, diversity and class accuracy "

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from vaegan.data import DataSplits, ImageDataset
-from vaegan.evaluation.chance import above_chance, chance_level, trials
+from vaegan.evaluation.chance import above_chance, chance_level, too_few, trials
 from vaegan.evaluation.classifier import default_epochs
 from vaegan.evaluation.conditional import train_on_generated_accuracy
 from vaegan.evaluation.feature_metrics import (
@@ -195,7 +195,10 @@ def conditional_section(
         metrics["cond_accuracy"] = Metric(accuracy[0], floor=accuracy[1], unit="fraction", better="higher")
     chance = chance_level(test.labels)
     n, units = trials(test)
-    if not above_chance(tstr[1], chance, n):  # "tstr 0.5 (floor 0.5)" would read as a perfect model
+    if few := too_few(chance, n, units):
+        notes.append(f"tstr: {few}; tstr_accuracy ({tstr[0]:.2f}, floor {tstr[1]:.2f}) says nothing and is left out")
+        del metrics["tstr_accuracy"]
+    elif not above_chance(tstr[1], chance, n):  # "tstr 0.5 (floor 0.5)" would read as a perfect model
         notes.append(
             f"tstr: the classifier trained on {len(real_train)} real images for {epochs} epochs scores "
             f"{tstr[1]:.2f}, chance {chance:.2f}, no better over its {n} {units}: its floor is at chance, so "
