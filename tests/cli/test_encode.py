@@ -322,3 +322,20 @@ def test_encode_checks_labels_and_refine_before_reading_any_file(run, images, tm
     assert "--labels" in capsys.readouterr().err
     assert main(["encode", str(conditional), str(images), "--labels", "0", "--refine", "-5", *out]) == 2
     assert "refine=-5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["gan", "acgan"])
+def test_a_run_without_an_encoder_is_named_without_a_wrong_article(run, tmp_path, capsys, model):
+    """It said "acgan holds a acgan, which has no encoder"."""
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["model"] = {"name": model, "latent_dim": 3, "network": {"kind": "mlp", "hidden": [16]}}
+    config["train"]["epochs"] = 1
+    (tmp_path / "gan.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "--config", str(tmp_path / "gan.yaml"), "--out", str(tmp_path / model)]) == 0
+    capsys.readouterr()
+    assert main(["reconstruct", str(tmp_path / model), "--out", str(tmp_path / "r.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"holds model {model}, which has no encoder" in err and "holds a " not in err
+    assert main(["sample", str(tmp_path / model), "--latent", "fitted", "--out", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"holds model {model}, which has no encoder" in err and "holds a " not in err

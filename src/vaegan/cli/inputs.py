@@ -145,7 +145,7 @@ def open_encoder_run(args: argparse.Namespace) -> Run:
     data_dir = getattr(args, "data_dir", None)  # reconstruct reads the run's test images; encode only files
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=data_dir)
     if not run.model.has_encoder:
-        raise VaeganError(f"{args.run} holds a {run.model.name}, which has no encoder")
+        raise VaeganError(f"{args.run} holds model {run.model.name}, which has no encoder")
     return run
 
 

@@ -64,7 +64,7 @@ def run_sample(args: argparse.Namespace) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     if args.latent == "fitted":  # ex-post: a Gaussian fitted to the training codes (CodeDensity)
         if not model.has_encoder:
-            raise VaeganError(f"{args.run} holds a {model.name}, which has no encoder: --latent fitted needs codes")
+            raise VaeganError(f"{args.run} holds model {model.name}, which has no encoder: --latent fitted needs codes")
         density = fit_code_density(model, run.load_data().train)
         images = decode(model, density.sample(labels, args.n, generator=generator), labels)
     else:
