@@ -212,3 +212,16 @@ def test_a_neighbour_embedding_of_a_handful_of_points_is_not_drawn(tmp_path, cap
     paths = latent_figures(model, tiny_splits(n=16).test, tmp_path, methods=("pca", "tsne", "umap"), n_points=8)
     assert "scatter_pca" in paths and not {"scatter_tsne", "scatter_umap"} & set(paths)
     assert "tsne" in caplog.text and "too few" in caplog.text
+
+
+def test_a_model_without_an_encoder_records_prior_draws_not_the_split(data, tmp_path):
+    # a GAN's figures are drawn from prior draws, yet latent.json recorded "test" and the report captioned
+    # them "(best.pt of epoch 3, test images)" under titles saying "prior sample"
+    from vaegan.visualization.latent import figure_sources
+    from vaegan.visualization.report_figures import _drawn
+
+    drawn = {"checkpoint": "best", "epoch": 3}
+    latent_figures(tiny_model("gan", 2), data.test, tmp_path, methods=("pca",), k=2, steps=3, drawn_from=drawn)
+    for source in figure_sources(tmp_path).values():
+        caption, _ = _drawn(source, {}, tmp_path)
+        assert caption == "best.pt of epoch 3, prior draws", caption

@@ -254,5 +254,7 @@ def latent_figures(
     if model.conditional:
         figures["class_interpolation"] = lambda: class_interpolation_figure(ctx, steps)
     # recorded first: a call killed half-way leaves no figure that the next call would take for a user's
-    record_figures(out_dir, {name: {**(drawn_from or {}), "split": split} for name in figures})
+    # split None: no figure of a model without an encoder shows an image of the split, only prior draws
+    source = {**(drawn_from or {}), "split": split if codes is not None else None}
+    record_figures(out_dir, {name: source for name in figures})
     return {name: save_figure(make(), out_dir / f"{name}.png") for name, make in figures.items()}

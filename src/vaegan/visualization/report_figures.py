@@ -102,8 +102,9 @@ def _drawn(source: dict | None, metrics: dict[str, Any], run: Path) -> tuple[str
     checkpoint, epoch = (source or {}).get("checkpoint"), (source or {}).get("epoch")
     if checkpoint not in ("best", "last") or not isinstance(epoch, int):
         return "", ""
-    split = SPLIT_NAMES.get(str(source.get("split")), str(source.get("split")))
-    drawn = f"{checkpoint}.pt of epoch {epoch}, {split} images"
+    split = source.get("split", "test")  # None: a model without an encoder, whose figures show prior draws
+    images = "prior draws" if split is None else f"{SPLIT_NAMES.get(str(split), str(split))} images"
+    drawn = f"{checkpoint}.pt of epoch {epoch}, {images}"
     now = metrics.get(f"{checkpoint}_held")
     if now is None or now == epoch:
         return drawn, ""
