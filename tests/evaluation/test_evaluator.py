@@ -507,3 +507,18 @@ def test_too_few_test_subjects_to_pass_any_classifier_are_said_to_be_too_few(mon
         samples, data.train, data, EvaluationOptions(k=4, nll_images=8, n_samples=30), notes, None
     )
     assert len(notes) == 1 and "too few" in notes[0] and "--tstr-epochs" not in notes[0]
+
+
+def test_a_reference_classifier_trained_on_a_subset_is_said_in_the_notes(classifier, monkeypatch):
+    # the warning went to the log alone (not evaluation.json, not the report), with a retrain command
+    # lacking --dataset, which train-classifier refuses
+    monkeypatch.setattr(classifier, "metadata", {**classifier.metadata, "limit": 6000})
+    result = evaluate_model(
+        tiny_model("vae"),
+        splits(),
+        classifier,
+        options=QUICK,
+        retrain="vaegan train-classifier --dataset blobs --force",
+    )
+    (note,) = [n for n in result.info["notes"] if "6000" in n]
+    assert "--dataset blobs --force" in note

@@ -197,7 +197,8 @@ def load_classifier(
     model = read_classifier(path, device=device)
     meta = model.metadata
     if meta.get("limit"):
+        named = "--config RUN_CONFIG.yaml" if data_source(dataset, data_dir, mri) else f"--dataset {dataset}"
         log.warning(
-            "%s was trained on only %s images; retrain with vaegan train-classifier --force", path, meta["limit"]
+            "%s was trained on only %s images; retrain with vaegan train-classifier %s --force", path, meta["limit"], named
         )
     return model

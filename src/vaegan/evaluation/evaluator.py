@@ -180,6 +180,11 @@ def evaluate_model(
     draw = lambda: draw_samples(model, n, class_labels=data.test.labels, seed=options.seed, density=density)  # noqa: E731
     samples = timed("sampling", draw)
     retrain = retrain or f"vaegan train-classifier --dataset {data.test.name} --force"
+    if limit := classifier.metadata.get("limit"):  # train-classifier --limit: a quick check's classifier
+        notes.append(
+            f"reference classifier: trained on only {limit} images, so the figures measured in its features (FID, "
+            f"KID, precision/recall, diversity, class accuracy) are a quick check's; retrain it with {retrain}"
+        )
     # each image set through the classifier once: its accuracies come from the head over the same features
     test_features = timed("test_features", lambda: extract_features(classifier.features, data.test.images))
     predicted_test = _predicted_classes(classifier, test_features)
