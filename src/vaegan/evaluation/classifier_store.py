@@ -199,6 +199,9 @@ def load_classifier(
     if meta.get("limit"):
         named = "--config RUN_CONFIG.yaml" if data_source(dataset, data_dir, mri) else f"--dataset {dataset}"
         log.warning(
-            "%s was trained on only %s images; retrain with vaegan train-classifier %s --force", path, meta["limit"], named
+            "%s was trained on only %s images; retrain with vaegan train-classifier %s --force",
+            path,
+            meta["limit"],
+            named,
         )
     return model
