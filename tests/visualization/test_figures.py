@@ -379,3 +379,17 @@ def test_a_folded_grid_pads_with_the_separators_grey_not_black_images():
     assert width == 3 and len(tiles) == 12
     pads = tiles[[8, 11]]  # the second block: 2 originals and a pad above 2 reconstructions and a pad
     assert torch.all(pads == 0.5)
+
+
+def test_a_linear_projection_is_drawn_on_equal_axes(data):
+    # PC2 at 0% of the variance (+-0.025) was stretched as wide as PC1 (+-0.8): a line looked like a cloud
+    from tests.visualization.conftest import tiny_model
+    from vaegan.visualization.codes import LatentCodes
+    from vaegan.visualization.latent import _Context, scatter_figure
+
+    g = np.random.default_rng(0)
+    line = np.stack([np.linspace(-1, 1, 30), g.normal(size=30) * 0.01, g.normal(size=30) * 0.01], 1)
+    codes = LatentCodes(torch.tensor(line, dtype=torch.float32), torch.arange(30) % 2, data.test.images[:30], None)
+    ctx = _Context(tiny_model("ae", 3), data.test, codes, 0, "test")
+    for method, equal in (("pca", True), ("tsne", False)):
+        assert (scatter_figure(ctx, method).axes[0].get_aspect() == 1.0) is equal, method

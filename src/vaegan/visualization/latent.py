@@ -137,7 +137,10 @@ NEIGHBOUR_EMBEDDINGS, NEIGHBOUR_MIN = ("tsne", "umap"), 20
 def scatter_figure(ctx: _Context, method: str) -> Figure:
     points, axis_names = embed(ctx.codes.codes, method, seed=ctx.seed)
     what = f"{len(points)} {ctx.split} encodings by class, {LONG_NAMES[method]}"
-    return plot_embedding(points, ctx.codes.labels, axis_names, class_names=ctx.class_names, title=ctx.title(what))
+    linear = method in ("pca", "latent")  # axes in the code's units; t-SNE's and UMAP's have none
+    return plot_embedding(
+        points, ctx.codes.labels, axis_names, class_names=ctx.class_names, title=ctx.title(what), equal_axes=linear
+    )
 
 
 def _pair(codes: LatentCodes, same_class: bool) -> tuple[int, int]:

@@ -79,8 +79,12 @@ def plot_embedding(
     *,
     class_names: Sequence[str] | None = None,
     title: str = "Test-set encodings",
+    equal_axes: bool = False,
 ) -> Figure:
     """A scatter of (N, 2) points, one colour per class, with a legend of class names.
+
+    ``equal_axes`` for a linear projection (PCA, the code's own axes), whose two axes share a unit: a
+    direction of little variance then looks as thin as it is, rather than stretched to the other's width.
 
     A class's colour is its own (:func:`class_colour`), whichever classes ``labels`` holds: the same in
     every figure of one run, a validation subsample's and the test set's alike.
@@ -101,6 +105,8 @@ def plot_embedding(
     ax.set_title(title)
     ax.legend(title="class", loc="center left", bbox_to_anchor=(1.01, 0.5), markerscale=2, frameon=False)
     ax.grid(alpha=0.2)
+    if equal_axes:
+        ax.set_aspect("equal", adjustable="datalim")
     fig.tight_layout()
     return fig
 
