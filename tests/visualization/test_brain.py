@@ -289,3 +289,50 @@ def test_scaled_maps_say_so_and_each_subjects_amount(tmp_path, monkeypatch):
     texts.clear()
     brain.plot_individual_maps(IndividualMaps(*args), mri, tmp_path / "i.png")
     assert not any("scaled" in t or "amount" in t for t in texts)
+
+
+def saved_figures(monkeypatch, module) -> list:
+    """Every figure that ``module`` saves from now on, kept open to be measured."""
+    figures = []
+    save = module.save_figure
+    monkeypatch.setattr(module, "save_figure", lambda fig, path: (figures.append(fig), save(fig, path))[1])
+    return figures
+
+
+def overlaps(a, b) -> bool:
+    """Whether two display-space boxes share area (touching edges do not count)."""
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > 0 and min(a.y1, b.y1) - max(a.y0, b.y0) > 0
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_colour_bar_labels_overlap_no_slice_nor_each_other(volumes, tmp_path, monkeypatch, dims):
+    """With five coronal slices nilearn put the bar's labels left of it, over the fifth slice (the minus signs
+    of -0.023 on its voxels), and the ±threshold labels (0.023, -0.023) one almost on the other."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from vaegan.visualization import brain
+
+    mri = options(size=16, spacing=6.0, spatial_dims=dims, slice_axis="coronal", slice_range=(0.3, 0.7))
+    summary = summarize_effects(tiny_cvae((1, 16, 16) if dims == 2 else (1, 16, 16, 16)), volumes, mri)
+    figures = saved_figures(monkeypatch, brain)
+    plot_effect_maps(summary, mri, tmp_path / "effects.png", title="tiny")
+    (fig,) = figures
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    # the slices: nilearn's axes of images inside each row's frame (the bars: meshes, no images)
+    panels = [ax.get_window_extent(renderer) for ax in fig.axes if ax.images and ax.get_subplotspec() is None]
+    assert len(panels) == 3 * (5 if dims == 2 else 3)
+    bars = [ax for ax in fig.axes if ax.axison and not ax.images]
+    assert len(bars) == 3  # one a row
+    for bar in bars:
+        assert not any(overlaps(bar.get_window_extent(renderer), panel) for panel in panels)
+        labels = [t for t in bar.get_yticklabels() if t.get_visible() and t.get_text()]
+        assert len(labels) >= 3, [t.get_text() for t in labels]
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        for text, box in zip(labels, boxes):
+            hit = [panel for panel in panels if overlaps(box, panel)]
+            assert not hit, f"{text.get_text()!r} at {box} lies over a slice at {hit[0]}"
+        for i, a in enumerate(boxes):  # apart by a quarter of a line at least, not edge to edge
+            for j in range(i + 1, len(boxes)):
+                gap = max(boxes[j].y0 - a.y1, a.y0 - boxes[j].y1)
+                assert gap > 0.25 * a.height, (labels[i].get_text(), labels[j].get_text(), gap)

@@ -233,14 +233,18 @@ def _plot_rows(
 
 
 def _stat_map(plotting, image, background, mode: str, coords, ax, peak: float) -> None:
-    """One row: the map over the anatomy, symmetric colours to ``peak``, hidden below 10 % of it."""
+    """One row: the map over the anatomy, symmetric colours to ``peak``, hidden below 10 % of it.
+
+    The colour bar is ours (:func:`_colour_bar`), right of the row: nilearn's sits inside it with its labels
+    on the left, over the last of five slices, and its ±threshold labels one almost on the other."""
     plotting.plot_stat_map(
         image,
         bg_img=background,
         display_mode=mode,
         cut_coords=coords,
         axes=ax,
-        cmap="cold_hot",
+        cmap=CMAP,
+        colorbar=False,
         symmetric_cbar=True,
         vmax=peak,
         threshold=0.1 * peak,
@@ -249,3 +253,28 @@ def _stat_map(plotting, image, background, mode: str, coords, ax, peak: float) -
         annotate=True,  # L/R letters (neurological: the subject's left on the left) and cut positions
         draw_cross=False,
     )
+    _colour_bar(ax, peak, 0.1 * peak)
+
+
+CMAP, HIDDEN = "cold_hot", (0.5, 0.5, 0.5, 1.0)  # the maps' colours; the grey of what is hidden (nilearn's)
+
+
+def _colour_bar(ax, peak: float, threshold: float) -> None:
+    """The row's colour bar just right of ``ax``, labelled on its right: ±``peak``, half of it, and one
+    ``±threshold`` at 0, the middle of the grey band hidden on the slices."""
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    cmap = matplotlib.colormaps[CMAP]  # registered by nilearn.plotting
+    colours = cmap(np.linspace(0, 1, cmap.N))
+    colours[np.abs(np.linspace(-peak, peak, cmap.N)) < threshold] = HIDDEN
+    fig, box = ax.get_figure(), ax.get_position()
+    inches = 1 / fig.get_figwidth()  # one inch in figure fractions
+    cax = fig.add_axes((box.x1 + 0.08 * inches, box.y0 + 0.05 * box.height, 0.1 * inches, 0.9 * box.height))
+    bar = fig.colorbar(ScalarMappable(Normalize(-peak, peak), ListedColormap(colours)), cax=cax)
+    bar.set_ticks([-peak, -peak / 2, 0, peak / 2, peak])
+    bar.set_ticklabels([f"{-peak:.2g}", f"{-peak / 2:.2g}", f"±{threshold:.2g}", f"{peak / 2:.2g}", f"{peak:.2g}"])
+    cax.yaxis.set_ticks_position("right")
+    cax.tick_params(axis="y", width=0, colors="white")
+    bar.outline.set_edgecolor("white")
