@@ -324,6 +324,63 @@ def test_encode_checks_labels_and_refine_before_reading_any_file(run, images, tm
     assert "refine=-5" in capsys.readouterr().err
 
 
+@pytest.fixture(scope="module")
+def dark_run(run, tmp_path_factory):
+    """The tiny VAE trained long enough to draw the blobs' dark background (``run``, of one slow epoch, draws grey)."""
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["model"]["lr"] = 0.1
+    config["train"]["epochs"] = 2
+    root = tmp_path_factory.mktemp("dark")
+    (root / "dark.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "--config", str(root / "dark.yaml"), "--out", str(root / "run")]) == 0
+    return root / "run"
+
+
+def pages(folder: Path) -> Path:
+    """Two dark strokes on white paper (as drawn or photographed) and one light stroke on black (as MNIST)."""
+    folder.mkdir()
+    # seven.png is tall: the dark padding that squares it is not its paper
+    for name, paper, ink, height in (("one.png", 245, 10, 24), ("seven.png", 230, 30, 40), ("mnist.png", 0, 255, 24)):
+        page = np.full((height, 24), paper, np.uint8)
+        page[4:20, 10:14] = ink
+        Image.fromarray(page).save(folder / name)
+    return folder
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "encode"])
+def test_dark_on_light_inputs_are_named_once_with_invert(dark_run, tmp_path, capsys, command):
+    """An inverted "1" came back an "8" blob, and stdout said only "wrote 6 images"."""
+    folder = pages(tmp_path / "mine")
+    out = str(tmp_path / ("r.png" if command == "reconstruct" else "c.npz"))
+    assert main([command, str(dark_run), str(folder), "--out", out]) == 0
+    err = capsys.readouterr().err
+    assert err.count("--invert") == 1 and "2 of 3 inputs" in err and "dark on light" in err
+    assert "one.png" in err and "seven.png" in err and "mnist.png" not in err
+    # inverted, the MNIST-like one is the odd one out, and the warning says to leave --invert out
+    assert main([command, str(dark_run), str(folder), "--out", out, "--invert"]) == 0
+    err = capsys.readouterr().err
+    assert "1 of 3 inputs" in err and "mnist.png" in err and "one.png" not in err and "--invert" in err
+
+
+def test_light_on_dark_inputs_and_an_untrained_model_give_no_warning(run, dark_run, tmp_path, capsys):
+    folder = pages(tmp_path / "mine")
+    assert main(["reconstruct", str(dark_run), str(folder / "mnist.png"), "--out", str(tmp_path / "r.png")]) == 0
+    assert "--invert" not in capsys.readouterr().err
+    # a model that has not learned a background (it draws grey) says nothing of the inputs' paper
+    assert main(["reconstruct", str(run), str(folder), "--out", str(tmp_path / "r.png")]) == 0
+    assert "--invert" not in capsys.readouterr().err
+
+
+def test_a_nifti_input_is_never_called_dark_on_light(dark_run, tmp_path, capsys):
+    """A scan's background is the scanner's; inverted it is light, and still not for this warning to judge."""
+    volume = np.zeros((20, 24, 20), np.float32)
+    volume[4:16, 4:20, 4:16] = np.random.default_rng(1).uniform(50, 100, (12, 16, 12))
+    scan = tmp_path / "sub-01_T1w.nii.gz"
+    nib.save(nib.Nifti1Image(volume, np.diag([2.0, 2.0, 2.0, 1.0])), scan)
+    assert main(["encode", str(dark_run), str(scan), "--invert", "--out", str(tmp_path / "c.npz")]) == 0
+    assert "dark on light" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("model", ["gan", "acgan"])
 def test_a_run_without_an_encoder_is_named_without_a_wrong_article(run, tmp_path, capsys, model):
     """It said "acgan holds a acgan, which has no encoder"."""

@@ -4,7 +4,9 @@ INPUTS are PNG/JPEG/TIFF images, NIfTI volumes, or folders of them. Each is read
 brought to the run's image shape (2-D images resized; NIfTI volumes preprocessed as the
 run's MRI data was, and for a 2-D model cut at their middle slice), and encoded. Inputs
 that cannot be used are all named in one message and stop the command (exit status 2)
-before anything is written; ``--skip-bad`` leaves them out and goes on.
+before anything is written; ``--skip-bad`` leaves them out and goes on. Images whose background is the
+opposite of what the run's model draws (a black digit on white paper given to an MNIST run) are named in
+one warning, which points to ``--invert``.
 ``vaegan reconstruct RUN INPUTS... --out recon.png`` reads its inputs the same way.
 
 Only the parser lives here, so ``vaegan encode --help`` starts at once; the work is in

@@ -69,6 +69,11 @@ def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig, *, inve
 
     ``invert``: light on dark from dark on light (a photographed page), before any padding, which stays dark.
     """
+    return _read(path, image_shape, mri, invert=invert)[0]
+
+
+def _read(path: Path, image_shape: tuple[int, ...], mri: MRIConfig, *, invert: bool) -> tuple[Tensor, float | None]:
+    """:func:`read_input`, and a 2-D image's background (:func:`paper`, before any padding); None for NIfTI."""
     channels, *spatial = image_shape
     if path.name.lower().endswith(NIFTI_SUFFIXES):
         from vaegan.data.mri_sources import raw_scan
@@ -82,14 +87,72 @@ def read_input(path: Path, image_shape: tuple[int, ...], mri: MRIConfig, *, inve
             slices, _ = to_slices(volume[None], mri.slice_axis, (0.5, 0.5))  # the middle slice: (1, 1, H, W)
             volume = slices[0]
         volume = 1.0 - volume if invert else volume
-        return _channels(_resize(volume, tuple(spatial)), channels).clamp(0.0, 1.0)
+        return _channels(_resize(volume, tuple(spatial)), channels).clamp(0.0, 1.0), None
     if len(spatial) != 2:
         raise BadFile(f"is a 2-D image, but this run's model takes 3-D volumes of shape {tuple(image_shape)}")
     image = 1.0 - read_image(path) if invert else read_image(path)
-    if spatial[0] == spatial[1] and image.shape[0] != image.shape[1]:  # as an image folder's run was prepared
-        return fit_square(image, spatial[0], channels)  # the longest side to size, padded: not stretched
     x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))  # (C, H, W)
-    return _channels(_resize(x, tuple(spatial)), channels).clamp(0.0, 1.0)
+    background = paper(x)  # before fit_square's dark padding would be taken for the page's own edge
+    if spatial[0] == spatial[1] and image.shape[0] != image.shape[1]:  # as an image folder's run was prepared
+        return fit_square(image, spatial[0], channels), background  # the longest side to size, padded: not stretched
+    return _channels(_resize(x, tuple(spatial)), channels).clamp(0.0, 1.0), background
+
+
+def paper(images: Tensor) -> float:
+    """The background of 2-D images (..., C, H, W): the median of their edge pixels, channels averaged.
+
+    The edge's median, not the whole image's mean: a thick stroke or a large blob pulls the mean of a
+    light-on-dark digit towards one half, but the edge of a drawn or photographed digit is the paper
+    (or the scanner's glass), and the median ignores a stroke or a shadow that reaches it.
+    """
+    grey = images.float().mean(-3)  # (..., H, W)
+    edge = torch.cat([grey[..., 0, :], grey[..., -1, :], grey[..., 1:-1, 0], grey[..., 1:-1, -1]], dim=-1)
+    return edge.median().item()
+
+
+def drawn_paper(model: GenerativeModel) -> float:
+    """The background of what ``model`` draws from the centre of its codes (every class's, if conditional):
+    the background of the images it learned, read from the model, as ``vaegan encode`` loads no data."""
+    z = torch.zeros(1, model.config.latent_dim)
+    drawn = model.class_fakes(z).flatten(0, 1) if model.conditional else model.generate(z)  # (K, C, H, W)
+    return paper(drawn.cpu())
+
+
+def warn_of_paper(files: list[Path], backgrounds: list[float | None], run: Run, *, inverted: bool) -> None:
+    """Warn once, on stderr, of the 2-D images whose background is the opposite of the run's (a black digit
+    on white paper given to an MNIST run): its codes of them mean little, and ``--invert`` flips them.
+
+    The model's background is read from what it draws (:func:`drawn_paper`) and each input's from its edge
+    (:func:`paper`), not from a whole image's mean against one half. The two sides are not judged alike:
+    the model must draw a plain background, nearer black than mid-grey (under a quarter of the range) or
+    nearer white (over three quarters), since an untrained decoder draws grey (about one half), which
+    decides nothing; an input's paper need only lie past one half, on the other side, since a photographed
+    page under a lamp is grey (0.6 or so) and still light. NIfTI inputs (background None) are the
+    scanner's and are not judged.
+    """
+    pictures = [(path, b) for path, b in zip(files, backgrounds, strict=True) if b is not None]
+    if not pictures:
+        return
+    drawn = drawn_paper(run.model)
+    if 0.25 <= drawn <= 0.75:  # no plain background learned (an untrained model draws grey): nothing to judge
+        return
+    odd = [path.name for path, b in pictures if (b > 0.5) != (drawn > 0.5)]
+    if not odd:
+        return
+    light, dark = ("light", "dark") if drawn < 0.5 else ("dark", "light")
+    names = ", ".join(odd[:3]) + (", ..." if len(odd) > 3 else "")
+    if inverted:
+        fix = f"--invert made them so: leave it out if they were {light} on {dark} as given"
+    elif len(odd) < len(files):
+        fix = "--invert flips them (it flips every input: give these on their own)"
+    else:
+        fix = "--invert flips them"
+    look = "looks" if len(odd) == 1 else "look"
+    print(
+        f"warning: {len(odd)} of {len(files)} inputs {look} {dark} on {light} ({names}), where {run.path} learned "
+        f"{light} on {dark}, so their codes and reconstructions mean little; {fix}",
+        file=sys.stderr,
+    )
 
 
 def read_inputs(
@@ -99,17 +162,21 @@ def read_inputs(
 
     Every file is tried, and all that cannot be used are named at once (a folder of scans is not read
     again for each bad one). ``skip_bad``: they are left out with a warning; the places say which of
-    :func:`input_files` were kept, so per-input labels can follow their files.
+    :func:`input_files` were kept, so per-input labels can follow their files. Images whose background is
+    the opposite of the run's are named in one warning (:func:`warn_of_paper`).
     """
     files = input_files(inputs)
     shape = tuple(run.model.config.image_shape)
-    images, kept, bad = [], [], []
+    images, backgrounds, kept, bad = [], [], [], []
     for place, path in enumerate(files):
         try:
-            images.append(read_input(path, shape, run.config.data.mri, invert=invert))
-            kept.append(place)
+            image, background = _read(path, shape, run.config.data.mri, invert=invert)
         except Exception as error:  # a BadFile, or one that MONAI wrapped on the way: one line naming the file
             bad.append(f"{path}: {reason_of(error, 'could not be read')}")
+            continue
+        images.append(image)
+        backgrounds.append(background)
+        kept.append(place)
     if bad and not skip_bad:
         if len(bad) == 1:
             raise VaeganError(bad[0] + (" (--skip-bad uses the other inputs)" if len(files) > 1 else ""))
@@ -122,7 +189,9 @@ def read_inputs(
         print(f"skipped {line}", file=sys.stderr)
     if bad:
         print(f"skipped {len(bad)} of {len(files)} inputs", file=sys.stderr)
-    return torch.stack(images), [files[place] for place in kept], kept
+    used = [files[place] for place in kept]
+    warn_of_paper(used, backgrounds, run, inverted=invert)
+    return torch.stack(images), used, kept
 
 
 def input_labels(
