@@ -381,6 +381,23 @@ def test_a_nifti_input_is_never_called_dark_on_light(dark_run, tmp_path, capsys)
     assert "dark on light" not in capsys.readouterr().err
 
 
+def test_reconstruct_of_a_folder_says_which_file_each_tile_is(run, tmp_path, capsys):
+    """A folder's PNG grid names no tile: the order of the files, row by row, is printed."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(folder / f"d{i}.png")
+    assert main(["reconstruct", str(run), str(folder), "--out", str(tmp_path / "r.png")]) == 0
+    out = capsys.readouterr().out
+    assert "d0.png, d1.png, d2.png" in out and "above" in out
+    for i in range(3, 30):
+        Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(folder / f"d{i:02d}.png")
+    assert main(["reconstruct", str(run), str(folder), "--out", str(tmp_path / "r.png")]) == 0
+    out = capsys.readouterr().out
+    assert "d0.png, d03.png" in out and "..." in out and "d20.png" not in out and "30 files" in out
+
+
 @pytest.mark.parametrize("model", ["gan", "acgan"])
 def test_a_run_without_an_encoder_is_named_without_a_wrong_article(run, tmp_path, capsys, model):
     """It said "acgan holds a acgan, which has no encoder"."""

@@ -181,6 +181,12 @@ def _chunks(n: int, labels: torch.Tensor | None, size: int = 1000):
         yield labels[start : start + size] if labels is not None else torch.empty(min(size, n - start))
 
 
+def tile_order(files: list[Path], columns: int, shown: int = 8) -> str:
+    """The files in the order of a reconstruction grid's tiles (:func:`layout_grid`), the first ``shown`` of them."""
+    names = ", ".join(f.name for f in files[:shown]) + (f", ... ({len(files)} files)" if len(files) > shown else "")
+    return f"tiles, row by row, {columns} inputs a row, each above its reconstruction: {names}"
+
+
 def run_reconstruct(args: argparse.Namespace) -> int:
     out = check_out_file(args.out, inputs=input_files(args.inputs) if args.inputs else ())
     suffix = _suffix(out, (".png", ".npz"))
@@ -202,11 +208,14 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         what = "test images"
     recons = in_chunks(run.model.reconstruct, x, labels)
     out.parent.mkdir(parents=True, exist_ok=True)
+    order = ""
     if suffix == ".npz":
         arrays = {"inputs": x.numpy(), "recons": recons.numpy(), "files": np.array([str(f) for f in files])}
         write_npz_atomic(out, arrays)
     else:
         batch, columns = layout_grid(torch.stack([x.cpu(), recons]), image_dims=x.dim() - 1)
         save_grid(batch, out, columns)
-    print(f"wrote {len(x)} {what} and their reconstructions to {out}")
+        if len(files) > 1:  # the grid names no tile: which file each is (an .npz --out holds their names)
+            order = "\n" + tile_order(files, columns)
+    print(f"wrote {len(x)} {what} and their reconstructions to {out}{order}")
     return 0
