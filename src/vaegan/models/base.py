@@ -231,7 +231,7 @@ class GenerativeModel(nn.Module, ABC):
         """Rebuild a model from a checkpoint written by ``save`` or by the Trainer, in eval mode."""
         model = load_model(path, map_location)
         if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+            raise TypeError(f"{path} holds model class {type(model).__name__}, not {cls.__name__}")
         return model
 
 
