@@ -113,7 +113,7 @@ def paper(images: Tensor) -> float:
 def drawn_paper(model: GenerativeModel) -> float:
     """The background of what ``model`` draws from the centre of its codes (every class's, if conditional):
     the background of the images it learned, read from the model, as ``vaegan encode`` loads no data."""
-    z = torch.zeros(1, model.config.latent_dim)
+    z = torch.zeros(1, model.config.latent_dim, device=next(model.parameters()).device)  # the run's device
     drawn = model.class_fakes(z).flatten(0, 1) if model.conditional else model.generate(z)  # (K, C, H, W)
     return paper(drawn.cpu())
 
