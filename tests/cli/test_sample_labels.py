@@ -65,8 +65,8 @@ def test_a_conditional_png_has_one_row_per_class(fashion_run, tmp_path, monkeypa
     """--n 20 --labels 0-9 laid the PNG out 5 wide, so the classes' pairs wrapped across rows, unlabelled."""
     drawn = {}
 
-    def save_grid(images, out, columns):
-        drawn.update(images=images, columns=columns)
+    def save_grid(images, out, columns, row_labels=None):
+        drawn.update(images=images, columns=columns, row_labels=row_labels)
 
     monkeypatch.setattr(samples, "save_grid", save_grid)
     assert main(["sample", str(fashion_run), "--n", "20", "--labels", "0-9", "--out", str(tmp_path / "s.png")]) == 0
@@ -77,3 +77,14 @@ def test_a_conditional_png_has_one_row_per_class(fashion_run, tmp_path, monkeypa
     assert drawn["columns"] == 2 and len(drawn["images"]) == 20
     filler = [i for i, image in enumerate(drawn["images"]) if bool((image == PAD_VALUE).all())]
     assert filler == [3, 7, 11, 15, 19]
+
+
+def test_a_conditional_pngs_rows_are_labelled_with_their_classes_block_after_block(fashion_run, tmp_path, monkeypatch):
+    """The class of each row was printed alone: a folded grid's lower block read as the other classes."""
+    drawn = {}
+    record = lambda images, out, columns, row_labels=None: drawn.update(rows=row_labels)  # noqa: E731
+    monkeypatch.setattr(samples, "save_grid", record)
+    assert main(["sample", str(fashion_run), "--n", "40", "--labels", "0,1", "--out", str(tmp_path / "s.png")]) == 0
+    rows = drawn["rows"]
+    assert rows and set(rows) == {"T-shirt/top", "Trouser"} and rows[:2] == ["T-shirt/top", "Trouser"]
+    assert rows == rows[:2] * (len(rows) // 2)  # a folded grid: the same classes in each block

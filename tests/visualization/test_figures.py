@@ -393,3 +393,18 @@ def test_a_linear_projection_is_drawn_on_equal_axes(data):
     ctx = _Context(tiny_model("ae", 3), data.test, codes, 0, "test")
     for method, equal in (("pca", True), ("tsne", False)):
         assert (scatter_figure(ctx, method).axes[0].get_aspect() == 1.0) is equal, method
+
+
+def test_a_grids_row_labels_are_drawn_left_of_their_rows(tmp_path):
+    from PIL import Image
+
+    from vaegan.visualization.grids import save_grid
+
+    images = torch.zeros(6, 1, 8, 8)
+    plain = np.asarray(Image.open(save_grid(images, tmp_path / "plain.png", 2)))
+    labelled = np.asarray(Image.open(save_grid(images, tmp_path / "rows.png", 2, row_labels=["CN", "AD", "CN"])))
+    margin = labelled.shape[1] - plain.shape[1]
+    assert labelled.shape[0] == plain.shape[0] and margin > 0
+    assert np.array_equal(labelled[:, margin:], plain)  # the tiles themselves as they were
+    bands = np.array_split(labelled[:, :margin], 3)  # one band per row: each holds its label's ink
+    assert all((band.min(axis=-1) if band.ndim == 3 else band).min() < 64 for band in bands)

@@ -99,7 +99,8 @@ def run_sample(args: argparse.Namespace) -> int:
         else:
             grid, rows = _class_rows(images, labels)
             batch, columns = layout_grid(grid, image_dims=images.dim() - 1)  # a wide grid folds into blocks
-            save_grid(batch, out, columns=columns)
+            names = [run.class_names[c] if run.class_names else str(c) for c in rows]
+            save_grid(batch, out, columns=columns, row_labels=names * (len(batch) // columns // len(rows)))
             shown = _rows_note(rows, run.class_names, columns < grid.shape[1], grid.numel() > images.numel())
     else:
         arrays = {"images": images.numpy().astype(np.float32)}

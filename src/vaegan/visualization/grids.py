@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from vaegan.foundation.files import atomic_write
@@ -50,16 +50,36 @@ def make_grid(images: Tensor, columns: int, padding: int = 2, pad_value: float =
     return array[:, :, 0] if c == 1 else array
 
 
-def save_grid(images: Tensor, path: str | Path, columns: int, *, min_size: int = 448) -> Path:
-    """Write a PNG grid, enlarged with nearest-neighbour steps so small digits stay legible."""
+def save_grid(
+    images: Tensor, path: str | Path, columns: int, *, min_size: int = 448, row_labels: list[str] | None = None
+) -> Path:
+    """Write a PNG grid, enlarged with nearest-neighbour steps so small digits stay legible.
+
+    ``row_labels``: one name a row (a conditional model's classes), written in a white margin left of it.
+    """
     array = make_grid(images, columns)
     image = Image.fromarray(array)
     scale = max(1, -(-min_size // max(image.size)))  # rounded up: a 242 px grid of digits doubles
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    if row_labels:
+        image = labelled_rows(image, row_labels)
     path = Path(path)
     atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))  # a grid is never left half-written
     return path
+
+
+def labelled_rows(image: Image.Image, labels: list[str], size: int = 14) -> Image.Image:
+    """``image`` (a grid of ``len(labels)`` equal rows) with each row's label in a white margin on its left."""
+    font = ImageFont.load_default(size=size)
+    width = max(int(font.getlength(label)) for label in labels) + size  # half a line of space each side
+    canvas = Image.new(image.mode, (image.width + width, image.height), 255 if image.mode == "L" else (255,) * 3)
+    canvas.paste(image, (width, 0))
+    draw, pitch = ImageDraw.Draw(canvas), image.height / len(labels)
+    for row, label in enumerate(labels):
+        draw.text((width - size // 2, (row + 0.5) * pitch), label, fill=0 if image.mode == "L" else (0,) * 3,
+                  font=font, anchor="rm")  # fmt: skip
+    return canvas
 
 
 def layout_grid(images: Tensor, image_dims: int) -> tuple[Tensor, int]:
