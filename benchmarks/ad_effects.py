@@ -51,6 +51,7 @@ from ad_phantom_sets import prepare_phantoms, strength_folder, twins_of  # bench
 from ad_tables import merge, plot_curve, read_results, render, write_section
 
 from vaegan.config import RunConfig, load_config
+from vaegan.config.run import flatten
 from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
 from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.evaluation.reconstruction import explained_variance
@@ -227,6 +228,8 @@ def strength_curve(path: str, settings: list[str], scales: list[float], args: ar
         folder = strength_folder(base, scale)
         config = base.model_copy(update={"name": name, "out": str(Path(args.runs) / name)})
         config = config.model_copy(update={"data": config.data.model_copy(update={"data_dir": str(folder)})})
+        if why := trained_otherwise(config, Path(args.runs) / name):
+            sys.exit(f"ad_effects.py: {why}; add --set name=<a new name> (or --set {Path(path).stem}:name=...)")
         row = evaluate(
             config,
             Path(args.results).resolve(),
@@ -241,6 +244,25 @@ def strength_curve(path: str, settings: list[str], scales: list[float], args: ar
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
+
+
+HOW_TRAINED = ("model.", "train.epochs", "train.batch_size", "train.seed", "data.mri.size", "data.mri.phantom")
+
+
+def trained_otherwise(config: RunConfig, run: Path) -> str | None:
+    """What ``run`` (a kept curve point's folder) was trained with that ``config`` changes, or None.
+
+    A curve's points are kept run folders named by the config and the strength only: another curve's
+    settings (another size, epochs, sigma) would be trained over them, or measured by --reuse as this one.
+    """
+    if not (run / "config.yaml").is_file():
+        return None
+    old, new = (flatten(c.to_dict()) for c in (load_config(run / "config.yaml"), config))
+    changed = [key for key in sorted(new) if key.startswith(HOW_TRAINED) and old.get(key) != new[key]]
+    if not changed:
+        return None
+    shown = ", ".join(f"{key} {old.get(key)!r} -> {new[key]!r}" for key in changed[:4])
+    return f"{run} was trained with other settings ({shown}): this point would replace it"
 
 
 def _for(overrides: list[str], name: str) -> list[str]:
@@ -273,12 +295,6 @@ def replacing(path: str, settings: list[str], args: argparse.Namespace, saved: d
             return (
                 f"the curve '{name}' in {Path(args.results) / 'results.json'} was measured with {measured[0]}; "
                 f"these points, with {settings_text(settings)}, would join it: {add}"
-            )
-        kept = sorted(p.name for p in Path(args.runs).glob(f"{name}_atrophy*"))
-        if not measured and ours and kept and not args.reuse:  # a curve measured into another results file
-            return (
-                f"these points, with {settings_text(settings)}, would train over the run folders {', '.join(kept)} "
-                f"in {args.runs}, of a curve not in {Path(args.results) / 'results.json'}: {add}"
             )
         return None
     changed = sorted(keys - {"name"} - QUIET_KEYS)

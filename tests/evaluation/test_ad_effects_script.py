@@ -215,16 +215,21 @@ def test_tables_from_a_results_file_cut_short_name_it(tmp_path, monkeypatch):
         ad_effects.main(["--from-results", str(broken), "--readme", ""])
 
 
-def test_a_new_curve_with_settings_does_not_train_over_the_run_folders_of_another(monkeypatch, tmp_path, capsys):
+def test_a_curve_point_does_not_train_over_a_kept_run_trained_otherwise(monkeypatch, tmp_path):
     # with a fresh --results there was no saved curve to compare with, and the points trained over
     # outputs/ad_effects/ad_cvae_2d_atrophy1, which a later --reuse then measured as the committed curve
     import pytest
 
+    from vaegan.config import load_config, save_config
+
     ad_effects = _script(monkeypatch, tmp_path)
     config = str(ROOT / "configs" / "ad_cvae_2d.yaml")
     command = ["--configs", config, "--strengths", "1", "--results", "fresh", "--readme", ""]
-    (tmp_path / "outputs" / "ad_effects" / "ad_cvae_2d_atrophy1").mkdir(parents=True)  # a curve's run, kept
-    with pytest.raises(SystemExit):
-        ad_effects.main([*command, "--set", "data.mri.size=16"])
-    assert "ad_cvae_2d_atrophy1" in capsys.readouterr().err
+    kept = tmp_path / "outputs" / "ad_effects" / "ad_cvae_2d_atrophy1"
+    kept.mkdir(parents=True)
+    save_config(load_config(config, ["data.mri.size=32", "train.epochs=30"]), kept / "config.yaml")
+    for settings in ([], ["--set", "data.mri.size=16"]):  # the config as shipped too: 64, 40 epochs
+        with pytest.raises(SystemExit, match="ad_cvae_2d_atrophy1 was trained with other settings"):
+            ad_effects.main([*command, *settings])
+    assert ad_effects.main([*command, "--set", "data.mri.size=32", "--set", "train.epochs=30"]) == 0  # its own
     assert ad_effects.main([*command, "--set", "data.mri.size=16", "--set", "name=small"]) == 0
