@@ -413,3 +413,15 @@ def test_a_run_without_an_encoder_is_named_without_a_wrong_article(run, tmp_path
     assert main(["sample", str(tmp_path / model), "--latent", "fitted", "--out", str(tmp_path / "s.png")]) == 2
     err = capsys.readouterr().err
     assert f"holds model {model}, which has no encoder" in err and "holds a " not in err
+
+
+def test_colour_photographs_are_not_judged_dark_on_light(tmp_path, monkeypatch, capsys):
+    # an image-folder run of photographs: a bright sky at a photo's edge is no page to --invert
+    from types import SimpleNamespace
+
+    from vaegan.cli import inputs
+
+    monkeypatch.setattr(inputs, "drawn_paper", lambda model: 0.1)
+    model = SimpleNamespace(config=SimpleNamespace(image_shape=(3, 32, 32)))
+    inputs.warn_of_paper([tmp_path / "sky.png"], [0.9], SimpleNamespace(model=model, path=tmp_path), inverted=False)
+    assert "--invert" not in capsys.readouterr().err

@@ -522,3 +522,12 @@ def test_a_reference_classifier_trained_on_a_subset_is_said_in_the_notes(classif
     )
     (note,) = [n for n in result.info["notes"] if "6000" in n]
     assert "--dataset blobs --force" in note
+
+
+def test_a_test_split_of_one_class_is_not_called_too_few_subjects():
+    # chance 1.0: no accuracy passes, and "hold out more test subjects" was the advice for 500 images
+    from vaegan.evaluation import chance
+
+    assert "one class" in chance.too_few(1.0, 500, "test images")
+    assert "too few" in chance.too_few(0.5, 4, "test subjects")
+    assert chance.too_few(0.5, 40, "test subjects") is None

@@ -408,3 +408,16 @@ def test_a_grids_row_labels_are_drawn_left_of_their_rows(tmp_path):
     assert np.array_equal(labelled[:, margin:], plain)  # the tiles themselves as they were
     bands = np.array_split(labelled[:, :margin], 3)  # one band per row: each holds its label's ink
     assert all((band.min(axis=-1) if band.ndim == 3 else band).min() < 64 for band in bands)
+
+
+def test_row_labels_fall_back_to_pillows_own_font_without_freetype(tmp_path, monkeypatch):
+    # load_default(size=...) needs FreeType; a Pillow built without it raised after every sample was drawn
+    from PIL import ImageFont
+
+    from vaegan.visualization.grids import save_grid
+
+    def without_freetype(size=None):
+        raise ImportError("The _imagingft C module is not installed")
+
+    monkeypatch.setattr(ImageFont, "load_default", without_freetype)
+    assert save_grid(torch.rand(4, 1, 8, 8), tmp_path / "g.png", 2, row_labels=["a", "b"]).is_file()

@@ -131,7 +131,7 @@ def warn_of_paper(files: list[Path], backgrounds: list[float | None], run: Run, 
     scanner's and are not judged.
     """
     pictures = [(path, b) for path, b in zip(files, backgrounds, strict=True) if b is not None]
-    if not pictures:
+    if not pictures or run.model.config.image_shape[0] != 1:  # colour photographs' edges are no page
         return
     drawn = drawn_paper(run.model)
     if 0.25 <= drawn <= 0.75:  # no plain background learned (an untrained model draws grey): nothing to judge

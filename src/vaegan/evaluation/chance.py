@@ -58,6 +58,8 @@ def too_few(chance: float, n: int, units: str) -> str | None:
     """
     if above_chance(1.0, chance, n):
         return None
+    if chance >= 1.0:
+        return f"the {n} {units} are all of one class, where no classifier can beat chance"
     return (
         f"{n} {units} are too few to tell any classifier from chance {chance:.2f} (even all of them right is not "
         "p < 0.05); hold out more test subjects (data.mri.test_size, or more subjects)"

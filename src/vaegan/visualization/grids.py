@@ -71,14 +71,17 @@ def save_grid(
 
 def labelled_rows(image: Image.Image, labels: list[str], size: int = 14) -> Image.Image:
     """``image`` (a grid of ``len(labels)`` equal rows) with each row's label in a white margin on its left."""
-    font = ImageFont.load_default(size=size)
+    try:
+        font = ImageFont.load_default(size=size)
+    except (ImportError, OSError):  # a Pillow built without FreeType: its small bitmap font
+        font = ImageFont.load_default_imagefont()
     width = max(int(font.getlength(label)) for label in labels) + size  # half a line of space each side
     canvas = Image.new(image.mode, (image.width + width, image.height), 255 if image.mode == "L" else (255,) * 3)
     canvas.paste(image, (width, 0))
     draw, pitch = ImageDraw.Draw(canvas), image.height / len(labels)
-    for row, label in enumerate(labels):
-        draw.text((width - size // 2, (row + 0.5) * pitch), label, fill=0 if image.mode == "L" else (0,) * 3,
-                  font=font, anchor="rm")  # fmt: skip
+    for row, label in enumerate(labels):  # right-aligned, centred on the row (no anchor: bitmap fonts lack it)
+        left, middle = width - size // 2 - font.getlength(label), (row + 0.5) * pitch - font.getbbox(label)[3] / 2
+        draw.text((left, middle), label, fill=0 if image.mode == "L" else (0,) * 3, font=font)
     return canvas
 
 
