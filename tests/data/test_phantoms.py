@@ -26,7 +26,14 @@ from vaegan.data.anatomy import atrophy, load_anatomy
 from vaegan.data.config import DataConfig
 from vaegan.data.mri import model_grid, read_volumes
 from vaegan.data.mri_transforms import registered_grid
-from vaegan.data.phantoms import ATROPHY_SUFFIX, draw_subjects, write_phantoms
+from vaegan.data.phantoms import (
+    ATROPHY_SUFFIX,
+    draw_subjects,
+    phantom_settings,
+    synthesize,
+    tissue_loss,
+    write_phantoms,
+)
 from vaegan.foundation.errors import DataError
 
 TINY_MRI = ["data.mri.phantom_subjects=8", "data.mri.phantom_spacing=6", "data.mri.size=16", "data.mri.progress=false"]
@@ -70,6 +77,33 @@ def test_atrophy_grows_with_severity_and_spares_cn(phantom_cache):
     assert severe.sum() > 1.5 * mild.sum() > 0
     near_ventricles = (anatomy.ventricle_depth > 0) & (anatomy.ventricle_depth <= 2.0)
     assert severe[near_ventricles].mean() > 0.5  # ventricles grow into their rim
+
+
+def test_the_saved_atrophy_is_the_tissue_that_turns_a_healthy_twin_into_its_patient(phantom_cache):
+    """The truth map was the disease's *relative* loss, ventricle term times tissue: the image of its healthy
+    twin minus the patient's correlated with it at 0.85 on the template grid, so every map's r was capped there."""
+    anatomy = load_anatomy()
+    patient = next(s for s in draw_subjects(40, seed=1) if s.diagnosis == "AD" and s.age > 75)
+    image, truth, _ = synthesize(anatomy, patient, 4.0)
+    twin, twin_truth, _ = synthesize(anatomy, patient, 4.0, atrophy_scale=0.0)
+    assert not twin_truth.any()
+    brain = image > 0.05 * image.max()
+    loss = twin.astype(np.float32) - image.astype(np.float32)
+    assert np.corrcoef(loss[brain], truth[brain])[0, 1] > 0.93
+    # on the template grid: the twin's tissue minus the patient's, as fractions of each voxel
+    lost, removed = tissue_loss(anatomy, patient)
+    twin_lost, _ = tissue_loss(anatomy, patient, atrophy_scale=0.0)
+    np.testing.assert_allclose(removed, anatomy.tissue * ((1 - twin_lost) - (1 - lost)), atol=1e-6)
+
+
+def test_a_phantom_set_cached_with_the_old_truth_maps_is_built_again(tmp_path, phantom_cache):
+    from vaegan.data.shared_folder import folder_is_complete, write_manifest
+
+    folder = tmp_path / "n3"
+    (folder / "sub-01").mkdir(parents=True)
+    (folder / "sub-01" / "x.nii.gz").write_bytes(b"old")
+    write_manifest(folder, {"kind": "phantoms", "subjects": 3, "seed": 0, "spacing": 8.0})  # as written before
+    assert not folder_is_complete(folder, phantom_settings(3, 0, 8.0))
 
 
 def test_subjects_are_balanced_and_reproducible():

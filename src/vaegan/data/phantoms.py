@@ -14,7 +14,8 @@ Layout written::
     DIR/dataset_description.json
     DIR/participants.tsv                       participant_id, diagnosis, age, severity
     DIR/sub-0001/anat/sub-0001_T1w.nii.gz      int16 image
-    DIR/sub-0001/anat/sub-0001_label-atrophy_probseg.nii.gz   fraction of tissue lost (AD; zeros for CN)
+    DIR/sub-0001/anat/sub-0001_label-atrophy_probseg.nii.gz   tissue the disease removed, a fraction of
+                                                              each voxel (AD; zeros for CN)
 
 Example:
     >>> write_phantoms(Path("phantoms"), subjects=20, seed=0)  # doctest: +SKIP
@@ -45,6 +46,8 @@ from vaegan.foundation.errors import DataError
 
 ATROPHY_SUFFIX = "_label-atrophy_probseg.nii.gz"
 ORIENTATIONS = ("RAS", "LAS", "LPS")
+# what the saved atrophy maps hold; 2 (2026-12-02): the tissue the disease removes, a fraction of each voxel
+TRUTH_MAP = 2
 
 
 @dataclass(frozen=True)
@@ -84,21 +87,36 @@ def synthesize(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One subject's (image int16 (X, Y, Z), atrophy map float32 (X, Y, Z), affine 4x4) in RAS.
 
-    The atrophy map is the disease's tissue loss only (not ageing), warped like the image.
+    The atrophy map is the tissue the disease removes (not ageing), as a fraction of each voxel
+    (:func:`tissue_loss`), warped like the image.
     ``atrophy_scale`` multiplies the subject's severity (1: the default disease;
     0.25: a quarter of the ventricle growth, cortical thinning and hippocampal
     loss), to ask how small an effect a method finds; everything else is unchanged.
     """
     rng = np.random.default_rng(subject.seed)
-    disease = atrophy(anatomy, subject.severity * atrophy_scale)
-    ageing = atrophy(anatomy, 0.35 * (subject.age - 60.0) / 30.0, regional=False, hippocampus=False)
-    lost = 1.0 - (1.0 - disease) * (1.0 - ageing)
+    lost, removed = tissue_loss(anatomy, subject, atrophy_scale)
     template = anatomy.t1 * (1.0 - lost) + anatomy.csf_intensity * lost * anatomy.brain
     shape, affine = _output_grid(anatomy, spacing)
     coords = _warp(anatomy, shape, affine, rng)
     image = ndimage.map_coordinates(template, coords, order=1, mode="constant", cval=0.0)
-    truth = ndimage.map_coordinates(disease, coords, order=1, mode="constant", cval=0.0)
+    truth = ndimage.map_coordinates(removed, coords, order=1, mode="constant", cval=0.0)
     return _scanner(image, rng), truth.astype(np.float32), affine
+
+
+def tissue_loss(anatomy: Anatomy, subject: PhantomSubject, atrophy_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """On the template grid: (the fraction of each voxel's tissue that disease and ageing turn to fluid,
+    the tissue the disease alone removes, as a fraction of the voxel's volume).
+
+    The second is the saved truth: the subject's healthy twin (the same age, no disease) holds
+    ``tissue * (1 - ageing)`` of each voxel, the patient ``tissue * (1 - ageing) * (1 - disease)``; their
+    difference is what a perfect counterfactual shows. (Until 2026-12-02 the truth was the disease's relative
+    loss alone, blind to how much tissue a voxel holds and to what ageing took first: a twin's image minus its
+    patient's correlated with it at 0.85, which capped every map's r.)
+    """
+    disease = atrophy(anatomy, subject.severity * atrophy_scale)
+    ageing = atrophy(anatomy, 0.35 * (subject.age - 60.0) / 30.0, regional=False, hippocampus=False)
+    lost = 1.0 - (1.0 - disease) * (1.0 - ageing)
+    return lost, (anatomy.tissue * (1.0 - ageing) * disease).astype(np.float32)
 
 
 def check_settings(
@@ -187,8 +205,10 @@ def write_phantoms(
 
 
 def phantom_settings(subjects: int, seed: int, spacing: float, atrophy_scale: float = 1.0) -> dict[str, object]:
-    """What a phantom set is made from, as its completion marker records it (the scale only when not 1)."""
+    """What a phantom set is made from, as its completion marker records it (the scale only when not 1), with
+    the kind of truth map it saves."""
     settings: dict[str, object] = {"kind": "phantoms", "subjects": subjects, "seed": seed, "spacing": float(spacing)}
+    settings["truth"] = TRUTH_MAP  # a set cached with older truth maps is built again
     if atrophy_scale != 1.0:
         settings["atrophy_scale"] = float(atrophy_scale)
     return settings
