@@ -66,8 +66,8 @@ for name in ("train", "val", "test"):
 
 # %% [markdown]
 # ## One phantom subject, drawn with nilearn
-# An AD subject as stored on disk (int16 scanner units) with its true atrophy map, the fraction of tissue
-# lost in each voxel, saved beside the image. The anatomy comes from nilearn's MNI152 templates, with
+# An AD subject as stored on disk (int16 scanner units) with its true atrophy map, the tissue the disease
+# removed from each voxel (as a fraction of the voxel; what ageing took is not in it), saved beside the image. The anatomy comes from nilearn's MNI152 templates, with
 # subject variability, age and, for AD, graded atrophy.
 
 # %%

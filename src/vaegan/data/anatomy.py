@@ -10,9 +10,10 @@ of Alzheimer's disease (temporal and parietal lobes, posterior cingulate and
 precuneus; Frisoni et al. 2010, Nat Rev Neurol 6:67). The result is cached as
 one ``.npz`` so later runs need not import nilearn.
 
-:func:`atrophy` turns a severity in [0, 1] into a map of the fraction of tissue
-lost per voxel: the ventricles grow into the surrounding tissue, the cortex
-thins from the outside, and the hippocampi shrink.
+:func:`atrophy` turns a severity in [0, 1] into a map of the fraction of each
+voxel's tissue lost: the ventricles grow into the surrounding tissue, the cortex
+thins from the outside, and the hippocampi shrink. (The phantoms' saved truth is
+the tissue removed as a fraction of the voxel: :func:`vaegan.data.phantoms.tissue_loss`.)
 
 Example:
     >>> anatomy = load_anatomy()  # doctest: +SKIP
