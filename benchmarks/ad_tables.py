@@ -52,6 +52,25 @@ CURVE_READING = (
 )
 
 
+OLD_TRUTH = (
+    "\u2020 scored against the old truth maps (before 2026-12-02 the phantoms saved the disease's relative "
+    "loss of each voxel's tissue, blind to how much tissue the voxel held and to what ageing took first; "
+    "a healthy twin's image minus its patient's correlates 0.85 with that map on the template grid, 0.99 "
+    "with the tissue removed, which the phantoms save since): not comparable with rows without the mark."
+)
+
+
+def _old(row: dict) -> bool:
+    """Whether the row's maps were scored against the old truth maps (``truth`` absent: 1); a VAE's figures
+    (AUC, explained variance) never read the truth."""
+    return row.get("truth", 1) < 2 and (row.get("r_model") is not None or bool(row.get("individual")))
+
+
+def _name(row: dict) -> str:
+    """The row's name, marked where its maps were scored against the old truth maps."""
+    return row["name"] + (" \u2020" if _old(row) else "")
+
+
 def _fmt(value, spec: str = ".2f") -> str:
     return "–" if value is None else format(value, spec)
 
@@ -95,7 +114,7 @@ def table(rows: list[dict], note: str) -> str:
     for r in rows:
         shape = "x".join(str(s) for s in r["image_shape"][1:])
         lines.append(
-            f"| {r['name']} | {r['model']} | {r['dims']} {shape} | {r['test_subjects']} | {r['epochs']} "
+            f"| {_name(r)} | {r['model']} | {r['dims']} {shape} | {r['test_subjects']} | {r['epochs']} "
             f"| {_interval(r.get('r_model'), r.get('r_model_interval'))} "
             f"| {_interval(r.get('r_group'), r.get('r_group_interval'))} | {_margin(r)} | {_fmt(r.get('r_ad_maps'))} "
             f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_plain'))} "
@@ -114,7 +133,7 @@ def table(rows: list[dict], note: str) -> str:
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['name']} | {_fmt(r.get('r_model_one_sided'))} | {_fmt(r.get('r_group_one_sided'))} "
+        f"| {_name(r)} | {_fmt(r.get('r_model_one_sided'))} | {_fmt(r.get('r_group_one_sided'))} "
         f"| {_quartiles(r.get('individual_one_sided'))} | {_quartiles(r.get('individual_baseline_one_sided'))} |"
         for r in rows
         if r.get("individual_one_sided")
@@ -132,7 +151,7 @@ def table(rows: list[dict], note: str) -> str:
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['name']} | {_fmt(r.get('r_model'))} | {_interval(r['r_reference'], r.get('r_reference_interval'))} "
+        f"| {_name(r)} | {_fmt(r.get('r_model'))} | {_interval(r['r_reference'], r.get('r_reference_interval'))} "
         f"| {_interval(r['r_model'] - r['r_reference'], r.get('margin_reference_interval'), '+.2f')} "
         f"| {_fmt(r.get('r_ad_maps_ceiling'))} |"
         for r in rows
@@ -154,7 +173,7 @@ def table(rows: list[dict], note: str) -> str:
         "|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['name']} | {r['model']} | {r['explained']:.2f} | {_fmt(r.get('explained_refined'))} "
+        f"| {_name(r)} | {r['model']} | {r['explained']:.2f} | {_fmt(r.get('explained_refined'))} "
         f"| {_interval(r.get('subject_auc_refined'), r.get('subject_auc_refined_interval'))} "
         f"| {r['pca_explained']:.2f} ({r['pca_components']} components) |"
         for r in rows
@@ -173,7 +192,7 @@ def table(rows: list[dict], note: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['name']} | {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_specific'))} "
+        f"| {_name(r)} | {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_specific'))} "
         f"| {_quartiles(r.get('individual_baseline_specific'))} | {_quartiles(r.get('individual_ceiling_specific'))} "
         f"| {_quartiles(r.get('individual_scaled'))} | {_quartiles(r.get('individual_scaled_specific'))} |"
         for r in rows
@@ -199,7 +218,7 @@ def curve_table(curves: dict[str, list[dict]]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         out += [
-            f"| {r['config']} | {r['dims']} {'x'.join(str(n) for n in r['image_shape'][1:])} "
+            f"| {_name(r | {'name': r['config']})} | {r['dims']} {'x'.join(str(n) for n in r['image_shape'][1:])} "
             f"| {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
             f"| {_fmt(r.get('r_ad_maps'))} | {_quartiles(r.get('individual'))} "
             f"| {_quartiles(r.get('individual_baseline'))} | {_fmt(r.get('subject_auc'))} | {r['epochs']} "
@@ -210,8 +229,9 @@ def curve_table(curves: dict[str, list[dict]]) -> str:
     for name, rows in curves.items():
         if len(rows) == 1:
             continue
+        old = " \u2020" if any(_old(r) for r in rows) else ""
         out += [
-            f"### {name} against the atrophy strength",
+            f"### {name} against the atrophy strength{old}",
             "",
             CURVE_READING,
             "",
@@ -310,5 +330,9 @@ def read_results(path: Path) -> dict:
 
 
 def render(saved: dict) -> str:
-    body = table(saved["rows"], saved["note"])
-    return body + ("\n\n" + curve_table(saved["curves"]) if saved.get("curves") else "")
+    """The tables of ``saved``: rows scored against today's truth maps first, the older ones after, marked."""
+    rows = sorted(saved["rows"], key=_old)  # stable: each group keeps its order
+    body = table(rows, saved["note"])
+    body += "\n\n" + curve_table(saved["curves"]) if saved.get("curves") else ""
+    every = saved["rows"] + [r for curve in saved.get("curves", {}).values() for r in curve]
+    return body + ("\n\n" + OLD_TRUTH if any(map(_old, every)) else "")

@@ -23,6 +23,7 @@ def row(name: str, r_model: float | None = 0.7, **extra) -> dict:
         "train_seconds": 45.2,
         "device": "CPU",
         "settings": "as shipped",
+        "truth": 2,  # scored against today's truth maps
         **extra,
     }
 
@@ -171,3 +172,19 @@ def test_a_results_file_that_is_not_json_is_named_in_the_error(tmp_path):
     path.write_text('{"rows": [{"name": "a", "r_mo')  # cut short by an interrupt
     with pytest.raises(ValueError, match=f"{re.escape(str(path))}.*(restore|remove)"):
         merge(path, [row("b", 0.2)], {}, "")
+
+
+def test_rows_scored_against_the_old_truth_maps_are_marked_and_listed_after_the_others():
+    """Before 2026-12-02 the phantoms saved the disease's relative loss as the truth; figures scored against it
+    do not compare with those scored against the tissue removed, and the tables must not mix them unmarked."""
+    old, new = row("old", 0.7, truth=1), row("new", 0.9)
+    vae = row("vae", None, individual=None, truth=1)  # no maps: its AUC never read the truth
+    curve = [point(0.5, 0.3), point(1.0, 0.6) | {"truth": 1}]
+    text = render({"note": "n", "rows": [old, vae, new], "curves": {"c": curve}})
+    lines = text.splitlines()
+    first = [line for line in lines if line.startswith(("| old", "| new"))][:2]
+    assert first[0].startswith("| new |") and first[1].startswith("| old \u2020 |")
+    assert "\u2020 scored against the old truth maps" in text
+    assert "### c against the atrophy strength \u2020" in text
+    assert any(line.startswith("| vae |") for line in lines)
+    assert "\u2020" not in render({"note": "n", "rows": [new], "curves": {}})
