@@ -7,7 +7,8 @@ Each folder holds a ``results.json`` (and its figures) written by ``benchmarks/a
 --results FOLDER``. A row of the same name already here is kept under its name plus
 ``--keep-old`` (its figures dropped: the new ones take their file names), or replaced without it.
 The figures are copied beside ``results.json`` and the tables of ``benchmarks/ad_effects.md``
-written again.
+written again. A strength curve (``--strengths``) replaces the curve of its name alike, and the curves
+it touches are drawn again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ad_tables import read_results, render, write_section  # benchmarks/ (run from there)
+from ad_tables import plot_curve, read_results, render, write_section  # benchmarks/ (run from there)
 
 from vaegan.foundation.files import write_text_atomic
 
@@ -52,11 +53,34 @@ def main(argv: list[str] | None = None) -> int:
                 row[key] = str(target)
         rows.append(row)
     saved["rows"] = rows
+    saved["curves"] = _merged_curves(saved.get("curves", {}), args)
     write_text_atomic(args.into, json.dumps(saved, indent=1))  # an interrupt leaves the old file
     if args.readme:
         write_section(Path(args.readme), render(saved))
     print(f"{args.into}: {len(new)} rows merged, {len(rows)} in all")
     return 0
+
+
+def _merged_curves(curves: dict[str, list[dict]], args: argparse.Namespace) -> dict[str, list[dict]]:
+    """``curves`` with each folder's curves in place of those of their names (kept under ``--keep-old``), every
+    curve of several points drawn again beside ``--into`` (a kept one's figure under its new name)."""
+    new = {
+        name: curve
+        for folder in args.folders
+        for name, curve in read_results(folder / "results.json").get("curves", {}).items()
+    }
+    merged = {}
+    for name, curve in curves.items():
+        if name in new and args.keep_old:
+            note = f" ({args.note})" if args.note else ""
+            merged[name + args.keep_old] = [point | {"settings": point["settings"] + note} for point in curve]
+        elif name not in new:
+            merged[name] = curve
+    merged |= new
+    for name, curve in merged.items():
+        if len(curve) > 1 and (name in new or name.removesuffix(args.keep_old) in new):
+            plot_curve(name, curve, args.into.parent / f"{name}_strength.png")
+    return merged
 
 
 if __name__ == "__main__":

@@ -75,6 +75,35 @@ def test_merged_rows_replace_theirs_and_keep_the_old_under_a_new_name(tmp_path, 
     assert rows["a_before"]["settings"] == "x (older)"
 
 
+def test_merged_curves_replace_theirs_keep_the_old_under_a_new_name_and_draw_both(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import ad_merge_results
+
+    def point(scale, r, **extra):
+        keys = {"name": "c", "config": "c", "dims": "2-D", "image_shape": [1, 8, 8], "epochs": 1, "device": "CPU"}
+        keys["test_subjects"] = 4
+        return keys | {"atrophy_scale": scale, "r_model": r, "train_seconds": 1.0, "settings": "s", **extra}
+
+    into = tmp_path / "kept" / "results.json"
+    into.parent.mkdir()
+    old = {"c": [point(0.5, 0.3), point(1.0, 0.6)], "other": [point(1.0, 0.5)]}
+    into.write_text(json.dumps({"note": "", "rows": [], "curves": old}))
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "results.json").write_text(
+        json.dumps({"note": "", "rows": [], "curves": {"c": [point(0.5, 0.4, truth=2), point(1.0, 0.8, truth=2)]}})
+    )
+    args = [str(new), "--into", str(into), "--keep-old", "_before", "--note", "older", "--readme", ""]
+    assert ad_merge_results.main(args) == 0
+    curves = json.loads(into.read_text())["curves"]
+    assert [p["r_model"] for p in curves["c"]] == [0.4, 0.8] and curves["other"] == old["other"]
+    assert [p["r_model"] for p in curves["c_before"]] == [0.3, 0.6]
+    assert curves["c_before"][0]["settings"] == "s (older)"
+    assert (into.parent / "c_strength.png").stat().st_size > 0 and (into.parent / "c_before_strength.png").is_file()
+
+
 def _fake_row(config, results, settings, **kwargs) -> dict:
     """What ``evaluate`` returns, without training or measuring: the keys the tables read."""
     return {
