@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -127,3 +128,7 @@ class AutoEncoder(GenerativeModel):
         x = fixed.x[: max(1, len(fixed.x) // 2)]  # half the grid originals, half reconstructions
         images["recons"] = torch.stack([x, self.reconstruct(x, fixed.y[: len(x)])])  # (2, N, C, *S)
         return images
+
+    def grid_rows(self, name: str, class_names: Sequence[str]) -> list[str] | None:
+        """The recons grid: a row of inputs above a row of their reconstructions."""
+        return ["input", "recon"] if name == "recons" else super().grid_rows(name, class_names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
@@ -201,6 +201,13 @@ class GenerativeModel(nn.Module, ABC):
         if self.conditional:
             return {"fakes": self.class_fakes(fixed.z[: max(1, min(self.config.num_classes, len(fixed.z)))])}
         return {"fakes": self.generate(fixed.z)}
+
+    def grid_rows(self, name: str, class_names: Sequence[str]) -> list[str] | None:
+        """What each row of the epoch grid ``name`` (from :meth:`epoch_images`) holds, written left of it;
+        ``None`` for a batch, whose rows mean nothing. Conditional fakes: one class a row."""
+        if name == "fakes" and self.conditional:
+            return list(class_names[: self.config.num_classes])
+        return None
 
     def differentiated_twice(self) -> set[str]:
         """Names of the child networks whose gradient the training loss itself differentiates (WGAN-GP's

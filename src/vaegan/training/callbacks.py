@@ -61,7 +61,12 @@ class ImageGrids(Callback):
         note_grids(trainer.out_dir, list(grids))  # a plugin's own names, for --overwrite
         for name, images in grids.items():
             batch, columns = layout_grid(images, image_dims=len(trainer.model.config.image_shape))
-            save_grid(batch, trainer.out_dir / f"epoch{trainer.epoch:03d}_{name}.png", columns)
+            rows = trainer.model.grid_rows(name, trainer.data.class_names)
+            if rows and len(rows) == len(images) and images.dim() == len(trainer.model.config.image_shape) + 2:
+                rows = rows * (len(batch) // columns // len(rows))  # a folded grid repeats its rows, block by block
+            else:
+                rows = None
+            save_grid(batch, trainer.out_dir / f"epoch{trainer.epoch:03d}_{name}.png", columns, row_labels=rows)
             trainer.log_image(name, make_grid(batch, columns))
 
 
