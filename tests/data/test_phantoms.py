@@ -59,7 +59,7 @@ def test_every_subject_has_an_image_and_its_true_atrophy_map(phantom_set):
         assert image.get_data_dtype() == np.int16 and float(np.asarray(image.dataobj).max()) > 300
         loss = truth.get_fdata()
         assert 0.0 <= loss.min() and loss.max() <= 1.0
-        assert (loss.max() > 0.3) == (row["diagnosis"] == "AD"), row  # atrophy only in AD
+        assert (loss.max() > 0.0) == (row["diagnosis"] == "AD"), row  # atrophy only in AD, none at all in CN
 
 
 def test_ad_subjects_have_bigger_ventricles(phantom_set, phantom_cache):

@@ -363,8 +363,9 @@ def test_healthy_twins_are_the_same_subjects_without_their_disease(phantom_set, 
 
     ceiling = true_counterfactual_maps(data, twins, mri)
     low, median, _ = ceiling.quartiles()
-    assert median > 0.7 and low > ceiling.quartiles(baseline=True)[1]  # far above the model-free map
-    assert ceiling.r_group > 0.7
+    # the saved truth is the tissue the disease removes, so the twin's difference all but equals it
+    assert median > 0.95 and low > ceiling.quartiles(baseline=True)[1], ceiling.quartiles()
+    assert ceiling.r_group > 0.82, ceiling.r_group
     with pytest.raises(ValueError, match="same subjects"):
         true_counterfactual_maps(data, twins.select(torch.arange(12) < 11), mri)
 
