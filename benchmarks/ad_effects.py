@@ -53,7 +53,7 @@ from ad_tables import merge, plot_curve, read_results, render, write_section
 from vaegan.config import RunConfig, load_config
 from vaegan.config.run import flatten
 from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
-from vaegan.data.phantoms import ATROPHY_SUFFIX, TRUTH_MAP
+from vaegan.data.phantoms import ATROPHY_SUFFIX, truth_version
 from vaegan.evaluation.reconstruction import explained_variance
 from vaegan.experiment import load_data, train_from_config
 from vaegan.runs import load_run
@@ -139,8 +139,8 @@ def evaluate(
         "samples": samples,
         "settings": settings_text(settings),
     }
-    if config.data.dataset == "phantoms":
-        row["truth"] = TRUTH_MAP  # which truth maps the figures were scored against (ad_tables marks older ones)
+    if truth_version(folder) is not None:  # which truth maps the figures were scored against (ad_tables marks old)
+        row["truth"] = truth_version(folder)
     if run.model.has_encoder:
         row.update(latent_auc(run.model, splits.train_and_val(), splits.test))  # all 160 non-test subjects
         known = splits.train_and_val()

@@ -67,7 +67,8 @@ for name in ("train", "val", "test"):
 # %% [markdown]
 # ## One phantom subject, drawn with nilearn
 # An AD subject as stored on disk (int16 scanner units) with its true atrophy map, the tissue the disease
-# removed from each voxel (as a fraction of the voxel; what ageing took is not in it), saved beside the image. The anatomy comes from nilearn's MNI152 templates, with
+# removed from each voxel (as a fraction of the voxel; what ageing took is not in it), saved beside the
+# image and drawn above a tenth of its own peak. The anatomy comes from nilearn's MNI152 templates, with
 # subject variability, age and, for AD, graded atrophy.
 
 # %%
@@ -75,10 +76,11 @@ folder = phantom_folder(mri)
 rows = list(csv.DictReader((folder / "participants.tsv").open(), delimiter="\t"))
 subject = next(row for row in rows if row["diagnosis"] == "AD")
 anat = folder / subject["participant_id"] / "anat"
+truth = nib.load(anat / f"{subject['participant_id']}{ATROPHY_SUFFIX}")
 plotting.plot_stat_map(
-    str(anat / f"{subject['participant_id']}{ATROPHY_SUFFIX}"),
+    truth,
     bg_img=str(anat / f"{subject['participant_id']}_T1w.nii.gz"),
-    threshold=0.1,
+    threshold=0.1 * float(truth.get_fdata().max()),
     cmap="hot",
     title=f"{subject['participant_id']} (AD, severity {subject['severity']}): true atrophy",
 )

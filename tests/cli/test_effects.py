@@ -19,6 +19,7 @@ from tests.data.mri_files import (  # noqa: F401  (fixtures)
 )
 from tests.visualization.conftest import saved_texts, shows_a_map
 from vaegan.cli import main
+from vaegan.data.phantoms import TRUTH_MAP
 
 TINY = [
     "data.mri.size=16",
@@ -92,6 +93,7 @@ def test_a_phantom_runs_maps_are_nifti_on_the_template_grid_and_scored(phantom_r
 
     summary = json.loads((out / "effects.json").read_text())
     assert summary["control"] == "CN" and summary["disease"] == "AD" and summary["split"] == "test"
+    assert summary["truth"] == TRUTH_MAP  # which truth maps scored them (vaegan report flags older ones)
     assert summary["group"]["r_model"] == pytest.approx(expected.r_model, abs=1e-4)
     assert set(summary["group"]["intervals"]) >= {"r_model", "r_group_difference"}  # named as their figures
     assert [row["scan"] for row in summary["scans"]] == ad

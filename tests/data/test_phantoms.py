@@ -28,10 +28,12 @@ from vaegan.data.mri import model_grid, read_volumes
 from vaegan.data.mri_transforms import registered_grid
 from vaegan.data.phantoms import (
     ATROPHY_SUFFIX,
+    TRUTH_MAP,
     draw_subjects,
     phantom_settings,
     synthesize,
     tissue_loss,
+    truth_version,
     write_phantoms,
 )
 from vaegan.foundation.errors import DataError
@@ -104,6 +106,24 @@ def test_a_phantom_set_cached_with_the_old_truth_maps_is_built_again(tmp_path, p
     (folder / "sub-01" / "x.nii.gz").write_bytes(b"old")
     write_manifest(folder, {"kind": "phantoms", "subjects": 3, "seed": 0, "spacing": 8.0})  # as written before
     assert not folder_is_complete(folder, phantom_settings(3, 0, 8.0))
+
+
+def test_a_phantom_folder_written_with_the_old_truth_maps_is_read_with_a_warning(tmp_path, phantom_set, caplog):
+    import shutil
+
+    from vaegan.data.mri import read_phantom_volumes
+    from vaegan.data.shared_folder import MANIFEST
+
+    assert truth_version(phantom_set) == TRUTH_MAP
+    old = shutil.copytree(phantom_set, tmp_path / "old")  # as `vaegan phantoms --out` wrote it before 2026-12-02
+    record = json.loads((old / MANIFEST).read_text())
+    del record["settings"]["truth"]
+    (old / MANIFEST).write_text(json.dumps(record))
+    assert truth_version(old) == 1 and truth_version(tmp_path) is None  # no phantom set there at all
+    with caplog.at_level("WARNING"):
+        data = read_phantom_volumes(old, options(size=16, spacing=6.0, cache=False))
+    assert data.maps is not None  # still read, so its images train as before
+    assert str(old) in caplog.text and "older truth maps" in caplog.text and "vaegan phantoms" in caplog.text
 
 
 def test_subjects_are_balanced_and_reproducible():

@@ -353,6 +353,10 @@ def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
     assert len(shown) == 2 and all(decode_img(img["src"]).size == (40, 30) for img in shown)
     text = "".join(page.text)
     assert "0.7559" in text and "0.726" in text and "20 CN" in text and "0.66" in text
+    assert "older truth maps" in text  # scored before the phantoms saved the tissue removed: said so
+    summary["truth"] = 2
+    (run / "effects" / "effects.json").write_text(json.dumps(summary))
+    assert "older truth maps" not in "".join(Page(write_report(run).read_text()).text)
     summary.update(control="AD", disease="CN", scaled=True, subjects_by_class={"AD": 20, "CN": 18})
     (run / "effects" / "effects.json").write_text(json.dumps(summary))
     text = " ".join(Page(write_report(run).read_text()).text)  # how the maps were made: which way, how scaled

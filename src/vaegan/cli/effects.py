@@ -227,6 +227,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
     import torch
 
     from vaegan.data.mri import config_volumes
+    from vaegan.data.phantoms import truth_version
     from vaegan.visualization.disease_maps import subjects_where, summarize_effects
     from vaegan.visualization.effect_files import save_effect_maps, scan_names
     from vaegan.visualization.subject_maps import individual_maps
@@ -266,6 +267,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         "checkpoint": str(run_.checkpoint.resolve()) if run_.checkpoint else None,
         "epoch": run_.epoch,
         "data": str(folder.resolve()),
+        "truth": truth_version(folder) if summary.truth is not None else None,  # which truth maps scored them
         "split": args.split,
         "samples": args.samples,
         "seed": args.seed,

@@ -304,6 +304,7 @@ def config_volumes(data: DataConfig) -> MRIVolumes:
     if mapped == len(volumes.paths):
         with_maps = read_volumes(folder, data.mri, maps_suffix=ATROPHY_SUFFIX)
         if with_maps.paths == volumes.paths:
+            warn_old_truth(folder)
             return with_maps
         mapped = len(with_maps.paths)
     logger.warning(
@@ -331,11 +332,28 @@ def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig())
     return split_datasets(replace(read_phantom_volumes(folder, mri), maps=None), mri, "phantoms")
 
 
+def warn_old_truth(folder: Path) -> None:
+    """Warn where ``folder`` is a phantom set whose truth maps are older than this vaegan's: a score against
+    them is not comparable with one against today's (its images are the same)."""
+    from vaegan.data.phantoms import TRUTH_MAP, truth_version
+
+    version = truth_version(folder)
+    if version is not None and version < TRUTH_MAP:
+        logger.warning(
+            "%s: written with older truth maps (the disease's relative loss of each voxel's tissue, before "
+            "2026-12-02; today's are the tissue it removes, a fraction of the voxel); the images are the same, "
+            "but scores against these maps are not comparable: write the set again with `vaegan phantoms`",
+            folder,
+        )
+
+
 def read_phantom_volumes(folder: Path, mri: MRIConfig) -> MRIVolumes:
     """A phantom set's volumes (BIDS), each with its true atrophy map where the folder has maps."""
     from vaegan.data.phantoms import ATROPHY_SUFFIX
 
     suffix = ATROPHY_SUFFIX if next(folder.rglob(f"*{ATROPHY_SUFFIX}"), None) is not None else None
+    if suffix is not None:
+        warn_old_truth(folder)
     return read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=suffix)
 
 

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from vaegan.data.anatomy import TEMPLATE_MM, Anatomy, atrophy, load_anatomy
 from vaegan.data.config import SPACING_MM
-from vaegan.data.shared_folder import write_manifest
+from vaegan.data.shared_folder import MANIFEST, write_manifest
 from vaegan.foundation.errors import DataError
 
 ATROPHY_SUFFIX = "_label-atrophy_probseg.nii.gz"
@@ -202,6 +202,18 @@ def write_phantoms(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone already when renamed into place
     return out
+
+
+def truth_version(folder: Path) -> int | None:
+    """Which truth maps the phantom set in ``folder`` saves (:data:`TRUTH_MAP`; 1: the disease's relative loss,
+    before 2026-12-02, whose marker names none), or None where no phantom set's marker is found."""
+    try:
+        settings = json.loads((Path(folder) / MANIFEST).read_text())["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(settings, dict) or settings.get("kind") != "phantoms":
+        return None
+    return int(settings.get("truth", 1))
 
 
 def phantom_settings(subjects: int, seed: int, spacing: float, atrophy_scale: float = 1.0) -> dict[str, object]:

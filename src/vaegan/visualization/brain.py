@@ -98,7 +98,7 @@ def plot_effect_maps(
         ),
     ]
     if summary.truth is not None:
-        rows.insert(1, (summary.truth, f"true atrophy (mean tissue-loss fraction of {disease} subjects)", FRACTION))
+        rows.insert(1, (summary.truth, f"true atrophy (mean of {disease} subjects): {REMOVED}", FRACTION))
     return _plot_rows(
         rows,
         summary.anatomy,
@@ -148,7 +148,7 @@ def plot_individual_maps(
         rows.append((loss, f"{name}: as {names[0]} minus as observed{scaled}, intensity loss{_r(r)}", INTENSITY))
         anatomy.append(own)
         if maps.truth is not None:
-            rows.append((maps.truth[i], f"{name}: own true atrophy (tissue-loss fraction)", FRACTION))
+            rows.append((maps.truth[i], f"{name}: own true atrophy, {REMOVED}", FRACTION))
             anatomy.append(own)
     cut_map = _cut_map(None if maps.truth is None else maps.truth.mean(0), maps.loss.mean(0))
     return _plot_rows(rows, anatomy, cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
@@ -162,7 +162,8 @@ def _amount(amount: float, disease: str) -> str:
     return f", scaled: its amount of {disease} {amount:.2f}{f' (the {end} of those searched)' if end else ''}"
 
 
-INTENSITY, FRACTION = "intensity loss", "tissue-loss fraction"  # the units rows are drawn in
+INTENSITY, FRACTION = "intensity loss", "tissue-fraction"  # the units rows are drawn in
+REMOVED = "the tissue the disease removed, as a fraction of each voxel"  # what a phantom's truth map holds
 
 
 def row_peaks(rows: list[tuple[Tensor, str]]) -> list[float]:

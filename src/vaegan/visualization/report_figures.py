@@ -116,19 +116,30 @@ def _drawn(source: dict | None, metrics: dict[str, Any], run: Path) -> tuple[str
 
 
 def stale_effects(run: Path, summary: dict[str, Any], metrics: dict[str, Any]) -> str | None:
-    """A note where ``effects.json`` was made with another epoch than its checkpoint holds now (trained on since).
+    """A note where ``effects.json`` was made with another epoch than its checkpoint holds now (trained on since),
+    or its r were scored against a phantom set's older truth maps.
 
     ``metrics``: :func:`.report_tables.metrics_section` of the run (its best and last epochs now)."""
+    from vaegan.data.phantoms import TRUTH_MAP
+
+    notes = []
     epoch, checkpoint = summary.get("epoch"), summary.get("checkpoint")
-    if not isinstance(epoch, int) or not isinstance(checkpoint, str):
-        return None
-    now = metrics["best_held"] if Path(checkpoint).name == "best.pt" else metrics["last_held"]
-    if now is None or now == epoch:
-        return None
-    return (
-        f"these maps were made with epoch {epoch}; {Path(checkpoint).name} now holds epoch {now}: run "
-        f"vaegan effects {shell(run)} again"
-    )
+    if isinstance(epoch, int) and isinstance(checkpoint, str):
+        now = metrics["best_held"] if Path(checkpoint).name == "best.pt" else metrics["last_held"]
+        if now is not None and now != epoch:
+            notes.append(
+                f"these maps were made with epoch {epoch}; {Path(checkpoint).name} now holds epoch {now}: run "
+                f"vaegan effects {shell(run)} again"
+            )
+    group = summary.get("group") if isinstance(summary.get("group"), dict) else {}
+    truth = summary.get("truth", 1)
+    if group.get("r_model") is not None and isinstance(truth, int) and truth < TRUTH_MAP:
+        notes.append(
+            "their r were scored against the phantoms' older truth maps (the disease's relative loss, before "
+            "2026-12-02), not comparable with today's: write the phantom set again with vaegan phantoms and "
+            f"run vaegan effects {shell(run)} again"
+        )
+    return "; ".join(notes) or None
 
 
 def holds_volumes(data: dict[str, Any]) -> bool:

@@ -209,10 +209,11 @@ def true_counterfactual_maps(
     Each disease subject's map is its healthy twin (the same phantom generated
     without its disease, ``write_phantoms(atrophy_scale=0)``, preprocessed
     by the same pipeline, though registered on its own) minus the subject. Its r
-    is below 1 because a map of intensity is scored against a map of tissue
-    fraction: grey and white matter lose different intensities for the same
-    fraction, and resampling blurs both; benchmarks/ad_effects.md lists the
-    phantoms' own reasons (partial volume, ageing, two registrations).
+    is a little below 1 because a map of intensity is scored against the tissue
+    the disease removed, as a fraction of each voxel: grey and white matter lose
+    different intensities for the same fraction, each scan's intensity
+    normalisation shifts a little when tissue is lost, resampling blurs both, and
+    the twin and its patient are registered each on its own.
 
     Args:
         data: the subjects, with ``maps``, as for :func:`individual_maps`.
