@@ -34,8 +34,9 @@ READING = [
     "image minus the subject.",
     "- *ceiling*: the same two figures for the true counterfactual, each AD subject's healthy twin (the same "
     "phantom generated without its disease, `vaegan phantoms --atrophy-scale 0`, preprocessed alike) minus the "
-    "subject: what a perfect model would score. It stays below 1 because an intensity map is scored against a "
-    "tissue-fraction map (grey and white matter lose different intensities for the same fraction).",
+    "subject: what a perfect model would score. It stays a little below 1 because an intensity map is scored "
+    "against the tissue the disease removed (grey and white matter lose different intensities for the same "
+    "fraction, and each twin is registered on its own); against the old truth maps it stood at 0.86-0.88.",
     "- *AUC*: AD vs CN by a logistic regression on latent means, fitted on every non-test subject (training "
     "and validation; rows measured before 2026-11-30 on the training subjects alone), scored on the test "
     "subjects; every image encoded with the CN label. A conditional model is handed the diagnosis "
