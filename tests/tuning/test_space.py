@@ -207,3 +207,30 @@ def test_a_trial_of_a_study_minimising_an_accuracy_still_loads(tmp_path):
 def test_a_loss_like_metric_takes_either_direction(direction):
     space = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}
     assert build_config(with_space(space, metric="val/kl", direction=direction)).tune.direction == direction
+
+
+def test_a_map_study_scored_against_the_older_truth_maps_is_not_continued(tmp_path, monkeypatch):
+    """val/map_r of trials run before the phantoms saved the tissue removed (2026-12-02) is capped near 0.86;
+    the pruner and the best trial would compare those with today's scores as if they were one figure."""
+    import optuna
+
+    from vaegan.data.phantoms import TRUTH_MAP
+    from vaegan.tuning.study import Tuner
+
+    space = {"model.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}
+    data = with_space(space, metric="val/map_r", direction="maximize")
+    data |= {"data": {"dataset": "phantoms"}, "model": {"name": "cvae"}}
+    data |= {"train": {"device": "cpu", "score_maps_every": 1}}
+    config = build_config(data)
+    tuner = Tuner(config, out=tmp_path / "study")  # a new study: each trial records the truth it was scored by
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-2)
+    done = optuna.trial.create_trial(value=0.7, params={"model.lr": 1e-3}, distributions={"model.lr": lr})
+    tuner.study.add_trial(done)
+    with pytest.raises(ConfigError, match=r"1 trial.*older truth maps.*--out"):
+        Tuner(config, out=tmp_path / "study")
+    fresh = Tuner(config, out=tmp_path / "fresh")
+    history = [{"epoch": 1, "loss": 1.0, "val/loss": 1.0, "val/map_r": 0.9}]
+    monkeypatch.setattr("vaegan.experiment.train_from_config", lambda *args, **kwargs: history)
+    fresh.run(trials=1)  # a trial of today: it says which truth scored it
+    assert fresh.study.trials[0].user_attrs["truth"] == TRUTH_MAP and fresh.study.trials[0].value == 0.9
+    Tuner(config, out=tmp_path / "fresh")  # and is continued

@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from vaegan.config import RunConfig, as_overrides, build_config, check_space
 from vaegan.config.search import TuneConfig, check_direction
+from vaegan.data.phantoms import TRUTH_MAP
 from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
 from vaegan.foundation.files import pid_running, write_text_atomic
 from vaegan.models.registry import get_model_class
@@ -90,6 +91,25 @@ def scored_metric(config: RunConfig) -> TuneConfig:
     return config.tune.model_copy(update={"metric": f"val/{monitor}"})
 
 
+def check_truth(study: optuna.Study, metric: str) -> None:
+    """Refuse to continue a study whose disease-map score (``val/map_r``) was measured against the phantoms'
+    older truth maps: its pruner and best trial would rank those scores with today's as one figure.
+
+    Raises:
+        ConfigError: finished or pruned trials of the study carry no or another truth version.
+    """
+    if not metric.endswith("map_r"):
+        return
+    scored = (TrialState.COMPLETE, TrialState.PRUNED)
+    old = [t.number for t in study.trials if t.state in scored and t.user_attrs.get("truth", 1) != TRUTH_MAP]
+    if old:
+        raise ConfigError(
+            f"study {study.study_name!r} holds {len(old)} trial{'s' if len(old) > 1 else ''} (first: {old[0]}) "
+            f"whose {metric} was scored against the phantoms' older truth maps (before 2026-12-02), which "
+            "today's scores do not compare with: start a new study (another --out folder, or --study NAME)"
+        )
+
+
 class Tuner:
     """Searches the ``tune`` space of a run config, one training run per trial.
 
@@ -141,6 +161,7 @@ class Tuner:
         self.storage_url = storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
         self.study = open_study(self.storage_url, name, self.tune, epochs=trial_epochs(config, max_epochs))
         claim_folder(self.out, self.study, label)  # and not a fresh study of that name over old trial folders
+        check_truth(self.study, self.tune.metric)
         if self.tune.seed is not None and self.study.trials:  # a rerun must not replay the first run's proposals
             self.study.sampler = make_sampler(self.tune, (self.tune.seed + len(self.study.trials)) % 2**32)
 
@@ -240,6 +261,8 @@ class Tuner:
 
         self._claim(trial)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        if self.tune.metric.endswith("map_r"):  # scored against the phantoms' truth maps: which ones
+            trial.set_user_attr("truth", TRUTH_MAP)
         out = self.out / f"trial_{trial.number:04d}"
         try:
             # the base config and each key of the space at its ends were checked before the study: a
