@@ -227,7 +227,8 @@ def curve_table(curves: dict[str, list[dict]]) -> str:
             for r in single
         ]
         out.append("")
-    for name, rows in curves.items():
+    # curves scored against today's truth maps first, as the rows are
+    for name, rows in sorted(curves.items(), key=lambda item: any(map(_old, item[1]))):
         if len(rows) == 1:
             continue
         old = " \u2020" if any(_old(r) for r in rows) else ""

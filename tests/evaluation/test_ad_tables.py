@@ -180,7 +180,10 @@ def test_rows_scored_against_the_old_truth_maps_are_marked_and_listed_after_the_
     old, new = row("old", 0.7, truth=1), row("new", 0.9)
     vae = row("vae", None, individual=None, truth=1)  # no maps: its AUC never read the truth
     curve = [point(0.5, 0.3), point(1.0, 0.6) | {"truth": 1}]
-    text = render({"note": "n", "rows": [old, vae, new], "curves": {"c": curve}})
+    text = render(
+        {"note": "n", "rows": [old, vae, new], "curves": {"c": curve, "d": [point(0.5, 0.4), point(1.0, 0.7)]}}
+    )
+    assert text.index("### d against") < text.index("### c against")  # today's curves first, as the rows
     lines = text.splitlines()
     first = [line for line in lines if line.startswith(("| old", "| new"))][:2]
     assert first[0].startswith("| new |") and first[1].startswith("| old \u2020 |")
