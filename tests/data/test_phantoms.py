@@ -120,6 +120,9 @@ def test_a_phantom_folder_written_with_the_old_truth_maps_is_read_with_a_warning
     del record["settings"]["truth"]
     (old / MANIFEST).write_text(json.dumps(record))
     assert truth_version(old) == 1 and truth_version(tmp_path) is None  # no phantom set there at all
+    for damaged in ("x", None, [2], True):  # a marker edited by hand: not a version, and no crash on every read
+        (tmp_path / MANIFEST).write_text(json.dumps({"settings": {"kind": "phantoms", "truth": damaged}}))
+        assert truth_version(tmp_path) is None, damaged
     with caplog.at_level("WARNING"):
         data = read_phantom_volumes(old, options(size=16, spacing=6.0, cache=False))
     assert data.maps is not None  # still read, so its images train as before

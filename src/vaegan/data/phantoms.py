@@ -213,7 +213,8 @@ def truth_version(folder: Path) -> int | None:
         return None
     if not isinstance(settings, dict) or settings.get("kind") != "phantoms":
         return None
-    return int(settings.get("truth", 1))
+    version = settings.get("truth", 1)
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
 def phantom_settings(subjects: int, seed: int, spacing: float, atrophy_scale: float = 1.0) -> dict[str, object]:

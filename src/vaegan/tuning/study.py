@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from vaegan.config import RunConfig, as_overrides, build_config, check_space
 from vaegan.config.search import TuneConfig, check_direction
-from vaegan.data.phantoms import TRUTH_MAP
+from vaegan.data.phantoms import TRUTH_MAP, truth_version
 from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
 from vaegan.foundation.files import pid_running, write_text_atomic
 from vaegan.models.registry import get_model_class
@@ -262,7 +262,9 @@ class Tuner:
         self._claim(trial)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if self.tune.metric.endswith("map_r"):  # scored against the phantoms' truth maps: which ones
-            trial.set_user_attr("truth", TRUTH_MAP)
+            data_dir = self.config.data.data_dir  # a set of the user's may be older than the cached one
+            version = truth_version(Path(data_dir)) if data_dir else None
+            trial.set_user_attr("truth", TRUTH_MAP if version is None else version)
         out = self.out / f"trial_{trial.number:04d}"
         try:
             # the base config and each key of the space at its ends were checked before the study: a
