@@ -8,6 +8,7 @@ One command (trains each config on the cached phantom set, then measures):
     python benchmarks/ad_effects.py --from-results benchmarks/ad_effects/results.json   # only the tables
     python benchmarks/ad_effects.py --configs configs/ad_cvae_2d.yaml --reuse   # measure a trained run again
     python benchmarks/ad_effects.py --configs configs/ad_cvae_2d.yaml --strengths 0.25 0.5 1   # the curve
+    python benchmarks/ad_effects.py --configs configs/ad_cvae_2d.yaml --floor   # add the model-free floor to its row
 
 For each config it reports
 
@@ -26,7 +27,9 @@ For each config it reports
   subtract), correlated with that subject's own true atrophy: median and
   interquartile range over subjects, beside the same for the plain
   counterfactual (decode as CN minus the image) and for the model-free map
-  (mean CN image minus the subject), all on the same subjects;
+  (mean CN image minus the subject), all on the same subjects, and the floor a
+  model's individual maps must beat to say more than a group study: the
+  training subjects' group difference handed to every subject;
 
 writes ``benchmarks/ad_effects/<name>_effects.png`` and ``results.json``, and
 rewrites the section between ``<!-- ad:start -->`` and ``<!-- ad:end -->`` in
@@ -61,7 +64,7 @@ from vaegan.visualization.brain import plot_effect_maps, plot_individual_maps
 from vaegan.visualization.curves import read_history
 from vaegan.visualization.disease_codes import latent_auc
 from vaegan.visualization.disease_maps import summarize_effects
-from vaegan.visualization.subject_maps import individual_maps, true_counterfactual_maps
+from vaegan.visualization.subject_maps import group_difference_maps, individual_maps, true_counterfactual_maps
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["configs/ad_cvae_2d.yaml", "configs/ad_vae_2d.yaml", "configs/ad_cvae_3d.yaml"]
@@ -176,6 +179,7 @@ def evaluate(
             individual_baseline_one_sided=maps.quartiles(baseline=True, one_sided=True),
             individual_specific=maps.quartiles(specific=True),
             individual_baseline_specific=maps.quartiles(baseline=True, specific=True),
+            individual_group_difference=group_difference_maps(test, training, mri).quartiles(),
         )
         if run.model.soft_labels:  # each subject's own amount of AD removed, not the class's average
             scaled = individual_maps(run.model, test, mri, samples=samples, scaled=True)
@@ -193,6 +197,26 @@ def evaluate(
             ]
             row.update({key: str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f) for key, f in drawn})
     return row
+
+
+def with_floor(config: RunConfig, row: dict) -> dict:
+    """``row`` (the config's saved row) with the individual maps' model-free floor measured on its subjects.
+
+    The floor (``group_difference_maps``: the non-test subjects' group difference as every test AD
+    subject's map) needs no model, so a row measured before it existed gets it without training again.
+    Raises ValueError where the phantom set's truth maps are not the ones the row was scored against.
+    """
+    mri = config.data.mri
+    folder = Path(config.data.data_dir) if config.data.data_dir else phantom_folder(mri)
+    if row.get("truth") != truth_version(folder):
+        raise ValueError(
+            f"{config.name}: its row was scored against truth maps {row.get('truth')}, {folder} holds "
+            f"{truth_version(folder)}; measure the row again instead"
+        )
+    volumes = read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=ATROPHY_SUFFIX)
+    test = split_subjects(volumes.subjects, volumes.labels, mri.test_size)  # the loader's split
+    floor = group_difference_maps(volumes.select(test), volumes.select(~test), mri)
+    return row | {"individual_group_difference": floor.quartiles()}
 
 
 def raw_auc(config: RunConfig, size: int = 8) -> dict:
@@ -347,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", help="the tables' file (benchmarks/ad_effects.md); '' to leave it alone")
     parser.add_argument("--raw-auc", type=int, metavar="SIZE", help="only print the AUC of raw images pooled to SIZE")
     parser.add_argument("--from-results", help="a results.json to rewrite the tables from, without training")
+    parser.add_argument(
+        "--floor", action="store_true", help="only add the individual maps' model-free floor to the configs' rows"
+    )
     args = parser.parse_args(argv)
     quick = "outputs/ad_effects_quick"  # a smoke test's own folders: the committed results stay as they are
     defaults = {"runs": "outputs/ad_effects", "results": "benchmarks/ad_effects", "readme": "benchmarks/ad_effects.md"}
@@ -371,6 +398,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick and (why := guard_quick(args)):
         parser.error(why)
     saved = read_results(results / "results.json") if (results / "results.json").is_file() else {}
+    if args.floor:
+        rows = {row["name"]: row for row in saved.get("rows", [])}
+        configs = [load(path, _for(overrides, Path(path).stem), args.quick) for path in args.configs]
+        if missing := [c.name for c in configs if c.name not in rows]:
+            parser.error(f"no row in {results / 'results.json'} for {', '.join(missing)}: measure it first")
+        try:
+            floors = [with_floor(config, rows[config.name]) for config in configs]
+        except ValueError as error:
+            parser.error(str(error))
+        saved = merge(results / "results.json", floors, {}, "")
+        if args.readme:
+            write_section(Path(args.readme), render(saved))
+        print(render(saved))
+        return 0
     for path in args.configs:
         if why := replacing(path, _for(overrides, Path(path).stem), args, saved):
             parser.error(why)

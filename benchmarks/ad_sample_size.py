@@ -12,6 +12,9 @@ mean 1/r^2 of each n gives r with unlimited subjects, 1/sqrt(a), and the n a tar
 b / (1/r^2 - a). A model trained on the same subjects and no prior knowledge of the effect is
 bound by the same noise: the figures say what its data allow (benchmarks/ad_effects.md).
 
+Below the table, the individual maps' floor: every test AD subject handed the non-test subjects' group
+difference as its own map (``group_difference_maps``), its median r with each subject's own atrophy.
+
 Rows: the volumes as the models read them; left-right symmetrised (each map averaged with its
 mirror image, the mirror axis found from the mean brain); and with ``--bspline M`` (3-D) every
 volume first warped onto the non-test subjects' mean brain by a B-spline of M^3 control-point
@@ -25,11 +28,13 @@ import time
 from functools import partial
 
 import numpy as np
+import torch
 
 from vaegan.config import load_config
 from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
 from vaegan.data.phantoms import ATROPHY_SUFFIX
 from vaegan.visualization.disease_maps import images_and_maps
+from vaegan.visualization.subject_maps import group_difference_maps
 
 
 def group_r(images: np.ndarray, labels: np.ndarray, truth: np.ndarray) -> float:
@@ -162,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{n:.0f}" if np.isfinite(n) else "never" for n in map(partial(subjects_needed, fit), args.targets)
         )
         print(f"| {name} | {raw:.3f} | {cells} | {fit['r_limit']:.3f} | {needed} |")
+    held = torch.as_tensor(test)
+    floor = group_difference_maps(volumes.select(held), volumes.select(~held), mri)
+    low, median, high = floor.quartiles()
+    print(
+        f"\nEvery test AD subject handed the {int((~test).sum())} non-test subjects' group difference as its own "
+        f"map: individual r median {median:.3f} [IQR {low:.3f}, {high:.3f}]"
+    )
     return 0
 
 

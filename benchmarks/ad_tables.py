@@ -184,16 +184,21 @@ def table(rows: list[dict], note: str) -> str:
         "",
         "What is individual: each AD subject's map minus the mean map of the test AD subjects, against its true "
         "atrophy minus their mean atrophy (`quartiles(specific=True)`); a map that draws the group pattern "
-        "into every subject scores well in the main table and about 0 here. *Scaled*: each subject's own "
-        "amount of AD removed (`individual_maps(scaled=True)`: the label mix that reconstructs the subject best, "
-        "`disease_amount`), not the class's average:",
+        "into every subject scores well in the main table and about 0 here. *Group difference for everyone*: "
+        "the non-test subjects' mean CN image minus their mean AD image, one map handed to every test AD "
+        "subject (`group_difference_maps`): what a group study says of each patient, the floor a model's "
+        "individual r must beat to say more (– where the row was measured before it was). *Scaled*: each "
+        "subject's own amount of AD removed (`individual_maps(scaled=True)`: the label mix that reconstructs "
+        "the subject best, `disease_amount`), not the class's average:",
         "",
-        "| config | individual r | beyond the group, residual | beyond the group, model-free "
-        "| beyond the group, ceiling | individual r, scaled | beyond the group, scaled |",
-        "|---|---|---|---|---|---|---|",
+        "| config | individual r | group difference for everyone | beyond the group, residual "
+        "| beyond the group, model-free | beyond the group, ceiling | individual r, scaled "
+        "| beyond the group, scaled |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {_name(r)} | {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_specific'))} "
+        f"| {_name(r)} | {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_group_difference'))} "
+        f"| {_quartiles(r.get('individual_specific'))} "
         f"| {_quartiles(r.get('individual_baseline_specific'))} | {_quartiles(r.get('individual_ceiling_specific'))} "
         f"| {_quartiles(r.get('individual_scaled'))} | {_quartiles(r.get('individual_scaled_specific'))} |"
         for r in rows

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tests.data.mri_files import anatomy_cache_fixture, phantom_set_fixture  # noqa: F401  (fixtures)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -262,3 +264,47 @@ def test_a_curve_point_does_not_train_over_a_kept_run_trained_otherwise(monkeypa
             ad_effects.main([*command, *settings])
     assert ad_effects.main([*command, "--set", "data.mri.size=32", "--set", "train.epochs=30"]) == 0  # its own
     assert ad_effects.main([*command, "--set", "data.mri.size=16", "--set", "name=small"]) == 0
+
+
+def test_the_floor_joins_a_saved_row_without_training_and_only_on_its_truth(monkeypatch, tmp_path, phantom_set, capsys):
+    """--floor: the individual maps' model-free floor needs no model, so a row measured before it existed
+    gets it from the same subjects and split; a row scored against other truth maps is refused."""
+    import json
+
+    import pytest
+
+    from vaegan.data.phantoms import truth_version
+    from vaegan.visualization.subject_maps import group_difference_maps
+
+    ad_effects = _script(monkeypatch, tmp_path)
+    config = str(ROOT / "configs" / "ad_cvae_2d.yaml")
+    sets = ["--set", f"data.data_dir={phantom_set}", "--set", "data.mri.size=16", "--set", "data.mri.spacing=6"]
+    results = tmp_path / "res"
+    results.mkdir()
+    row = _fake_row(argparse.Namespace(name="ad_cvae_2d", out="x"), None, None) | {"truth": truth_version(phantom_set)}
+    other = _fake_row(argparse.Namespace(name="other", out="y"), None, None)
+    (results / "results.json").write_text(json.dumps({"note": "kept", "rows": [row, other], "curves": {}}))
+    command = ["--floor", "--configs", config, *sets, "--results", str(results), "--readme", ""]
+    assert ad_effects.main(command) == 0
+    saved = json.loads((results / "results.json").read_text())
+    assert saved["note"] == "kept" and [r["name"] for r in saved["rows"]] == ["ad_cvae_2d", "other"]
+    assert saved["rows"][1] == other and "epochs" in saved["rows"][0]
+
+    mri = ad_effects.load_config(config, [f"data.data_dir={phantom_set}", "data.mri.size=16", "data.mri.spacing=6"])
+    volumes = ad_effects.read_volumes(
+        phantom_set, mri.data.mri.model_copy(update={"layout": "bids"}), maps_suffix=ad_effects.ATROPHY_SUFFIX
+    )
+    test = ad_effects.split_subjects(volumes.subjects, volumes.labels, mri.data.mri.test_size)
+    expected = group_difference_maps(volumes.select(test), volumes.select(~test), mri.data.mri).quartiles()
+    assert saved["rows"][0]["individual_group_difference"] == pytest.approx(list(expected))
+
+    old = saved | {"rows": [row | {"truth": 1}, other]}
+    (results / "results.json").write_text(json.dumps(old))
+    with pytest.raises(SystemExit):
+        ad_effects.main(command)
+    assert json.loads((results / "results.json").read_text()) == old  # nothing written
+    assert "truth maps 1" in capsys.readouterr().err
+    (results / "results.json").write_text(json.dumps(saved | {"rows": [other]}))
+    with pytest.raises(SystemExit):
+        ad_effects.main(command)
+    assert "no row" in capsys.readouterr().err

@@ -157,9 +157,13 @@ def test_held_out_subjects_come_from_the_folder_the_run_read(phantom_set, monkey
 
 def test_held_out_subjects_are_the_loaders_test_subjects_with_their_maps(phantom_set):
     mri = options(size=16, spacing=6.0, cache=False)
-    held_out = ad_runs.held_out_subjects(DataConfig(dataset="phantoms", data_dir=str(phantom_set), mri=mri))
+    data = DataConfig(dataset="phantoms", data_dir=str(phantom_set), mri=mri)
+    held_out = ad_runs.held_out_subjects(data)
     _, test = split_datasets(read_volumes(phantom_set, mri), mri, "phantoms")
     assert set(held_out.subjects) == {test.group_names[g] for g in test.groups.unique().tolist()}
     assert held_out.maps is not None and held_out.maps.shape == held_out.volumes.shape
     assert set(held_out.labels.tolist()) == {0, 1}
     assert float(held_out.maps[held_out.labels == 1].max()) > 0.1  # AD subjects carry their atrophy
+    learned = ad_runs.held_out_subjects(data, learned=True)
+    assert not set(learned.subjects) & set(held_out.subjects)
+    assert len(learned.subjects) + len(held_out.subjects) == len(read_volumes(phantom_set, mri).subjects)

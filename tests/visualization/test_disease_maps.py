@@ -206,6 +206,29 @@ def test_what_is_individual_scores_each_map_beyond_the_group_mean(volumes):
     assert all(math.isnan(q) for q in alone.quartiles(specific=True))  # its own mean: nothing left
 
 
+def test_the_training_subjects_group_difference_is_every_subjects_model_free_map(volumes):
+    """The map a user without a model would hand each patient: the other subjects' group difference,
+    one map for everyone. A model's individual maps are worth their median only above this one's."""
+    from vaegan.visualization.disease_maps import group_difference
+    from vaegan.visualization.subject_maps import group_difference_maps
+
+    mri = options(**MRI)
+    held = torch.arange(len(volumes.labels)) % 2 == 0
+    test, train = volumes.select(held), volumes.select(~held)
+    maps = group_difference_maps(test, train, mri)
+    shared = -group_difference(train, mri)  # mean CN minus mean AD: the intensity AD removes
+    patients = int((test.labels == 1).sum())
+    assert maps.loss.shape == (patients, *shared.shape)
+    assert torch.allclose(maps.loss, shared.expand_as(maps.loss), atol=1e-6)
+    expected = [pearson(shared, truth, maps.brain) for truth in maps.truth]
+    assert maps.r.tolist() == pytest.approx(expected, abs=1e-6)
+    assert maps.r_group == pytest.approx(pearson(shared, maps.truth.mean(0), maps.brain), abs=1e-6)
+    model_free = individual_maps(tiny(Blind), test, mri)  # the same subjects' own model-free maps
+    assert torch.equal(maps.baseline, model_free.baseline)
+    with pytest.raises(ValueError, match="both classes"):
+        group_difference_maps(test, train.select(train.labels == 0), mri)
+
+
 class SeverityOracle(GroupOracle):
     """Draws the group's atrophy scaled by the label's weight on AD: a subject shows its own amount of it."""
 

@@ -132,9 +132,10 @@ def trained_config(out: Path, settings: Sequence[str]) -> RunConfig:
     return config
 
 
-def held_out_subjects(data: DataConfig) -> MRIVolumes:
+def held_out_subjects(data: DataConfig, *, learned: bool = False) -> MRIVolumes:
     """The test subjects of the training's split, each volume with its true atrophy map beside it where the
-    folder has maps (phantoms; real scans have none).
+    folder has maps (phantoms; real scans have none); ``learned=True``: the other subjects instead, the
+    ones the model learned from (training and validation).
 
     Args:
         data: the run's ``data`` section (``run.config.data``): the volumes it read (``dataset``, ``data_dir``:
@@ -142,4 +143,5 @@ def held_out_subjects(data: DataConfig) -> MRIVolumes:
             split (``mri.test_size``).
     """
     volumes = config_volumes(data)
-    return volumes.select(split_subjects(volumes.subjects, volumes.labels, data.mri.test_size))
+    test = split_subjects(volumes.subjects, volumes.labels, data.mri.test_size)
+    return volumes.select(~test if learned else test)

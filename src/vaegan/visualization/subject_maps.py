@@ -7,6 +7,9 @@
   Scans without a true atrophy get the same maps, unscored (``truth`` None, r NaN).
 - The ceiling (:func:`true_counterfactual_maps`): each subject's healthy twin
   minus the subject, scored alike: what a perfect model would reach.
+- The floor (:func:`group_difference_maps`): the training subjects' group
+  difference handed to every subject, scored alike: what a model's individual
+  maps must beat to say anything a group study does not.
 
 The group map is :mod:`vaegan.visualization.disease_maps`.
 
@@ -24,7 +27,7 @@ import torch
 from torch import Tensor
 
 from vaegan.visualization.disease_effects import counterfactual, disease_amount, loss_only, pearson, subject_means
-from vaegan.visualization.disease_maps import images_and_maps, per_position, subjects_where
+from vaegan.visualization.disease_maps import group_difference, images_and_maps, per_position, subjects_where
 
 if TYPE_CHECKING:
     import numpy as np
@@ -224,6 +227,25 @@ def true_counterfactual_maps(
     twin_images = per_position(twins.volumes, options)
     disease_rows = (data.labels == disease).nonzero().flatten()
     return _scored(data, options, lambda patients: twin_images[disease_rows], control, disease)
+
+
+def group_difference_maps(
+    data: MRIVolumes, reference: MRIVolumes, options: MRIConfig, *, control: int = 0, disease: int = 1
+) -> IndividualMaps:
+    """Every disease subject's map is the ``reference`` subjects' group difference (mean control image minus
+    mean disease image), scored like :func:`individual_maps` against each subject's own atrophy.
+
+    One map for everyone, drawn without a model: the group study's answer to "what did the disease take
+    from this patient". A model's individual maps tell something about the subject only where they score
+    above it; on phantoms it scores close to a model whose maps are the group pattern (its median r is
+    the group pattern's share in each subject's atrophy).
+
+    Args:
+        data: the subjects to score, as for :func:`individual_maps` (e.g. the test subjects).
+        reference: other subjects of both classes, e.g. the ones a model was trained on.
+    """
+    shared = -group_difference(reference, options, control, disease)  # (P, 1, *S): the intensity the disease removes
+    return _scored(data, options, lambda patients: patients + shared, control, disease)
 
 
 def _scored(data: MRIVolumes, options: MRIConfig, healthy, control: int, disease: int) -> IndividualMaps:
