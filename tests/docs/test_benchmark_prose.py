@@ -39,4 +39,6 @@ def test_the_summary_rows_of_the_shipped_cvaes_are_their_rows_in_the_results():
         assert cells[1].startswith(f"**{shipped['r_model']:.2f}**") and cells[2].startswith(f"{shipped['r_group']:.2f}")
         assert cells[3].startswith(f"{shipped['r_reference']:.2f}")
         assert cells[5].startswith(f"**{shipped['individual'][1]:.2f}**")
-        assert cells[8] == f"{shipped['r_ad_maps_ceiling']:.2f}, {shipped['individual_ceiling'][1]:.2f}"
+        low, floor, high = shipped["individual_group_difference"]
+        assert cells[7] == f"{floor:.2f} [{low:.2f}, {high:.2f}]"
+        assert cells[9] == f"{shipped['r_ad_maps_ceiling']:.2f}, {shipped['individual_ceiling'][1]:.2f}"
