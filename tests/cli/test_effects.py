@@ -62,6 +62,7 @@ def test_a_phantom_runs_maps_are_nifti_on_the_template_grid_and_scored(phantom_r
     from vaegan.data.mri_transforms import registered_grid
     from vaegan.runs import load_run
     from vaegan.visualization.disease_maps import summarize_effects
+    from vaegan.visualization.subject_maps import group_difference_maps
 
     assert main(["effects", str(phantom_run), "--samples", "2"]) == 0
     out = phantom_run / "effects"
@@ -99,6 +100,12 @@ def test_a_phantom_runs_maps_are_nifti_on_the_template_grid_and_scored(phantom_r
     assert [row["scan"] for row in summary["scans"]] == ad
     assert all(-1 <= row["r"] <= 1 for row in summary["scans"])
     assert summary["scans_by_class"] == {"CN": int((test.labels == 0).sum()), "AD": len(ad)}
+    # the individual maps' floor: the subjects the run learned from, their group difference for every scan
+    learned = volumes.select(~split_subjects(volumes.subjects, volumes.labels, mri.test_size))
+    floor = group_difference_maps(test, learned, mri)
+    assert summary["individual_floor"]["quartiles"] == pytest.approx(list(floor.quartiles()), abs=1e-6)
+    assert summary["individual_floor"]["subjects"] == len(learned.subjects)
+    assert f"floor: median r = {floor.quartiles()[1]:.2f}" in printed
     assert shows_a_map(out / "group_effect.png") and shows_a_map(out / "individual.png")
     assert not list(out.rglob(".*.tmp"))  # every file renamed into place
 
@@ -111,6 +118,7 @@ def test_the_classes_can_be_swapped_by_name_and_the_run_split_widened(phantom_ru
     assert summary["control"] == "AD" and summary["split"] == "all"
     assert sum(summary["scans_by_class"].values()) == 12
     assert len(summary["scans"]) == summary["scans_by_class"]["CN"]  # the CN scans are the "disease" ones now
+    assert "individual_floor" not in summary  # no subjects left out of the maps to draw a group study from
     assert (out / f"{summary['scans'][0]['scan']}_as_AD.nii.gz").is_file()
 
 

@@ -345,6 +345,7 @@ def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
         "scans_by_class": {"CN": 20, "AD": 20},
         "group": {"r_model": 0.7559, "r_group_difference": 0.726},
         "individual_quartiles": [0.61, 0.66, 0.71],
+        "individual_floor": {"quartiles": [0.72, 0.7603, 0.8], "subjects": 160},
         "scans": [{"scan": "sub-0002", "r": 0.5255, "r_model_free": 0.286}],
     }
     (run / "effects" / "effects.json").write_text(json.dumps(summary))
@@ -353,6 +354,7 @@ def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
     assert len(shown) == 2 and all(decode_img(img["src"]).size == (40, 30) for img in shown)
     text = "".join(page.text)
     assert "0.7559" in text and "0.726" in text and "20 CN" in text and "0.66" in text
+    assert "0.7603" in text and "160 subjects" in text  # the floor the individual maps must beat
     assert "older truth maps" in text  # scored before the phantoms saved the tissue removed: said so
     summary["truth"] = 2
     (run / "effects" / "effects.json").write_text(json.dumps(summary))

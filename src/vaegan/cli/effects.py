@@ -230,15 +230,18 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
     from vaegan.data.phantoms import truth_version
     from vaegan.visualization.disease_maps import subjects_where, summarize_effects
     from vaegan.visualization.effect_files import save_effect_maps, scan_names
-    from vaegan.visualization.subject_maps import individual_maps
+    from vaegan.visualization.subject_maps import group_difference_maps, individual_maps
 
     mri = run_.config.data.mri
     volumes = config_volumes(run_.config.data)
     _out_folder(out, run_.path, folder, [Path(p) for p in volumes.paths])  # the scans read, wherever they are
     everyone = [int((volumes.labels == c).sum()) for c in (control, disease)]
     named = dict(zip(volumes.paths, scan_names(volumes.paths, volumes.subjects)))  # over every scan: stable
+    learned = None  # the subjects the model learned from: the individual maps' floor is their group difference
     if args.split == "test":
-        volumes = _held_out(run_, volumes)
+        everything, volumes = volumes, _held_out(run_, volumes)
+        tested = set(volumes.subjects)
+        learned = everything.select(torch.tensor([s not in tested for s in everything.subjects], dtype=torch.bool))
     names = [volumes.class_names[c] for c in (control, disease)]
     converters = _converters(volumes, control, disease)
     notes = [_converters_note(converters, names, args.exclude_converters)] if converters else []
@@ -261,6 +264,9 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
     for line in maps.amounts_cut_off(names[1]):
         notes.append(f"--scaled: {line}")
         _warn(notes[-1])
+    floor = None
+    if maps.truth is not None and learned is not None and all((learned.labels == c).any() for c in (control, disease)):
+        floor = group_difference_maps(volumes, learned, mri, control=control, disease=disease)
     paths = [p for p, label in zip(volumes.paths, volumes.labels.tolist()) if label == disease]
     about = {
         "run": str(run_.path.resolve()),
@@ -278,6 +284,12 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         "exclude_converters": args.exclude_converters,
         "notes": notes,
     }
+    if floor is not None:
+        about["individual_floor"] = {
+            "quartiles": [float(q) for q in floor.quartiles()],
+            "subjects": len(set(learned.subjects)),
+            "map": "the group difference of the subjects the run learned from, the same map for every scan",
+        }
     files = save_effect_maps(
         summary,
         maps,
@@ -295,6 +307,13 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         f"({args.split}); {summary.describe()}"
     )
     print(maps.describe())
+    if floor is not None:
+        low, median, high = floor.quartiles()
+        print(
+            f"floor: median r = {median:.2f} [IQR {low:.2f} .. {high:.2f}], the group difference of the "
+            f"{len(set(learned.subjects))} subjects the run learned from as every {names[1]} scan's map; the "
+            "model's own maps tell more than a group study only above it"
+        )
     shared = sorted(p.name for p in files.values() if not any(p.name.startswith(scan) for scan in named.values()))
     per_scan = f"<scan>_loss.nii.gz and <scan>_as_{names[0]}.nii.gz for {len(paths)} scans"
     print(f"{len(files)} files in {out}: {', '.join(shared)}; {per_scan}")

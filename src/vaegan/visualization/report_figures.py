@@ -199,4 +199,15 @@ def effects_section(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
             facts.append(
                 ("individual maps r, median [IQR]", f"{fmt(quartiles[1])} [{fmt(quartiles[0])}, {fmt(quartiles[2])}]")
             )
+        floor = summary.get("individual_floor") if isinstance(summary.get("individual_floor"), dict) else {}
+        low_median_high = floor.get("quartiles")
+        if isinstance(low_median_high, list) and len(low_median_high) == 3:
+            low, median, high = (fmt(v) for v in low_median_high)
+            facts.append(
+                (
+                    "floor: a group study's map for every subject",
+                    f"{median} [{low}, {high}], the group difference of the {fmt(floor.get('subjects'))} subjects "
+                    "the run learned from; the individual maps tell more only above it",
+                )
+            )
     return {"present": bool(figures or facts or error), "figures": figures, "facts": facts, "error": error}
