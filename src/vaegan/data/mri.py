@@ -335,15 +335,15 @@ def load_phantoms(data_dir: Path | None = None, *, mri: MRIConfig = MRIConfig())
 def warn_old_truth(folder: Path) -> None:
     """Warn where ``folder`` is a phantom set whose truth maps are older than this vaegan's: a score against
     them is not comparable with one against today's (its images are the same)."""
-    from vaegan.data.phantoms import TRUTH_MAP, truth_version
+    from vaegan.data.phantoms import OLD_TRUTH, TRUTH_MAP, truth_version
 
     version = truth_version(folder)
     if version is not None and version < TRUTH_MAP:
         logger.warning(
-            "%s: written with older truth maps (the disease's relative loss of each voxel's tissue, before "
-            "2026-12-02; today's are the tissue it removes, a fraction of the voxel); the images are the same, "
-            "but scores against these maps are not comparable: write the set again with `vaegan phantoms`",
+            "%s: written with %s; today's are the tissue it removes, a fraction of the voxel; the images are the "
+            "same, but scores against these maps are not comparable: write the set again with `vaegan phantoms`",
             folder,
+            OLD_TRUTH,
         )
 
 

@@ -48,6 +48,8 @@ ATROPHY_SUFFIX = "_label-atrophy_probseg.nii.gz"
 ORIENTATIONS = ("RAS", "LAS", "LPS")
 # what the saved atrophy maps hold; 2 (2026-12-02): the tissue the disease removes, a fraction of each voxel
 TRUTH_MAP = 2
+# how every message names the maps of a set written before TRUTH_MAP 2
+OLD_TRUTH = "the phantoms' older truth maps (the disease's relative loss of each voxel's tissue, before 2026-12-02)"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from vaegan.config import RunConfig, as_overrides, build_config, check_space
 from vaegan.config.search import TuneConfig, check_direction
-from vaegan.data.phantoms import TRUTH_MAP, truth_version
+from vaegan.data.phantoms import OLD_TRUTH, TRUTH_MAP, truth_version
 from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
 from vaegan.foundation.files import pid_running, write_text_atomic
 from vaegan.models.registry import get_model_class
@@ -105,8 +105,8 @@ def check_truth(study: optuna.Study, metric: str) -> None:
     if old:
         raise ConfigError(
             f"study {study.study_name!r} holds {len(old)} trial{'s' if len(old) > 1 else ''} (first: {old[0]}) "
-            f"whose {metric} was scored against the phantoms' older truth maps (before 2026-12-02), which "
-            "today's scores do not compare with: start a new study (another --out folder, or --study NAME)"
+            f"whose {metric} was scored against {OLD_TRUTH}, which today's scores do not compare with: start a "
+            "new study (another --out folder, or --study NAME)"
         )
 
 

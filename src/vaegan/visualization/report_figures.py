@@ -120,7 +120,7 @@ def stale_effects(run: Path, summary: dict[str, Any], metrics: dict[str, Any]) -
     or its r were scored against a phantom set's older truth maps.
 
     ``metrics``: :func:`.report_tables.metrics_section` of the run (its best and last epochs now)."""
-    from vaegan.data.phantoms import TRUTH_MAP
+    from vaegan.data.phantoms import OLD_TRUTH, TRUTH_MAP
 
     notes = []
     epoch, checkpoint = summary.get("epoch"), summary.get("checkpoint")
@@ -135,9 +135,8 @@ def stale_effects(run: Path, summary: dict[str, Any], metrics: dict[str, Any]) -
     truth = summary.get("truth", 1)
     if group.get("r_model") is not None and isinstance(truth, int) and truth < TRUTH_MAP:
         notes.append(
-            "their r were scored against the phantoms' older truth maps (the disease's relative loss, before "
-            "2026-12-02), not comparable with today's: write the phantom set again with vaegan phantoms and "
-            f"run vaegan effects {shell(run)} again"
+            f"their r were scored against {OLD_TRUTH}, not comparable with today's: write the phantom set "
+            f"again with vaegan phantoms and run vaegan effects {shell(run)} again"
         )
     return "; ".join(notes) or None
 
