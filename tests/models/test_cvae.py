@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from pydantic import ValidationError
 
 from tests.conftest import REPO, tiny_splits
 from tests.models.test_contract import batch, make
@@ -15,6 +16,8 @@ from vaegan.config import load_config
 from vaegan.experiment import train_from_config
 from vaegan.models import VAE, Batch, ConditionalVAE, FixedInputs
 from vaegan.models.cvae import gaussian_kernel, label_mmd
+from vaegan.networks.layers import ClassOffsets
+from vaegan.networks.warp import REACH, WarpedDecoder
 
 K = 3  # classes of the tiny blob data
 
@@ -220,3 +223,54 @@ def test_log_likelihood_takes_soft_labels_as_encode_does():
     torch.manual_seed(0)
     by_weights = model.log_likelihood(x, soft, k=8)
     torch.testing.assert_close(by_weights, by_index)
+
+
+def shifted_warp(model, pixels: float) -> None:
+    """Set the model's warp to one constant displacement: ``pixels`` along the last axis, whatever the code."""
+    warp = model.decoder
+    width = model.config.image_shape[-1]
+    last = warp.field[-1]
+    with torch.no_grad():
+        last.bias.view(warp.dims, -1)[0] = math.atanh(2 * pixels / width / REACH)  # grid units: 2 / width a pixel
+
+
+def test_the_warp_starts_as_the_identity_and_a_shift_moves_offsets_and_decoder_alike(tmp_path):
+    torch.manual_seed(0)
+    shape = (1, 16, 32)  # a pixel is 2 / 32 of the warp's units, within its reach
+    plain = make("cvae", shape, K, class_offsets=True)
+    warped = make("cvae", shape, K, class_offsets=True, warp_points=3)
+    assert isinstance(warped.decoder, WarpedDecoder) and isinstance(warped.decoder.decoder, ClassOffsets)
+    warped.decoder.decoder.load_state_dict(plain.decoder.state_dict())
+    warped.encoder.load_state_dict(plain.encoder.state_dict())
+    with torch.no_grad():
+        plain.decoder.offsets.copy_(torch.randn_like(plain.decoder.offsets))
+        warped.decoder.decoder.offsets.copy_(plain.decoder.offsets)
+    z, labels = torch.randn(4, plain.config.latent_dim), torch.tensor([0, 1, 2, 1])
+    torch.testing.assert_close(warped.decode(z, labels), plain.decode(z, labels))  # the identity at the start
+    shifted_warp(warped, 1.0)  # each output voxel reads the voxel one to its right
+    torch.testing.assert_close(warped.decode(z, labels)[..., :-1], plain.decode(z, labels)[..., 1:])
+    effect = warped.decode(z[:1], torch.tensor([1])) - warped.decode(z[:1], torch.tensor([0]))
+    torch.testing.assert_close(  # a class effect is moved with the subject
+        effect[..., :-1], (plain.decode(z[:1], torch.tensor([1])) - plain.decode(z[:1], torch.tensor([0])))[..., 1:]
+    )
+    warped.save(tmp_path / "model.pt")
+    again = ConditionalVAE.load(tmp_path / "model.pt")
+    again.train(warped.training)
+    torch.testing.assert_close(again.decode(z, labels), warped.decode(z, labels))
+
+
+def test_the_warp_reads_the_code_and_moves_3d_volumes_too():
+    torch.manual_seed(0)
+    model = make("cvae", (1, 8, 16, 12), K, warp_points=2)
+    with torch.no_grad():
+        model.decoder.field[-1].weight.normal_(0.0, 1.0)  # the displacement now depends on the code
+    z = torch.randn(2, model.config.latent_dim)
+    field = model.decoder.displacement(z)
+    assert field.shape == (2, 8, 16, 12, 3) and field.abs().max() <= REACH
+    assert not torch.allclose(field[0], field[1])
+    assert model.decode(z, torch.tensor([0, 1])).shape == (2, 1, 8, 16, 12)
+
+
+def test_one_warp_point_per_axis_is_refused():
+    with pytest.raises(ValidationError, match="one control point per axis only shifts"):
+        make("cvae", warp_points=1)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import Tensor
 
 from vaegan.models.base import FixedInputs, LabelConditioned, inference
 from vaegan.models.registry import register_model
 from vaegan.models.vae import VAE, VAEConfig
 from vaegan.networks.layers import ClassOffsets
+from vaegan.networks.warp import WarpedDecoder
 
 
 class ConditionalVAEConfig(VAEConfig):
@@ -22,6 +23,19 @@ class ConditionalVAEConfig(VAEConfig):
     class_offsets: bool = Field(
         False, description="add a learned image per class to the decoder's output (voxel-wise class effect)"
     )
+    warp_points: int = Field(
+        0,
+        ge=0,
+        description="control points per axis of a smooth deformation, read from the code, that moves the "
+        "decoder's output (class offsets included) onto each subject's anatomy (0: off; at least 2)",
+    )
+
+    @field_validator("warp_points")
+    @classmethod
+    def _two_points_or_none(cls, points: int) -> int:
+        if points == 1:
+            raise ValueError("one control point per axis only shifts the whole image; use 0 (off) or 2 or more")
+        return points
 
 
 def gaussian_kernel(z: Tensor) -> Tensor:
@@ -63,8 +77,8 @@ class ConditionalVAE(LabelConditioned, VAE):
     with the prior p(z) = N(0, I) independent of y. Because the label carries
     the class, the code z is free to carry the style (slant, thickness), which
     the analogies grid shows. This class adds ``analogies`` and that grid
-    (``epoch_images``), and overrides VAE methods only for the two options
-    below: ``__init__`` (``class_offsets``), and ``latent``, ``regularization``,
+    (``epoch_images``), and overrides VAE methods only for the options
+    below: ``__init__`` (``class_offsets``, ``warp_points``), and ``latent``, ``regularization``,
     ``batch_statistics`` and ``curve_units`` (``invariance_weight``).
 
     Nothing in that loss stops z from carrying the class as well, and then decoding a code with another
@@ -73,7 +87,10 @@ class ConditionalVAE(LabelConditioned, VAE):
     (:func:`label_mmd`), which pushes the class out of z and into the label (Louizos et al. 2016).
     ``class_offsets`` adds a learned image per class to the decoder's output
     (:class:`~vaegan.networks.layers.ClassOffsets`), so a class effect finer than the decoder's
-    upsampling can draw (a thin cortical ribbon) is still learned, voxel by voxel.
+    upsampling can draw (a thin cortical ribbon) is still learned, voxel by voxel. ``warp_points``
+    moves the decoder's output, offsets included, by a smooth deformation read from z
+    (:class:`~vaegan.networks.warp.WarpedDecoder`), so a class effect drawn on the average anatomy lands
+    on each subject's own: decoding one code as two classes differs where that subject's anatomy is.
 
     Example:
         >>> cvae = ConditionalVAE(ConditionalVAEConfig(latent_dim=8))
@@ -88,10 +105,12 @@ class ConditionalVAE(LabelConditioned, VAE):
 
     def __init__(self, config: ConditionalVAEConfig):
         super().__init__(config)
-        if config.class_offsets:  # the decoder's output shape: the likelihood's parameters per voxel
-            shape = tuple(config.image_shape)
-            out_shape = (shape[0] * self.likelihood.params_per_channel, *shape[1:])
+        shape = tuple(config.image_shape)
+        out_shape = (shape[0] * self.likelihood.params_per_channel, *shape[1:])  # the likelihood's parameters
+        if config.class_offsets:
             self.decoder = ClassOffsets(self.decoder, config.num_classes, out_shape)
+        if config.warp_points:  # after the offsets: they move with the subject
+            self.decoder = WarpedDecoder(self.decoder, config.latent_dim, out_shape, config.warp_points)
 
     def batch_statistics(self) -> bool:
         """With the invariance term: its MMD compares the batch's codes with each other."""
