@@ -15,7 +15,10 @@
 #
 # `ad_cvae_2d` sees coronal slices through the hippocampi with the diagnosis as its label. The code holds
 # the subject's anatomy, the label the disease: decoding one code with either label shows what the model
-# thinks AD does to that brain, which phantoms, whose atrophy is known, can check.
+# thinks AD does to that brain, which phantoms, whose atrophy is known, can check. The shipped config adds a
+# learned image per class to the decoder's output (`model.class_offsets`) and moves the output onto each
+# subject's anatomy by a smooth deformation read from the code (`model.warp_points`); `ad_cvae_3d.ipynb`
+# draws both.
 #
 # Real scans (ADNI, OASIS) cannot be shipped. The phantoms are synthetic brains of cognitively normal (CN)
 # and AD subjects written as a BIDS folder that reads exactly like one, so the same code runs on your own

@@ -24,6 +24,7 @@
 
 # %%
 # %matplotlib inline
+import torch
 from IPython.display import Image, display
 
 from vaegan.exercises.ad_runs import ad_run, held_out_subjects
@@ -61,7 +62,7 @@ display(epoch_grids(run.path, ["recons", "fakes", "analogies"]))
 # decoder explains each subject from its code. Positive: AD has less intensity there.
 
 # %%
-offsets = model.decoder.offsets.detach().cpu()  # (classes, channels, D, H, W); class 0 CN, class 1 AD
+offsets = model.offsets().detach().cpu()  # (classes, channels, D, H, W); class 0 CN, class 1 AD
 difference = orthogonal_slices((offsets[0] - offsets[1])[None])[0, 0]  # axial | coronal | sagittal
 image_row([(difference, "class offsets, CN - AD (axial | coronal | sagittal)", "RdBu_r")], inches=3)
 
@@ -73,6 +74,24 @@ image_row([(difference, "class offsets, CN - AD (axial | coronal | sagittal)", "
 # %%
 test = held_out_subjects(run.config.data)
 print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.labels.bincount().tolist())))
+
+# %% [markdown]
+# ## The warp: the pattern moved onto each subject
+# The offsets hold the disease on one grid, the average anatomy's. The shipped config also moves the
+# decoder's output, offsets included, by a smooth deformation read from each subject's code
+# (`model.warp_points` control points per axis, `vaegan.networks.warp`), so decoding one code as CN and as AD
+# differs where this subject's ventricles, cortex and hippocampi lie. How far it moves each test subject
+# (root mean square over the volume, in voxels), and the first subject's displacement:
+
+# %%
+with torch.no_grad():
+    codes = model.encode(test.volumes, test.labels)
+    moved = model.decoder.displacement(codes) * (test.volumes.shape[-1] / 2)  # (N, D, H, W, 3), grid -> voxels
+distance = moved.norm(dim=-1)  # (N, D, H, W)
+rms = distance.pow(2).mean((1, 2, 3)).sqrt()
+quartiles = rms.quantile(torch.tensor([0.25, 0.5, 0.75])).numpy().round(2)
+print("rms displacement (voxels), quartiles over the test subjects:", quartiles)
+image_row([(orthogonal_slices(distance[:1, None])[0, 0], "displacement (voxels), first test subject", "magma")])
 
 # %% [markdown]
 # ## Group map: what AD does, by the model and by the raw data

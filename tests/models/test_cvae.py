@@ -253,6 +253,7 @@ def test_the_warp_starts_as_the_identity_and_a_shift_moves_offsets_and_decoder_a
     torch.testing.assert_close(  # a class effect is moved with the subject
         effect[..., :-1], (plain.decode(z[:1], torch.tensor([1])) - plain.decode(z[:1], torch.tensor([0])))[..., 1:]
     )
+    assert warped.offsets() is warped.decoder.decoder.offsets and make("cvae").offsets() is None
     warped.save(tmp_path / "model.pt")
     again = ConditionalVAE.load(tmp_path / "model.pt")
     again.train(warped.training)

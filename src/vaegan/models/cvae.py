@@ -112,6 +112,12 @@ class ConditionalVAE(LabelConditioned, VAE):
         if config.warp_points:  # after the offsets: they move with the subject
             self.decoder = WarpedDecoder(self.decoder, config.latent_dim, out_shape, config.warp_points)
 
+    def offsets(self) -> Tensor | None:
+        """The learned image per class of ``class_offsets``, (K, C, *S), under the warp if there is one; None
+        without them."""
+        found = [module.offsets for module in self.decoder.modules() if isinstance(module, ClassOffsets)]
+        return found[0] if found else None
+
     def batch_statistics(self) -> bool:
         """With the invariance term: its MMD compares the batch's codes with each other."""
         return self.config.invariance_weight > 0
