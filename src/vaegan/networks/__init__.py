@@ -1,6 +1,8 @@
 """Networks: the components that models are composed of, for 2-D and 3-D images.
 
-- ``layers.py``: dimension-agnostic layer factories (conv, transposed conv, norm, activation).
+- ``layers.py``: dimension-agnostic layer factories (conv, transposed conv, norm, activation), and
+  ``ClassOffsets``, a learned image per class added to a decoder's output.
+- ``warp.py``: ``WarpedDecoder``, a decoder whose output a smooth deformation read from the code moves.
 - ``conv.py``: strided convolutional encoder and its mirrored transposed-conv decoder.
 - ``mlp.py``: fully connected encoder and decoder.
 - ``build_encoder`` / ``build_decoder`` pick one from a :class:`~vaegan.networks.config.NetworkConfig`.
