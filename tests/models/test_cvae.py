@@ -270,6 +270,8 @@ def test_the_warp_reads_the_code_and_moves_3d_volumes_too():
     assert field.shape == (2, 8, 16, 12, 3) and field.abs().max() <= REACH
     assert not torch.allclose(field[0], field[1])
     assert model.decode(z, torch.tensor([0, 1])).shape == (2, 1, 8, 16, 12)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # train.precision=bf16: half-precision codes, a float grid
+        assert torch.isfinite(model.decode(z, torch.tensor([0, 1]))).all()
 
 
 def test_one_warp_point_per_axis_is_refused():
