@@ -40,13 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(people)} AD subjects, each against the mean of the others, on the template grid (2 mm):")
     print("| maps | median r | IQR | lowest |\n|---|---|---|---|")
     blurred = np.stack([ndimage.gaussian_filter(m, 1.0) for m in maps])  # about a 2.5 mm image voxel
-    for name, these in (("as saved", maps), ("blurred (Gaussian, sd 2 mm)", blurred)):
-        r = leave_one_out_r(these, mask)
+    scores = {"as saved": leave_one_out_r(maps, mask), "blurred (Gaussian, sd 2 mm)": leave_one_out_r(blurred, mask)}
+    for name, r in scores.items():
         low, mid, high = np.percentile(r, [25, 50, 75])
         print(f"| {name} | {mid:.3f} | [{low:.3f}, {high:.3f}] | {r.min():.3f} |")
     severity = np.array([p.severity for p in people])
-    r = leave_one_out_r(maps, mask)
-    print(f"r against severity: Spearman {stats.spearmanr(severity, r).statistic:+.2f}")
+    print(f"r against severity: Spearman {stats.spearmanr(severity, scores['as saved']).statistic:+.2f}")
     return 0
 
 
