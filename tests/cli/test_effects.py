@@ -8,6 +8,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 
 from tests.data.mri_files import (  # noqa: F401  (fixtures)
     anatomy_cache_fixture,
@@ -522,3 +523,40 @@ def test_scaled_amounts_at_the_top_of_the_search_are_told_and_drawn(csv_run, tmp
     assert any("the top" in note for note in record["notes"]) and {row["amount"] for row in record["scans"]} == {2.0}
     rows = [t for t in texts if ": as CN minus as observed" in t]
     assert rows and all("scaled: its amount of AD 2.00 (the top of those searched)" in t for t in rows), rows
+
+
+def test_the_floor_leaves_out_the_learned_converters_too_when_asked(tmp_path, capsys):
+    """--exclude-converters left the converters out of the maps but not out of the floor's group difference of
+    the subjects the run learned from, where each still partly subtracted itself."""
+    from vaegan.data.datasets import split_subjects
+    from vaegan.data.mri import config_volumes
+    from vaegan.data.phantoms import ATROPHY_SUFFIX
+    from vaegan.runs import load_run
+    from vaegan.visualization.subject_maps import group_difference_maps
+
+    rows, converters = ["path,label,subject"], {"sub-04", "sub-12", "sub-16"}
+    for i in range(1, 21):
+        subject, diagnosis = f"sub-{i:02d}", "CN" if i % 2 else "AD"
+        ventricle = 0.35 if diagnosis == "AD" else 0.2
+        scans = [(subject, diagnosis, ventricle)] + ([(f"{subject}_early", "CN", 0.2)] if subject in converters else [])
+        for name, label, size in scans:
+            write_nifti(tmp_path / "scans" / f"{name}.nii.gz", brain(i, ventricle=size))
+            loss = brain(i, ventricle=size) < brain(i, ventricle=0.2) - 100  # the tissue the disease removed
+            write_nifti(tmp_path / "scans" / f"{name}{ATROPHY_SUFFIX}", loss.astype(np.float32))
+            rows.append(f"scans/{name}.nii.gz,{label},{subject}")
+    (tmp_path / "cohort.csv").write_text("\n".join(rows) + "\n")
+    changes = ("data.dataset=mri", "data.mri.registration=off", "data.mri.spacing=2", "data.val_size=0.2")
+    run = train("ad_cvae_2d", tmp_path / "run", tmp_path / "cohort.csv", *changes)
+    out = tmp_path / "maps"
+    assert main(["effects", str(run), "--samples", "1", "--exclude-converters", "--out", str(out)]) == 0
+    capsys.readouterr()
+
+    config = load_run(run, device="cpu").config
+    volumes = config_volumes(config.data)
+    tested = split_subjects(volumes.subjects, volumes.labels, config.data.mri.test_size)
+    kept = torch.tensor([s not in converters for s in volumes.subjects])
+    assert converters & {s for s, t in zip(volumes.subjects, tested.tolist()) if not t}  # learned converters
+    floor = group_difference_maps(volumes.select(tested & kept), volumes.select(~tested & kept), config.data.mri)
+    summary = json.loads((out / "effects.json").read_text())
+    assert summary["individual_floor"]["subjects"] == len(set(volumes.select(~tested & kept).subjects))
+    assert summary["individual_floor"]["quartiles"] == pytest.approx(list(floor.quartiles()), abs=1e-6)

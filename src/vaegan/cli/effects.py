@@ -49,7 +49,7 @@ def add_parser(subparsers) -> None:
         "--exclude-converters",
         action="store_true",
         help="leave out subjects with scans of both classes (sessions of different diagnoses, e.g. CN then AD), "
-        "which the group map otherwise counts in both groups",
+        "which the group map otherwise counts in both groups (the floor's group difference leaves them out too)",
     )
     parser.add_argument("--subjects", type=int, default=3, help="disease subjects drawn in individual.png")
     parser.add_argument("--seed", type=int, default=0, help="seed of the posterior draws")
@@ -245,6 +245,9 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
     names = [volumes.class_names[c] for c in (control, disease)]
     converters = _converters(volumes, control, disease)
     notes = [_converters_note(converters, names, args.exclude_converters)] if converters else []
+    if learned is not None and args.exclude_converters:  # the floor's group difference: without them, as the maps
+        of_learned = set(_converters(learned, control, disease))
+        learned = learned.select(torch.tensor([s not in of_learned for s in learned.subjects], dtype=torch.bool))
     if converters and args.exclude_converters:
         volumes = volumes.select(torch.tensor([s not in converters for s in volumes.subjects], dtype=torch.bool))
         print(notes[0])
