@@ -118,7 +118,8 @@ def evaluate(
     ceiling: bool = True,
 ) -> dict:
     """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC (and draw them);
-    ``refine`` > 0: a VAE's AUC and explained variance on its MAP codes after that many steps too;
+    ``refine`` > 0: a VAE's AUC and explained variance on its MAP codes after that many steps too, and a
+    conditional one's individual maps decoded from them;
     ``ceiling``: on phantoms, the healthy twins' maps too (their set is generated on first use)."""
     history, seconds = train_or_reuse(config, reuse)
     run = load_run(config.out_dir, checkpoint="best", device="cuda" if torch.cuda.is_available() else "cpu")
@@ -181,6 +182,9 @@ def evaluate(
             individual_baseline_specific=maps.quartiles(baseline=True, specific=True),
             individual_group_difference=group_difference_maps(test, training, mri).quartiles(),
         )
+        if refine:  # each subject's map from its MAP code: the code that explains it best, not the encoder's guess
+            own = individual_maps(run.model, test, mri, refine=refine)
+            row.update(individual_refined=own.quartiles(), individual_refined_specific=own.quartiles(specific=True))
         if run.model.soft_labels:  # each subject's own amount of AD removed, not the class's average
             scaled = individual_maps(run.model, test, mri, samples=samples, scaled=True)
             row.update(individual_scaled=scaled.quartiles(), individual_scaled_specific=scaled.quartiles(specific=True))

@@ -189,18 +189,21 @@ def table(rows: list[dict], note: str) -> str:
         "subject (`group_difference_maps`): what a group study says of each patient, the floor a model's "
         "individual r must beat to say more (– where the row was measured before it was). *Scaled*: each "
         "subject's own amount of AD removed (`individual_maps(scaled=True)`: the label mix that reconstructs "
-        "the subject best, `disease_amount`), not the class's average:",
+        "the subject best, `disease_amount`), not the class's average. *MAP codes*: each subject's map decoded "
+        "from the code that explains it best (`individual_maps(refine=...)`, the row's `refine_steps` Adam steps "
+        "from the encoder's mean; – where the row was measured before it was):",
         "",
         "| config | individual r | group difference for everyone | beyond the group, residual "
         "| beyond the group, model-free | beyond the group, ceiling | individual r, scaled "
-        "| beyond the group, scaled |",
-        "|---|---|---|---|---|---|---|---|",
+        "| beyond the group, scaled | individual r, MAP codes | beyond the group, MAP codes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {_name(r)} | {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_group_difference'))} "
         f"| {_quartiles(r.get('individual_specific'))} "
         f"| {_quartiles(r.get('individual_baseline_specific'))} | {_quartiles(r.get('individual_ceiling_specific'))} "
-        f"| {_quartiles(r.get('individual_scaled'))} | {_quartiles(r.get('individual_scaled_specific'))} |"
+        f"| {_quartiles(r.get('individual_scaled'))} | {_quartiles(r.get('individual_scaled_specific'))} "
+        f"| {_quartiles(r.get('individual_refined'))} | {_quartiles(r.get('individual_refined_specific'))} |"
         for r in rows
         if r.get("individual_specific")
     ]

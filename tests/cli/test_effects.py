@@ -111,6 +111,26 @@ def test_a_phantom_runs_maps_are_nifti_on_the_template_grid_and_scored(phantom_r
     assert not list(out.rglob(".*.tmp"))  # every file renamed into place
 
 
+def test_refined_maps_come_from_each_scans_map_code_and_say_so(phantom_run, tmp_path, capsys):
+    from vaegan.data.datasets import split_subjects
+    from vaegan.data.mri import config_volumes
+    from vaegan.runs import load_run
+    from vaegan.visualization.subject_maps import individual_maps
+
+    out = tmp_path / "refined"
+    assert main(["effects", str(phantom_run), "--samples", "2", "--refine", "3", "--out", str(out)]) == 0
+    run = load_run(phantom_run, device="cpu")
+    volumes = config_volumes(run.config.data)
+    test = volumes.select(split_subjects(volumes.subjects, volumes.labels, run.config.data.mri.test_size))
+    expected = individual_maps(run.model, test, run.config.data.mri, refine=3)  # one MAP code, not 2 draws
+    summary = json.loads((out / "effects.json").read_text())
+    assert summary["refine"] == 3 and summary["samples"] == 2  # the draws of the group map
+    assert [row["r"] for row in summary["scans"]] == pytest.approx(expected.r.tolist(), abs=1e-4)  # as rounded
+    assert "MAP code (3 steps)" in capsys.readouterr().out
+    assert main(["effects", str(phantom_run), "--refine", "-1", "--out", str(tmp_path / "no")]) == 2
+    assert "--refine -1" in capsys.readouterr().err and not (tmp_path / "no").exists()
+
+
 def test_the_classes_can_be_swapped_by_name_and_the_run_split_widened(phantom_run, phantom_cache, tmp_path):
     out = tmp_path / "swapped"
     args = ["effects", str(phantom_run), "--split", "all", "--samples", "1", "--out", str(out)]

@@ -99,13 +99,20 @@ def test_render_has_a_table_of_what_is_individual_for_the_rows_that_measured_it(
         individual_baseline_specific=[0.0, 0.05, 0.1],
         individual_ceiling_specific=[0.8, 0.85, 0.9],
     )
-    floored = row("b", individual_specific=[0.1, 0.2, 0.3], individual_group_difference=[0.7, 0.75, 0.8])
+    floored = row(
+        "b",
+        individual_specific=[0.1, 0.2, 0.3],
+        individual_group_difference=[0.7, 0.75, 0.8],
+        individual_refined=[0.62, 0.66, 0.7],
+        individual_refined_specific=[0.3, 0.4, 0.5],
+    )
     lines = render({"note": "", "rows": [measured, floored, row("old")], "curves": {}}).splitlines()
     head = lines.index(next(line for line in lines if line.startswith("| config | individual r | group difference")))
     assert lines[head + 2] == (
-        "| a | 0.60 [0.50, 0.70] | – | 0.20 [0.10, 0.30] | 0.05 [0.00, 0.10] | 0.85 [0.80, 0.90] | – | – |"
+        "| a | 0.60 [0.50, 0.70] | – | 0.20 [0.10, 0.30] | 0.05 [0.00, 0.10] | 0.85 [0.80, 0.90] | – | – | – | – |"
     )
     assert lines[head + 3].startswith("| b | 0.60 [0.50, 0.70] | 0.75 [0.70, 0.80] | 0.20 [0.10, 0.30] |")
+    assert lines[head + 3].endswith("| 0.66 [0.62, 0.70] | 0.40 [0.30, 0.50] |")  # from MAP codes
     assert not any(line.startswith("| old |") for line in lines[head:])
 
 

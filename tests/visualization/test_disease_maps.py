@@ -319,6 +319,38 @@ def test_posterior_samples_are_averaged_and_seeded():
         disease_effect(model, x, source=0, target=1, samples=0)
 
 
+def test_refined_maps_decode_each_images_map_code():
+    """refine=N: the effect of the code that best explains the image (VAE.map_code), not the encoder's guess."""
+    from vaegan.foundation.errors import ConfigError
+    from vaegan.models.vae import map_codes
+
+    model = tiny().eval()
+    x = torch.rand(3, 1, 16, 16)
+    refined = disease_effect(model, x, source=1, target=0, refine=5)
+    z = map_codes(model, x, torch.ones(3, dtype=torch.long), steps=5)
+    with torch.no_grad():
+        labels = [torch.full((3,), c) for c in (0, 1)]
+        expected = model.generate(z, labels[0]) - model.generate(z, labels[1])
+    assert torch.allclose(refined, expected, atol=1e-6)
+    assert not torch.allclose(refined, disease_effect(model, x, source=1, target=0), atol=1e-4)  # moved
+    healthy = counterfactual(model, x, source=1, target=0, refine=5)
+    assert torch.allclose(healthy, (x + expected).clamp(0, 1), atol=1e-6)
+    with pytest.raises(ValueError, match="one code per image"):  # a MAP code is one point, not draws
+        disease_effect(model, x, source=1, target=0, refine=5, samples=4)
+    with pytest.raises(ConfigError, match="refine=-1"):
+        disease_effect(model, x, source=1, target=0, refine=-1)
+
+
+def test_refined_individual_maps_say_how_they_were_made(volumes):
+    mri = options(**MRI)
+    model = tiny().eval()
+    plain, refined = (individual_maps(model, volumes, mri, refine=steps) for steps in (0, 3))
+    assert plain.refine == 0 and refined.refine == 3
+    assert refined.loss.shape == plain.loss.shape and not torch.allclose(refined.loss, plain.loss, atol=1e-5)
+    with pytest.raises(ValueError, match="one code per image"):
+        individual_maps(model, volumes, mri, refine=3, samples=2)
+
+
 def test_atrophy_scale_weakens_only_the_disease(phantom_cache):
     anatomy = load_anatomy()
     subject = PhantomSubject("sub-01", "AD", age=70.0, severity=0.8, seed=3)

@@ -51,6 +51,14 @@ def add_parser(subparsers) -> None:
         help="leave out subjects with scans of both classes (sessions of different diagnoses, e.g. CN then AD), "
         "which the group map otherwise counts in both groups (the floor's group difference leaves them out too)",
     )
+    parser.add_argument(
+        "--refine",
+        type=int,
+        default=0,
+        help="each subject's map from its MAP code, this many steps from the encoder's guess (the code that "
+        "explains the scan best; 100 is plenty, 0 = the encoder's posterior, --samples then sets the group "
+        "map's draws only)",
+    )
     parser.add_argument("--subjects", type=int, default=3, help="disease subjects drawn in individual.png")
     parser.add_argument("--seed", type=int, default=0, help="seed of the posterior draws")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
@@ -67,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--samples", args.samples), ("--subjects", args.subjects)):
         if value < 1:
             raise VaeganError(f"{flag} {value}: needs at least 1")
+    if args.refine < 0:
+        raise VaeganError(f"--refine {args.refine}: a number of steps, 0 (the encoder's codes) or more")
     run_ = load_run(args.run, checkpoint=args.checkpoint, device=args.device, data_dir=args.data_dir)
     model, data = run_.model, run_.config.data
     run_.require_data()  # not the defaults (mnist) of a run that records no data section
@@ -191,15 +201,21 @@ SPLITS = {
 }
 
 
-def figure_title(run: str, split: str, names: list[str], scans: list[int], subjects: list[int], samples: int) -> str:
-    """The figures' title: the run, whose maps (split, scans and subjects of each class), how many draws.
+def figure_title(
+    run: str, split: str, names: list[str], scans: list[int], subjects: list[int], samples: int, refine: int = 0
+) -> str:
+    """The figures' title: the run, whose maps (split, scans and subjects of each class), how many draws
+    (and, ``refine`` > 0, that each subject's map is decoded from its MAP code).
 
     ``names``, ``scans``, ``subjects``: (control, disease) each.
     """
     draws = f"{samples} posterior draw{'s' if samples != 1 else ''}"
+    how = f"each map averaged over {draws}"
+    if refine:
+        how = f"the group map averaged over {draws}, each subject's from its MAP code ({refine} steps)"
     return (
         f"{run}\n{SPLITS[split]}\n{scans[0]} {names[0]} and {scans[1]} {names[1]} scans of {subjects[0]} and "
-        f"{subjects[1]} subjects; each map averaged over {draws}"
+        f"{subjects[1]} subjects; {how}"
     )
 
 
@@ -263,7 +279,8 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
     people = [len(set(subjects_where(volumes, volumes.labels == c))) for c in (control, disease)]
     common = {"control": control, "disease": disease, "samples": args.samples, "seed": args.seed}
     summary = summarize_effects(run_.model, volumes, mri, **common)
-    maps = individual_maps(run_.model, volumes, mri, scaled=args.scaled, **common)
+    own = {**common, "samples": 1, "refine": args.refine} if args.refine else common  # a MAP code is one code
+    maps = individual_maps(run_.model, volumes, mri, scaled=args.scaled, **own)
     for line in maps.amounts_cut_off(names[1]):
         notes.append(f"--scaled: {line}")
         _warn(notes[-1])
@@ -281,6 +298,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         "samples": args.samples,
         "seed": args.seed,
         "scaled": args.scaled,
+        "refine": args.refine,
         "scans_by_class": dict(zip(names, counts)),
         "subjects_by_class": dict(zip(names, people)),
         "converters": converters,
@@ -302,7 +320,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         paths=paths,
         class_names=(names[0], names[1]),
         about=about,
-        title=figure_title(run_.config.name, args.split, names, counts, people, args.samples),
+        title=figure_title(run_.config.name, args.split, names, counts, people, args.samples, args.refine),
         subjects=args.subjects,
     )
     print(

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from vaegan.models.vae import check_refine, map_codes
 from vaegan.visualization.codes import decode, evaluating
 from vaegan.visualization.intervals import row_pearson
 
@@ -40,11 +41,20 @@ if TYPE_CHECKING:
     from vaegan.models.base import GenerativeModel
 
 
-def _codes(model: GenerativeModel, x: Tensor, label: int, samples: int, seed: int, chunk: int) -> Tensor:
-    """(S, N, D) codes of ``x`` encoded with ``label``: the posterior mean (S = 1), or S posterior draws.
+def _codes(
+    model: GenerativeModel, x: Tensor, label: int, samples: int, seed: int, chunk: int, refine: int = 0
+) -> Tensor:
+    """(S, N, D) codes of ``x`` encoded with ``label``: the posterior mean (S = 1), or S posterior draws;
+    ``refine`` > 0: each image's MAP code after that many steps from the mean (:func:`map_codes`, S = 1).
 
     The draws are made on the CPU, as the models' prior noise is, so a seed gives the same maps on any device.
     """
+    if refine:
+        if samples != 1:
+            raise ValueError(f"refine={refine} gives one code per image (its MAP code), not {samples} draws: samples=1")
+        with evaluating(model):
+            return map_codes(model, x, torch.full((len(x),), label), steps=refine).unsqueeze(0)
+    check_refine(model, refine)  # a negative count
     generator = torch.Generator().manual_seed(seed)
     out = []
     with evaluating(model):
@@ -69,6 +79,7 @@ def disease_effect(
     seed: int = 0,
     chunk: int = 256,
     amount: Tensor | None = None,
+    refine: int = 0,
 ) -> Tensor:
     """Per image: decode(z, target) - decode(z, source), z = encode(x, source); (N, C, *S) on the CPU.
 
@@ -76,6 +87,10 @@ def disease_effect(
         samples: 1 decodes the posterior mean; more average the difference over
             that many posterior draws (probabilistic models; others use the mean).
         seed: the draws' seed, so a map is reproducible.
+        refine: > 0 decodes each image's MAP code instead (:meth:`~vaegan.models.VAE.map_code`, that many
+            Adam steps from the posterior mean; ``samples`` 1): the code that explains this image best, where
+            the encoder only guesses it. With a warped decoder (``model.warp_points``) it also places the
+            disease pattern on the image's own anatomy more closely.
         amount: (N,) how much of ``source`` each image shows (:func:`disease_amount`): the second
             decoding is then of the label mix amount * source + (1 - amount) * target, so the effect
             is that image's own amount of the class, not the class's average.
@@ -86,7 +101,7 @@ def disease_effect(
         raise ValueError(f"samples={samples}: need at least 1 posterior draw")
     shown = torch.full((len(x),), source) if amount is None else _mix(model, amount, source, target)
     total = torch.zeros(x.shape, dtype=torch.float32)
-    for z in _codes(model, x, source, samples, seed, chunk):  # (N, D) each
+    for z in _codes(model, x, source, samples, seed, chunk, refine):  # (N, D) each
         total += decode(model, z, torch.full((len(z),), target)) - decode(model, z, shown)
     return total / samples
 
@@ -108,6 +123,7 @@ def disease_amount(
     target: int,
     groups: Tensor | None = None,
     grid: Tensor | None = None,
+    refine: int = 0,
 ) -> Tensor:
     """How much of ``source`` each image shows, (N,): the label mix that reconstructs it best.
 
@@ -116,11 +132,12 @@ def disease_amount(
     average, above 1 more than it); the a with the least squared error is the image's amount.
     On the phantoms it follows each AD subject's true severity (r 0.79 for ``ad_cvae_3d``).
     ``groups`` (N,): images of one subject (2-D slices) share the a that fits them together.
+    ``refine`` > 0: from each image's MAP code (:func:`disease_effect`).
     """
     grid = torch.linspace(0.0, 2.0, 41) if grid is None else grid
     _mix(model, grid[:1], source, target)  # refuses a model without soft labels before any work
     x = x.detach().cpu()  # compared with decodings, which come back on the CPU
-    (z,) = _codes(model, x, source, 1, 0, 256)  # (N, D) posterior means
+    (z,) = _codes(model, x, source, 1, 0, 256, refine)  # (N, D) posterior means (or MAP codes)
     errors = torch.stack(
         [(decode(model, z, _mix(model, a.expand(len(z)), source, target)) - x).pow(2).flatten(1).sum(1) for a in grid],
         1,
@@ -141,25 +158,28 @@ def counterfactual(
     samples: int = 1,
     seed: int = 0,
     amount: Tensor | None = None,
+    refine: int = 0,
 ) -> Tensor:
     """``x`` as the model would draw it with label ``target``: (N, C, *S) on the CPU, clipped to [0, 1].
 
     Residual (default): ``x + decode(z, target) - decode(z, source)``, which keeps
     everything of ``x`` the label does not explain (its noise, bias field and the
     detail the decoder cannot reproduce). Otherwise ``decode(z, target)``, which
-    carries the reconstruction error along with the change. ``amount``: see :func:`disease_effect`
-    (residual counterfactuals only).
+    carries the reconstruction error along with the change. ``amount``, ``refine``: see :func:`disease_effect`
+    (``amount``: residual counterfactuals only).
     """
     x = x.detach().cpu()  # the maps come back on the CPU, so the image they are added to must be there
     if residual:
-        change = disease_effect(model, x, source=source, target=target, samples=samples, seed=seed, amount=amount)
+        change = disease_effect(
+            model, x, source=source, target=target, samples=samples, seed=seed, amount=amount, refine=refine
+        )
         return (x.float() + change).clamp(0.0, 1.0)
     if amount is not None:
         raise ValueError("an amount of the disease scales residual counterfactuals only; decode(z, target) has none")
     if not (model.conditional and model.has_encoder):
         raise ValueError(f"{type(model).__name__} is not a conditional model with an encoder (e.g. cvae, cvaegan)")
     total = torch.zeros(x.shape, dtype=torch.float32)
-    for z in _codes(model, x, source, samples, seed, 256):
+    for z in _codes(model, x, source, samples, seed, 256, refine):
         total += decode(model, z, torch.full((len(z),), target))
     return total / samples
 
