@@ -28,6 +28,7 @@ import torch
 from IPython.display import Image, display
 
 from vaegan.exercises.ad_runs import ad_run, held_out_subjects
+from vaegan.networks.warp import WarpedDecoder
 from vaegan.visualization.brain import plot_effect_maps
 from vaegan.visualization.disease_codes import latent_auc
 from vaegan.visualization.disease_maps import summarize_effects
@@ -84,14 +85,18 @@ print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.la
 # (root mean square over the volume, in voxels), and the first subject's displacement:
 
 # %%
-with torch.no_grad():
-    codes = model.encode(test.volumes, test.labels)
-    moved = model.decoder.displacement(codes) * (test.volumes.shape[-1] / 2)  # (N, D, H, W, 3), grid -> voxels
-distance = moved.norm(dim=-1)  # (N, D, H, W)
-rms = distance.pow(2).mean((1, 2, 3)).sqrt()
-quartiles = rms.quantile(torch.tensor([0.25, 0.5, 0.75])).numpy().round(2)
-print("rms displacement (voxels), quartiles over the test subjects:", quartiles)
-image_row([(orthogonal_slices(distance[:1, None])[0, 0], "displacement (voxels), first test subject", "magma")])
+if isinstance(model.decoder, WarpedDecoder):
+    with torch.no_grad():
+        codes = model.encode(test.volumes, test.labels)
+        moved = model.decoder.displacement(codes) * (test.volumes.shape[-1] / 2)  # (N, D, H, W, 3), grid -> voxels
+    distance = moved.norm(dim=-1)  # (N, D, H, W)
+    rms = distance.pow(2).mean((1, 2, 3)).sqrt()
+    quartiles = rms.quantile(torch.tensor([0.25, 0.5, 0.75])).numpy().round(2)
+    print("rms displacement (voxels), quartiles over the test subjects:", quartiles)
+    first = orthogonal_slices(distance[:1, None])[0, 0]
+    display(image_row([(first, "displacement (voxels), first test subject", "magma")]))
+else:
+    print("this config has no warp (model.warp_points unset): the decoder draws every subject on one grid")
 
 # %% [markdown]
 # ## Group map: what AD does, by the model and by the raw data
