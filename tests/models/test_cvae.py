@@ -277,3 +277,40 @@ def test_the_warp_reads_the_code_and_moves_3d_volumes_too():
 def test_one_warp_point_per_axis_is_refused():
     with pytest.raises(ValidationError, match="one control point per axis only shifts"):
         make("cvae", warp_points=1)
+
+
+def test_a_warp_can_be_held_fixed_per_image_whatever_the_code():
+    torch.manual_seed(0)
+    model = make("cvae", (1, 16, 32), K, warp_points=3).eval()
+    z, labels = torch.randn(2, model.config.latent_dim), torch.tensor([0, 1])
+    own = model.decode(z, labels)
+    points = torch.zeros(2, 2 * 3**2)
+    points.view(2, 2, -1)[1, 0] = math.atanh(2 * 1.0 / 32 / REACH)  # the second image: one pixel along x
+    with model.decoder.fixed(points):
+        held = model.decode(z, labels)
+        with pytest.raises(ValueError, match="3 codes, 2 fixed warps"):
+            model.decode(torch.randn(3, model.config.latent_dim), torch.tensor([0, 1, 2]))
+    torch.testing.assert_close(held[0], own[0])  # zero control points: the identity, as the untrained field
+    torch.testing.assert_close(held[1, ..., :-1], own[1, ..., 1:])
+    torch.testing.assert_close(model.decode(z, labels), own)  # released after the block
+
+
+def test_the_map_code_and_warp_explain_each_image_better_than_the_code_alone():
+    """map_code_and_warp: the code and, per image, the warp's control points, fitted together (test-time
+    registration of the model's template onto the image); without a warp it is map_code's code."""
+    torch.manual_seed(0)
+    model = make("cvae", (1, 16, 32), K, warp_points=3).eval()
+    x, labels = torch.rand(4, 1, 16, 32), torch.tensor([0, 1, 2, 1])
+
+    def log_joint(z, points=None):
+        with torch.no_grad(), model.decoder.fixed(model.decoder.field(z) if points is None else points):
+            prior = -0.5 * model.config.kl_weight * z.pow(2).sum()
+            return float(model.likelihood.log_prob(model.decode(z, labels), x).sum() + prior)
+
+    code = model.map_code(x, labels, steps=20)
+    z, points = model.map_code_and_warp(x, labels, steps=20)
+    assert points.shape == (4, 2 * 3**2) and not torch.equal(points, model.decoder.field(z).detach())
+    assert log_joint(z, points) > log_joint(code)
+    plain = make("cvae", (1, 16, 32), K).eval()
+    z, points = plain.map_code_and_warp(x, labels, steps=5)
+    assert points is None and torch.equal(z, plain.map_code(x, labels, steps=5))

@@ -341,6 +341,28 @@ def test_refined_maps_decode_each_images_map_code():
         disease_effect(model, x, source=1, target=0, refine=-1)
 
 
+def test_a_warped_models_refined_maps_decode_each_images_own_fitted_warp():
+    model = ConditionalVAE(
+        ConditionalVAEConfig(
+            image_shape=(1, 16, 16),
+            num_classes=2,
+            latent_dim=4,
+            warp_points=3,
+            network={"channels": [8], "hidden": [16]},
+        )
+    ).eval()
+    x = torch.rand(3, 1, 16, 16)
+    z, points = model.map_code_and_warp(x, torch.ones(3, dtype=torch.long), steps=5)
+    with torch.no_grad(), model.decoder.fixed(points):
+        expected = model.generate(z, torch.zeros(3, dtype=torch.long)) - model.generate(
+            z, torch.ones(3, dtype=torch.long)
+        )
+    torch.testing.assert_close(disease_effect(model, x, source=1, target=0, refine=5), expected)
+    plain = counterfactual(model, x, source=1, target=0, refine=5, residual=False)
+    with torch.no_grad(), model.decoder.fixed(points):
+        torch.testing.assert_close(plain, model.generate(z, torch.zeros(3, dtype=torch.long)))
+
+
 def test_refined_individual_maps_say_how_they_were_made(volumes):
     mri = options(**MRI)
     model = tiny().eval()

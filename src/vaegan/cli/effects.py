@@ -56,8 +56,8 @@ def add_parser(subparsers) -> None:
         type=int,
         default=0,
         help="each subject's map from its MAP code, this many steps from the encoder's guess (the code that "
-        "explains the scan best; 100 is plenty, 0 = the encoder's posterior, --samples then sets the group "
-        "map's draws only)",
+        "explains the scan best, and with model.warp_points the warp fitted to the scan with it; 100 is "
+        "plenty, 0 = the encoder's posterior; --samples then sets the group map's draws only)",
     )
     parser.add_argument("--subjects", type=int, default=3, help="disease subjects drawn in individual.png")
     parser.add_argument("--seed", type=int, default=0, help="seed of the posterior draws")

@@ -7,6 +7,7 @@ from pydantic import Field, field_validator
 from torch import Tensor
 
 from vaegan.models.base import FixedInputs, LabelConditioned, inference
+from vaegan.models.distributions import standard_normal_log_prob
 from vaegan.models.registry import register_model
 from vaegan.models.vae import VAE, VAEConfig
 from vaegan.networks.layers import ClassOffsets
@@ -117,6 +118,33 @@ class ConditionalVAE(LabelConditioned, VAE):
         without them."""
         found = [module.offsets for module in self.decoder.modules() if isinstance(module, ClassOffsets)]
         return found[0] if found else None
+
+    def map_code_and_warp(
+        self, x: Tensor, labels: Tensor, *, steps: int = 100, lr: float = 0.05
+    ) -> tuple[Tensor, Tensor | None]:
+        """The code and the warp that best explain each image: (B, latent_dim) codes and (B, d * points^d)
+        control points for :meth:`WarpedDecoder.fixed <vaegan.networks.warp.WarpedDecoder.fixed>`.
+
+        As :meth:`~vaegan.models.VAE.map_code`, with the warp's control points (``warp_points``) as free
+        variables of each image beside its code, starting at the ones its code predicts: a registration
+        of the model's template onto the image (instance optimisation), where the code's field only
+        guesses the deformation. Without a warp: :meth:`map_code`'s codes and None.
+        """
+        if not isinstance(self.decoder, WarpedDecoder):
+            return self.map_code(x, labels, steps=steps, lr=lr), None
+        if steps < 0:
+            raise ValueError(f"steps={steps}: give 0 (the encoder's mean) or more")
+        x, labels = x.to(self.device), labels.to(self.device)
+        z = self.code(x, labels).detach().clone().requires_grad_(True)
+        points = self.decoder.field(z).detach().clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([z, points], lr=lr)
+        with torch.enable_grad(), self.decoder.fixed(points):
+            for _ in range(steps):
+                log_joint = self.likelihood.log_prob(self.decode(z, labels), x)
+                log_joint = log_joint + self.config.kl_weight * standard_normal_log_prob(z)
+                z.grad, points.grad = torch.autograd.grad(-log_joint.sum(), [z, points])  # no weight's grad
+                optimizer.step()
+        return z.detach(), points.detach()
 
     def batch_statistics(self) -> bool:
         """With the invariance term: its MMD compares the batch's codes with each other."""

@@ -7,9 +7,14 @@ deformation read from the subject's code carries that effect onto the subject's 
 deformable template does (Dalca et al. 2019, "Learning conditional deformable templates with
 convolutional networks"). The deformation is a free-form one: displacements at ``points`` control points
 per axis, linearly interpolated to every voxel, so it is smooth by construction (Rueckert et al. 1999).
+The code only predicts each subject's deformation; :meth:`WarpedDecoder.fixed` decodes with control
+points fitted to each image instead (``ConditionalVAE.map_code_and_warp``), as a registration would.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -45,10 +50,28 @@ class WarpedDecoder(nn.Module):
         self.field = nn.Sequential(nn.Linear(code_dim, hidden), nn.SiLU(), last)
         eye = torch.eye(self.dims, self.dims + 1).unsqueeze(0)  # (1, d, d+1): the identity affine
         self.register_buffer("identity", F.affine_grid(eye, [1, 1, *self.spatial], align_corners=False), False)
+        self.held: Tensor | None = None  # control points fixed per image (:meth:`fixed`), else None
+
+    @contextmanager
+    def fixed(self, points: Tensor) -> Iterator[WarpedDecoder]:
+        """Within the block every decoding uses ``points`` (B, d * points^d: the field's output, before its
+        tanh, as ``field(code)`` gives it) as each image's control points, whatever its code.
+
+        A warp fitted to each image (:meth:`~vaegan.models.ConditionalVAE.map_code_and_warp`) is then
+        decoded with any label; decodings of another batch size are refused inside the block.
+        """
+        self.held = points
+        try:
+            yield self
+        finally:
+            self.held = None
 
     def displacement(self, code: Tensor) -> Tensor:
         """(B, *S, d) displacements in grid_sample's units (-1..1 across the field of view)."""
-        coarse = REACH * torch.tanh(self.field(code)).view(len(code), self.dims, *(self.points,) * self.dims)
+        points = self.field(code) if self.held is None else self.held.to(code.device)
+        if len(points) != len(code):
+            raise ValueError(f"{len(code)} codes, {len(points)} fixed warps: decode the batch the warps were fitted to")
+        coarse = REACH * torch.tanh(points).view(len(code), self.dims, *(self.points,) * self.dims)
         fine = F.interpolate(coarse, size=self.spatial, mode=INTERPOLATION[self.dims], align_corners=True)
         return fine.movedim(1, -1)
 

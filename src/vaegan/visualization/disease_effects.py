@@ -27,13 +27,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from vaegan.models.vae import check_refine, map_codes
+from vaegan.models.vae import check_refine
 from vaegan.visualization.codes import decode, evaluating
 from vaegan.visualization.intervals import row_pearson
 
@@ -41,20 +42,11 @@ if TYPE_CHECKING:
     from vaegan.models.base import GenerativeModel
 
 
-def _codes(
-    model: GenerativeModel, x: Tensor, label: int, samples: int, seed: int, chunk: int, refine: int = 0
-) -> Tensor:
-    """(S, N, D) codes of ``x`` encoded with ``label``: the posterior mean (S = 1), or S posterior draws;
-    ``refine`` > 0: each image's MAP code after that many steps from the mean (:func:`map_codes`, S = 1).
+def _codes(model: GenerativeModel, x: Tensor, label: int, samples: int, seed: int, chunk: int) -> Tensor:
+    """(S, N, D) codes of ``x`` encoded with ``label``: the posterior mean (S = 1), or S posterior draws.
 
     The draws are made on the CPU, as the models' prior noise is, so a seed gives the same maps on any device.
     """
-    if refine:
-        if samples != 1:
-            raise ValueError(f"refine={refine} gives one code per image (its MAP code), not {samples} draws: samples=1")
-        with evaluating(model):
-            return map_codes(model, x, torch.full((len(x),), label), steps=refine).unsqueeze(0)
-    check_refine(model, refine)  # a negative count
     generator = torch.Generator().manual_seed(seed)
     out = []
     with evaluating(model):
@@ -67,6 +59,33 @@ def _codes(
             else:
                 out.append(model.encode(batch, y).cpu().unsqueeze(0).expand(samples, -1, -1))
     return torch.cat(out, 1)
+
+
+def _refined(
+    model: GenerativeModel,
+    x: Tensor,
+    label: int,
+    decodings: Sequence[Tensor],
+    steps: int,
+    samples: int,
+    chunk: int = 16,
+) -> list[Tensor]:
+    """``x`` encoded with ``label`` by each image's MAP code and, with a warped decoder, its own fitted warp
+    (:meth:`~vaegan.models.ConditionalVAE.map_code_and_warp`), decoded with each labels of ``decodings``
+    ((N,) or (N, K) each): one (N, C, *S) per decoding, on the CPU. ``chunk`` images are fitted at a time
+    (each step backpropagates through the decoder)."""
+    check_refine(model, steps)
+    if samples != 1:
+        raise ValueError(f"refine={steps} gives one code per image (its MAP code), not {samples} draws: samples=1")
+    out: list[list[Tensor]] = [[] for _ in decodings]
+    with evaluating(model):
+        for start in range(0, len(x), chunk):
+            batch = x[start : start + chunk].to(model.device)
+            z, points = model.map_code_and_warp(batch, torch.full((len(batch),), label), steps=steps)
+            with model.decoder.fixed(points) if points is not None else nullcontext():
+                for images, labels in zip(out, decodings):
+                    images.append(model.generate(z, labels[start : start + chunk].to(model.device)).float().cpu())
+    return [torch.cat(images) for images in out]
 
 
 def disease_effect(
@@ -89,8 +108,9 @@ def disease_effect(
         seed: the draws' seed, so a map is reproducible.
         refine: > 0 decodes each image's MAP code instead (:meth:`~vaegan.models.VAE.map_code`, that many
             Adam steps from the posterior mean; ``samples`` 1): the code that explains this image best, where
-            the encoder only guesses it. With a warped decoder (``model.warp_points``) it also places the
-            disease pattern on the image's own anatomy more closely.
+            the encoder only guesses it. With a warped decoder (``model.warp_points``) the warp is fitted to
+            the image with it (:meth:`~vaegan.models.ConditionalVAE.map_code_and_warp`), so the disease
+            pattern lands on the image's own anatomy, not on where the code guesses it.
         amount: (N,) how much of ``source`` each image shows (:func:`disease_amount`): the second
             decoding is then of the label mix amount * source + (1 - amount) * target, so the effect
             is that image's own amount of the class, not the class's average.
@@ -100,8 +120,11 @@ def disease_effect(
     if samples < 1:
         raise ValueError(f"samples={samples}: need at least 1 posterior draw")
     shown = torch.full((len(x),), source) if amount is None else _mix(model, amount, source, target)
+    if refine:
+        changed, kept = _refined(model, x, source, [torch.full((len(x),), target), shown], refine, samples)
+        return changed - kept
     total = torch.zeros(x.shape, dtype=torch.float32)
-    for z in _codes(model, x, source, samples, seed, chunk, refine):  # (N, D) each
+    for z in _codes(model, x, source, samples, seed, chunk):  # (N, D) each
         total += decode(model, z, torch.full((len(z),), target)) - decode(model, z, shown)
     return total / samples
 
@@ -137,11 +160,13 @@ def disease_amount(
     grid = torch.linspace(0.0, 2.0, 41) if grid is None else grid
     _mix(model, grid[:1], source, target)  # refuses a model without soft labels before any work
     x = x.detach().cpu()  # compared with decodings, which come back on the CPU
-    (z,) = _codes(model, x, source, 1, 0, 256, refine)  # (N, D) posterior means (or MAP codes)
-    errors = torch.stack(
-        [(decode(model, z, _mix(model, a.expand(len(z)), source, target)) - x).pow(2).flatten(1).sum(1) for a in grid],
-        1,
-    )  # (N, G)
+    mixes = [_mix(model, a.expand(len(x)), source, target) for a in grid]
+    if refine:
+        drawn = _refined(model, x, source, mixes, refine, 1)
+    else:
+        (z,) = _codes(model, x, source, 1, 0, 256)  # (N, D) posterior means
+        drawn = [decode(model, z, mix) for mix in mixes]
+    errors = torch.stack([(image - x).pow(2).flatten(1).sum(1) for image in drawn], 1)  # (N, G)
     if groups is not None:
         unique, inverse = groups.unique(return_inverse=True)
         errors = torch.zeros(len(unique), len(grid), dtype=errors.dtype).index_add_(0, inverse, errors)[inverse]
@@ -178,8 +203,10 @@ def counterfactual(
         raise ValueError("an amount of the disease scales residual counterfactuals only; decode(z, target) has none")
     if not (model.conditional and model.has_encoder):
         raise ValueError(f"{type(model).__name__} is not a conditional model with an encoder (e.g. cvae, cvaegan)")
+    if refine:
+        return _refined(model, x, source, [torch.full((len(x),), target)], refine, samples)[0]
     total = torch.zeros(x.shape, dtype=torch.float32)
-    for z in _codes(model, x, source, samples, seed, 256, refine):
+    for z in _codes(model, x, source, samples, seed, 256):
         total += decode(model, z, torch.full((len(z),), target))
     return total / samples
 

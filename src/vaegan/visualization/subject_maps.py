@@ -64,7 +64,7 @@ class IndividualMaps:
         brain: (P, 1, *S) the mask the correlations are taken in.
         amounts: (N,) each subject's amount of the disease (``scaled`` maps), else None.
         grid: the volumes' voxel -> MNI152 mm affine (:attr:`MRIVolumes.grid`), or None (nominal mm).
-        refine: the MAP-code steps each map was decoded from (0: the encoder's posterior).
+        refine: the MAP-code (and warp) steps each map was decoded from (0: the encoder's posterior).
 
     Example:
         >>> maps = individual_maps(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
@@ -188,8 +188,10 @@ def individual_maps(
             all of its images, one of :data:`AMOUNTS`) instead of the class's average amount: a mildly
             affected subject's map is then weaker than a severe one's (models with soft labels; residual maps).
         refine: decode each image's MAP code, that many steps from the encoder's mean (``samples`` 1), the
-            code that explains the subject best (:func:`~vaegan.visualization.disease_effects.disease_effect`).
-            On the phantoms it doubles what the maps say beyond the group pattern (benchmarks/ad_effects.md).
+            code that explains the subject best, and with a warped decoder the warp fitted to the image with it
+            (:func:`~vaegan.visualization.disease_effects.disease_effect`): the disease pattern is then
+            placed on the subject's own anatomy by a registration, not by the code's guess. On the phantoms
+            this lifts the shipped cVAEs' maps above the floor (benchmarks/ad_effects.md).
     """
     if refine and samples != 1:
         raise ValueError(f"refine={refine} gives one code per image (its MAP code), not {samples} draws: samples=1")
