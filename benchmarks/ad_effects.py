@@ -115,11 +115,13 @@ def evaluate(
     samples: int = 1,
     figures: bool = True,
     refine: int = 0,
+    refine_maps: int | None = None,
     ceiling: bool = True,
 ) -> dict:
     """Train ``config`` (into ``config.out_dir``), then measure its effect maps and latent AUC (and draw them);
-    ``refine`` > 0: a VAE's AUC and explained variance on its MAP codes after that many steps too, and a
-    conditional one's individual maps decoded from them;
+    ``refine`` > 0: a VAE's AUC and explained variance on its MAP codes after that many steps too;
+    ``refine_maps`` > 0 (default ``refine``): a conditional one's individual maps decoded from its MAP codes
+    (and fitted warps) after that many;
     ``ceiling``: on phantoms, the healthy twins' maps too (their set is generated on first use)."""
     history, seconds = train_or_reuse(config, reuse)
     run = load_run(config.out_dir, checkpoint="best", device="cuda" if torch.cuda.is_available() else "cpu")
@@ -182,9 +184,11 @@ def evaluate(
             individual_baseline_specific=maps.quartiles(baseline=True, specific=True),
             individual_group_difference=group_difference_maps(test, training, mri).quartiles(),
         )
-        if refine:  # each subject's map from its MAP code: the code that explains it best, not the encoder's guess
-            own = individual_maps(run.model, test, mri, refine=refine)
+        refine_maps = refine if refine_maps is None else refine_maps
+        if refine_maps:  # each subject's map from its MAP code and warp: what explains it best, not the encoder's guess
+            own = individual_maps(run.model, test, mri, refine=refine_maps)
             row.update(individual_refined=own.quartiles(), individual_refined_specific=own.quartiles(specific=True))
+            row["individual_refine_steps"] = refine_maps
         if run.model.soft_labels:  # each subject's own amount of AD removed, not the class's average
             scaled = individual_maps(run.model, test, mri, samples=samples, scaled=True)
             row.update(individual_scaled=scaled.quartiles(), individual_scaled_specific=scaled.quartiles(specific=True))
@@ -369,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=8, help="posterior draws each map is averaged over")
     parser.add_argument("--strengths", nargs="+", type=float, help="atrophy scales of the curve (instead of the table)")
     parser.add_argument("--refine", type=int, default=100, help="VAEs: MAP-code steps for the refined AUC (0: skip)")
+    parser.add_argument(
+        "--refine-maps",
+        type=int,
+        help="conditional VAEs: MAP-code (and warp) steps of the refined individual maps (0: skip; default --refine)",
+    )
     parser.add_argument("--no-ceiling", dest="ceiling", action="store_false", help="skip the healthy twins' maps")
     parser.add_argument("--runs", help="folder of the training runs (outputs/ad_effects)")
     parser.add_argument("--results", help="figures and results.json (benchmarks/ad_effects)")
@@ -441,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
                 reuse=args.reuse,
                 samples=args.samples,
                 refine=args.refine,
+                refine_maps=args.refine if args.refine_maps is None else args.refine_maps,
                 ceiling=args.ceiling,
             )
         )

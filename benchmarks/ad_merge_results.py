@@ -8,7 +8,8 @@ Each folder holds a ``results.json`` (and its figures) written by ``benchmarks/a
 ``--keep-old`` (its figures dropped: the new ones take their file names), or replaced without it.
 The figures are copied beside ``results.json`` and the tables of ``benchmarks/ad_effects.md``
 written again. A strength curve (``--strengths``) replaces the curve of its name alike, and the curves
-it touches are drawn again.
+it touches are drawn again. ``--keys K ...``: only those keys of each new row are added to the row of its
+name, every other figure left as it was (a row measured again for figures it lacked).
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-old", default="", help="suffix for the rows the new ones replace")
     parser.add_argument("--note", default="", help="added to the kept rows' settings")
     parser.add_argument("--readme", default="benchmarks/ad_effects.md", help="'' to leave it alone")
+    parser.add_argument("--keys", nargs="+", help="add only these keys of each new row to the row of its name")
     args = parser.parse_args(argv)
     saved = read_results(args.into)
     new = [row for folder in args.folders for row in read_results(folder / "results.json")["rows"]]
+    if args.keys:
+        return _add_keys(saved, new, args)
     replaced = {row["name"] for row in new}
     rows = []
     for row in saved["rows"]:
@@ -58,6 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.readme:
         write_section(Path(args.readme), render(saved))
     print(f"{args.into}: {len(new)} rows merged, {len(rows)} in all")
+    return 0
+
+
+def _add_keys(saved: dict, new: list[dict], args: argparse.Namespace) -> int:
+    """``args.keys`` of each new row added to the saved row of its name; any name not saved is refused first."""
+    rows = {row["name"]: row for row in saved["rows"]}
+    if missing := [row["name"] for row in new if row["name"] not in rows]:
+        raise SystemExit(f"{', '.join(missing)}: no such row in {args.into}; merge it whole (without --keys)")
+    for row in new:
+        rows[row["name"]].update({key: row[key] for key in args.keys if key in row})
+    write_text_atomic(args.into, json.dumps(saved, indent=1))
+    if args.readme:
+        write_section(Path(args.readme), render(saved))
+    print(f"{args.into}: {', '.join(args.keys)} added to {len(new)} rows")
     return 0
 
 

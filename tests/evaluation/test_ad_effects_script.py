@@ -77,6 +77,53 @@ def test_merged_rows_replace_theirs_and_keep_the_old_under_a_new_name(tmp_path, 
     assert rows["a_before"]["settings"] == "x (older)"
 
 
+def test_merged_keys_add_new_figures_to_rows_and_leave_every_other_figure(tmp_path, monkeypatch):
+    """--keys: a row measured again for figures it lacked gains those keys only; a row it does not hold is
+    refused before anything is written."""
+    import json
+
+    import pytest
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import ad_merge_results
+
+    into = tmp_path / "kept" / "results.json"
+    into.parent.mkdir()
+    saved = {"note": "", "curves": {}, "rows": [{"name": "a", "r_model": 0.7, "settings": "x", "figure": "a.png"}]}
+    into.write_text(json.dumps(saved))
+    new = tmp_path / "new"
+    new.mkdir()
+    row = {"name": "a", "r_model": 0.71, "settings": "y", "figure": "b.png", "individual_refined": [0.7, 0.8, 0.9]}
+    (new / "results.json").write_text(json.dumps({"note": "", "rows": [row]}))
+    args = [str(new), "--into", str(into), "--keys", "individual_refined", "--readme", ""]
+    assert ad_merge_results.main(args) == 0
+    (kept,) = json.loads(into.read_text())["rows"]
+    assert kept == saved["rows"][0] | {"individual_refined": [0.7, 0.8, 0.9]}
+    (new / "results.json").write_text(json.dumps({"note": "", "rows": [row | {"name": "b"}]}))
+    before = into.read_text()
+    with pytest.raises(SystemExit, match="b: no such row"):
+        ad_merge_results.main(args)
+    assert into.read_text() == before
+
+
+def test_the_maps_refinement_is_its_own_option(monkeypatch, tmp_path):
+    """--refine-maps N: the individual maps' MAP-code steps, apart from --refine's (the AUC's, at 64^3 the
+    slow part); by default the same."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import ad_effects
+
+    seen = []
+    monkeypatch.setattr(ad_effects, "evaluate", lambda *args, **kwargs: seen.append(kwargs) or {"name": "x"})
+    monkeypatch.setattr(ad_effects, "merge", lambda *args, **kwargs: {"rows": [], "curves": {}})
+    monkeypatch.setattr(ad_effects, "prepare_phantoms", lambda config: "")  # no phantoms drawn
+    monkeypatch.setattr(ad_effects, "render", lambda saved: "")
+    config = str(ROOT / "configs" / "ad_cvae_2d.yaml")
+    common = ["--configs", config, "--runs", str(tmp_path), "--results", str(tmp_path), "--readme", ""]
+    ad_effects.main([*common, "--refine", "0", "--refine-maps", "100"])
+    ad_effects.main([*common, "--refine", "30"])
+    assert [(kw["refine"], kw["refine_maps"]) for kw in seen] == [(0, 100), (30, 30)]
+
+
 def test_merged_curves_replace_theirs_keep_the_old_under_a_new_name_and_draw_both(tmp_path, monkeypatch):
     import json
 
