@@ -189,13 +189,13 @@ def table(rows: list[dict], note: str) -> str:
         "subject (`group_difference_maps`): what a group study says of each patient, the floor a model's "
         "individual r must beat to say more (– where the row was measured before it was). *Scaled*: each "
         "subject's own amount of AD removed (`individual_maps(scaled=True)`: the label mix that reconstructs "
-        "the subject best, `disease_amount`), not the class's average. *MAP codes*: each subject's map decoded "
-        "from the code that explains it best (`individual_maps(refine=...)`, the row's `refine_steps` Adam steps "
-        "from the encoder's mean; – where the row was measured before it was):",
+        "the subject best, `disease_amount`), not the class's average. *Fitted*: each subject's map decoded "
+        "from the code, and with `model.warp_points` the warp, that explain it best (`individual_maps(refine=...)`, "
+        "the row's `individual_refine_steps` Adam steps from the encoder's mean; – where not measured):",
         "",
         "| config | individual r | group difference for everyone | beyond the group, residual "
         "| beyond the group, model-free | beyond the group, ceiling | individual r, scaled "
-        "| beyond the group, scaled | individual r, MAP codes | beyond the group, MAP codes |",
+        "| beyond the group, scaled | individual r, fitted | beyond the group, fitted |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [

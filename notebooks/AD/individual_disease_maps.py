@@ -87,19 +87,21 @@ plt.show()
 # and not the others. (A QUICK run holds one AD test subject, its own mean: r is nan.)
 # A binary label removes the class's *average* disease; `scaled=True` fits how much of it each
 # subject shows (the label mix that reconstructs the subject best) and removes that amount instead.
-# The encoder only guesses each subject's code; `refine=100` decodes the code that explains the subject
-# best instead (its MAP code, 100 Adam steps from the guess; `VAE.map_code`). On the shipped run the
-# part beyond the group rises from 0.32 to 0.44 with it, the median r from 0.74 to 0.75.
+# The encoder only guesses each subject's code, and the warp read from it (`model.warp_points`) only
+# guesses where the subject's anatomy lies. `refine=100` fits both to the subject's own image (100 Adam
+# steps from the guess; `ConditionalVAE.map_code_and_warp`), a registration of the model's template onto
+# the subject, then decodes as CN and as AD. On the shipped run the median r rises from 0.74 to 0.79,
+# above the floor's 0.76, and the part beyond the group from 0.32 to 0.55 (`benchmarks/ad_effects.md`).
 
 # %%
 scaled = individual_maps(model, test, mri, samples=8, scaled=True)
 refined = individual_maps(model, test, mri, refine=5 if quick() else 100)
 print("each subject's amount of AD (1 = the class's average):", [round(a, 2) for a in scaled.amounts.tolist()])
-print(f"from MAP codes ({refined.refine} steps): median r = {refined.quartiles()[1]:.2f}")
+print(f"code and warp fitted to each subject ({refined.refine} steps): median r = {refined.quartiles()[1]:.2f}")
 for name, (low, median, high) in {
     "residual counterfactual": residual.quartiles(specific=True),
     "residual, scaled to the subject": scaled.quartiles(specific=True),
-    "residual, from MAP codes": refined.quartiles(specific=True),
+    "residual, code and warp fitted": refined.quartiles(specific=True),
     "model-free (mean CN - subject)": residual.quartiles(baseline=True, specific=True),
 }.items():
     print(f"{name:32s} beyond the group: median r = {median:.2f}  [IQR {low:.2f} .. {high:.2f}]")
@@ -132,4 +134,4 @@ display(image_row(panels))
 # MNI152 grid (each AD scan's map and its counterfactual image, the group maps), with the figures and an
 # `effects.json` of the figures above; on scans without a true atrophy the maps are drawn, unscored.
 # `--scaled` removes each subject's own amount of AD, as `scaled` does here, and `--refine 100` decodes
-# each subject's MAP code, as `refine` does (docs/real_mri.md).
+# each subject's fitted code and warp, as `refine` does (docs/real_mri.md).
