@@ -42,3 +42,5 @@ def test_the_summary_rows_of_the_shipped_cvaes_are_their_rows_in_the_results():
         low, floor, high = shipped["individual_group_difference"]
         assert cells[7] == f"{floor:.2f} [{low:.2f}, {high:.2f}]"
         assert cells[9] == f"{shipped['r_ad_maps_ceiling']:.2f}, {shipped['individual_ceiling'][1]:.2f}"
+        low, fitted, high = shipped["individual_refined"]  # each subject's code and warp fitted to it
+        assert cells[10] == f"**{fitted:.2f}** [{low:.2f}, {high:.2f}]"
