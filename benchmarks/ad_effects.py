@@ -189,6 +189,14 @@ def evaluate(
             own = individual_maps(run.model, test, mri, refine=refine_maps)
             row.update(individual_refined=own.quartiles(), individual_refined_specific=own.quartiles(specific=True))
             row["individual_refine_steps"] = refine_maps
+            if figures:
+                drawn = plot_individual_maps(
+                    own,
+                    mri,
+                    results / f"{config.name}_individual_fitted.png",
+                    title=f"{config.name}, code and warp fitted",
+                )
+                row["individual_fitted_figure"] = str(drawn.relative_to(ROOT) if drawn.is_relative_to(ROOT) else drawn)
         if run.model.soft_labels:  # each subject's own amount of AD removed, not the class's average
             scaled = individual_maps(run.model, test, mri, samples=samples, scaled=True)
             row.update(individual_scaled=scaled.quartiles(), individual_scaled_specific=scaled.quartiles(specific=True))

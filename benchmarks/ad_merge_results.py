@@ -23,7 +23,7 @@ from ad_tables import plot_curve, read_results, render, write_section  # benchma
 
 from vaegan.foundation.files import write_text_atomic
 
-FIGURES = ("figure", "individual_figure")
+FIGURES = ("figure", "individual_figure", "individual_fitted_figure")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,11 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             row["settings"] = f"{row.get('settings', '')} ({args.note})".strip() if args.note else row["settings"]
         rows.append(row)
     for row in new:
-        for key in FIGURES:
-            if row.get(key):
-                target = args.into.parent / Path(row[key]).name
-                shutil.copy(row[key], target)
-                row[key] = str(target)
+        _copy_figures(row, args.into.parent, FIGURES)
         rows.append(row)
     saved["rows"] = rows
     saved["curves"] = _merged_curves(saved.get("curves", {}), args)
@@ -65,12 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _copy_figures(row: dict, folder: Path, keys) -> None:
+    """The row's figures of ``keys`` copied into ``folder``, the row then naming the copies."""
+    for key in keys:
+        if row.get(key):
+            target = folder / Path(row[key]).name
+            shutil.copy(row[key], target)
+            row[key] = str(target)
+
+
 def _add_keys(saved: dict, new: list[dict], args: argparse.Namespace) -> int:
     """``args.keys`` of each new row added to the saved row of its name; any name not saved is refused first."""
     rows = {row["name"]: row for row in saved["rows"]}
     if missing := [row["name"] for row in new if row["name"] not in rows]:
         raise SystemExit(f"{', '.join(missing)}: no such row in {args.into}; merge it whole (without --keys)")
     for row in new:
+        _copy_figures(row, args.into.parent, [key for key in args.keys if key in FIGURES])
         rows[row["name"]].update({key: row[key] for key in args.keys if key in row})
     write_text_atomic(args.into, json.dumps(saved, indent=1))
     if args.readme:

@@ -208,7 +208,10 @@ def table(rows: list[dict], note: str) -> str:
         if r.get("individual_specific")
     ]
     figures = [
-        f"![{r['name']}]({_relative(r[key])})" for r in rows for key in ("figure", "individual_figure") if r.get(key)
+        f"![{r['name']}]({_relative(r[key])})"
+        for r in rows
+        for key in ("figure", "individual_figure", "individual_fitted_figure")
+        if r.get(key)
     ]
     return "\n".join(lines + ["", *READING, ""] + figures)
 

@@ -93,12 +93,17 @@ def test_merged_keys_add_new_figures_to_rows_and_leave_every_other_figure(tmp_pa
     into.write_text(json.dumps(saved))
     new = tmp_path / "new"
     new.mkdir()
+    (new / "a_individual_fitted.png").write_bytes(b"png")
     row = {"name": "a", "r_model": 0.71, "settings": "y", "figure": "b.png", "individual_refined": [0.7, 0.8, 0.9]}
+    row["individual_fitted_figure"] = str(new / "a_individual_fitted.png")
     (new / "results.json").write_text(json.dumps({"note": "", "rows": [row]}))
-    args = [str(new), "--into", str(into), "--keys", "individual_refined", "--readme", ""]
+    keys = ["individual_refined", "individual_fitted_figure"]
+    args = [str(new), "--into", str(into), "--keys", *keys, "--readme", ""]
     assert ad_merge_results.main(args) == 0
     (kept,) = json.loads(into.read_text())["rows"]
-    assert kept == saved["rows"][0] | {"individual_refined": [0.7, 0.8, 0.9]}
+    copied = str(into.parent / "a_individual_fitted.png")  # a figure among the keys is copied beside the results
+    assert kept == saved["rows"][0] | {"individual_refined": [0.7, 0.8, 0.9], "individual_fitted_figure": copied}
+    assert (into.parent / "a_individual_fitted.png").read_bytes() == b"png"
     (new / "results.json").write_text(json.dumps({"note": "", "rows": [row | {"name": "b"}]}))
     before = into.read_text()
     with pytest.raises(SystemExit, match="b: no such row"):
