@@ -267,7 +267,8 @@ def curve_table(curves: dict[str, list[dict]]) -> str:
 
 
 def plot_curve(name: str, rows: list[dict], path: Path) -> Path:
-    """r of the model's maps, of the model-free maps, and the subject AUC against the atrophy scale."""
+    """r of the model's maps, of the model-free maps (and the floor, where measured), and the subject AUC
+    against the atrophy scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -281,6 +282,7 @@ def plot_curve(name: str, rows: list[dict], path: Path) -> Path:
     for key, style, label in (
         ("individual", "s-", "individual, residual"),
         ("individual_baseline", "s--", "individual, model-free"),
+        ("individual_group_difference", "s:", "individual, floor (training group difference)"),
     ):
         if all(r.get(key) for r in rows):
             q = [r[key] for r in rows]
