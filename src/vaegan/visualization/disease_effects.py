@@ -71,7 +71,7 @@ def _refined(
     chunk: int = 16,
 ) -> list[Tensor]:
     """``x`` encoded with ``label`` by each image's MAP code and, with a warped decoder, its own fitted warp
-    (:meth:`~vaegan.models.ConditionalVAE.map_code_and_warp`), decoded with each labels of ``decodings``
+    (:meth:`~vaegan.models.ConditionalVAE.map_code_and_warp`), decoded with each label tensor of ``decodings``
     ((N,) or (N, K) each): one (N, C, *S) per decoding, on the CPU. ``chunk`` images are fitted at a time
     (each step backpropagates through the decoder)."""
     check_refine(model, steps)
@@ -155,7 +155,7 @@ def disease_amount(
     average, above 1 more than it); the a with the least squared error is the image's amount.
     On the phantoms it follows each AD subject's true severity (r 0.79 for ``ad_cvae_3d``).
     ``groups`` (N,): images of one subject (2-D slices) share the a that fits them together.
-    ``refine`` > 0: from each image's MAP code (:func:`disease_effect`).
+    ``refine`` > 0: from each image's MAP code and fitted warp (:func:`disease_effect`).
     """
     grid = torch.linspace(0.0, 2.0, 41) if grid is None else grid
     _mix(model, grid[:1], source, target)  # refuses a model without soft labels before any work
