@@ -280,6 +280,7 @@ def strength_curve(path: str, settings: list[str], scales: list[float], args: ar
             samples=args.samples,
             figures=False,
             refine=args.refine,
+            refine_maps=args.refine_maps,
             ceiling=args.ceiling,
         )
         row.update(atrophy_scale=scale, config=base.name)

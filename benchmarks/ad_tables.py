@@ -249,16 +249,16 @@ def curve_table(curves: dict[str, list[dict]]) -> str:
             CURVE_READING,
             "",
             "| atrophy scale | r (effect vs truth) | r (group difference) | r (AD maps, mean) | individual r, residual "
-            "| individual r, model-free | floor: group difference for everyone | AUC per subject | epochs | train s "
-            "| settings (`--set`) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| individual r, model-free | floor: group difference for everyone | individual r, fitted "
+            "| AUC per subject | epochs | train s | settings (`--set`) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in sorted(rows, key=lambda row: row["atrophy_scale"]):
             out.append(
                 f"| {r['atrophy_scale']:g} | {_fmt(r.get('r_model'))} | {_fmt(r.get('r_group'))} "
                 f"| {_fmt(r.get('r_ad_maps'))} "
                 f"| {_quartiles(r.get('individual'))} | {_quartiles(r.get('individual_baseline'))} "
-                f"| {_quartiles(r.get('individual_group_difference'))} "
+                f"| {_quartiles(r.get('individual_group_difference'))} | {_quartiles(r.get('individual_refined'))} "
                 f"| {_fmt(r.get('subject_auc'))} | {r['epochs']} | {r['train_seconds']:.0f} on {r['device']} "
                 f"| {r['settings']} |"
             )

@@ -20,9 +20,11 @@ def test_the_strength_curve_measures_with_the_commands_options(monkeypatch, tmp_
     args = argparse.Namespace(
         runs=str(tmp_path), results=str(tmp_path), reuse=False, samples=8, refine=50, ceiling=False, quick=False
     )
+    args.refine_maps = 20
     rows = ad_effects.strength_curve(str(ROOT / "configs" / "ad_cvae_2d.yaml"), [], [1.0], args)
     assert rows[0]["atrophy_scale"] == 1.0
     assert seen[0]["refine"] == 50 and seen[0]["ceiling"] is False and seen[0]["samples"] == 8
+    assert seen[0]["refine_maps"] == 20
 
 
 def test_twins_of_another_phantom_set_are_refused(monkeypatch):

@@ -50,16 +50,15 @@ def test_a_strength_measured_again_replaces_its_point_and_draws_the_curve(tmp_pa
 
 
 def test_render_has_a_row_per_run_a_curve_table_and_dashes_for_what_was_not_measured():
-    floored = point(1.0, 0.62) | {"individual_group_difference": [0.7, 0.75, 0.8]}  # the floor, where measured
+    floored = point(1.0, 0.62) | {"individual_group_difference": [0.7, 0.75, 0.8], "individual_refined": [0.8] * 3}
     text = render({"note": "n", "rows": [row("a", None)], "curves": {"c": [point(0.5, 0.31), floored]}})
     lines = text.splitlines()
     (line,) = [line for line in lines if line.startswith("| a |")]
     assert "| 2-D 32x32 | 40 | 30 | – | 0.50 |" in line and "0.60 [0.50, 0.70]" in line and "45 on CPU" in line
     assert "### c against the atrophy strength" in text
-    assert any(line.startswith("| 0.5 | 0.31 |") and "| 0.30 [0.20, 0.40] | – | 0.90 |" in line for line in lines)
-    assert any(
-        line.startswith("| 1 | 0.62 |") and "| 0.30 [0.20, 0.40] | 0.75 [0.70, 0.80] |" in line for line in lines
-    )
+    assert any(line.startswith("| 0.5 | 0.31 |") and "| 0.30 [0.20, 0.40] | – | – | 0.90 |" in line for line in lines)
+    floor_and_fitted = "| 0.30 [0.20, 0.40] | 0.75 [0.70, 0.80] | 0.80 [0.80, 0.80] |"  # the floor, where measured
+    assert any(line.startswith("| 1 | 0.62 |") and floor_and_fitted in line for line in lines)
 
 
 def test_the_section_is_replaced_between_its_markers_and_the_rest_kept(tmp_path):
