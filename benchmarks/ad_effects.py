@@ -290,6 +290,7 @@ def strength_curve(path: str, settings: list[str], scales: list[float], args: ar
 
 
 HOW_TRAINED = ("model.", "train.epochs", "train.batch_size", "train.seed", "data.mri.size", "data.mri.phantom")
+FROM_THE_DATA = ("model.image_shape", "model.num_classes")  # filled in by training: a config to be trained lacks them
 
 
 def trained_otherwise(config: RunConfig, run: Path) -> str | None:
@@ -301,7 +302,11 @@ def trained_otherwise(config: RunConfig, run: Path) -> str | None:
     if not (run / "config.yaml").is_file():
         return None
     old, new = (flatten(c.to_dict()) for c in (load_config(run / "config.yaml"), config))
-    changed = [key for key in sorted(new) if key.startswith(HOW_TRAINED) and old.get(key) != new[key]]
+    changed = [
+        key
+        for key in sorted(new)
+        if key.startswith(HOW_TRAINED) and key not in FROM_THE_DATA and old.get(key) != new[key]
+    ]
     if not changed:
         return None
     shown = ", ".join(f"{key} {old.get(key)!r} -> {new[key]!r}" for key in changed[:4])

@@ -312,7 +312,8 @@ def test_a_curve_point_does_not_train_over_a_kept_run_trained_otherwise(monkeypa
     command = ["--configs", config, "--strengths", "1", "--results", "fresh", "--readme", ""]
     kept = tmp_path / "outputs" / "ad_effects" / "ad_cvae_2d_atrophy1"
     kept.mkdir(parents=True)
-    save_config(load_config(config, ["data.mri.size=32", "train.epochs=30"]), kept / "config.yaml")
+    filled = ["model.image_shape=[1,32,32]", "model.num_classes=2"]  # as training saves them, from the data
+    save_config(load_config(config, ["data.mri.size=32", "train.epochs=30", *filled]), kept / "config.yaml")
     for settings in ([], ["--set", "data.mri.size=16"]):  # the config as shipped too: 64, 40 epochs
         with pytest.raises(SystemExit, match="ad_cvae_2d_atrophy1 was trained with other settings"):
             ad_effects.main([*command, *settings])
