@@ -7,7 +7,6 @@ from pydantic import Field, field_validator
 from torch import Tensor
 
 from vaegan.models.base import FixedInputs, LabelConditioned, inference
-from vaegan.models.distributions import standard_normal_log_prob
 from vaegan.models.registry import register_model
 from vaegan.models.vae import VAE, VAEConfig
 from vaegan.networks.layers import ClassOffsets
@@ -119,6 +118,7 @@ class ConditionalVAE(LabelConditioned, VAE):
         found = [module.offsets for module in self.decoder.modules() if isinstance(module, ClassOffsets)]
         return found[0] if found else None
 
+    @inference
     def map_code_and_warp(
         self, x: Tensor, labels: Tensor, *, steps: int = 100, lr: float = 0.05
     ) -> tuple[Tensor, Tensor | None]:
@@ -132,18 +132,11 @@ class ConditionalVAE(LabelConditioned, VAE):
         """
         if not isinstance(self.decoder, WarpedDecoder):
             return self.map_code(x, labels, steps=steps, lr=lr), None
-        if steps < 0:
-            raise ValueError(f"steps={steps}: give 0 (the encoder's mean) or more")
         x, labels = x.to(self.device), labels.to(self.device)
         z = self.code(x, labels).detach().clone().requires_grad_(True)
         points = self.decoder.field(z).detach().clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([z, points], lr=lr)
-        with torch.enable_grad(), self.decoder.fixed(points):
-            for _ in range(steps):
-                log_joint = self.likelihood.log_prob(self.decode(z, labels), x)
-                log_joint = log_joint + self.config.kl_weight * standard_normal_log_prob(z)
-                z.grad, points.grad = torch.autograd.grad(-log_joint.sum(), [z, points])  # no weight's grad
-                optimizer.step()
+        with self.decoder.fixed(points):
+            self._ascend(x, labels, z, points, steps=steps, lr=lr)
         return z.detach(), points.detach()
 
     def batch_statistics(self) -> bool:

@@ -90,19 +90,26 @@ class VAE(AutoEncoder):
         Returns:
             (B, latent_dim) codes.
         """
-        if steps < 0:
-            raise ValueError(f"steps={steps}: give 0 (the encoder's mean) or more")
         x = x.to(self.device)
         labels = None if labels is None else labels.to(self.device)
         z = self.code(x, labels).detach().clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([z], lr=lr)
+        self._ascend(x, labels, z, steps=steps, lr=lr)
+        return z.detach()
+
+    def _ascend(self, x: Tensor, labels: Tensor | None, z: Tensor, *others: Tensor, steps: int, lr: float) -> None:
+        """``steps`` Adam steps on the codes ``z`` (and ``others``, leaves decoding reads), in place, up
+        log p(x | z, labels) + beta log p(z); no weight gets a gradient."""
+        if steps < 0:
+            raise ValueError(f"steps={steps}: give 0 (the encoder's mean) or more")
+        free = [z, *others]
+        optimizer = torch.optim.Adam(free, lr=lr)
         with torch.enable_grad():
             for _ in range(steps):
                 log_joint = self.likelihood.log_prob(self.decode(z, labels), x)
                 log_joint = log_joint + self.config.kl_weight * standard_normal_log_prob(z)
-                (z.grad,) = torch.autograd.grad(-log_joint.sum(), z)  # the codes' only: no weight's grad
+                for variable, grad in zip(free, torch.autograd.grad(-log_joint.sum(), free)):
+                    variable.grad = grad
                 optimizer.step()
-        return z.detach()
 
     @inference
     def log_likelihood(
