@@ -98,6 +98,32 @@ def test_the_saved_atrophy_is_the_tissue_that_turns_a_healthy_twin_into_its_pati
     np.testing.assert_allclose(removed, anatomy.tissue * ((1 - twin_lost) - (1 - lost)), atol=1e-6)
 
 
+def test_the_hippocampi_rise_toward_posterior_as_real_ones_do():
+    """A review found their long axis rising toward anterior: the tail sat about 20 mm too low, so part of the
+    hippocampal atrophy fell near the amygdala. The real hippocampus runs from its head (anterior, inferior)
+    up to its tail (posterior, superior)."""
+    from vaegan.data.anatomy import HIPPOCAMPI, _hippocampi
+
+    y, z = np.meshgrid(np.arange(-70.0, 30.0), np.arange(-50.0, 30.0), indexing="ij")
+    for x, centre_y, centre_z in HIPPOCAMPI:
+        mask = _hippocampi(np.stack([np.full_like(y, x), y, z]))
+        head, tail = mask * (y > centre_y + 8), mask * (y < centre_y - 8)
+        head_z, tail_z = (float((part * z).sum() / part.sum()) for part in (head, tail))
+        assert tail_z > centre_z > head_z and tail_z - head_z > 8, (head_z, tail_z)
+
+
+def test_a_phantom_set_cached_with_another_anatomy_is_built_again(tmp_path, phantom_cache):
+    from vaegan.data.anatomy import ANATOMY_VERSION
+    from vaegan.data.shared_folder import folder_is_complete, write_manifest
+
+    settings = phantom_settings(3, 0, 8.0)
+    assert settings["anatomy"] == ANATOMY_VERSION >= 2  # 2: the hippocampi tilted as real ones are
+    folder = tmp_path / "n3"
+    (folder / "sub-01").mkdir(parents=True)
+    write_manifest(folder, {key: value for key, value in settings.items() if key != "anatomy"})  # before it
+    assert not folder_is_complete(folder, settings)
+
+
 def test_a_phantom_set_cached_with_the_old_truth_maps_is_built_again(tmp_path, phantom_cache):
     from vaegan.data.shared_folder import folder_is_complete, write_manifest
 

@@ -37,15 +37,13 @@ from vaegan.foundation.files import atomic_write, cache_dir
 
 logger = logging.getLogger(__name__)
 
-ANATOMY_VERSION = 1
+ANATOMY_VERSION = 2  # 2 (2026-12-03): the hippocampi tilted as real ones are; 1 had them the wrong way
 TEMPLATE_MM = 2  # nilearn's template resolution used here
 
 # MNI centres (mm) of the hippocampi and of the regions where AD thins the cortex most
 HIPPOCAMPI = ((-26.0, -22.0, -13.0), (26.0, -22.0, -13.0))
 HIPPOCAMPUS_RADII = (6.0, 16.0, 7.0)  # x (medial-lateral), long axis, height
-# the long axis rises toward anterior (dz = tan(tilt) dy): the real one rises toward posterior, the tail above
-# the head. Left as it is: flipping it moves every AD phantom's hippocampal atrophy, and so every figure of
-# benchmarks/ad_effects.md, which would all have to be measured again (with the truth-map review's items there)
+# the long axis rises toward posterior (dz = -tan(tilt) dy): the head anterior and low, the tail behind and above
 HIPPOCAMPUS_TILT = np.deg2rad(25.0)
 AD_CORTEX = ((-48, -18, -20), (48, -18, -20), (-38, -60, 40), (38, -60, 40), (0, -58, 32))
 AD_CORTEX_SIGMA = 22.0
@@ -201,7 +199,7 @@ def _hippocampi(xyz: np.ndarray) -> np.ndarray:
     total = np.zeros(xyz.shape[1:], dtype=np.float32)
     for centre in HIPPOCAMPI:
         dx, dy, dz = (xyz[i] - centre[i] for i in range(3))
-        along, up = cos * dy + sin * dz, -sin * dy + cos * dz  # rotate in the sagittal plane
+        along, up = cos * dy - sin * dz, sin * dy + cos * dz  # rotate in the sagittal plane
         r2 = sum((d / r) ** 2 for d, r in zip((dx, along, up), HIPPOCAMPUS_RADII))
         total = np.maximum(total, np.exp(-(r2**2)))  # flat-topped: ~1 inside, falling off at the rim
     return total

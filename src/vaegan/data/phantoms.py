@@ -39,7 +39,7 @@ import numpy as np
 from scipy import ndimage
 from tqdm.auto import tqdm
 
-from vaegan.data.anatomy import TEMPLATE_MM, Anatomy, atrophy, load_anatomy
+from vaegan.data.anatomy import ANATOMY_VERSION, TEMPLATE_MM, Anatomy, atrophy, load_anatomy
 from vaegan.data.config import SPACING_MM
 from vaegan.data.shared_folder import MANIFEST, write_manifest
 from vaegan.foundation.errors import DataError
@@ -223,7 +223,8 @@ def phantom_settings(subjects: int, seed: int, spacing: float, atrophy_scale: fl
     """What a phantom set is made from, as its completion marker records it (the scale only when not 1), with
     the kind of truth map it saves."""
     settings: dict[str, object] = {"kind": "phantoms", "subjects": subjects, "seed": seed, "spacing": float(spacing)}
-    settings["truth"] = TRUTH_MAP  # a set cached with older truth maps is built again
+    settings["truth"] = TRUTH_MAP  # a set cached with older truth maps, or another anatomy, is built again
+    settings["anatomy"] = ANATOMY_VERSION
     if atrophy_scale != 1.0:
         settings["atrophy_scale"] = float(atrophy_scale)
     return settings
