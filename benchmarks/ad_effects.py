@@ -56,7 +56,7 @@ from ad_tables import merge, plot_curve, read_results, render, write_section
 from vaegan.config import RunConfig, load_config
 from vaegan.config.run import flatten
 from vaegan.data.mri import phantom_folder, read_volumes, split_subjects
-from vaegan.data.phantoms import ATROPHY_SUFFIX, truth_version
+from vaegan.data.phantoms import ATROPHY_SUFFIX, anatomy_version, truth_version
 from vaegan.evaluation.reconstruction import explained_variance
 from vaegan.experiment import load_data, train_from_config
 from vaegan.runs import load_run
@@ -146,7 +146,7 @@ def evaluate(
         "settings": settings_text(settings),
     }
     if truth_version(folder) is not None:  # which truth maps the figures were scored against (ad_tables marks old)
-        row["truth"] = truth_version(folder)
+        row["truth"], row["anatomy"] = truth_version(folder), anatomy_version(folder)  # and on which phantoms
     if run.model.has_encoder:
         row.update(latent_auc(run.model, splits.train_and_val(), splits.test))  # all 160 non-test subjects
         known = splits.train_and_val()
@@ -224,10 +224,11 @@ def with_floor(config: RunConfig, row: dict) -> dict:
     """
     mri = config.data.mri
     folder = Path(config.data.data_dir) if config.data.data_dir else phantom_folder(mri)
-    if row.get("truth") != truth_version(folder):
+    if row.get("truth") != truth_version(folder) or row.get("anatomy", 1) != anatomy_version(folder):
         raise ValueError(
-            f"{config.name}: its row was scored against truth maps {row.get('truth')}, {folder} holds "
-            f"{truth_version(folder)}; measure the row again instead"
+            f"{config.name}: its row was scored against truth maps {row.get('truth')} on anatomy "
+            f"{row.get('anatomy', 1)}, {folder} holds {truth_version(folder)} on {anatomy_version(folder)}; "
+            "measure the row again instead"
         )
     volumes = read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=ATROPHY_SUFFIX)
     test = split_subjects(volumes.subjects, volumes.labels, mri.test_size)  # the loader's split

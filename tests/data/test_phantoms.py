@@ -22,13 +22,14 @@ from tests.data.mri_files import (  # noqa: F401  (fixtures)
 from vaegan.cli import main
 from vaegan.config import load_config
 from vaegan.data import load_dataset
-from vaegan.data.anatomy import atrophy, load_anatomy
+from vaegan.data.anatomy import ANATOMY_VERSION, atrophy, load_anatomy
 from vaegan.data.config import DataConfig
 from vaegan.data.mri import model_grid, read_volumes
 from vaegan.data.mri_transforms import registered_grid
 from vaegan.data.phantoms import (
     ATROPHY_SUFFIX,
     TRUTH_MAP,
+    anatomy_version,
     draw_subjects,
     phantom_settings,
     synthesize,
@@ -146,9 +147,15 @@ def test_a_phantom_folder_written_with_the_old_truth_maps_is_read_with_a_warning
     del record["settings"]["truth"]
     (old / MANIFEST).write_text(json.dumps(record))
     assert truth_version(old) == 1 and truth_version(tmp_path) is None  # no phantom set there at all
+    assert anatomy_version(phantom_set) == ANATOMY_VERSION and anatomy_version(tmp_path) is None
+    del record["settings"]["anatomy"]
+    (old / MANIFEST).write_text(json.dumps(record))
+    assert anatomy_version(old) == 1  # drawn before the hippocampi were turned the right way
     for damaged in ("x", None, [2], True):  # a marker edited by hand: not a version, and no crash on every read
-        (tmp_path / MANIFEST).write_text(json.dumps({"settings": {"kind": "phantoms", "truth": damaged}}))
-        assert truth_version(tmp_path) is None, damaged
+        (tmp_path / MANIFEST).write_text(
+            json.dumps({"settings": {"kind": "phantoms", "truth": damaged, "anatomy": damaged}})
+        )
+        assert truth_version(tmp_path) is None and anatomy_version(tmp_path) is None, damaged
     with caplog.at_level("WARNING"):
         data = read_phantom_volumes(old, options(size=16, spacing=6.0, cache=False))
     assert data.maps is not None  # still read, so its images train as before

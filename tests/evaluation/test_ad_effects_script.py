@@ -328,7 +328,7 @@ def test_the_floor_joins_a_saved_row_without_training_and_only_on_its_truth(monk
 
     import pytest
 
-    from vaegan.data.phantoms import truth_version
+    from vaegan.data.phantoms import anatomy_version, truth_version
     from vaegan.visualization.subject_maps import group_difference_maps
 
     ad_effects = _script(monkeypatch, tmp_path)
@@ -336,7 +336,8 @@ def test_the_floor_joins_a_saved_row_without_training_and_only_on_its_truth(monk
     sets = ["--set", f"data.data_dir={phantom_set}", "--set", "data.mri.size=16", "--set", "data.mri.spacing=6"]
     results = tmp_path / "res"
     results.mkdir()
-    row = _fake_row(argparse.Namespace(name="ad_cvae_2d", out="x"), None, None) | {"truth": truth_version(phantom_set)}
+    row = _fake_row(argparse.Namespace(name="ad_cvae_2d", out="x"), None, None)
+    row |= {"truth": truth_version(phantom_set), "anatomy": anatomy_version(phantom_set)}
     other = _fake_row(argparse.Namespace(name="other", out="y"), None, None)
     (results / "results.json").write_text(json.dumps({"note": "kept", "rows": [row, other], "curves": {}}))
     command = ["--floor", "--configs", config, *sets, "--results", str(results), "--readme", ""]
@@ -359,6 +360,11 @@ def test_the_floor_joins_a_saved_row_without_training_and_only_on_its_truth(monk
         ad_effects.main(command)
     assert json.loads((results / "results.json").read_text()) == old  # nothing written
     assert "truth maps 1" in capsys.readouterr().err
+    drawn_before = saved | {"rows": [{k: v for k, v in saved["rows"][0].items() if k != "anatomy"}, other]}
+    (results / "results.json").write_text(json.dumps(drawn_before))  # on the phantoms before the hippocampi turned
+    with pytest.raises(SystemExit):
+        ad_effects.main(command)
+    assert "on anatomy 1" in capsys.readouterr().err
     (results / "results.json").write_text(json.dumps(saved | {"rows": [other]}))
     with pytest.raises(SystemExit):
         ad_effects.main(command)

@@ -209,13 +209,25 @@ def write_phantoms(
 def truth_version(folder: Path) -> int | None:
     """Which truth maps the phantom set in ``folder`` saves (:data:`TRUTH_MAP`; 1: the disease's relative loss,
     before 2026-12-02, whose marker names none), or None where no phantom set's marker is found."""
+    return _marker_version(folder, "truth")
+
+
+def anatomy_version(folder: Path) -> int | None:
+    """Which template anatomy the phantom set in ``folder`` was drawn on (:data:`ANATOMY_VERSION`; 1: the
+    hippocampi tilted the wrong way, before 2026-12-03, whose marker names none), or None where no phantom
+    set's marker is found."""
+    return _marker_version(folder, "anatomy")
+
+
+def _marker_version(folder: Path, key: str) -> int | None:
+    """The integer ``key`` of a phantom set's marker (1 where the marker predates it), else None."""
     try:
         settings = json.loads((Path(folder) / MANIFEST).read_text())["settings"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not isinstance(settings, dict) or settings.get("kind") != "phantoms":
         return None
-    version = settings.get("truth", 1)
+    version = settings.get(key, 1)
     return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
