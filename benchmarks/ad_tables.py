@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from vaegan.data.anatomy import ANATOMY_VERSION
 from vaegan.foundation.files import write_text_atomic
 
 START, END = "<!-- ad:start -->", "<!-- ad:end -->"
@@ -61,15 +62,28 @@ OLD_TRUTH = (
 )
 
 
+OLD_ANATOMY = (
+    "\u2021 on the phantoms before 2026-12-03 (anatomy 1: the hippocampi's long axis rose toward anterior, "
+    "the real one rises toward posterior, so part of the hippocampal atrophy lay near the amygdala): the AD "
+    "images and their truth maps differ from today's; comparable with one another, not with unmarked rows."
+)
+
+
 def _old(row: dict) -> bool:
     """Whether the row's maps were scored against the old truth maps (``truth`` absent: 1); a VAE's figures
     (AUC, explained variance) never read the truth."""
     return row.get("truth", 1) < 2 and (row.get("r_model") is not None or bool(row.get("individual")))
 
 
+def _age(row: dict) -> int:
+    """0: today's phantoms and truth; 1: today's truth on the phantoms of an older anatomy (\u2021; ``anatomy``
+    absent: 1), a VAE's images included; 2: the old truth maps (\u2020, older anatomy too)."""
+    return 2 if _old(row) else int(row.get("anatomy", 1) < ANATOMY_VERSION)
+
+
 def _name(row: dict) -> str:
-    """The row's name, marked where its maps were scored against the old truth maps."""
-    return row["name"] + (" \u2020" if _old(row) else "")
+    """The row's name, marked where its figures were measured on older phantoms or truth maps."""
+    return row["name"] + ("", " \u2021", " \u2020")[_age(row)]
 
 
 def _fmt(value, spec: str = ".2f") -> str:
@@ -238,11 +252,11 @@ def curve_table(curves: dict[str, list[dict]]) -> str:
             for r in single
         ]
         out.append("")
-    # curves scored against today's truth maps first, as the rows are
-    for name, rows in sorted(curves.items(), key=lambda item: any(map(_old, item[1]))):
+    # curves on today's phantoms and truth maps first, as the rows are
+    for name, rows in sorted(curves.items(), key=lambda item: max(map(_age, item[1]))):
         if len(rows) == 1:
             continue
-        old = " \u2020" if any(_old(r) for r in rows) else ""
+        old = ("", " \u2021", " \u2020")[max(map(_age, rows))]
         out += [
             f"### {name} against the atrophy strength{old}",
             "",
@@ -347,9 +361,10 @@ def read_results(path: Path) -> dict:
 
 
 def render(saved: dict) -> str:
-    """The tables of ``saved``: rows scored against today's truth maps first, the older ones after, marked."""
-    rows = sorted(saved["rows"], key=_old)  # stable: each group keeps its order
+    """The tables of ``saved``: rows on today's phantoms and truth maps first, the older ones after, marked."""
+    rows = sorted(saved["rows"], key=_age)  # stable: each group keeps its order
     body = table(rows, saved["note"])
     body += "\n\n" + curve_table(saved["curves"]) if saved.get("curves") else ""
     every = saved["rows"] + [r for curve in saved.get("curves", {}).values() for r in curve]
-    return body + ("\n\n" + OLD_TRUTH if any(map(_old, every)) else "")
+    ages = set(map(_age, every))
+    return body + "".join("\n\n" + legend for age, legend in ((1, OLD_ANATOMY), (2, OLD_TRUTH)) if age in ages)

@@ -24,6 +24,7 @@ def row(name: str, r_model: float | None = 0.7, **extra) -> dict:
         "device": "CPU",
         "settings": "as shipped",
         "truth": 2,  # scored against today's truth maps
+        "anatomy": 2,  # on today's phantoms
         **extra,
     }
 
@@ -202,3 +203,23 @@ def test_rows_scored_against_the_old_truth_maps_are_marked_and_listed_after_the_
     assert "### c against the atrophy strength \u2020" in text
     assert any(line.startswith("| vae |") for line in lines)
     assert "\u2020" not in render({"note": "n", "rows": [new], "curves": {}})
+
+
+def test_rows_on_the_phantoms_before_the_hippocampi_turned_are_marked_and_listed_after_todays():
+    """Until 2026-12-03 the phantom hippocampi rose toward anterior (anatomy 1): the AD images and their truth
+    differ from today's, so those rows (VAEs' AUCs too: they read the images) compare only with one another."""
+    drawn_before = {key: value for key, value in row("before", 0.8).items() if key != "anatomy"}
+    vae = row("vae", None, individual=None, anatomy=1)
+    old_truth, today = row("old", 0.7, truth=1, anatomy=1), row("today", 0.9)
+    curves = {"c": [point(0.5, 0.3) | {"anatomy": 1}, point(1.0, 0.6) | {"anatomy": 1}]}
+    curves["d"] = [point(0.5, 0.4), point(1.0, 0.7)]
+    text = render({"note": "n", "rows": [old_truth, drawn_before, vae, today], "curves": curves})
+    names = [
+        line.split("|")[1].strip()
+        for line in text.splitlines()
+        if line.startswith(("| old", "| before", "| vae", "| today"))
+    ]
+    assert names[:4] == ["today", "before \u2021", "vae \u2021", "old \u2020"]
+    assert "\u2021 on the phantoms before 2026-12-03" in text and "\u2020 scored against the old truth maps" in text
+    assert "### c against the atrophy strength \u2021" in text and text.index("### d against") < text.index("### c")
+    assert "\u2021" not in render({"note": "n", "rows": [today], "curves": {}})
