@@ -293,6 +293,10 @@ def test_a_warp_can_be_held_fixed_per_image_whatever_the_code():
     torch.testing.assert_close(held[0], own[0])  # zero control points: the identity, as the untrained field
     torch.testing.assert_close(held[1, ..., :-1], own[1, ..., 1:])
     torch.testing.assert_close(model.decode(z, labels), own)  # released after the block
+    with model.decoder.fixed(points):  # nested: the inner block's warps, then the outer one's again
+        with model.decoder.fixed(torch.zeros_like(points)):
+            torch.testing.assert_close(model.decode(z, labels), own)
+        torch.testing.assert_close(model.decode(z, labels), held)
 
 
 def test_the_map_code_and_warp_explain_each_image_better_than_the_code_alone():

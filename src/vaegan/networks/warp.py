@@ -58,13 +58,14 @@ class WarpedDecoder(nn.Module):
         tanh, as ``field(code)`` gives it) as each image's control points, whatever its code.
 
         A warp fitted to each image (:meth:`~vaegan.models.ConditionalVAE.map_code_and_warp`) is then
-        decoded with any label; decodings of another batch size are refused inside the block.
+        decoded with any label; decodings of another batch size are refused inside the block. Blocks nest:
+        leaving one restores the warps held before it.
         """
-        self.held = points
+        outer, self.held = self.held, points
         try:
             yield self
         finally:
-            self.held = None
+            self.held = outer
 
     def displacement(self, code: Tensor) -> Tensor:
         """(B, *S, d) displacements in grid_sample's units (-1..1 across the field of view)."""
