@@ -126,7 +126,8 @@ def test_refined_maps_come_from_each_scans_map_code_and_say_so(phantom_run, tmp_
     summary = json.loads((out / "effects.json").read_text())
     assert summary["refine"] == 3 and summary["samples"] == 2  # the draws of the group map
     assert [row["r"] for row in summary["scans"]] == pytest.approx(expected.r.tolist(), abs=1e-4)  # as rounded
-    assert "MAP code (3 steps)" in capsys.readouterr().out
+    assert summary["fitted"] == "MAP code and warp"  # the config's warp was fitted to each scan with its code
+    assert "MAP code and warp (3 steps)" in capsys.readouterr().out
     assert main(["effects", str(phantom_run), "--refine", "-1", "--out", str(tmp_path / "no")]) == 2
     assert "--refine -1" in capsys.readouterr().err and not (tmp_path / "no").exists()
 

@@ -22,7 +22,7 @@ from vaegan.data.mri import MRIVolumes, read_volumes
 from vaegan.data.phantoms import ATROPHY_SUFFIX, PhantomSubject, phantom_settings, synthesize
 from vaegan.models import ConditionalVAE, ConditionalVAEConfig, GenerativeModel
 from vaegan.models.config import ModelConfig
-from vaegan.visualization.disease_effects import counterfactual, disease_effect, loss_only, pearson
+from vaegan.visualization.disease_effects import counterfactual, disease_effect, fitted_name, loss_only, pearson
 from vaegan.visualization.disease_maps import per_position, summarize_effects
 from vaegan.visualization.subject_maps import IndividualMaps, individual_maps
 
@@ -361,6 +361,7 @@ def test_a_warped_models_refined_maps_decode_each_images_own_fitted_warp():
     plain = counterfactual(model, x, source=1, target=0, refine=5, residual=False)
     with torch.no_grad(), model.decoder.fixed(points):
         torch.testing.assert_close(plain, model.generate(z, torch.zeros(3, dtype=torch.long)))
+    assert fitted_name(model) == "MAP code and warp" and fitted_name(tiny()) == "MAP code"  # what refine fits
 
 
 def test_refined_individual_maps_say_how_they_were_made(volumes):
@@ -368,6 +369,7 @@ def test_refined_individual_maps_say_how_they_were_made(volumes):
     model = tiny().eval()
     plain, refined = (individual_maps(model, volumes, mri, refine=steps) for steps in (0, 3))
     assert plain.refine == 0 and refined.refine == 3
+    assert refined.fitted == "MAP code" and "each map from its MAP code (3 steps)" in refined.describe()
     assert refined.loss.shape == plain.loss.shape and not torch.allclose(refined.loss, plain.loss, atol=1e-5)
     with pytest.raises(ValueError, match="one code per image"):
         individual_maps(model, volumes, mri, refine=3, samples=2)

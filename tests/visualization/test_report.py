@@ -363,7 +363,9 @@ def test_a_conditional_mri_run_has_a_disease_maps_section(tmp_path):
     (run / "effects" / "effects.json").write_text(json.dumps(summary))
     text = " ".join(Page(write_report(run).read_text()).text)  # how the maps were made: which way, how scaled
     assert "AD as control, CN as disease" in text and "scaled" in text and "18 CN" in text
-    assert "MAP code (100 steps" in text  # and from which codes
+    assert "MAP code (100 steps" in text  # and from which codes (an effects.json from before "fitted")
+    (run / "effects" / "effects.json").write_text(json.dumps(summary | {"fitted": "MAP code and warp"}))
+    assert "MAP code and warp (100 steps" in " ".join(Page(write_report(run).read_text()).text)
 
     with (run / "metrics.csv").open("w") as handle:  # trained on since: the maps are of an earlier model
         handle.write("epoch,loss,val/loss\n" + "".join(f"{e},1.0,{3.0 - e / 10}\n" for e in range(1, 6)))

@@ -202,17 +202,24 @@ SPLITS = {
 
 
 def figure_title(
-    run: str, split: str, names: list[str], scans: list[int], subjects: list[int], samples: int, refine: int = 0
+    run: str,
+    split: str,
+    names: list[str],
+    scans: list[int],
+    subjects: list[int],
+    samples: int,
+    refine: int = 0,
+    fitted: str = "MAP code",
 ) -> str:
     """The figures' title: the run, whose maps (split, scans and subjects of each class), how many draws
-    (and, ``refine`` > 0, that each subject's map is decoded from its MAP code).
+    (and, ``refine`` > 0, that each subject's map is decoded from its ``fitted`` MAP code, and warp).
 
     ``names``, ``scans``, ``subjects``: (control, disease) each.
     """
     draws = f"{samples} posterior draw{'s' if samples != 1 else ''}"
     how = f"each map averaged over {draws}"
     if refine:
-        how = f"the group map averaged over {draws}, each subject's from its MAP code ({refine} steps)"
+        how = f"the group map averaged over {draws}, each subject's from its {fitted} ({refine} steps)"
     return (
         f"{run}\n{SPLITS[split]}\n{scans[0]} {names[0]} and {scans[1]} {names[1]} scans of {subjects[0]} and "
         f"{subjects[1]} subjects; {how}"
@@ -299,6 +306,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         "seed": args.seed,
         "scaled": args.scaled,
         "refine": args.refine,
+        "fitted": maps.fitted if args.refine else None,  # what the steps fitted: the code, and the warp with it
         "scans_by_class": dict(zip(names, counts)),
         "subjects_by_class": dict(zip(names, people)),
         "converters": converters,
@@ -320,7 +328,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         paths=paths,
         class_names=(names[0], names[1]),
         about=about,
-        title=figure_title(run_.config.name, args.split, names, counts, people, args.samples, args.refine),
+        title=figure_title(run_.config.name, args.split, names, counts, people, args.samples, args.refine, maps.fitted),
         subjects=args.subjects,
     )
     print(

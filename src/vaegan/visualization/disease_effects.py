@@ -61,6 +61,11 @@ def _codes(model: GenerativeModel, x: Tensor, label: int, samples: int, seed: in
     return torch.cat(out, 1)
 
 
+def fitted_name(model: GenerativeModel) -> str:
+    """What ``refine`` fits to each image of ``model``: its code, and with a warped decoder its warp too."""
+    return "MAP code and warp" if getattr(model.config, "warp_points", 0) else "MAP code"
+
+
 def _refined(
     model: GenerativeModel,
     x: Tensor,

@@ -191,7 +191,8 @@ def effects_section(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
         if summary.get("scaled") is True:
             facts.append(("scaled", "each subject's own fitted amount of the disease removed (--scaled)"))
         if isinstance(summary.get("refine"), int) and summary["refine"] > 0:
-            facts.append(("refined", f"each subject's map from its MAP code ({summary['refine']} steps, --refine)"))
+            fitted = summary.get("fitted") if isinstance(summary.get("fitted"), str) else "MAP code"
+            facts.append(("refined", f"each subject's map from its {fitted} ({summary['refine']} steps, --refine)"))
         group = summary.get("group") if isinstance(summary.get("group"), dict) else {}
         labels = {"r_model": "group map r (vs true atrophy)", "r_group_difference": "group difference r"}
         facts += [(label, fmt(group.get(key))) for key, label in labels.items() if group.get(key) is not None]

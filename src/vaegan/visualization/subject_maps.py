@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from vaegan.visualization.disease_effects import counterfactual, disease_amount, loss_only, pearson, subject_means
+from vaegan.visualization.disease_effects import (
+    counterfactual,
+    disease_amount,
+    fitted_name,
+    loss_only,
+    pearson,
+    subject_means,
+)
 from vaegan.visualization.disease_maps import group_difference, images_and_maps, per_position, subjects_where
 
 if TYPE_CHECKING:
@@ -65,6 +72,7 @@ class IndividualMaps:
         amounts: (N,) each subject's amount of the disease (``scaled`` maps), else None.
         grid: the volumes' voxel -> MNI152 mm affine (:attr:`MRIVolumes.grid`), or None (nominal mm).
         refine: the MAP-code (and warp) steps each map was decoded from (0: the encoder's posterior).
+        fitted: what those steps fitted to each scan (:func:`~vaegan.visualization.disease_effects.fitted_name`).
 
     Example:
         >>> maps = individual_maps(cvae, test_volumes, config.data.mri)  # doctest: +SKIP
@@ -84,6 +92,7 @@ class IndividualMaps:
     amounts: Tensor | None = None
     grid: np.ndarray | None = None
     refine: int = 0
+    fitted: str = "MAP code"
 
     def quartiles(
         self, baseline: bool = False, one_sided: bool = False, specific: bool = False
@@ -145,7 +154,7 @@ class IndividualMaps:
         if people != len(self.subjects):
             counted = f"{len(self.subjects)} disease scans of {people} subjects"
         if self.refine:
-            counted += f", each map from its MAP code ({self.refine} steps)"
+            counted += f", each map from its {self.fitted} ({self.refine} steps)"
         if self.truth is None:
             return f"{counted}; no true atrophy to score their maps against (scans)"
         low, median, high = self.quartiles()
@@ -223,7 +232,7 @@ def individual_maps(
 
     maps = _scored(data, options, healthy, control, disease)
     maps.amounts = amounts[0] if amounts else None
-    maps.refine = refine
+    maps.refine, maps.fitted = refine, fitted_name(model)
     return maps
 
 
