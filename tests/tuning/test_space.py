@@ -214,6 +214,7 @@ def test_a_map_study_scored_against_the_older_truth_maps_is_not_continued(tmp_pa
     the pruner and the best trial would compare those with today's scores as if they were one figure."""
     import optuna
 
+    from vaegan.data.anatomy import ANATOMY_VERSION
     from vaegan.data.phantoms import TRUTH_MAP
     from vaegan.tuning.study import Tuner
 
@@ -233,4 +234,12 @@ def test_a_map_study_scored_against_the_older_truth_maps_is_not_continued(tmp_pa
     monkeypatch.setattr("vaegan.experiment.train_from_config", lambda *args, **kwargs: history)
     fresh.run(trials=1)  # a trial of today: it says which truth scored it
     assert fresh.study.trials[0].user_attrs["truth"] == TRUTH_MAP and fresh.study.trials[0].value == 0.9
+    assert fresh.study.trials[0].user_attrs["anatomy"] == ANATOMY_VERSION  # and on which phantoms
     Tuner(config, out=tmp_path / "fresh")  # and is continued
+    # scored against today's truth maps, but on the phantoms before the hippocampi turned (anatomy 1)
+    before = optuna.trial.create_trial(
+        value=0.8, params={"model.lr": 1e-3}, distributions={"model.lr": lr}, user_attrs={"truth": TRUTH_MAP}
+    )
+    fresh.study.add_trial(before)
+    with pytest.raises(ConfigError, match=r"1 trial.*first: 1.*phantoms drawn on an older anatomy.*--out"):
+        Tuner(config, out=tmp_path / "fresh")

@@ -50,6 +50,8 @@ ORIENTATIONS = ("RAS", "LAS", "LPS")
 TRUTH_MAP = 2
 # how every message names the maps of a set written before TRUTH_MAP 2
 OLD_TRUTH = "the phantoms' older truth maps (the disease's relative loss of each voxel's tissue, before 2026-12-02)"
+# how every message names phantoms drawn before ANATOMY_VERSION 2
+OLD_ANATOMY = "measured on phantoms drawn on an older anatomy (the hippocampi tilted the wrong way, before 2026-12-03)"
 
 
 @dataclass(frozen=True)

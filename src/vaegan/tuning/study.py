@@ -22,7 +22,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from vaegan.config import RunConfig, as_overrides, build_config, check_space
 from vaegan.config.search import TuneConfig, check_direction
-from vaegan.data.phantoms import OLD_TRUTH, TRUTH_MAP, truth_version
+from vaegan.data.anatomy import ANATOMY_VERSION
+from vaegan.data.phantoms import OLD_ANATOMY, OLD_TRUTH, TRUTH_MAP, anatomy_version, truth_version
 from vaegan.foundation.errors import ConfigError, DataError, TrainingError, VaeganError
 from vaegan.foundation.files import pid_running, write_text_atomic
 from vaegan.models.registry import get_model_class
@@ -93,21 +94,26 @@ def scored_metric(config: RunConfig) -> TuneConfig:
 
 def check_truth(study: optuna.Study, metric: str) -> None:
     """Refuse to continue a study whose disease-map score (``val/map_r``) was measured against the phantoms'
-    older truth maps: its pruner and best trial would rank those scores with today's as one figure.
+    older truth maps, or on phantoms of an older anatomy: its pruner and best trial would rank those scores
+    with today's as one figure.
 
     Raises:
-        ConfigError: finished or pruned trials of the study carry no or another truth version.
+        ConfigError: finished or pruned trials of the study carry no or another truth or anatomy version.
     """
     if not metric.endswith("map_r"):
         return
     scored = (TrialState.COMPLETE, TrialState.PRUNED)
-    old = [t.number for t in study.trials if t.state in scored and t.user_attrs.get("truth", 1) != TRUTH_MAP]
-    if old:
-        raise ConfigError(
-            f"study {study.study_name!r} holds {len(old)} trial{'s' if len(old) > 1 else ''} (first: {old[0]}) "
-            f"whose {metric} was scored against {OLD_TRUTH}, which today's scores do not compare with: start a "
-            "new study (another --out folder, or --study NAME)"
-        )
+    done = [t for t in study.trials if t.state in scored]
+    for why, old in (
+        (f"scored against {OLD_TRUTH}", [t.number for t in done if t.user_attrs.get("truth", 1) != TRUTH_MAP]),
+        (OLD_ANATOMY, [t.number for t in done if t.user_attrs.get("anatomy", 1) != ANATOMY_VERSION]),
+    ):
+        if old:
+            raise ConfigError(
+                f"study {study.study_name!r} holds {len(old)} trial{'s' if len(old) > 1 else ''} (first: "
+                f"{old[0]}) whose {metric} was {why}, which today's scores do not compare with: start a new "
+                "study (another --out folder, or --study NAME)"
+            )
 
 
 class Tuner:
@@ -265,6 +271,8 @@ class Tuner:
             data_dir = self.config.data.data_dir  # a set of the user's may be older than the cached one
             version = truth_version(Path(data_dir)) if data_dir else None
             trial.set_user_attr("truth", TRUTH_MAP if version is None else version)
+            drawn_on = anatomy_version(Path(data_dir)) if data_dir else None  # and on which phantoms
+            trial.set_user_attr("anatomy", ANATOMY_VERSION if drawn_on is None else drawn_on)
         out = self.out / f"trial_{trial.number:04d}"
         try:
             # the base config and each key of the space at its ends were checked before the study: a
