@@ -63,9 +63,9 @@ print(latent_auc(model, known, splits.test))
 # A code can only carry the disease if it carries the brain. `explained_variance` reconstructs each test
 # volume from its code and asks how much of its difference from the mean brain comes back (0: every
 # subject drawn as the mean brain, 1: exactly), beside a PCA with as many components as the code. The
-# shipped run explains 0.03 where the PCA explains 0.72 (`benchmarks/ad_effects.md`, the one-grid run):
+# shipped run explains 0.02 where the PCA explains 0.72 (`benchmarks/ad_effects.md`, the row `ad_vae_3d`):
 # with 136 training volumes, its code holds little of each brain, yet tells AD from CN well (subject AUC
-# 0.92 (0.83, 1.00) on the encoder's means). In QUICK mode,
+# 0.92 (0.84, 1.00) on the encoder's means). In QUICK mode,
 # after one epoch, the figure is far below 0: the untrained decoder draws worse than the mean brain would.
 
 # %%
@@ -78,7 +78,7 @@ print(explained_variance(model, known.images, splits.test.images))
 # 2018). `model.map_code(x, steps=100)` starts at the guess and takes Adam steps on the code alone,
 # towards the most probable code under the model, -log p(x|z) - log p(z) (semi-amortized inference, Kim
 # et al. 2018); the weights stay as trained, and no label is used. On the shipped run (100 steps) the
-# explained variance rises from 0.03 to 0.12 and the subject AUC from 0.92 to 0.95 (0.88, 1.00): the
+# explained variance rises from 0.02 to 0.12 and the subject AUC from 0.92 to 0.97 (0.92, 1.00): the
 # refined codes hold more of each brain, and the disease was already within the encoder's reach (before
 # the subjects were put on one grid, the same steps took the AUC from 0.85 to 0.96). `vaegan encode --refine 100`
 # writes these codes for your own scans. QUICK mode takes 5 steps, to stay quick.

@@ -57,7 +57,7 @@ print(f"{len(test.subjects)} test subjects:", dict(zip(test.class_names, test.la
 # Residual and plain counterfactuals, the model-free map and the floor, on the same subjects; each
 # model map averaged over 8 posterior draws. r is the Pearson correlation inside the brain. On the
 # shipped run (`benchmarks/ad_effects.md`) the floor scores a median 0.76, a little above the residual
-# maps' 0.74: most of what an individual map gets right is the group pattern, which the training
+# maps' 0.75: most of what an individual map gets right is the group pattern, which the training
 # subjects' own difference draws a little better than the model does.
 
 # %%
@@ -90,8 +90,8 @@ plt.show()
 # The encoder only guesses each subject's code, and the warp read from it (`model.warp_points`) only
 # guesses where the subject's anatomy lies. `refine=100` fits both to the subject's own image (100 Adam
 # steps from the guess; `ConditionalVAE.map_code_and_warp`), a registration of the model's template onto
-# the subject, then decodes as CN and as AD. On the shipped run the median r rises from 0.74 to 0.79,
-# above the floor's 0.76, and the part beyond the group from 0.32 to 0.55 (`benchmarks/ad_effects.md`).
+# the subject, then decodes as CN and as AD. On the shipped run the median r rises from 0.75 to 0.79,
+# above the floor's 0.76, and the part beyond the group from 0.34 to 0.56 (`benchmarks/ad_effects.md`).
 
 # %%
 scaled = individual_maps(model, test, mri, samples=8, scaled=True)
