@@ -281,8 +281,8 @@ def curve_table(curves: dict[str, list[dict]]) -> str:
 
 
 def plot_curve(name: str, rows: list[dict], path: Path) -> Path:
-    """r of the model's maps, of the model-free maps (and the floor, where measured), and the subject AUC
-    against the atrophy scale."""
+    """r of the model's maps, of the model-free maps (and the floor and the fitted maps, where every point
+    measured them), and the subject AUC against the atrophy scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -297,6 +297,7 @@ def plot_curve(name: str, rows: list[dict], path: Path) -> Path:
         ("individual", "s-", "individual, residual"),
         ("individual_baseline", "s--", "individual, model-free"),
         ("individual_group_difference", "s:", "individual, floor (training group difference)"),
+        ("individual_refined", "D-", "individual, code and warp fitted"),
     ):
         if all(r.get(key) for r in rows):
             q = [r[key] for r in rows]

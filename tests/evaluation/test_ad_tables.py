@@ -50,6 +50,25 @@ def test_a_strength_measured_again_replaces_its_point_and_draws_the_curve(tmp_pa
     assert (tmp_path / "ad_cvae_2d_strength.png").stat().st_size > 0
 
 
+def test_the_curve_draws_the_fitted_maps_and_the_floor_where_every_point_has_them(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from benchmarks.ad_tables import plot_curve
+
+    drawn = []
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", lambda self, x, y, **kw: drawn.append((kw["label"], y)))
+    points = [
+        point(s, 0.5) | {"individual_refined": [0.3, 0.4 * s, 0.5], "individual_group_difference": [0.2, 0.3, 0.4]}
+        for s in (0.5, 1.0)
+    ]
+    plot_curve("c", points, tmp_path / "c.png")
+    assert ("individual, code and warp fitted", [0.2, 0.4]) in drawn
+    assert any(label.startswith("individual, floor") for label, _ in drawn)
+    drawn.clear()
+    plot_curve("c", [points[0], point(1.0, 0.6)], tmp_path / "c.png")  # one point without: not drawn
+    assert not any("fitted" in label for label, _ in drawn)
+
+
 def test_render_has_a_row_per_run_a_curve_table_and_dashes_for_what_was_not_measured():
     floored = point(1.0, 0.62) | {"individual_group_difference": [0.7, 0.75, 0.8], "individual_refined": [0.8] * 3}
     text = render({"note": "n", "rows": [row("a", None)], "curves": {"c": [point(0.5, 0.31), floored]}})
