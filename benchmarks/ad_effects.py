@@ -125,6 +125,8 @@ def evaluate(
     ``ceiling``: on phantoms, the healthy twins' maps too (their set is generated on first use)."""
     history, seconds = train_or_reuse(config, reuse)
     run = load_run(config.out_dir, checkpoint="best", device="cuda" if torch.cuda.is_available() else "cpu")
+    if changed := run.phantoms_changed():  # --reuse of a run trained on a set since built again
+        sys.exit(f"ad_effects.py: {config.name}: {changed}")
     mri = config.data.mri
     folder = Path(config.data.data_dir) if config.data.data_dir else phantom_folder(mri)
     volumes = read_volumes(folder, mri.model_copy(update={"layout": "bids"}), maps_suffix=ATROPHY_SUFFIX)

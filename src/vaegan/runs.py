@@ -37,7 +37,8 @@ class Run:
     data_recorded: bool = True  # False: no data section anywhere, config.data is the defaults, not the run's
 
     def load_data(self) -> DataSplits:
-        """The run's dataset splits, as configured; a warning when its test subjects are not the ones it held out.
+        """The run's dataset splits, as configured; a warning (and a note) when its test subjects are not the ones
+        it held out, or its phantoms not the ones it trained on.
 
         Raises:
             VaeganError: the run records no data section (a Trainer given no ``run_config``): which data it
@@ -56,7 +57,30 @@ class Run:
             )
             logger.warning("%s: %s", self.path, note)
             data.notes.append(note)
+        if note := self.phantoms_changed():
+            logger.warning("%s: %s", self.path, note)
+            data.notes.append(note)
         return data
+
+    def phantoms_changed(self) -> str | None:
+        """Why the phantom set the run's data section reads now is not the one it trained on (other truth maps,
+        or another anatomy: a set cached before 2026-12-03 is built again with the hippocampi turned), or
+        None where it is, or where either is unknown (a run trained before runs recorded it; not phantoms)."""
+        from vaegan.data.mri import phantom_versions_read
+
+        path = self.path / SUBJECTS_FILE
+        try:
+            then = json.loads(path.read_text()).get("phantoms") if path.is_file() else None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            return None  # held_out says what is wrong with the record
+        now = phantom_versions_read(self.config.data) if self.data_recorded else None
+        if not isinstance(then, dict) or now is None or then == now:
+            return None
+        was, read = (f"truth maps {v.get('truth')} on anatomy {v.get('anatomy')}" for v in (then, now))
+        return (
+            f"the run trained on phantoms of {was}; the set read now is of {read}: its figures are of "
+            "phantoms it did not learn from (train it again on them)"
+        )
 
     def held_out(self) -> dict[str, list[str]] | None:
         """The subjects of each split (train, val, test) as training recorded them, or None where it did not.

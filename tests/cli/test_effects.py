@@ -132,6 +132,21 @@ def test_refined_maps_come_from_each_scans_map_code_and_say_so(phantom_run, tmp_
     assert "--refine -1" in capsys.readouterr().err and not (tmp_path / "no").exists()
 
 
+def test_a_run_trained_on_other_phantoms_has_its_maps_marked(phantom_run, tmp_path, capsys):
+    """Phantoms cached before 2026-12-03 are built again with the hippocampi turned (anatomy 2): a run trained
+    on the old ones is mapped on phantoms it did not learn from, which the figures must say."""
+    import shutil
+
+    run = shutil.copytree(phantom_run, tmp_path / "run")
+    record = json.loads((run / "subjects.json").read_text())
+    assert record["phantoms"]["anatomy"] >= 2  # the fixture's run records the set it trained on
+    (run / "subjects.json").write_text(json.dumps(record | {"phantoms": {"truth": 2, "anatomy": 1}}))
+    assert main(["effects", str(run), "--out", str(tmp_path / "maps")]) == 0
+    assert "trained on phantoms of truth maps 2 on anatomy 1" in capsys.readouterr().err
+    notes = json.loads((tmp_path / "maps" / "effects.json").read_text())["notes"]
+    assert any("anatomy 1" in note for note in notes)
+
+
 def test_the_classes_can_be_swapped_by_name_and_the_run_split_widened(phantom_run, phantom_cache, tmp_path):
     out = tmp_path / "swapped"
     args = ["effects", str(phantom_run), "--split", "all", "--samples", "1", "--out", str(out)]

@@ -248,6 +248,15 @@ def test_ad_cvae_2d_trains_one_epoch_on_tiny_phantoms(tmp_path, phantom_cache, c
     assert np.allclose(written.affine[:3, [0, 2]], grid[:3, [0, 2]])
     assert -60 < written.affine[1, 3] < 40  # the coronal plane (MNI y) lies inside the brain
     assert "MNI152" in json.loads((tmp_path / "samples.json").read_text())["space"]
+    # which phantoms it learned from: a run trained before the hippocampi turned is not scored on today's unsaid
+    from vaegan.runs import load_run
+
+    record = json.loads((tmp_path / "run" / "subjects.json").read_text())
+    assert record["phantoms"] == {"truth": TRUTH_MAP, "anatomy": ANATOMY_VERSION}
+    assert not load_run(tmp_path / "run").load_data().notes
+    (tmp_path / "run" / "subjects.json").write_text(json.dumps(record | {"phantoms": {"truth": 2, "anatomy": 1}}))
+    notes = load_run(tmp_path / "run").load_data().notes
+    assert len(notes) == 1 and "anatomy 1" in notes[0] and f"anatomy {ANATOMY_VERSION}" in notes[0], notes
 
 
 def test_a_run_knows_whether_its_volumes_are_in_mni_space(tmp_path):

@@ -268,6 +268,9 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
     names = [volumes.class_names[c] for c in (control, disease)]
     converters = _converters(volumes, control, disease)
     notes = [_converters_note(converters, names, args.exclude_converters)] if converters else []
+    if changed := run_.phantoms_changed():  # a set cached before the anatomy changed, built again since
+        _warn(changed)
+        notes.append(changed)
     if learned is not None and args.exclude_converters:  # the floor's group difference: without them, as the maps
         of_learned = set(_converters(learned, control, disease))
         learned = learned.select(torch.tensor([s not in of_learned for s in learned.subjects], dtype=torch.bool))

@@ -241,6 +241,16 @@ def phantom_path(options: MRIConfig) -> Path:
     return cache_dir() / "phantoms" / spec
 
 
+def phantom_versions_read(data: DataConfig) -> dict[str, int] | None:
+    """The truth-map and anatomy versions of the phantom set ``data`` reads (its ``data_dir``, or the cached
+    set, not built here), or None where it reads no phantom set (scans of people, MNIST, a set not made yet)."""
+    from vaegan.data.phantoms import phantom_versions
+
+    if data.data_dir:
+        return phantom_versions(Path(data.data_dir))
+    return phantom_versions(phantom_path(data.mri)) if data.dataset == "phantoms" else None
+
+
 def phantom_folder(options: MRIConfig) -> Path:
     """The cached phantom set for ``options``, generated on first use; safe when processes ask at once."""
     from vaegan.data import phantoms

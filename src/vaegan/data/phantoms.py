@@ -221,6 +221,13 @@ def anatomy_version(folder: Path) -> int | None:
     return _marker_version(folder, "anatomy")
 
 
+def phantom_versions(folder: Path) -> dict[str, int] | None:
+    """``{"truth": ..., "anatomy": ...}`` of the phantom set in ``folder`` (what a run trained on it records),
+    or None where no phantom set's marker is found."""
+    truth, anatomy = truth_version(folder), anatomy_version(folder)
+    return None if truth is None or anatomy is None else {"truth": truth, "anatomy": anatomy}
+
+
 def _marker_version(folder: Path, key: str) -> int | None:
     """The integer ``key`` of a phantom set's marker (1 where the marker predates it), else None."""
     try:

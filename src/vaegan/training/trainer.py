@@ -16,6 +16,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from vaegan.data import DataSplits, ImageDataset
+from vaegan.data.mri import phantom_versions_read
 from vaegan.data.streaming import RowReader, prefetch
 from vaegan.foundation.checkpoints import read_checkpoint
 from vaegan.foundation.errors import TrainingError, VaeganError
@@ -296,6 +297,8 @@ class Trainer:
             write_text_atomic(self.out_dir / "config.yaml", yaml.safe_dump(self.run_config, sort_keys=False))
         held = self.data.subjects()
         if held is not None:  # which subjects it learned from: later commands hold out the same ones
+            drawn = phantom_versions_read(self.data.loaded) if self.data.loaded is not None else None
+            held |= {"phantoms": drawn} if drawn else {}  # and, on phantoms, which truth maps and anatomy
             write_text_atomic(self.out_dir / SUBJECTS_FILE, json.dumps(held, indent=1) + "\n")
         torch.manual_seed(self.config.seed)
 
