@@ -63,6 +63,7 @@ from vaegan.runs import load_run
 from vaegan.visualization.brain import plot_effect_maps, plot_individual_maps
 from vaegan.visualization.curves import read_history
 from vaegan.visualization.disease_codes import latent_auc
+from vaegan.visualization.disease_effects import fitted_name
 from vaegan.visualization.disease_maps import summarize_effects
 from vaegan.visualization.subject_maps import group_difference_maps, individual_maps, true_counterfactual_maps
 
@@ -196,7 +197,7 @@ def evaluate(
                     own,
                     mri,
                     results / f"{config.name}_individual_fitted.png",
-                    title=f"{config.name}, code and warp fitted",
+                    title=f"{config.name}, {fitted_name(run.model)} fitted",  # the code alone without a warp
                 )
                 row["individual_fitted_figure"] = str(drawn.relative_to(ROOT) if drawn.is_relative_to(ROOT) else drawn)
         if run.model.soft_labels:  # each subject's own amount of AD removed, not the class's average
