@@ -64,8 +64,9 @@ class Run:
 
     def phantoms_changed(self) -> str | None:
         """Why the phantom set the run's data section reads now is not the one it trained on (other truth maps,
-        or another anatomy: a set cached before 2026-12-03 is built again with the hippocampi turned), or
-        None where it is, or where either is unknown (a run trained before runs recorded it; not phantoms)."""
+        or another anatomy: a set cached before 2026-12-03 is built again with the hippocampi turned), or that
+        the run does not record it (trained before runs did); None where it is the same, or the data are not
+        phantoms."""
         from vaegan.data.mri import phantom_versions_read
 
         path = self.path / SUBJECTS_FILE
@@ -74,9 +75,16 @@ class Run:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
             return None  # held_out says what is wrong with the record
         now = phantom_versions_read(self.config.data) if self.data_recorded else None
-        if not isinstance(then, dict) or now is None or then == now:
+        if now is None or then == now:
             return None
-        was, read = (f"truth maps {v.get('truth')} on anatomy {v.get('anatomy')}" for v in (then, now))
+        read = f"truth maps {now.get('truth')} on anatomy {now.get('anatomy')}"
+        if not isinstance(then, dict):
+            return (
+                "the run records no phantom set it trained on (runs record it since 2026-12-03): if it learned "
+                "from a set cached before then (anatomy 1, whose hippocampi were tilted), its figures are of "
+                f"phantoms it did not learn from; the set read now is of {read}"
+            )
+        was = f"truth maps {then.get('truth')} on anatomy {then.get('anatomy')}"
         return (
             f"the run trained on phantoms of {was}; the set read now is of {read}: its figures are of "
             "phantoms it did not learn from (train it again on them)"

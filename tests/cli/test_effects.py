@@ -147,6 +147,39 @@ def test_a_run_trained_on_other_phantoms_has_its_maps_marked(phantom_run, tmp_pa
     assert any("anatomy 1" in note for note in notes)
 
 
+def test_a_run_that_records_no_phantoms_has_its_maps_marked_as_unknown(phantom_run, tmp_path, capsys):
+    """A run trained before runs recorded their phantoms (2026-12-03) may have learned from the old anatomy:
+    that it cannot be told is said, not passed over."""
+    import shutil
+
+    run = shutil.copytree(phantom_run, tmp_path / "run")
+    record = json.loads((run / "subjects.json").read_text())
+    (run / "subjects.json").write_text(json.dumps({k: v for k, v in record.items() if k != "phantoms"}))
+    assert main(["effects", str(run), "--out", str(tmp_path / "maps")]) == 0
+    assert "records no phantom set" in capsys.readouterr().err
+    notes = json.loads((tmp_path / "maps" / "effects.json").read_text())["notes"]
+    assert any("records no phantom set" in note for note in notes)
+
+
+def test_the_benchmark_refuses_to_measure_again_a_run_of_other_phantoms(phantom_run, tmp_path, monkeypatch):
+    """benchmarks/ad_effects.py --reuse scores a kept run as evidence: on phantoms it did not learn from it
+    stops, naming the run, rather than writing a row."""
+    import shutil
+
+    from vaegan.config import load_config
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import ad_effects
+
+    run = shutil.copytree(phantom_run, tmp_path / "run")
+    record = json.loads((run / "subjects.json").read_text())
+    (run / "subjects.json").write_text(json.dumps(record | {"phantoms": {"truth": 2, "anatomy": 1}}))
+    config = load_config(run / "config.yaml", [f"out={run}"])
+    with pytest.raises(SystemExit, match=f"{config.name}: the run trained on phantoms of truth maps 2 on anatomy 1"):
+        ad_effects.evaluate(config, tmp_path / "results", [], reuse=True, figures=False, ceiling=False)
+    assert not (tmp_path / "results").exists()
+
+
 def test_the_classes_can_be_swapped_by_name_and_the_run_split_widened(phantom_run, phantom_cache, tmp_path):
     out = tmp_path / "swapped"
     args = ["effects", str(phantom_run), "--split", "all", "--samples", "1", "--out", str(out)]
