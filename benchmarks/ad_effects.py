@@ -60,7 +60,7 @@ from vaegan.data.phantoms import ATROPHY_SUFFIX, anatomy_version, truth_version
 from vaegan.evaluation.reconstruction import explained_variance
 from vaegan.experiment import load_data, train_from_config
 from vaegan.runs import load_run
-from vaegan.visualization.brain import plot_effect_maps, plot_individual_maps
+from vaegan.visualization.brain import HIPPOCAMPUS_MNI, plot_effect_maps, plot_individual_maps
 from vaegan.visualization.curves import read_history
 from vaegan.visualization.disease_codes import latent_auc
 from vaegan.visualization.disease_effects import fitted_name
@@ -198,6 +198,7 @@ def evaluate(
                     mri,
                     results / f"{config.name}_individual_fitted.png",
                     title=f"{config.name}, {fitted_name(run.model)} fitted",  # the code alone without a warp
+                    cut=hippocampus(mri, own.grid),
                 )
                 row["individual_fitted_figure"] = str(drawn.relative_to(ROOT) if drawn.is_relative_to(ROOT) else drawn)
         if run.model.soft_labels:  # each subject's own amount of AD removed, not the class's average
@@ -210,12 +211,20 @@ def evaluate(
             row.update(individual_ceiling=ceiling.quartiles(), r_ad_maps_ceiling=ceiling.r_group)
             row["individual_ceiling_specific"] = ceiling.quartiles(specific=True)
         if figures:
+            cut = hippocampus(mri, summary.grid)
+            effects_png, individual_png = (results / f"{config.name}_{kind}.png" for kind in ("effects", "individual"))
             drawn = [
-                ("figure", plot_effect_maps(summary, mri, results / f"{config.name}_effects.png", title=config.name)),
-                ("individual_figure", plot_individual_maps(maps, mri, results / f"{config.name}_individual.png")),
+                ("figure", plot_effect_maps(summary, mri, effects_png, title=config.name, cut=cut)),
+                ("individual_figure", plot_individual_maps(maps, mri, individual_png, cut=cut)),
             ]
             row.update({key: str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f) for key, f in drawn})
     return row
+
+
+def hippocampus(mri, grid) -> tuple[float, float, float] | None:
+    """Where 3-D figures of registered phantoms are cut: through the left hippocampus, AD's hallmark (nilearn's
+    largest cluster is the ventricles, whose midline sagittal plane crosses no hippocampus); else nilearn's."""
+    return HIPPOCAMPUS_MNI if mri.spatial_dims == 3 and grid is not None else None
 
 
 def with_floor(config: RunConfig, row: dict) -> dict:

@@ -180,6 +180,27 @@ def test_the_benchmark_refuses_to_measure_again_a_run_of_other_phantoms(phantom_
     assert not (tmp_path / "results").exists()
 
 
+def test_the_figures_are_cut_where_asked_and_a_point_outside_is_refused_before_any_work(
+    phantom_run, tmp_path, capsys, monkeypatch
+):
+    """The largest cluster of an AD map is the ventricles, on the midline: its sagittal plane never crossed a
+    hippocampus. --cut puts the three planes through a point of the user's (MNI152 mm for registered scans)."""
+    from vaegan.visualization import brain
+
+    texts = saved_texts(monkeypatch, brain)
+    out = tmp_path / "hippocampus"
+    assert main(["effects", str(phantom_run), "--samples", "1", "--cut", "-26", "-22", "-13", "--out", str(out)]) == 0
+    assert texts.count("x=-26") == texts.count("y=-22") == texts.count("z=-13") == 5  # 3 rows + 2 rows of 1 subject
+    assert json.loads((out / "effects.json").read_text())["cut_mm"] == [-26, -22, -13]
+    assert shows_a_map(out / "group_effect.png")
+
+    far = tmp_path / "far"
+    assert main(["effects", str(phantom_run), "--cut", "0", "500", "0", "--out", str(far)]) == 2
+    error = capsys.readouterr().err
+    assert "--cut 0 500 0: cut point (0, 500, 0) mm lies outside the maps' volume: x " in error
+    assert not (far / "effects.json").exists() and not list(far.glob("*.nii.gz"))
+
+
 def test_the_classes_can_be_swapped_by_name_and_the_run_split_widened(phantom_run, phantom_cache, tmp_path):
     out = tmp_path / "swapped"
     args = ["effects", str(phantom_run), "--split", "all", "--samples", "1", "--out", str(out)]

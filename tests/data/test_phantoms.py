@@ -113,6 +113,15 @@ def test_the_hippocampi_rise_toward_posterior_as_real_ones_do():
         assert tail_z > centre_z > head_z and tail_z - head_z > 8, (head_z, tail_z)
 
 
+def test_the_figures_hippocampus_cut_passes_through_the_phantoms_hippocampus():
+    """benchmarks/ad_effects.py cuts its 3-D figures there: the planes must cross the hippocampal atrophy."""
+    from vaegan.data.anatomy import _hippocampi
+    from vaegan.visualization.brain import HIPPOCAMPUS_MNI
+
+    point = np.array(HIPPOCAMPUS_MNI, dtype=float).reshape(3, 1)
+    assert float(_hippocampi(point)[0]) > 0.9
+
+
 def test_a_phantom_set_cached_with_another_anatomy_is_built_again(tmp_path, phantom_cache):
     from vaegan.data.anatomy import ANATOMY_VERSION
     from vaegan.data.shared_folder import folder_is_complete, write_manifest

@@ -336,3 +336,16 @@ def test_colour_bar_labels_overlap_no_slice_nor_each_other(volumes, tmp_path, mo
             for j in range(i + 1, len(boxes)):
                 gap = max(boxes[j].y0 - a.y1, a.y0 - boxes[j].y1)
                 assert gap > 0.25 * a.height, (labels[i].get_text(), labels[j].get_text(), gap)
+
+
+def test_a_cut_point_is_for_3d_maps_inside_their_volume():
+    from vaegan.visualization.brain import check_cut
+
+    volume = options(size=16, spacing=6.0, spatial_dims=3)  # nominal mm: voxel centres from -45 to 45
+    assert check_cut((-26, 0.5, 45), volume) == [-26.0, 0.5, 45.0]
+    with pytest.raises(ValueError, match=r"\(0, 0, -46\) mm lies outside the maps' volume: x -45 to 45"):
+        check_cut((0, 0, -46), volume)
+    with pytest.raises(ValueError, match="three coordinates"):
+        check_cut((0, 0), volume)
+    with pytest.raises(ValueError, match="for 3-D maps"):
+        check_cut((0, 0, 0), options(size=16, spacing=6.0, spatial_dims=2))

@@ -60,6 +60,14 @@ def add_parser(subparsers) -> None:
         "plenty, 0 = the encoder's posterior; --samples then sets the group map's draws only)",
     )
     parser.add_argument("--subjects", type=int, default=3, help="disease subjects drawn in individual.png")
+    parser.add_argument(
+        "--cut",
+        type=float,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="3-D runs: the point (mm; MNI152 for registered scans) the figures' three planes pass through, "
+        "e.g. a hippocampus, -26 -22 -13 (default: the maps' largest cluster, for AD the ventricles)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the posterior draws")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
@@ -95,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         raise VaeganError(f"--control and --disease both name class {control} ({names[control]}); choose two")
     if args.scaled and not model.soft_labels:
         raise VaeganError(f"--scaled: its model ({model.name}) takes no soft labels, so no amount of a class")
+    if args.cut is not None and data.mri.spatial_dims != 3:
+        raise VaeganError(f"--cut: {args.run} is a 2-D run; its figures show the slices it was trained on")
     from vaegan.data.mri import volumes_folder
 
     scans = volumes_folder(run_.config.data)  # before any work: the folder, and that it holds volumes
@@ -251,6 +261,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
 
     from vaegan.data.mri import config_volumes
     from vaegan.data.phantoms import truth_version
+    from vaegan.visualization.brain import check_cut
     from vaegan.visualization.disease_maps import subjects_where, summarize_effects
     from vaegan.visualization.effect_files import save_effect_maps, scan_names
     from vaegan.visualization.subject_maps import group_difference_maps, individual_maps
@@ -258,6 +269,12 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
     mri = run_.config.data.mri
     volumes = config_volumes(run_.config.data)
     _out_folder(out, run_.path, folder, [Path(p) for p in volumes.paths])  # the scans read, wherever they are
+    cut = None
+    if args.cut is not None:  # before the maps: the volume's millimetres are known once the scans are read
+        try:
+            cut = check_cut(args.cut, mri, volumes.grid)
+        except ValueError as error:
+            raise VaeganError(f"--cut {' '.join(f'{v:g}' for v in args.cut)}: {error}") from None
     everyone = [int((volumes.labels == c).sum()) for c in (control, disease)]
     named = dict(zip(volumes.paths, scan_names(volumes.paths, volumes.subjects)))  # over every scan: stable
     learned = None  # the subjects the model learned from: the individual maps' floor is their group difference
@@ -333,6 +350,7 @@ def _write(run_, args: argparse.Namespace, control: int, disease: int, out: Path
         about=about,
         title=figure_title(run_.config.name, args.split, names, counts, people, args.samples, args.refine, maps.fitted),
         subjects=args.subjects,
+        cut=cut,
     )
     print(
         f"{counts[0]} {names[0]} and {counts[1]} {names[1]} scans of {people[0]} and {people[1]} subjects "

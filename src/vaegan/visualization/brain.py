@@ -22,9 +22,12 @@ import torch
 from matplotlib.figure import Figure  # the object API: the caller's backend (a notebook's inline one) stays
 from torch import Tensor
 
+from vaegan.data.anatomy import HIPPOCAMPI
 from vaegan.visualization.figures import save_figure
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import nibabel as nib
 
     from vaegan.data.config import MRIConfig
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
     from vaegan.visualization.subject_maps import IndividualMaps
 
 DISPLAY_MODES = {"axial": "z", "coronal": "y", "sagittal": "x"}
+# the left hippocampus's centre in MNI152 mm (the phantoms'): a cut point for AD's maps of registered scans,
+# whose largest cluster (nilearn's default cut) is the ventricles, on the midline
+HIPPOCAMPUS_MNI = HIPPOCAMPI[0]
 
 
 def map_to_nifti(maps: Tensor, options: MRIConfig, grid: np.ndarray | None = None) -> nib.Nifti1Image:
@@ -52,20 +58,57 @@ def map_to_nifti(maps: Tensor, options: MRIConfig, grid: np.ndarray | None = Non
     return to_nifti(slab, affine=affine, mni=grid is not None)
 
 
-def _cuts(image: nib.Nifti1Image, options: MRIConfig, count: int) -> tuple[str, list[float] | None]:
+def _cuts(
+    image: nib.Nifti1Image, options: MRIConfig, count: int, at: Sequence[float] | None = None
+) -> tuple[str, list[float] | None]:
     """nilearn display mode and cut coordinates (mm).
 
-    2-D: up to ``count`` of the slab's planes; 3-D: the orthogonal planes through the map's largest cluster.
+    2-D: up to ``count`` of the slab's planes; 3-D: the orthogonal planes through ``at`` (x, y, z mm), else
+    through the map's largest cluster (nilearn's choice: for AD's maps the ventricles, on the midline).
+
+    Raises:
+        ValueError: ``at`` for a 2-D map (its figures show its own slices), or outside the maps' volume.
     """
     if options.spatial_dims == 3:
         from nilearn.plotting import find_xyz_cut_coords
 
-        return "ortho", list(find_xyz_cut_coords(image))
+        if at is None:
+            return "ortho", list(find_xyz_cut_coords(image))
+        return "ortho", _inside(image, at)
+    if at is not None:
+        raise ValueError("a cut point is for 3-D maps; a 2-D model's figures show the slices it was trained on")
     axis = "xyz".index(DISPLAY_MODES[options.slice_axis])
     planes = image.shape[axis]
     picks = np.unique(np.linspace(0, planes - 1, min(count, planes)).round().astype(int))
     millimetres = [float(image.affine[axis, axis] * p + image.affine[axis, 3]) for p in picks]
     return DISPLAY_MODES[options.slice_axis], millimetres
+
+
+def check_cut(at: Sequence[float], options: MRIConfig, grid: np.ndarray | None = None) -> list[float]:
+    """``at`` (x, y, z mm) as the figures of maps of ``options`` on ``grid`` would cut through it.
+
+    Raises:
+        ValueError: for a 2-D model, or a point outside the volume.
+    """
+    blank = torch.zeros(1, 1, *(options.size,) * options.spatial_dims)
+    return _cuts(map_to_nifti(blank, options, grid), options, 1, at)[1]
+
+
+def _inside(image: nib.Nifti1Image, at: Sequence[float]) -> list[float]:
+    """``at`` as a list of three mm coordinates, checked to lie in ``image``'s volume (voxel centres)."""
+    point = [float(v) for v in at]
+    if len(point) != 3:
+        raise ValueError(f"a cut point has three coordinates (x, y, z mm), not {len(point)}")
+    corners = np.array(
+        [[i, j, k] for i in (0, image.shape[0] - 1) for j in (0, image.shape[1] - 1) for k in (0, image.shape[2] - 1)],
+        dtype=float,
+    )
+    mm = corners @ image.affine[:3, :3].T + image.affine[:3, 3]
+    low, high = mm.min(0), mm.max(0)
+    if any(not lo <= v <= hi for v, lo, hi in zip(point, low, high)):
+        box = ", ".join(f"{axis} {lo:.0f} to {hi:.0f}" for axis, lo, hi in zip("xyz", low, high))
+        raise ValueError(f"cut point ({', '.join(f'{v:g}' for v in point)}) mm lies outside the maps' volume: {box} mm")
+    return point
 
 
 def plot_effect_maps(
@@ -76,12 +119,15 @@ def plot_effect_maps(
     title: str = "",
     cuts: int = 5,
     names: tuple[str, str] = ("CN", "AD"),
+    cut: Sequence[float] | None = None,
 ) -> Path:
     """Three rows over the mean control anatomy: the model's map, the true atrophy, the raw group difference.
 
     The model's map and the group difference are drawn as intensity *loss*
     (control minus disease, so tissue loss is positive, like the true atrophy). Scans
-    without a true atrophy: two rows, cut (3-D) where the model's map is. ``names``: (control, disease).
+    without a true atrophy: two rows, cut (3-D) where the model's map is, or through ``cut`` (x, y, z mm:
+    e.g. a hippocampus, MNI152 (-26, -22, -13), which the largest cluster's planes miss).
+    ``names``: (control, disease).
     """
     control, disease = names
     rows = [
@@ -108,6 +154,7 @@ def plot_effect_maps(
         title=title,
         cuts=cuts,
         grid=summary.grid,
+        cut=cut,
     )
 
 
@@ -131,6 +178,7 @@ def plot_individual_maps(
     cuts: int = 5,
     names: tuple[str, str] = ("CN", "AD"),
     scans: list[str] | None = None,
+    cut: Sequence[float] | None = None,
 ) -> Path:
     """For the first ``subjects`` disease subjects: their counterfactual map, then their own true atrophy.
 
@@ -138,7 +186,7 @@ def plot_individual_maps(
     without one: where their mean map is, and no truth rows); the map is intensity *loss* (counterfactual
     control minus the subject), like the true atrophy; ``scaled`` maps (``maps.amounts``) say so and each
     subject's amount. ``names``: (control, disease); ``scans``: a title per map (e.g. subject and session),
-    else the subject ids.
+    else the subject ids; ``cut``: (x, y, z) mm the 3-D rows are cut through instead.
     """
     rows, anatomy = [], []  # anatomy: each row's background, its subject's own image
     titles = scans if scans is not None else maps.subjects
@@ -151,7 +199,7 @@ def plot_individual_maps(
             rows.append((maps.truth[i], f"{name}: own true atrophy, {REMOVED}", FRACTION))
             anatomy.append(own)
     cut_map = _cut_map(None if maps.truth is None else maps.truth.mean(0), maps.loss.mean(0))
-    return _plot_rows(rows, anatomy, cut_map, options, path, title=title, cuts=cuts, grid=maps.grid)
+    return _plot_rows(rows, anatomy, cut_map, options, path, title=title, cuts=cuts, grid=maps.grid, cut=cut)
 
 
 def _amount(amount: float, disease: str) -> str:
@@ -188,10 +236,11 @@ def _plot_rows(
     title: str,
     cuts: int,
     grid: np.ndarray | None,
+    cut: Sequence[float] | None = None,
 ) -> Path:
     """One nilearn stat map per (map, title, unit) row over ``anatomy`` (one image for every row, or a list
     of one per row), all cut at the same places (maps
-    (P, 1, *S)): volumes through ``cut_map``'s largest cluster, 2-D slabs at evenly spaced planes
+    (P, 1, *S)): volumes through ``cut`` or else ``cut_map``'s largest cluster, 2-D slabs at evenly spaced planes
     (:func:`_cuts`); rows of one unit share one colour scale (:func:`row_peaks`), except a row whose map lies
     wholly under that scale's threshold, drawn on its own scale and said so in its title.
 
@@ -201,7 +250,7 @@ def _plot_rows(
 
     anatomy = anatomy if isinstance(anatomy, list) else [anatomy] * len(rows)
     backgrounds = {id(image): map_to_nifti(image, options, grid) for image in anatomy}  # each image once
-    mode, coords = _cuts(map_to_nifti(cut_map, options, grid), options, cuts)  # the same cuts in every row
+    mode, coords = _cuts(map_to_nifti(cut_map, options, grid), options, cuts, cut)  # the same cuts in every row
     fig = Figure(figsize=(11, 3.0 * len(rows)), facecolor="black")
     axes = fig.subplots(len(rows), 1, squeeze=False, gridspec_kw={"hspace": 0.45})
     peaks = row_peaks([(maps, unit) for maps, _, unit in rows])

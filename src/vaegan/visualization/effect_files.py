@@ -104,6 +104,7 @@ def save_effect_maps(
     about: dict | None = None,
     title: str = "",
     subjects: int = 3,
+    cut: list[float] | None = None,
 ) -> dict[str, Path]:
     """Write the group and individual maps into ``out`` (see the module); returns every file by name.
 
@@ -120,6 +121,7 @@ def save_effect_maps(
             split, the scans and subjects of each class, the posterior draws); ``individual.png`` adds
             which of the disease scans it draws.
         subjects: disease subjects drawn in ``individual.png``.
+        cut: (x, y, z) mm the 3-D figures are cut through (else where the true atrophy, or the map, is).
     """
     from vaegan.visualization.brain import map_to_nifti, plot_effect_maps, plot_individual_maps
 
@@ -159,7 +161,7 @@ def save_effect_maps(
     for scan, loss, image in zip(scans, maps.loss, maps.images):
         nifti(f"{scan}_loss", loss, f"{scan}_loss.nii.gz")
         nifti(f"{scan}_as_{control}", (image + loss).clamp(0.0, 1.0), f"{scan}_as_{control}.nii.gz")
-    drawn = {"title": title, "names": class_names}
+    drawn = {"title": title, "names": class_names, "cut": cut}
     files["group_figure"] = plot_effect_maps(summary, options, out / "group_effect.png", **drawn)
     shown = min(subjects, len(maps.subjects))
     of_all = f"the first {shown} of {len(maps.subjects)} {class_names[1]} scans"
@@ -183,6 +185,8 @@ def save_effect_maps(
         ],
         "files": {name: str(path.relative_to(out)) for name, path in files.items()},
     }
+    if cut is not None:  # the figures' planes, as asked (else nilearn's, through the maps' largest cluster)
+        record["cut_mm"] = cut
     if maps.amounts is not None:  # scaled maps: the amount of the disease each scan was fitted with
         for row, amount in zip(record["scans"], maps.amounts.tolist()):
             row["amount"] = _number(amount)
