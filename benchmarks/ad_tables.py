@@ -45,7 +45,9 @@ READING = [
     "- Maps are averaged over `samples` posterior draws per image (1 = the posterior mean).",
     "- Figures: row 1 the model's map, row 2 the true atrophy, row 3 the raw group difference, "
     "over the mean CN anatomy (nilearn); `*_individual.png`: three test AD subjects, their map over their "
-    "own true atrophy.",
+    "own true atrophy. 3-D volumes are cut through the largest cluster of true atrophy (the ventricles, on the "
+    "midline), those of `ad_cvae_3d` since 2026-12-03 (late) through the left hippocampus, MNI152 (-26, -22, "
+    "-13), as `ad_effects.py` now cuts every 3-D run on registered phantoms.",
 ]
 CURVE_READING = (
     "Each point is a fresh phantom set, the same subjects (seed) with every AD subject's atrophy scaled by "
